@@ -1,0 +1,69 @@
+# ci-cd-monitor — the two commands: `make run` and `make test`. Both install what they need.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PG_DIR      ?= .local/pg
+PG_PORT     ?= 55432
+CARGO       ?= cargo
+# CI starts from a clean clone: keep compiled dependencies outside it so warm runs stay fast.
+ifeq ($(CI),true)
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/ci-cd-monitor/target
+endif
+TARGET_DIR  := $(or $(CARGO_TARGET_DIR),target)
+BIN         := $(TARGET_DIR)/release/cicd-monitor
+APT_UPDATED := $(HOME)/.cache/ci-cd-monitor/apt-updated
+
+.PHONY: help run test test-rust lint bench deps-rust deps-test build clean-db
+
+help:
+	@echo "make run        start the backend on http://localhost:8080 (DEMO=1 loads demo data first)"
+	@echo "make test       every test: lint, unit, API tests against a throwaway PostgreSQL"
+	@echo "make bench      ingest and query benchmarks; writes docs/benchmarks.md"
+
+deps-rust:
+	@command -v $(CARGO) >/dev/null || { echo "installing Rust via rustup"; \
+	  curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c clippy,rustfmt; }
+	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt clippy
+
+# promtool (from Debian's prometheus package) checks the /metrics format in tests.
+deps-test:
+	@command -v promtool >/dev/null || { \
+	  echo "installing promtool (apt-get install prometheus)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+
+build: deps-rust
+	$(CARGO) build --release --locked -p cicd-monitor
+
+# A local PostgreSQL under .local/ unless DATABASE_URL is set; then migrate, (demo), serve.
+run: build
+	@set -e; \
+	if [ -z "$$DATABASE_URL" ]; then \
+	  DATABASE_URL=$$(scripts/pg.sh start $(PG_DIR) $(PG_PORT)); export DATABASE_URL; \
+	  echo "local PostgreSQL at $(PG_DIR) (port $(PG_PORT)); stop it with: scripts/pg.sh stop $(PG_DIR)"; \
+	fi; \
+	$(BIN) migrate; \
+	if [ -n "$(DEMO)" ]; then $(BIN) demo; fi; \
+	if [ -z "$$CICD_ADMIN_TOKEN" ]; then \
+	  mkdir -p .local; [ -s .local/admin-token ] || head -c 24 /dev/urandom | base64 | tr -d '/+=' > .local/admin-token; \
+	  CICD_ADMIN_TOKEN=$$(cat .local/admin-token); export CICD_ADMIN_TOKEN; \
+	  echo "admin token (for /api/tokens): .local/admin-token"; \
+	fi; \
+	echo "serving on http://localhost:8080"; \
+	exec $(BIN) serve
+
+lint: deps-rust
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+test-rust: deps-rust deps-test
+	PG_FSYNC=off scripts/with-postgres.sh $(CARGO) test --workspace --locked
+
+test: lint test-rust
+
+bench: deps-rust
+	$(CARGO) build --release --locked -p cicd-monitor --bins
+	scripts/with-postgres.sh $(TARGET_DIR)/release/cicd-bench --out docs/benchmarks.md
+
+clean-db:
+	scripts/pg.sh stop $(PG_DIR); rm -rf $(PG_DIR)

@@ -1,0 +1,428 @@
+//! The dashboard's numbers (`GET /api/metrics`): a summary, the same summary for the previous
+//! period, a zero-filled time series and the most recent runs.
+//!
+//! Counters come from the hourly rollups when a rollup scope matches the filters (none, repo,
+//! repo + workflow, branch, workflow), so the cost does not grow with the number of runs. Other
+//! combinations are narrow by nature and read the runs through composite indexes. Both paths feed
+//! the same aggregation, so they give identical answers.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, DurationRound, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::db::rollups::{self, Sample, ScopeKey};
+use crate::db::runs::{self, RunFilter};
+use crate::domain::histogram::quantile;
+use crate::domain::rollup::{hour_of, Counters, Scope};
+use crate::domain::{Run, RunStatus};
+use crate::error::{ApiError, FieldError};
+
+const DEFAULT_WINDOW_DAYS: i64 = 7;
+const MAX_WINDOW_DAYS: i64 = 400;
+const MAX_POINTS: i64 = 2000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Grain {
+    Hour,
+    Day,
+    Week,
+}
+
+impl Grain {
+    fn step(self) -> TimeDelta {
+        match self {
+            Grain::Hour => TimeDelta::hours(1),
+            Grain::Day => TimeDelta::days(1),
+            Grain::Week => TimeDelta::weeks(1),
+        }
+    }
+
+    /// Start of the period (UTC; weeks start on Monday) that contains `t`.
+    fn start_of(self, t: DateTime<Utc>) -> DateTime<Utc> {
+        let day = t.duration_trunc(TimeDelta::days(1)).unwrap_or(t);
+        match self {
+            Grain::Hour => hour_of(t),
+            Grain::Day => day,
+            Grain::Week => day - TimeDelta::days(i64::from(day.weekday().num_days_from_monday())),
+        }
+    }
+
+    fn auto(span: TimeDelta) -> Self {
+        if span <= TimeDelta::days(2) {
+            Grain::Hour
+        } else if span <= TimeDelta::days(90) {
+            Grain::Day
+        } else {
+            Grain::Week
+        }
+    }
+}
+
+/// Query parameters of `GET /api/metrics`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct MetricsParams {
+    /// Start of the window (RFC 3339). Default: 7 days before `to`. Rounded down to the hour.
+    pub from: Option<DateTime<Utc>>,
+    /// End of the window (RFC 3339). Default: now. Rounded up to the hour.
+    pub to: Option<DateTime<Utc>>,
+    /// Time-series grain; default `hour` up to 2 days, `day` up to 90 days, else `week`.
+    pub group_by: Option<Grain>,
+    /// Number of recent runs (default 20, at most 500).
+    pub limit: Option<i64>,
+    pub repo: Option<String>,
+    pub workflow: Option<String>,
+    pub branch: Option<String>,
+    pub status: Option<RunStatus>,
+}
+
+/// Counters of one period.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct PeriodStats {
+    /// Finished runs (success + failure + cancelled + skipped).
+    pub total_runs: i64,
+    /// success / (success + failure), from 0 to 1; null when neither happened.
+    pub success_rate: Option<f64>,
+    pub avg_duration_seconds: Option<f64>,
+    /// Estimated from a log-scale histogram (buckets 19% wide, interpolated).
+    pub p50_duration_seconds: Option<f64>,
+    pub p95_duration_seconds: Option<f64>,
+    pub success: i64,
+    pub failure: i64,
+    pub cancelled: i64,
+    pub skipped: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Summary {
+    #[serde(flatten)]
+    pub stats: PeriodStats,
+    pub last_updated: DateTime<Utc>,
+    /// Failed runs in the last 24 hours (whole hours), whatever the window.
+    pub failed_last_24h: i64,
+    /// Runs queued or running now.
+    pub running: i64,
+}
+
+#[derive(Debug, PartialEq, Serialize, ToSchema)]
+pub struct Point {
+    pub timestamp: DateTime<Utc>,
+    pub success: i64,
+    pub failure: i64,
+    pub cancelled: i64,
+    pub skipped: i64,
+    pub avg_duration: Option<f64>,
+    pub p95_duration: Option<f64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Window {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub group_by: Grain,
+    /// `rollups` or `runs`: where the counters were read from.
+    pub source: &'static str,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MetricsResponse {
+    pub summary: Summary,
+    /// The same counters for the period of equal length just before `from`.
+    pub previous: PeriodStats,
+    pub time_series: Vec<Point>,
+    pub recent_runs: Vec<Run>,
+    pub window: Window,
+}
+
+/// Running totals of samples.
+#[derive(Debug, Clone, Default)]
+struct Acc {
+    by_status: [i64; 4],
+    counters: Counters,
+}
+
+impl Acc {
+    fn add(&mut self, s: &Sample) {
+        if let Some(i) = s
+            .status()
+            .and_then(|st| RunStatus::TERMINAL.iter().position(|t| *t == st))
+        {
+            self.by_status[i] += s.runs;
+            self.counters.add(&s.counters(), 1);
+        }
+    }
+
+    fn avg(&self) -> Option<f64> {
+        (self.counters.duration_count > 0)
+            .then(|| self.counters.duration_ms as f64 / 1000.0 / self.counters.duration_count as f64)
+    }
+
+    fn stats(&self) -> PeriodStats {
+        let [success, failure, cancelled, skipped] = self.by_status;
+        PeriodStats {
+            total_runs: success + failure + cancelled + skipped,
+            success_rate: (success + failure > 0).then(|| success as f64 / (success + failure) as f64),
+            avg_duration_seconds: self.avg(),
+            p50_duration_seconds: quantile(&self.counters.hist, 0.5),
+            p95_duration_seconds: quantile(&self.counters.hist, 0.95),
+            success,
+            failure,
+            cancelled,
+            skipped,
+        }
+    }
+
+    fn point(&self, timestamp: DateTime<Utc>) -> Point {
+        let [success, failure, cancelled, skipped] = self.by_status;
+        Point {
+            timestamp,
+            success,
+            failure,
+            cancelled,
+            skipped,
+            avg_duration: self.avg(),
+            p95_duration: quantile(&self.counters.hist, 0.95),
+        }
+    }
+}
+
+fn non_empty(v: &Option<String>) -> Option<String> {
+    v.as_ref().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+/// Where the counters for a set of filters come from.
+enum Source {
+    Rollup(ScopeKey),
+    Runs(RunFilter),
+}
+
+impl Source {
+    fn plan(filter: &RunFilter) -> Self {
+        match Scope::for_filters(
+            filter.repo.is_some(),
+            filter.workflow.is_some(),
+            filter.branch.is_some(),
+        ) {
+            Some(scope) => Source::Rollup(ScopeKey {
+                scope,
+                repo: filter.repo.clone().unwrap_or_default(),
+                workflow: filter.workflow.clone().unwrap_or_default(),
+                branch: filter.branch.clone().unwrap_or_default(),
+            }),
+            None => Source::Runs(filter.clone()),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Source::Rollup(_) => "rollups",
+            Source::Runs(_) => "runs",
+        }
+    }
+
+    async fn samples(
+        &self,
+        pool: &PgPool,
+        status: Option<RunStatus>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> sqlx::Result<Vec<Sample>> {
+        match self {
+            Source::Rollup(key) => rollups::samples(pool, key, status, from, to).await,
+            Source::Runs(filter) => {
+                let filter = RunFilter {
+                    status,
+                    from: Some(from),
+                    to: Some(to),
+                    ..filter.clone()
+                };
+                runs::samples(pool, &filter).await
+            }
+        }
+    }
+}
+
+/// Computes the dashboard for `params` at time `now`.
+pub async fn metrics(
+    pool: &PgPool,
+    params: &MetricsParams,
+    now: DateTime<Utc>,
+) -> Result<MetricsResponse, ApiError> {
+    let to = params.to.unwrap_or(now);
+    let from = params.from.unwrap_or(to - TimeDelta::days(DEFAULT_WINDOW_DAYS));
+    if from >= to {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "from",
+            "must be before to",
+        )]));
+    }
+    if to - from > TimeDelta::days(MAX_WINDOW_DAYS) {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "from",
+            format!("the window may span at most {MAX_WINDOW_DAYS} days"),
+        )]));
+    }
+    let from_h = hour_of(from);
+    let to_h = ceil_hour(to);
+    let span = to_h - from_h;
+    let grain = params.group_by.unwrap_or_else(|| Grain::auto(span));
+    if span.num_seconds() / grain.step().num_seconds() > MAX_POINTS {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "group_by",
+            format!("would give more than {MAX_POINTS} points; choose a coarser grain"),
+        )]));
+    }
+    let limit = params.limit.unwrap_or(20);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "limit",
+            "must be between 1 and 500",
+        )]));
+    }
+
+    let filter = RunFilter {
+        repo: non_empty(&params.repo),
+        workflow: non_empty(&params.workflow),
+        branch: non_empty(&params.branch),
+        ..Default::default()
+    };
+    let source = Source::plan(&filter);
+    let prev_from = from_h - span;
+    let day_ago = hour_of(now - TimeDelta::hours(24));
+    let status = params.status;
+    let failed_status = if status.is_none_or(|s| s == RunStatus::Failure) {
+        Some(RunStatus::Failure)
+    } else {
+        None
+    };
+    let recent_filter = RunFilter {
+        status,
+        from: Some(from_h),
+        to: Some(to_h),
+        ..filter.clone()
+    };
+    let active_filter = RunFilter {
+        status: None,
+        ..filter.clone()
+    };
+
+    let (samples, last_day, running, recent) = tokio::try_join!(
+        source.samples(pool, status, prev_from, to_h),
+        async {
+            match failed_status {
+                Some(st) => source.samples(pool, Some(st), day_ago, ceil_hour(now)).await,
+                None => Ok(Vec::new()),
+            }
+        },
+        runs::count_active(pool, &active_filter),
+        runs::list(pool, &recent_filter, None, limit),
+    )?;
+
+    let mut current = Acc::default();
+    let mut previous = Acc::default();
+    let mut series: BTreeMap<DateTime<Utc>, Acc> = BTreeMap::new();
+    let mut t = grain.start_of(from_h);
+    while t < to_h {
+        series.insert(t, Acc::default());
+        t += grain.step();
+    }
+    for s in &samples {
+        if s.bucket >= from_h {
+            current.add(s);
+            series.entry(grain.start_of(s.bucket)).or_default().add(s);
+        } else {
+            previous.add(s);
+        }
+    }
+    let running = if status.is_some_and(RunStatus::is_terminal) {
+        0
+    } else {
+        running
+    };
+
+    Ok(MetricsResponse {
+        summary: Summary {
+            stats: current.stats(),
+            last_updated: now,
+            failed_last_24h: last_day.iter().map(|s| s.runs).sum(),
+            running,
+        },
+        previous: previous.stats(),
+        time_series: series.iter().map(|(t, acc)| acc.point(*t)).collect(),
+        recent_runs: recent
+            .into_iter()
+            .map(|(row, _)| Run {
+                metadata: None,
+                ..row.into_run()
+            })
+            .collect(),
+        window: Window {
+            from: from_h,
+            to: to_h,
+            group_by: grain,
+            source: source.name(),
+        },
+    })
+}
+
+fn ceil_hour(t: DateTime<Utc>) -> DateTime<Utc> {
+    let h = hour_of(t);
+    if h == t {
+        h
+    } else {
+        h + TimeDelta::hours(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn weeks_start_on_monday_in_utc() {
+        let thu = Utc.with_ymd_and_hms(2025, 8, 28, 15, 30, 0).unwrap();
+        assert_eq!(
+            Grain::Week.start_of(thu),
+            Utc.with_ymd_and_hms(2025, 8, 25, 0, 0, 0).unwrap()
+        );
+        assert_eq!(
+            Grain::Day.start_of(thu),
+            Utc.with_ymd_and_hms(2025, 8, 28, 0, 0, 0).unwrap()
+        );
+        assert_eq!(
+            Grain::Hour.start_of(thu),
+            Utc.with_ymd_and_hms(2025, 8, 28, 15, 0, 0).unwrap()
+        );
+    }
+
+    #[test]
+    fn the_grain_follows_the_window_length() {
+        assert_eq!(Grain::auto(TimeDelta::hours(24)), Grain::Hour);
+        assert_eq!(Grain::auto(TimeDelta::days(30)), Grain::Day);
+        assert_eq!(Grain::auto(TimeDelta::days(180)), Grain::Week);
+    }
+
+    #[test]
+    fn hours_round_up_only_when_needed() {
+        let on = Utc.with_ymd_and_hms(2025, 1, 1, 10, 0, 0).unwrap();
+        assert_eq!(ceil_hour(on), on);
+        assert_eq!(ceil_hour(on + TimeDelta::seconds(1)), on + TimeDelta::hours(1));
+    }
+
+    #[test]
+    fn success_rate_ignores_cancelled_and_skipped() {
+        let acc = Acc {
+            by_status: [3, 1, 5, 2],
+            ..Default::default()
+        };
+        let stats = acc.stats();
+        assert_eq!(stats.total_runs, 11);
+        assert_eq!(stats.success_rate, Some(0.75));
+        assert_eq!(Acc::default().stats().success_rate, None);
+    }
+}

@@ -1,0 +1,92 @@
+//! PostgreSQL access: the pool, migrations, and one module of small query functions per table.
+
+pub mod rollups;
+pub mod runs;
+pub mod tokens;
+
+use std::time::Duration;
+
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+
+/// The migrations in `migrations/`, embedded in the binary.
+pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
+
+/// A pool that fails fast when the database is away (requests get 503) and reconnects by itself.
+pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+    let options: PgConnectOptions = url.parse()?;
+    let options = options
+        .application_name("cicd-monitor")
+        // Every acknowledged event must be durable, whatever the server default says.
+        .options([("synchronous_commit", "on")]);
+    Ok(PgPoolOptions::new()
+        .max_connections(max_connections)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(3))
+        .connect_lazy_with(options))
+}
+
+/// Applies pending migrations. sqlx holds a Postgres advisory lock while it does, so replicas that
+/// start together apply each migration once.
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    MIGRATOR.run(pool).await?;
+    Ok(())
+}
+
+/// Waits (with backoff) until the database answers, then migrates: a backend started before its
+/// database comes up does not crash-loop.
+pub async fn migrate_when_ready(pool: &PgPool) -> anyhow::Result<()> {
+    let mut delay = Duration::from_millis(250);
+    loop {
+        match migrate(pool).await {
+            Ok(()) => return Ok(()),
+            Err(e) if is_unavailable_anyhow(&e) => {
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "database not ready");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Whether every embedded migration is applied (for `/ready`).
+pub async fn migrations_applied(pool: &PgPool) -> Result<bool, sqlx::Error> {
+    let applied: Vec<i64> =
+        sqlx::query_scalar("select version from _sqlx_migrations where success order by version")
+            .fetch_all(pool)
+            .await?;
+    Ok(MIGRATOR.iter().all(|m| applied.contains(&m.version)))
+}
+
+/// Errors that mean "the database is not reachable now", as opposed to a bad query or bad data.
+pub fn is_unavailable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) => {
+            true
+        }
+        sqlx::Error::Database(db) => {
+            // Class 08 (connection exception), 57P0x (shutdown / cannot connect now), 53300 (too many connections).
+            db.code()
+                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P") || c == "53300")
+        }
+        sqlx::Error::Migrate(m) => {
+            matches!(**m, sqlx::migrate::MigrateError::Execute(ref e) if is_unavailable(e))
+        }
+        _ => false,
+    }
+}
+
+fn is_unavailable_anyhow(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<sqlx::Error>().is_some_and(is_unavailable)
+            || c.downcast_ref::<sqlx::migrate::MigrateError>()
+                .is_some_and(|m| matches!(m, sqlx::migrate::MigrateError::Execute(e) if is_unavailable(e)))
+    })
+}
+
+/// Errors worth retrying the whole transaction for (deadlock, serialization failure).
+pub fn is_retryable(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("40P01" | "40001")))
+}

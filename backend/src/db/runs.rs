@@ -1,0 +1,336 @@
+//! Queries on `pipeline_runs` and `run_dimensions`.
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgConnection, PgPool, Postgres, QueryBuilder};
+
+use crate::domain::{Run, RunState, RunStatus};
+
+const COLUMNS: &str = "id, provider, repo, workflow, branch, commit_sha, status, attempt, duration_seconds, \
+     queued_at, started_at, finished_at, triggered_by, url, metadata, created_at, updated_at";
+
+#[derive(Debug, FromRow)]
+pub struct RunRow {
+    pub id: String,
+    pub provider: String,
+    pub repo: String,
+    pub workflow: String,
+    pub branch: Option<String>,
+    pub commit_sha: Option<String>,
+    pub status: String,
+    pub attempt: i32,
+    pub duration_seconds: Option<f64>,
+    pub queued_at: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub triggered_by: Option<String>,
+    pub url: Option<String>,
+    pub metadata: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl RunRow {
+    pub fn into_state(self) -> (RunState, DateTime<Utc>) {
+        let state = RunState {
+            id: self.id,
+            provider: self.provider,
+            repo: self.repo,
+            workflow: self.workflow,
+            branch: self.branch,
+            commit_sha: self.commit_sha,
+            // The column's check constraint admits only known statuses.
+            status: RunStatus::parse(&self.status).unwrap_or(RunStatus::Queued),
+            attempt: self.attempt,
+            duration_seconds: self.duration_seconds,
+            queued_at: self.queued_at,
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            triggered_by: self.triggered_by,
+            url: self.url,
+            metadata: self.metadata,
+            created_at: self.created_at,
+        };
+        (state, self.updated_at)
+    }
+
+    pub fn into_run(self) -> Run {
+        let (state, updated_at) = self.into_state();
+        Run::from_state(state, updated_at)
+    }
+}
+
+/// Loads and locks the runs with these ids (in id order, so concurrent writers never deadlock).
+pub async fn lock_existing(conn: &mut PgConnection, ids: &[String]) -> sqlx::Result<Vec<RunRow>> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from pipeline_runs where id = any($1) order by id for update"
+    ))
+    .bind(ids)
+    .fetch_all(conn)
+    .await
+}
+
+/// Column-wise arrays of run states, for `unnest`-based bulk statements.
+#[derive(Default)]
+struct Columns {
+    id: Vec<String>,
+    provider: Vec<String>,
+    repo: Vec<String>,
+    workflow: Vec<String>,
+    branch: Vec<Option<String>>,
+    commit_sha: Vec<Option<String>>,
+    status: Vec<&'static str>,
+    attempt: Vec<i32>,
+    duration: Vec<Option<f64>>,
+    queued_at: Vec<Option<DateTime<Utc>>>,
+    started_at: Vec<Option<DateTime<Utc>>>,
+    finished_at: Vec<Option<DateTime<Utc>>>,
+    triggered_by: Vec<Option<String>>,
+    url: Vec<Option<String>>,
+    metadata: Vec<serde_json::Value>,
+    created_at: Vec<DateTime<Utc>>,
+}
+
+impl Columns {
+    fn of<'a>(states: impl IntoIterator<Item = &'a RunState>) -> Self {
+        let mut c = Columns::default();
+        for s in states {
+            c.id.push(s.id.clone());
+            c.provider.push(s.provider.clone());
+            c.repo.push(s.repo.clone());
+            c.workflow.push(s.workflow.clone());
+            c.branch.push(s.branch.clone());
+            c.commit_sha.push(s.commit_sha.clone());
+            c.status.push(s.status.as_str());
+            c.attempt.push(s.attempt);
+            c.duration.push(s.duration_seconds);
+            c.queued_at.push(s.queued_at);
+            c.started_at.push(s.started_at);
+            c.finished_at.push(s.finished_at);
+            c.triggered_by.push(s.triggered_by.clone());
+            c.url.push(s.url.clone());
+            c.metadata.push(s.metadata.clone());
+            c.created_at.push(s.created_at);
+        }
+        c
+    }
+
+    fn bind<'q>(
+        self,
+        q: sqlx::query::QueryScalar<'q, Postgres, String, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::QueryScalar<'q, Postgres, String, sqlx::postgres::PgArguments> {
+        q.bind(self.id)
+            .bind(self.provider)
+            .bind(self.repo)
+            .bind(self.workflow)
+            .bind(self.branch)
+            .bind(self.commit_sha)
+            .bind(self.status)
+            .bind(self.attempt)
+            .bind(self.duration)
+            .bind(self.queued_at)
+            .bind(self.started_at)
+            .bind(self.finished_at)
+            .bind(self.triggered_by)
+            .bind(self.url)
+            .bind(self.metadata)
+            .bind(self.created_at)
+    }
+}
+
+const UNNEST: &str = "unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
+     $7::text[], $8::int4[], $9::float8[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], \
+     $13::text[], $14::text[], $15::jsonb[], $16::timestamptz[]) \
+     as u(id, provider, repo, workflow, branch, commit_sha, status, attempt, duration_seconds, \
+          queued_at, started_at, finished_at, triggered_by, url, metadata, created_at)";
+
+/// Inserts runs that do not exist yet; returns the ids actually inserted. A row that another
+/// transaction inserts concurrently makes this wait for it, then counts as existing.
+pub async fn insert_new(conn: &mut PgConnection, states: &[RunState]) -> sqlx::Result<Vec<String>> {
+    if states.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "insert into pipeline_runs (id, provider, repo, workflow, branch, commit_sha, status, attempt, \
+             duration_seconds, queued_at, started_at, finished_at, triggered_by, url, metadata, created_at, updated_at) \
+         select id, provider, repo, workflow, branch, commit_sha, status, attempt, duration_seconds, \
+             queued_at, started_at, finished_at, triggered_by, url, metadata, created_at, created_at \
+         from {UNNEST} \
+         on conflict (id) do nothing returning id"
+    );
+    Columns::of(states)
+        .bind(sqlx::query_scalar(&sql))
+        .fetch_all(conn)
+        .await
+}
+
+/// Overwrites existing runs with their merged state.
+pub async fn update(conn: &mut PgConnection, states: &[&RunState], now: DateTime<Utc>) -> sqlx::Result<()> {
+    if states.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "update pipeline_runs p set provider = u.provider, repo = u.repo, workflow = u.workflow, \
+             branch = u.branch, commit_sha = u.commit_sha, status = u.status, attempt = u.attempt, \
+             duration_seconds = u.duration_seconds, queued_at = u.queued_at, started_at = u.started_at, \
+             finished_at = u.finished_at, triggered_by = u.triggered_by, url = u.url, \
+             metadata = u.metadata, updated_at = $17 \
+         from {UNNEST} where p.id = u.id returning p.id"
+    );
+    Columns::of(states.iter().copied())
+        .bind(sqlx::query_scalar(&sql))
+        .bind(now)
+        .fetch_all(conn)
+        .await?;
+    Ok(())
+}
+
+/// Records the repo / workflow / branch combinations seen, for the filter selectors.
+pub async fn touch_dimensions(
+    conn: &mut PgConnection,
+    dims: &[(String, String, String, String)],
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    if dims.is_empty() {
+        return Ok(());
+    }
+    let (mut provider, mut repo, mut workflow, mut branch) = (vec![], vec![], vec![], vec![]);
+    for (p, r, w, b) in dims {
+        provider.push(p.as_str());
+        repo.push(r.as_str());
+        workflow.push(w.as_str());
+        branch.push(b.as_str());
+    }
+    sqlx::query(
+        "insert into run_dimensions (provider, repo, workflow, branch, last_seen_at) \
+         select p, r, w, b, $5 from unnest($1::text[], $2::text[], $3::text[], $4::text[]) as u(p, r, w, b) \
+         on conflict (repo, workflow, branch, provider) do update set last_seen_at = excluded.last_seen_at \
+         where run_dimensions.last_seen_at < excluded.last_seen_at - interval '1 minute'",
+    )
+    .bind(provider)
+    .bind(repo)
+    .bind(workflow)
+    .bind(branch)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Filters shared by run lists and the metrics API.
+#[derive(Debug, Default, Clone)]
+pub struct RunFilter {
+    pub repo: Option<String>,
+    pub workflow: Option<String>,
+    pub branch: Option<String>,
+    pub status: Option<RunStatus>,
+    pub provider: Option<String>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl RunFilter {
+    pub fn push_where(&self, q: &mut QueryBuilder<'_, Postgres>) {
+        q.push(" where true");
+        if let Some(v) = &self.repo {
+            q.push(" and repo = ").push_bind(v.clone());
+        }
+        if let Some(v) = &self.workflow {
+            q.push(" and workflow = ").push_bind(v.clone());
+        }
+        if let Some(v) = &self.branch {
+            q.push(" and branch = ").push_bind(v.clone());
+        }
+        if let Some(v) = self.status {
+            q.push(" and status = ").push_bind(v.as_str());
+        }
+        if let Some(v) = &self.provider {
+            q.push(" and provider = ").push_bind(v.clone());
+        }
+        if let Some(v) = self.from {
+            q.push(" and run_at >= ").push_bind(v);
+        }
+        if let Some(v) = self.to {
+            q.push(" and run_at < ").push_bind(v);
+        }
+    }
+}
+
+/// Runs matching `filter`, newest first, starting after the `(run_at, id)` cursor.
+pub async fn list(
+    pool: &PgPool,
+    filter: &RunFilter,
+    after: Option<(DateTime<Utc>, String)>,
+    limit: i64,
+) -> sqlx::Result<Vec<(RunRow, DateTime<Utc>)>> {
+    let mut q = QueryBuilder::new(format!("select {COLUMNS}, run_at from pipeline_runs"));
+    filter.push_where(&mut q);
+    if let Some((at, id)) = after {
+        q.push(" and (run_at, id) < (")
+            .push_bind(at)
+            .push(", ")
+            .push_bind(id)
+            .push(")");
+    }
+    q.push(" order by run_at desc, id desc limit ").push_bind(limit);
+    let rows = q.build().fetch_all(pool).await?;
+    rows.into_iter()
+        .map(|row| {
+            use sqlx::Row;
+            Ok((RunRow::from_row(&row)?, row.try_get("run_at")?))
+        })
+        .collect()
+}
+
+pub async fn get(pool: &PgPool, id: &str) -> sqlx::Result<Option<RunRow>> {
+    sqlx::query_as(&format!("select {COLUMNS} from pipeline_runs where id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Runs still queued or running (read through a small partial index).
+pub async fn count_active(pool: &PgPool, filter: &RunFilter) -> sqlx::Result<i64> {
+    let mut q = QueryBuilder::new("select count(*) from pipeline_runs");
+    filter.push_where(&mut q);
+    q.push(" and status in ('queued', 'running')");
+    q.build_query_scalar().fetch_one(pool).await
+}
+
+#[derive(Debug, FromRow)]
+pub struct DimensionRow {
+    pub provider: String,
+    pub repo: String,
+    pub workflow: String,
+    pub branch: String,
+}
+
+pub async fn dimensions(pool: &PgPool) -> sqlx::Result<Vec<DimensionRow>> {
+    sqlx::query_as(
+        "select provider, repo, workflow, branch from run_dimensions order by repo, workflow, branch",
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Finished runs matching `filter` as one-run samples (the path for filters no rollup covers).
+pub async fn samples(pool: &PgPool, filter: &RunFilter) -> sqlx::Result<Vec<crate::db::rollups::Sample>> {
+    use crate::domain::rollup::{hour_of, Counters};
+    let mut q = QueryBuilder::new("select run_at, status, duration_seconds from pipeline_runs");
+    filter.push_where(&mut q);
+    q.push(" and status in ('success', 'failure', 'cancelled', 'skipped')");
+    let rows: Vec<(DateTime<Utc>, String, Option<f64>)> = q.build_query_as().fetch_all(pool).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(at, status, duration)| {
+            let c = Counters::single(duration);
+            crate::db::rollups::Sample {
+                bucket: hour_of(at),
+                status,
+                runs: c.runs,
+                duration_count: c.duration_count,
+                duration_ms: c.duration_ms,
+                duration_hist: c.hist,
+            }
+        })
+        .collect())
+}

@@ -1,0 +1,212 @@
+//! Demo and benchmark data: a realistic, reproducible run history.
+//!
+//! Several repos and workflows over N days; a success/failure/cancelled/skipped mix; log-normal
+//! durations and queue times; a workflow that got slower; a branch that stayed red for a while;
+//! and a few runs still in flight.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use rand_distr::{Distribution, LogNormal};
+use sqlx::PgPool;
+
+use crate::domain::{RunEvent, RunStatus};
+use crate::writer;
+
+/// Shape of a generated history.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub repos: Vec<String>,
+    pub workflows: Vec<String>,
+    pub days: i64,
+    /// Finished runs per repo/workflow per day (on average).
+    pub runs_per_day: f64,
+    /// Runs left queued or running at the end.
+    pub in_flight: usize,
+}
+
+impl Spec {
+    /// The `demo` command's history: 5 repos × 4 workflows.
+    pub fn demo(days: i64) -> Self {
+        Spec {
+            repos: [
+                "acme/payments",
+                "acme/web",
+                "acme/api",
+                "acme/infra",
+                "acme/mobile",
+            ]
+            .map(String::from)
+            .to_vec(),
+            workflows: ["ci", "lint", "deploy", "nightly"].map(String::from).to_vec(),
+            days,
+            runs_per_day: 8.0,
+            in_flight: 5,
+        }
+    }
+
+    /// The benchmark's history: `repos` × `workflows` with `total` runs over `days`.
+    pub fn bench(repos: usize, workflows: usize, days: i64, total: usize) -> Self {
+        Spec {
+            repos: (0..repos).map(|i| format!("org/repo-{i:02}")).collect(),
+            workflows: (0..workflows).map(|i| format!("workflow-{i}")).collect(),
+            days,
+            runs_per_day: total as f64 / (repos * workflows) as f64 / days as f64,
+            in_flight: 10,
+        }
+    }
+}
+
+const BRANCHES: [&str; 6] = ["main", "main", "main", "develop", "feature/login", "release/1.4"];
+/// The repo whose `ci` gets slower in the last third of the history.
+const SLOWER: &str = "acme/api";
+/// The repo whose main stays red for a while.
+const RED: &str = "acme/web";
+
+/// Generates the history ending at `now`, oldest first.
+pub fn generate(spec: &Spec, seed: u64, now: DateTime<Utc>) -> Vec<RunEvent> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let start = now - TimeDelta::days(spec.days);
+    let span_s = (spec.days * 86_400) as f64;
+    let queue: LogNormal<f64> = LogNormal::new(2.5, 1.0).expect("valid distribution");
+    let mut events = Vec::new();
+    for (ri, repo) in spec.repos.iter().enumerate() {
+        for (wi, workflow) in spec.workflows.iter().enumerate() {
+            // Each workflow has its own typical duration: from about a minute to half an hour.
+            let median_s = 60.0 * (1.0 + ((ri * 7 + wi * 13) % 30) as f64);
+            let n = (spec.runs_per_day * spec.days as f64).round() as usize;
+            for k in 0..n {
+                let offset = rng.gen::<f64>() * span_s;
+                let started = start + TimeDelta::milliseconds((offset * 1000.0) as i64);
+                let progress = offset / span_s;
+                let slower = repo == SLOWER && workflow == "ci" && progress > 0.66;
+                let dist = LogNormal::new((median_s * if slower { 1.8 } else { 1.0 }).ln(), 0.35)
+                    .expect("valid distribution");
+                let duration = dist.sample(&mut rng).min(6.0 * 3600.0);
+                let branch = BRANCHES[rng.gen_range(0..BRANCHES.len())];
+                let red = repo == RED && branch == "main" && (0.40..0.47).contains(&progress);
+                let roll: f64 = rng.gen();
+                let status = if red || roll < 0.09 {
+                    RunStatus::Failure
+                } else if roll < 0.13 {
+                    RunStatus::Cancelled
+                } else if roll < 0.14 {
+                    RunStatus::Skipped
+                } else {
+                    RunStatus::Success
+                };
+                let finished = started + TimeDelta::milliseconds((duration * 1000.0) as i64);
+                if finished > now {
+                    continue;
+                }
+                let queued =
+                    started - TimeDelta::milliseconds((queue.sample(&mut rng).min(1800.0) * 1000.0) as i64);
+                events.push(event(
+                    repo,
+                    workflow,
+                    k,
+                    branch,
+                    status,
+                    queued,
+                    Some(started),
+                    Some(finished),
+                    Some(duration),
+                ));
+            }
+        }
+    }
+    events.sort_by_key(|e| e.started_at);
+    for i in 0..spec.in_flight {
+        let repo = &spec.repos[i % spec.repos.len()];
+        let workflow = &spec.workflows[i % spec.workflows.len()];
+        let queued = now - TimeDelta::seconds(rng.gen_range(30..600));
+        let (status, started) = if i % 3 == 0 {
+            (RunStatus::Queued, None)
+        } else {
+            (
+                RunStatus::Running,
+                Some(queued + TimeDelta::seconds(rng.gen_range(1..30))),
+            )
+        };
+        events.push(event(
+            repo,
+            workflow,
+            1_000_000 + i,
+            "main",
+            status,
+            queued,
+            started,
+            None,
+            None,
+        ));
+    }
+    events
+}
+
+#[allow(clippy::too_many_arguments)]
+fn event(
+    repo: &str,
+    workflow: &str,
+    k: usize,
+    branch: &str,
+    status: RunStatus,
+    queued: DateTime<Utc>,
+    started: Option<DateTime<Utc>>,
+    finished: Option<DateTime<Utc>>,
+    duration: Option<f64>,
+) -> RunEvent {
+    RunEvent {
+        id: format!("demo-{repo}-{workflow}-{k}"),
+        provider: "generic".into(),
+        repo: repo.to_owned(),
+        workflow: workflow.to_owned(),
+        branch: Some(branch.to_owned()),
+        commit_sha: Some(format!(
+            "{:040x}",
+            (k as u128).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834) >> 32
+        )),
+        status,
+        attempt: Some(1),
+        duration_seconds: duration.map(|d| (d * 10.0).round() / 10.0),
+        queued_at: Some(queued),
+        started_at: started,
+        finished_at: finished,
+        triggered_by: Some(if workflow == "nightly" { "schedule" } else { "push" }.to_owned()),
+        url: None,
+        metadata: serde_json::json!({"runner": "ubuntu-latest", "demo": true}),
+    }
+}
+
+/// Writes the generated history through the normal write path (runs + rollups), 1,000 per commit.
+pub async fn load(pool: &PgPool, spec: &Spec, seed: u64, now: DateTime<Utc>) -> anyhow::Result<usize> {
+    let events = generate(spec, seed, now);
+    for chunk in events.chunks(1000) {
+        let mut tx = pool.begin().await?;
+        writer::write_batch(&mut tx, chunk, Utc::now()).await?;
+        tx.commit().await?;
+    }
+    Ok(events.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_seed_gives_the_same_history() {
+        let now = Utc::now();
+        let a = generate(&Spec::demo(3), 7, now);
+        let b = generate(&Spec::demo(3), 7, now);
+        assert_eq!(a, b);
+        assert!(a.iter().any(|e| e.status == RunStatus::Running));
+        assert!(a.iter().any(|e| e.status == RunStatus::Failure));
+        assert!(a.iter().all(|e| e.finished_at.is_none_or(|f| f <= now)));
+    }
+
+    #[test]
+    fn the_bench_spec_has_the_asked_number_of_runs() {
+        let spec = Spec::bench(5, 2, 10, 1000);
+        let n = generate(&spec, 1, Utc::now()).len();
+        assert!((900..=1010).contains(&n), "{n}");
+    }
+}

@@ -1,0 +1,9 @@
+//! Domain types: what a pipeline run is, how events about it merge, and what it adds to the rollups.
+
+pub mod histogram;
+pub mod merge;
+pub mod rollup;
+pub mod run;
+
+pub use merge::{merge, Outcome};
+pub use run::{Run, RunEvent, RunState, RunStatus};

@@ -1,0 +1,197 @@
+//! What a run adds to the pre-aggregated rollups. The writer applies `contribution(new) -
+//! contribution(old)` in the same transaction as the run write, so rollups stay exact under
+//! corrections; dashboard queries read rollups at a scope matching their filters.
+
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+
+use super::histogram::{bucket_of, BUCKETS};
+use super::run::{RunState, RunStatus};
+
+/// Which dimensions a rollup row is keyed by (the others are stored as '').
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    All = 0,
+    Repo = 1,
+    RepoWorkflow = 2,
+    Branch = 3,
+    Workflow = 4,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 5] = [
+        Scope::All,
+        Scope::Repo,
+        Scope::RepoWorkflow,
+        Scope::Branch,
+        Scope::Workflow,
+    ];
+
+    /// The rollup scope that answers exactly this combination of filters, if one exists.
+    pub fn for_filters(repo: bool, workflow: bool, branch: bool) -> Option<Scope> {
+        match (repo, workflow, branch) {
+            (false, false, false) => Some(Scope::All),
+            (true, false, false) => Some(Scope::Repo),
+            (true, true, false) => Some(Scope::RepoWorkflow),
+            (false, false, true) => Some(Scope::Branch),
+            (false, true, false) => Some(Scope::Workflow),
+            _ => None,
+        }
+    }
+}
+
+/// Identity of one rollup row.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RollupKey {
+    pub scope: Scope,
+    pub repo: String,
+    pub workflow: String,
+    pub branch: String,
+    pub bucket: DateTime<Utc>,
+    pub status: RunStatus,
+}
+
+/// Additive counters of a rollup row (or of a change to one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counters {
+    pub runs: i64,
+    pub duration_count: i64,
+    pub duration_ms: i64,
+    pub hist: Vec<i64>,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            runs: 0,
+            duration_count: 0,
+            duration_ms: 0,
+            hist: vec![0; BUCKETS],
+        }
+    }
+}
+
+impl Counters {
+    /// The counters of one run with an optional duration.
+    pub fn single(duration_seconds: Option<f64>) -> Self {
+        let mut c = Counters {
+            runs: 1,
+            ..Default::default()
+        };
+        if let Some(d) = duration_seconds {
+            c.duration_count = 1;
+            c.duration_ms = seconds_to_ms(d);
+            c.hist[bucket_of(d)] = 1;
+        }
+        c
+    }
+
+    pub fn add(&mut self, other: &Counters, sign: i64) {
+        self.runs += sign * other.runs;
+        self.duration_count += sign * other.duration_count;
+        self.duration_ms += sign * other.duration_ms;
+        for (a, b) in self.hist.iter_mut().zip(&other.hist) {
+            *a += sign * b;
+        }
+    }
+
+    pub fn is_zero(&self) -> bool {
+        self.runs == 0
+            && self.duration_count == 0
+            && self.duration_ms == 0
+            && self.hist.iter().all(|&n| n == 0)
+    }
+}
+
+/// Durations are summed in whole milliseconds so that add/subtract cycles stay exact.
+pub fn seconds_to_ms(seconds: f64) -> i64 {
+    (seconds * 1000.0).round() as i64
+}
+
+/// The hour a run is charted in.
+pub fn hour_of(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.duration_trunc(TimeDelta::hours(1)).unwrap_or(t)
+}
+
+/// The rollup rows one stored run counts in: none until it is finished.
+pub fn contribution(run: &RunState) -> Vec<(RollupKey, Counters)> {
+    if !run.status.is_terminal() {
+        return Vec::new();
+    }
+    let bucket = hour_of(run.run_at());
+    let branch = run.branch.clone().unwrap_or_default();
+    let counters = Counters::single(run.duration_seconds);
+    Scope::ALL
+        .into_iter()
+        .map(|scope| {
+            let (repo, workflow, branch) = match scope {
+                Scope::All => ("", "", ""),
+                Scope::Repo => (run.repo.as_str(), "", ""),
+                Scope::RepoWorkflow => (run.repo.as_str(), run.workflow.as_str(), ""),
+                Scope::Branch => ("", "", branch.as_str()),
+                Scope::Workflow => ("", run.workflow.as_str(), ""),
+            };
+            let key = RollupKey {
+                scope,
+                repo: repo.to_owned(),
+                workflow: workflow.to_owned(),
+                branch: branch.to_owned(),
+                bucket,
+                status: run.status,
+            };
+            (key, counters.clone())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn run(status: RunStatus) -> RunState {
+        RunState {
+            id: "r".into(),
+            provider: "generic".into(),
+            repo: "org/a".into(),
+            workflow: "ci".into(),
+            branch: None,
+            commit_sha: None,
+            status,
+            attempt: 1,
+            duration_seconds: Some(61.5),
+            queued_at: None,
+            started_at: Some(Utc.with_ymd_and_hms(2025, 1, 1, 10, 59, 59).unwrap()),
+            finished_at: None,
+            triggered_by: None,
+            url: None,
+            metadata: serde_json::json!({}),
+            created_at: Utc.with_ymd_and_hms(2025, 1, 1, 12, 0, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn unfinished_runs_count_nowhere() {
+        assert!(contribution(&run(RunStatus::Running)).is_empty());
+        assert!(contribution(&run(RunStatus::Queued)).is_empty());
+    }
+
+    #[test]
+    fn a_finished_run_counts_once_per_scope_in_its_start_hour() {
+        let rows = contribution(&run(RunStatus::Failure));
+        assert_eq!(rows.len(), Scope::ALL.len());
+        for (key, c) in &rows {
+            assert_eq!(key.bucket, Utc.with_ymd_and_hms(2025, 1, 1, 10, 0, 0).unwrap());
+            assert_eq!(c.runs, 1);
+            assert_eq!(c.duration_ms, 61_500);
+        }
+        let branch_row = rows.iter().find(|(k, _)| k.scope == Scope::Branch).unwrap();
+        assert_eq!(branch_row.0.branch, "");
+    }
+
+    #[test]
+    fn the_planner_has_a_scope_for_single_dimensions_only() {
+        assert_eq!(Scope::for_filters(false, false, false), Some(Scope::All));
+        assert_eq!(Scope::for_filters(true, true, false), Some(Scope::RepoWorkflow));
+        assert_eq!(Scope::for_filters(true, false, true), None);
+    }
+}

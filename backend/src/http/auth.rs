@@ -1,0 +1,60 @@
+//! Bearer-token extractors: a handler states what it needs by taking one of them.
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+
+use super::AppState;
+use crate::auth::{Principal, Scope};
+use crate::error::ApiError;
+
+async fn authorize(parts: &Parts, state: &AppState, needed: Scope) -> Result<Option<Principal>, ApiError> {
+    let token = parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim);
+    let Some(token) = token else {
+        if needed == Scope::Read && state.info.public_read {
+            return Ok(None);
+        }
+        return Err(ApiError::Unauthorized);
+    };
+    let principal = state.auth.resolve(token).await?.ok_or(ApiError::Unauthorized)?;
+    if !principal.scope.allows(needed) {
+        return Err(ApiError::Forbidden(format!(
+            "this route needs a token with the {} scope; this one has {}",
+            needed.as_str(),
+            principal.scope.as_str()
+        )));
+    }
+    Ok(Some(principal))
+}
+
+macro_rules! scope_extractor {
+    ($name:ident, $scope:expr, $doc:literal) => {
+        #[doc = $doc]
+        pub struct $name(#[allow(dead_code)] pub Option<Principal>);
+
+        impl FromRequestParts<AppState> for $name {
+            type Rejection = ApiError;
+
+            async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+                authorize(parts, state, $scope).await.map($name)
+            }
+        }
+    };
+}
+
+scope_extractor!(
+    IngestAuth,
+    Scope::Ingest,
+    "A caller with the `ingest` scope (or `admin`)."
+);
+scope_extractor!(
+    ReadAuth,
+    Scope::Read,
+    "A caller with the `read` scope, or anyone when reads are public."
+);
+scope_extractor!(AdminAuth, Scope::Admin, "A caller with the `admin` scope.");

@@ -1,0 +1,34 @@
+//! `GET /api/metrics`: the dashboard's numbers.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+
+use super::extract::Query;
+use super::{AppState, ReadAuth};
+use crate::dashboard::{self, MetricsParams, MetricsResponse};
+use crate::error::{ApiResult, ErrorBody};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/metrics", get(metrics))
+}
+
+/// Summary, previous-period summary, time series and recent runs for a window and filters.
+#[utoipa::path(get, path = "/api/metrics", tag = "dashboard", params(MetricsParams),
+    responses(
+        (status = 200, body = MetricsResponse),
+        (status = 400, description = "Unreadable parameter", body = ErrorBody),
+        (status = 401, description = "Reads need a token here", body = ErrorBody),
+        (status = 422, description = "Window or limit out of range", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
+    ),
+    security((), ("bearer" = [])))]
+async fn metrics(
+    State(state): State<AppState>,
+    _auth: ReadAuth,
+    Query(params): Query<MetricsParams>,
+) -> ApiResult<Json<MetricsResponse>> {
+    Ok(Json(
+        dashboard::metrics(&state.pool, &params, chrono::Utc::now()).await?,
+    ))
+}

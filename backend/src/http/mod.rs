@@ -1,0 +1,78 @@
+//! The HTTP surface: one router assembled from one module per resource.
+
+mod auth;
+mod events;
+mod extract;
+mod health;
+mod metrics;
+mod middleware;
+pub mod openapi;
+mod runs;
+mod spa;
+mod tokens;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+use sqlx::PgPool;
+
+use crate::auth::Authenticator;
+use crate::telemetry::Metrics;
+use crate::writer::Writer;
+
+pub use auth::{AdminAuth, IngestAuth, ReadAuth};
+
+/// Largest body of a single-event request.
+pub const MAX_BODY: usize = 1024 * 1024;
+/// Largest body of a batch (1,000 events).
+pub const MAX_BATCH_BODY: usize = 10 * 1024 * 1024;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub writer: Writer,
+    pub auth: Arc<Authenticator>,
+    pub metrics: Arc<Metrics>,
+    pub info: Arc<Info>,
+}
+
+/// Facts about this process that the API reports.
+pub struct Info {
+    pub environment: String,
+    pub public_read: bool,
+    pub started: Instant,
+}
+
+/// The whole application: API routes, `/health`, `/metrics`, and the SPA for every other GET.
+pub fn router(state: AppState, static_dir: &Path) -> Router {
+    let api = Router::new()
+        .merge(events::router())
+        .merge(metrics::router())
+        .merge(runs::router())
+        .merge(tokens::router())
+        .merge(health::api_router())
+        .merge(openapi::router())
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .fallback(spa::api_not_found);
+    Router::new()
+        .nest("/api", api)
+        .merge(health::router())
+        .fallback_service(spa::service(static_dir))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::record_metrics,
+        ))
+        .layer(middleware::trace())
+        .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
+        .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(
+            tower_http::request_id::MakeRequestUuid,
+        ))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            middleware::panic_response,
+        ))
+        .with_state(state)
+}

@@ -1,0 +1,65 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations, at `/api/openapi.json`.
+
+use axum::routing::get;
+use axum::{Json, Router};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "ci-cd-monitor", description = "Records CI/CD pipeline runs, serves dashboard metrics and alerts."),
+    paths(
+        super::events::ingest,
+        super::events::ingest_batch,
+        super::metrics::metrics,
+        super::runs::list,
+        super::runs::get_one,
+        super::runs::filters,
+        super::tokens::create,
+        super::tokens::list,
+        super::tokens::revoke,
+        super::health::health,
+        super::health::ready,
+        super::health::prometheus,
+        super::health::config,
+        openapi_json,
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "ingest", description = "Recording run events"),
+        (name = "dashboard", description = "Aggregated metrics"),
+        (name = "runs", description = "Individual runs"),
+        (name = "tokens", description = "API tokens (admin)"),
+        (name = "health", description = "Probes, Prometheus metrics and UI config"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let components = api.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("cicd_…")
+                    .build(),
+            ),
+        );
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/openapi.json", get(openapi_json))
+}
+
+/// This document.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "health", responses((status = 200, description = "OpenAPI 3.1 document")))]
+async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

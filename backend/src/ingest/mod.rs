@@ -1,0 +1,3 @@
+//! Parsing and normalizing inbound formats: pure functions from bytes to [`RunEvent`]s.
+
+pub mod generic;

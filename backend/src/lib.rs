@@ -1,0 +1,84 @@
+//! ci-cd-monitor's backend: ingest of CI/CD run events, dashboard metrics, and the HTTP API.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod dashboard;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod ingest;
+pub mod telemetry;
+pub mod writer;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use secrecy::ExposeSecret;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+
+use crate::auth::Authenticator;
+use crate::config::Config;
+use crate::http::{AppState, Info};
+use crate::telemetry::Metrics;
+use crate::writer::Writer;
+
+/// Builds the application state on an existing pool (also used by tests).
+pub fn state(pool: PgPool, config: &Config) -> AppState {
+    let metrics = Arc::new(Metrics::new());
+    AppState {
+        writer: Writer::start(
+            pool.clone(),
+            metrics.clone(),
+            config.ingest_writers,
+            config.ingest_max_batch,
+        ),
+        auth: Arc::new(Authenticator::new(pool.clone(), config.admin_token.as_ref())),
+        metrics,
+        info: Arc::new(Info {
+            environment: config.environment.clone(),
+            public_read: config.public_read,
+            started: Instant::now(),
+        }),
+        pool,
+    }
+}
+
+/// `cicd-monitor serve`: migrate (waiting for the database if needed), then serve until SIGTERM/ctrl-c.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let pool = db::connect(
+        config.db.database_url.expose_secret(),
+        config.db.db_max_connections,
+    )
+    .await?;
+    db::migrate_when_ready(&pool).await?;
+    let listener = TcpListener::bind(config.listen).await?;
+    tracing::info!(addr = %listener.local_addr()?, environment = %config.environment, "serving");
+    let app = http::router(state(pool, &config), &config.static_dir);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

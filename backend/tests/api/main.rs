@@ -1,0 +1,12 @@
+//! API tests against a real PostgreSQL: each test gets a fresh, migrated database.
+//! Run through `make test`, which starts a throwaway cluster and sets DATABASE_URL.
+#![allow(clippy::unwrap_used, clippy::too_many_arguments)]
+
+mod db_faults;
+mod health;
+mod ingest;
+mod metrics;
+mod rollups;
+mod runs;
+mod support;
+mod tokens;

@@ -1,0 +1,218 @@
+use axum::http::StatusCode;
+use chrono::{DateTime, TimeDelta, Utc};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+use crate::support::{event, fields, TestApp};
+
+fn at(hours_ago: i64, now: DateTime<Utc>) -> String {
+    (now - TimeDelta::hours(hours_ago)).to_rfc3339()
+}
+
+/// Posts a finished run `hours_ago` hours before now.
+async fn run(
+    app: &TestApp,
+    id: &str,
+    repo: &str,
+    workflow: &str,
+    branch: &str,
+    status: &str,
+    hours_ago: i64,
+    secs: f64,
+) {
+    let now = Utc::now();
+    let start = now - TimeDelta::hours(hours_ago);
+    let body = event(json!({
+        "id": id, "repo": repo, "workflow": workflow, "branch": branch, "status": status,
+        "duration_seconds": secs, "started_at": start.to_rfc3339(),
+        "finished_at": (start + TimeDelta::milliseconds((secs * 1000.0) as i64)).to_rfc3339(),
+    }));
+    let r = app.event(&body).await;
+    assert!(r.status.is_success(), "{}", r.text);
+}
+
+async fn seed(app: &TestApp) {
+    run(app, "1", "org/a", "ci", "main", "success", 1, 100.0).await;
+    run(app, "2", "org/a", "ci", "main", "failure", 2, 300.0).await;
+    run(app, "3", "org/a", "deploy", "main", "success", 3, 60.0).await;
+    run(app, "4", "org/b", "ci", "dev", "cancelled", 30, 10.0).await;
+    run(app, "5", "org/b", "ci", "main", "success", 50, 200.0).await;
+    // Previous period of a 7-day window.
+    run(app, "6", "org/a", "ci", "main", "failure", 24 * 8, 100.0).await;
+}
+
+fn summary(body: &Value) -> (i64, i64, i64, i64) {
+    let s = &body["summary"];
+    (
+        s["total_runs"].as_i64().unwrap(),
+        s["success"].as_i64().unwrap(),
+        s["failure"].as_i64().unwrap(),
+        s["cancelled"].as_i64().unwrap(),
+    )
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_response_has_the_seed_shape(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    seed(&app).await;
+    let r = app.get("/api/metrics").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let s = &r.body["summary"];
+    for key in [
+        "total_runs",
+        "success_rate",
+        "avg_duration_seconds",
+        "last_updated",
+        "p50_duration_seconds",
+        "p95_duration_seconds",
+        "failed_last_24h",
+        "cancelled",
+        "running",
+    ] {
+        assert!(s.get(key).is_some(), "summary.{key} missing");
+    }
+    assert_eq!(summary(&r.body), (5, 3, 1, 1));
+    assert_eq!(s["success_rate"], 0.75);
+    assert_eq!(s["avg_duration_seconds"], 134.0);
+    assert_eq!(s["failed_last_24h"], 1);
+    let point = &r.body["time_series"][0];
+    for key in ["timestamp", "success", "failure", "avg_duration"] {
+        assert!(point.get(key).is_some(), "time_series[].{key} missing");
+    }
+    assert_eq!(r.body["window"]["group_by"], "day");
+    assert_eq!(r.body["window"]["source"], "rollups");
+    let recent = r.body["recent_runs"].as_array().unwrap();
+    assert_eq!(recent[0]["id"], "1", "newest first");
+    for key in [
+        "id",
+        "workflow",
+        "status",
+        "duration_seconds",
+        "started_at",
+        "finished_at",
+        "repo",
+        "branch",
+        "triggered_by",
+    ] {
+        assert!(recent[0].get(key).is_some(), "recent_runs[].{key} missing");
+    }
+    assert_eq!(r.body["previous"]["total_runs"], 1);
+    assert_eq!(r.body["previous"]["failure"], 1);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_time_series_is_zero_filled_and_sums_to_the_summary(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    seed(&app).await;
+    let now = Utc::now();
+    let url = format!(
+        "/api/metrics?from={}&to={}&group_by=hour",
+        at(48, now),
+        at(0, now)
+    )
+    .replace('+', "%2B");
+    let r = app.get(&url).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let series = r.body["time_series"].as_array().unwrap();
+    assert!((48..=49).contains(&series.len()), "{}", series.len());
+    let sum = |k: &str| series.iter().map(|p| p[k].as_i64().unwrap()).sum::<i64>();
+    assert_eq!(
+        sum("success") + sum("failure") + sum("cancelled"),
+        r.body["summary"]["total_runs"].as_i64().unwrap()
+    );
+    assert!(series
+        .iter()
+        .any(|p| p["success"] == 0 && p["avg_duration"].is_null()));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn filters_narrow_the_numbers_through_rollups_or_runs_alike(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    seed(&app).await;
+    let by_repo = app.get("/api/metrics?repo=org/a").await;
+    assert_eq!(summary(&by_repo.body), (3, 2, 1, 0));
+    let by_wf = app.get("/api/metrics?repo=org/a&workflow=ci").await;
+    assert_eq!(summary(&by_wf.body), (2, 1, 1, 0));
+    assert_eq!(by_wf.body["window"]["source"], "rollups");
+    let by_branch = app.get("/api/metrics?branch=main").await;
+    assert_eq!(summary(&by_branch.body), (4, 3, 1, 0));
+    // No rollup scope covers repo + branch: read from runs, same answer shape.
+    let raw = app.get("/api/metrics?repo=org/b&branch=dev").await;
+    assert_eq!(raw.body["window"]["source"], "runs");
+    assert_eq!(summary(&raw.body), (1, 0, 0, 1));
+    let wf_all = app.get("/api/metrics?workflow=ci").await;
+    assert_eq!(summary(&wf_all.body), (4, 2, 1, 1));
+    let failed = app.get("/api/metrics?status=failure").await;
+    assert_eq!(summary(&failed.body), (1, 0, 1, 0));
+    assert!(failed.body["recent_runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["status"] == "failure"));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn rollups_and_runs_give_identical_numbers(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    for i in 0..60 {
+        let status = ["success", "failure", "cancelled", "skipped"][i % 4];
+        run(
+            &app,
+            &format!("r{i}"),
+            "org/a",
+            "ci",
+            "main",
+            status,
+            (i as i64 * 7) % 160,
+            5.0 + (i * i) as f64,
+        )
+        .await;
+    }
+    // repo+workflow is answered by rollups; adding branch=main (every run) forces the runs path.
+    let rolled = app.get("/api/metrics?repo=org/a&workflow=ci").await.body;
+    let raw = app
+        .get("/api/metrics?repo=org/a&workflow=ci&branch=main")
+        .await
+        .body;
+    assert_eq!(rolled["window"]["source"], "rollups");
+    assert_eq!(raw["window"]["source"], "runs");
+    assert_eq!(rolled["summary"]["total_runs"], raw["summary"]["total_runs"]);
+    assert_eq!(
+        rolled["summary"]["p95_duration_seconds"],
+        raw["summary"]["p95_duration_seconds"]
+    );
+    assert_eq!(rolled["time_series"], raw["time_series"]);
+    assert_eq!(rolled["previous"], raw["previous"]);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn bad_windows_and_parameters_are_rejected(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let r = app
+        .get("/api/metrics?from=2025-01-02T00:00:00Z&to=2025-01-01T00:00:00Z")
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(fields(&r.body), ["from"]);
+    let r = app.get("/api/metrics?group_by=month").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(r.body["error"]["code"], "bad_request");
+    let r = app.get("/api/metrics?limit=0").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = app
+        .get("/api/metrics?from=2020-01-01T00:00:00Z&to=2025-01-01T00:00:00Z&group_by=hour")
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn reads_need_a_read_token_when_not_public(pool: PgPool) {
+    let app = TestApp::with(pool, false, "/nonexistent".into()).await;
+    assert_eq!(app.get("/api/metrics").await.status, StatusCode::UNAUTHORIZED);
+    let ingest = app.ingest.clone();
+    assert_eq!(
+        app.get_as("/api/metrics", &ingest).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let read = app.token(cicd_monitor::auth::Scope::Read).await;
+    assert_eq!(app.get_as("/api/metrics", &read).await.status, StatusCode::OK);
+}

@@ -1,0 +1,101 @@
+//! Rollups are exact: whatever sequence of events arrives, in whatever batches, the rollup rows
+//! equal a recount of the stored runs.
+
+use std::collections::HashMap;
+
+use chrono::{TimeDelta, TimeZone, Utc};
+use cicd_monitor::db;
+use cicd_monitor::domain::rollup::{contribution, Counters, RollupKey};
+use cicd_monitor::domain::{RunEvent, RunStatus};
+use cicd_monitor::writer::write_batch;
+use proptest::prelude::*;
+use sqlx::PgPool;
+
+async fn recount(pool: &PgPool) -> HashMap<RollupKey, Counters> {
+    let ids: Vec<String> = sqlx::query_scalar("select id from pipeline_runs")
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    let rows = db::runs::lock_existing(&mut conn, &ids).await.unwrap();
+    let mut expected: HashMap<RollupKey, Counters> = HashMap::new();
+    for row in rows {
+        for (k, c) in contribution(&row.into_state().0) {
+            expected.entry(k).or_default().add(&c, 1);
+        }
+    }
+    expected
+}
+
+fn arb_event() -> impl Strategy<Value = RunEvent> {
+    (
+        0..6usize,
+        prop::sample::select(RunStatus::ALL.to_vec()),
+        0..72i64,
+        prop::option::of(0.0..5000.0f64),
+        prop::option::of(0..3usize),
+        0..2usize,
+        prop::option::of(0..120i64),
+    )
+        .prop_map(|(id, status, start_min, duration, branch, repo, finish_after)| {
+            let base = Utc.with_ymd_and_hms(2025, 3, 1, 0, 0, 0).unwrap();
+            let started = base + TimeDelta::minutes(start_min * 17);
+            RunEvent {
+                id: format!("run-{id}"),
+                provider: "generic".into(),
+                repo: ["org/a", "org/b"][repo].into(),
+                workflow: ["ci", "deploy"][id % 2].into(),
+                branch: branch.map(|b| ["main", "dev", "feature/x"][b].to_owned()),
+                commit_sha: None,
+                status,
+                attempt: None,
+                duration_seconds: duration,
+                queued_at: None,
+                started_at: Some(started),
+                finished_at: finish_after
+                    .filter(|_| status.is_terminal())
+                    .map(|m| started + TimeDelta::minutes(m)),
+                triggered_by: None,
+                url: None,
+                metadata: serde_json::json!({}),
+            }
+        })
+}
+
+#[test]
+fn rollups_equal_a_recount_of_the_runs_after_any_events() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let pool = rt.block_on(crate::support::fresh_database("rollup_prop"));
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 48,
+        ..ProptestConfig::default()
+    });
+    let strategy = (
+        prop::collection::vec(arb_event(), 1..40),
+        prop::collection::vec(1..8usize, 1..10),
+    );
+    runner
+        .run(&strategy, |(events, splits)| {
+            rt.block_on(async {
+                sqlx::query("truncate pipeline_runs, run_rollups, run_dimensions")
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+                let mut rest = &events[..];
+                let mut i = 0;
+                while !rest.is_empty() {
+                    let n = splits[i % splits.len()].min(rest.len());
+                    let mut tx = pool.begin().await.unwrap();
+                    write_batch(&mut tx, &rest[..n], Utc::now()).await.unwrap();
+                    tx.commit().await.unwrap();
+                    rest = &rest[n..];
+                    i += 1;
+                }
+                let stored = db::rollups::all(&pool).await.unwrap();
+                let expected = recount(&pool).await;
+                prop_assert_eq!(stored, expected);
+                Ok(())
+            })
+        })
+        .unwrap();
+}

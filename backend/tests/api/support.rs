@@ -1,0 +1,147 @@
+use std::path::PathBuf;
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use cicd_monitor::auth::{self, Scope};
+use cicd_monitor::config::{Config, DbConfig};
+use cicd_monitor::telemetry::LogFormat;
+use http_body_util::BodyExt;
+use serde_json::Value;
+use sqlx::PgPool;
+use tower::ServiceExt;
+
+pub const ADMIN: &str = "test-admin-token";
+
+pub fn config(public_read: bool, static_dir: PathBuf) -> Config {
+    Config {
+        db: DbConfig {
+            database_url: "postgres://unused".into(),
+            db_max_connections: 4,
+        },
+        listen: "127.0.0.1:0".parse().unwrap(),
+        environment: "test".into(),
+        admin_token: Some(ADMIN.into()),
+        public_read,
+        static_dir,
+        ingest_writers: 2,
+        ingest_max_batch: 200,
+        log_format: LogFormat::Pretty,
+    }
+}
+
+#[derive(Clone)]
+pub struct TestApp {
+    pub router: Router,
+    pub pool: PgPool,
+    pub ingest: String,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl TestApp {
+    pub async fn new(pool: PgPool) -> Self {
+        Self::with(pool, true, PathBuf::from("/nonexistent")).await
+    }
+
+    pub async fn with(pool: PgPool, public_read: bool, static_dir: PathBuf) -> Self {
+        let cfg = config(public_read, static_dir.clone());
+        let router = cicd_monitor::http::router(cicd_monitor::state(pool.clone(), &cfg), &static_dir);
+        let (ingest, _) = auth::create(&pool, "tests", Scope::Ingest).await.unwrap();
+        TestApp { router, pool, ingest }
+    }
+
+    pub async fn token(&self, scope: Scope) -> String {
+        auth::create(&self.pool, "extra", scope).await.unwrap().0
+    }
+
+    pub async fn raw(&self, method: Method, uri: &str, token: Option<&str>, body: Body) -> Reply {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(t) = token {
+            req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+        }
+        let res = self
+            .router
+            .clone()
+            .oneshot(req.body(body).unwrap())
+            .await
+            .unwrap();
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    pub async fn get(&self, uri: &str) -> Reply {
+        self.raw(Method::GET, uri, None, Body::empty()).await
+    }
+
+    pub async fn get_as(&self, uri: &str, token: &str) -> Reply {
+        self.raw(Method::GET, uri, Some(token), Body::empty()).await
+    }
+
+    pub async fn post(&self, uri: &str, token: Option<&str>, body: &Value) -> Reply {
+        self.raw(Method::POST, uri, token, Body::from(body.to_string()))
+            .await
+    }
+
+    /// Posts one event with the ingest token.
+    pub async fn event(&self, body: &Value) -> Reply {
+        self.post("/api/events", Some(&self.ingest.clone()), body).await
+    }
+}
+
+/// A valid event: the seed's example with overrides.
+pub fn event(overrides: Value) -> Value {
+    let mut base = serde_json::json!({
+        "id": "run_20250827_001", "workflow": "build", "status": "success", "duration_seconds": 123,
+        "started_at": "2025-08-27T06:00:00Z", "finished_at": "2025-08-27T06:02:03Z",
+        "repo": "org/repo", "branch": "main", "triggered_by": "push", "meta": {"runner": "ubuntu-latest"}
+    });
+    if let (Value::Object(b), Value::Object(o)) = (&mut base, overrides) {
+        for (k, v) in o {
+            b.insert(k, v);
+        }
+    }
+    base
+}
+
+/// The error fields named by a 422.
+pub fn fields(body: &Value) -> Vec<String> {
+    body["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["field"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A new, migrated database of its own (for tests that run outside `#[sqlx::test]`).
+pub async fn fresh_database(prefix: &str) -> PgPool {
+    let url = std::env::var("DATABASE_URL").expect("DATABASE_URL (make test sets it)");
+    let admin = PgPool::connect(&url).await.unwrap();
+    let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("create database {name}"))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let (base, _) = url.rsplit_once('/').unwrap();
+    let pool = PgPool::connect(&format!("{base}/{name}")).await.unwrap();
+    cicd_monitor::db::migrate(&pool).await.unwrap();
+    pool
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# A PostgreSQL cluster from the machine's own binaries, for tests and `make run`.
+#
+#   scripts/pg.sh start DIR [PORT]   create the cluster in DIR if needed, start it, print its URL
+#   scripts/pg.sh stop DIR           stop it (a no-op when it is not running)
+#   scripts/pg.sh url DIR            print the URL of the running cluster
+#
+# PostgreSQL refuses to run as root, so as root the cluster belongs to the `postgres` user (or a
+# `cicdpg` system user created for it). PG_FSYNC=off trades durability for speed (tests only).
+set -euo pipefail
+
+die() { echo "pg.sh: $*" >&2; exit 1; }
+
+pg_bindir() {
+  local d
+  d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  if [ -z "$d" ] || [ ! -x "$d/initdb" ]; then
+    echo "pg.sh: installing PostgreSQL (apt-get install postgresql)" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2 && apt-get install -y -qq postgresql >&2 || die "could not install postgresql"
+    d=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+  fi
+  echo "$d"
+}
+
+run_user() {
+  if [ "$(id -u)" != 0 ]; then id -un; return; fi
+  if id postgres >/dev/null 2>&1; then echo postgres; return; fi
+  id cicdpg >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin cicdpg
+  echo cicdpg
+}
+
+as_user() {
+  local user=$1; shift
+  if [ "$(id -un)" = "$user" ]; then "$@"; else runuser -u "$user" -- "$@"; fi
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+start() {
+  local dir=$1 port=${2:-}
+  local bin user
+  bin=$(pg_bindir)
+  user=$(run_user)
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  chown "$user" "$dir" 2>/dev/null || true
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    as_user "$user" "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+      || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
+  fi
+  if [ -f "$dir/port" ] && as_user "$user" "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+    url "$dir"; return
+  fi
+  [ -n "$port" ] || port=$(free_port)
+  echo "$port" >"$dir/port"
+  as_user "$user" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start -o \
+    "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=300 \
+     -c shared_buffers=256MB -c fsync=${PG_FSYNC:-on} -c synchronous_commit=on" >/dev/null \
+    || { tail -n 30 "$dir/server.log" >&2; die "PostgreSQL did not start"; }
+  as_user "$user" "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qAt -v ON_ERROR_STOP=1 <<'SQL' >/dev/null
+select 'create role cicd login superuser password ''cicd''' where not exists (select from pg_roles where rolname = 'cicd')\gexec
+select 'create database cicd owner cicd' where not exists (select from pg_database where datname = 'cicd')\gexec
+SQL
+  url "$dir"
+}
+
+stop() {
+  local dir=$1 bin user
+  [ -f "$dir/data/PG_VERSION" ] || return 0
+  bin=$(pg_bindir)
+  user=$(run_user)
+  as_user "$user" "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+url() {
+  echo "postgres://cicd:cicd@127.0.0.1:$(cat "$1/port")/cicd"
+}
+
+case "${1:-}" in
+  start) start "${2:?DIR}" "${3:-}" ;;
+  stop) stop "${2:?DIR}" ;;
+  url) url "${2:?DIR}" ;;
+  *) die "usage: pg.sh start|stop|url DIR [PORT]" ;;
+esac
