@@ -33,8 +33,8 @@ create index idx_runs_repo_workflow_started on pipeline_runs (repo, workflow, st
 create index idx_runs_started_at on pipeline_runs (started_at desc);
 -- Recent-runs lists and cursor pagination (newest first, id breaks ties).
 create index idx_runs_run_at on pipeline_runs (run_at desc, id desc);
--- Narrow filters that no rollup scope covers read runs through these.
-create index idx_runs_repo_workflow_run_at on pipeline_runs (repo, workflow, run_at desc);
+-- Filter combinations that no rollup scope covers (repo + branch, repo + workflow + branch) are
+-- narrow, and read runs through this.
 create index idx_runs_repo_branch_run_at on pipeline_runs (repo, branch, run_at desc);
 -- Runs still in flight are few; "running now" reads only them.
 create index idx_runs_active on pipeline_runs (run_at desc) where status in ('queued', 'running');

@@ -51,6 +51,14 @@ impl Grain {
         }
     }
 
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Grain::Hour => "hour",
+            Grain::Day => "day",
+            Grain::Week => "week",
+        }
+    }
+
     fn auto(span: TimeDelta) -> Self {
         if span <= TimeDelta::days(2) {
             Grain::Hour
@@ -224,15 +232,20 @@ impl Source {
         }
     }
 
+    /// Counters in `[from, to)` per `grain` period and status, split at `current_from`.
     async fn samples(
         &self,
         pool: &PgPool,
         status: Option<RunStatus>,
+        grain: Grain,
+        current_from: DateTime<Utc>,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> sqlx::Result<Vec<Sample>> {
         match self {
-            Source::Rollup(key) => rollups::samples(pool, key, status, from, to).await,
+            Source::Rollup(key) => {
+                rollups::samples(pool, key, status, grain.as_str(), current_from, from, to).await
+            }
             Source::Runs(filter) => {
                 let filter = RunFilter {
                     status,
@@ -240,7 +253,23 @@ impl Source {
                     to: Some(to),
                     ..filter.clone()
                 };
-                runs::samples(pool, &filter).await
+                let mut groups: BTreeMap<(DateTime<Utc>, String, bool), Counters> = BTreeMap::new();
+                for (at, status, duration) in runs::finished(pool, &filter).await? {
+                    let key = (grain.start_of(hour_of(at)), status, hour_of(at) >= current_from);
+                    groups.entry(key).or_default().add(&Counters::single(duration), 1);
+                }
+                Ok(groups
+                    .into_iter()
+                    .map(|((period, status, current), c)| Sample {
+                        period,
+                        status,
+                        current,
+                        runs: c.runs,
+                        duration_count: c.duration_count,
+                        duration_ms: c.duration_ms,
+                        duration_hist: c.hist,
+                    })
+                    .collect())
             }
         }
     }
@@ -311,10 +340,14 @@ pub async fn metrics(
     };
 
     let (samples, last_day, running, recent) = tokio::try_join!(
-        source.samples(pool, status, prev_from, to_h),
+        source.samples(pool, status, grain, from_h, prev_from, to_h),
         async {
             match failed_status {
-                Some(st) => source.samples(pool, Some(st), day_ago, ceil_hour(now)).await,
+                Some(st) => {
+                    source
+                        .samples(pool, Some(st), Grain::Hour, day_ago, day_ago, ceil_hour(now))
+                        .await
+                }
                 None => Ok(Vec::new()),
             }
         },
@@ -331,9 +364,9 @@ pub async fn metrics(
         t += grain.step();
     }
     for s in &samples {
-        if s.bucket >= from_h {
+        if s.current {
             current.add(s);
-            series.entry(grain.start_of(s.bucket)).or_default().add(s);
+            series.entry(s.period).or_default().add(s);
         } else {
             previous.add(s);
         }

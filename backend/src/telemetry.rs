@@ -34,6 +34,7 @@ pub struct Metrics {
     pub http_duration: HistogramVec,
     pub runs_ingested: IntCounterVec,
     pub ingest_batch_size: Histogram,
+    pub ingest_transaction: Histogram,
     db_pool: IntGaugeVec,
 }
 
@@ -75,6 +76,14 @@ impl Metrics {
             .buckets(vec![1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0]),
         )
         .expect("valid metric");
+        let ingest_transaction = Histogram::with_opts(
+            HistogramOpts::new(
+                "cicd_ingest_transaction_duration_seconds",
+                "Time to write and commit one group-commit transaction.",
+            )
+            .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]),
+        )
+        .expect("valid metric");
         let db_pool = IntGaugeVec::new(
             Opts::new(
                 "cicd_db_pool_connections",
@@ -88,6 +97,7 @@ impl Metrics {
             Box::new(http_duration.clone()),
             Box::new(runs_ingested.clone()),
             Box::new(ingest_batch_size.clone()),
+            Box::new(ingest_transaction.clone()),
             Box::new(db_pool.clone()),
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ] {
@@ -99,6 +109,7 @@ impl Metrics {
             http_duration,
             runs_ingested,
             ingest_batch_size,
+            ingest_transaction,
             db_pool,
         }
     }

@@ -102,7 +102,10 @@ async fn worker(rx: Arc<Mutex<mpsc::Receiver<Job>>>, pool: PgPool, metrics: Arc<
 
 async fn process(pool: &PgPool, metrics: &Metrics, jobs: Vec<Job>) {
     let events: Vec<RunEvent> = jobs.iter().map(|j| j.event.clone()).collect();
-    match write_with_retry(pool, &events).await {
+    let timer = metrics.ingest_transaction.start_timer();
+    let result = write_with_retry(pool, &events).await;
+    timer.observe_duration();
+    match result {
         Ok(written) => {
             for (job, w) in jobs.into_iter().zip(written) {
                 if w.outcome.changed() {
@@ -163,6 +166,7 @@ pub async fn write_batch(
     now: DateTime<Utc>,
 ) -> sqlx::Result<Vec<Written>> {
     let now = micros(now);
+    let t0 = std::time::Instant::now();
     let events: Vec<RunEvent> = events
         .iter()
         .cloned()
@@ -183,6 +187,7 @@ pub async fn write_batch(
             .await?
             .into_iter()
             .collect();
+    let t_insert = t0.elapsed();
     let existing_ids: Vec<String> = by_id
         .keys()
         .filter(|id| !inserted.contains(**id))
@@ -229,8 +234,10 @@ pub async fn write_batch(
     }
     db::runs::update(conn, &updates.iter().collect::<Vec<_>>(), now).await?;
     changed.extend(updates);
-
+    let t_runs = t0.elapsed();
+    let n_deltas = deltas.len();
     db::rollups::apply(conn, deltas).await?;
+    let t_rollups = t0.elapsed();
     let dims: HashSet<(String, String, String, String)> = changed
         .iter()
         .map(|s| {
@@ -245,6 +252,8 @@ pub async fn write_batch(
     let mut dims: Vec<_> = dims.into_iter().collect();
     dims.sort();
     db::runs::touch_dimensions(conn, &dims, now).await?;
+    tracing::trace!(events = events.len(), rollup_rows = n_deltas, insert = ?t_insert, runs = ?t_runs,
+        rollups = ?t_rollups, total = ?t0.elapsed(), "batch written");
 
     Ok(results
         .into_iter()

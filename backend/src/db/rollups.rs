@@ -1,12 +1,39 @@
 //! Queries on `run_rollups`.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgConnection, PgPool, Postgres, QueryBuilder};
 
+use crate::domain::histogram::BUCKETS;
 use crate::domain::rollup::{Counters, RollupKey, Scope};
 use crate::domain::RunStatus;
+
+/// `h00, h01, …, h63`: the histogram columns.
+fn hist_columns(wrap: impl Fn(&str) -> String) -> String {
+    (0..BUCKETS)
+        .map(|i| wrap(&format!("h{i:02}")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+static UPSERT: LazyLock<String> = LazyLock::new(|| {
+    let hist_params: Vec<String> = (0..BUCKETS).map(|i| format!("${}::int8[]", 10 + i)).collect();
+    format!(
+        "insert into run_rollups as r \
+             (scope, repo, workflow, branch, bucket, status, runs, duration_count, duration_ms, {cols}) \
+         select * from unnest($1::int2[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], \
+                              $7::int8[], $8::int8[], $9::int8[], {params}) \
+         on conflict (scope, repo, workflow, branch, bucket, status) do update set \
+             runs = r.runs + excluded.runs, \
+             duration_count = r.duration_count + excluded.duration_count, \
+             duration_ms = r.duration_ms + excluded.duration_ms, {adds}",
+        cols = hist_columns(|c| c.to_owned()),
+        params = hist_params.join(", "),
+        adds = hist_columns(|c| format!("{c} = r.{c} + excluded.{c}")),
+    )
+});
 
 /// Adds the deltas to their rollup rows, in key order so that concurrent writers never deadlock.
 pub async fn apply(conn: &mut PgConnection, deltas: HashMap<RollupKey, Counters>) -> sqlx::Result<()> {
@@ -24,12 +51,13 @@ pub async fn apply(conn: &mut PgConnection, deltas: HashMap<RollupKey, Counters>
         Vec::with_capacity(n),
         Vec::with_capacity(n),
     );
-    let (mut runs, mut dcount, mut dms, mut hist) = (
-        Vec::with_capacity(n),
+    let (mut runs, mut dcount, mut dms) = (
         Vec::with_capacity(n),
         Vec::with_capacity(n),
         Vec::with_capacity(n),
     );
+    // One array per histogram column: unnest zips them into rows.
+    let mut hist: Vec<Vec<i64>> = vec![Vec::with_capacity(n); BUCKETS];
     for (k, c) in deltas {
         scope.push(k.scope as i16);
         repo.push(k.repo);
@@ -40,42 +68,33 @@ pub async fn apply(conn: &mut PgConnection, deltas: HashMap<RollupKey, Counters>
         runs.push(c.runs);
         dcount.push(c.duration_count);
         dms.push(c.duration_ms);
-        // Arrays of arrays do not unnest row by row, so each histogram travels as an array literal.
-        let items: Vec<String> = c.hist.iter().map(i64::to_string).collect();
-        hist.push(format!("{{{}}}", items.join(",")));
+        for (column, count) in hist.iter_mut().zip(&c.hist) {
+            column.push(*count);
+        }
     }
-    sqlx::query(
-        "insert into run_rollups as r \
-             (scope, repo, workflow, branch, bucket, status, runs, duration_count, duration_ms, duration_hist) \
-         select s, rp, wf, br, bk, st, n, dc, dm, h::bigint[] \
-         from unnest($1::int2[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], \
-                     $7::int8[], $8::int8[], $9::int8[], $10::text[]) as u(s, rp, wf, br, bk, st, n, dc, dm, h) \
-         on conflict (scope, repo, workflow, branch, bucket, status) do update set \
-             runs = r.runs + excluded.runs, \
-             duration_count = r.duration_count + excluded.duration_count, \
-             duration_ms = r.duration_ms + excluded.duration_ms, \
-             duration_hist = hist_add(r.duration_hist, excluded.duration_hist)",
-    )
-    .bind(scope)
-    .bind(repo)
-    .bind(workflow)
-    .bind(branch)
-    .bind(bucket)
-    .bind(status)
-    .bind(runs)
-    .bind(dcount)
-    .bind(dms)
-    .bind(hist)
-    .execute(conn)
-    .await?;
+    let mut q = sqlx::query(&UPSERT)
+        .bind(scope)
+        .bind(repo)
+        .bind(workflow)
+        .bind(branch)
+        .bind(bucket)
+        .bind(status)
+        .bind(runs)
+        .bind(dcount)
+        .bind(dms);
+    for column in hist {
+        q = q.bind(column);
+    }
+    q.execute(conn).await?;
     Ok(())
 }
 
-/// One hour's counters for one status: a rollup row, or a raw run (`runs = 1`).
+/// Counters of one status in one period, in the current window or the one before it.
 #[derive(Debug, Clone, FromRow)]
 pub struct Sample {
-    pub bucket: DateTime<Utc>,
+    pub period: DateTime<Utc>,
     pub status: String,
+    pub current: bool,
     pub runs: i64,
     pub duration_count: i64,
     pub duration_ms: i64,
@@ -106,18 +125,26 @@ pub struct ScopeKey {
     pub branch: String,
 }
 
-/// Rollup rows of one scope key in `[from, to)`, optionally of one status.
+/// Rollup rows of one scope key in `[from, to)`, summed per `grain` period (`hour`, `day` or
+/// `week`, in UTC) and status; `current` tells rows at or after `current_from` from earlier ones.
 pub async fn samples(
     pool: &PgPool,
     key: &ScopeKey,
     status: Option<RunStatus>,
+    grain: &'static str,
+    current_from: DateTime<Utc>,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> sqlx::Result<Vec<Sample>> {
-    let mut q: QueryBuilder<'_, Postgres> = QueryBuilder::new(
-        "select bucket, status, runs, duration_count, duration_ms, duration_hist from run_rollups where scope = ",
-    );
-    q.push_bind(key.scope as i16)
+    let mut q: QueryBuilder<'_, Postgres> = QueryBuilder::new("select date_trunc(");
+    q.push_bind(grain)
+        .push(", bucket, 'UTC') as period, status, bucket >= ")
+        .push_bind(current_from)
+        .push(" as current, sum(runs)::int8 as runs, sum(duration_count)::int8 as duration_count, ")
+        .push("sum(duration_ms)::int8 as duration_ms, array[")
+        .push(hist_columns(|c| format!("sum({c})::int8")))
+        .push("] as duration_hist from run_rollups where scope = ")
+        .push_bind(key.scope as i16)
         .push(" and repo = ")
         .push_bind(key.repo.clone())
         .push(" and workflow = ")
@@ -127,15 +154,15 @@ pub async fn samples(
         .push(" and bucket >= ")
         .push_bind(from)
         .push(" and bucket < ")
-        .push_bind(to)
-        .push(" and runs <> 0");
+        .push_bind(to);
     if let Some(st) = status {
         q.push(" and status = ").push_bind(st.as_str());
     }
+    q.push(" group by 1, 2, 3 having sum(runs) <> 0");
     q.build_query_as().fetch_all(pool).await
 }
 
-/// Every rollup row (for tests and `rollups verify`).
+/// Every non-empty rollup row (for tests).
 pub async fn all(pool: &PgPool) -> sqlx::Result<HashMap<RollupKey, Counters>> {
     #[derive(FromRow)]
     struct Row {
@@ -150,9 +177,13 @@ pub async fn all(pool: &PgPool) -> sqlx::Result<HashMap<RollupKey, Counters>> {
         duration_ms: i64,
         duration_hist: Vec<i64>,
     }
-    let rows: Vec<Row> = sqlx::query_as("select * from run_rollups")
-        .fetch_all(pool)
-        .await?;
+    let rows: Vec<Row> = sqlx::query_as(&format!(
+        "select scope, repo, workflow, branch, bucket, status, runs, duration_count, duration_ms, \
+         array[{}] as duration_hist from run_rollups",
+        hist_columns(|c| c.to_owned())
+    ))
+    .fetch_all(pool)
+    .await?;
     Ok(rows
         .into_iter()
         .filter_map(|r| {

@@ -312,25 +312,14 @@ pub async fn dimensions(pool: &PgPool) -> sqlx::Result<Vec<DimensionRow>> {
     .await
 }
 
-/// Finished runs matching `filter` as one-run samples (the path for filters no rollup covers).
-pub async fn samples(pool: &PgPool, filter: &RunFilter) -> sqlx::Result<Vec<crate::db::rollups::Sample>> {
-    use crate::domain::rollup::{hour_of, Counters};
+/// `(run_at, status, duration_seconds)` of finished runs matching `filter` (the path for filter
+/// combinations that no rollup scope covers).
+pub async fn finished(
+    pool: &PgPool,
+    filter: &RunFilter,
+) -> sqlx::Result<Vec<(DateTime<Utc>, String, Option<f64>)>> {
     let mut q = QueryBuilder::new("select run_at, status, duration_seconds from pipeline_runs");
     filter.push_where(&mut q);
     q.push(" and status in ('success', 'failure', 'cancelled', 'skipped')");
-    let rows: Vec<(DateTime<Utc>, String, Option<f64>)> = q.build_query_as().fetch_all(pool).await?;
-    Ok(rows
-        .into_iter()
-        .map(|(at, status, duration)| {
-            let c = Counters::single(duration);
-            crate::db::rollups::Sample {
-                bucket: hour_of(at),
-                status,
-                runs: c.runs,
-                duration_count: c.duration_count,
-                duration_ms: c.duration_ms,
-                duration_hist: c.hist,
-            }
-        })
-        .collect())
+    q.build_query_as().fetch_all(pool).await
 }

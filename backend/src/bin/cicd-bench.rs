@@ -1,0 +1,439 @@
+//! `make bench`: ingest throughput over HTTP (vs COPY and vs one row per transaction, measured in
+//! the same run), `/api/metrics` latency over 1,000,000 runs, and the backend's peak memory.
+//! Writes a Markdown report (docs/benchmarks.md). Needs DATABASE_URL of a role that may create
+//! databases; starts the release `cicd-monitor` binary next to this one as the server under test.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use chrono::{TimeDelta, Utc};
+use cicd_monitor::demo;
+use clap::Parser;
+use sqlx::{Connection, PgConnection, PgPool};
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// Where to write the report.
+    #[arg(long, default_value = "docs/benchmarks.md")]
+    out: PathBuf,
+    /// Seconds of HTTP ingest load.
+    #[arg(long, default_value_t = 20)]
+    ingest_seconds: u64,
+    /// Concurrent HTTP clients.
+    #[arg(long, default_value_t = 128)]
+    clients: usize,
+    /// Runs loaded for the query benchmark.
+    #[arg(long, default_value_t = 1_000_000)]
+    runs: usize,
+    /// Requests per query scenario.
+    #[arg(long, default_value_t = 200)]
+    requests: usize,
+}
+
+const ADMIN: &str = "bench-admin-token";
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    async fn start(database_url: &str) -> anyhow::Result<Self> {
+        let exe = std::env::current_exe()?.with_file_name("cicd-monitor");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child = Command::new(&exe)
+            .arg("serve")
+            .env("DATABASE_URL", database_url)
+            .env("CICD_LISTEN", format!("127.0.0.1:{port}"))
+            .env("CICD_ADMIN_TOKEN", ADMIN)
+            .env("RUST_LOG", std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()))
+            .stdout(Stdio::inherit())
+            .spawn()
+            .with_context(|| format!("starting {}", exe.display()))?;
+        let base = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        for _ in 0..200 {
+            if client
+                .get(format!("{base}/ready"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return Ok(Server { child, base });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("the server did not become ready")
+    }
+
+    /// Peak resident memory of the server process so far, in MiB (VmHWM).
+    fn peak_rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn fresh_database(admin_url: &str, name: &str) -> anyhow::Result<String> {
+    let mut conn = PgConnection::connect(admin_url).await?;
+    sqlx::query(&format!("drop database if exists {name} with (force)"))
+        .execute(&mut conn)
+        .await?;
+    sqlx::query(&format!("create database {name}"))
+        .execute(&mut conn)
+        .await?;
+    let (base, _) = admin_url
+        .rsplit_once('/')
+        .context("DATABASE_URL has no database name")?;
+    Ok(format!("{base}/{name}"))
+}
+
+fn event_body(client: usize, i: u64) -> String {
+    let start = Utc::now() - TimeDelta::seconds(300);
+    serde_json::json!({
+        "id": format!("bench-{client}-{i}"), "workflow": format!("workflow-{}", i % 10),
+        "status": if i % 10 == 0 { "failure" } else { "success" }, "duration_seconds": 120 + (i % 240),
+        "started_at": start.to_rfc3339(), "finished_at": (start + TimeDelta::seconds(120)).to_rfc3339(),
+        "repo": format!("org/repo-{:02}", client % 50), "branch": "main", "triggered_by": "push",
+        "meta": {"runner": "ubuntu-latest"}
+    })
+    .to_string()
+}
+
+struct IngestResult {
+    batch_mean: f64,
+    txn_ms: f64,
+    events: u64,
+    errors: u64,
+    seconds: f64,
+    rss_mib: f64,
+}
+
+async fn ingest(url: &str, args: &Args) -> anyhow::Result<IngestResult> {
+    let server = Server::start(url).await?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.clients)
+        .build()?;
+    let token: String = client
+        .post(format!("{}/api/tokens", server.base))
+        .bearer_auth(ADMIN)
+        .json(&serde_json::json!({"name": "bench", "scope": "ingest"}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json::<serde_json::Value>()
+        .await?["token"]
+        .as_str()
+        .context("no token")?
+        .to_owned();
+    let ok = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(args.ingest_seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..args.clients {
+        let (client, token, ok, errors) = (client.clone(), token.clone(), ok.clone(), errors.clone());
+        let url = format!("{}/api/events", server.base);
+        tasks.push(tokio::spawn(async move {
+            let mut i = 0u64;
+            while Instant::now() < deadline {
+                let res = client
+                    .post(&url)
+                    .bearer_auth(&token)
+                    .header("content-type", "application/json")
+                    .body(event_body(c, i))
+                    .send()
+                    .await;
+                match res {
+                    Ok(r) if r.status().as_u16() == 201 => ok.fetch_add(1, Ordering::Relaxed),
+                    _ => errors.fetch_add(1, Ordering::Relaxed),
+                };
+                i += 1;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await?;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let metrics = client.get(format!("{}/metrics", server.base)).send().await?.text().await?;
+    let value = |name: &str| -> f64 {
+        metrics.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().parse().ok()).unwrap_or(f64::NAN)
+    };
+    let batches = value("cicd_ingest_batch_size_count");
+    let batch_mean = value("cicd_ingest_batch_size_sum") / batches;
+    let txn_ms = 1000.0 * value("cicd_ingest_transaction_duration_seconds_sum") / batches;
+    Ok(IngestResult {
+        batch_mean,
+        txn_ms,
+        events: ok.load(Ordering::Relaxed),
+        errors: errors.load(Ordering::Relaxed),
+        seconds,
+        rss_mib: server.peak_rss_mib(),
+    })
+}
+
+/// COPY of the same number of rows into a table shaped like pipeline_runs (same indexes).
+async fn copy_rows(url: &str, rows: u64) -> anyhow::Result<f64> {
+    let mut conn = PgConnection::connect(url).await?;
+    sqlx::query("drop table if exists copy_bench")
+        .execute(&mut conn)
+        .await?;
+    sqlx::query("create table copy_bench (like pipeline_runs including all)")
+        .execute(&mut conn)
+        .await?;
+    let start = Utc::now() - TimeDelta::seconds(300);
+    let mut data = String::new();
+    for i in 0..rows {
+        data.push_str(&format!(
+            "copy-{i}\tgeneric\tworkflow-{}\torg/repo-{:02}\tmain\t\\N\tsuccess\t1\t{}\t\\N\t{}\t{}\tpush\t\\N\t{{\"runner\": \"ubuntu-latest\"}}\t{}\t{}\n",
+            i % 10, i % 50, 120 + i % 240, start.to_rfc3339(), (start + TimeDelta::seconds(120)).to_rfc3339(),
+            Utc::now().to_rfc3339(), Utc::now().to_rfc3339()
+        ));
+    }
+    let t = Instant::now();
+    let mut copy = conn
+        .copy_in_raw(
+            "copy copy_bench (id, provider, workflow, repo, branch, commit_sha, status, attempt, duration_seconds, \
+             queued_at, started_at, finished_at, triggered_by, url, metadata, created_at, updated_at) from stdin",
+        )
+        .await?;
+    copy.send(data.as_bytes()).await?;
+    copy.finish().await?;
+    let secs = t.elapsed().as_secs_f64();
+    sqlx::query("drop table copy_bench").execute(&mut conn).await?;
+    Ok(rows as f64 / secs)
+}
+
+/// One upsert per transaction from 32 connections: the naive design the group commit replaces.
+async fn row_per_transaction(url: &str, rows: u64) -> anyhow::Result<f64> {
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(32)
+        .connect(url)
+        .await?;
+    sqlx::query("drop table if exists naive_bench")
+        .execute(&pool)
+        .await?;
+    sqlx::query("create table naive_bench (like pipeline_runs including all)")
+        .execute(&pool)
+        .await?;
+    let next = Arc::new(AtomicU64::new(0));
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let (pool, next) = (pool.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= rows {
+                    return Ok::<_, sqlx::Error>(());
+                }
+                sqlx::query(
+                    "insert into naive_bench (id, workflow, repo, branch, status, duration_seconds, started_at, metadata) \
+                     values ($1, 'ci', 'org/repo', 'main', 'success', 120, now(), '{}') \
+                     on conflict (id) do update set status = excluded.status, updated_at = now()",
+                )
+                .bind(format!("naive-{i}"))
+                .execute(&pool)
+                .await?;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let rate = rows as f64 / t.elapsed().as_secs_f64();
+    sqlx::query("drop table naive_bench").execute(&pool).await?;
+    Ok(rate)
+}
+
+struct Latency {
+    name: &'static str,
+    query: String,
+    p50: f64,
+    p95: f64,
+    max: f64,
+}
+
+async fn queries(url: &str, args: &Args) -> anyhow::Result<(f64, f64, Vec<Latency>, f64)> {
+    let pool = PgPool::connect(url).await?;
+    cicd_monitor::db::migrate(&pool).await?;
+    let t = Instant::now();
+    let spec = demo::Spec::bench(50, 10, 30, args.runs);
+    let loaded = demo::load(&pool, &spec, 1, Utc::now()).await?;
+    let load_secs = t.elapsed().as_secs_f64();
+    sqlx::query("vacuum analyze").execute(&pool).await?;
+
+    let server = Server::start(url).await?;
+    let client = reqwest::Client::new();
+    let scenarios: Vec<(&'static str, String)> = vec![
+        ("30 days by day, unfiltered", "from={d30}&group_by=day".into()),
+        (
+            "30 days by day, repo",
+            "from={d30}&group_by=day&repo=org/repo-07".into(),
+        ),
+        (
+            "30 days by day, repo + workflow",
+            "from={d30}&group_by=day&repo=org/repo-07&workflow=workflow-3".into(),
+        ),
+        ("24 hours by hour, unfiltered", "from={d1}&group_by=hour".into()),
+        (
+            "30 days by day, repo + branch (runs path)",
+            "from={d30}&group_by=day&repo=org/repo-07&branch=main".into(),
+        ),
+    ];
+    let mut out = Vec::new();
+    for (name, q) in scenarios {
+        let now = Utc::now();
+        let q = q
+            .replace(
+                "{d30}",
+                &(now - TimeDelta::days(30))
+                    .format("%Y-%m-%dT%H:%M:%SZ")
+                    .to_string(),
+            )
+            .replace(
+                "{d1}",
+                &(now - TimeDelta::days(1))
+                    .format("%Y-%m-%dT%H:%M:%SZ")
+                    .to_string(),
+            );
+        let url = format!("{}/api/metrics?{q}", server.base);
+        let mut times = Vec::with_capacity(args.requests);
+        for i in 0..args.requests + 10 {
+            let t = Instant::now();
+            let res = client.get(&url).send().await?.error_for_status()?;
+            let body: serde_json::Value = res.json().await?;
+            if i >= 10 {
+                times.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            if i == 0 && body["summary"]["total_runs"].as_i64().unwrap_or(0) == 0 {
+                bail!("{name}: no runs counted");
+            }
+        }
+        times.sort_by(f64::total_cmp);
+        let pick = |q: f64| times[((times.len() as f64 * q).ceil() as usize).saturating_sub(1)];
+        out.push(Latency {
+            name,
+            query: q,
+            p50: pick(0.5),
+            p95: pick(0.95),
+            max: pick(1.0),
+        });
+    }
+    Ok((loaded as f64, load_secs, out, server.peak_rss_mib()))
+}
+
+fn command_output(cmd: &str, args: &[&str]) -> String {
+    Command::new(cmd)
+        .args(args)
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default()
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let admin_url = std::env::var("DATABASE_URL").context("DATABASE_URL is required (make bench sets it)")?;
+
+    eprintln!("ingest: {} clients for {} s …", args.clients, args.ingest_seconds);
+    let ingest_url = fresh_database(&admin_url, "bench_ingest").await?;
+    let ing = ingest(&ingest_url, &args).await?;
+    let http_rate = ing.events as f64 / ing.seconds;
+    eprintln!(
+        "  {http_rate:.0} events/s ({} events, {} errors; {:.0} events per transaction, {:.1} ms each)",
+        ing.events, ing.errors, ing.batch_mean, ing.txn_ms
+    );
+    let copy_rate = copy_rows(&ingest_url, ing.events.max(10_000)).await?;
+    eprintln!("  COPY {copy_rate:.0} rows/s");
+    let naive_rate = row_per_transaction(&ingest_url, 20_000).await?;
+    eprintln!("  one row per transaction {naive_rate:.0} rows/s");
+
+    eprintln!("query: loading {} runs …", args.runs);
+    let query_url = fresh_database(&admin_url, "bench_query").await?;
+    let (loaded, load_secs, lat, query_rss) = queries(&query_url, &args).await?;
+    for l in &lat {
+        eprintln!("  {}: p50 {:.1} ms, p95 {:.1} ms", l.name, l.p50, l.p95);
+    }
+
+    let pg_version = {
+        let mut c = PgConnection::connect(&admin_url).await?;
+        sqlx::query_scalar::<_, String>("show server_version")
+            .fetch_one(&mut c)
+            .await?
+    };
+    let mut md = String::new();
+    md.push_str("# Benchmarks\n\n");
+    md.push_str("Produced by `make bench` (`scripts/with-postgres.sh target/release/cicd-bench --out docs/benchmarks.md`): ");
+    md.push_str("the release backend as a separate process, PostgreSQL (fsync and synchronous commit on) and the load ");
+    md.push_str("generator on one machine. Figures are from the last run; rerun to reproduce.\n\n");
+    md.push_str(&format!(
+        "Machine: {} cores, {}; PostgreSQL {pg_version}; run at {}.\n\n",
+        command_output("nproc", &[]),
+        command_output("sh", &["-c", "free -h | awk '/Mem:/ {print $2\" RAM\"}'"]),
+        Utc::now().format("%Y-%m-%d %H:%M UTC")
+    ));
+    md.push_str("## Ingest throughput (`POST /api/events`, new ids, durable commits)\n\n");
+    md.push_str("| measure | rows/s | vs HTTP ingest |\n|---|---:|---:|\n");
+    md.push_str(&format!(
+        "| HTTP ingest, {} clients, {} s (target ≥ 15,000) | {http_rate:.0} | 1.00 |\n",
+        args.clients, args.ingest_seconds
+    ));
+    md.push_str(&format!(
+        "| `COPY` of as many rows into a table with the same indexes | {copy_rate:.0} | {:.2} |\n",
+        copy_rate / http_rate
+    ));
+    md.push_str(&format!(
+        "| one upsert per transaction, 32 connections | {naive_rate:.0} | {:.2} |\n\n",
+        naive_rate / http_rate
+    ));
+    md.push_str(&format!(
+        "HTTP ingest reached **{:.0}%** of `COPY`'s rate and **{:.1}×** one-row-per-transaction; {} events acknowledged, {} errors; group commit averaged {:.0} events per transaction, {:.1} ms each. Backend peak RSS during ingest: **{:.1} MiB**.\n\n",
+        100.0 * http_rate / copy_rate, http_rate / naive_rate, ing.events, ing.errors, ing.batch_mean, ing.txn_ms, ing.rss_mib
+    ));
+    md.push_str(&format!(
+        "## `GET /api/metrics` latency over {loaded:.0} runs\n\n50 repos × 10 workflows over 30 days, loaded through the normal write path in {load_secs:.0} s ({:.0} runs/s, 1,000 per transaction). {} sequential requests per scenario after 10 warm-up requests, over HTTP.\n\n",
+        loaded / load_secs, args.requests
+    ));
+    md.push_str("| scenario | p50 ms | p95 ms | max ms | p95 vs 50 ms target |\n|---|---:|---:|---:|---:|\n");
+    for l in &lat {
+        md.push_str(&format!(
+            "| {} | {:.1} | {:.1} | {:.1} | {:.2} |\n",
+            l.name,
+            l.p50,
+            l.p95,
+            l.max,
+            l.p95 / 50.0
+        ));
+    }
+    md.push_str(&format!(
+        "\nBackend peak RSS during the query benchmark: **{query_rss:.1} MiB** (target ≤ 100 MB). For reference, the original Python backend took about 41 s for its cold 30-day metrics at 1M rows.\n"
+    ));
+    md.push_str("\nQueries: ");
+    md.push_str(
+        &lat.iter()
+            .map(|l| format!("`/api/metrics?{}`", l.query))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    md.push('\n');
+    std::fs::write(&args.out, &md)?;
+    println!("{md}");
+    Ok(())
+}
