@@ -38,3 +38,6 @@ create index idx_runs_run_at on pipeline_runs (run_at desc, id desc);
 create index idx_runs_repo_branch_run_at on pipeline_runs (repo, branch, run_at desc);
 -- Runs still in flight are few; "running now" reads only them.
 create index idx_runs_active on pipeline_runs (run_at desc) where status in ('queued', 'running');
+
+-- Most runs are updated once or twice (queued → running → finished): leave room for HOT updates.
+alter table pipeline_runs set (fillfactor = 90);

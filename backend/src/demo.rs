@@ -180,10 +180,9 @@ fn event(
 /// Writes the generated history through the normal write path (runs + rollups), 1,000 per commit.
 pub async fn load(pool: &PgPool, spec: &Spec, seed: u64, now: DateTime<Utc>) -> anyhow::Result<usize> {
     let events = generate(spec, seed, now);
+    let mut conn = pool.acquire().await?;
     for chunk in events.chunks(1000) {
-        let mut tx = pool.begin().await?;
-        writer::write_batch(&mut tx, chunk, Utc::now()).await?;
-        tx.commit().await?;
+        writer::write_batch(&mut conn, chunk, Utc::now()).await?;
     }
     Ok(events.len())
 }

@@ -81,7 +81,9 @@ impl Metrics {
                 "cicd_ingest_transaction_duration_seconds",
                 "Time to write and commit one group-commit transaction.",
             )
-            .buckets(vec![0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5]),
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ]),
         )
         .expect("valid metric");
         let db_pool = IntGaugeVec::new(

@@ -7,10 +7,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, PgPool};
+use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use crate::db;
+use crate::db::rollups::Contributions;
 use crate::domain::rollup::{contribution, Counters, RollupKey};
 use crate::domain::run::micros;
 use crate::domain::{merge, Outcome, Run, RunEvent, RunState};
@@ -142,31 +143,26 @@ async fn process(pool: &PgPool, metrics: &Metrics, jobs: Vec<Job>) {
 }
 
 async fn write_with_retry(pool: &PgPool, events: &[RunEvent]) -> sqlx::Result<Vec<Written>> {
-    let mut attempt = 0;
-    loop {
-        let result = async {
-            let mut tx = pool.begin().await?;
-            let written = write_batch(&mut tx, events, Utc::now()).await?;
-            tx.commit().await?;
-            Ok(written)
-        }
-        .await;
-        match result {
-            Err(e) if db::is_retryable(&e) && attempt < 5 => attempt += 1,
-            other => return other,
-        }
-    }
+    let mut conn = pool.acquire().await?;
+    write_batch(&mut conn, events, Utc::now()).await
 }
 
-/// Applies the events to the runs in one transaction (the caller commits): merges each event into
-/// the stored run in order, writes the changed runs, and moves their rollup contributions.
+/// Attempts at a statement or transaction that PostgreSQL aborts as a deadlock or serialization failure.
+const ATTEMPTS: usize = 5;
+
+/// Writes the events and commits them. Each event is merged, in order, into the stored run.
+///
+/// Runs seen for the first time — the common case — are inserted together with their rollup
+/// contributions and dimensions in one statement, which commits on its own. Events about runs that
+/// already exist are then merged in one transaction that locks those runs, writes the changed
+/// ones and moves their rollup contributions (new minus old). Every event ends up in exactly one
+/// of the two commits, whole.
 pub async fn write_batch(
     conn: &mut PgConnection,
     events: &[RunEvent],
     now: DateTime<Utc>,
 ) -> sqlx::Result<Vec<Written>> {
     let now = micros(now);
-    let t0 = std::time::Instant::now();
     let events: Vec<RunEvent> = events
         .iter()
         .cloned()
@@ -178,30 +174,7 @@ pub async fn write_batch(
     for (i, e) in events.iter().enumerate() {
         by_id.entry(e.id.as_str()).or_default().push(i);
     }
-
-    // Runs seen for the first time are inserted as a whole; the rest merge into the stored row.
-    let fresh: Vec<(RunState, Vec<Outcome>)> =
-        by_id.values().map(|idx| fold(None, idx, events, now)).collect();
-    let inserted: HashSet<String> =
-        db::runs::insert_new(conn, &fresh.iter().map(|(s, _)| s.clone()).collect::<Vec<_>>())
-            .await?
-            .into_iter()
-            .collect();
-    let t_insert = t0.elapsed();
-    let existing_ids: Vec<String> = by_id
-        .keys()
-        .filter(|id| !inserted.contains(**id))
-        .map(|id| (*id).to_owned())
-        .collect();
-    let existing = db::runs::lock_existing(conn, &existing_ids).await?;
-    if existing.len() != existing_ids.len() {
-        // A run deleted between the insert and the lock (retention): let the caller retry.
-        return Err(sqlx::Error::Protocol("a run vanished while being written".into()));
-    }
-
     let mut results: Vec<Option<Written>> = vec![None; events.len()];
-    let mut deltas: HashMap<RollupKey, Counters> = HashMap::new();
-    let mut changed: Vec<RunState> = Vec::new();
     let mut record = |state: &RunState, outcomes: &[Outcome], idx: &[usize], updated_at: DateTime<Utc>| {
         for (&i, &outcome) in idx.iter().zip(outcomes) {
             results[i] = Some(Written {
@@ -211,34 +184,86 @@ pub async fn write_batch(
         }
     };
 
+    // Phase 1: every run as if it were new.
+    let fresh: Vec<(RunState, Vec<Outcome>)> =
+        by_id.values().map(|idx| fold(None, idx, events, now)).collect();
+    let states: Vec<RunState> = fresh.iter().map(|(s, _)| s.clone()).collect();
+    let mut attempt = 1;
+    let inserted: HashSet<String> = loop {
+        let mut contributions = Contributions::default();
+        for state in &states {
+            for (key, c) in contribution(state) {
+                contributions.push(&state.id, key, &c);
+            }
+        }
+        match db::runs::insert_new(conn, &states, contributions, now).await {
+            Err(e) if db::is_retryable(&e) && attempt < ATTEMPTS => attempt += 1,
+            other => break other?.into_iter().collect(),
+        }
+    };
     for ((id, idx), (state, outcomes)) in by_id.iter().zip(&fresh) {
         if inserted.contains(*id) {
-            add(&mut deltas, state, 1);
             record(state, outcomes, idx, now);
-            changed.push(state.clone());
         }
     }
+
+    // Phase 2: the runs that existed.
+    let existing_ids: Vec<String> = by_id
+        .keys()
+        .filter(|id| !inserted.contains(**id))
+        .map(|id| (*id).to_owned())
+        .collect();
+    if !existing_ids.is_empty() {
+        let mut attempt = 1;
+        let merged = loop {
+            match merge_existing(conn, &existing_ids, &by_id, events, now).await {
+                Err(e) if db::is_retryable(&e) && attempt < ATTEMPTS => attempt += 1,
+                other => break other?,
+            }
+        };
+        for (state, outcomes, updated_at) in merged {
+            record(&state, &outcomes, &by_id[state.id.as_str()], updated_at);
+        }
+    }
+    Ok(results
+        .into_iter()
+        .map(|r| r.expect("every event has a result"))
+        .collect())
+}
+
+/// Merges events into runs that exist, in one transaction; returns each run's final state, the
+/// events' outcomes and the run's `updated_at`.
+async fn merge_existing(
+    conn: &mut PgConnection,
+    ids: &[String],
+    by_id: &BTreeMap<&str, Vec<usize>>,
+    events: &[RunEvent],
+    now: DateTime<Utc>,
+) -> sqlx::Result<Vec<(RunState, Vec<Outcome>, DateTime<Utc>)>> {
+    let mut tx = conn.begin().await?;
+    let rows = db::runs::lock_existing(&mut tx, ids).await?;
+    if rows.len() != ids.len() {
+        // A run deleted between the insert and the lock (retention): the caller retries.
+        return Err(sqlx::Error::Protocol("a run vanished while being written".into()));
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    let mut deltas: HashMap<RollupKey, Counters> = HashMap::new();
     let mut updates: Vec<RunState> = Vec::new();
-    for row in existing {
+    for row in rows {
         let (old, old_updated_at) = row.into_state();
-        let idx = &by_id[old.id.as_str()];
-        let (new, outcomes) = fold(Some(&old), idx, events, now);
+        let (new, outcomes) = fold(Some(&old), &by_id[old.id.as_str()], events, now);
         if new == old {
-            record(&new, &outcomes, idx, old_updated_at);
+            out.push((new, outcomes, old_updated_at));
             continue;
         }
         add(&mut deltas, &old, -1);
         add(&mut deltas, &new, 1);
-        record(&new, &outcomes, idx, now);
-        updates.push(new);
+        updates.push(new.clone());
+        out.push((new, outcomes, now));
     }
-    db::runs::update(conn, &updates.iter().collect::<Vec<_>>(), now).await?;
-    changed.extend(updates);
-    let t_runs = t0.elapsed();
-    let n_deltas = deltas.len();
-    db::rollups::apply(conn, deltas).await?;
-    let t_rollups = t0.elapsed();
-    let dims: HashSet<(String, String, String, String)> = changed
+    db::runs::update(&mut tx, &updates.iter().collect::<Vec<_>>(), now).await?;
+    db::rollups::apply(&mut tx, deltas).await?;
+    let dims: HashSet<(String, String, String, String)> = updates
         .iter()
         .map(|s| {
             (
@@ -251,14 +276,9 @@ pub async fn write_batch(
         .collect();
     let mut dims: Vec<_> = dims.into_iter().collect();
     dims.sort();
-    db::runs::touch_dimensions(conn, &dims, now).await?;
-    tracing::trace!(events = events.len(), rollup_rows = n_deltas, insert = ?t_insert, runs = ?t_runs,
-        rollups = ?t_rollups, total = ?t0.elapsed(), "batch written");
-
-    Ok(results
-        .into_iter()
-        .map(|r| r.expect("every event has a result"))
-        .collect())
+    db::runs::touch_dimensions(&mut tx, &dims, now).await?;
+    tx.commit().await?;
+    Ok(out)
 }
 
 /// Merges the events at `idx` into `start`, one after another.

@@ -50,7 +50,10 @@ impl Server {
             .env("DATABASE_URL", database_url)
             .env("CICD_LISTEN", format!("127.0.0.1:{port}"))
             .env("CICD_ADMIN_TOKEN", ADMIN)
-            .env("RUST_LOG", std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()))
+            .env(
+                "RUST_LOG",
+                std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::inherit())
             .spawn()
             .with_context(|| format!("starting {}", exe.display()))?;
@@ -170,9 +173,18 @@ async fn ingest(url: &str, args: &Args) -> anyhow::Result<IngestResult> {
         t.await?;
     }
     let seconds = started.elapsed().as_secs_f64();
-    let metrics = client.get(format!("{}/metrics", server.base)).send().await?.text().await?;
+    let metrics = client
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await?
+        .text()
+        .await?;
     let value = |name: &str| -> f64 {
-        metrics.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.trim().parse().ok()).unwrap_or(f64::NAN)
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(f64::NAN)
     };
     let batches = value("cicd_ingest_batch_size_count");
     let batch_mean = value("cicd_ingest_batch_size_sum") / batches;

@@ -25,15 +25,112 @@ static UPSERT: LazyLock<String> = LazyLock::new(|| {
              (scope, repo, workflow, branch, bucket, status, runs, duration_count, duration_ms, {cols}) \
          select * from unnest($1::int2[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], \
                               $7::int8[], $8::int8[], $9::int8[], {params}) \
-         on conflict (scope, repo, workflow, branch, bucket, status) do update set \
-             runs = r.runs + excluded.runs, \
-             duration_count = r.duration_count + excluded.duration_count, \
-             duration_ms = r.duration_ms + excluded.duration_ms, {adds}",
+         on conflict (scope, repo, workflow, branch, bucket, status) do update set {sets}",
         cols = hist_columns(|c| c.to_owned()),
         params = hist_params.join(", "),
-        adds = hist_columns(|c| format!("{c} = r.{c} + excluded.{c}")),
+        sets = UPDATE_SETS.as_str(),
     )
 });
+
+/// `insert … select` adding up `contributions` — a relation of one row per run and rollup key
+/// `(id, s, rp, wf, br, bk, st, dc, dm, hb)` where `hb` is the histogram bucket (or -1) — for the
+/// runs whose id is in `ids` (a relation with an `id` column).
+pub fn upsert_contributions_sql(contributions: &str, ids: &str) -> String {
+    format!(
+        "insert into run_rollups as r \
+             (scope, repo, workflow, branch, bucket, status, runs, duration_count, duration_ms, {cols}) \
+         select s, rp, wf, br, bk, st, count(*), sum(dc)::int8, sum(dm)::int8, {counts} \
+         from {contributions} where id in (select id from {ids}) \
+         group by s, rp, wf, br, bk, st order by s, rp, wf, br, bk, st \
+         on conflict (scope, repo, workflow, branch, bucket, status) do update set {sets}",
+        cols = hist_columns(|c| c.to_owned()),
+        counts = (0..BUCKETS)
+            .map(|i| format!("count(*) filter (where hb = {i})"))
+            .collect::<Vec<_>>()
+            .join(", "),
+        sets = UPDATE_SETS.as_str(),
+    )
+}
+
+static UPDATE_SETS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "runs = r.runs + excluded.runs, duration_count = r.duration_count + excluded.duration_count, \
+         duration_ms = r.duration_ms + excluded.duration_ms, {}",
+        hist_columns(|c| format!("{c} = r.{c} + excluded.{c}"))
+    )
+});
+
+/// Column-wise contributions of runs to rollup rows, for [`upsert_contributions_sql`].
+#[derive(Default)]
+pub struct Contributions {
+    id: Vec<String>,
+    scope: Vec<i16>,
+    repo: Vec<String>,
+    workflow: Vec<String>,
+    branch: Vec<String>,
+    bucket: Vec<DateTime<Utc>>,
+    status: Vec<&'static str>,
+    duration_count: Vec<i64>,
+    duration_ms: Vec<i64>,
+    hist_bucket: Vec<i16>,
+}
+
+impl Contributions {
+    pub fn push(&mut self, run_id: &str, key: RollupKey, c: &Counters) {
+        self.id.push(run_id.to_owned());
+        self.scope.push(key.scope as i16);
+        self.repo.push(key.repo);
+        self.workflow.push(key.workflow);
+        self.branch.push(key.branch);
+        self.bucket.push(key.bucket);
+        self.status.push(key.status.as_str());
+        self.duration_count.push(c.duration_count);
+        self.duration_ms.push(c.duration_ms);
+        self.hist_bucket
+            .push(c.hist.iter().position(|&n| n != 0).map_or(-1, |i| i as i16));
+    }
+
+    /// The `unnest(…)` relation over parameters `$first…$first+9`.
+    pub fn relation(first: usize) -> String {
+        let types = [
+            "text",
+            "int2",
+            "text",
+            "text",
+            "text",
+            "timestamptz",
+            "text",
+            "int8",
+            "int8",
+            "int2",
+        ];
+        let args: Vec<String> = types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| format!("${}::{t}[]", first + i))
+            .collect();
+        format!(
+            "unnest({}) as c(id, s, rp, wf, br, bk, st, dc, dm, hb)",
+            args.join(", ")
+        )
+    }
+
+    pub fn bind<'q, O>(
+        self,
+        q: sqlx::query::QueryScalar<'q, Postgres, O, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::QueryScalar<'q, Postgres, O, sqlx::postgres::PgArguments> {
+        q.bind(self.id)
+            .bind(self.scope)
+            .bind(self.repo)
+            .bind(self.workflow)
+            .bind(self.branch)
+            .bind(self.bucket)
+            .bind(self.status)
+            .bind(self.duration_count)
+            .bind(self.duration_ms)
+            .bind(self.hist_bucket)
+    }
+}
 
 /// Adds the deltas to their rollup rows, in key order so that concurrent writers never deadlock.
 pub async fn apply(conn: &mut PgConnection, deltas: HashMap<RollupKey, Counters>) -> sqlx::Result<()> {
@@ -57,7 +154,7 @@ pub async fn apply(conn: &mut PgConnection, deltas: HashMap<RollupKey, Counters>
         Vec::with_capacity(n),
     );
     // One array per histogram column: unnest zips them into rows.
-    let mut hist: Vec<Vec<i64>> = vec![Vec::with_capacity(n); BUCKETS];
+    let mut hist: Vec<Vec<i64>> = (0..BUCKETS).map(|_| Vec::with_capacity(n)).collect();
     for (k, c) in deltas {
         scope.push(k.scope as i16);
         repo.push(k.repo);

@@ -1,8 +1,11 @@
 //! Queries on `pipeline_runs` and `run_dimensions`.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgConnection, PgPool, Postgres, QueryBuilder};
 
+use crate::db::rollups::{self, Contributions};
 use crate::domain::{Run, RunState, RunStatus};
 
 const COLUMNS: &str = "id, provider, repo, workflow, branch, commit_sha, status, attempt, duration_seconds, \
@@ -114,10 +117,10 @@ impl Columns {
         c
     }
 
-    fn bind<'q>(
+    fn bind<'q, O>(
         self,
-        q: sqlx::query::QueryScalar<'q, Postgres, String, sqlx::postgres::PgArguments>,
-    ) -> sqlx::query::QueryScalar<'q, Postgres, String, sqlx::postgres::PgArguments> {
+        q: sqlx::query::QueryScalar<'q, Postgres, O, sqlx::postgres::PgArguments>,
+    ) -> sqlx::query::QueryScalar<'q, Postgres, O, sqlx::postgres::PgArguments> {
         q.bind(self.id)
             .bind(self.provider)
             .bind(self.repo)
@@ -143,24 +146,43 @@ const UNNEST: &str = "unnest($1::text[], $2::text[], $3::text[], $4::text[], $5:
      as u(id, provider, repo, workflow, branch, commit_sha, status, attempt, duration_seconds, \
           queued_at, started_at, finished_at, triggered_by, url, metadata, created_at)";
 
-/// Inserts runs that do not exist yet; returns the ids actually inserted. A row that another
-/// transaction inserts concurrently makes this wait for it, then counts as existing.
-pub async fn insert_new(conn: &mut PgConnection, states: &[RunState]) -> sqlx::Result<Vec<String>> {
+/// Inserts the runs that do not exist yet, adds their rollup contributions and records their
+/// dimensions — one statement, so a batch of new runs costs one round trip and commits on its own.
+/// Returns the ids actually inserted. A row that another transaction inserts concurrently makes
+/// this wait for it, then counts as existing (and is left to [`lock_existing`] and the merge).
+pub async fn insert_new(
+    conn: &mut PgConnection,
+    states: &[RunState],
+    contributions: Contributions,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Vec<String>> {
     if states.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!(
-        "insert into pipeline_runs (id, provider, repo, workflow, branch, commit_sha, status, attempt, \
-             duration_seconds, queued_at, started_at, finished_at, triggered_by, url, metadata, created_at, updated_at) \
-         select id, provider, repo, workflow, branch, commit_sha, status, attempt, duration_seconds, \
-             queued_at, started_at, finished_at, triggered_by, url, metadata, created_at, created_at \
-         from {UNNEST} \
-         on conflict (id) do nothing returning id"
-    );
-    Columns::of(states)
-        .bind(sqlx::query_scalar(&sql))
-        .fetch_all(conn)
-        .await
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "with new_runs as ( \
+                 insert into pipeline_runs (id, provider, repo, workflow, branch, commit_sha, status, attempt, \
+                     duration_seconds, queued_at, started_at, finished_at, triggered_by, url, metadata, \
+                     created_at, updated_at) \
+                 select id, provider, repo, workflow, branch, commit_sha, status, attempt, duration_seconds, \
+                     queued_at, started_at, finished_at, triggered_by, url, metadata, created_at, created_at \
+                 from {UNNEST} order by id \
+                 on conflict (id) do nothing \
+                 returning id, provider, repo, workflow, coalesce(branch, '') as branch), \
+             rollups as ({rollups}), \
+             dims as ( \
+                 insert into run_dimensions (provider, repo, workflow, branch, last_seen_at) \
+                 select distinct provider, repo, workflow, branch, $27::timestamptz from new_runs \
+                 order by 1, 2, 3, 4 \
+                 on conflict (repo, workflow, branch, provider) do update set last_seen_at = excluded.last_seen_at \
+                 where run_dimensions.last_seen_at < excluded.last_seen_at - interval '1 minute') \
+             select id from new_runs",
+            rollups = rollups::upsert_contributions_sql(&Contributions::relation(17), "new_runs"),
+        )
+    });
+    let q = Columns::of(states).bind(sqlx::query_scalar(&SQL));
+    contributions.bind(q).bind(now).fetch_all(conn).await
 }
 
 /// Overwrites existing runs with their merged state.
@@ -177,7 +199,7 @@ pub async fn update(conn: &mut PgConnection, states: &[&RunState], now: DateTime
          from {UNNEST} where p.id = u.id returning p.id"
     );
     Columns::of(states.iter().copied())
-        .bind(sqlx::query_scalar(&sql))
+        .bind(sqlx::query_scalar::<_, String>(&sql))
         .bind(now)
         .fetch_all(conn)
         .await?;

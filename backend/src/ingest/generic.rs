@@ -40,9 +40,31 @@ pub struct GenericEvent {
 
 /// Reads one generic event: 400 when the JSON is malformed, 422 naming every bad field.
 pub fn parse(body: &[u8]) -> Result<RunEvent, ApiError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
-    from_value(value, "")
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let ev: GenericEvent = match serde_path_to_error::deserialize(&mut de) {
+        Ok(ev) => {
+            de.end()
+                .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
+            ev
+        }
+        Err(e) if e.inner().is_data() => {
+            if e.path().iter().next().is_none() {
+                return Err(ApiError::Validation(vec![FieldError::new(
+                    "body",
+                    "must be a JSON object",
+                )]));
+            }
+            return Err(type_error(&e, ""));
+        }
+        Err(e) => return Err(ApiError::BadRequest(format!("malformed JSON: {}", e.inner()))),
+    };
+    validate(ev, &|name: &str| name.to_owned())
+}
+
+fn type_error<E: std::fmt::Display>(e: &serde_path_to_error::Error<E>, path: &str) -> ApiError {
+    let inner = e.inner().to_string();
+    let message = inner.split(" at line").next().unwrap_or(&inner).to_owned();
+    ApiError::Validation(vec![FieldError::new(format!("{path}{}", e.path()), message)])
 }
 
 /// Validates one event already parsed as JSON; `path` prefixes field names (batch items).
@@ -58,11 +80,7 @@ pub fn from_value(value: serde_json::Value, path: &str) -> Result<RunEvent, ApiE
             "must be a JSON object",
         )]));
     }
-    let ev: GenericEvent = serde_path_to_error::deserialize(value).map_err(|e| {
-        let inner = e.inner().to_string();
-        let message = inner.split(" at line").next().unwrap_or(&inner).to_owned();
-        ApiError::Validation(vec![FieldError::new(field(&e.path().to_string()), message)])
-    })?;
+    let ev: GenericEvent = serde_path_to_error::deserialize(value).map_err(|e| type_error(&e, path))?;
     validate(ev, &field)
 }
 

@@ -85,9 +85,8 @@ fn rollups_equal_a_recount_of_the_runs_after_any_events() {
                 let mut i = 0;
                 while !rest.is_empty() {
                     let n = splits[i % splits.len()].min(rest.len());
-                    let mut tx = pool.begin().await.unwrap();
-                    write_batch(&mut tx, &rest[..n], Utc::now()).await.unwrap();
-                    tx.commit().await.unwrap();
+                    let mut conn = pool.acquire().await.unwrap();
+                    write_batch(&mut conn, &rest[..n], Utc::now()).await.unwrap();
                     rest = &rest[n..];
                     i += 1;
                 }
