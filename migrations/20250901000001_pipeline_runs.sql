@@ -26,16 +26,18 @@ create table pipeline_runs (
                      generated always as (coalesce(started_at, queued_at, finished_at, created_at)) stored
 );
 
--- The seed's indexes.
-create index idx_runs_repo on pipeline_runs (repo);
+-- The seed's indexes. The one on repo also carries run_at, so that a repo's newest runs are read
+-- in order rather than sorted.
+create index idx_runs_repo on pipeline_runs (repo, run_at desc, id desc);
 create index idx_runs_repo_workflow_started on pipeline_runs (repo, workflow, started_at);
 -- Global "recently started" queries.
 create index idx_runs_started_at on pipeline_runs (started_at desc);
 -- Recent-runs lists and cursor pagination (newest first, id breaks ties).
 create index idx_runs_run_at on pipeline_runs (run_at desc, id desc);
--- Filter combinations that no rollup scope covers (repo + branch, repo + workflow + branch) are
--- narrow, and read runs through this.
-create index idx_runs_repo_branch_run_at on pipeline_runs (repo, branch, run_at desc);
+-- Recent runs of a repo's workflow or branch, newest first; filter combinations that no rollup
+-- scope covers (repo + branch, repo + workflow + branch) are narrow and read runs through these.
+create index idx_runs_repo_workflow_run_at on pipeline_runs (repo, workflow, run_at desc, id desc);
+create index idx_runs_repo_branch_run_at on pipeline_runs (repo, branch, run_at desc, id desc);
 -- Runs still in flight are few; "running now" reads only them.
 create index idx_runs_active on pipeline_runs (run_at desc) where status in ('queued', 'running');
 

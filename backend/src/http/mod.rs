@@ -57,10 +57,12 @@ pub fn router(state: AppState, static_dir: &Path) -> Router {
         .merge(health::api_router())
         .merge(openapi::router())
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .fallback(spa::api_not_found);
+        .fallback(spa::api_not_found)
+        .method_not_allowed_fallback(spa::method_not_allowed);
     Router::new()
         .nest("/api", api)
         .merge(health::router())
+        .method_not_allowed_fallback(spa::method_not_allowed)
         .fallback_service(spa::service(static_dir))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

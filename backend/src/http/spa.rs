@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use axum::http::Uri;
+use axum::http::{Method, Uri};
 use tower_http::services::{ServeDir, ServeFile};
 
 use crate::error::ApiError;
@@ -14,4 +14,8 @@ pub fn service(dir: &Path) -> ServeDir<ServeFile> {
 
 pub async fn api_not_found(uri: Uri) -> ApiError {
     ApiError::NotFound(format!("no API route {}", uri.path()))
+}
+
+pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::MethodNotAllowed(format!("{} does not accept {method}", uri.path()))
 }
