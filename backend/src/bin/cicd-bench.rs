@@ -29,6 +29,9 @@ struct Args {
     /// Runs loaded for the query benchmark.
     #[arg(long, default_value_t = 1_000_000)]
     runs: usize,
+    /// Only the HTTP ingest measurement (for quick iterations).
+    #[arg(long)]
+    only_ingest: bool,
     /// Requests per query scenario.
     #[arg(long, default_value_t = 200)]
     requests: usize,
@@ -123,6 +126,8 @@ struct IngestResult {
     events: u64,
     errors: u64,
     seconds: f64,
+    batch_rate: f64,
+    health_rate: f64,
     rss_mib: f64,
 }
 
@@ -143,35 +148,16 @@ async fn ingest(url: &str, args: &Args) -> anyhow::Result<IngestResult> {
         .as_str()
         .context("no token")?
         .to_owned();
-    let ok = Arc::new(AtomicU64::new(0));
-    let errors = Arc::new(AtomicU64::new(0));
-    let deadline = Instant::now() + Duration::from_secs(args.ingest_seconds);
     let started = Instant::now();
-    let mut tasks = Vec::new();
-    for c in 0..args.clients {
-        let (client, token, ok, errors) = (client.clone(), token.clone(), ok.clone(), errors.clone());
-        let url = format!("{}/api/events", server.base);
-        tasks.push(tokio::spawn(async move {
-            let mut i = 0u64;
-            while Instant::now() < deadline {
-                let res = client
-                    .post(&url)
-                    .bearer_auth(&token)
-                    .header("content-type", "application/json")
-                    .body(event_body(c, i))
-                    .send()
-                    .await;
-                match res {
-                    Ok(r) if r.status().as_u16() == 201 => ok.fetch_add(1, Ordering::Relaxed),
-                    _ => errors.fetch_add(1, Ordering::Relaxed),
-                };
-                i += 1;
-            }
-        }));
-    }
-    for t in tasks {
-        t.await?;
-    }
+    let single = load(
+        &client,
+        &format!("{}/api/events", server.base),
+        &token,
+        args.clients,
+        args.ingest_seconds,
+        |c, i| (event_body(c, i), 1),
+    )
+    .await;
     let seconds = started.elapsed().as_secs_f64();
     let metrics = client
         .get(format!("{}/metrics", server.base))
@@ -189,14 +175,92 @@ async fn ingest(url: &str, args: &Args) -> anyhow::Result<IngestResult> {
     let batches = value("cicd_ingest_batch_size_count");
     let batch_mean = value("cicd_ingest_batch_size_sum") / batches;
     let txn_ms = 1000.0 * value("cicd_ingest_transaction_duration_seconds_sum") / batches;
+    // Peers in the same run: the same events 100 to a request, and the cheapest request there is.
+    let batch = load(
+        &client,
+        &format!("{}/api/events/batch", server.base),
+        &token,
+        16,
+        args.ingest_seconds,
+        |c, i| {
+            let events: Vec<String> = (0..100).map(|k| event_body(1000 + c, i * 100 + k)).collect();
+            (format!("[{}]", events.join(",")), 100)
+        },
+    )
+    .await;
+    let health = load(
+        &client,
+        &format!("{}/health", server.base),
+        "",
+        args.clients,
+        5,
+        |_, _| (String::new(), 1),
+    )
+    .await;
     Ok(IngestResult {
         batch_mean,
         txn_ms,
-        events: ok.load(Ordering::Relaxed),
-        errors: errors.load(Ordering::Relaxed),
+        events: single.0,
+        errors: single.1,
         seconds,
+        batch_rate: batch.0 as f64 / batch.2,
+        health_rate: health.0 as f64 / health.2,
         rss_mib: server.peak_rss_mib(),
     })
+}
+
+/// `clients` tasks sending requests for `seconds`; `body(client, i)` gives a request body and
+/// how many events it carries (an empty body means GET). Returns (events ok, failed requests, s).
+async fn load(
+    client: &reqwest::Client,
+    url: &str,
+    token: &str,
+    clients: usize,
+    seconds: u64,
+    body: impl Fn(usize, u64) -> (String, u64) + Send + Sync + Copy + 'static,
+) -> (u64, u64, f64) {
+    let ok = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (client, token, url, ok, errors) = (
+            client.clone(),
+            token.to_owned(),
+            url.to_owned(),
+            ok.clone(),
+            errors.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut i = 0u64;
+            while Instant::now() < deadline {
+                let (payload, events) = body(c, i);
+                let req = if payload.is_empty() {
+                    client.get(&url)
+                } else {
+                    client
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .header("content-type", "application/json")
+                        .body(payload)
+                };
+                match req.send().await {
+                    Ok(r) if r.status().is_success() => ok.fetch_add(events, Ordering::Relaxed),
+                    _ => errors.fetch_add(1, Ordering::Relaxed),
+                };
+                i += 1;
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    (
+        ok.load(Ordering::Relaxed),
+        errors.load(Ordering::Relaxed),
+        started.elapsed().as_secs_f64(),
+    )
 }
 
 /// COPY of the same number of rows into a table shaped like pipeline_runs (same indexes).
@@ -372,6 +436,13 @@ async fn main() -> anyhow::Result<()> {
         "  {http_rate:.0} events/s ({} events, {} errors; {:.0} events per transaction, {:.1} ms each)",
         ing.events, ing.errors, ing.batch_mean, ing.txn_ms
     );
+    eprintln!(
+        "  batch endpoint {:.0} events/s; GET /health {:.0} requests/s",
+        ing.batch_rate, ing.health_rate
+    );
+    if args.only_ingest {
+        return Ok(());
+    }
     let copy_rate = copy_rows(&ingest_url, ing.events.max(10_000)).await?;
     eprintln!("  COPY {copy_rate:.0} rows/s");
     let naive_rate = row_per_transaction(&ingest_url, 20_000).await?;

@@ -140,7 +140,14 @@ async fn unknown_api_paths_get_a_json_404_and_others_the_spa(pool: PgPool) {
     let r = app.get("/api/nope").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.body["error"]["code"], "not_found");
-    let wrong_method = app.raw(axum::http::Method::GET, "/api/events", None, axum::body::Body::empty()).await;
+    let wrong_method = app
+        .raw(
+            axum::http::Method::GET,
+            "/api/events",
+            None,
+            axum::body::Body::empty(),
+        )
+        .await;
     assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(wrong_method.body["error"]["code"], "method_not_allowed");
     let page = app.get("/runs/123").await;
