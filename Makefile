@@ -57,7 +57,7 @@ lint: deps-rust
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
 test-rust: deps-rust deps-test
-	PG_FSYNC=off scripts/with-postgres.sh $(CARGO) test --workspace --locked
+	PG_FSYNC=off scripts/with-postgres.sh scripts/test-summary.sh $(CARGO) test --workspace --locked
 
 test: lint test-rust
 
