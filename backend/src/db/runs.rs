@@ -11,54 +11,39 @@ use crate::domain::{Run, RunState, RunStatus};
 const COLUMNS: &str = "id, provider, repo, workflow, branch, commit_sha, status, attempt, duration_seconds, \
      queued_at, started_at, finished_at, triggered_by, url, metadata, created_at, updated_at";
 
+/// Statuses are stored as text (checked by the column's constraint).
+impl sqlx::Type<Postgres> for RunStatus {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        <&str as sqlx::Type<Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+        <&str as sqlx::Type<Postgres>>::compatible(ty)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, Postgres> for RunStatus {
+    fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        let s = <&str as sqlx::Decode<Postgres>>::decode(value)?;
+        RunStatus::parse(s).ok_or_else(|| format!("unknown run status {s:?}").into())
+    }
+}
+
+/// A stored run: its state and when it last changed.
 #[derive(Debug, FromRow)]
 pub struct RunRow {
-    pub id: String,
-    pub provider: String,
-    pub repo: String,
-    pub workflow: String,
-    pub branch: Option<String>,
-    pub commit_sha: Option<String>,
-    pub status: String,
-    pub attempt: i32,
-    pub duration_seconds: Option<f64>,
-    pub queued_at: Option<DateTime<Utc>>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub finished_at: Option<DateTime<Utc>>,
-    pub triggered_by: Option<String>,
-    pub url: Option<String>,
-    pub metadata: serde_json::Value,
-    pub created_at: DateTime<Utc>,
+    #[sqlx(flatten)]
+    pub state: RunState,
     pub updated_at: DateTime<Utc>,
 }
 
 impl RunRow {
     pub fn into_state(self) -> (RunState, DateTime<Utc>) {
-        let state = RunState {
-            id: self.id,
-            provider: self.provider,
-            repo: self.repo,
-            workflow: self.workflow,
-            branch: self.branch,
-            commit_sha: self.commit_sha,
-            // The column's check constraint admits only known statuses.
-            status: RunStatus::parse(&self.status).unwrap_or(RunStatus::Queued),
-            attempt: self.attempt,
-            duration_seconds: self.duration_seconds,
-            queued_at: self.queued_at,
-            started_at: self.started_at,
-            finished_at: self.finished_at,
-            triggered_by: self.triggered_by,
-            url: self.url,
-            metadata: self.metadata,
-            created_at: self.created_at,
-        };
-        (state, self.updated_at)
+        (self.state, self.updated_at)
     }
 
     pub fn into_run(self) -> Run {
-        let (state, updated_at) = self.into_state();
-        Run::from_state(state, updated_at)
+        Run::from_state(self.state, self.updated_at)
     }
 }
 

@@ -103,7 +103,7 @@ pub fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// The stored state of a run: every column that events can change.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct RunState {
     pub id: String,
     pub provider: String,

@@ -97,7 +97,7 @@ async fn list(
     };
     let rows = runs::list(&state.pool, &filter, after, limit).await?;
     let next_cursor = (rows.len() as i64 == limit)
-        .then(|| rows.last().map(|(row, at)| encode_cursor(*at, &row.id)))
+        .then(|| rows.last().map(|(row, at)| encode_cursor(*at, &row.state.id)))
         .flatten();
     let runs = rows
         .into_iter()
