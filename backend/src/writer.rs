@@ -1,7 +1,8 @@
 //! Group commit: every ingest request hands its event to a writer task and waits; a writer takes
-//! everything that is waiting (up to a batch size), writes it in one transaction — runs, rollups
-//! and dimensions together — and answers each request only after the commit. Throughput comes from
-//! sharing one durable commit among many requests, never from acknowledging before the write.
+//! everything that is waiting (up to a batch size), writes it — runs, rollups and dimensions
+//! together, in one commit for new runs and one for runs that already existed — and answers each
+//! request only after its commit. Throughput comes from sharing durable commits among many
+//! requests, never from acknowledging before the write.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -104,7 +105,7 @@ async fn worker(rx: Arc<Mutex<mpsc::Receiver<Job>>>, pool: PgPool, metrics: Arc<
 async fn process(pool: &PgPool, metrics: &Metrics, jobs: Vec<Job>) {
     let events: Vec<RunEvent> = jobs.iter().map(|j| j.event.clone()).collect();
     let timer = metrics.ingest_transaction.start_timer();
-    let result = write_with_retry(pool, &events).await;
+    let result = write_now(pool, &events).await;
     timer.observe_duration();
     match result {
         Ok(written) => {
@@ -127,7 +128,7 @@ async fn process(pool: &PgPool, metrics: &Metrics, jobs: Vec<Job>) {
         Err(e) if jobs.len() > 1 => {
             tracing::warn!(error = %e, events = jobs.len(), "batch failed; writing its events one by one");
             for job in jobs {
-                let result = write_with_retry(pool, std::slice::from_ref(&job.event)).await;
+                let result = write_now(pool, std::slice::from_ref(&job.event)).await;
                 let _ = job
                     .reply
                     .send(result.map(|mut w| w.remove(0)).map_err(ApiError::from));
@@ -142,7 +143,8 @@ async fn process(pool: &PgPool, metrics: &Metrics, jobs: Vec<Job>) {
     }
 }
 
-async fn write_with_retry(pool: &PgPool, events: &[RunEvent]) -> sqlx::Result<Vec<Written>> {
+/// Writes a batch on a pooled connection (deadlocks are retried inside [`write_batch`]).
+async fn write_now(pool: &PgPool, events: &[RunEvent]) -> sqlx::Result<Vec<Written>> {
     let mut conn = pool.acquire().await?;
     write_batch(&mut conn, events, Utc::now()).await
 }

@@ -63,7 +63,7 @@ pub fn router(state: AppState, static_dir: &Path) -> Router {
         .nest("/api", api)
         .merge(health::router())
         .method_not_allowed_fallback(spa::method_not_allowed)
-        .fallback_service(spa::service(static_dir))
+        .fallback(spa::service(static_dir))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             middleware::record_metrics,

@@ -157,6 +157,14 @@ async fn unknown_api_paths_get_a_json_404_and_others_the_spa(pool: PgPool) {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+#[sqlx::test(migrations = "../migrations")]
+async fn without_a_built_dashboard_pages_point_to_the_api(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let r = app.get("/").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.text.contains("/api/openapi.json"), "{}", r.text);
+}
+
 #[sqlx::test(migrations = false)]
 async fn replicas_starting_together_apply_each_migration_once(pool: PgPool) {
     let mut tasks = Vec::new();
