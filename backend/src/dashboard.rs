@@ -155,10 +155,7 @@ struct Acc {
 
 impl Acc {
     fn add(&mut self, s: &Sample) {
-        if let Some(i) = s
-            .status()
-            .and_then(|st| RunStatus::TERMINAL.iter().position(|t| *t == st))
-        {
+        if let Some(i) = RunStatus::TERMINAL.iter().position(|t| *t == s.status) {
             self.by_status[i] += s.runs;
             self.counters.add(&s.counters(), 1);
         }
@@ -253,7 +250,7 @@ impl Source {
                     to: Some(to),
                     ..filter.clone()
                 };
-                let mut groups: BTreeMap<(DateTime<Utc>, String, bool), Counters> = BTreeMap::new();
+                let mut groups: BTreeMap<(DateTime<Utc>, RunStatus, bool), Counters> = BTreeMap::new();
                 for (at, status, duration) in runs::finished(pool, &filter).await? {
                     let key = (grain.start_of(hour_of(at)), status, hour_of(at) >= current_from);
                     groups.entry(key).or_default().add(&Counters::single(duration), 1);

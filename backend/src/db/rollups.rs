@@ -190,7 +190,7 @@ pub async fn apply(conn: &mut PgConnection, deltas: HashMap<RollupKey, Counters>
 #[derive(Debug, Clone, FromRow)]
 pub struct Sample {
     pub period: DateTime<Utc>,
-    pub status: String,
+    pub status: RunStatus,
     pub current: bool,
     pub runs: i64,
     pub duration_count: i64,
@@ -199,10 +199,6 @@ pub struct Sample {
 }
 
 impl Sample {
-    pub fn status(&self) -> Option<RunStatus> {
-        RunStatus::parse(&self.status)
-    }
-
     pub fn counters(&self) -> Counters {
         Counters {
             runs: self.runs,
@@ -268,7 +264,7 @@ pub async fn all(pool: &PgPool) -> sqlx::Result<HashMap<RollupKey, Counters>> {
         workflow: String,
         branch: String,
         bucket: DateTime<Utc>,
-        status: String,
+        status: RunStatus,
         runs: i64,
         duration_count: i64,
         duration_ms: i64,
@@ -291,7 +287,7 @@ pub async fn all(pool: &PgPool) -> sqlx::Result<HashMap<RollupKey, Counters>> {
                 workflow: r.workflow,
                 branch: r.branch,
                 bucket: r.bucket,
-                status: RunStatus::parse(&r.status)?,
+                status: r.status,
             };
             let c = Counters {
                 runs: r.runs,

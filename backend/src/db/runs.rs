@@ -324,7 +324,7 @@ pub async fn dimensions(pool: &PgPool) -> sqlx::Result<Vec<DimensionRow>> {
 pub async fn finished(
     pool: &PgPool,
     filter: &RunFilter,
-) -> sqlx::Result<Vec<(DateTime<Utc>, String, Option<f64>)>> {
+) -> sqlx::Result<Vec<(DateTime<Utc>, RunStatus, Option<f64>)>> {
     let mut q = QueryBuilder::new("select run_at, status, duration_seconds from pipeline_runs");
     filter.push_where(&mut q);
     q.push(" and status in ('success', 'failure', 'cancelled', 'skipped')");
