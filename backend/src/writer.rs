@@ -109,41 +109,39 @@ fn provider_label(provider: &str) -> &str {
 }
 
 async fn process(pool: &PgPool, metrics: &Metrics, jobs: Vec<Job>) {
-    let events: Vec<RunEvent> = jobs.iter().map(|j| j.event.clone()).collect();
+    let (events, replies): (Vec<RunEvent>, Vec<_>) = jobs.into_iter().map(|j| (j.event, j.reply)).unzip();
     let timer = metrics.ingest_transaction.start_timer();
     let result = write_now(pool, &events).await;
     timer.observe_duration();
     match result {
         Ok(written) => {
-            for (job, w) in jobs.into_iter().zip(written) {
+            for (reply, w) in replies.into_iter().zip(written) {
                 if w.outcome.changed() {
                     metrics
                         .runs_ingested
                         .with_label_values(&[provider_label(&w.run.provider), w.run.status.as_str()])
                         .inc();
                 }
-                let _ = job.reply.send(Ok(w));
+                let _ = reply.send(Ok(w));
             }
         }
         Err(e) if db::is_unavailable(&e) => {
-            for job in jobs {
-                let _ = job.reply.send(Err(ApiError::Unavailable));
+            for reply in replies {
+                let _ = reply.send(Err(ApiError::Unavailable));
             }
         }
         // One event the database refuses must not fail the others: write them one by one.
-        Err(e) if jobs.len() > 1 => {
-            tracing::warn!(error = %e, events = jobs.len(), "batch failed; writing its events one by one");
-            for job in jobs {
-                let result = write_now(pool, std::slice::from_ref(&job.event)).await;
-                let _ = job
-                    .reply
-                    .send(result.map(|mut w| w.remove(0)).map_err(ApiError::from));
+        Err(e) if events.len() > 1 => {
+            tracing::warn!(error = %e, events = events.len(), "batch failed; writing its events one by one");
+            for (event, reply) in events.iter().zip(replies) {
+                let result = write_now(pool, std::slice::from_ref(event)).await;
+                let _ = reply.send(result.map(|mut w| w.remove(0)).map_err(ApiError::from));
             }
         }
         Err(e) => {
             // A batch of one (a batch of none has nothing to answer).
-            if let Some(job) = jobs.into_iter().next() {
-                let _ = job.reply.send(Err(ApiError::from(e)));
+            if let Some(reply) = replies.into_iter().next() {
+                let _ = reply.send(Err(ApiError::from(e)));
             }
         }
     }
@@ -251,7 +249,8 @@ async fn merge_existing(
     let mut tx = conn.begin().await?;
     let rows = db::runs::lock_existing(&mut tx, ids).await?;
     if rows.len() != ids.len() {
-        // A run deleted between the insert and the lock (retention): the caller retries.
+        // A run deleted between the insert and the lock (nothing deletes runs yet; retention will):
+        // the batch fails and the writer then writes its events one by one, inserting this run anew.
         return Err(sqlx::Error::Protocol("a run vanished while being written".into()));
     }
     let mut out = Vec::with_capacity(rows.len());
