@@ -1,9 +1,11 @@
 //! Domain types: what a pipeline run is, how events about it merge, and what it adds to the rollups.
 
 pub mod histogram;
+pub mod job;
 pub mod merge;
 pub mod rollup;
 pub mod run;
 
+pub use job::{Job, JobEvent, Step};
 pub use merge::{merge, Outcome};
 pub use run::{Run, RunEvent, RunState, RunStatus};

@@ -1,3 +1,305 @@
-//! Parsing and normalizing inbound formats: pure functions from bytes to [`RunEvent`]s.
+//! Parsing and normalizing inbound formats: pure functions from a request's bytes (and the headers
+//! that matter) to [`RunEvent`]s and [`JobEvent`]s. Nothing here touches the network or the database,
+//! so every provider format is unit-tested, property-tested and fuzzed without a server.
+//!
+//! Providers' payloads are read as loose JSON, not strict structs: unknown fields are ignored, a
+//! field of an unexpected type counts as absent, unknown enum values map to a documented fallback,
+//! and no input makes a parser panic (see the property tests in `fuzz`).
 
+pub mod cdevents;
 pub mod generic;
+pub mod github;
+pub mod gitlab;
+pub mod jenkins;
+
+#[cfg(test)]
+mod fuzz;
+
+use chrono::{DateTime, NaiveDateTime, TimeDelta, TimeZone, Utc};
+use serde_json::Value;
+
+use crate::domain::{JobEvent, RunEvent};
+
+/// What a webhook delivery amounts to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Parsed {
+    /// Runs and jobs to record.
+    Records {
+        runs: Vec<RunEvent>,
+        jobs: Vec<JobEvent>,
+    },
+    /// A well-formed delivery with nothing to record (a ping, another event type, a kind we do not
+    /// track); answered with a 2xx that says why, so the sender does not retry or disable the hook.
+    Ignored(String),
+}
+
+impl Parsed {
+    pub fn run(run: RunEvent) -> Self {
+        Parsed::Records {
+            runs: vec![run],
+            jobs: Vec::new(),
+        }
+    }
+
+    pub fn job(job: JobEvent) -> Self {
+        Parsed::Records {
+            runs: Vec::new(),
+            jobs: vec![job],
+        }
+    }
+}
+
+/// The body could not be read at all (not JSON, not the expected encoding): a 400.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Malformed(pub String);
+
+/// Reads a JSON body; anything else is [`Malformed`].
+pub fn json_body(body: &[u8]) -> Result<Value, Malformed> {
+    serde_json::from_slice(body).map_err(|e| Malformed(format!("malformed JSON: {e}")))
+}
+
+// ---- loose JSON access -------------------------------------------------------------------------
+
+/// The value at a `/`-separated path (`"repository/full_name"`), if present and not null.
+pub fn at<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+    path.split('/')
+        .try_fold(v, |v, key| v.get(key))
+        .filter(|v| !v.is_null())
+}
+
+/// A non-empty, trimmed string at `path`. Numbers count too (ids are numbers in some payloads).
+pub fn text(v: &Value, path: &str) -> Option<String> {
+    match at(v, path)? {
+        Value::String(s) => Some(s.trim().to_owned()).filter(|s| !s.is_empty()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// An integer at `path`, given as a JSON number or a numeric string.
+pub fn int(v: &Value, path: &str) -> Option<i64> {
+    match at(v, path)? {
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64)),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// A number at `path`, given as a JSON number or a numeric string.
+pub fn number(v: &Value, path: &str) -> Option<f64> {
+    match at(v, path)? {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .filter(|f: &f64| f.is_finite())
+}
+
+/// An RFC 3339 time, or GitLab's `2016-08-12 15:23:28 UTC` / `2016-08-12 15:23:28 +0200`.
+pub fn time(v: &Value, path: &str) -> Option<DateTime<Utc>> {
+    parse_time(at(v, path)?.as_str()?)
+}
+
+pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    let s = s.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(t.with_timezone(&Utc));
+    }
+    if let Some(naive) = s.strip_suffix(" UTC") {
+        return NaiveDateTime::parse_from_str(naive, "%Y-%m-%d %H:%M:%S%.f")
+            .ok()
+            .map(|t| t.and_utc());
+    }
+    DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f %z")
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// Epoch milliseconds (a number, or a numeric string as older Jenkins plugins send).
+pub fn epoch_millis(v: &Value, path: &str) -> Option<DateTime<Utc>> {
+    Utc.timestamp_millis_opt(int(v, path)?).single()
+}
+
+/// Strings of an array at `path` (other elements skipped).
+pub fn strings(v: &Value, path: &str) -> Vec<String> {
+    at(v, path)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| {
+                    x.as_str()
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_owned)
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+// ---- cleaning absurd values ---------------------------------------------------------------------
+
+/// Times more than this far ahead of the receiving clock are dropped (clock skew is tolerated).
+const MAX_FUTURE: TimeDelta = TimeDelta::hours(24);
+
+/// Provider payloads cannot be fixed by the sender, so instead of rejecting them, absurd values are
+/// dropped and the cleaning is recorded in the run's metadata under `cleaned`:
+/// - a time before 2000 or more than a day in the future is dropped;
+/// - a negative or non-finite duration is dropped (the duration is then derived from the times);
+/// - `started_at` before `queued_at` drops `queued_at`; `finished_at` before `started_at` drops
+///   `finished_at`.
+///
+/// (The generic API, whose clients can fix their requests, answers 422 for the same values.)
+pub fn clean_run(ev: &mut RunEvent, now: DateTime<Utc>) {
+    let mut notes = Vec::new();
+    clean_times(
+        &mut ev.queued_at,
+        &mut ev.started_at,
+        &mut ev.finished_at,
+        now,
+        &mut notes,
+    );
+    if ev.duration_seconds.is_some_and(|d| !(d.is_finite() && d >= 0.0)) {
+        ev.duration_seconds = None;
+        notes.push("duration_seconds was negative or not a number".to_owned());
+    }
+    if !notes.is_empty() {
+        if let Value::Object(m) = &mut ev.metadata {
+            m.insert("cleaned".into(), Value::from(notes));
+        }
+    }
+}
+
+/// As [`clean_run`], for a job's times (jobs keep no notes).
+pub fn clean_job(job: &mut JobEvent, now: DateTime<Utc>) {
+    clean_times(
+        &mut job.queued_at,
+        &mut job.started_at,
+        &mut job.finished_at,
+        now,
+        &mut Vec::new(),
+    );
+}
+
+fn clean_times(
+    queued: &mut Option<DateTime<Utc>>,
+    started: &mut Option<DateTime<Utc>>,
+    finished: &mut Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    notes: &mut Vec<String>,
+) {
+    let earliest = Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).single();
+    for (name, t) in [
+        ("queued_at", &mut *queued),
+        ("started_at", &mut *started),
+        ("finished_at", &mut *finished),
+    ] {
+        if t.is_some_and(|t| Some(t) < earliest || t > now + MAX_FUTURE) {
+            *t = None;
+            notes.push(format!("{name} was before 2000 or more than a day in the future"));
+        }
+    }
+    if let (Some(q), Some(s)) = (*queued, *started) {
+        if s < q {
+            *queued = None;
+            notes.push("queued_at was after started_at".to_owned());
+        }
+    }
+    if let (Some(s), Some(f)) = (*started, *finished) {
+        if f < s {
+            *finished = None;
+            notes.push("finished_at was before started_at".to_owned());
+        }
+    }
+}
+
+/// Longest name (repo, workflow, branch, job) kept; longer ones are cut at a character boundary.
+pub const MAX_NAME: usize = 255;
+
+/// Cuts a name to [`MAX_NAME`] characters.
+pub fn bounded(s: String) -> String {
+    match s.char_indices().nth(MAX_NAME) {
+        Some((i, _)) => s[..i].to_owned(),
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn times_in_the_formats_providers_send() {
+        let utc = |s| parse_time(s).map(|t| t.to_rfc3339());
+        assert_eq!(utc("2025-08-27T06:00:00Z").unwrap(), "2025-08-27T06:00:00+00:00");
+        assert_eq!(
+            utc("2025-08-27T08:00:00+02:00").unwrap(),
+            "2025-08-27T06:00:00+00:00"
+        );
+        assert_eq!(
+            utc("2016-08-12 15:23:28 UTC").unwrap(),
+            "2016-08-12T15:23:28+00:00"
+        );
+        assert_eq!(
+            utc("2016-08-12 17:23:28 +0200").unwrap(),
+            "2016-08-12T15:23:28+00:00"
+        );
+        assert_eq!(utc("yesterday"), None);
+        assert_eq!(
+            epoch_millis(&json!({"t": "1472994568123"}), "t")
+                .unwrap()
+                .to_rfc3339(),
+            "2016-09-04T13:09:28.123+00:00"
+        );
+    }
+
+    #[test]
+    fn loose_access_treats_wrong_types_as_absent() {
+        let v = json!({"a": {"b": 7, "s": "  x ", "e": "", "n": null, "arr": ["p", 3, " "]}});
+        assert_eq!(text(&v, "a/b").as_deref(), Some("7"));
+        assert_eq!(text(&v, "a/s").as_deref(), Some("x"));
+        assert_eq!(text(&v, "a/e"), None);
+        assert_eq!(text(&v, "a/n"), None);
+        assert_eq!(int(&v, "a/s"), None);
+        assert_eq!(text(&v, "a/b/c"), None);
+        assert_eq!(strings(&v, "a/arr"), ["p"]);
+    }
+
+    #[test]
+    fn absurd_values_are_dropped_and_noted() {
+        let now = parse_time("2025-08-27T12:00:00Z").unwrap();
+        let mut ev = RunEvent {
+            id: "x".into(),
+            provider: "github".into(),
+            repo: "r".into(),
+            workflow: "w".into(),
+            branch: None,
+            commit_sha: None,
+            status: crate::domain::RunStatus::Success,
+            attempt: None,
+            duration_seconds: Some(-5.0),
+            queued_at: parse_time("2025-08-27T11:00:00Z"),
+            started_at: parse_time("2025-08-27T10:00:00Z"),
+            finished_at: parse_time("2031-01-01T00:00:00Z"),
+            triggered_by: None,
+            url: None,
+            metadata: json!({}),
+        };
+        clean_run(&mut ev, now);
+        assert_eq!(ev.duration_seconds, None);
+        assert_eq!(ev.finished_at, None);
+        assert_eq!(ev.queued_at, None);
+        assert_eq!(ev.started_at, parse_time("2025-08-27T10:00:00Z"));
+        assert_eq!(ev.metadata["cleaned"].as_array().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn long_names_are_cut_at_a_character_boundary() {
+        assert_eq!(bounded("é".repeat(300)).chars().count(), MAX_NAME);
+        assert_eq!(bounded("short".into()), "short");
+    }
+}

@@ -1,0 +1,1 @@
+//! cdevents (work in progress)

@@ -1,0 +1,1 @@
+//! github (work in progress)

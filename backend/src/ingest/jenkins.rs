@@ -1,0 +1,1 @@
+//! jenkins (work in progress)
