@@ -12,6 +12,10 @@ use crate::telemetry::LogFormat;
 pub struct Config {
     #[command(flatten)]
     pub db: DbConfig,
+    #[command(flatten)]
+    pub webhooks: WebhookConfig,
+    #[command(flatten)]
+    pub github: GithubConfig,
     /// Address to listen on.
     #[arg(long, env = "CICD_LISTEN", default_value = "0.0.0.0:8080")]
     pub listen: SocketAddr,
@@ -33,6 +37,10 @@ pub struct Config {
     /// Most events written in one group-commit transaction.
     #[arg(long, env = "CICD_INGEST_MAX_BATCH", default_value_t = 500)]
     pub ingest_max_batch: usize,
+    /// Key that seals secrets stored in the database (webhook secrets, integration URLs); at least
+    /// 32 characters, e.g. `openssl rand -base64 32`. Without it, such secrets cannot be stored.
+    #[arg(long, env = "CICD_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<SecretString>,
     /// Log format.
     #[arg(long, env = "CICD_LOG_FORMAT", value_enum, default_value = "pretty")]
     pub log_format: LogFormat,
@@ -46,4 +54,47 @@ pub struct DbConfig {
     /// Most database connections this process opens.
     #[arg(long, env = "CICD_DB_MAX_CONNECTIONS", default_value_t = 16)]
     pub db_max_connections: u32,
+}
+
+/// Secrets of the provider webhooks given by environment (more can be stored in the database).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct WebhookConfig {
+    /// Secret(s) of GitHub webhooks; several, separated by commas, while rotating.
+    #[arg(long, env = "GITHUB_WEBHOOK_SECRET", hide_env_values = true)]
+    pub github_webhook_secret: Option<SecretString>,
+    /// Token(s) GitLab webhooks send in X-Gitlab-Token; several, separated by commas, while rotating.
+    #[arg(long, env = "GITLAB_WEBHOOK_TOKEN", hide_env_values = true)]
+    pub gitlab_webhook_token: Option<SecretString>,
+}
+
+/// The GitHub Actions API poller (`github-sync`, and in the background of `serve`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct GithubConfig {
+    /// Token for the GitHub REST API (a fine-grained token with read access to Actions).
+    #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
+    pub github_token: Option<SecretString>,
+    /// Repositories to poll, `owner/name`, separated by commas. Empty: no polling.
+    #[arg(long, env = "CICD_GITHUB_REPOS", value_delimiter = ',')]
+    pub github_repos: Vec<String>,
+    /// Seconds between polls in the background of `serve`; 0 turns the poller off.
+    #[arg(long, env = "CICD_GITHUB_POLL_INTERVAL", default_value_t = 300)]
+    pub github_poll_interval: u64,
+    /// How far back each poll looks, in hours.
+    #[arg(long, env = "CICD_GITHUB_LOOKBACK_HOURS", default_value_t = 48)]
+    pub github_lookback_hours: u32,
+    /// Base URL of the GitHub REST API (GitHub Enterprise Server: https://HOST/api/v3).
+    #[arg(long, env = "GITHUB_API_URL", default_value = "https://api.github.com")]
+    pub github_api_url: String,
+}
+
+impl Default for GithubConfig {
+    fn default() -> Self {
+        GithubConfig {
+            github_token: None,
+            github_repos: Vec::new(),
+            github_poll_interval: 300,
+            github_lookback_hours: 48,
+            github_api_url: "https://api.github.com".into(),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod crypto;
 pub mod dashboard;
 pub mod db;
 pub mod demo;
@@ -11,6 +12,7 @@ pub mod error;
 pub mod http;
 pub mod ingest;
 pub mod telemetry;
+pub mod webhooks;
 pub mod writer;
 
 use std::sync::Arc;
@@ -22,14 +24,17 @@ use tokio::net::TcpListener;
 
 use crate::auth::Authenticator;
 use crate::config::Config;
+use crate::crypto::SecretBox;
 use crate::http::{AppState, Info};
 use crate::telemetry::Metrics;
+use crate::webhooks::Verifier;
 use crate::writer::Writer;
 
 /// Builds the application state on an existing pool (also used by tests).
-pub fn state(pool: PgPool, config: &Config) -> AppState {
+pub fn state(pool: PgPool, config: &Config) -> anyhow::Result<AppState> {
+    let secret_box = config.secret_key.as_ref().map(SecretBox::new).transpose()?;
     let metrics = Arc::new(Metrics::new());
-    AppState {
+    Ok(AppState {
         writer: Writer::start(
             pool.clone(),
             metrics.clone(),
@@ -37,6 +42,7 @@ pub fn state(pool: PgPool, config: &Config) -> AppState {
             config.ingest_max_batch,
         ),
         auth: Arc::new(Authenticator::new(pool.clone(), config.admin_token.as_ref())),
+        verifier: Arc::new(Verifier::new(pool.clone(), &config.webhooks, secret_box)),
         metrics,
         info: Arc::new(Info {
             environment: config.environment.clone(),
@@ -44,7 +50,7 @@ pub fn state(pool: PgPool, config: &Config) -> AppState {
             started: Instant::now(),
         }),
         pool,
-    }
+    })
 }
 
 /// `cicd-monitor serve`: migrate (waiting for the database if needed), then serve until SIGTERM/ctrl-c.
@@ -57,7 +63,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     db::migrate_when_ready(&pool).await?;
     let listener = TcpListener::bind(config.listen).await?;
     tracing::info!(addr = %listener.local_addr()?, environment = %config.environment, "serving");
-    let app = http::router(state(pool, &config), &config.static_dir);
+    let app = http::router(state(pool, &config)?, &config.static_dir);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;

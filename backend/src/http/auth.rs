@@ -3,14 +3,19 @@
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::http::HeaderMap;
 
 use super::AppState;
 use crate::auth::{Principal, Scope};
 use crate::error::ApiError;
 
-async fn authorize(parts: &Parts, state: &AppState, needed: Scope) -> Result<Option<Principal>, ApiError> {
-    let token = parts
-        .headers
+/// The caller of a request with an `Authorization: Bearer` header (or nobody, for public reads).
+pub async fn authorize(
+    headers: &HeaderMap,
+    state: &AppState,
+    needed: Scope,
+) -> Result<Option<Principal>, ApiError> {
+    let token = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
@@ -21,6 +26,11 @@ async fn authorize(parts: &Parts, state: &AppState, needed: Scope) -> Result<Opt
         }
         return Err(ApiError::Unauthorized);
     };
+    authorize_token(state, token, needed).await.map(Some)
+}
+
+/// The caller a token stands for, if it has the `needed` scope.
+pub async fn authorize_token(state: &AppState, token: &str, needed: Scope) -> Result<Principal, ApiError> {
     let principal = state.auth.resolve(token).await?.ok_or(ApiError::Unauthorized)?;
     if !principal.scope.allows(needed) {
         return Err(ApiError::Forbidden(format!(
@@ -29,7 +39,7 @@ async fn authorize(parts: &Parts, state: &AppState, needed: Scope) -> Result<Opt
             principal.scope.as_str()
         )));
     }
-    Ok(Some(principal))
+    Ok(principal)
 }
 
 macro_rules! scope_extractor {
@@ -41,7 +51,7 @@ macro_rules! scope_extractor {
             type Rejection = ApiError;
 
             async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-                authorize(parts, state, $scope).await.map($name)
+                authorize(&parts.headers, state, $scope).await.map($name)
             }
         }
     };

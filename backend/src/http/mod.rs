@@ -8,8 +8,10 @@ mod metrics;
 mod middleware;
 pub mod openapi;
 mod runs;
+mod sources;
 mod spa;
 mod tokens;
+mod webhooks;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -21,6 +23,7 @@ use sqlx::PgPool;
 
 use crate::auth::Authenticator;
 use crate::telemetry::Metrics;
+use crate::webhooks::Verifier;
 use crate::writer::Writer;
 
 pub use auth::{AdminAuth, IngestAuth, ReadAuth};
@@ -36,6 +39,7 @@ pub struct AppState {
     pub pool: PgPool,
     pub writer: Writer,
     pub auth: Arc<Authenticator>,
+    pub verifier: Arc<Verifier>,
     pub metrics: Arc<Metrics>,
     pub info: Arc<Info>,
 }
@@ -51,6 +55,8 @@ pub struct Info {
 pub fn router(state: AppState, static_dir: &Path) -> Router {
     let api = Router::new()
         .merge(events::router())
+        .merge(webhooks::router())
+        .merge(sources::router())
         .merge(metrics::router())
         .merge(runs::router())
         .merge(tokens::router())

@@ -13,6 +13,13 @@ use super::AppState;
     paths(
         super::events::ingest,
         super::events::ingest_batch,
+        super::webhooks::github_hook,
+        super::webhooks::gitlab_hook,
+        super::webhooks::jenkins_hook,
+        super::webhooks::cdevents_hook,
+        super::sources::create,
+        super::sources::list,
+        super::sources::remove,
         super::metrics::metrics,
         super::runs::list,
         super::runs::get_one,
@@ -29,6 +36,7 @@ use super::AppState;
     modifiers(&BearerAuth),
     tags(
         (name = "ingest", description = "Recording run events"),
+        (name = "webhooks", description = "Native CI webhooks (GitHub, GitLab, Jenkins, CDEvents) and their sources"),
         (name = "dashboard", description = "Aggregated metrics"),
         (name = "runs", description = "Individual runs"),
         (name = "tokens", description = "API tokens (admin)"),

@@ -13,8 +13,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{Path, Query};
 use super::{AppState, ReadAuth};
+use crate::db;
 use crate::db::runs::{self, RunFilter};
-use crate::domain::{Run, RunStatus};
+use crate::domain::{Job, Run, RunStatus};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 
 pub fn router() -> Router<AppState> {
@@ -109,20 +110,34 @@ async fn list(
     Ok(Json(RunPage { runs, next_cursor }))
 }
 
-/// One run with its raw metadata.
+/// A run with its raw metadata and its jobs.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunDetail {
+    #[serde(flatten)]
+    pub run: Run,
+    /// Jobs (with steps), in the order they were queued; empty when the provider sends none.
+    pub jobs: Vec<Job>,
+}
+
+/// One run with its raw metadata and jobs. Ids may contain `/` (`github:owner/repo:123:1`):
+/// percent-encode it as `%2F`.
 #[utoipa::path(get, path = "/api/runs/{id}", tag = "runs", params(("id" = String, Path, description = "Run id")),
-    responses((status = 200, body = Run), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+    responses((status = 200, body = RunDetail), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 503, body = ErrorBody)),
     security((), ("bearer" = [])))]
 async fn get_one(
     State(state): State<AppState>,
     _auth: ReadAuth,
     Path(id): Path<String>,
-) -> ApiResult<Json<Run>> {
+) -> ApiResult<Json<RunDetail>> {
     let row = runs::get(&state.pool, &id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no run with id {id}")))?;
-    Ok(Json(row.into_run()))
+    let jobs = db::jobs::of_run(&state.pool, &id).await?;
+    Ok(Json(RunDetail {
+        run: row.into_run(),
+        jobs,
+    }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

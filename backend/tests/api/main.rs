@@ -10,3 +10,4 @@ mod rollups;
 mod runs;
 mod support;
 mod tokens;
+mod webhooks;

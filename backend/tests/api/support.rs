@@ -4,7 +4,7 @@ use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use cicd_monitor::auth::{self, Scope};
-use cicd_monitor::config::{Config, DbConfig};
+use cicd_monitor::config::{Config, DbConfig, GithubConfig, WebhookConfig};
 use cicd_monitor::telemetry::LogFormat;
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -12,6 +12,11 @@ use sqlx::PgPool;
 use tower::ServiceExt;
 
 pub const ADMIN: &str = "test-admin-token";
+pub const GITHUB_SECRET: &str = "github-webhook-secret-for-tests";
+/// The previous secret, still accepted while rotating.
+pub const GITHUB_OLD_SECRET: &str = "the-previous-github-secret";
+pub const GITLAB_TOKEN: &str = "gitlab-token-for-tests";
+pub const SECRET_KEY: &str = "0123456789abcdef0123456789abcdef-test-key";
 
 pub fn config(public_read: bool, static_dir: PathBuf) -> Config {
     Config {
@@ -19,6 +24,12 @@ pub fn config(public_read: bool, static_dir: PathBuf) -> Config {
             database_url: "postgres://unused".into(),
             db_max_connections: 4,
         },
+        webhooks: WebhookConfig {
+            github_webhook_secret: Some(format!("{GITHUB_SECRET},{GITHUB_OLD_SECRET}").into()),
+            gitlab_webhook_token: Some(GITLAB_TOKEN.into()),
+        },
+        github: GithubConfig::default(),
+        secret_key: Some(SECRET_KEY.into()),
         listen: "127.0.0.1:0".parse().unwrap(),
         environment: "test".into(),
         admin_token: Some(ADMIN.into()),
@@ -51,7 +62,8 @@ impl TestApp {
 
     pub async fn with(pool: PgPool, public_read: bool, static_dir: PathBuf) -> Self {
         let cfg = config(public_read, static_dir.clone());
-        let router = cicd_monitor::http::router(cicd_monitor::state(pool.clone(), &cfg), &static_dir);
+        let router =
+            cicd_monitor::http::router(cicd_monitor::state(pool.clone(), &cfg).unwrap(), &static_dir);
         let (ingest, _) = auth::create(&pool, "tests", Scope::Ingest).await.unwrap();
         TestApp { router, pool, ingest }
     }
@@ -68,12 +80,20 @@ impl TestApp {
         if let Some(t) = token {
             req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
         }
-        let res = self
-            .router
-            .clone()
-            .oneshot(req.body(body).unwrap())
-            .await
-            .unwrap();
+        self.request(req.body(body).unwrap()).await
+    }
+
+    /// Sends a request with exactly these headers and body.
+    pub async fn send(&self, uri: &str, headers: &[(&str, &str)], body: impl Into<Body>) -> Reply {
+        let mut req = Request::builder().method(Method::POST).uri(uri);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        self.request(req.body(body.into()).unwrap()).await
+    }
+
+    async fn request(&self, req: Request<Body>) -> Reply {
+        let res = self.router.clone().oneshot(req).await.unwrap();
         let status = res.status();
         let headers = res.headers().clone();
         let bytes = res.into_body().collect().await.unwrap().to_bytes();

@@ -1,0 +1,127 @@
+//! Queries on `run_jobs`.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use sqlx::types::Json;
+use sqlx::{FromRow, PgPool};
+
+use crate::domain::{Job, JobEvent, RunStatus, Step};
+
+/// Writes job events in one statement. Like runs, a job's status never moves backwards: an event
+/// of a lower stage than the stored one changes nothing; otherwise known fields replace stored
+/// ones and absent fields keep them.
+pub async fn upsert(pool: &PgPool, events: Vec<JobEvent>) -> sqlx::Result<()> {
+    // One row per job (a statement may not touch a row twice): the furthest-along event wins,
+    // the later one among equals.
+    let mut latest: HashMap<(String, String), JobEvent> = HashMap::new();
+    for ev in events {
+        let ev = ev.at_storage_precision();
+        let key = (ev.run_id.clone(), ev.id.clone());
+        match latest.get(&key) {
+            Some(old) if old.status.stage() > ev.status.stage() => {}
+            _ => {
+                latest.insert(key, ev);
+            }
+        }
+    }
+    if latest.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<_> = latest
+        .into_values()
+        .map(|j| {
+            json!({
+                "run_id": j.run_id, "id": j.id, "provider": j.provider, "name": j.name, "stage": j.stage,
+                "status": j.status, "queued_at": j.queued_at, "started_at": j.started_at,
+                "finished_at": j.finished_at, "runner_name": j.runner_name, "runner_group": j.runner_group,
+                "labels": j.labels, "steps": j.steps, "url": j.url, "failure_reason": j.failure_reason,
+            })
+        })
+        .collect();
+    sqlx::query(
+        "insert into run_jobs as j (run_id, id, provider, name, stage, status, queued_at, started_at, \
+             finished_at, runner_name, runner_group, labels, steps, url, failure_reason) \
+         select run_id, id, provider, name, stage, status, queued_at, started_at, finished_at, \
+             runner_name, runner_group, coalesce(labels, '{}'), coalesce(steps, '[]'), url, failure_reason \
+         from jsonb_to_recordset($1) as r(run_id text, id text, provider text, name text, stage text, \
+             status text, queued_at timestamptz, started_at timestamptz, finished_at timestamptz, \
+             runner_name text, runner_group text, labels text[], steps jsonb, url text, failure_reason text) \
+         on conflict (run_id, id) do update set \
+             name = excluded.name, \
+             stage = coalesce(excluded.stage, j.stage), \
+             status = excluded.status, \
+             queued_at = coalesce(excluded.queued_at, j.queued_at), \
+             started_at = coalesce(excluded.started_at, j.started_at), \
+             finished_at = coalesce(excluded.finished_at, j.finished_at), \
+             runner_name = coalesce(excluded.runner_name, j.runner_name), \
+             runner_group = coalesce(excluded.runner_group, j.runner_group), \
+             labels = case when cardinality(excluded.labels) > 0 then excluded.labels else j.labels end, \
+             steps = case when jsonb_array_length(excluded.steps) > 0 then excluded.steps else j.steps end, \
+             url = coalesce(excluded.url, j.url), \
+             failure_reason = coalesce(excluded.failure_reason, j.failure_reason), \
+             updated_at = now() \
+         where run_stage(excluded.status) >= run_stage(j.status)",
+    )
+    .bind(Json(rows))
+    .execute(pool)
+    .await
+    .map(drop)
+}
+
+#[derive(Debug, FromRow)]
+struct JobRow {
+    id: String,
+    name: String,
+    stage: Option<String>,
+    status: RunStatus,
+    queued_at: Option<DateTime<Utc>>,
+    started_at: Option<DateTime<Utc>>,
+    finished_at: Option<DateTime<Utc>>,
+    runner_name: Option<String>,
+    runner_group: Option<String>,
+    labels: Vec<String>,
+    steps: Json<Vec<Step>>,
+    url: Option<String>,
+    failure_reason: Option<String>,
+    updated_at: DateTime<Utc>,
+}
+
+/// The jobs of a run, in the order they were queued.
+pub async fn of_run(pool: &PgPool, run_id: &str) -> sqlx::Result<Vec<Job>> {
+    let rows: Vec<JobRow> = sqlx::query_as(
+        "select id, name, stage, status, queued_at, started_at, finished_at, runner_name, runner_group, \
+             labels, steps, url, failure_reason, updated_at \
+         from run_jobs where run_id = $1 \
+         order by coalesce(queued_at, started_at, created_at), name, id",
+    )
+    .bind(run_id)
+    .fetch_all(pool)
+    .await?;
+    let secs = |a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>| match (a, b) {
+        (Some(a), Some(b)) if b >= a => Some((b - a).num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6),
+        _ => None,
+    };
+    Ok(rows
+        .into_iter()
+        .map(|r| Job {
+            queue_seconds: secs(r.queued_at, r.started_at),
+            duration_seconds: secs(r.started_at, r.finished_at),
+            id: r.id,
+            name: r.name,
+            stage: r.stage,
+            status: r.status,
+            queued_at: r.queued_at,
+            started_at: r.started_at,
+            finished_at: r.finished_at,
+            runner_name: r.runner_name,
+            runner_group: r.runner_group,
+            labels: r.labels,
+            steps: r.steps.0,
+            url: r.url,
+            failure_reason: r.failure_reason,
+            updated_at: r.updated_at,
+        })
+        .collect())
+}

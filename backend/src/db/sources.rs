@@ -1,0 +1,100 @@
+//! Queries on `webhook_sources` and `webhook_deliveries`.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgPool};
+use utoipa::ToSchema;
+
+/// A webhook source as listed by the API: never its secret.
+#[derive(Debug, Clone, FromRow, Serialize, ToSchema)]
+pub struct SourceInfo {
+    pub id: i64,
+    #[schema(example = "github")]
+    pub provider: String,
+    #[schema(example = "acme-org")]
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+const INFO: &str = "id, provider, name, created_at, last_used_at";
+
+#[derive(Debug, FromRow)]
+pub struct SealedSource {
+    pub id: i64,
+    pub provider: String,
+    pub name: String,
+    pub secret_sealed: Vec<u8>,
+}
+
+pub async fn insert(pool: &PgPool, provider: &str, name: &str, sealed: &[u8]) -> sqlx::Result<SourceInfo> {
+    sqlx::query_as(&format!(
+        "insert into webhook_sources (provider, name, secret_sealed) values ($1, $2, $3) returning {INFO}"
+    ))
+    .bind(provider)
+    .bind(name)
+    .bind(sealed)
+    .fetch_one(pool)
+    .await
+}
+
+pub async fn list(pool: &PgPool) -> sqlx::Result<Vec<SourceInfo>> {
+    sqlx::query_as(&format!(
+        "select {INFO} from webhook_sources order by provider, name"
+    ))
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn delete(pool: &PgPool, id: i64) -> sqlx::Result<bool> {
+    let done = sqlx::query("delete from webhook_sources where id = $1")
+        .bind(id)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn all_sealed(pool: &PgPool) -> sqlx::Result<Vec<SealedSource>> {
+    sqlx::query_as("select id, provider, name, secret_sealed from webhook_sources")
+        .fetch_all(pool)
+        .await
+}
+
+pub async fn touch(pool: &PgPool, id: i64) -> sqlx::Result<()> {
+    sqlx::query("update webhook_sources set last_used_at = now() where id = $1")
+        .bind(id)
+        .execute(pool)
+        .await
+        .map(drop)
+}
+
+/// Whether a delivery was already recorded.
+pub async fn delivered(pool: &PgPool, provider: &str, delivery: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "select exists (select 1 from webhook_deliveries where provider = $1 and delivery_id = $2)",
+    )
+    .bind(provider)
+    .bind(delivery)
+    .fetch_one(pool)
+    .await
+}
+
+/// Remembers a recorded delivery (a concurrent duplicate is harmless: writes are idempotent).
+pub async fn record_delivery(pool: &PgPool, provider: &str, delivery: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into webhook_deliveries (provider, delivery_id) values ($1, $2) on conflict do nothing",
+    )
+    .bind(provider)
+    .bind(delivery)
+    .execute(pool)
+    .await
+    .map(drop)
+}
+
+/// Forgets deliveries older than a week; returns how many.
+pub async fn prune_deliveries(pool: &PgPool) -> sqlx::Result<u64> {
+    let done = sqlx::query("delete from webhook_deliveries where received_at < now() - interval '7 days'")
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected())
+}

@@ -1,0 +1,92 @@
+//! `GET/POST /api/webhook-sources`, `DELETE /api/webhook-sources/{id}`: provider webhook secrets
+//! stored in the database (admin), one per GitHub organisation or GitLab instance.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::extract::{Json as JsonBody, Path};
+use super::{AdminAuth, AppState};
+use crate::db::sources::{self, SourceInfo};
+use crate::error::{ApiError, ApiResult, ErrorBody, FieldError};
+use crate::webhooks::Provider;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/webhook-sources", get(list).post(create))
+        .route("/webhook-sources/{id}", delete(remove))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CreateSource {
+    pub provider: Provider,
+    /// A name to tell sources apart, e.g. the organisation (1–100 characters); runs record it as
+    /// `metadata.webhook_source`.
+    #[schema(example = "acme-org")]
+    pub name: String,
+    /// The webhook secret (GitHub) or secret token (GitLab), at least 16 characters. Stored sealed,
+    /// never returned.
+    #[schema(value_type = String, example = "a-long-random-secret")]
+    pub secret: SecretString,
+}
+
+/// Add a webhook source.
+#[utoipa::path(post, path = "/api/webhook-sources", tag = "webhooks", request_body = CreateSource,
+    responses((status = 201, body = SourceInfo), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 409, description = "The name is taken, or CICD_SECRET_KEY is unset", body = ErrorBody),
+              (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn create(
+    State(state): State<AppState>,
+    _auth: AdminAuth,
+    JsonBody(body): JsonBody<CreateSource>,
+) -> ApiResult<(StatusCode, Json<SourceInfo>)> {
+    let name = body.name.trim();
+    let mut errors = Vec::new();
+    if name.is_empty() || name.chars().count() > 100 {
+        errors.push(FieldError::new("name", "must be 1 to 100 characters"));
+    }
+    if body.secret.expose_secret().chars().count() < 16 || body.secret.expose_secret().contains(',') {
+        errors.push(FieldError::new(
+            "secret",
+            "must be at least 16 characters, without commas",
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let sealed = state.verifier.seal(body.secret.expose_secret())?;
+    let info = sources::insert(&state.pool, body.provider.as_str(), name, &sealed).await?;
+    state.verifier.invalidate();
+    Ok((StatusCode::CREATED, Json(info)))
+}
+
+/// List webhook sources (never their secrets).
+#[utoipa::path(get, path = "/api/webhook-sources", tag = "webhooks",
+    responses((status = 200, body = Vec<SourceInfo>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn list(State(state): State<AppState>, _auth: AdminAuth) -> ApiResult<Json<Vec<SourceInfo>>> {
+    Ok(Json(sources::list(&state.pool).await?))
+}
+
+/// Remove a webhook source; its deliveries are refused from then on (within seconds on other replicas).
+#[utoipa::path(delete, path = "/api/webhook-sources/{id}", tag = "webhooks",
+    params(("id" = i64, Path, description = "Source id")),
+    responses((status = 204, description = "Removed"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn remove(
+    State(state): State<AppState>,
+    _auth: AdminAuth,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    if !sources::delete(&state.pool, id).await? {
+        return Err(ApiError::NotFound(format!("no webhook source with id {id}")));
+    }
+    state.verifier.invalidate();
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,259 @@
+//! `POST /api/webhooks/{github,gitlab,jenkins,cdevents}`: native CI formats.
+//!
+//! Each receiver authenticates the delivery (GitHub: HMAC signature; GitLab: shared token;
+//! Jenkins and CDEvents: an ingest token), drops a delivery it has already recorded, parses it with
+//! the pure parser of its provider and writes through the same group-commit writer as the generic
+//! API. A well-formed delivery with nothing to record is answered `200` with `status: ignored`.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap};
+use axum::routing::post;
+use axum::{Json, Router};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::{authorize, authorize_token};
+use super::extract::Query;
+use super::{AppState, IngestAuth};
+use crate::auth::Scope;
+use crate::db;
+use crate::domain::{Outcome, RunStatus};
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::ingest::{cdevents, github, gitlab, jenkins, Malformed, Parsed};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/webhooks/github", post(github_hook))
+        .route("/webhooks/gitlab", post(gitlab_hook))
+        .route("/webhooks/jenkins", post(jenkins_hook))
+        .route("/webhooks/cdevents", post(cdevents_hook))
+}
+
+/// What a delivery did.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookResponse {
+    /// `recorded`, `ignored` (nothing to record; see `reason`) or `duplicate` (already recorded).
+    #[schema(example = "recorded")]
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The runs the delivery touched.
+    pub runs: Vec<RunOutcome>,
+    /// How many jobs it wrote.
+    pub jobs: usize,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RunOutcome {
+    pub id: String,
+    pub status: RunStatus,
+    pub outcome: Outcome,
+}
+
+impl WebhookResponse {
+    fn nothing(status: &'static str, reason: String) -> Json<Self> {
+        Json(WebhookResponse {
+            status,
+            reason: Some(reason),
+            runs: Vec::new(),
+            jobs: 0,
+        })
+    }
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// Writes what a delivery carries and remembers its delivery id.
+async fn record(
+    state: &AppState,
+    provider: &str,
+    delivery: Option<&str>,
+    source: Option<String>,
+    parsed: Result<Parsed, Malformed>,
+) -> ApiResult<Json<WebhookResponse>> {
+    let (mut runs, jobs) = match parsed.map_err(|e| ApiError::BadRequest(e.0))? {
+        Parsed::Ignored(reason) => {
+            tracing::debug!(provider, %reason, "webhook delivery ignored");
+            return Ok(WebhookResponse::nothing("ignored", reason));
+        }
+        Parsed::Records { runs, jobs } => (runs, jobs),
+    };
+    if let Some(source) = source {
+        for run in &mut runs {
+            if let serde_json::Value::Object(m) = &mut run.metadata {
+                m.insert("webhook_source".into(), source.clone().into());
+            }
+        }
+    }
+    let written = state.writer.write_all(runs).await;
+    let mut outcomes = Vec::with_capacity(written.len());
+    for w in written {
+        let w = w?;
+        outcomes.push(RunOutcome {
+            id: w.run.id,
+            status: w.run.status,
+            outcome: w.outcome,
+        });
+    }
+    let job_count = jobs.len();
+    db::jobs::upsert(&state.pool, jobs).await?;
+    if let Some(delivery) = delivery {
+        db::sources::record_delivery(&state.pool, provider, delivery).await?;
+    }
+    Ok(Json(WebhookResponse {
+        status: "recorded",
+        reason: None,
+        runs: outcomes,
+        jobs: job_count,
+    }))
+}
+
+/// A delivery already recorded is answered without writing again.
+async fn duplicate(state: &AppState, provider: &str, delivery: Option<&str>) -> ApiResult<bool> {
+    match delivery {
+        Some(d) => Ok(db::sources::delivered(&state.pool, provider, d).await?),
+        None => Ok(false),
+    }
+}
+
+/// GitHub Actions webhook (`workflow_run`, `workflow_job`, `ping`).
+#[utoipa::path(post, path = "/api/webhooks/github", tag = "webhooks",
+    request_body(content = Object, description = "A GitHub webhook delivery (JSON or form-encoded `payload=`)"),
+    params(
+        ("X-GitHub-Event" = String, Header, description = "workflow_run, workflow_job, ping, …"),
+        ("X-GitHub-Delivery" = Option<String>, Header, description = "Delivery GUID; repeated deliveries are dropped"),
+        ("X-Hub-Signature-256" = String, Header, description = "sha256= HMAC of the body under the webhook secret"),
+    ),
+    responses(
+        (status = 200, description = "Recorded, ignored (with the reason) or a duplicate", body = WebhookResponse),
+        (status = 400, description = "The body is not JSON / has no payload field", body = ErrorBody),
+        (status = 401, description = "Missing or wrong signature, or no secret configured", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
+    ))]
+async fn github_hook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<Json<WebhookResponse>> {
+    let body = body?;
+    let source = state
+        .verifier
+        .github(&body, header(&headers, "x-hub-signature-256"))
+        .await?;
+    let delivery = header(&headers, "x-github-delivery");
+    if duplicate(&state, "github", delivery).await? {
+        return Ok(WebhookResponse::nothing(
+            "duplicate",
+            "this delivery was already recorded".into(),
+        ));
+    }
+    let event = header(&headers, "x-github-event").unwrap_or_default();
+    let parsed = github::parse(
+        event,
+        header(&headers, header::CONTENT_TYPE.as_str()),
+        &body,
+        Utc::now(),
+    );
+    record(&state, "github", delivery, Some(source), parsed).await
+}
+
+/// GitLab pipeline webhook (`Pipeline Hook`, with its `builds[]` as jobs).
+#[utoipa::path(post, path = "/api/webhooks/gitlab", tag = "webhooks",
+    request_body(content = Object, description = "A GitLab pipeline hook"),
+    params(
+        ("X-Gitlab-Token" = String, Header, description = "The webhook's secret token"),
+        ("X-Gitlab-Event" = Option<String>, Header, description = "Pipeline Hook; other hooks are ignored"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Repeated deliveries are dropped"),
+    ),
+    responses(
+        (status = 200, description = "Recorded, ignored (with the reason) or a duplicate", body = WebhookResponse),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 401, description = "Missing or wrong token, or no token configured", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
+    ))]
+async fn gitlab_hook(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<Json<WebhookResponse>> {
+    let body = body?;
+    let source = state.verifier.gitlab(header(&headers, "x-gitlab-token")).await?;
+    let delivery = header(&headers, "idempotency-key");
+    if duplicate(&state, "gitlab", delivery).await? {
+        return Ok(WebhookResponse::nothing(
+            "duplicate",
+            "this delivery was already recorded".into(),
+        ));
+    }
+    let parsed = gitlab::parse(header(&headers, "x-gitlab-event"), &body, Utc::now());
+    record(&state, "gitlab", delivery, Some(source), parsed).await
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TokenParam {
+    /// An ingest token, for senders that cannot set an Authorization header (the Jenkins
+    /// Notification plugin). Prefer the header where possible: URLs end up in proxies' logs.
+    pub token: Option<String>,
+}
+
+/// Jenkins Notification plugin.
+#[utoipa::path(post, path = "/api/webhooks/jenkins", tag = "webhooks", params(TokenParam),
+    request_body(content = Object, description = "A Notification plugin message (JSON)"),
+    responses(
+        (status = 200, description = "Recorded or ignored (with the reason)", body = WebhookResponse),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 401, description = "No valid ingest token", body = ErrorBody),
+        (status = 403, description = "The token lacks the ingest scope", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn jenkins_hook(
+    State(state): State<AppState>,
+    Query(q): Query<TokenParam>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<Json<WebhookResponse>> {
+    match q.token.as_deref() {
+        Some(token) if !headers.contains_key(header::AUTHORIZATION) => {
+            authorize_token(&state, token, Scope::Ingest).await?;
+        }
+        _ => {
+            authorize(&headers, &state, Scope::Ingest).await?;
+        }
+    }
+    record(&state, "jenkins", None, None, jenkins::parse(&body?, Utc::now())).await
+}
+
+/// CDEvents over CloudEvents (binary, structured or batch mode).
+#[utoipa::path(post, path = "/api/webhooks/cdevents", tag = "webhooks",
+    request_body(content = Object, description = "CDEvents pipelinerun/taskrun events as CloudEvents"),
+    responses(
+        (status = 200, description = "Recorded or ignored (with the reason)", body = WebhookResponse),
+        (status = 400, description = "The body is not JSON", body = ErrorBody),
+        (status = 401, description = "No valid ingest token", body = ErrorBody),
+        (status = 403, description = "The token lacks the ingest scope", body = ErrorBody),
+        (status = 413, description = "Body over 1 MiB", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+async fn cdevents_hook(
+    State(state): State<AppState>,
+    _auth: IngestAuth,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> ApiResult<Json<WebhookResponse>> {
+    let parsed = cdevents::parse(&headers, &body?, Utc::now());
+    record(&state, "cdevents", None, None, parsed).await
+}
