@@ -4,9 +4,12 @@ use clap::{Parser, Subcommand};
 use secrecy::ExposeSecret;
 
 use crate::auth::Scope;
-use crate::config::{Config, DbConfig};
+use crate::config::{Config, DbConfig, GithubConfig};
+use crate::telemetry::Metrics;
 use crate::telemetry::{self, LogFormat};
-use crate::{auth, db, demo};
+use crate::writer::Writer;
+use crate::{auth, db, demo, github_sync};
+use std::sync::Arc;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -27,6 +30,8 @@ pub enum Command {
     Migrate(DbConfig),
     /// Write a realistic demo history (idempotent for the same seed and day).
     Demo(DemoArgs),
+    /// Fetch workflow runs from the GitHub Actions API once (the gaps missed webhooks left) and exit.
+    GithubSync(GithubSyncArgs),
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -42,6 +47,14 @@ pub struct DemoArgs {
     /// Random seed (the same seed gives the same history).
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GithubSyncArgs {
+    #[command(flatten)]
+    pub db: DbConfig,
+    #[command(flatten)]
+    pub github: GithubConfig,
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,6 +91,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             db::migrate_when_ready(&pool).await?;
             let n = demo::load(&pool, &demo::Spec::demo(args.days), args.seed, chrono::Utc::now()).await?;
             println!("wrote {n} demo run events");
+            Ok(())
+        }
+        Command::GithubSync(args) => {
+            telemetry::init_tracing(LogFormat::Pretty);
+            let token = args
+                .github
+                .github_token
+                .clone()
+                .ok_or_else(|| anyhow::anyhow!("set GITHUB_TOKEN (or --github-token)"))?;
+            anyhow::ensure!(
+                !args.github.github_repos.is_empty(),
+                "name the repositories: CICD_GITHUB_REPOS=owner/name,… (or --github-repos)"
+            );
+            let pool = db::connect(args.db.database_url.expose_secret(), 4).await?;
+            db::migrate_when_ready(&pool).await?;
+            let writer = Writer::start(pool.clone(), Arc::new(Metrics::new()), 1, 500);
+            let poller = github_sync::Poller::new(&args.github, token, pool, writer)?;
+            let Some(reports) = poller.sync(&args.github.github_repos).await? else {
+                anyhow::bail!("another process is syncing GitHub runs right now; try again shortly");
+            };
+            println!("{}", serde_json::to_string_pretty(&reports)?);
+            let failed = reports.iter().filter(|r| r.outcome == "failed").count();
+            anyhow::ensure!(failed == 0, "{failed} of {} repositories failed", reports.len());
             Ok(())
         }
         Command::Token(TokenCommand::Create {

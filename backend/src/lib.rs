@@ -9,6 +9,7 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod github_sync;
 pub mod http;
 pub mod ingest;
 pub mod telemetry;
@@ -63,10 +64,50 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     db::migrate_when_ready(&pool).await?;
     let listener = TcpListener::bind(config.listen).await?;
     tracing::info!(addr = %listener.local_addr()?, environment = %config.environment, "serving");
-    let app = http::router(state(pool, &config)?, &config.static_dir);
+    let state = state(pool.clone(), &config)?;
+    background(&config, &state)?;
+    let app = http::router(state, &config.static_dir);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await?;
+    Ok(())
+}
+
+/// Periodic work of `serve`: the GitHub poller (when configured) and housekeeping.
+fn background(config: &Config, state: &AppState) -> anyhow::Result<()> {
+    let gh = &config.github;
+    match (
+        &gh.github_token,
+        gh.github_repos.is_empty(),
+        gh.github_poll_interval,
+    ) {
+        (Some(token), false, secs) if secs > 0 => {
+            let poller =
+                github_sync::Poller::new(gh, token.clone(), state.pool.clone(), state.writer.clone())?;
+            tracing::info!(
+                repos = gh.github_repos.len(),
+                interval_s = secs,
+                "polling the GitHub Actions API"
+            );
+            Arc::new(poller).spawn(gh.github_repos.clone(), std::time::Duration::from_secs(secs));
+        }
+        (None, false, _) => {
+            tracing::warn!("CICD_GITHUB_REPOS is set but GITHUB_TOKEN is not: not polling GitHub")
+        }
+        _ => {}
+    }
+    let pool = state.pool.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            match db::sources::prune_deliveries(&pool).await {
+                Ok(n) if n > 0 => tracing::info!(deleted = n, "forgot webhook deliveries older than a week"),
+                Ok(_) => {}
+                Err(e) => tracing::debug!(error = %e, "could not prune webhook deliveries"),
+            }
+        }
+    });
     Ok(())
 }
 

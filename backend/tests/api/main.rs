@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::too_many_arguments)]
 
 mod db_faults;
+mod github_sync;
 mod health;
 mod ingest;
 mod metrics;
