@@ -99,6 +99,9 @@ pub struct PeriodStats {
     /// Estimated from a log-scale histogram (buckets 19% wide, interpolated).
     pub p50_duration_seconds: Option<f64>,
     pub p95_duration_seconds: Option<f64>,
+    /// Queue time (started − queued) of the runs that report both.
+    pub avg_queue_seconds: Option<f64>,
+    pub p95_queue_seconds: Option<f64>,
     pub success: i64,
     pub failure: i64,
     pub cancelled: i64,
@@ -125,6 +128,8 @@ pub struct Point {
     pub skipped: i64,
     pub avg_duration: Option<f64>,
     pub p95_duration: Option<f64>,
+    pub avg_queue: Option<f64>,
+    pub p95_queue: Option<f64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -156,14 +161,9 @@ struct Acc {
 impl Acc {
     fn add(&mut self, s: &Sample) {
         if let Some(i) = RunStatus::TERMINAL.iter().position(|t| *t == s.status) {
-            self.by_status[i] += s.runs;
-            self.counters.add(&s.counters(), 1);
+            self.by_status[i] += s.counters.runs;
+            self.counters.add(&s.counters, 1);
         }
-    }
-
-    fn avg(&self) -> Option<f64> {
-        (self.counters.duration_count > 0)
-            .then(|| self.counters.duration_ms as f64 / 1000.0 / self.counters.duration_count as f64)
     }
 
     fn stats(&self) -> PeriodStats {
@@ -171,9 +171,11 @@ impl Acc {
         PeriodStats {
             total_runs: success + failure + cancelled + skipped,
             success_rate: (success + failure > 0).then(|| success as f64 / (success + failure) as f64),
-            avg_duration_seconds: self.avg(),
-            p50_duration_seconds: quantile(&self.counters.hist, 0.5),
-            p95_duration_seconds: quantile(&self.counters.hist, 0.95),
+            avg_duration_seconds: self.counters.duration.mean(),
+            p50_duration_seconds: quantile(&self.counters.duration.hist, 0.5),
+            p95_duration_seconds: quantile(&self.counters.duration.hist, 0.95),
+            avg_queue_seconds: self.counters.queue.mean(),
+            p95_queue_seconds: quantile(&self.counters.queue.hist, 0.95),
             success,
             failure,
             cancelled,
@@ -189,8 +191,10 @@ impl Acc {
             failure,
             cancelled,
             skipped,
-            avg_duration: self.avg(),
-            p95_duration: quantile(&self.counters.hist, 0.95),
+            avg_duration: self.counters.duration.mean(),
+            p95_duration: quantile(&self.counters.duration.hist, 0.95),
+            avg_queue: self.counters.queue.mean(),
+            p95_queue: quantile(&self.counters.queue.hist, 0.95),
         }
     }
 }
@@ -251,20 +255,20 @@ impl Source {
                     ..filter.clone()
                 };
                 let mut groups: BTreeMap<(DateTime<Utc>, RunStatus, bool), Counters> = BTreeMap::new();
-                for (at, status, duration) in runs::finished(pool, &filter).await? {
+                for (at, status, duration, queue) in runs::finished(pool, &filter).await? {
                     let key = (grain.start_of(hour_of(at)), status, hour_of(at) >= current_from);
-                    groups.entry(key).or_default().add(&Counters::single(duration), 1);
+                    groups
+                        .entry(key)
+                        .or_default()
+                        .add(&Counters::single(duration, queue), 1);
                 }
                 Ok(groups
                     .into_iter()
-                    .map(|((period, status, current), c)| Sample {
+                    .map(|((period, status, current), counters)| Sample {
                         period,
                         status,
                         current,
-                        runs: c.runs,
-                        duration_count: c.duration_count,
-                        duration_ms: c.duration_ms,
-                        duration_hist: c.hist,
+                        counters,
                     })
                     .collect())
             }
@@ -378,7 +382,7 @@ pub async fn metrics(
         summary: Summary {
             stats: current.stats(),
             last_updated: now,
-            failed_last_24h: last_day.iter().map(|s| s.runs).sum(),
+            failed_last_24h: last_day.iter().map(|s| s.counters.runs).sum(),
             running,
         },
         previous: previous.stats(),

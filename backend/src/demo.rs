@@ -167,6 +167,7 @@ fn event(
         )),
         status,
         attempt: Some(1),
+        run_key: None,
         duration_seconds: duration.map(|d| (d * 10.0).round() / 10.0),
         queued_at: Some(queued),
         started_at: started,

@@ -8,7 +8,8 @@ use sqlx::{FromRow, PgConnection, PgPool, Postgres, QueryBuilder};
 use crate::db::rollups::{self, Contributions};
 use crate::domain::{Run, RunState, RunStatus};
 
-const COLUMNS: &str = "id, provider, repo, workflow, branch, commit_sha, status, attempt, duration_seconds, \
+const COLUMNS: &str =
+    "id, provider, repo, workflow, branch, commit_sha, status, attempt, run_key, duration_seconds, \
      queued_at, started_at, finished_at, triggered_by, url, metadata, created_at, updated_at";
 
 /// Statuses are stored as text (checked by the column's constraint).
@@ -68,6 +69,7 @@ struct Columns {
     commit_sha: Vec<Option<String>>,
     status: Vec<&'static str>,
     attempt: Vec<i32>,
+    run_key: Vec<Option<String>>,
     duration: Vec<Option<f64>>,
     queued_at: Vec<Option<DateTime<Utc>>>,
     started_at: Vec<Option<DateTime<Utc>>>,
@@ -90,6 +92,7 @@ impl Columns {
             c.commit_sha.push(s.commit_sha.clone());
             c.status.push(s.status.as_str());
             c.attempt.push(s.attempt);
+            c.run_key.push(s.run_key.clone());
             c.duration.push(s.duration_seconds);
             c.queued_at.push(s.queued_at);
             c.started_at.push(s.started_at);
@@ -122,14 +125,17 @@ impl Columns {
             .bind(self.url)
             .bind(self.metadata)
             .bind(self.created_at)
+            .bind(self.run_key)
     }
 }
 
 const UNNEST: &str = "unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], \
      $7::text[], $8::int4[], $9::float8[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[], \
-     $13::text[], $14::text[], $15::jsonb[], $16::timestamptz[]) \
+     $13::text[], $14::text[], $15::jsonb[], $16::timestamptz[], $17::text[]) \
      as u(id, provider, repo, workflow, branch, commit_sha, status, attempt, duration_seconds, \
-          queued_at, started_at, finished_at, triggered_by, url, metadata, created_at)";
+          queued_at, started_at, finished_at, triggered_by, url, metadata, created_at, run_key)";
+/// Parameters taken by [`UNNEST`].
+const UNNEST_PARAMS: usize = 17;
 
 /// Inserts the runs that do not exist yet, adds their rollup contributions and records their
 /// dimensions — one statement, so a batch of new runs costs one round trip and commits on its own.
@@ -148,22 +154,24 @@ pub async fn insert_new(
         format!(
             "with new_runs as ( \
                  insert into pipeline_runs (id, provider, repo, workflow, branch, commit_sha, status, attempt, \
+                     run_key, duration_seconds, queued_at, started_at, finished_at, triggered_by, url, \
+                     metadata, created_at, updated_at) \
+                 select id, provider, repo, workflow, branch, commit_sha, status, attempt, run_key, \
                      duration_seconds, queued_at, started_at, finished_at, triggered_by, url, metadata, \
-                     created_at, updated_at) \
-                 select id, provider, repo, workflow, branch, commit_sha, status, attempt, duration_seconds, \
-                     queued_at, started_at, finished_at, triggered_by, url, metadata, created_at, created_at \
+                     created_at, created_at \
                  from {UNNEST} order by id \
                  on conflict (id) do nothing \
                  returning id, provider, repo, workflow, coalesce(branch, '') as branch), \
              rollups as ({rollups}), \
              dims as ( \
                  insert into run_dimensions (provider, repo, workflow, branch, last_seen_at) \
-                 select distinct provider, repo, workflow, branch, $27::timestamptz from new_runs \
+                 select distinct provider, repo, workflow, branch, ${now}::timestamptz from new_runs \
                  order by 1, 2, 3, 4 \
                  on conflict (repo, workflow, branch, provider) do update set last_seen_at = excluded.last_seen_at \
                  where run_dimensions.last_seen_at < excluded.last_seen_at - interval '1 minute') \
              select id from new_runs",
-            rollups = rollups::upsert_contributions_sql(&Contributions::relation(17), "new_runs"),
+            rollups = rollups::upsert_contributions_sql(&Contributions::relation(UNNEST_PARAMS + 1), "new_runs"),
+            now = UNNEST_PARAMS + Contributions::PARAMS + 1,
         )
     });
     let q = Columns::of(states).bind(sqlx::query_scalar(&SQL));
@@ -180,8 +188,9 @@ pub async fn update(conn: &mut PgConnection, states: &[&RunState], now: DateTime
              branch = u.branch, commit_sha = u.commit_sha, status = u.status, attempt = u.attempt, \
              duration_seconds = u.duration_seconds, queued_at = u.queued_at, started_at = u.started_at, \
              finished_at = u.finished_at, triggered_by = u.triggered_by, url = u.url, \
-             metadata = u.metadata, updated_at = $17 \
-         from {UNNEST} where p.id = u.id returning p.id"
+             metadata = u.metadata, run_key = u.run_key, updated_at = ${now} \
+         from {UNNEST} where p.id = u.id returning p.id",
+        now = UNNEST_PARAMS + 1
     );
     Columns::of(states.iter().copied())
         .bind(sqlx::query_scalar::<_, String>(&sql))
@@ -295,6 +304,28 @@ pub async fn get(pool: &PgPool, id: &str) -> sqlx::Result<Option<RunRow>> {
         .await
 }
 
+/// One attempt of a run, as listed with any of its attempts.
+#[derive(Debug, Clone, FromRow, serde::Serialize, utoipa::ToSchema)]
+pub struct Attempt {
+    pub id: String,
+    pub attempt: i32,
+    pub status: RunStatus,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub duration_seconds: Option<f64>,
+}
+
+/// Every attempt of the run `run_key`, first attempt first.
+pub async fn attempts(pool: &PgPool, run_key: &str) -> sqlx::Result<Vec<Attempt>> {
+    sqlx::query_as(
+        "select id, attempt, status, started_at, finished_at, duration_seconds from pipeline_runs \
+         where run_key = $1 order by attempt, id",
+    )
+    .bind(run_key)
+    .fetch_all(pool)
+    .await
+}
+
 /// Runs still queued or running (read through a small partial index).
 pub async fn count_active(pool: &PgPool, filter: &RunFilter) -> sqlx::Result<i64> {
     let mut q = QueryBuilder::new("select count(*) from pipeline_runs");
@@ -319,13 +350,17 @@ pub async fn dimensions(pool: &PgPool) -> sqlx::Result<Vec<DimensionRow>> {
     .await
 }
 
-/// `(run_at, status, duration_seconds)` of finished runs matching `filter` (the path for filter
-/// combinations that no rollup scope covers).
+/// `(run_at, status, duration_seconds, queue_seconds)` of finished runs matching `filter` (the
+/// path for filter combinations that no rollup scope covers).
 pub async fn finished(
     pool: &PgPool,
     filter: &RunFilter,
-) -> sqlx::Result<Vec<(DateTime<Utc>, RunStatus, Option<f64>)>> {
-    let mut q = QueryBuilder::new("select run_at, status, duration_seconds from pipeline_runs");
+) -> sqlx::Result<Vec<(DateTime<Utc>, RunStatus, Option<f64>, Option<f64>)>> {
+    let mut q = QueryBuilder::new(
+        "select run_at, status, duration_seconds, \
+         case when started_at >= queued_at then extract(epoch from started_at - queued_at)::float8 end \
+         from pipeline_runs",
+    );
     filter.push_where(&mut q);
     q.push(" and status in ('success', 'failure', 'cancelled', 'skipped')");
     q.build_query_as().fetch_all(pool).await

@@ -39,6 +39,7 @@ pub fn merge(existing: Option<&RunState>, event: &RunEvent, now: DateTime<Utc>) 
             commit_sha: event.commit_sha.clone(),
             status: event.status,
             attempt: event.attempt.unwrap_or(1),
+            run_key: event.run_key.clone(),
             duration_seconds: event.duration_seconds,
             queued_at: event.queued_at,
             started_at: event.started_at,
@@ -65,6 +66,7 @@ pub fn merge(existing: Option<&RunState>, event: &RunEvent, now: DateTime<Utc>) 
     overwrite(&mut new.commit_sha, &event.commit_sha);
     overwrite(&mut new.triggered_by, &event.triggered_by);
     overwrite(&mut new.url, &event.url);
+    overwrite(&mut new.run_key, &event.run_key);
     if let Some(attempt) = event.attempt {
         new.attempt = attempt;
     }
@@ -147,6 +149,7 @@ mod tests {
             commit_sha: None,
             status,
             attempt: None,
+            run_key: None,
             duration_seconds: None,
             queued_at: None,
             started_at: Some(t(0)),

@@ -54,52 +54,99 @@ pub struct RollupKey {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Counters {
     pub runs: i64,
-    pub duration_count: i64,
-    pub duration_ms: i64,
+    pub duration: Distribution,
+    /// Queue time: started − queued, for runs that have both.
+    pub queue: Distribution,
+}
+
+/// Count, exact sum (ms) and log-scale histogram of a quantity in seconds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Distribution {
+    pub count: i64,
+    pub ms: i64,
     pub hist: Vec<i64>,
+}
+
+impl Default for Distribution {
+    fn default() -> Self {
+        Distribution {
+            count: 0,
+            ms: 0,
+            hist: vec![0; BUCKETS],
+        }
+    }
+}
+
+impl Distribution {
+    fn single(seconds: Option<f64>) -> Self {
+        let mut d = Distribution::default();
+        if let Some(s) = seconds {
+            d.count = 1;
+            d.ms = seconds_to_ms(s);
+            d.hist[bucket_of(s)] = 1;
+        }
+        d
+    }
+
+    fn add(&mut self, other: &Distribution, sign: i64) {
+        self.count += sign * other.count;
+        self.ms += sign * other.ms;
+        for (a, b) in self.hist.iter_mut().zip(&other.hist) {
+            *a += sign * b;
+        }
+    }
+
+    fn is_zero(&self) -> bool {
+        self.count == 0 && self.ms == 0 && self.hist.iter().all(|&n| n == 0)
+    }
+
+    /// The mean in seconds; `None` when nothing was counted.
+    pub fn mean(&self) -> Option<f64> {
+        (self.count > 0).then(|| self.ms as f64 / 1000.0 / self.count as f64)
+    }
+
+    /// The bucket the single counted value falls in (-1 when none): how one run's contribution
+    /// is sent to the database.
+    pub fn single_bucket(&self) -> i16 {
+        self.hist.iter().position(|&n| n != 0).map_or(-1, |i| i as i16)
+    }
 }
 
 impl Default for Counters {
     fn default() -> Self {
         Counters {
             runs: 0,
-            duration_count: 0,
-            duration_ms: 0,
-            hist: vec![0; BUCKETS],
+            duration: Distribution::default(),
+            queue: Distribution::default(),
         }
     }
 }
 
 impl Counters {
-    /// The counters of one run with an optional duration.
-    pub fn single(duration_seconds: Option<f64>) -> Self {
-        let mut c = Counters {
+    /// The counters of one run with an optional duration and queue time.
+    pub fn single(duration_seconds: Option<f64>, queue_seconds: Option<f64>) -> Self {
+        Counters {
             runs: 1,
-            ..Default::default()
-        };
-        if let Some(d) = duration_seconds {
-            c.duration_count = 1;
-            c.duration_ms = seconds_to_ms(d);
-            c.hist[bucket_of(d)] = 1;
+            duration: Distribution::single(duration_seconds),
+            queue: Distribution::single(queue_seconds),
         }
-        c
     }
 
     pub fn add(&mut self, other: &Counters, sign: i64) {
         self.runs += sign * other.runs;
-        self.duration_count += sign * other.duration_count;
-        self.duration_ms += sign * other.duration_ms;
-        for (a, b) in self.hist.iter_mut().zip(&other.hist) {
-            *a += sign * b;
-        }
+        self.duration.add(&other.duration, sign);
+        self.queue.add(&other.queue, sign);
     }
 
     pub fn is_zero(&self) -> bool {
-        self.runs == 0
-            && self.duration_count == 0
-            && self.duration_ms == 0
-            && self.hist.iter().all(|&n| n == 0)
+        self.runs == 0 && self.duration.is_zero() && self.queue.is_zero()
     }
+}
+
+/// Seconds between two instants, when both are known and in order.
+pub fn seconds_between(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Option<f64> {
+    let (from, to) = (from?, to?);
+    (to >= from).then(|| (to - from).num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6)
 }
 
 /// Durations are summed in whole milliseconds so that add/subtract cycles stay exact.
@@ -119,7 +166,10 @@ pub fn contribution(run: &RunState) -> Vec<(RollupKey, Counters)> {
     }
     let bucket = hour_of(run.run_at());
     let branch = run.branch.clone().unwrap_or_default();
-    let counters = Counters::single(run.duration_seconds);
+    let counters = Counters::single(
+        run.duration_seconds,
+        seconds_between(run.queued_at, run.started_at),
+    );
     Scope::ALL
         .into_iter()
         .map(|scope| {
@@ -158,6 +208,7 @@ mod tests {
             commit_sha: None,
             status,
             attempt: 1,
+            run_key: None,
             duration_seconds: Some(61.5),
             queued_at: None,
             started_at: Some(Utc.with_ymd_and_hms(2025, 1, 1, 10, 59, 59).unwrap()),
@@ -182,7 +233,8 @@ mod tests {
         for (key, c) in &rows {
             assert_eq!(key.bucket, Utc.with_ymd_and_hms(2025, 1, 1, 10, 0, 0).unwrap());
             assert_eq!(c.runs, 1);
-            assert_eq!(c.duration_ms, 61_500);
+            assert_eq!(c.duration.ms, 61_500);
+            assert_eq!(c.queue.count, 0, "no queue time without queued_at");
         }
         let branch_row = rows.iter().find(|(k, _)| k.scope == Scope::Branch).unwrap();
         assert_eq!(branch_row.0.branch, "");

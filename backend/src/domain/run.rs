@@ -76,6 +76,8 @@ pub struct RunEvent {
     pub commit_sha: Option<String>,
     pub status: RunStatus,
     pub attempt: Option<i32>,
+    /// Links the attempts of one run (e.g. `github:owner/repo:123` for every re-run of run 123).
+    pub run_key: Option<String>,
     pub duration_seconds: Option<f64>,
     pub queued_at: Option<DateTime<Utc>>,
     pub started_at: Option<DateTime<Utc>>,
@@ -113,6 +115,7 @@ pub struct RunState {
     pub commit_sha: Option<String>,
     pub status: RunStatus,
     pub attempt: i32,
+    pub run_key: Option<String>,
     pub duration_seconds: Option<f64>,
     pub queued_at: Option<DateTime<Utc>>,
     pub started_at: Option<DateTime<Utc>>,
@@ -149,7 +152,11 @@ pub struct Run {
     pub commit_sha: Option<String>,
     pub status: RunStatus,
     pub attempt: i32,
+    /// Shared by the attempts of one run; see `GET /api/runs/{id}`'s `attempts`.
+    pub run_key: Option<String>,
     pub duration_seconds: Option<f64>,
+    /// started − queued, when both are known.
+    pub queue_seconds: Option<f64>,
     pub queued_at: Option<DateTime<Utc>>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
@@ -174,7 +181,9 @@ impl Run {
             commit_sha: state.commit_sha,
             status: state.status,
             attempt: state.attempt,
+            run_key: state.run_key,
             duration_seconds: state.duration_seconds,
+            queue_seconds: crate::domain::rollup::seconds_between(state.queued_at, state.started_at),
             queued_at: state.queued_at,
             started_at: state.started_at,
             finished_at: state.finished_at,

@@ -117,6 +117,9 @@ pub struct RunDetail {
     pub run: Run,
     /// Jobs (with steps), in the order they were queued; empty when the provider sends none.
     pub jobs: Vec<Job>,
+    /// Every attempt of this run (this one included), first first; empty without a `run_key`.
+    /// A failed attempt followed by a successful one is a run fixed by re-running it.
+    pub attempts: Vec<runs::Attempt>,
 }
 
 /// One run with its raw metadata and jobs. Ids may contain `/` (`github:owner/repo:123:1`):
@@ -134,9 +137,14 @@ async fn get_one(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no run with id {id}")))?;
     let jobs = db::jobs::of_run(&state.pool, &id).await?;
+    let attempts = match &row.state.run_key {
+        Some(key) => runs::attempts(&state.pool, key).await?,
+        None => Vec::new(),
+    };
     Ok(Json(RunDetail {
         run: row.into_run(),
         jobs,
+        attempts,
     }))
 }
 

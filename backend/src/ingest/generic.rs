@@ -28,7 +28,11 @@ pub struct GenericEvent {
     pub repo: Option<String>,
     pub branch: Option<String>,
     pub commit_sha: Option<String>,
+    /// Attempt number of the run (1 for the first; re-runs count up).
     pub attempt: Option<i32>,
+    /// Links the attempts of one run: events with different `id`s and the same `run_key` are
+    /// attempts of the same run (so a failure fixed by a re-run is visible).
+    pub run_key: Option<String>,
     pub triggered_by: Option<String>,
     pub url: Option<String>,
     /// Defaults to `generic`.
@@ -142,6 +146,12 @@ fn validate(ev: GenericEvent, field: &dyn Fn(&str) -> String) -> Result<RunEvent
     if ev.attempt.is_some_and(|a| a < 1) {
         errors.push(FieldError::new(field("attempt"), "must be at least 1"));
     }
+    if ev.run_key.as_ref().is_some_and(|b| b.chars().count() > MAX_NAME) {
+        errors.push(FieldError::new(
+            field("run_key"),
+            format!("must be at most {MAX_NAME} characters"),
+        ));
+    }
     if ev.branch.as_ref().is_some_and(|b| b.chars().count() > MAX_NAME) {
         errors.push(FieldError::new(
             field("branch"),
@@ -164,6 +174,7 @@ fn validate(ev: GenericEvent, field: &dyn Fn(&str) -> String) -> Result<RunEvent
         commit_sha: non_empty(ev.commit_sha),
         status,
         attempt: ev.attempt,
+        run_key: non_empty(ev.run_key),
         duration_seconds: ev.duration_seconds,
         queued_at: ev.queued_at,
         started_at: ev.started_at,

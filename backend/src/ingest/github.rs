@@ -136,7 +136,7 @@ fn run_event(run: &Value, repo: Option<String>, payload: &Value, now: DateTime<U
     let attempt = int(run, "run_attempt")
         .filter(|a| (1..=i64::from(i32::MAX)).contains(a))
         .unwrap_or(1);
-    let (id, _key) = run_ids(&repo, &run_id, attempt);
+    let (id, key) = run_ids(&repo, &run_id, attempt);
     let status = status_of(run);
     let workflow = text(run, "name")
         .or_else(|| text(payload, "workflow/name"))
@@ -164,6 +164,7 @@ fn run_event(run: &Value, repo: Option<String>, payload: &Value, now: DateTime<U
         commit_sha: text(run, "head_sha"),
         status,
         attempt: Some(attempt as i32),
+        run_key: Some(key),
         duration_seconds: None,
         queued_at,
         started_at: started.filter(|_| status.stage() >= 1),
@@ -387,6 +388,7 @@ mod tests {
         );
         assert_eq!(ev.id, "github:octo-org/octo-repo:30433642:2");
         assert_eq!(ev.attempt, Some(2));
+        assert_eq!(ev.run_key.as_deref(), Some("github:octo-org/octo-repo:30433642"));
         assert_eq!(
             ev.queued_at, ev.started_at,
             "created_at belongs to the first attempt"

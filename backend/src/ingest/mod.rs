@@ -281,6 +281,7 @@ mod tests {
             commit_sha: None,
             status: crate::domain::RunStatus::Success,
             attempt: None,
+            run_key: None,
             duration_seconds: Some(-5.0),
             queued_at: parse_time("2025-08-27T11:00:00Z"),
             started_at: parse_time("2025-08-27T10:00:00Z"),

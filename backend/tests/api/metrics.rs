@@ -216,3 +216,43 @@ async fn reads_need_a_read_token_when_not_public(pool: PgPool) {
     let read = app.token(cicd_monitor::auth::Scope::Read).await;
     assert_eq!(app.get_as("/api/metrics", &read).await.status, StatusCode::OK);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn queue_time_is_summarised_from_rollups_and_runs_alike(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let now = Utc::now();
+    for (i, queue) in [Some(10), Some(20), Some(30), None].into_iter().enumerate() {
+        let start = now - TimeDelta::hours(2 + i as i64);
+        let mut body = event(json!({
+            "id": format!("q{i}"), "repo": "org/q", "workflow": "ci", "status": "success",
+            "started_at": start.to_rfc3339(), "finished_at": (start + TimeDelta::seconds(60)).to_rfc3339(),
+        }));
+        body.as_object_mut().unwrap().remove("duration_seconds");
+        if let Some(q) = queue {
+            body["queued_at"] = json!((start - TimeDelta::seconds(q)).to_rfc3339());
+        }
+        let r = app.event(&body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        assert_eq!(
+            r.body["queue_seconds"],
+            queue.map_or(Value::Null, |q| json!(q as f64))
+        );
+    }
+    let rolled = app.get("/api/metrics?repo=org/q").await.body;
+    let raw = app.get("/api/metrics?repo=org/q&branch=main").await.body;
+    assert_eq!(raw["window"]["source"], "runs");
+    for body in [&rolled, &raw] {
+        let s = &body["summary"];
+        assert_eq!(s["avg_queue_seconds"], 20.0, "{s}");
+        let p95 = s["p95_queue_seconds"].as_f64().unwrap();
+        assert!((26.0..=34.0).contains(&p95), "p95 {p95}");
+        let with_queue: Vec<&Value> = body["time_series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| !p["avg_queue"].is_null())
+            .collect();
+        assert!(!with_queue.is_empty());
+    }
+    assert_eq!(rolled["time_series"], raw["time_series"]);
+}

@@ -36,30 +36,35 @@ fn arb_event() -> impl Strategy<Value = RunEvent> {
         prop::option::of(0..3usize),
         0..2usize,
         prop::option::of(0..120i64),
+        prop::option::of(0..4000i64),
     )
-        .prop_map(|(id, status, start_min, duration, branch, repo, finish_after)| {
-            let base = Utc.with_ymd_and_hms(2025, 3, 1, 0, 0, 0).unwrap();
-            let started = base + TimeDelta::minutes(start_min * 17);
-            RunEvent {
-                id: format!("run-{id}"),
-                provider: "generic".into(),
-                repo: ["org/a", "org/b"][repo].into(),
-                workflow: ["ci", "deploy"][id % 2].into(),
-                branch: branch.map(|b| ["main", "dev", "feature/x"][b].to_owned()),
-                commit_sha: None,
-                status,
-                attempt: None,
-                duration_seconds: duration,
-                queued_at: None,
-                started_at: Some(started),
-                finished_at: finish_after
-                    .filter(|_| status.is_terminal())
-                    .map(|m| started + TimeDelta::minutes(m)),
-                triggered_by: None,
-                url: None,
-                metadata: serde_json::json!({}),
-            }
-        })
+        .prop_map(
+            |(id, status, start_min, duration, branch, repo, finish_after, queued_for)| {
+                let base = Utc.with_ymd_and_hms(2025, 3, 1, 0, 0, 0).unwrap();
+                let started = base + TimeDelta::minutes(start_min * 17);
+                RunEvent {
+                    id: format!("run-{id}"),
+                    provider: "generic".into(),
+                    repo: ["org/a", "org/b"][repo].into(),
+                    workflow: ["ci", "deploy"][id % 2].into(),
+                    branch: branch.map(|b| ["main", "dev", "feature/x"][b].to_owned()),
+                    commit_sha: None,
+                    status,
+                    attempt: None,
+                    run_key: None,
+                    duration_seconds: duration,
+                    // Queue times move with corrections too (seconds, so that buckets vary).
+                    queued_at: queued_for.map(|q| started - TimeDelta::seconds(q)),
+                    started_at: Some(started),
+                    finished_at: finish_after
+                        .filter(|_| status.is_terminal())
+                        .map(|m| started + TimeDelta::minutes(m)),
+                    triggered_by: None,
+                    url: None,
+                    metadata: serde_json::json!({}),
+                }
+            },
+        )
 }
 
 #[test]

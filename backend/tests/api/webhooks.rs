@@ -376,3 +376,35 @@ async fn bodies_over_the_limit_are_refused(pool: PgPool) {
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(r.body["error"]["code"], "payload_too_large");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_failure_fixed_by_a_rerun_shows_both_attempts(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    deliver(
+        &app,
+        "workflow_run",
+        "a1",
+        GITHUB_SECRET,
+        &workflow_run(88, 1, "completed", json!("failure")),
+    )
+    .await;
+    deliver(
+        &app,
+        "workflow_run",
+        "a2",
+        GITHUB_SECRET,
+        &workflow_run(88, 2, "completed", json!("success")),
+    )
+    .await;
+    let second = app.get("/api/runs/github:acme%2Fapi:88:2").await;
+    assert_eq!(second.body["run_key"], "github:acme/api:88");
+    assert_eq!(second.body["attempt"], 2);
+    let attempts = second.body["attempts"].as_array().unwrap();
+    let summary: Vec<(i64, &str)> = attempts
+        .iter()
+        .map(|a| (a["attempt"].as_i64().unwrap(), a["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(summary, [(1, "failure"), (2, "success")]);
+    let first = app.get("/api/runs/github:acme%2Fapi:88:1").await;
+    assert_eq!(first.body["attempts"], second.body["attempts"]);
+}
