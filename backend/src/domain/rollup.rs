@@ -51,7 +51,7 @@ pub struct RollupKey {
 }
 
 /// Additive counters of a rollup row (or of a change to one).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Counters {
     pub runs: i64,
     pub duration: Distribution,
@@ -109,16 +109,6 @@ impl Distribution {
     /// is sent to the database.
     pub fn single_bucket(&self) -> i16 {
         self.hist.iter().position(|&n| n != 0).map_or(-1, |i| i as i16)
-    }
-}
-
-impl Default for Counters {
-    fn default() -> Self {
-        Counters {
-            runs: 0,
-            duration: Distribution::default(),
-            queue: Distribution::default(),
-        }
     }
 }
 
