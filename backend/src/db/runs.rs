@@ -163,15 +163,16 @@ pub async fn insert_new(
                  on conflict (id) do nothing \
                  returning id, provider, repo, workflow, coalesce(branch, '') as branch), \
              rollups as ({rollups}), \
+             seen as (select distinct provider, repo, workflow, branch from new_runs), \
              dims as ( \
                  insert into run_dimensions (provider, repo, workflow, branch, last_seen_at) \
-                 select distinct provider, repo, workflow, branch, ${now}::timestamptz from new_runs \
-                 order by 1, 2, 3, 4 \
-                 on conflict (repo, workflow, branch, provider) do update set last_seen_at = excluded.last_seen_at \
-                 where run_dimensions.last_seen_at < excluded.last_seen_at - interval '1 minute') \
+                 select provider, repo, workflow, branch, ${now}::timestamptz from seen order by 1, 2, 3, 4 \
+                 on conflict do nothing), \
+             {touch} \
              select id from new_runs",
             rollups = rollups::upsert_contributions_sql(&Contributions::relation(UNNEST_PARAMS + 1), "new_runs"),
             now = UNNEST_PARAMS + Contributions::PARAMS + 1,
+            touch = touch_dimensions_sql("seen", &format!("${}", UNNEST_PARAMS + Contributions::PARAMS + 1)),
         )
     });
     let q = Columns::of(states).bind(sqlx::query_scalar(&SQL));
@@ -200,6 +201,18 @@ pub async fn update(conn: &mut PgConnection, states: &[&RunState], now: DateTime
     Ok(())
 }
 
+/// A CTE (`touched as (…)`) moving `last_seen_at` of the dimensions in `seen` to `now`, at most
+/// once a minute. An `update … where` leaves the rows it skips unlocked — unlike `on conflict do
+/// update … where`, which locks them until commit and so made concurrent writers queue behind
+/// each other on the busiest dimensions.
+fn touch_dimensions_sql(seen: &str, now: &str) -> String {
+    format!(
+        "touched as (update run_dimensions d set last_seen_at = {now}::timestamptz from {seen} s \
+             where (d.repo, d.workflow, d.branch, d.provider) = (s.repo, s.workflow, s.branch, s.provider) \
+             and d.last_seen_at < {now}::timestamptz - interval '1 minute')"
+    )
+}
+
 /// Records the repo / workflow / branch combinations seen, for the filter selectors.
 pub async fn touch_dimensions(
     conn: &mut PgConnection,
@@ -216,19 +229,24 @@ pub async fn touch_dimensions(
         workflow.push(w.as_str());
         branch.push(b.as_str());
     }
-    sqlx::query(
-        "insert into run_dimensions (provider, repo, workflow, branch, last_seen_at) \
-         select p, r, w, b, $5 from unnest($1::text[], $2::text[], $3::text[], $4::text[]) as u(p, r, w, b) \
-         on conflict (repo, workflow, branch, provider) do update set last_seen_at = excluded.last_seen_at \
-         where run_dimensions.last_seen_at < excluded.last_seen_at - interval '1 minute'",
-    )
-    .bind(provider)
-    .bind(repo)
-    .bind(workflow)
-    .bind(branch)
-    .bind(now)
-    .execute(conn)
-    .await?;
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "with seen as (select * from unnest($1::text[], $2::text[], $3::text[], $4::text[]) \
+                 as u(provider, repo, workflow, branch)), \
+             dims as (insert into run_dimensions (provider, repo, workflow, branch, last_seen_at) \
+                 select provider, repo, workflow, branch, $5 from seen order by 1, 2, 3, 4 on conflict do nothing), \
+             {} select 1",
+            touch_dimensions_sql("seen", "$5")
+        )
+    });
+    sqlx::query(&SQL)
+        .bind(provider)
+        .bind(repo)
+        .bind(workflow)
+        .bind(branch)
+        .bind(now)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
