@@ -408,3 +408,248 @@ async fn a_failure_fixed_by_a_rerun_shows_both_attempts(pool: PgPool) {
     let first = app.get("/api/runs/github:acme%2Fapi:88:1").await;
     assert_eq!(first.body["attempts"], second.body["attempts"]);
 }
+
+fn gitlab_pipeline(status: &str, finished: Value) -> Value {
+    json!({
+        "object_kind": "pipeline",
+        "object_attributes": {
+            "id": 31, "iid": 3, "name": null, "ref": "main", "tag": false,
+            "sha": "bcbb5ec396a2c0f828686f14fac9b80b780504f2", "source": "push", "status": status,
+            "detailed_status": status, "stages": ["build", "test"],
+            "created_at": "2016-08-12 15:23:28 UTC", "finished_at": finished,
+            "duration": 63, "queued_duration": 12,
+            "url": "https://gitlab.example.com/gitlab-org/gitlab-test/-/pipelines/31"
+        },
+        "user": {"username": "root", "email": "admin@example.com"},
+        "project": {"path_with_namespace": "gitlab-org/gitlab-test",
+                    "web_url": "https://gitlab.example.com/gitlab-org/gitlab-test"},
+        "builds": [
+            {"id": 380, "stage": "test", "name": "rspec", "status": status,
+             "created_at": "2016-08-12 15:23:28 UTC", "started_at": "2016-08-12 15:23:40 UTC",
+             "finished_at": finished, "duration": 50.5, "queued_duration": 12.0, "failure_reason": null,
+             "runner": {"id": 380987, "description": "shared-runners-manager-6", "active": true,
+                        "is_shared": true, "tags": ["linux", "docker"]}}
+        ]
+    })
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn gitlab_pipelines_and_their_builds_are_recorded(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    let send = |body: Value, token: &'static str, key: &'static str| {
+        let app = app.clone();
+        async move {
+            app.send(
+                "/api/webhooks/gitlab",
+                &[
+                    ("content-type", "application/json"),
+                    ("x-gitlab-event", "Pipeline Hook"),
+                    ("x-gitlab-token", token),
+                    ("idempotency-key", key),
+                ],
+                body.to_string(),
+            )
+            .await
+        }
+    };
+    let r = send(
+        gitlab_pipeline("running", Value::Null),
+        crate::support::GITLAB_TOKEN,
+        "k1",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["runs"][0]["id"], "gitlab:gitlab-org/gitlab-test:31");
+    assert_eq!(r.body["jobs"], 1);
+    let done = gitlab_pipeline("failed", json!("2016-08-12 15:24:43 UTC"));
+    let r = send(done.clone(), crate::support::GITLAB_TOKEN, "k2").await;
+    assert_eq!(r.body["runs"][0]["status"], "failure");
+    let again = send(done, crate::support::GITLAB_TOKEN, "k2").await;
+    assert_eq!(again.body["status"], "duplicate");
+
+    let run = app.get("/api/runs/gitlab:gitlab-org%2Fgitlab-test:31").await;
+    assert_eq!(run.status, StatusCode::OK, "{}", run.text);
+    assert_eq!(run.body["provider"], "gitlab");
+    assert_eq!(run.body["branch"], "main");
+    assert_eq!(run.body["queued_at"], "2016-08-12T15:23:28Z");
+    assert_eq!(run.body["queue_seconds"], 12.0);
+    let job = &run.body["jobs"][0];
+    assert_eq!(job["name"], "rspec");
+    assert_eq!(job["stage"], "test");
+    assert_eq!(job["status"], "failure");
+    assert_eq!(job["labels"], json!(["linux", "docker"]));
+    assert_eq!(job["runner_name"], "shared-runners-manager-6");
+
+    let wrong = send(gitlab_pipeline("running", Value::Null), "not-the-token", "k3").await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong.body["error"]["code"], "invalid_signature");
+    let push = app
+        .send(
+            "/api/webhooks/gitlab",
+            &[
+                ("x-gitlab-event", "Push Hook"),
+                ("x-gitlab-token", crate::support::GITLAB_TOKEN),
+            ],
+            json!({"object_kind": "push"}).to_string(),
+        )
+        .await;
+    assert_eq!(push.status, StatusCode::OK);
+    assert_eq!(push.body["status"], "ignored");
+}
+
+fn jenkins(phase: &str, status: Option<&str>, timestamp: i64, duration: i64) -> Value {
+    let mut build = json!({
+        "full_url": "https://ci.example.com/job/acme/job/api/42/", "number": 42, "queue_id": 7,
+        "phase": phase, "timestamp": timestamp, "duration": duration,
+        "scm": {"url": "https://github.com/acme/api.git", "branch": "origin/main", "commit": "deadbeef"}
+    });
+    if let Some(s) = status {
+        build["status"] = json!(s);
+    }
+    json!({"name": "api", "display_name": "api", "url": "job/acme/job/api/", "build": build})
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn jenkins_notifications_take_an_ingest_token_in_the_header_or_the_query(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    let started = 1_756_274_400_000i64; // 2025-08-27T06:00:00Z
+    let header = format!("Bearer {}", app.ingest);
+    let r = app
+        .send(
+            "/api/webhooks/jenkins",
+            &[("content-type", "application/json"), ("authorization", &header)],
+            jenkins("STARTED", None, started, 0).to_string(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let id = r.body["runs"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(r.body["runs"][0]["status"], "running");
+
+    let uri = format!("/api/webhooks/jenkins?token={}", app.ingest);
+    let done = jenkins("FINALIZED", Some("UNSTABLE"), started + 90_000, 90_000);
+    let r = app
+        .send(&uri, &[("content-type", "application/json")], done.to_string())
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["runs"][0]["status"], "failure");
+
+    let run = app.get(&format!("/api/runs/{}", id.replace('/', "%2F"))).await;
+    assert_eq!(run.body["repo"], "acme/api");
+    assert_eq!(run.body["branch"], "main");
+    assert_eq!(run.body["duration_seconds"], 90.0);
+    assert_eq!(run.body["started_at"], "2025-08-27T06:00:00Z");
+
+    let none = app
+        .send(
+            "/api/webhooks/jenkins",
+            &[],
+            jenkins("STARTED", None, started, 0).to_string(),
+        )
+        .await;
+    assert_eq!(none.status, StatusCode::UNAUTHORIZED);
+    let read = app.token(cicd_monitor::auth::Scope::Read).await;
+    let wrong_scope = app
+        .send(
+            &format!("/api/webhooks/jenkins?token={read}"),
+            &[],
+            jenkins("STARTED", None, started, 0).to_string(),
+        )
+        .await;
+    assert_eq!(wrong_scope.status, StatusCode::FORBIDDEN);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn cdevents_arrive_in_every_cloudevents_mode(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    let auth = format!("Bearer {}", app.ingest);
+    let cdevent = |kind: &str, outcome: Option<&str>, at: &str| {
+        let mut content = json!({"pipelineName": "release", "uri": "https://ci.example.com/runs/9"});
+        if let Some(o) = outcome {
+            content["outcome"] = json!(o);
+        }
+        json!({
+            "context": {"specversion": "0.5.0", "id": format!("ev-{kind}"), "source": "/tekton/acme",
+                        "type": format!("dev.cdevents.pipelinerun.{kind}.0.3.0"), "timestamp": at},
+            "subject": {"id": "run-9", "source": "/tekton/acme", "content": content},
+            "customData": {"repo": "acme/api"}
+        })
+    };
+    // Binary mode.
+    let started = cdevent("started", None, "2025-08-27T06:00:00Z");
+    let r = app
+        .send(
+            "/api/webhooks/cdevents",
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/json"),
+                ("ce-specversion", "1.0"),
+                ("ce-id", "ev-started"),
+                ("ce-source", "/tekton/acme"),
+                ("ce-type", "dev.cdevents.pipelinerun.started.0.3.0"),
+            ],
+            started.to_string(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["runs"][0]["status"], "running");
+    let id = r.body["runs"][0]["id"].as_str().unwrap().to_owned();
+
+    // Structured mode.
+    let finished = cdevent("finished", Some("success"), "2025-08-27T06:04:00Z");
+    let structured = json!({"specversion": "1.0", "id": "ev-finished", "source": "/tekton/acme",
+        "type": "dev.cdevents.pipelinerun.finished.0.3.0", "time": "2025-08-27T06:04:00Z", "data": finished});
+    let r = app
+        .send(
+            "/api/webhooks/cdevents",
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/cloudevents+json"),
+            ],
+            structured.to_string(),
+        )
+        .await;
+    assert_eq!(r.body["runs"][0]["status"], "success", "{}", r.text);
+    let run = app.get(&format!("/api/runs/{}", id.replace('/', "%2F"))).await;
+    assert_eq!(run.body["repo"], "acme/api");
+    assert_eq!(run.body["workflow"], "release");
+    assert_eq!(run.body["duration_seconds"], 240.0);
+
+    // Batch mode: a pipeline run and an event type that is not tracked.
+    let batch = json!([
+        {"specversion": "1.0", "id": "b1", "source": "/tekton/acme", "type": "dev.cdevents.pipelinerun.queued.0.3.0",
+         "data": cdevent("queued", None, "2025-08-27T07:00:00Z")
+            .as_object().cloned().map(|mut o| { o["subject"]["id"] = json!("run-10"); Value::Object(o) }).unwrap()},
+        {"specversion": "1.0", "id": "b2", "source": "/x", "type": "com.example.other", "data": {}}
+    ]);
+    let r = app
+        .send(
+            "/api/webhooks/cdevents",
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/cloudevents-batch+json"),
+            ],
+            batch.to_string(),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["runs"].as_array().unwrap().len(), 1);
+    assert_eq!(r.body["runs"][0]["status"], "queued");
+    assert_eq!(count(&pool, "pipeline_runs").await, 2);
+
+    let unauthenticated = app
+        .send(
+            "/api/webhooks/cdevents",
+            &[("content-type", "application/cloudevents+json")],
+            structured.to_string(),
+        )
+        .await;
+    assert_eq!(unauthenticated.status, StatusCode::UNAUTHORIZED);
+    let not_json = app
+        .send(
+            "/api/webhooks/cdevents",
+            &[("authorization", &auth), ("content-type", "application/json")],
+            "nope",
+        )
+        .await;
+    assert_eq!(not_json.status, StatusCode::BAD_REQUEST);
+}
