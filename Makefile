@@ -49,6 +49,10 @@ run: build
 	  CICD_ADMIN_TOKEN=$$(cat .local/admin-token); export CICD_ADMIN_TOKEN; \
 	  echo "admin token (for /api/tokens): .local/admin-token"; \
 	fi; \
+	if [ -z "$$CICD_SECRET_KEY" ]; then \
+	  mkdir -p .local; [ -s .local/secret-key ] || head -c 32 /dev/urandom | base64 > .local/secret-key; \
+	  CICD_SECRET_KEY=$$(cat .local/secret-key); export CICD_SECRET_KEY; \
+	fi; \
 	echo "serving on http://localhost:8080"; \
 	exec $(BIN) serve
 
