@@ -1,7 +1,15 @@
 //! Types shared by the ci-cd-monitor backend and its operator: the `AlertRule` and `Integration`
 //! custom resources (whose specs are also the REST bodies of `/api/alert-rules` and
-//! `/api/integrations`). The resource types arrive with the alerting and operator work; this crate
-//! already fixes the API group and version they are served under.
+//! `/api/integrations`), so a rule declared in YAML and one created through the API cannot mean
+//! different things.
+
+pub mod alert_rule;
+pub mod integration;
+pub mod span;
+
+pub use alert_rule::{AlertRuleSpec, Condition, GroupKey, Notify, Selector, Severity, Stat};
+pub use integration::{IntegrationSpec, IntegrationType, SecretValue};
+pub use span::Span;
 
 /// API group of the custom resources.
 pub const GROUP: &str = "cicd-monitor.dev";

@@ -1,0 +1,306 @@
+//! The `AlertRule` spec: which runs a rule watches, what condition fires it, and how it notifies.
+//! The same type is the body of `PUT /api/alert-rules/…` and the spec of the custom resource.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::span::Span;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertRuleSpec {
+    /// Pauses evaluation and notifications.
+    #[serde(default)]
+    pub suspend: bool,
+    /// Which runs the rule watches; empty matches every run.
+    #[serde(default, rename = "match")]
+    pub selector: Selector,
+    pub condition: Condition,
+    #[serde(default)]
+    pub severity: Severity,
+    #[serde(default)]
+    pub annotations: Annotations,
+    #[serde(default)]
+    pub notify: Notify,
+}
+
+/// Selectors, each exact or a glob (`*` any run of characters, `?` one character).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Selector {
+    /// `github`, `gitlab`, `jenkins`, `cdevents`, `generic`, …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// Repository, e.g. `acme/payments-*`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo: Option<String>,
+    /// Workflows; any of them matches. Empty: all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workflows: Vec<String>,
+    /// Branches; any of them matches (`main`, `release/*`). Empty: all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub branches: Vec<String>,
+}
+
+/// What makes a group of runs fire.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all_fields = "camelCase")]
+pub enum Condition {
+    /// A run failed: every failure, or with `onlyFirst` only the first after a success.
+    RunFailed {
+        #[serde(default)]
+        only_first: bool,
+    },
+    /// The last `threshold` finished runs all failed.
+    ConsecutiveFailures { threshold: u32 },
+    /// Failures / (successes + failures) over `window` is at least `threshold` percent, counted only
+    /// once at least `minRuns` runs finished.
+    FailureRate {
+        threshold: f64,
+        window: Span,
+        #[serde(default = "default_min_runs")]
+        min_runs: u32,
+    },
+    /// The average or p95 duration over `window` is above `threshold`.
+    Duration {
+        #[serde(default)]
+        stat: Stat,
+        threshold: Span,
+        window: Span,
+    },
+    /// The p95 duration over `window` is at least `percent` above the p95 of the `baselineWindow`
+    /// before it.
+    DurationRegression {
+        percent: f64,
+        window: Span,
+        baseline_window: Span,
+    },
+    /// The average or p95 queue time (started − queued) over `window` is above `threshold`.
+    QueueTime {
+        #[serde(default)]
+        stat: Stat,
+        threshold: Span,
+        window: Span,
+    },
+    /// No successful run for longer than `window` (a red branch, or a scheduled workflow gone silent).
+    NoSuccessWithin { window: Span },
+}
+
+fn default_min_runs() -> u32 {
+    5
+}
+
+impl Condition {
+    /// The condition's name, as in its `type` field.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Condition::RunFailed { .. } => "RunFailed",
+            Condition::ConsecutiveFailures { .. } => "ConsecutiveFailures",
+            Condition::FailureRate { .. } => "FailureRate",
+            Condition::Duration { .. } => "Duration",
+            Condition::DurationRegression { .. } => "DurationRegression",
+            Condition::QueueTime { .. } => "QueueTime",
+            Condition::NoSuccessWithin { .. } => "NoSuccessWithin",
+        }
+    }
+
+    /// Problems that the types cannot express (ranges), as `(field, message)`.
+    pub fn problems(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        match self {
+            Condition::ConsecutiveFailures { threshold } if *threshold < 1 => {
+                out.push(("condition.threshold", "must be at least 1".into()));
+            }
+            Condition::FailureRate { threshold, .. }
+                if !(threshold.is_finite() && *threshold > 0.0 && *threshold <= 100.0) =>
+            {
+                out.push((
+                    "condition.threshold",
+                    "must be a percentage above 0 and at most 100".into(),
+                ));
+            }
+            Condition::DurationRegression { percent, .. } if !(percent.is_finite() && *percent > 0.0) => {
+                out.push(("condition.percent", "must be above 0".into()));
+            }
+            _ => {}
+        }
+        let windows: Vec<(&'static str, &Span)> = match self {
+            Condition::FailureRate { window, .. }
+            | Condition::Duration { window, .. }
+            | Condition::QueueTime { window, .. }
+            | Condition::NoSuccessWithin { window } => vec![("condition.window", window)],
+            Condition::DurationRegression {
+                window,
+                baseline_window,
+                ..
+            } => {
+                vec![
+                    ("condition.window", window),
+                    ("condition.baselineWindow", baseline_window),
+                ]
+            }
+            _ => Vec::new(),
+        };
+        for (field, w) in windows {
+            if w.as_secs() < 60 || w.as_secs() > 90 * 86_400 {
+                out.push((field, "must be between 1m and 90d".into()));
+            }
+        }
+        out
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Stat {
+    Avg,
+    #[default]
+    P95,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    #[default]
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Annotations {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runbook_url: Option<String>,
+}
+
+/// The dimensions incidents are grouped by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupKey {
+    Repo,
+    Workflow,
+    Branch,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Notify {
+    /// Integrations to notify, by name.
+    #[serde(default)]
+    pub integrations: Vec<IntegrationRef>,
+    /// One incident per distinct combination of these (default: repo, workflow, branch).
+    #[serde(default = "default_group_by")]
+    pub group_by: Vec<GroupKey>,
+    /// How long a group must stay bad before the first notification (absorbs flapping).
+    #[serde(default = "default_group_wait")]
+    pub group_wait: Span,
+    /// Notify again after this long while the group keeps firing and is not acknowledged.
+    #[serde(default = "default_repeat")]
+    pub repeat_interval: Span,
+    /// Send a "back to green" message when the group resolves.
+    #[serde(default = "default_true")]
+    pub send_resolved: bool,
+}
+
+impl Default for Notify {
+    fn default() -> Self {
+        Notify {
+            integrations: Vec::new(),
+            group_by: default_group_by(),
+            group_wait: default_group_wait(),
+            repeat_interval: default_repeat(),
+            send_resolved: true,
+        }
+    }
+}
+
+fn default_group_by() -> Vec<GroupKey> {
+    vec![GroupKey::Repo, GroupKey::Workflow, GroupKey::Branch]
+}
+fn default_group_wait() -> Span {
+    Span::from_secs(30)
+}
+fn default_repeat() -> Span {
+    Span::from_secs(4 * 3600)
+}
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct IntegrationRef {
+    pub name: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_example_reads_with_defaults() {
+        let spec: AlertRuleSpec = serde_json::from_value(serde_json::json!({
+            "match": {"provider": "github", "repo": "org/payments-*", "workflows": ["ci"],
+                      "branches": ["main", "release/*"]},
+            "condition": {"type": "ConsecutiveFailures", "threshold": 3},
+            "severity": "critical",
+            "annotations": {"summary": "main is red", "runbookUrl": "https://runbooks/x"},
+            "notify": {"integrations": [{"name": "slack-payments"}], "groupBy": ["repo", "workflow", "branch"],
+                       "groupWait": "30s", "repeatInterval": "4h", "sendResolved": true}
+        }))
+        .unwrap();
+        assert_eq!(spec.condition, Condition::ConsecutiveFailures { threshold: 3 });
+        assert_eq!(spec.notify.repeat_interval.as_secs(), 4 * 3600);
+        assert_eq!(spec.selector.branches, ["main", "release/*"]);
+        assert!(!spec.suspend);
+
+        let minimal: AlertRuleSpec =
+            serde_json::from_value(serde_json::json!({"condition": {"type": "RunFailed"}})).unwrap();
+        assert_eq!(minimal.severity, Severity::Warning);
+        assert_eq!(minimal.notify.group_wait.as_secs(), 30);
+        assert_eq!(minimal.notify.group_by.len(), 3);
+    }
+
+    #[test]
+    fn every_condition_round_trips_in_camel_case() {
+        let c: Condition = serde_json::from_value(serde_json::json!({
+            "type": "DurationRegression", "percent": 50, "window": "1d", "baselineWindow": "7d"
+        }))
+        .unwrap();
+        let back = serde_json::to_value(&c).unwrap();
+        assert_eq!(back["baselineWindow"], "7d");
+        assert_eq!(serde_json::from_value::<Condition>(back).unwrap(), c);
+        let fr: Condition = serde_json::from_value(
+            serde_json::json!({"type": "FailureRate", "threshold": 20, "window": "1h"}),
+        )
+        .unwrap();
+        assert!(matches!(fr, Condition::FailureRate { min_runs: 5, .. }));
+        assert!(serde_json::from_value::<Condition>(serde_json::json!({"type": "Nope"})).is_err());
+    }
+
+    #[test]
+    fn ranges_are_checked() {
+        let bad = Condition::FailureRate {
+            threshold: 120.0,
+            window: Span::from_secs(10),
+            min_runs: 1,
+        };
+        let fields: Vec<_> = bad.problems().into_iter().map(|(f, _)| f).collect();
+        assert_eq!(fields, ["condition.threshold", "condition.window"]);
+        assert!(Condition::ConsecutiveFailures { threshold: 3 }
+            .problems()
+            .is_empty());
+    }
+}

@@ -1,0 +1,91 @@
+//! The `Integration` spec: where notifications go. The same type is the body of
+//! `PUT /api/integrations/…` and the spec of the custom resource; secrets are given by value through
+//! the API and by reference to a Secret in Kubernetes (the operator resolves them).
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IntegrationSpec {
+    #[serde(rename = "type")]
+    pub kind: IntegrationType,
+    /// Pauses deliveries (they wait in the outbox).
+    #[serde(default)]
+    pub suspend: bool,
+    /// For `type: Slack`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slack: Option<SlackSpec>,
+    /// For `type: Webhook`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<WebhookSpec>,
+    /// Send "resolved" messages through this integration.
+    #[serde(default = "default_true")]
+    pub send_resolved: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum IntegrationType {
+    Slack,
+    Webhook,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SlackSpec {
+    /// The incoming webhook URL (`https://hooks.slack.com/services/…`).
+    pub webhook_url: SecretValue,
+    /// Informational: the channel the webhook posts to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookSpec {
+    pub url: SecretValue,
+    /// Key of the `X-CICD-Signature-256` HMAC-SHA256 signature of each body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hmac_secret: Option<SecretValue>,
+}
+
+/// A secret: its value (REST API) or a reference to a key of a Secret in the same namespace
+/// (Kubernetes).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretValue {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_key_ref: Option<SecretKeyRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SecretKeyRef {
+    pub name: String,
+    pub key: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_kubernetes_style_slack_integration_reads() {
+        let spec: IntegrationSpec = serde_json::from_value(serde_json::json!({
+            "type": "Slack",
+            "slack": {"webhookUrl": {"secretKeyRef": {"name": "slack-webhook", "key": "url"}},
+                      "channel": "#ci-alerts"}
+        }))
+        .unwrap();
+        assert_eq!(spec.kind, IntegrationType::Slack);
+        assert!(spec.send_resolved);
+        let slack = spec.slack.unwrap();
+        assert_eq!(slack.webhook_url.secret_key_ref.unwrap().key, "url");
+        assert_eq!(slack.webhook_url.value, None);
+    }
+}
