@@ -1,5 +1,6 @@
 //! ci-cd-monitor's backend: ingest of CI/CD run events, dashboard metrics, and the HTTP API.
 
+pub mod alerting;
 pub mod auth;
 pub mod cli;
 pub mod config;
