@@ -24,13 +24,16 @@ const CACHE_TTL: Duration = Duration::from_secs(10);
 const CACHE_MAX: usize = 10_000;
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
 
-/// What a token may do. `admin` may do everything; `read` and `ingest` only what they say.
+/// What a token may do. `admin` may do everything except manage what Kubernetes owns; `read` and
+/// `ingest` only what they say; `operator` (the Kubernetes operator's token) reads, and manages the
+/// rules and integrations declared as custom resources.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     Ingest,
     Read,
     Admin,
+    Operator,
 }
 
 impl Scope {
@@ -39,17 +42,20 @@ impl Scope {
             Scope::Ingest => "ingest",
             Scope::Read => "read",
             Scope::Admin => "admin",
+            Scope::Operator => "operator",
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [Scope::Ingest, Scope::Read, Scope::Admin]
+        [Scope::Ingest, Scope::Read, Scope::Admin, Scope::Operator]
             .into_iter()
             .find(|x| x.as_str() == s)
     }
 
     pub fn allows(self, needed: Scope) -> bool {
-        self == Scope::Admin || self == needed
+        self == needed
+            || (self == Scope::Admin && needed != Scope::Operator)
+            || (self == Scope::Operator && needed == Scope::Read)
     }
 }
 
@@ -210,5 +216,8 @@ mod tests {
         assert!(Scope::Read.allows(Scope::Read));
         assert!(!Scope::Read.allows(Scope::Ingest));
         assert!(!Scope::Ingest.allows(Scope::Admin));
+        assert!(Scope::Operator.allows(Scope::Read));
+        assert!(!Scope::Operator.allows(Scope::Admin));
+        assert!(!Scope::Admin.allows(Scope::Operator));
     }
 }

@@ -41,6 +41,16 @@ pub struct Config {
     /// 32 characters, e.g. `openssl rand -base64 32`. Without it, such secrets cannot be stored.
     #[arg(long, env = "CICD_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<SecretString>,
+    /// The address users reach the dashboard at (links in notifications), e.g. https://cicd.example.com.
+    #[arg(long, env = "CICD_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// A Slack incoming webhook that becomes the integration named `slack`, notified by rules that
+    /// name no integration. The URL stays in the environment.
+    #[arg(long, env = "SLACK_WEBHOOK_URL", hide_env_values = true)]
+    pub slack_webhook_url: Option<SecretString>,
+    /// Seconds between evaluations of every alert rule (window rules, groupWait, repeats).
+    #[arg(long, env = "CICD_ALERT_TICK", default_value_t = 15)]
+    pub alert_tick: u64,
     /// Log format.
     #[arg(long, env = "CICD_LOG_FORMAT", value_enum, default_value = "pretty")]
     pub log_format: LogFormat,

@@ -169,8 +169,21 @@ fn rejection(status: StatusCode, text: String) -> ApiError {
 }
 
 impl From<JsonRejection> for ApiError {
+    /// A well-formed body with a field of the wrong type or value is a 422 naming the field.
     fn from(r: JsonRejection) -> Self {
-        rejection(r.status(), r.body_text())
+        let text = r.body_text();
+        if r.status() != StatusCode::UNPROCESSABLE_ENTITY {
+            return rejection(r.status(), text);
+        }
+        let detail = text
+            .strip_prefix("Failed to deserialize the JSON body into the target type: ")
+            .unwrap_or(&text);
+        let detail = detail.split(" at line ").next().unwrap_or(detail);
+        let (field, message) = match detail.split_once(": ") {
+            Some((path, message)) if !path.contains(' ') => (path, message),
+            _ => ("body", detail),
+        };
+        ApiError::Validation(vec![FieldError::new(field, message)])
     }
 }
 

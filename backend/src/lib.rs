@@ -24,6 +24,9 @@ use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 
+use crate::alerting::engine::Alerts;
+use crate::alerting::incidents::NoticeContext;
+use crate::alerting::outbox::Outbox;
 use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::crypto::SecretBox;
@@ -36,19 +39,41 @@ use crate::writer::Writer;
 pub fn state(pool: PgPool, config: &Config) -> anyhow::Result<AppState> {
     let secret_box = config.secret_key.as_ref().map(SecretBox::new).transpose()?;
     let metrics = Arc::new(Metrics::new());
+    let alerts = Arc::new(Alerts::new(
+        pool.clone(),
+        NoticeContext {
+            environment: config.environment.clone(),
+            public_url: config.public_url.clone(),
+        },
+        metrics.clone(),
+    ));
     Ok(AppState {
         writer: Writer::start(
             pool.clone(),
             metrics.clone(),
             config.ingest_writers,
             config.ingest_max_batch,
+            Some(alerts.clone()),
         ),
+        alerts,
+        outbox: Arc::new(Outbox {
+            pool: pool.clone(),
+            secret_box: secret_box.clone(),
+            env_slack: config.slack_webhook_url.clone(),
+            client: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(10))
+                .build()?,
+            metrics: metrics.clone(),
+            backoff_base: std::time::Duration::from_secs(2),
+        }),
         auth: Arc::new(Authenticator::new(pool.clone(), config.admin_token.as_ref())),
-        verifier: Arc::new(Verifier::new(pool.clone(), &config.webhooks, secret_box)),
+        verifier: Arc::new(Verifier::new(pool.clone(), &config.webhooks, secret_box.clone())),
+        secret_box,
         metrics,
         info: Arc::new(Info {
             environment: config.environment.clone(),
             public_read: config.public_read,
+            public_url: config.public_url.clone(),
             started: Instant::now(),
         }),
         pool,
@@ -66,6 +91,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.listen).await?;
     tracing::info!(addr = %listener.local_addr()?, environment = %config.environment, "serving");
     let state = state(pool.clone(), &config)?;
+    let hint = config
+        .slack_webhook_url
+        .as_ref()
+        .map(|u| http::integrations::mask(u.expose_secret()));
+    db::integrations::sync_env_slack(&pool, hint.as_deref()).await?;
     background(&config, &state)?;
     let app = http::router(state, &config.static_dir);
     axum::serve(listener, app)
@@ -97,6 +127,10 @@ fn background(config: &Config, state: &AppState) -> anyhow::Result<()> {
         }
         _ => {}
     }
+    state
+        .alerts
+        .spawn(std::time::Duration::from_secs(config.alert_tick.max(1)));
+    tokio::spawn(state.outbox.clone().run());
     let pool = state.pool.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));

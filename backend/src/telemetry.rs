@@ -1,7 +1,8 @@
 //! Logs (tracing) and Prometheus metrics.
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 use sqlx::PgPool;
 use tracing_subscriber::{fmt, prelude::*, EnvFilter};
@@ -35,6 +36,9 @@ pub struct Metrics {
     pub runs_ingested: IntCounterVec,
     pub ingest_batch_size: Histogram,
     pub ingest_transaction: Histogram,
+    /// Notification delivery attempts, by integration type, outcome and (bounded) reason.
+    pub notifications: IntCounterVec,
+    pub incidents_firing: IntGauge,
     db_pool: IntGaugeVec,
 }
 
@@ -86,6 +90,19 @@ impl Metrics {
             ]),
         )
         .expect("valid metric");
+        let notifications = IntCounterVec::new(
+            Opts::new(
+                "cicd_notifications_total",
+                "Notification delivery attempts, by integration type, outcome (sent, retry, failed) and reason.",
+            ),
+            &["type", "outcome", "reason"],
+        )
+        .expect("valid metric");
+        let incidents_firing = IntGauge::new(
+            "cicd_alert_incidents_firing",
+            "Alert incidents firing now (as of the last evaluation tick).",
+        )
+        .expect("valid metric");
         let db_pool = IntGaugeVec::new(
             Opts::new(
                 "cicd_db_pool_connections",
@@ -100,6 +117,8 @@ impl Metrics {
             Box::new(runs_ingested.clone()),
             Box::new(ingest_batch_size.clone()),
             Box::new(ingest_transaction.clone()),
+            Box::new(notifications.clone()),
+            Box::new(incidents_firing.clone()),
             Box::new(db_pool.clone()),
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ] {
@@ -112,6 +131,8 @@ impl Metrics {
             runs_ingested,
             ingest_batch_size,
             ingest_transaction,
+            notifications,
+            incidents_firing,
             db_pool,
         }
     }

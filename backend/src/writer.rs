@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
+use crate::alerting::engine::Alerts;
 use crate::db;
 use crate::db::rollups::Contributions;
 use crate::domain::rollup::{contribution, Counters, RollupKey};
@@ -38,12 +39,25 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts `workers` writer tasks taking up to `max_batch` events per transaction.
-    pub fn start(pool: PgPool, metrics: Arc<Metrics>, workers: usize, max_batch: usize) -> Self {
+    /// Starts `workers` writer tasks taking up to `max_batch` events per transaction; `alerts`
+    /// hears of every run that reached a final status.
+    pub fn start(
+        pool: PgPool,
+        metrics: Arc<Metrics>,
+        workers: usize,
+        max_batch: usize,
+        alerts: Option<Arc<Alerts>>,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(max_batch * 8);
         let rx = Arc::new(Mutex::new(rx));
         for _ in 0..workers.max(1) {
-            tokio::spawn(worker(rx.clone(), pool.clone(), metrics.clone(), max_batch));
+            tokio::spawn(worker(
+                rx.clone(),
+                pool.clone(),
+                metrics.clone(),
+                max_batch,
+                alerts.clone(),
+            ));
         }
         Writer { tx }
     }
@@ -81,7 +95,13 @@ impl Writer {
     }
 }
 
-async fn worker(rx: Arc<Mutex<mpsc::Receiver<Job>>>, pool: PgPool, metrics: Arc<Metrics>, max_batch: usize) {
+async fn worker(
+    rx: Arc<Mutex<mpsc::Receiver<Job>>>,
+    pool: PgPool,
+    metrics: Arc<Metrics>,
+    max_batch: usize,
+    alerts: Option<Arc<Alerts>>,
+) {
     loop {
         let mut jobs = Vec::new();
         {
@@ -98,7 +118,7 @@ async fn worker(rx: Arc<Mutex<mpsc::Receiver<Job>>>, pool: PgPool, metrics: Arc<
             }
         }
         metrics.ingest_batch_size.observe(jobs.len() as f64);
-        process(&pool, &metrics, jobs).await;
+        process(&pool, &metrics, jobs, alerts.as_deref()).await;
     }
 }
 
@@ -108,13 +128,30 @@ fn provider_label(provider: &str) -> &str {
     KNOWN.into_iter().find(|k| *k == provider).unwrap_or("other")
 }
 
-async fn process(pool: &PgPool, metrics: &Metrics, jobs: Vec<Job>) {
+async fn process(pool: &PgPool, metrics: &Metrics, jobs: Vec<Job>, alerts: Option<&Alerts>) {
     let (events, replies): (Vec<RunEvent>, Vec<_>) = jobs.into_iter().map(|j| (j.event, j.reply)).unzip();
     let timer = metrics.ingest_transaction.start_timer();
     let result = write_now(pool, &events).await;
     timer.observe_duration();
     match result {
         Ok(written) => {
+            if let Some(alerts) = alerts {
+                alerts.runs_finished(
+                    written
+                        .iter()
+                        .filter(|w| w.outcome.changed() && w.run.status.is_terminal())
+                        .map(|w| {
+                            let r = &w.run;
+                            [
+                                r.provider.clone(),
+                                r.repo.clone(),
+                                r.workflow.clone(),
+                                r.branch.clone().unwrap_or_default(),
+                            ]
+                        })
+                        .collect(),
+                );
+            }
             for (reply, w) in replies.into_iter().zip(written) {
                 if w.outcome.changed() {
                     metrics

@@ -2,6 +2,11 @@
 //! and the outbox is delivered to Slack or generic webhooks.
 
 pub mod deliver;
+pub mod engine;
+pub mod evaluate;
+pub mod incidents;
+pub mod outbox;
+pub mod selector;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -77,5 +82,7 @@ pub enum Delivery {
         reason: String,
     },
     /// Never going to work as configured (other 4xx): the reason is shown on the integration.
-    Permanent { reason: String },
+    Permanent {
+        reason: String,
+    },
 }

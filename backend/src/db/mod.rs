@@ -1,7 +1,9 @@
 //! PostgreSQL access: the pool, migrations, and one module of small query functions per table.
 
+pub mod integrations;
 pub mod jobs;
 pub mod rollups;
+pub mod rules;
 pub mod runs;
 pub mod sources;
 pub mod tokens;

@@ -352,7 +352,7 @@ pub async fn count_active(pool: &PgPool, filter: &RunFilter) -> sqlx::Result<i64
     q.build_query_scalar().fetch_one(pool).await
 }
 
-#[derive(Debug, FromRow)]
+#[derive(Debug, Clone, FromRow)]
 pub struct DimensionRow {
     pub provider: String,
     pub repo: String,

@@ -68,3 +68,8 @@ scope_extractor!(
     "A caller with the `read` scope, or anyone when reads are public."
 );
 scope_extractor!(AdminAuth, Scope::Admin, "A caller with the `admin` scope.");
+scope_extractor!(
+    OperatorAuth,
+    Scope::Operator,
+    "The Kubernetes operator (a token with the `operator` scope)."
+);

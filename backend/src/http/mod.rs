@@ -1,12 +1,16 @@
 //! The HTTP surface: one router assembled from one module per resource.
 
+mod alerts;
 mod auth;
 mod events;
 mod extract;
 mod health;
+pub mod integrations;
+
 mod metrics;
 mod middleware;
 pub mod openapi;
+mod rules;
 mod runs;
 mod sources;
 mod spa;
@@ -21,12 +25,15 @@ use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use sqlx::PgPool;
 
+use crate::alerting::engine::Alerts;
+use crate::alerting::outbox::Outbox;
 use crate::auth::Authenticator;
+use crate::crypto::SecretBox;
 use crate::telemetry::Metrics;
 use crate::webhooks::Verifier;
 use crate::writer::Writer;
 
-pub use auth::{AdminAuth, IngestAuth, ReadAuth};
+pub use auth::{AdminAuth, IngestAuth, OperatorAuth, ReadAuth};
 
 /// Largest body of a single-event request.
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -40,6 +47,10 @@ pub struct AppState {
     pub writer: Writer,
     pub auth: Arc<Authenticator>,
     pub verifier: Arc<Verifier>,
+    pub alerts: Arc<Alerts>,
+    pub outbox: Arc<Outbox>,
+    /// Seals secrets stored in the database; `None` without `CICD_SECRET_KEY`.
+    pub secret_box: Option<SecretBox>,
     pub metrics: Arc<Metrics>,
     pub info: Arc<Info>,
 }
@@ -48,6 +59,8 @@ pub struct AppState {
 pub struct Info {
     pub environment: String,
     pub public_read: bool,
+    /// `CICD_PUBLIC_URL`.
+    pub public_url: Option<String>,
     pub started: Instant,
 }
 
@@ -57,6 +70,9 @@ pub fn router(state: AppState, static_dir: &Path) -> Router {
         .merge(events::router())
         .merge(webhooks::router())
         .merge(sources::router())
+        .merge(integrations::router())
+        .merge(rules::router())
+        .merge(alerts::router())
         .merge(metrics::router())
         .merge(runs::router())
         .merge(tokens::router())

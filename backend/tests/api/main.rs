@@ -2,6 +2,7 @@
 //! Run through `make test`, which starts a throwaway cluster and sets DATABASE_URL.
 #![allow(clippy::unwrap_used, clippy::too_many_arguments)]
 
+mod alerting;
 mod db_faults;
 mod github_sync;
 mod health;

@@ -30,6 +30,9 @@ pub fn config(public_read: bool, static_dir: PathBuf) -> Config {
         },
         github: GithubConfig::default(),
         secret_key: Some(SECRET_KEY.into()),
+        public_url: Some("https://cicd.example.com".into()),
+        slack_webhook_url: None,
+        alert_tick: 15,
         listen: "127.0.0.1:0".parse().unwrap(),
         environment: "test".into(),
         admin_token: Some(ADMIN.into()),
@@ -44,6 +47,7 @@ pub fn config(public_read: bool, static_dir: PathBuf) -> Config {
 #[derive(Clone)]
 pub struct TestApp {
     pub router: Router,
+    pub state: cicd_monitor::http::AppState,
     pub pool: PgPool,
     pub ingest: String,
 }
@@ -62,10 +66,15 @@ impl TestApp {
 
     pub async fn with(pool: PgPool, public_read: bool, static_dir: PathBuf) -> Self {
         let cfg = config(public_read, static_dir.clone());
-        let router =
-            cicd_monitor::http::router(cicd_monitor::state(pool.clone(), &cfg).unwrap(), &static_dir);
+        let state = cicd_monitor::state(pool.clone(), &cfg).unwrap();
+        let router = cicd_monitor::http::router(state.clone(), &static_dir);
         let (ingest, _) = auth::create(&pool, "tests", Scope::Ingest).await.unwrap();
-        TestApp { router, pool, ingest }
+        TestApp {
+            router,
+            state,
+            pool,
+            ingest,
+        }
     }
 
     pub async fn token(&self, scope: Scope) -> String {

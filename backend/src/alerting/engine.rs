@@ -1,0 +1,188 @@
+//! When rules are evaluated: at once for the groups of runs that just finished (so `RunFailed` and
+//! `ConsecutiveFailures` fire within a second of the event), and on a periodic tick for every rule
+//! and group (windows, `groupWait`, repeats, `NoSuccessWithin`). The tick runs on one replica at a
+//! time (an advisory lock); concurrent evaluations of one group are serialised in
+//! [`incidents::step`].
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+use tokio::sync::mpsc;
+
+use super::evaluate::{self, Group, Measure};
+use super::incidents::{self, NoticeContext};
+use super::selector::Matcher;
+use crate::db;
+use crate::db::rules::RuleRow;
+use crate::telemetry::Metrics;
+
+/// `(provider, repo, workflow, branch)` of a run that reached a final status.
+pub type Finished = [String; 4];
+
+/// Advisory lock key of the evaluation tick ("alrtick" in ASCII).
+const TICK_LOCK: i64 = 0x61_6c72_7469_636b;
+
+pub struct Alerts {
+    pool: PgPool,
+    ctx: NoticeContext,
+    metrics: Arc<Metrics>,
+    finished: mpsc::Sender<Vec<Finished>>,
+    receiver: Mutex<Option<mpsc::Receiver<Vec<Finished>>>>,
+}
+
+type Rule = (RuleRow, Matcher);
+
+impl Alerts {
+    pub fn new(pool: PgPool, ctx: NoticeContext, metrics: Arc<Metrics>) -> Self {
+        let (finished, receiver) = mpsc::channel(1024);
+        Alerts {
+            pool,
+            ctx,
+            metrics,
+            finished,
+            receiver: Mutex::new(Some(receiver)),
+        }
+    }
+
+    /// Called by the writer after a commit with the runs that reached a final status. Never
+    /// blocks ingest: when evaluation falls behind, the tick catches up.
+    pub fn runs_finished(&self, runs: Vec<Finished>) {
+        if !runs.is_empty() {
+            let _ = self.finished.try_send(runs);
+        }
+    }
+
+    /// Rules are read from the database at each evaluation; nothing is cached to invalidate.
+    pub fn rules_changed(&self) {}
+
+    async fn rules(&self) -> sqlx::Result<Vec<Rule>> {
+        Ok(db::rules::enabled(&self.pool)
+            .await?
+            .into_iter()
+            .filter_map(|r| Matcher::new(&r.spec.0.selector).ok().map(|m| (r, m)))
+            .collect())
+    }
+
+    /// Starts evaluation on finished runs and the periodic tick.
+    pub fn spawn(self: &Arc<Self>, tick: Duration) {
+        let receiver = self.receiver.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(mut rx) = receiver {
+            let me = self.clone();
+            tokio::spawn(async move {
+                while let Some(first) = rx.recv().await {
+                    let mut touched: BTreeSet<Finished> = first.into_iter().collect();
+                    while let Ok(more) = rx.try_recv() {
+                        touched.extend(more);
+                    }
+                    if let Err(e) = me.evaluate_touched(&touched, Utc::now()).await {
+                        tracing::warn!(error = %e, "alert evaluation after new runs failed");
+                    }
+                }
+            });
+        }
+        let me = self.clone();
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(tick);
+            interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                interval.tick().await;
+                if let Err(e) = me.tick(Utc::now()).await {
+                    tracing::warn!(error = %e, "alert evaluation tick failed");
+                }
+            }
+        });
+    }
+
+    /// Evaluates every rule for the groups that contain one of `touched`.
+    pub async fn evaluate_touched(
+        &self,
+        touched: &BTreeSet<Finished>,
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<()> {
+        let dims = db::runs::dimensions(&self.pool).await?;
+        for (rule, matcher) in self.rules().await? {
+            for g in evaluate::groups(&matcher, &rule.spec.0.notify.group_by, &dims) {
+                if g.tuples.iter().any(|t| touched.contains(t)) {
+                    self.evaluate(&rule, &g, now).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Evaluates every rule and group, unless another replica is doing so; returns whether it ran.
+    pub async fn tick(&self, now: DateTime<Utc>) -> sqlx::Result<bool> {
+        let mut conn = self.pool.acquire().await?;
+        let locked: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
+            .bind(TICK_LOCK)
+            .fetch_one(&mut *conn)
+            .await?;
+        if !locked {
+            return Ok(false);
+        }
+        let result = self.evaluate_all(now).await;
+        if sqlx::query("select pg_advisory_unlock($1)")
+            .bind(TICK_LOCK)
+            .execute(&mut *conn)
+            .await
+            .is_err()
+        {
+            drop(conn.detach());
+        }
+        result?;
+        let firing: i64 = sqlx::query_scalar("select count(*) from alert_incidents where state = 'firing'")
+            .fetch_one(&self.pool)
+            .await?;
+        self.metrics.incidents_firing.set(firing);
+        Ok(true)
+    }
+
+    async fn evaluate_all(&self, now: DateTime<Utc>) -> sqlx::Result<()> {
+        let dims = db::runs::dimensions(&self.pool).await?;
+        for (rule, matcher) in self.rules().await? {
+            let groups = evaluate::groups(&matcher, &rule.spec.0.notify.group_by, &dims);
+            for g in &groups {
+                self.evaluate(&rule, g, now).await?;
+            }
+            // Open incidents of groups the rule no longer watches (its selector changed) resolve.
+            let open: Vec<(
+                String,
+                sqlx::types::Json<std::collections::BTreeMap<String, String>>,
+            )> = sqlx::query_as(
+                "select group_key, labels from alert_incidents where rule_id = $1 and state <> 'resolved'",
+            )
+            .bind(rule.id)
+            .fetch_all(&self.pool)
+            .await?;
+            for (key, labels) in open {
+                if !groups.iter().any(|g| g.key == key) {
+                    let gone = Group {
+                        labels: labels.0,
+                        key,
+                        tuples: Vec::new(),
+                    };
+                    self.apply(&rule, &gone, &Measure::good_for_gone(), now).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn evaluate(&self, rule: &RuleRow, g: &Group, now: DateTime<Utc>) -> sqlx::Result<()> {
+        let m = evaluate::measure(&self.pool, &rule.spec.0.condition, g, now).await?;
+        self.apply(rule, g, &m, now).await
+    }
+
+    async fn apply(&self, rule: &RuleRow, g: &Group, m: &Measure, now: DateTime<Utc>) -> sqlx::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let n = incidents::step(&mut tx, rule, g, m, now, &self.ctx).await?;
+        tx.commit().await?;
+        if n > 0 {
+            tracing::info!(rule = %rule.name, group = %g.key, notifications = n, "alert notifications enqueued");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,412 @@
+//! Measuring a rule's condition for one group of runs. Groups are enumerated from the known
+//! dimensions (`run_dimensions`), so each group is a set of exact (provider, repo, workflow,
+//! branch) tuples, and every measure reads runs through the `(repo, workflow, run_at)` index,
+//! bounded by a window or a row count — never a scan of all runs.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use cicd_monitor_crds::{Condition, GroupKey, Span, Stat};
+use sqlx::PgPool;
+
+use super::selector::Matcher;
+use crate::db::runs::DimensionRow;
+use crate::domain::RunStatus;
+
+/// The runs one incident is about.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    /// The group's values, by `groupBy` key (`repo`, `workflow`, `branch`).
+    pub labels: BTreeMap<String, String>,
+    /// `repo=acme/api,workflow=ci,branch=main`: the incident's identity within its rule.
+    pub key: String,
+    /// `(provider, repo, workflow, branch)` of every dimension in the group.
+    pub tuples: Vec<[String; 4]>,
+}
+
+fn label(d: &DimensionRow, k: GroupKey) -> (&'static str, &str) {
+    match k {
+        GroupKey::Repo => ("repo", &d.repo),
+        GroupKey::Workflow => ("workflow", &d.workflow),
+        GroupKey::Branch => ("branch", &d.branch),
+    }
+}
+
+/// The groups a rule watches, from the dimensions it matches.
+pub fn groups(matcher: &Matcher, group_by: &[GroupKey], dims: &[DimensionRow]) -> Vec<Group> {
+    let mut keys = group_by.to_vec();
+    keys.sort();
+    keys.dedup();
+    let mut out: BTreeMap<String, Group> = BTreeMap::new();
+    for d in dims
+        .iter()
+        .filter(|d| matcher.matches(&d.provider, &d.repo, &d.workflow, &d.branch))
+    {
+        let labels: BTreeMap<String, String> = keys
+            .iter()
+            .map(|k| label(d, *k))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let key = labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",");
+        out.entry(key.clone())
+            .or_insert_with(|| Group {
+                labels,
+                key,
+                tuples: Vec::new(),
+            })
+            .tuples
+            .push([
+                d.provider.clone(),
+                d.repo.clone(),
+                d.workflow.clone(),
+                d.branch.clone(),
+            ]);
+    }
+    out.into_values().collect()
+}
+
+/// What a condition measured for a group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measure {
+    pub bad: bool,
+    pub value: Option<f64>,
+    pub threshold: Option<f64>,
+    /// The value and threshold in words, with units.
+    pub value_text: Option<String>,
+    pub threshold_text: Option<String>,
+    /// The runs that make it bad (newest first; for `RunFailed`, the failed run).
+    pub runs: Vec<String>,
+    /// The newest run considered, and its link.
+    pub latest: Option<(String, Option<String>)>,
+}
+
+impl Measure {
+    /// Nothing wrong (a group the rule no longer watches).
+    pub fn good_for_gone() -> Self {
+        Self::good()
+    }
+
+    fn good() -> Self {
+        Measure {
+            bad: false,
+            value: None,
+            threshold: None,
+            value_text: None,
+            threshold_text: None,
+            runs: Vec::new(),
+            latest: None,
+        }
+    }
+}
+
+/// The condition in words, for messages.
+pub fn describe(c: &Condition) -> String {
+    match c {
+        Condition::RunFailed { only_first: false } => "a run failed".into(),
+        Condition::RunFailed { only_first: true } => "a run failed after a success".into(),
+        Condition::ConsecutiveFailures { threshold } => format!("{threshold} consecutive failures"),
+        Condition::FailureRate {
+            threshold,
+            window,
+            min_runs,
+        } => {
+            format!("failure rate ≥ {threshold}% over {window} (at least {min_runs} runs)")
+        }
+        Condition::Duration {
+            stat,
+            threshold,
+            window,
+        } => {
+            format!("{} duration > {threshold} over {window}", stat_name(*stat))
+        }
+        Condition::DurationRegression {
+            percent,
+            window,
+            baseline_window,
+        } => {
+            format!("p95 duration over {window} ≥ {percent}% above the {baseline_window} before")
+        }
+        Condition::QueueTime {
+            stat,
+            threshold,
+            window,
+        } => {
+            format!("{} queue time > {threshold} over {window}", stat_name(*stat))
+        }
+        Condition::NoSuccessWithin { window } => format!("no success within {window}"),
+    }
+}
+
+fn stat_name(s: Stat) -> &'static str {
+    match s {
+        Stat::Avg => "average",
+        Stat::P95 => "p95",
+    }
+}
+
+fn seconds_text(s: f64) -> String {
+    Span::from_secs(s.round().max(0.0) as u64).to_string()
+}
+
+type Tuples = (Vec<String>, Vec<String>, Vec<String>, Vec<String>);
+
+fn columns(g: &Group) -> Tuples {
+    let mut t: Tuples = Default::default();
+    for [p, r, w, b] in &g.tuples {
+        t.0.push(p.clone());
+        t.1.push(r.clone());
+        t.2.push(w.clone());
+        t.3.push(b.clone());
+    }
+    t
+}
+
+const IN_GROUP: &str = "(provider, repo, workflow, coalesce(branch, '')) in \
+     (select * from unnest($1::text[], $2::text[], $3::text[], $4::text[]))";
+
+/// The newest `n` runs that succeeded or failed, newest first: `(id, status, url)`.
+async fn latest(pool: &PgPool, g: &Group, n: i64) -> sqlx::Result<Vec<(String, RunStatus, Option<String>)>> {
+    let (p, r, w, b) = columns(g);
+    sqlx::query_as(&format!(
+        "select id, status, url from pipeline_runs where {IN_GROUP} and status in ('success', 'failure') \
+         order by run_at desc, id desc limit $5"
+    ))
+    .bind(p)
+    .bind(r)
+    .bind(w)
+    .bind(b)
+    .bind(n)
+    .fetch_all(pool)
+    .await
+}
+
+/// Finished runs in `[from, to)`: `(id, status, duration, queue seconds)`.
+async fn window(
+    pool: &PgPool,
+    g: &Group,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> sqlx::Result<Vec<(String, RunStatus, Option<f64>, Option<f64>)>> {
+    let (p, r, w, b) = columns(g);
+    sqlx::query_as(&format!(
+        "select id, status, duration_seconds, \
+             case when started_at >= queued_at then extract(epoch from started_at - queued_at)::float8 end \
+         from pipeline_runs where {IN_GROUP} and run_at >= $5 and run_at < $6 \
+             and status in ('success', 'failure', 'cancelled', 'skipped') \
+         order by run_at desc, id desc"
+    ))
+    .bind(p)
+    .bind(r)
+    .bind(w)
+    .bind(b)
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await
+}
+
+/// The `q` quantile (nearest rank) or the mean of some values.
+fn stat(values: &mut [f64], s: Stat) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    Some(match s {
+        Stat::Avg => values.iter().sum::<f64>() / values.len() as f64,
+        Stat::P95 => {
+            values.sort_by(f64::total_cmp);
+            let rank = ((0.95 * values.len() as f64).ceil() as usize).clamp(1, values.len());
+            values[rank - 1]
+        }
+    })
+}
+
+fn since(now: DateTime<Utc>, span: Span) -> DateTime<Utc> {
+    now - TimeDelta::seconds(span.as_secs() as i64)
+}
+
+/// Measures `condition` for `group` at `now`.
+pub async fn measure(
+    pool: &PgPool,
+    condition: &Condition,
+    g: &Group,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Measure> {
+    let mut m = Measure::good();
+    match condition {
+        Condition::RunFailed { .. } => {
+            let runs = latest(pool, g, 1).await?;
+            if let Some((id, status, url)) = runs.into_iter().next() {
+                m.bad = status == RunStatus::Failure;
+                if m.bad {
+                    m.runs = vec![id.clone()];
+                }
+                m.latest = Some((id, url));
+            }
+        }
+        Condition::ConsecutiveFailures { threshold } => {
+            let runs = latest(pool, g, i64::from(*threshold)).await?;
+            let streak = runs.iter().take_while(|r| r.1 == RunStatus::Failure).count();
+            m.bad = streak as u32 >= *threshold && *threshold > 0;
+            m.value = Some(streak as f64);
+            m.threshold = Some(f64::from(*threshold));
+            m.value_text = Some(format!("{streak} failures in a row"));
+            m.threshold_text = Some(format!("{threshold}"));
+            m.runs = runs.iter().take(streak).map(|r| r.0.clone()).collect();
+            m.latest = runs.into_iter().next().map(|(id, _, url)| (id, url));
+        }
+        Condition::FailureRate {
+            threshold,
+            window: w,
+            min_runs,
+        } => {
+            let runs = window(pool, g, since(now, *w), now).await?;
+            let failed: Vec<&String> = runs
+                .iter()
+                .filter(|r| r.1 == RunStatus::Failure)
+                .map(|r| &r.0)
+                .collect();
+            let counted = runs
+                .iter()
+                .filter(|r| matches!(r.1, RunStatus::Success | RunStatus::Failure))
+                .count();
+            if counted > 0 {
+                let rate = 100.0 * failed.len() as f64 / counted as f64;
+                m.value = Some(rate);
+                m.value_text = Some(format!("{rate:.1}% of {counted} runs"));
+                m.bad = counted as u32 >= *min_runs && rate >= *threshold;
+            }
+            m.threshold = Some(*threshold);
+            m.threshold_text = Some(format!("{threshold}%"));
+            m.runs = failed.into_iter().take(10).cloned().collect();
+        }
+        Condition::Duration {
+            stat: s,
+            threshold,
+            window: w,
+        }
+        | Condition::QueueTime {
+            stat: s,
+            threshold,
+            window: w,
+        } => {
+            let queue = matches!(condition, Condition::QueueTime { .. });
+            let runs = window(pool, g, since(now, *w), now).await?;
+            let mut values: Vec<f64> = runs
+                .iter()
+                .filter_map(|r| if queue { r.3 } else { r.2 })
+                .collect();
+            let limit = threshold.as_secs() as f64;
+            if let Some(v) = stat(&mut values, *s) {
+                m.value = Some(v);
+                m.value_text = Some(seconds_text(v));
+                m.bad = v > limit;
+            }
+            m.threshold = Some(limit);
+            m.threshold_text = Some(threshold.to_string());
+            m.runs = runs.iter().take(10).map(|r| r.0.clone()).collect();
+        }
+        Condition::DurationRegression {
+            percent,
+            window: w,
+            baseline_window,
+        } => {
+            let start = since(now, *w);
+            let recent = window(pool, g, start, now).await?;
+            let baseline = window(
+                pool,
+                g,
+                start - TimeDelta::seconds(baseline_window.as_secs() as i64),
+                start,
+            )
+            .await?;
+            let mut r: Vec<f64> = recent.iter().filter_map(|x| x.2).collect();
+            let mut b: Vec<f64> = baseline.iter().filter_map(|x| x.2).collect();
+            if let (Some(now_p95), Some(base_p95)) = (stat(&mut r, Stat::P95), stat(&mut b, Stat::P95)) {
+                if base_p95 > 0.0 {
+                    let change = 100.0 * (now_p95 - base_p95) / base_p95;
+                    m.value = Some(change);
+                    m.value_text = Some(format!(
+                        "{change:+.0}% (p95 {} vs {})",
+                        seconds_text(now_p95),
+                        seconds_text(base_p95)
+                    ));
+                    m.bad = change >= *percent;
+                }
+            }
+            m.threshold = Some(*percent);
+            m.threshold_text = Some(format!("+{percent}%"));
+            m.runs = recent.iter().take(10).map(|x| x.0.clone()).collect();
+        }
+        Condition::NoSuccessWithin { window: w } => {
+            let (p, r, wf, b) = columns(g);
+            let last: Option<DateTime<Utc>> = sqlx::query_scalar(&format!(
+                "select max(run_at) from pipeline_runs where {IN_GROUP} and status = 'success' and run_at >= $5"
+            ))
+            .bind(p)
+            .bind(r)
+            .bind(wf)
+            .bind(b)
+            .bind(since(now, *w))
+            .fetch_one(pool)
+            .await?;
+            m.bad = last.is_none();
+            m.threshold = Some(w.as_secs() as f64);
+            m.threshold_text = Some(w.to_string());
+            m.value_text = Some(match last {
+                Some(t) => format!(
+                    "last success {} ago",
+                    seconds_text((now - t).num_seconds() as f64)
+                ),
+                None => format!("no success in the last {w}"),
+            });
+            m.runs = latest(pool, g, 5).await?.into_iter().map(|r| r.0).collect();
+        }
+    }
+    Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dim(p: &str, r: &str, w: &str, b: &str) -> DimensionRow {
+        DimensionRow {
+            provider: p.into(),
+            repo: r.into(),
+            workflow: w.into(),
+            branch: b.into(),
+        }
+    }
+
+    #[test]
+    fn groups_follow_group_by_and_the_selector() {
+        let dims = [
+            dim("github", "acme/api", "ci", "main"),
+            dim("github", "acme/api", "ci", "dev"),
+            dim("github", "acme/web", "ci", "main"),
+            dim("gitlab", "acme/api", "deploy", "main"),
+        ];
+        let m =
+            Matcher::new(&serde_json::from_value(serde_json::json!({"workflows": ["ci"]})).unwrap()).unwrap();
+        let by_repo = groups(&m, &[GroupKey::Repo], &dims);
+        assert_eq!(by_repo.len(), 2);
+        assert_eq!(by_repo[0].key, "repo=acme/api");
+        assert_eq!(by_repo[0].tuples.len(), 2, "both branches of acme/api ci");
+        let all = groups(&m, &[GroupKey::Branch, GroupKey::Repo, GroupKey::Workflow], &dims);
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[0].key, "branch=dev,repo=acme/api,workflow=ci");
+        assert_eq!(groups(&m, &[], &dims).len(), 1, "no groupBy: one group");
+    }
+
+    #[test]
+    fn stats_use_the_nearest_rank() {
+        let mut v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(stat(&mut v, Stat::P95), Some(95.0));
+        assert_eq!(stat(&mut v, Stat::Avg), Some(50.5));
+        assert_eq!(stat(&mut [], Stat::P95), None);
+    }
+}

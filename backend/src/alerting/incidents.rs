@@ -1,0 +1,291 @@
+//! The incident state machine, one step per evaluation of a (rule, group), and the enqueuing of
+//! notifications into the outbox — all in one transaction under an advisory lock on the pair, so
+//! replicas evaluating the same group at once take turns and each notification is enqueued once.
+//!
+//! pending (bad, inside `groupWait`) → firing (notify) → resolved (notify "back to green" when
+//! `sendResolved`). A pending incident that recovers is deleted: flapping inside `groupWait` sends
+//! nothing. While firing: `repeatInterval` re-notifies unless acknowledged; `RunFailed` without
+//! `onlyFirst` notifies each further failed run; a mute silences everything until it ends.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use cicd_monitor_crds::Condition;
+use sqlx::types::Json;
+use sqlx::{FromRow, Postgres, Transaction};
+
+use super::evaluate::{describe, Group, Measure};
+use super::{Notice, NoticeKind};
+use crate::db::rules::RuleRow;
+
+/// Facts every notice carries.
+#[derive(Debug, Clone, Default)]
+pub struct NoticeContext {
+    pub environment: String,
+    /// `CICD_PUBLIC_URL`, for links to the dashboard.
+    pub public_url: Option<String>,
+}
+
+#[derive(Debug, FromRow)]
+struct Open {
+    id: i64,
+    state: String,
+    started_at: DateTime<Utc>,
+    last_notified_at: Option<DateTime<Utc>>,
+    repeats: i32,
+    acknowledged_at: Option<DateTime<Utc>>,
+    muted_until: Option<DateTime<Utc>>,
+    run_ids: Vec<String>,
+}
+
+/// Applies one measurement to the (rule, group) incident; returns how many notifications it enqueued.
+pub async fn step(
+    tx: &mut Transaction<'_, Postgres>,
+    rule: &RuleRow,
+    group: &Group,
+    m: &Measure,
+    now: DateTime<Utc>,
+    ctx: &NoticeContext,
+) -> sqlx::Result<usize> {
+    sqlx::query("select pg_advisory_xact_lock($1::int4, hashtext($2))")
+        .bind(rule.id as i32)
+        .bind(&group.key)
+        .execute(&mut **tx)
+        .await?;
+    let open: Option<Open> = sqlx::query_as(
+        "select id, state, started_at, last_notified_at, repeats, acknowledged_at, muted_until, run_ids \
+         from alert_incidents where rule_id = $1 and group_key = $2 and state <> 'resolved' for update",
+    )
+    .bind(rule.id)
+    .bind(&group.key)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let spec = &rule.spec.0;
+    let wait = TimeDelta::seconds(spec.notify.group_wait.as_secs() as i64);
+    let mut sent = 0;
+    match (open, m.bad) {
+        (None, false) => {}
+        (None, true) => {
+            let id: i64 = sqlx::query_scalar(
+                "insert into alert_incidents (rule_id, group_key, labels, state, value, threshold, started_at, run_ids) \
+                 values ($1, $2, $3, 'pending', $4, $5, $6, $7) returning id",
+            )
+            .bind(rule.id)
+            .bind(&group.key)
+            .bind(Json(&group.labels))
+            .bind(m.value)
+            .bind(m.threshold)
+            .bind(now)
+            .bind(&m.runs)
+            .fetch_one(&mut **tx)
+            .await?;
+            if wait <= TimeDelta::zero() {
+                sent += fire(tx, rule, group, m, id, now, now, ctx).await?;
+            }
+        }
+        (Some(o), false) if o.state == "pending" => {
+            sqlx::query("delete from alert_incidents where id = $1")
+                .bind(o.id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        (Some(o), false) => {
+            sqlx::query("update alert_incidents set state = 'resolved', resolved_at = $2, value = $3, updated_at = $2 where id = $1")
+                .bind(o.id)
+                .bind(now)
+                .bind(m.value)
+                .execute(&mut **tx)
+                .await?;
+            if spec.notify.send_resolved && !muted(&o, now) {
+                let notice = notice(
+                    rule,
+                    group,
+                    m,
+                    o.id,
+                    o.started_at,
+                    Some(now),
+                    NoticeKind::Resolved,
+                    ctx,
+                );
+                sent += enqueue(tx, rule, o.id, "resolved", &notice).await?;
+            }
+        }
+        (Some(o), true) if o.state == "pending" => {
+            update_value(tx, o.id, m, now).await?;
+            if now - o.started_at >= wait {
+                sent += fire(tx, rule, group, m, o.id, o.started_at, now, ctx).await?;
+            }
+        }
+        (Some(o), true) => {
+            update_value(tx, o.id, m, now).await?;
+            let every_failure = matches!(spec.condition, Condition::RunFailed { only_first: false });
+            let new_failure = m.runs.first().filter(|r| every_failure && !o.run_ids.contains(r));
+            if let Some(run) = new_failure {
+                sqlx::query("update alert_incidents set run_ids = array_append(run_ids, $2), last_notified_at = $3 where id = $1")
+                    .bind(o.id)
+                    .bind(run)
+                    .bind(now)
+                    .execute(&mut **tx)
+                    .await?;
+                if !muted(&o, now) {
+                    let notice = notice(rule, group, m, o.id, o.started_at, None, NoticeKind::Firing, ctx);
+                    sent += enqueue(tx, rule, o.id, &format!("run:{run}"), &notice).await?;
+                }
+            } else {
+                let repeat = TimeDelta::seconds(spec.notify.repeat_interval.as_secs() as i64);
+                let due = o.last_notified_at.is_some_and(|t| now - t >= repeat);
+                if due && o.acknowledged_at.is_none() && !muted(&o, now) {
+                    let n = o.repeats + 1;
+                    sqlx::query(
+                        "update alert_incidents set repeats = $2, last_notified_at = $3 where id = $1",
+                    )
+                    .bind(o.id)
+                    .bind(n)
+                    .bind(now)
+                    .execute(&mut **tx)
+                    .await?;
+                    let notice = notice(rule, group, m, o.id, o.started_at, None, NoticeKind::Repeat, ctx);
+                    sent += enqueue(tx, rule, o.id, &format!("repeat:{n}"), &notice).await?;
+                }
+            }
+        }
+    }
+    Ok(sent)
+}
+
+fn muted(o: &Open, now: DateTime<Utc>) -> bool {
+    o.muted_until.is_some_and(|t| t > now)
+}
+
+async fn update_value(
+    tx: &mut Transaction<'_, Postgres>,
+    id: i64,
+    m: &Measure,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query("update alert_incidents set value = $2, threshold = $3, updated_at = $4 where id = $1")
+        .bind(id)
+        .bind(m.value)
+        .bind(m.threshold)
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map(drop)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn fire(
+    tx: &mut Transaction<'_, Postgres>,
+    rule: &RuleRow,
+    group: &Group,
+    m: &Measure,
+    id: i64,
+    started_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+    ctx: &NoticeContext,
+) -> sqlx::Result<usize> {
+    sqlx::query(
+        "update alert_incidents set state = 'firing', firing_at = $2, last_notified_at = $2, run_ids = $3, \
+             updated_at = $2 where id = $1",
+    )
+    .bind(id)
+    .bind(now)
+    .bind(&m.runs)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("update alerts set last_triggered = $2 where id = $1")
+        .bind(rule.id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    let notice = notice(rule, group, m, id, started_at, None, NoticeKind::Firing, ctx);
+    enqueue(tx, rule, id, "firing", &notice).await
+}
+
+#[allow(clippy::too_many_arguments)]
+fn notice(
+    rule: &RuleRow,
+    group: &Group,
+    m: &Measure,
+    incident: i64,
+    started_at: DateTime<Utc>,
+    resolved_at: Option<DateTime<Utc>>,
+    kind: NoticeKind,
+    ctx: &NoticeContext,
+) -> Notice {
+    let spec = &rule.spec.0;
+    let dashboard_url = ctx.public_url.as_ref().map(|base| {
+        let query: Vec<String> = group
+            .labels
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{k}={}",
+                    form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+                )
+            })
+            .collect();
+        format!("{}/?{}", base.trim_end_matches('/'), query.join("&"))
+    });
+    let (run_id, run_url) = match &m.latest {
+        Some((id, url)) => (Some(id.clone()), url.clone()),
+        None => (m.runs.first().cloned(), None),
+    };
+    Notice {
+        kind,
+        rule_id: Some(rule.id),
+        rule_name: rule.name.clone(),
+        severity: spec.severity,
+        summary: spec.annotations.summary.clone(),
+        runbook_url: spec.annotations.runbook_url.clone(),
+        condition: describe(&spec.condition),
+        labels: group.labels.clone(),
+        value: m.value_text.clone(),
+        threshold: m.threshold_text.clone(),
+        incident_id: Some(incident),
+        started_at,
+        resolved_at,
+        run_id,
+        run_url,
+        dashboard_url,
+        environment: ctx.environment.clone(),
+    }
+}
+
+/// Puts a notice in the outbox for each of the rule's integrations — or, when it names none, the
+/// `SLACK_WEBHOOK_URL` one — once per incident, integration and kind; wakes the delivery workers
+/// at commit.
+async fn enqueue(
+    tx: &mut Transaction<'_, Postgres>,
+    rule: &RuleRow,
+    incident: i64,
+    kind: &str,
+    notice: &Notice,
+) -> sqlx::Result<usize> {
+    let names: Vec<String> = rule
+        .spec
+        .0
+        .notify
+        .integrations
+        .iter()
+        .map(|i| i.name.clone())
+        .collect();
+    let resolved = notice.kind == NoticeKind::Resolved;
+    let done = sqlx::query(
+        "insert into notifications (incident_id, integration_id, kind, notice) \
+         select $1, i.id, $2, $3 from integrations i \
+         where (i.name = any($4) or (cardinality($4) = 0 and i.source = 'env')) and (not $5 or coalesce((i.spec ->> 'sendResolved')::boolean, true)) \
+         order by i.id on conflict do nothing",
+    )
+    .bind(incident)
+    .bind(kind)
+    .bind(Json(notice))
+    .bind(&names)
+    .bind(resolved)
+    .execute(&mut **tx)
+    .await?;
+    if done.rows_affected() > 0 {
+        sqlx::query("select pg_notify('cicd_outbox', '')")
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(done.rows_affected() as usize)
+}

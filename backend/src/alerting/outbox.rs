@@ -1,0 +1,212 @@
+//! Delivery of the notification outbox. Every replica runs a worker; a worker takes an integration
+//! whose send slot is due (`for update skip locked`, so each integration has one sender at a time
+//! across replicas), sends its oldest pending notification, and moves the slot: one second later
+//! after a Slack message (Slack accepts about one a second per webhook), after `Retry-After` on a
+//! 429, after a jittered exponential backoff on 5xx and timeouts. Other 4xx fail the notification
+//! for good and show the error on the integration. Notifications are sent in id order per
+//! integration, so per group; a worker that dies mid-send leaves its row pending (at least once).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeDelta, Utc};
+use rand::Rng;
+use secrecy::SecretString;
+use sqlx::types::Json;
+use sqlx::PgPool;
+
+use super::deliver;
+use super::{Delivery, Notice, Target};
+use crate::crypto::SecretBox;
+use crate::db::integrations::IntegrationRow;
+use crate::http::integrations::Secrets;
+use crate::telemetry::Metrics;
+
+/// Attempts before a notification is given up.
+const MAX_ATTEMPTS: i32 = 12;
+/// Longest wait between attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(600);
+
+pub struct Outbox {
+    pub pool: PgPool,
+    pub secret_box: Option<SecretBox>,
+    /// `SLACK_WEBHOOK_URL`: the URL of the integration whose source is `env`.
+    pub env_slack: Option<SecretString>,
+    pub client: reqwest::Client,
+    pub metrics: Arc<Metrics>,
+    /// First backoff after a retryable failure (doubles per attempt).
+    pub backoff_base: Duration,
+}
+
+impl Outbox {
+    /// Where an integration's messages go, its secrets opened; `None` when they cannot be.
+    pub fn target(&self, i: &IntegrationRow) -> Option<Target> {
+        let secrets: Secrets = if i.source == "env" {
+            Secrets {
+                url: secrecy::ExposeSecret::expose_secret(self.env_slack.as_ref()?).to_owned(),
+                hmac_secret: None,
+            }
+        } else {
+            serde_json::from_slice(&self.secret_box.as_ref()?.open(&i.secrets_sealed)?).ok()?
+        };
+        Some(match i.kind.as_str() {
+            "slack" => Target::Slack {
+                url: secrets.url.into(),
+            },
+            _ => Target::Webhook {
+                url: secrets.url.into(),
+                hmac_secret: secrets.hmac_secret.map(Into::into),
+            },
+        })
+    }
+
+    /// Delivers until the process ends, woken by `NOTIFY cicd_outbox` or every second.
+    pub async fn run(self: Arc<Self>) {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await.ok();
+        if let Some(l) = &mut listener {
+            if let Err(e) = l.listen("cicd_outbox").await {
+                tracing::debug!(error = %e, "outbox: no LISTEN, polling");
+                listener = None;
+            }
+        }
+        loop {
+            match self.deliver_one().await {
+                Ok(true) => continue,
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "outbox delivery failed; retrying"),
+            }
+            match &mut listener {
+                Some(l) => {
+                    let _ = tokio::time::timeout(Duration::from_secs(1), l.try_recv()).await;
+                }
+                None => tokio::time::sleep(Duration::from_secs(1)).await,
+            }
+        }
+    }
+
+    /// Sends one notification if an integration's slot is due; `false` when there was nothing to do.
+    pub async fn deliver_one(&self) -> sqlx::Result<bool> {
+        let mut tx = self.pool.begin().await?;
+        let integration: Option<IntegrationRow> = sqlx::query_as(
+            "select * from integrations i where i.next_send_at <= now() \
+                 and not coalesce((i.spec ->> 'suspend')::boolean, false) \
+                 and exists (select 1 from notifications n where n.integration_id = i.id and n.status = 'pending') \
+             order by i.next_send_at, i.id limit 1 for update skip locked",
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(integration) = integration else {
+            return Ok(false);
+        };
+        let (id, notice, attempts): (i64, Json<Notice>, i32) = sqlx::query_as(
+            "select id, notice, attempts from notifications where integration_id = $1 and status = 'pending' \
+             order by id limit 1 for update",
+        )
+        .bind(integration.id)
+        .fetch_one(&mut *tx)
+        .await?;
+        let result = match self.target(&integration) {
+            Some(t) => deliver::send(&self.client, &t, &notice.0).await,
+            None => Delivery::Retry {
+                after: Some(Duration::from_secs(60)),
+                reason: "the integration's secrets cannot be opened (is CICD_SECRET_KEY set and unchanged?)"
+                    .into(),
+            },
+        };
+        let attempts = attempts + 1;
+        let (status, error, wait, outcome) = match &result {
+            Delivery::Sent => (
+                "sent",
+                None,
+                if integration.kind == "slack" {
+                    Duration::from_secs(1)
+                } else {
+                    Duration::ZERO
+                },
+                "sent",
+            ),
+            Delivery::Retry { after, reason } if attempts < MAX_ATTEMPTS => {
+                let wait = after.unwrap_or_else(|| self.backoff(attempts));
+                ("pending", Some(reason.clone()), wait, "retry")
+            }
+            Delivery::Retry { reason, .. } => (
+                "failed",
+                Some(format!("gave up after {attempts} attempts: {reason}")),
+                Duration::from_secs(1),
+                "failed",
+            ),
+            Delivery::Permanent { reason } => {
+                ("failed", Some(reason.clone()), Duration::from_secs(1), "failed")
+            }
+        };
+        sqlx::query(
+            "update notifications set status = $2, attempts = $3, last_error = $4, \
+                 sent_at = case when $2 = 'sent' then now() end where id = $1",
+        )
+        .bind(id)
+        .bind(status)
+        .bind(attempts)
+        .bind(&error)
+        .execute(&mut *tx)
+        .await?;
+        let next = Utc::now() + TimeDelta::from_std(wait).unwrap_or(TimeDelta::MAX);
+        sqlx::query(
+            "update integrations set next_send_at = $2, \
+                 last_success_at = case when $3 then now() else last_success_at end, \
+                 last_error = case when $3 then last_error else $4 end, \
+                 last_error_at = case when $3 then last_error_at else now() end where id = $1",
+        )
+        .bind(integration.id)
+        .bind(next)
+        .bind(status == "sent")
+        .bind(&error)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let reason = error.as_deref().map_or("", reason_label);
+        self.metrics
+            .notifications
+            .with_label_values(&[&integration.kind, outcome, reason])
+            .inc();
+        match &error {
+            Some(e) => {
+                tracing::warn!(integration = %integration.name, notification = id, attempts, outcome, error = %e, "notification not delivered")
+            }
+            None => tracing::info!(integration = %integration.name, notification = id, "notification sent"),
+        }
+        Ok(true)
+    }
+
+    fn backoff(&self, attempts: i32) -> Duration {
+        let exp = self
+            .backoff_base
+            .saturating_mul(1u32 << attempts.clamp(0, 16) as u32)
+            .min(MAX_BACKOFF);
+        exp.mul_f64(rand::thread_rng().gen_range(0.8..1.2))
+    }
+}
+
+/// A bounded metric label for a delivery error: Slack's error code, an HTTP class, or `network`.
+fn reason_label(e: &str) -> &'static str {
+    const CODES: [&str; 7] = [
+        "invalid_payload",
+        "no_text",
+        "action_prohibited",
+        "channel_not_found",
+        "no_service",
+        "channel_is_archived",
+        "rollup_error",
+    ];
+    if let Some(code) = CODES.into_iter().find(|c| e.contains(c)) {
+        return code;
+    }
+    if e.contains("429") {
+        "http_429"
+    } else if e.contains("HTTP 5") || e.contains(" 5") {
+        "http_5xx"
+    } else if e.contains("HTTP 4") {
+        "http_4xx"
+    } else {
+        "other"
+    }
+}

@@ -1,0 +1,187 @@
+//! Queries on `integrations`.
+
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use sqlx::{FromRow, PgExecutor};
+
+use cicd_monitor_crds::IntegrationSpec;
+
+/// Who owns a rule or an integration: the API (`api`), a custom resource (`kubernetes`, with its
+/// namespace/name), or the environment (`env`, the integration `SLACK_WEBHOOK_URL` declares).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Owner {
+    pub source: &'static str,
+    pub k8s: Option<K8sRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct K8sRef {
+    pub uid: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl Owner {
+    pub fn api() -> Self {
+        Owner {
+            source: "api",
+            k8s: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct IntegrationRow {
+    pub id: i64,
+    pub name: String,
+    #[sqlx(rename = "type")]
+    pub kind: String,
+    pub spec: Json<IntegrationSpec>,
+    pub secrets_sealed: Vec<u8>,
+    pub url_hint: String,
+    pub source: String,
+    pub k8s_uid: Option<String>,
+    pub k8s_namespace: Option<String>,
+    pub k8s_name: Option<String>,
+    pub next_send_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl IntegrationRow {
+    pub fn k8s(&self) -> Option<K8sRef> {
+        Some(K8sRef {
+            uid: self.k8s_uid.clone()?,
+            namespace: self.k8s_namespace.clone().unwrap_or_default(),
+            name: self.k8s_name.clone().unwrap_or_default(),
+        })
+    }
+}
+
+const COLUMNS: &str = "id, name, type, spec, secrets_sealed, url_hint, source, k8s_uid, k8s_namespace, \
+     k8s_name, next_send_at, last_error, last_error_at, last_success_at, created_at, updated_at";
+
+/// What is written: the spec without secret values, the sealed secrets and a masked hint.
+pub struct NewIntegration<'a> {
+    pub name: &'a str,
+    pub kind: &'a str,
+    pub spec: &'a IntegrationSpec,
+    pub sealed: &'a [u8],
+    pub url_hint: &'a str,
+}
+
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    new: &NewIntegration<'_>,
+    owner: &Owner,
+) -> sqlx::Result<IntegrationRow> {
+    let k8s = owner.k8s.as_ref();
+    sqlx::query_as(&format!(
+        "insert into integrations (name, type, spec, secrets_sealed, url_hint, source, k8s_uid, \
+             k8s_namespace, k8s_name) values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning {COLUMNS}"
+    ))
+    .bind(new.name)
+    .bind(new.kind)
+    .bind(Json(new.spec))
+    .bind(new.sealed)
+    .bind(new.url_hint)
+    .bind(owner.source)
+    .bind(k8s.map(|k| &k.uid))
+    .bind(k8s.map(|k| &k.namespace))
+    .bind(k8s.map(|k| &k.name))
+    .fetch_one(db)
+    .await
+}
+
+pub async fn update(
+    db: impl PgExecutor<'_>,
+    id: i64,
+    new: &NewIntegration<'_>,
+) -> sqlx::Result<IntegrationRow> {
+    sqlx::query_as(&format!(
+        "update integrations set name = $2, type = $3, spec = $4, secrets_sealed = $5, url_hint = $6, \
+             last_error = null, last_error_at = null, updated_at = now() where id = $1 returning {COLUMNS}"
+    ))
+    .bind(id)
+    .bind(new.name)
+    .bind(new.kind)
+    .bind(Json(new.spec))
+    .bind(new.sealed)
+    .bind(new.url_hint)
+    .fetch_one(db)
+    .await
+}
+
+pub async fn get(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<IntegrationRow>> {
+    sqlx::query_as(&format!("select {COLUMNS} from integrations where id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn by_uid(db: impl PgExecutor<'_>, uid: &str) -> sqlx::Result<Option<IntegrationRow>> {
+    sqlx::query_as(&format!("select {COLUMNS} from integrations where k8s_uid = $1"))
+        .bind(uid)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn by_names(db: impl PgExecutor<'_>, names: &[String]) -> sqlx::Result<Vec<IntegrationRow>> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from integrations where name = any($1) order by id"
+    ))
+    .bind(names)
+    .fetch_all(db)
+    .await
+}
+
+pub async fn list(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<IntegrationRow>> {
+    sqlx::query_as(&format!("select {COLUMNS} from integrations order by name"))
+        .fetch_all(db)
+        .await
+}
+
+pub async fn delete(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<bool> {
+    Ok(sqlx::query("delete from integrations where id = $1")
+        .bind(id)
+        .execute(db)
+        .await?
+        .rows_affected()
+        == 1)
+}
+
+/// Pending notifications per integration.
+pub async fn pending_counts(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<(i64, i64)>> {
+    sqlx::query_as("select integration_id, count(*) from notifications where status = 'pending' group by 1")
+        .fetch_all(db)
+        .await
+}
+
+/// Makes the integration `slack` stand for `SLACK_WEBHOOK_URL` (or removes it when unset). A
+/// stored integration already named `slack` is left alone.
+pub async fn sync_env_slack(db: &sqlx::PgPool, url_hint: Option<&str>) -> sqlx::Result<()> {
+    match url_hint {
+        None => {
+            sqlx::query("delete from integrations where source = 'env'")
+                .execute(db)
+                .await?;
+        }
+        Some(hint) => {
+            let spec = serde_json::json!({"type": "Slack", "slack": {"webhookUrl": {}}});
+            sqlx::query(
+                "insert into integrations (name, type, spec, secrets_sealed, url_hint, source) \
+                 values ('slack', 'slack', $1, '', $2, 'env') \
+                 on conflict (name) do update set url_hint = excluded.url_hint, updated_at = now() \
+                 where integrations.source = 'env'",
+            )
+            .bind(spec)
+            .bind(hint)
+            .execute(db)
+            .await?;
+        }
+    }
+    Ok(())
+}

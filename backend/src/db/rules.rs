@@ -1,0 +1,130 @@
+//! Queries on `alerts` (alert rules).
+
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use sqlx::{FromRow, PgExecutor};
+
+use cicd_monitor_crds::AlertRuleSpec;
+
+use super::integrations::{K8sRef, Owner};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct RuleRow {
+    pub id: i64,
+    pub name: String,
+    pub spec: Json<AlertRuleSpec>,
+    pub enabled: bool,
+    pub last_triggered: Option<DateTime<Utc>>,
+    pub source: String,
+    pub k8s_uid: Option<String>,
+    pub k8s_namespace: Option<String>,
+    pub k8s_name: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Incidents of the rule currently firing.
+    pub firing: i64,
+}
+
+impl RuleRow {
+    pub fn k8s(&self) -> Option<K8sRef> {
+        Some(K8sRef {
+            uid: self.k8s_uid.clone()?,
+            namespace: self.k8s_namespace.clone().unwrap_or_default(),
+            name: self.k8s_name.clone().unwrap_or_default(),
+        })
+    }
+}
+
+const SELECT: &str = "select a.id, a.name, a.spec, a.enabled, a.last_triggered, a.source, a.k8s_uid, \
+     a.k8s_namespace, a.k8s_name, a.created_at, a.updated_at, \
+     (select count(*) from alert_incidents i where i.rule_id = a.id and i.state = 'firing') as firing \
+     from alerts a";
+
+/// The seed's `threshold_value`: the condition's main number (count, percent or seconds).
+fn threshold_value(spec: &AlertRuleSpec) -> Option<f64> {
+    use cicd_monitor_crds::Condition::*;
+    match &spec.condition {
+        RunFailed { .. } => None,
+        ConsecutiveFailures { threshold } => Some(f64::from(*threshold)),
+        FailureRate { threshold, .. } => Some(*threshold),
+        Duration { threshold, .. } | QueueTime { threshold, .. } => Some(threshold.as_secs() as f64),
+        DurationRegression { percent, .. } => Some(*percent),
+        NoSuccessWithin { window } => Some(window.as_secs() as f64),
+    }
+}
+
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    name: &str,
+    spec: &AlertRuleSpec,
+    owner: &Owner,
+) -> sqlx::Result<i64> {
+    let k8s = owner.k8s.as_ref();
+    sqlx::query_scalar(
+        "insert into alerts (name, threshold_type, threshold_value, spec, enabled, source, k8s_uid, \
+             k8s_namespace, k8s_name) values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning id",
+    )
+    .bind(name)
+    .bind(spec.condition.kind())
+    .bind(threshold_value(spec))
+    .bind(Json(spec))
+    .bind(!spec.suspend)
+    .bind(owner.source)
+    .bind(k8s.map(|k| &k.uid))
+    .bind(k8s.map(|k| &k.namespace))
+    .bind(k8s.map(|k| &k.name))
+    .fetch_one(db)
+    .await
+}
+
+pub async fn update(db: impl PgExecutor<'_>, id: i64, name: &str, spec: &AlertRuleSpec) -> sqlx::Result<()> {
+    sqlx::query(
+        "update alerts set name = $2, threshold_type = $3, threshold_value = $4, spec = $5, enabled = $6, \
+             updated_at = now() where id = $1",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(spec.condition.kind())
+    .bind(threshold_value(spec))
+    .bind(Json(spec))
+    .bind(!spec.suspend)
+    .execute(db)
+    .await
+    .map(drop)
+}
+
+pub async fn get(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<RuleRow>> {
+    sqlx::query_as(&format!("{SELECT} where a.id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn by_uid(db: impl PgExecutor<'_>, uid: &str) -> sqlx::Result<Option<RuleRow>> {
+    sqlx::query_as(&format!("{SELECT} where a.k8s_uid = $1"))
+        .bind(uid)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn list(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<RuleRow>> {
+    sqlx::query_as(&format!("{SELECT} order by a.name"))
+        .fetch_all(db)
+        .await
+}
+
+/// Rules that are evaluated (enabled).
+pub async fn enabled(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<RuleRow>> {
+    sqlx::query_as(&format!("{SELECT} where a.enabled order by a.id"))
+        .fetch_all(db)
+        .await
+}
+
+pub async fn delete(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<bool> {
+    Ok(sqlx::query("delete from alerts where id = $1")
+        .bind(id)
+        .execute(db)
+        .await?
+        .rows_affected()
+        == 1)
+}

@@ -1,0 +1,252 @@
+//! `GET /api/alerts` (incidents), `POST /api/alerts/{id}/ack`, `POST /api/alerts/{id}/mute` and
+//! `POST /api/alerts/test` (the seed's endpoint).
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use cicd_monitor_crds::{Severity, Span};
+use serde::{Deserialize, Serialize};
+use sqlx::types::Json as SqlJson;
+use sqlx::FromRow;
+use utoipa::{IntoParams, ToSchema};
+
+use super::extract::{Json as JsonBody, Path, Query};
+use super::{AdminAuth, AppState, ReadAuth};
+use crate::alerting::{deliver, Delivery, Notice, NoticeKind};
+use crate::db::integrations;
+use crate::error::{ApiError, ApiResult, ErrorBody, FieldError};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/alerts", get(list))
+        .route("/alerts/{id}/ack", post(ack))
+        .route("/alerts/{id}/mute", post(mute))
+        .route("/alerts/test", post(test))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AlertQuery {
+    /// `active` (pending and firing, the default), `firing`, `pending`, `resolved` or `all`.
+    pub state: Option<String>,
+    pub rule_id: Option<i64>,
+    /// At most this many, newest first (default 100, at most 500).
+    pub limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize, FromRow, ToSchema)]
+pub struct Incident {
+    pub id: i64,
+    pub rule_id: i64,
+    pub rule_name: String,
+    #[schema(value_type = String)]
+    pub severity: String,
+    /// `pending`, `firing` or `resolved`.
+    pub state: String,
+    /// The group: repo / workflow / branch.
+    #[schema(value_type = Object)]
+    pub labels: SqlJson<BTreeMap<String, String>>,
+    pub value: Option<f64>,
+    pub threshold: Option<f64>,
+    pub started_at: DateTime<Utc>,
+    pub firing_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub muted_until: Option<DateTime<Utc>>,
+    /// The runs that caused it, newest first.
+    pub run_ids: Vec<String>,
+}
+
+/// Incidents, active first then recent.
+#[utoipa::path(get, path = "/api/alerts", tag = "alerting", params(AlertQuery),
+    responses((status = 200, body = Vec<Incident>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security((), ("bearer" = [])))]
+async fn list(
+    State(state): State<AppState>,
+    _auth: ReadAuth,
+    Query(q): Query<AlertQuery>,
+) -> ApiResult<Json<Vec<Incident>>> {
+    let states: &[&str] = match q.state.as_deref().unwrap_or("active") {
+        "active" => &["pending", "firing"],
+        "firing" => &["firing"],
+        "pending" => &["pending"],
+        "resolved" => &["resolved"],
+        "all" => &["pending", "firing", "resolved"],
+        _ => {
+            return Err(ApiError::Validation(vec![FieldError::new(
+                "state",
+                "must be active, firing, pending, resolved or all",
+            )]))
+        }
+    };
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "limit",
+            "must be between 1 and 500",
+        )]));
+    }
+    let rows = sqlx::query_as(
+        "select i.id, i.rule_id, a.name as rule_name, coalesce(a.spec ->> 'severity', 'warning') as severity, \
+             i.state, i.labels, i.value, i.threshold, i.started_at, i.firing_at, i.resolved_at, \
+             i.acknowledged_at, i.muted_until, i.run_ids \
+         from alert_incidents i join alerts a on a.id = i.rule_id \
+         where i.state = any($1) and ($2::int8 is null or i.rule_id = $2) \
+         order by (i.state = 'resolved'), coalesce(i.resolved_at, i.started_at) desc, i.id desc limit $3",
+    )
+    .bind(states)
+    .bind(q.rule_id)
+    .bind(limit)
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Json(rows))
+}
+
+async fn one(state: &AppState, id: i64) -> ApiResult<Incident> {
+    let row: Option<Incident> = sqlx::query_as(
+        "select i.id, i.rule_id, a.name as rule_name, coalesce(a.spec ->> 'severity', 'warning') as severity, \
+             i.state, i.labels, i.value, i.threshold, i.started_at, i.firing_at, i.resolved_at, \
+             i.acknowledged_at, i.muted_until, i.run_ids \
+         from alert_incidents i join alerts a on a.id = i.rule_id where i.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(&state.pool)
+    .await?;
+    row.ok_or_else(|| ApiError::NotFound(format!("no incident with id {id}")))
+}
+
+/// Acknowledge an incident: no more repeats while it keeps firing (resolution is still notified).
+#[utoipa::path(post, path = "/api/alerts/{id}/ack", tag = "alerting", params(("id" = i64, Path)),
+    responses((status = 200, body = Incident), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn ack(
+    State(state): State<AppState>,
+    _auth: AdminAuth,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Incident>> {
+    sqlx::query(
+        "update alert_incidents set acknowledged_at = coalesce(acknowledged_at, now()) where id = $1",
+    )
+    .bind(id)
+    .execute(&state.pool)
+    .await?;
+    Ok(Json(one(&state, id).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct MuteBody {
+    /// Mute until this instant…
+    pub until: Option<DateTime<Utc>>,
+    /// …or for this long (`30m`, `4h`, `1d`).
+    #[serde(rename = "for")]
+    #[schema(value_type = Option<String>)]
+    pub duration: Option<Span>,
+}
+
+/// Mute an incident until a time: nothing is sent for it until then.
+#[utoipa::path(post, path = "/api/alerts/{id}/mute", tag = "alerting", params(("id" = i64, Path)), request_body = MuteBody,
+    responses((status = 200, body = Incident), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn mute(
+    State(state): State<AppState>,
+    _auth: AdminAuth,
+    Path(id): Path<i64>,
+    JsonBody(body): JsonBody<MuteBody>,
+) -> ApiResult<Json<Incident>> {
+    let until = match (body.until, body.duration) {
+        (Some(t), None) => t,
+        (None, Some(d)) => Utc::now() + chrono::TimeDelta::seconds(d.as_secs() as i64),
+        _ => {
+            return Err(ApiError::Validation(vec![FieldError::new(
+                "until",
+                "give either until or for",
+            )]));
+        }
+    };
+    sqlx::query("update alert_incidents set muted_until = $2 where id = $1")
+        .bind(id)
+        .bind(until)
+        .execute(&state.pool)
+        .await?;
+    Ok(Json(one(&state, id).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TestBody {
+    /// The integration to test; all of them when absent.
+    pub integration: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TestResult {
+    pub integration: String,
+    /// `sent`, `retry` (the receiver asked to try later) or `failed`.
+    pub outcome: &'static str,
+    pub error: Option<String>,
+}
+
+/// Send a test message through one or every integration, now, and report each result.
+#[utoipa::path(post, path = "/api/alerts/test", tag = "alerting", request_body = TestBody,
+    responses((status = 200, body = Vec<TestResult>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn test(
+    State(state): State<AppState>,
+    _auth: AdminAuth,
+    JsonBody(body): JsonBody<TestBody>,
+) -> ApiResult<Json<Vec<TestResult>>> {
+    let rows = match &body.integration {
+        Some(name) => integrations::by_names(&state.pool, std::slice::from_ref(name)).await?,
+        None => integrations::list(&state.pool).await?,
+    };
+    if rows.is_empty() {
+        return Err(ApiError::NotFound(match body.integration {
+            Some(name) => format!("no integration named {name:?}"),
+            None => "no integration is configured".into(),
+        }));
+    }
+    let notice = Notice {
+        kind: NoticeKind::Test,
+        rule_id: None,
+        rule_name: "test".into(),
+        severity: Severity::Info,
+        summary: Some("A test message from ci-cd-monitor: this integration works.".into()),
+        runbook_url: None,
+        condition: "test".into(),
+        labels: BTreeMap::new(),
+        value: None,
+        threshold: None,
+        incident_id: None,
+        started_at: Utc::now(),
+        resolved_at: None,
+        run_id: None,
+        run_url: None,
+        dashboard_url: state.info.public_url.clone(),
+        environment: state.info.environment.clone(),
+    };
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let result = match state.outbox.target(&row) {
+            Some(t) => deliver::send(&state.outbox.client, &t, &notice).await,
+            None => Delivery::Permanent {
+                reason: "the integration's secrets cannot be opened".into(),
+            },
+        };
+        let (outcome, error) = match result {
+            Delivery::Sent => ("sent", None),
+            Delivery::Retry { reason, .. } => ("retry", Some(reason)),
+            Delivery::Permanent { reason } => ("failed", Some(reason)),
+        };
+        out.push(TestResult {
+            integration: row.name,
+            outcome,
+            error,
+        });
+    }
+    Ok(Json(out))
+}

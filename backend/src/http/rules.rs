@@ -1,0 +1,253 @@
+//! `/api/alert-rules`: alert rules (admin), and `/api/alert-rules/by-uid/{uid}` for the operator.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use cicd_monitor_crds::AlertRuleSpec;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::extract::{Json as JsonBody, Path};
+use super::integrations::api_owned;
+use super::{AdminAuth, AppState, OperatorAuth, ReadAuth};
+use crate::alerting::selector::Matcher;
+use crate::db::integrations::{self as integrations, K8sRef, Owner};
+use crate::db::rules::{self as db, RuleRow};
+use crate::error::{ApiError, ApiResult, ErrorBody, FieldError};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/alert-rules", get(list).post(create))
+        .route("/alert-rules/{id}", get(get_one).put(replace).delete(remove))
+        .route("/alert-rules/by-uid/{uid}", put(upsert_k8s).delete(remove_k8s))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RuleBody {
+    #[schema(example = "main-is-red")]
+    pub name: String,
+    /// The `AlertRule` custom resource's spec, e.g.
+    /// `{"match": {"repo": "org/*", "branches": ["main"]}, "condition": {"type": "ConsecutiveFailures",
+    /// "threshold": 3}, "severity": "critical", "notify": {"integrations": [{"name": "slack"}]}}`.
+    #[schema(value_type = Object)]
+    pub spec: AlertRuleSpec,
+}
+
+/// The operator's upsert; integration names in the spec are those of the backend (`namespace/name`).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct K8sRuleBody {
+    pub namespace: String,
+    pub name: String,
+    #[schema(value_type = Object)]
+    pub spec: AlertRuleSpec,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RuleInfo {
+    pub id: i64,
+    pub name: String,
+    #[schema(value_type = Object)]
+    pub spec: AlertRuleSpec,
+    pub enabled: bool,
+    /// `api` or `kubernetes` (read-only here).
+    pub source: String,
+    pub kubernetes: Option<K8sRef>,
+    /// Groups firing now.
+    pub firing: i64,
+    pub last_triggered: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn info(r: RuleRow) -> RuleInfo {
+    RuleInfo {
+        kubernetes: r.k8s(),
+        id: r.id,
+        name: r.name,
+        spec: r.spec.0,
+        enabled: r.enabled,
+        source: r.source,
+        firing: r.firing,
+        last_triggered: r.last_triggered,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+    }
+}
+
+/// Checks what the types cannot: ranges, globs, and that the integrations exist.
+async fn validate(state: &AppState, name: &str, spec: &AlertRuleSpec) -> ApiResult<()> {
+    let mut errors: Vec<FieldError> = Vec::new();
+    if name.trim().is_empty() || name.chars().count() > 253 {
+        errors.push(FieldError::new("name", "must be 1 to 253 characters"));
+    }
+    for (field, message) in spec.condition.problems() {
+        errors.push(FieldError::new(format!("spec.{field}"), message));
+    }
+    if let Err(problems) = Matcher::new(&spec.selector) {
+        errors.extend(
+            problems
+                .into_iter()
+                .map(|(f, m)| FieldError::new(format!("spec.{f}"), m)),
+        );
+    }
+    let n = &spec.notify;
+    if n.group_wait.as_secs() > 86_400 {
+        errors.push(FieldError::new("spec.notify.groupWait", "must be at most 1d"));
+    }
+    if n.repeat_interval.as_secs() < 60 {
+        errors.push(FieldError::new(
+            "spec.notify.repeatInterval",
+            "must be at least 1m",
+        ));
+    }
+    let names: Vec<String> = n.integrations.iter().map(|i| i.name.clone()).collect();
+    let known = integrations::by_names(&state.pool, &names).await?;
+    for (i, wanted) in names.iter().enumerate() {
+        if !known.iter().any(|k| &k.name == wanted) {
+            errors.push(FieldError::new(
+                format!("spec.notify.integrations[{i}].name"),
+                format!("no integration named {wanted:?}"),
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+async fn fetch(state: &AppState, id: i64) -> ApiResult<RuleRow> {
+    db::get(&state.pool, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no alert rule with id {id}")))
+}
+
+/// Create an alert rule.
+#[utoipa::path(post, path = "/api/alert-rules", tag = "alerting", request_body = RuleBody,
+    responses((status = 201, body = RuleInfo), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 409, description = "Name taken", body = ErrorBody),
+              (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn create(
+    State(state): State<AppState>,
+    _auth: AdminAuth,
+    JsonBody(body): JsonBody<RuleBody>,
+) -> ApiResult<(StatusCode, Json<RuleInfo>)> {
+    validate(&state, &body.name, &body.spec).await?;
+    let id = db::insert(&state.pool, body.name.trim(), &body.spec, &Owner::api()).await?;
+    state.alerts.rules_changed();
+    Ok((StatusCode::CREATED, Json(info(fetch(&state, id).await?))))
+}
+
+/// List alert rules, with how many groups each has firing.
+#[utoipa::path(get, path = "/api/alert-rules", tag = "alerting",
+    responses((status = 200, body = Vec<RuleInfo>), (status = 401, body = ErrorBody)),
+    security((), ("bearer" = [])))]
+async fn list(State(state): State<AppState>, _auth: ReadAuth) -> ApiResult<Json<Vec<RuleInfo>>> {
+    Ok(Json(db::list(&state.pool).await?.into_iter().map(info).collect()))
+}
+
+/// One alert rule.
+#[utoipa::path(get, path = "/api/alert-rules/{id}", tag = "alerting", params(("id" = i64, Path)),
+    responses((status = 200, body = RuleInfo), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security((), ("bearer" = [])))]
+async fn get_one(
+    State(state): State<AppState>,
+    _auth: ReadAuth,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<RuleInfo>> {
+    Ok(Json(info(fetch(&state, id).await?)))
+}
+
+/// Replace an alert rule.
+#[utoipa::path(put, path = "/api/alert-rules/{id}", tag = "alerting", params(("id" = i64, Path)), request_body = RuleBody,
+    responses((status = 200, body = RuleInfo), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, description = "Managed by Kubernetes", body = ErrorBody),
+              (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn replace(
+    State(state): State<AppState>,
+    _auth: AdminAuth,
+    Path(id): Path<i64>,
+    JsonBody(body): JsonBody<RuleBody>,
+) -> ApiResult<Json<RuleInfo>> {
+    let row = fetch(&state, id).await?;
+    api_owned(&row.source, row.k8s(), "alert rule")?;
+    validate(&state, &body.name, &body.spec).await?;
+    db::update(&state.pool, id, body.name.trim(), &body.spec).await?;
+    state.alerts.rules_changed();
+    Ok(Json(info(fetch(&state, id).await?)))
+}
+
+/// Delete an alert rule (its incidents and pending notifications go with it).
+#[utoipa::path(delete, path = "/api/alert-rules/{id}", tag = "alerting", params(("id" = i64, Path)),
+    responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 409, description = "Managed by Kubernetes", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn remove(
+    State(state): State<AppState>,
+    _auth: AdminAuth,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
+    let row = fetch(&state, id).await?;
+    api_owned(&row.source, row.k8s(), "alert rule")?;
+    db::delete(&state.pool, id).await?;
+    state.alerts.rules_changed();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Create or update the rule of an `AlertRule` resource (the operator).
+#[utoipa::path(put, path = "/api/alert-rules/by-uid/{uid}", tag = "alerting", params(("uid" = String, Path)),
+    request_body = K8sRuleBody,
+    responses((status = 200, body = RuleInfo), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn upsert_k8s(
+    State(state): State<AppState>,
+    _auth: OperatorAuth,
+    Path(uid): Path<String>,
+    JsonBody(body): JsonBody<K8sRuleBody>,
+) -> ApiResult<Json<RuleInfo>> {
+    let name = format!("{}/{}", body.namespace, body.name);
+    validate(&state, &name, &body.spec).await?;
+    let id = match db::by_uid(&state.pool, &uid).await? {
+        Some(row) => {
+            db::update(&state.pool, row.id, &name, &body.spec).await?;
+            row.id
+        }
+        None => {
+            let owner = Owner {
+                source: "kubernetes",
+                k8s: Some(K8sRef {
+                    uid,
+                    namespace: body.namespace,
+                    name: body.name,
+                }),
+            };
+            db::insert(&state.pool, &name, &body.spec, &owner).await?
+        }
+    };
+    state.alerts.rules_changed();
+    Ok(Json(info(fetch(&state, id).await?)))
+}
+
+/// Delete the rule of an `AlertRule` resource; `404` when there is none (already gone).
+#[utoipa::path(delete, path = "/api/alert-rules/by-uid/{uid}", tag = "alerting", params(("uid" = String, Path)),
+    responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+              (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn remove_k8s(
+    State(state): State<AppState>,
+    _auth: OperatorAuth,
+    Path(uid): Path<String>,
+) -> ApiResult<StatusCode> {
+    let row = db::by_uid(&state.pool, &uid)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no alert rule with uid {uid}")))?;
+    db::delete(&state.pool, row.id).await?;
+    state.alerts.rules_changed();
+    Ok(StatusCode::NO_CONTENT)
+}
