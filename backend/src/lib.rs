@@ -60,8 +60,10 @@ pub fn state(pool: PgPool, config: &Config) -> anyhow::Result<AppState> {
             pool: pool.clone(),
             secret_box: secret_box.clone(),
             env_slack: config.slack_webhook_url.clone(),
+            // Redirects are not followed: a followed 301 would turn the POST into a GET.
             client: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(10))
+                .redirect(reqwest::redirect::Policy::none())
                 .build()?,
             metrics: metrics.clone(),
             backoff_base: std::time::Duration::from_secs(2),

@@ -157,14 +157,26 @@ impl Alerts {
             .bind(rule.id)
             .fetch_all(&self.pool)
             .await?;
+            let missing = |groups: &[Group], key: &str| !groups.iter().any(|g| g.key == key);
+            if !open.iter().any(|(key, _)| missing(&groups, key)) {
+                continue;
+            }
+            // Another replica may have opened an incident for a dimension newer than the snapshot
+            // above: read the dimensions again (they are committed before any incident on them).
+            let fresh = evaluate::groups(
+                &matcher,
+                &rule.spec.0.notify.group_by,
+                &db::runs::dimensions(&self.pool).await?,
+            );
             for (key, labels) in open {
-                if !groups.iter().any(|g| g.key == key) {
+                if missing(&fresh, &key) {
                     let gone = Group {
                         labels: labels.0,
                         key,
                         tuples: Vec::new(),
                     };
-                    self.apply(&rule, &gone, &Measure::good_for_gone(), now).await?;
+                    self.apply(&rule, &gone, Some(&Measure::good_for_gone()), now)
+                        .await?;
                 }
             }
         }
@@ -172,12 +184,27 @@ impl Alerts {
     }
 
     async fn evaluate(&self, rule: &RuleRow, g: &Group, now: DateTime<Utc>) -> sqlx::Result<()> {
-        let m = evaluate::measure(&self.pool, &rule.spec.0.condition, g, now).await?;
-        self.apply(rule, g, &m, now).await
+        self.apply(rule, g, None, now).await
     }
 
-    async fn apply(&self, rule: &RuleRow, g: &Group, m: &Measure, now: DateTime<Utc>) -> sqlx::Result<()> {
+    /// Measures (unless `given`) and steps the incident, in one transaction under the group's lock.
+    async fn apply(
+        &self,
+        rule: &RuleRow,
+        g: &Group,
+        given: Option<&Measure>,
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<()> {
         let mut tx = self.pool.begin().await?;
+        incidents::lock(&mut tx, rule, g).await?;
+        let measured;
+        let m = match given {
+            Some(m) => m,
+            None => {
+                measured = evaluate::measure(&mut tx, &rule.spec.0.condition, g, now).await?;
+                &measured
+            }
+        };
         let n = incidents::step(&mut tx, rule, g, m, now, &self.ctx).await?;
         tx.commit().await?;
         if n > 0 {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use cicd_monitor_crds::{Condition, GroupKey, Span, Stat};
-use sqlx::PgPool;
+use sqlx::PgConnection;
 
 use super::selector::Matcher;
 use crate::db::runs::DimensionRow;
@@ -169,7 +169,11 @@ const IN_GROUP: &str = "(provider, repo, workflow, coalesce(branch, '')) in \
      (select * from unnest($1::text[], $2::text[], $3::text[], $4::text[]))";
 
 /// The newest `n` runs that succeeded or failed, newest first: `(id, status, url)`.
-async fn latest(pool: &PgPool, g: &Group, n: i64) -> sqlx::Result<Vec<(String, RunStatus, Option<String>)>> {
+async fn latest(
+    pool: &mut PgConnection,
+    g: &Group,
+    n: i64,
+) -> sqlx::Result<Vec<(String, RunStatus, Option<String>)>> {
     let (p, r, w, b) = columns(g);
     sqlx::query_as(&format!(
         "select id, status, url from pipeline_runs where {IN_GROUP} and status in ('success', 'failure') \
@@ -180,13 +184,13 @@ async fn latest(pool: &PgPool, g: &Group, n: i64) -> sqlx::Result<Vec<(String, R
     .bind(w)
     .bind(b)
     .bind(n)
-    .fetch_all(pool)
+    .fetch_all(&mut *pool)
     .await
 }
 
 /// Finished runs in `[from, to)`: `(id, status, duration, queue seconds)`.
 async fn window(
-    pool: &PgPool,
+    pool: &mut PgConnection,
     g: &Group,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
@@ -205,7 +209,7 @@ async fn window(
     .bind(b)
     .bind(from)
     .bind(to)
-    .fetch_all(pool)
+    .fetch_all(&mut *pool)
     .await
 }
 
@@ -230,7 +234,7 @@ fn since(now: DateTime<Utc>, span: Span) -> DateTime<Utc> {
 
 /// Measures `condition` for `group` at `now`.
 pub async fn measure(
-    pool: &PgPool,
+    pool: &mut PgConnection,
     condition: &Condition,
     g: &Group,
     now: DateTime<Utc>,
@@ -351,7 +355,7 @@ pub async fn measure(
             .bind(wf)
             .bind(b)
             .bind(since(now, *w))
-            .fetch_one(pool)
+            .fetch_one(&mut *pool)
             .await?;
             m.bad = last.is_none();
             m.threshold = Some(w.as_secs() as f64);

@@ -1,6 +1,7 @@
 //! The incident state machine, one step per evaluation of a (rule, group), and the enqueuing of
-//! notifications into the outbox — all in one transaction under an advisory lock on the pair, so
-//! replicas evaluating the same group at once take turns and each notification is enqueued once.
+//! notifications into the outbox — all in one transaction under an advisory lock on the pair (taken
+//! before measuring), so replicas evaluating the same group at once take turns, each acting on a
+//! measurement no older than the previous one applied, and each notification is enqueued once.
 //!
 //! pending (bad, inside `groupWait`) → firing (notify) → resolved (notify "back to green" when
 //! `sendResolved`). A pending incident that recovers is deleted: flapping inside `groupWait` sends
@@ -36,7 +37,19 @@ struct Open {
     run_ids: Vec<String>,
 }
 
-/// Applies one measurement to the (rule, group) incident; returns how many notifications it enqueued.
+/// Takes the (rule, group) lock for the rest of the transaction. Measure after taking it: a
+/// measurement taken before could be older than one another replica has applied meanwhile.
+pub async fn lock(tx: &mut Transaction<'_, Postgres>, rule: &RuleRow, group: &Group) -> sqlx::Result<()> {
+    sqlx::query("select pg_advisory_xact_lock($1::int4, hashtext($2))")
+        .bind(rule.id as i32)
+        .bind(&group.key)
+        .execute(&mut **tx)
+        .await
+        .map(drop)
+}
+
+/// Applies one measurement to the (rule, group) incident, under [`lock`]; returns how many
+/// notifications it enqueued.
 pub async fn step(
     tx: &mut Transaction<'_, Postgres>,
     rule: &RuleRow,
@@ -45,11 +58,6 @@ pub async fn step(
     now: DateTime<Utc>,
     ctx: &NoticeContext,
 ) -> sqlx::Result<usize> {
-    sqlx::query("select pg_advisory_xact_lock($1::int4, hashtext($2))")
-        .bind(rule.id as i32)
-        .bind(&group.key)
-        .execute(&mut **tx)
-        .await?;
     let open: Option<Open> = sqlx::query_as(
         "select id, state, started_at, last_notified_at, repeats, acknowledged_at, muted_until, run_ids \
          from alert_incidents where rule_id = $1 and group_key = $2 and state <> 'resolved' for update",

@@ -75,11 +75,16 @@ impl Outbox {
                 Ok(false) => {}
                 Err(e) => tracing::warn!(error = %e, "outbox delivery failed; retrying"),
             }
-            match &mut listener {
-                Some(l) => {
-                    let _ = tokio::time::timeout(Duration::from_secs(1), l.try_recv()).await;
-                }
-                None => tokio::time::sleep(Duration::from_secs(1)).await,
+            let woken = match &mut listener {
+                Some(l) => matches!(
+                    tokio::time::timeout(Duration::from_secs(1), l.try_recv()).await,
+                    Ok(Ok(_))
+                ),
+                None => false,
+            };
+            if !woken {
+                // A timeout already waited; a failed listener must not make this loop spin.
+                tokio::time::sleep(Duration::from_millis(200)).await;
             }
         }
     }

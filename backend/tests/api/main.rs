@@ -4,6 +4,8 @@
 
 mod alerting;
 mod db_faults;
+mod delivery;
+mod fake_slack;
 mod github_sync;
 mod health;
 mod ingest;
