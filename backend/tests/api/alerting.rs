@@ -429,3 +429,80 @@ async fn window_rules_measure_rate_duration_and_queue_time(pool: PgPool) {
     assert_eq!(inc[0]["value"], 75.0);
     assert_eq!(inc[0]["threshold"], 50.0);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn silence_regression_and_queue_time_rules_fire(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    let now = Utc::now();
+    // Baseline: 90 s runs a day ago; recent: 300 s runs with 10 minutes in the queue; all failures
+    // for the last two hours.
+    for i in 0..5 {
+        let start = now - TimeDelta::hours(30) + TimeDelta::minutes(i * 10);
+        let r = app
+            .event(&event(
+                json!({"id": format!("b{i}"), "repo": "acme/api", "workflow": "ci", "branch": "main",
+                "status": "success", "started_at": start.to_rfc3339(), "duration_seconds": 90,
+                "finished_at": (start + TimeDelta::seconds(90)).to_rfc3339()}),
+            ))
+            .await;
+        assert!(r.status.is_success(), "{}", r.text);
+    }
+    for i in 0..5 {
+        let start = now - TimeDelta::minutes(100 - i * 10);
+        let r = app
+            .event(&event(
+                json!({"id": format!("n{i}"), "repo": "acme/api", "workflow": "ci", "branch": "main",
+                "status": "failure", "queued_at": (start - TimeDelta::minutes(10)).to_rfc3339(),
+                "started_at": start.to_rfc3339(), "duration_seconds": 300,
+                "finished_at": (start + TimeDelta::seconds(300)).to_rfc3339()}),
+            ))
+            .await;
+        assert!(r.status.is_success(), "{}", r.text);
+    }
+    let silent = rule(
+        &app,
+        "silent",
+        json!({"condition": {"type": "NoSuccessWithin", "window": "2h"}, "notify": {"groupWait": "0s"}}),
+    )
+    .await;
+    let slower = rule(
+        &app,
+        "slower",
+        json!({"condition": {"type": "DurationRegression", "percent": 100, "window": "3h", "baselineWindow": "2d"},
+               "notify": {"groupWait": "0s"}}),
+    )
+    .await;
+    let queued = rule(
+        &app,
+        "queued",
+        json!({"condition": {"type": "QueueTime", "stat": "avg", "threshold": "5m", "window": "3h"}, "notify": {"groupWait": "0s"}}),
+    )
+    .await;
+    let calm = rule(
+        &app,
+        "calm",
+        json!({"condition": {"type": "NoSuccessWithin", "window": "2d"}, "notify": {"groupWait": "0s"}}),
+    )
+    .await;
+    app.state.alerts.tick(now).await.unwrap();
+    let firing: Vec<i64> = app
+        .get("/api/alerts?state=firing")
+        .await
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["rule_id"].as_i64().unwrap())
+        .collect();
+    for r in [silent, slower, queued] {
+        assert!(firing.contains(&r), "rule {r} should fire: {firing:?}");
+    }
+    assert!(!firing.contains(&calm));
+    let regression = app.get(&format!("/api/alerts?rule_id={slower}")).await.body;
+    assert!(
+        (regression[0]["value"].as_f64().unwrap() - 233.3).abs() < 1.0,
+        "{regression}"
+    );
+    let queue = app.get(&format!("/api/alerts?rule_id={queued}")).await.body;
+    assert_eq!(queue[0]["value"], 600.0);
+}

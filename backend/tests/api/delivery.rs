@@ -258,3 +258,114 @@ async fn wait_for(pool: &PgPool, n: i64, kind: &str) {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_sender_that_dies_mid_send_loses_nothing(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    let slack = FakeSlack::start().await;
+    integration(
+        &app,
+        "slack",
+        json!({"type": "Slack", "slack": {"webhookUrl": {"value": slack.url("T1")}}}),
+    )
+    .await;
+    rule(&app, "red", json!({"condition": {"type": "RunFailed"}, "notify": {"integrations": [{"name": "slack"}], "groupWait": "0s"}})).await;
+    finished(&app, "f1", "failure", 5).await;
+    app.state.alerts.tick(chrono::Utc::now()).await.unwrap();
+
+    // Another replica has taken the integration's send slot and its notification, then dies (its
+    // connection goes away without a commit).
+    let mut dying = pool.acquire().await.unwrap().detach();
+    let mut tx = sqlx::Connection::begin(&mut dying).await.unwrap();
+    sqlx::query("select id from integrations for update")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("select id from notifications for update")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    assert!(
+        !app.state.outbox.deliver_one().await.unwrap(),
+        "the slot is taken while it lives"
+    );
+    drop(tx);
+    sqlx::Connection::close(dying).await.ok();
+
+    drain(&app, Duration::from_secs(5)).await;
+    assert_eq!(statuses(&pool).await, [("firing".to_owned(), "sent".to_owned())]);
+    assert_eq!(slack.received().len(), 1);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_environment_slack_webhook_is_the_default_integration(pool: PgPool) {
+    let slack = FakeSlack::start().await;
+    let mut cfg = crate::support::config(true, "/nonexistent".into());
+    cfg.slack_webhook_url = Some(slack.url("env").into());
+    let state = cicd_monitor::state(pool.clone(), &cfg).unwrap();
+    cicd_monitor::db::integrations::sync_env_slack(&pool, Some("https://hooks…/env"))
+        .await
+        .unwrap();
+    let app = TestApp::new(pool.clone()).await;
+    rule(
+        &app,
+        "red",
+        json!({"condition": {"type": "RunFailed"}, "notify": {"groupWait": "0s"}}),
+    )
+    .await;
+    finished(&app, "f1", "failure", 5).await;
+    state.alerts.tick(chrono::Utc::now()).await.unwrap();
+    while state.outbox.deliver_one().await.unwrap() {}
+    assert_eq!(statuses(&pool).await, [("firing".to_owned(), "sent".to_owned())]);
+    assert_eq!(slack.received()[0].0, "env");
+
+    let listed = app.get_as("/api/integrations", ADMIN).await;
+    assert_eq!(listed.body[0]["source"], "env");
+    let id = listed.body[0]["id"].as_i64().unwrap();
+    let delete = app
+        .raw(
+            axum::http::Method::DELETE,
+            &format!("/api/integrations/{id}"),
+            Some(ADMIN),
+            axum::body::Body::empty(),
+        )
+        .await;
+    assert_eq!(delete.status, StatusCode::CONFLICT);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_test_endpoint_reports_each_integration(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    let slack = FakeSlack::start().await;
+    slack.script([Answer::Ok, Answer::NoService]);
+    integration(
+        &app,
+        "a-works",
+        json!({"type": "Slack", "slack": {"webhookUrl": {"value": slack.url("ok")}}}),
+    )
+    .await;
+    integration(
+        &app,
+        "b-gone",
+        json!({"type": "Slack", "slack": {"webhookUrl": {"value": slack.url("gone")}}}),
+    )
+    .await;
+    let r = app.post("/api/alerts/test", Some(ADMIN), &json!({})).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body[0]["integration"], "a-works");
+    assert_eq!(r.body[0]["outcome"], "sent");
+    assert_eq!(r.body[1]["outcome"], "failed");
+    assert!(r.body[1]["error"].as_str().unwrap().contains("no_service"));
+    let one = app
+        .post(
+            "/api/alerts/test",
+            Some(ADMIN),
+            &json!({"integration": "a-works"}),
+        )
+        .await;
+    assert_eq!(one.body.as_array().unwrap().len(), 1);
+    let none = app
+        .post("/api/alerts/test", Some(ADMIN), &json!({"integration": "nope"}))
+        .await;
+    assert_eq!(none.status, StatusCode::NOT_FOUND);
+}
