@@ -138,10 +138,21 @@ fn background(config: &Config, state: &AppState) -> anyhow::Result<()> {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
         loop {
             tick.tick().await;
-            match db::sources::prune_deliveries(&pool).await {
-                Ok(n) if n > 0 => tracing::info!(deleted = n, "forgot webhook deliveries older than a week"),
-                Ok(_) => {}
-                Err(e) => tracing::debug!(error = %e, "could not prune webhook deliveries"),
+            for (what, pruned) in [
+                (
+                    "webhook deliveries older than a week",
+                    db::sources::prune_deliveries(&pool).await,
+                ),
+                (
+                    "delivered notifications and resolved incidents older than 30 days",
+                    alerting::engine::prune(&pool).await,
+                ),
+            ] {
+                match pruned {
+                    Ok(n) if n > 0 => tracing::info!(deleted = n, "forgot {what}"),
+                    Ok(_) => {}
+                    Err(e) => tracing::debug!(error = %e, "could not prune {what}"),
+                }
             }
         }
     });

@@ -213,3 +213,22 @@ impl Alerts {
         Ok(())
     }
 }
+
+/// Forgets delivered or failed notifications and resolved incidents older than 30 days; returns
+/// how many rows went.
+pub async fn prune(pool: &PgPool) -> sqlx::Result<u64> {
+    let notifications = sqlx::query(
+        "delete from notifications where status <> 'pending' and created_at < now() - interval '30 days'",
+    )
+    .execute(pool)
+    .await?
+    .rows_affected();
+    let incidents = sqlx::query(
+        "delete from alert_incidents where state = 'resolved' and resolved_at < now() - interval '30 days' \
+         and not exists (select 1 from notifications n where n.incident_id = alert_incidents.id and n.status = 'pending')",
+    )
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(notifications + incidents)
+}
