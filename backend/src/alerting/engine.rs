@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 
 use super::evaluate::{self, Group, Measure};
 use super::incidents::{self, NoticeContext};
@@ -29,35 +29,38 @@ pub struct Alerts {
     pool: PgPool,
     ctx: NoticeContext,
     metrics: Arc<Metrics>,
-    finished: mpsc::Sender<Vec<Finished>>,
-    receiver: Mutex<Option<mpsc::Receiver<Vec<Finished>>>>,
+    /// Dimensions of runs finished since the last evaluation: a set, so its size is bounded by the
+    /// number of distinct dimensions however fast runs arrive.
+    finished: Mutex<BTreeSet<Finished>>,
+    wake: Notify,
 }
 
 type Rule = (RuleRow, Matcher);
 
 impl Alerts {
     pub fn new(pool: PgPool, ctx: NoticeContext, metrics: Arc<Metrics>) -> Self {
-        let (finished, receiver) = mpsc::channel(1024);
         Alerts {
             pool,
             ctx,
             metrics,
-            finished,
-            receiver: Mutex::new(Some(receiver)),
+            finished: Mutex::default(),
+            wake: Notify::new(),
         }
     }
 
     /// Called by the writer after a commit with the runs that reached a final status. Never
-    /// blocks ingest: when evaluation falls behind, the tick catches up.
+    /// blocks ingest: runs arriving during an evaluation are taken by the next one.
     pub fn runs_finished(&self, runs: Vec<Finished>) {
         if !runs.is_empty() {
-            let _ = self.finished.try_send(runs);
+            self.finished
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(runs);
+            self.wake.notify_one();
         }
     }
 
-    /// Rules are read from the database at each evaluation; nothing is cached to invalidate.
-    pub fn rules_changed(&self) {}
-
+    /// The enabled rules, read at each evaluation (so a change applies at once on every replica).
     async fn rules(&self) -> sqlx::Result<Vec<Rule>> {
         Ok(db::rules::enabled(&self.pool)
             .await?
@@ -68,21 +71,16 @@ impl Alerts {
 
     /// Starts evaluation on finished runs and the periodic tick.
     pub fn spawn(self: &Arc<Self>, tick: Duration) {
-        let receiver = self.receiver.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(mut rx) = receiver {
-            let me = self.clone();
-            tokio::spawn(async move {
-                while let Some(first) = rx.recv().await {
-                    let mut touched: BTreeSet<Finished> = first.into_iter().collect();
-                    while let Ok(more) = rx.try_recv() {
-                        touched.extend(more);
-                    }
-                    if let Err(e) = me.evaluate_touched(&touched, Utc::now()).await {
-                        tracing::warn!(error = %e, "alert evaluation after new runs failed");
-                    }
+        let me = self.clone();
+        tokio::spawn(async move {
+            loop {
+                me.wake.notified().await;
+                let touched = std::mem::take(&mut *me.finished.lock().unwrap_or_else(|e| e.into_inner()));
+                if let Err(e) = me.evaluate_touched(&touched, Utc::now()).await {
+                    tracing::warn!(error = %e, "alert evaluation after new runs failed");
                 }
-            });
-        }
+            }
+        });
         let me = self.clone();
         tokio::spawn(async move {
             let mut interval = tokio::time::interval(tick);
@@ -102,8 +100,12 @@ impl Alerts {
         touched: &BTreeSet<Finished>,
         now: DateTime<Utc>,
     ) -> sqlx::Result<()> {
+        let rules = self.rules().await?;
+        if rules.is_empty() || touched.is_empty() {
+            return Ok(());
+        }
         let dims = db::runs::dimensions(&self.pool).await?;
-        for (rule, matcher) in self.rules().await? {
+        for (rule, matcher) in rules {
             for g in evaluate::groups(&matcher, &rule.spec.0.notify.group_by, &dims) {
                 if g.tuples.iter().any(|t| touched.contains(t)) {
                     self.evaluate(&rule, &g, now).await?;
@@ -175,8 +177,7 @@ impl Alerts {
                         key,
                         tuples: Vec::new(),
                     };
-                    self.apply(&rule, &gone, Some(&Measure::good_for_gone()), now)
-                        .await?;
+                    self.apply(&rule, &gone, Some(&Measure::good()), now).await?;
                 }
             }
         }

@@ -85,12 +85,8 @@ pub struct Measure {
 }
 
 impl Measure {
-    /// Nothing wrong (a group the rule no longer watches).
-    pub fn good_for_gone() -> Self {
-        Self::good()
-    }
-
-    fn good() -> Self {
+    /// Nothing wrong (also what a group the rule no longer watches amounts to).
+    pub fn good() -> Self {
         Measure {
             bad: false,
             value: None,

@@ -437,8 +437,8 @@ async fn main() -> anyhow::Result<()> {
         ing.events, ing.errors, ing.batch_mean, ing.txn_ms
     );
     eprintln!(
-        "  batch endpoint {:.0} events/s; GET /health {:.0} requests/s",
-        ing.batch_rate, ing.health_rate
+        "  batch endpoint {:.0} events/s; GET /health {:.0} requests/s; backend peak RSS {:.1} MiB",
+        ing.batch_rate, ing.health_rate, ing.rss_mib
     );
     if args.only_ingest {
         return Ok(());

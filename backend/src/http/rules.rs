@@ -138,7 +138,6 @@ async fn create(
 ) -> ApiResult<(StatusCode, Json<RuleInfo>)> {
     validate(&state, &body.name, &body.spec).await?;
     let id = db::insert(&state.pool, body.name.trim(), &body.spec, &Owner::api()).await?;
-    state.alerts.rules_changed();
     Ok((StatusCode::CREATED, Json(info(fetch(&state, id).await?))))
 }
 
@@ -178,7 +177,6 @@ async fn replace(
     api_owned(&row.source, row.k8s(), "alert rule")?;
     validate(&state, &body.name, &body.spec).await?;
     db::update(&state.pool, id, body.name.trim(), &body.spec).await?;
-    state.alerts.rules_changed();
     Ok(Json(info(fetch(&state, id).await?)))
 }
 
@@ -195,7 +193,6 @@ async fn remove(
     let row = fetch(&state, id).await?;
     api_owned(&row.source, row.k8s(), "alert rule")?;
     db::delete(&state.pool, id).await?;
-    state.alerts.rules_changed();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -230,7 +227,6 @@ async fn upsert_k8s(
             db::insert(&state.pool, &name, &body.spec, &owner).await?
         }
     };
-    state.alerts.rules_changed();
     Ok(Json(info(fetch(&state, id).await?)))
 }
 
@@ -248,6 +244,5 @@ async fn remove_k8s(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no alert rule with uid {uid}")))?;
     db::delete(&state.pool, row.id).await?;
-    state.alerts.rules_changed();
     Ok(StatusCode::NO_CONTENT)
 }
