@@ -188,8 +188,6 @@ impl Poller {
                     }
                     if report.error.is_some() {
                         report.outcome = "failed";
-                        // The ETag is not kept: the next sync reads everything again.
-                        first_etag = None;
                         break;
                     }
                     match (next, exhausted_until) {
@@ -204,7 +202,14 @@ impl Poller {
                 }
             }
         }
-        if let Err(e) = save_state(&self.pool, &report, first_etag.or(state.etag)).await {
+        // The ETag stands for "everything up to this first page is stored": keep it only after a
+        // complete pass, so that a sync cut short (rate limit, error) reads every page again.
+        let etag = match report.outcome {
+            "synced" => first_etag,
+            "not_modified" => state.etag,
+            _ => None,
+        };
+        if let Err(e) = save_state(&self.pool, &report, etag).await {
             tracing::warn!(repo, error = %e, "could not save the GitHub sync state");
         }
         match report.outcome {

@@ -344,3 +344,26 @@ async fn polled_runs_and_webhook_runs_are_the_same_runs(pool: PgPool) {
         "the poller found the run the webhook delivered"
     );
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_sync_cut_short_keeps_no_etag_so_the_next_one_reads_every_page(pool: PgPool) {
+    let f = fake(4, 2);
+    f.lock().unwrap().remaining = Some(0);
+    let p = poller(&pool, fake_github(f.clone()).await).await;
+    assert_eq!(p.sync_repo("acme/api").await.outcome, "rate_limited");
+    let etag: Option<String> =
+        sqlx::query_scalar("select etag from github_sync_state where repo = 'acme/api'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(etag, None);
+    // Once the limit resets, the next sync starts over rather than trusting the first page's ETag.
+    sqlx::query("update github_sync_state set not_before = null")
+        .execute(&pool)
+        .await
+        .unwrap();
+    f.lock().unwrap().remaining = None;
+    let r = p.sync_repo("acme/api").await;
+    assert_eq!((r.outcome, r.pages, r.runs), ("synced", 2, 4), "{r:?}");
+    assert_eq!(stored(&pool).await, 4);
+}
