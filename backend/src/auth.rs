@@ -18,6 +18,7 @@ use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
 
 use crate::db;
+use crate::throttle::Throttle;
 
 pub const TOKEN_PREFIX: &str = "cicd_";
 const CACHE_TTL: Duration = Duration::from_secs(10);
@@ -110,7 +111,7 @@ pub struct Authenticator {
     pool: PgPool,
     admin_hash: Option<[u8; 32]>,
     cache: Mutex<HashMap<[u8; 32], Cached>>,
-    touched: Mutex<HashMap<i64, Instant>>,
+    touched: Throttle,
 }
 
 impl Authenticator {
@@ -119,7 +120,7 @@ impl Authenticator {
             pool,
             admin_hash: admin_token.map(|t| hash(t.expose_secret())),
             cache: Mutex::default(),
-            touched: Mutex::default(),
+            touched: Throttle::new(TOUCH_EVERY),
         }
     }
 
@@ -180,12 +181,8 @@ impl Authenticator {
 
     /// Records use of a token in the background, at most once a minute per replica.
     fn touch(&self, id: i64) {
-        {
-            let mut touched = self.touched.lock().unwrap_or_else(|e| e.into_inner());
-            if touched.get(&id).is_some_and(|t| t.elapsed() < TOUCH_EVERY) {
-                return;
-            }
-            touched.insert(id, Instant::now());
+        if !self.touched.ready(id) {
+            return;
         }
         let pool = self.pool.clone();
         tokio::spawn(async move {

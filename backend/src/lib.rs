@@ -14,6 +14,7 @@ pub mod github_sync;
 pub mod http;
 pub mod ingest;
 pub mod telemetry;
+pub mod throttle;
 pub mod webhooks;
 pub mod writer;
 

@@ -4,7 +4,6 @@
 //! several GitHub organisations and GitLab instances. Stored sources are cached for a few seconds
 //! per replica; every comparison is constant-time.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,6 +17,7 @@ use crate::crypto::SecretBox;
 use crate::db;
 use crate::error::ApiError;
 use crate::ingest::github;
+use crate::throttle::Throttle;
 
 const CACHE_TTL: Duration = Duration::from_secs(5);
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
@@ -59,7 +59,7 @@ pub struct Verifier {
     secret_box: Option<SecretBox>,
     env: Vec<Secret>,
     cache: Mutex<Option<(Instant, Arc<Vec<Secret>>)>>,
-    touched: Mutex<HashMap<i64, Instant>>,
+    touched: Throttle,
 }
 
 fn split(provider: Provider, list: Option<&SecretString>) -> Vec<Secret> {
@@ -88,7 +88,7 @@ impl Verifier {
             secret_box,
             env,
             cache: Mutex::default(),
-            touched: Mutex::default(),
+            touched: Throttle::new(TOUCH_EVERY),
         }
     }
 
@@ -197,12 +197,8 @@ impl Verifier {
 
     /// Records use of a stored source in the background, at most once a minute per replica.
     fn touch(&self, id: i64) {
-        {
-            let mut touched = self.touched.lock().unwrap_or_else(|e| e.into_inner());
-            if touched.get(&id).is_some_and(|t| t.elapsed() < TOUCH_EVERY) {
-                return;
-            }
-            touched.insert(id, Instant::now());
+        if !self.touched.ready(id) {
+            return;
         }
         let pool = self.pool.clone();
         tokio::spawn(async move {

@@ -21,6 +21,21 @@ pub struct K8sRef {
     pub name: String,
 }
 
+impl K8sRef {
+    /// From the `k8s_uid`, `k8s_namespace`, `k8s_name` columns (`None` unless Kubernetes owns the row).
+    pub fn from_columns(
+        uid: &Option<String>,
+        namespace: &Option<String>,
+        name: &Option<String>,
+    ) -> Option<Self> {
+        Some(K8sRef {
+            uid: uid.clone()?,
+            namespace: namespace.clone().unwrap_or_default(),
+            name: name.clone().unwrap_or_default(),
+        })
+    }
+}
+
 impl Owner {
     pub fn api() -> Self {
         Owner {
@@ -53,11 +68,7 @@ pub struct IntegrationRow {
 
 impl IntegrationRow {
     pub fn k8s(&self) -> Option<K8sRef> {
-        Some(K8sRef {
-            uid: self.k8s_uid.clone()?,
-            namespace: self.k8s_namespace.clone().unwrap_or_default(),
-            name: self.k8s_name.clone().unwrap_or_default(),
-        })
+        K8sRef::from_columns(&self.k8s_uid, &self.k8s_namespace, &self.k8s_name)
     }
 }
 

@@ -27,11 +27,7 @@ pub struct RuleRow {
 
 impl RuleRow {
     pub fn k8s(&self) -> Option<K8sRef> {
-        Some(K8sRef {
-            uid: self.k8s_uid.clone()?,
-            namespace: self.k8s_namespace.clone().unwrap_or_default(),
-            name: self.k8s_name.clone().unwrap_or_default(),
-        })
+        K8sRef::from_columns(&self.k8s_uid, &self.k8s_namespace, &self.k8s_name)
     }
 }
 
