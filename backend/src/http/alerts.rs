@@ -60,6 +60,11 @@ pub struct Incident {
     pub run_ids: Vec<String>,
 }
 
+const INCIDENTS: &str = "select i.id, i.rule_id, a.name as rule_name, \
+     coalesce(a.spec ->> 'severity', 'warning') as severity, i.state, i.labels, i.value, i.threshold, \
+     i.started_at, i.firing_at, i.resolved_at, i.acknowledged_at, i.muted_until, i.run_ids \
+     from alert_incidents i join alerts a on a.id = i.rule_id";
+
 /// Incidents, active first then recent.
 #[utoipa::path(get, path = "/api/alerts", tag = "alerting", params(AlertQuery),
     responses((status = 200, body = Vec<Incident>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
@@ -89,14 +94,10 @@ async fn list(
             "must be between 1 and 500",
         )]));
     }
-    let rows = sqlx::query_as(
-        "select i.id, i.rule_id, a.name as rule_name, coalesce(a.spec ->> 'severity', 'warning') as severity, \
-             i.state, i.labels, i.value, i.threshold, i.started_at, i.firing_at, i.resolved_at, \
-             i.acknowledged_at, i.muted_until, i.run_ids \
-         from alert_incidents i join alerts a on a.id = i.rule_id \
-         where i.state = any($1) and ($2::int8 is null or i.rule_id = $2) \
-         order by (i.state = 'resolved'), coalesce(i.resolved_at, i.started_at) desc, i.id desc limit $3",
-    )
+    let rows = sqlx::query_as(&format!(
+        "{INCIDENTS} where i.state = any($1) and ($2::int8 is null or i.rule_id = $2) \
+             order by (i.state = 'resolved'), coalesce(i.resolved_at, i.started_at) desc, i.id desc limit $3"
+    ))
     .bind(states)
     .bind(q.rule_id)
     .bind(limit)
@@ -106,15 +107,10 @@ async fn list(
 }
 
 async fn one(state: &AppState, id: i64) -> ApiResult<Incident> {
-    let row: Option<Incident> = sqlx::query_as(
-        "select i.id, i.rule_id, a.name as rule_name, coalesce(a.spec ->> 'severity', 'warning') as severity, \
-             i.state, i.labels, i.value, i.threshold, i.started_at, i.firing_at, i.resolved_at, \
-             i.acknowledged_at, i.muted_until, i.run_ids \
-         from alert_incidents i join alerts a on a.id = i.rule_id where i.id = $1",
-    )
-    .bind(id)
-    .fetch_optional(&state.pool)
-    .await?;
+    let row: Option<Incident> = sqlx::query_as(&format!("{INCIDENTS} where i.id = $1"))
+        .bind(id)
+        .fetch_optional(&state.pool)
+        .await?;
     row.ok_or_else(|| ApiError::NotFound(format!("no incident with id {id}")))
 }
 
