@@ -191,7 +191,8 @@ impl Outbox {
     }
 }
 
-/// A bounded metric label for a delivery error: Slack's error code, an HTTP class, or `network`.
+/// A bounded metric label for a delivery error (as `deliver::send` words it, possibly after
+/// `gave up after N attempts: `): Slack's error code, an HTTP class, `timeout` or `network`.
 fn reason_label(e: &str) -> &'static str {
     const CODES: [&str; 7] = [
         "invalid_payload",
@@ -205,13 +206,35 @@ fn reason_label(e: &str) -> &'static str {
     if let Some(code) = CODES.into_iter().find(|c| e.contains(c)) {
         return code;
     }
-    if e.contains("429") {
+    if e.contains("HTTP 429") {
         "http_429"
-    } else if e.contains("HTTP 5") || e.contains(" 5") {
+    } else if e.contains("HTTP 5") {
         "http_5xx"
     } else if e.contains("HTTP 4") {
         "http_4xx"
+    } else if e.contains("timed out") {
+        "timeout"
+    } else if e.contains("connection failed") {
+        "network"
     } else {
         "other"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn delivery_errors_map_to_bounded_labels() {
+        for (error, label) in [
+            ("no_service", "no_service"),
+            ("HTTP 429", "http_429"),
+            ("gave up after 12 attempts: HTTP 503: upstream", "http_5xx"),
+            ("HTTP 403: forbidden", "http_4xx"),
+            ("timed out: after 5s", "timeout"),
+            ("connection failed: refused", "network"),
+            ("unusable target URL", "other"),
+        ] {
+            assert_eq!(super::reason_label(error), label, "{error}");
+        }
     }
 }

@@ -43,6 +43,14 @@ impl Owner {
             k8s: None,
         }
     }
+
+    /// The custom resource `namespace/name` with this uid.
+    pub fn kubernetes(uid: String, namespace: String, name: String) -> Self {
+        Owner {
+            source: "kubernetes",
+            k8s: Some(K8sRef { uid, namespace, name }),
+        }
+    }
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -162,6 +170,14 @@ pub async fn delete(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<bool> {
         .await?
         .rows_affected()
         == 1)
+}
+
+/// Pending notifications of one integration.
+pub async fn pending_count(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar("select count(*) from notifications where integration_id = $1 and status = 'pending'")
+        .bind(id)
+        .fetch_one(db)
+        .await
 }
 
 /// Pending notifications per integration.

@@ -236,14 +236,6 @@ async fn write(
     })
 }
 
-async fn pending_of(state: &AppState, id: i64) -> ApiResult<i64> {
-    Ok(db::pending_counts(&state.pool)
-        .await?
-        .into_iter()
-        .find(|(i, _)| *i == id)
-        .map_or(0, |(_, n)| n))
-}
-
 /// Refuses changes through the API to what Kubernetes or the environment owns.
 pub fn api_owned(source: &str, k8s: Option<K8sRef>, what: &str) -> ApiResult<()> {
     match (source, k8s) {
@@ -301,7 +293,7 @@ async fn get_one(
     Path(id): Path<i64>,
 ) -> ApiResult<Json<IntegrationInfo>> {
     let row = found(db::get(&state.pool, id).await?, id)?;
-    let pending = pending_of(&state, id).await?;
+    let pending = db::pending_count(&state.pool, id).await?;
     Ok(Json(info(row, pending)))
 }
 
@@ -324,7 +316,7 @@ async fn replace(
     let row = found(db::get(&state.pool, id).await?, id)?;
     api_owned(&row.source, row.k8s(), "integration")?;
     let row = write(&state, Some(id), &body.name, &body.spec, &Owner::api()).await?;
-    let pending = pending_of(&state, id).await?;
+    let pending = db::pending_count(&state.pool, id).await?;
     Ok(Json(info(row, pending)))
 }
 
@@ -357,17 +349,10 @@ async fn upsert_k8s(
     JsonBody(body): JsonBody<K8sIntegrationBody>,
 ) -> ApiResult<Json<IntegrationInfo>> {
     let name = format!("{}/{}", body.namespace, body.name);
-    let owner = Owner {
-        source: "kubernetes",
-        k8s: Some(K8sRef {
-            uid: uid.clone(),
-            namespace: body.namespace,
-            name: body.name,
-        }),
-    };
+    let owner = Owner::kubernetes(uid.clone(), body.namespace, body.name);
     let existing = db::by_uid(&state.pool, &uid).await?.map(|r| r.id);
     let row = write(&state, existing, &name, &body.spec, &owner).await?;
-    let pending = pending_of(&state, row.id).await?;
+    let pending = db::pending_count(&state.pool, row.id).await?;
     Ok(Json(info(row, pending)))
 }
 

@@ -216,14 +216,7 @@ async fn upsert_k8s(
             row.id
         }
         None => {
-            let owner = Owner {
-                source: "kubernetes",
-                k8s: Some(K8sRef {
-                    uid,
-                    namespace: body.namespace,
-                    name: body.name,
-                }),
-            };
+            let owner = Owner::kubernetes(uid, body.namespace, body.name);
             db::insert(&state.pool, &name, &body.spec, &owner).await?
         }
     };

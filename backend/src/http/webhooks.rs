@@ -116,12 +116,17 @@ async fn record(
     }))
 }
 
-/// A delivery already recorded is answered without writing again.
-async fn duplicate(state: &AppState, provider: &str, delivery: Option<&str>) -> ApiResult<bool> {
-    match delivery {
-        Some(d) => Ok(db::sources::delivered(&state.pool, provider, d).await?),
-        None => Ok(false),
-    }
+/// The answer to a delivery already recorded (it is not written again).
+async fn duplicate(
+    state: &AppState,
+    provider: &str,
+    delivery: Option<&str>,
+) -> ApiResult<Option<Json<WebhookResponse>>> {
+    let seen = match delivery {
+        Some(d) => db::sources::delivered(&state.pool, provider, d).await?,
+        None => false,
+    };
+    Ok(seen.then(|| WebhookResponse::nothing("duplicate", "this delivery was already recorded".into())))
 }
 
 /// GitHub Actions webhook (`workflow_run`, `workflow_job`, `ping`).
@@ -150,11 +155,8 @@ async fn github_hook(
         .github(&body, header(&headers, "x-hub-signature-256"))
         .await?;
     let delivery = header(&headers, "x-github-delivery");
-    if duplicate(&state, "github", delivery).await? {
-        return Ok(WebhookResponse::nothing(
-            "duplicate",
-            "this delivery was already recorded".into(),
-        ));
+    if let Some(answer) = duplicate(&state, "github", delivery).await? {
+        return Ok(answer);
     }
     let event = header(&headers, "x-github-event").unwrap_or_default();
     let parsed = github::parse(
@@ -189,11 +191,8 @@ async fn gitlab_hook(
     let body = body?;
     let source = state.verifier.gitlab(header(&headers, "x-gitlab-token")).await?;
     let delivery = header(&headers, "idempotency-key");
-    if duplicate(&state, "gitlab", delivery).await? {
-        return Ok(WebhookResponse::nothing(
-            "duplicate",
-            "this delivery was already recorded".into(),
-        ));
+    if let Some(answer) = duplicate(&state, "gitlab", delivery).await? {
+        return Ok(answer);
     }
     let parsed = gitlab::parse(header(&headers, "x-gitlab-event"), &body, Utc::now());
     record(&state, "gitlab", delivery, Some(source), parsed).await
