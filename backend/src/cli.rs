@@ -32,6 +32,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Fetch workflow runs from the GitHub Actions API once (the gaps missed webhooks left) and exit.
     GithubSync(GithubSyncArgs),
+    /// Print the OpenAPI document (the dashboard's API types are generated from it).
+    Openapi,
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -114,6 +116,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&reports)?);
             let failed = reports.iter().filter(|r| r.outcome == "failed").count();
             anyhow::ensure!(failed == 0, "{failed} of {} repositories failed", reports.len());
+            Ok(())
+        }
+        Command::Openapi => {
+            println!("{}", crate::http::openapi::document().to_pretty_json()?);
             Ok(())
         }
         Command::Token(TokenCommand::Create {

@@ -80,7 +80,7 @@ pub struct MetricsParams {
     pub to: Option<DateTime<Utc>>,
     /// Time-series grain; default `hour` up to 2 days, `day` up to 90 days, else `week`.
     pub group_by: Option<Grain>,
-    /// Number of recent runs (default 20, at most 500).
+    /// Number of recent runs (default 20, at most 500; 0 for none).
     pub limit: Option<i64>,
     pub repo: Option<String>,
     pub workflow: Option<String>,
@@ -307,10 +307,10 @@ pub async fn metrics(
         )]));
     }
     let limit = params.limit.unwrap_or(20);
-    if !(1..=500).contains(&limit) {
+    if !(0..=500).contains(&limit) {
         return Err(ApiError::Validation(vec![FieldError::new(
             "limit",
-            "must be between 1 and 500",
+            "must be between 0 and 500",
         )]));
     }
 
@@ -353,7 +353,12 @@ pub async fn metrics(
             }
         },
         runs::count_active(pool, &active_filter),
-        runs::list(pool, &recent_filter, None, limit),
+        async {
+            match limit {
+                0 => Ok(Vec::new()),
+                _ => runs::list(pool, &recent_filter, None, limit).await,
+            }
+        },
     )?;
 
     let mut current = Acc::default();

@@ -201,6 +201,36 @@ pub fn prepare(name: &str, spec: &IntegrationSpec) -> Result<(IntegrationSpec, S
     }
 }
 
+/// Fills the secrets a replacement leaves out from the stored ones (same type only).
+fn keep_secrets(state: &AppState, row: &IntegrationRow, spec: &mut IntegrationSpec) {
+    if row.kind != kind_of(spec) {
+        return;
+    }
+    let Some(old) = state
+        .secret_box
+        .as_ref()
+        .and_then(|b| b.open(&row.secrets_sealed))
+        .and_then(|plain| serde_json::from_slice::<Secrets>(&plain).ok())
+    else {
+        return;
+    };
+    let fill = |v: &mut SecretValue, old: Option<&String>| {
+        let missing = v.value.as_deref().is_none_or(|s| s.trim().is_empty());
+        if missing && v.secret_key_ref.is_none() {
+            v.value = old.cloned();
+        }
+    };
+    if let Some(s) = &mut spec.slack {
+        fill(&mut s.webhook_url, Some(&old.url));
+    }
+    if let Some(w) = &mut spec.webhook {
+        fill(&mut w.url, Some(&old.url));
+        if let Some(h) = &mut w.hmac_secret {
+            fill(h, old.hmac_secret.as_ref());
+        }
+    }
+}
+
 fn kind_of(spec: &IntegrationSpec) -> &'static str {
     match spec.kind {
         IntegrationType::Slack => "slack",
@@ -301,7 +331,8 @@ fn found(row: Option<IntegrationRow>, id: i64) -> ApiResult<IntegrationRow> {
     row.ok_or_else(|| ApiError::NotFound(format!("no integration with id {id}")))
 }
 
-/// Replace an integration (secrets must be given again: they are never read back).
+/// Replace an integration. Secrets are never read back; one left out (`{}` or an empty `value`)
+/// keeps the stored secret, so renaming or changing a channel needs no URL.
 #[utoipa::path(put, path = "/api/integrations/{id}", tag = "alerting", params(("id" = i64, Path)), request_body = IntegrationBody,
     responses((status = 200, body = IntegrationInfo), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 409, description = "Owned by Kubernetes or the environment", body = ErrorBody),
@@ -315,7 +346,9 @@ async fn replace(
 ) -> ApiResult<Json<IntegrationInfo>> {
     let row = found(db::get(&state.pool, id).await?, id)?;
     api_owned(&row.source, row.k8s(), "integration")?;
-    let row = write(&state, Some(id), &body.name, &body.spec, &Owner::api()).await?;
+    let mut spec = body.spec;
+    keep_secrets(&state, &row, &mut spec);
+    let row = write(&state, Some(id), &body.name, &spec, &Owner::api()).await?;
     let pending = db::pending_count(&state.pool, id).await?;
     Ok(Json(info(row, pending)))
 }

@@ -2,6 +2,7 @@
 
 use axum::routing::get;
 use axum::{Json, Router};
+use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -51,7 +52,7 @@ use super::AppState;
         super::health::config,
         openapi_json,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &UniqueOperationIds),
     tags(
         (name = "ingest", description = "Recording run events"),
         (name = "webhooks", description = "Native CI webhooks (GitHub, GitLab, Jenkins, CDEvents) and their sources"),
@@ -81,12 +82,65 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Handlers in different modules share names (`list`, `create`, …); generated clients need unique
+/// operation ids, so a shared name gets its resource appended: `list_alert_rules`, `list_runs`.
+struct UniqueOperationIds;
+
+impl Modify for UniqueOperationIds {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let mut seen = std::collections::HashMap::<String, usize>::new();
+        for op in api.paths.paths.values().flat_map(operations) {
+            if let Some(id) = &op.operation_id {
+                *seen.entry(id.clone()).or_default() += 1;
+            }
+        }
+        for (path, item) in api.paths.paths.iter_mut() {
+            let resource = path
+                .trim_start_matches("/api/")
+                .split('/')
+                .next()
+                .unwrap_or_default()
+                .replace(['-', '.'], "_");
+            for op in operations_mut(item) {
+                if let Some(id) = op.operation_id.as_mut() {
+                    if seen.get(id.as_str()) > Some(&1) {
+                        *id = format!("{id}_{resource}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn operations(item: &PathItem) -> impl Iterator<Item = &Operation> {
+    [&item.get, &item.put, &item.post, &item.delete, &item.patch]
+        .into_iter()
+        .flatten()
+}
+
+fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.patch,
+    ]
+    .into_iter()
+    .flatten()
+}
+
 pub fn router() -> Router<AppState> {
     Router::new().route("/openapi.json", get(openapi_json))
+}
+
+/// The document served at `/api/openapi.json` (also printed by `cicd-monitor openapi`).
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
 }
 
 /// This document.
 #[utoipa::path(get, path = "/api/openapi.json", tag = "health", responses((status = 200, description = "OpenAPI 3.1 document")))]
 async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(ApiDoc::openapi())
+    Json(document())
 }

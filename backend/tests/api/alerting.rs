@@ -83,6 +83,27 @@ async fn integrations_keep_their_secrets_write_only_and_sealed(pool: PgPool) {
         app.get_as("/api/integrations", &reader).await.status,
         StatusCode::FORBIDDEN
     );
+
+    // An edit that leaves the secret out keeps the stored one; a new value replaces it.
+    let uri = format!("/api/integrations/{id}");
+    let body = json!({"name": "team-slack-renamed", "spec": {"type": "Slack", "slack": {"webhookUrl": {}, "channel": "#ci"}}});
+    let kept = app
+        .raw(Method::PUT, &uri, Some(ADMIN), Body::from(body.to_string()))
+        .await;
+    assert_eq!(kept.status, StatusCode::OK, "{}", kept.text);
+    assert_eq!(kept.body["url_hint"], "https://hooks.slack.com/…/1234");
+    assert_eq!(kept.body["spec"]["slack"]["channel"], "#ci");
+    let new_url = json!({"name": "team-slack-renamed", "spec": {"type": "Slack", "slack": {"webhookUrl": {"value": "https://hooks.slack.com/services/T0/B0/newpart9876"}}}});
+    let replaced = app
+        .raw(Method::PUT, &uri, Some(ADMIN), Body::from(new_url.to_string()))
+        .await;
+    assert_eq!(replaced.body["url_hint"], "https://hooks.slack.com/…/9876");
+    // Switching type needs the new type's URL.
+    let switched = json!({"name": "team-slack-renamed", "spec": {"type": "Webhook", "webhook": {"url": {}}}});
+    let refused = app
+        .raw(Method::PUT, &uri, Some(ADMIN), Body::from(switched.to_string()))
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -196,8 +196,11 @@ async fn bad_windows_and_parameters_are_rejected(pool: PgPool) {
     let r = app.get("/api/metrics?group_by=month").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.body["error"]["code"], "bad_request");
-    let r = app.get("/api/metrics?limit=0").await;
+    let r = app.get("/api/metrics?limit=501").await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = app.get("/api/metrics?limit=0").await;
+    assert_eq!(r.status, StatusCode::OK, "limit=0 asks for no recent runs");
+    assert_eq!(r.body["recent_runs"], serde_json::json!([]));
     let r = app
         .get("/api/metrics?from=2020-01-01T00:00:00Z&to=2025-01-01T00:00:00Z&group_by=hour")
         .await;
