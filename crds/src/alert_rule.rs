@@ -44,9 +44,11 @@ pub struct Selector {
 
 /// What makes a group of runs fire.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[serde(tag = "type", rename_all_fields = "camelCase")]
+// Each variant renames its own fields: schemars does not read `rename_all_fields`.
+#[serde(tag = "type")]
 pub enum Condition {
     /// A run failed: every failure, or with `onlyFirst` only the first after a success.
+    #[serde(rename_all = "camelCase")]
     RunFailed {
         #[serde(default)]
         only_first: bool,
@@ -55,6 +57,7 @@ pub enum Condition {
     ConsecutiveFailures { threshold: u32 },
     /// Failures / (successes + failures) over `window` is at least `threshold` percent, counted only
     /// once at least `minRuns` runs finished.
+    #[serde(rename_all = "camelCase")]
     FailureRate {
         threshold: f64,
         window: Span,
@@ -70,6 +73,7 @@ pub enum Condition {
     },
     /// The p95 duration over `window` is at least `percent` above the p95 of the `baselineWindow`
     /// before it.
+    #[serde(rename_all = "camelCase")]
     DurationRegression {
         percent: f64,
         window: Span,
@@ -248,6 +252,38 @@ pub struct IntegrationRef {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every property name in the schema is one serde writes: a field renamed for serde but not
+    /// for schemars would make the CRD reject (or prune) what the types produce.
+    #[test]
+    fn schema_property_names_are_the_serialized_names() {
+        fn names(v: &serde_json::Value, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::Object(m) => {
+                    if let Some(serde_json::Value::Object(props)) = m.get("properties") {
+                        out.extend(props.keys().cloned());
+                    }
+                    m.values().for_each(|x| names(x, out));
+                }
+                serde_json::Value::Array(a) => a.iter().for_each(|x| names(x, out)),
+                _ => {}
+            }
+        }
+        let schema = serde_json::to_value(schemars::schema_for!(AlertRuleSpec)).unwrap();
+        let mut found = Vec::new();
+        names(&schema, &mut found);
+        let snake: Vec<_> = found.iter().filter(|n| n.contains('_')).collect();
+        assert!(snake.is_empty(), "snake_case properties in the schema: {snake:?}");
+        for expected in [
+            "onlyFirst",
+            "minRuns",
+            "baselineWindow",
+            "groupWait",
+            "runbookUrl",
+        ] {
+            assert!(found.iter().any(|n| n == expected), "{expected} missing");
+        }
+    }
 
     #[test]
     fn the_documented_example_reads_with_defaults() {

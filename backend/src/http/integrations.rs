@@ -30,7 +30,7 @@ pub struct IntegrationBody {
     pub name: String,
     /// The `Integration` custom resource's spec, e.g.
     /// `{"type": "Slack", "slack": {"webhookUrl": {"value": "https://hooks.slack.com/services/…"}}}`.
-    #[schema(value_type = Object)]
+    #[schema(schema_with = super::openapi::integration_spec)]
     pub spec: IntegrationSpec,
 }
 
@@ -39,7 +39,7 @@ pub struct IntegrationBody {
 pub struct K8sIntegrationBody {
     pub namespace: String,
     pub name: String,
-    #[schema(value_type = Object)]
+    #[schema(schema_with = super::openapi::integration_spec)]
     pub spec: IntegrationSpec,
 }
 
@@ -51,7 +51,7 @@ pub struct IntegrationInfo {
     #[serde(rename = "type")]
     pub kind: String,
     /// The spec without secret values.
-    #[schema(value_type = Object)]
+    #[schema(schema_with = super::openapi::integration_spec)]
     pub spec: IntegrationSpec,
     /// The URL, masked (`https://hooks.slack.com/…/a1b2`).
     pub url_hint: String,

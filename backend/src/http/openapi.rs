@@ -2,8 +2,10 @@
 
 use axum::routing::get;
 use axum::{Json, Router};
+use cicd_monitor_crds::{AlertRuleSpec, IntegrationSpec};
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Ref, RefOr, Schema};
 use utoipa::{Modify, OpenApi};
 
 use super::AppState;
@@ -52,7 +54,7 @@ use super::AppState;
         super::health::config,
         openapi_json,
     ),
-    modifiers(&BearerAuth, &UniqueOperationIds),
+    modifiers(&BearerAuth, &UniqueOperationIds, &CrdSpecs),
     tags(
         (name = "ingest", description = "Recording run events"),
         (name = "webhooks", description = "Native CI webhooks (GitHub, GitLab, Jenkins, CDEvents) and their sources"),
@@ -80,6 +82,43 @@ impl Modify for BearerAuth {
             ),
         );
     }
+}
+
+/// The `AlertRule` and `Integration` specs are the custom resources' types (schemars, shared with
+/// the operator); their JSON Schema becomes the components `AlertRuleSpec` and `IntegrationSpec`,
+/// so a rule means the same thing from YAML, from the UI and from generated clients.
+struct CrdSpecs;
+
+impl Modify for CrdSpecs {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        let components = api.components.get_or_insert_with(Default::default);
+        components
+            .schemas
+            .insert("AlertRuleSpec".into(), crd_schema::<AlertRuleSpec>());
+        components
+            .schemas
+            .insert("IntegrationSpec".into(), crd_schema::<IntegrationSpec>());
+    }
+}
+
+fn crd_schema<T: schemars::JsonSchema>() -> RefOr<Schema> {
+    let settings = schemars::gen::SchemaSettings::draft2019_09().with(|s| {
+        s.inline_subschemas = true;
+        s.meta_schema = None;
+    });
+    let root = settings.into_generator().into_root_schema_for::<T>();
+    let json = serde_json::to_value(root.schema).expect("a JSON Schema serializes");
+    serde_json::from_value(json).expect("the CRD types' JSON Schema is valid OpenAPI 3.1")
+}
+
+/// `schema_with` for fields holding an `AlertRuleSpec`.
+pub fn alert_rule_spec() -> Ref {
+    Ref::from_schema_name("AlertRuleSpec")
+}
+
+/// `schema_with` for fields holding an `IntegrationSpec`.
+pub fn integration_spec() -> Ref {
+    Ref::from_schema_name("IntegrationSpec")
 }
 
 /// Handlers in different modules share names (`list`, `create`, …); generated clients need unique

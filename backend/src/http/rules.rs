@@ -31,7 +31,7 @@ pub struct RuleBody {
     /// The `AlertRule` custom resource's spec, e.g.
     /// `{"match": {"repo": "org/*", "branches": ["main"]}, "condition": {"type": "ConsecutiveFailures",
     /// "threshold": 3}, "severity": "critical", "notify": {"integrations": [{"name": "slack"}]}}`.
-    #[schema(value_type = Object)]
+    #[schema(schema_with = super::openapi::alert_rule_spec)]
     pub spec: AlertRuleSpec,
 }
 
@@ -40,7 +40,7 @@ pub struct RuleBody {
 pub struct K8sRuleBody {
     pub namespace: String,
     pub name: String,
-    #[schema(value_type = Object)]
+    #[schema(schema_with = super::openapi::alert_rule_spec)]
     pub spec: AlertRuleSpec,
 }
 
@@ -48,7 +48,7 @@ pub struct K8sRuleBody {
 pub struct RuleInfo {
     pub id: i64,
     pub name: String,
-    #[schema(value_type = Object)]
+    #[schema(schema_with = super::openapi::alert_rule_spec)]
     pub spec: AlertRuleSpec,
     pub enabled: bool,
     /// `api` or `kubernetes` (read-only here).
