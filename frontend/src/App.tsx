@@ -1,0 +1,100 @@
+// The app shell: URL-driven view, time zone, theme, live stream, connection banner, pages.
+import { useQueryClient } from "@tanstack/react-query";
+import { useCallback, useEffect, useState, useSyncExternalStore } from "react";
+import { ApiError } from "./api/client";
+import { metricsParams, useLiveUpdates, keys, useConfig } from "./api/hooks";
+import { AuthProvider, useAuth } from "./components/Auth";
+import { Header } from "./components/Header";
+import { isValidZone } from "./lib/format";
+import { applyTheme, prefs, ZoneContext, type Theme } from "./lib/prefs";
+import { withFilter, type View } from "./lib/url";
+import { useView } from "./lib/useView";
+import { Dashboard } from "./pages/Dashboard";
+import { Settings } from "./pages/Settings";
+
+export function App() {
+  return (
+    <AuthProvider>
+      <Shell />
+    </AuthProvider>
+  );
+}
+
+/** The first error any query has now, to explain a blank screen (offline, or a token needed). */
+function useQueryErrors(): ApiError | null {
+  const client = useQueryClient();
+  const cache = client.getQueryCache();
+  return useSyncExternalStore(
+    (cb) => cache.subscribe(cb),
+    () => {
+      for (const q of cache.getAll()) {
+        if (q.state.status === "error" && q.state.error instanceof ApiError && q.getObserversCount() > 0) {
+          return q.state.error;
+        }
+      }
+      return null;
+    },
+  );
+}
+
+function Shell() {
+  const [view, setView] = useView();
+  const [theme, setTheme] = useState<Theme>(prefs.theme());
+  const live = useLiveUpdates();
+  const client = useQueryClient();
+  const error = useQueryErrors();
+  const config = useConfig();
+  const { ask, token } = useAuth();
+  const zone = view.tz && isValidZone(view.tz) ? view.tz : isValidZone(prefs.zone()) ? prefs.zone() : "local";
+
+  useEffect(() => {
+    applyTheme(theme);
+    const media = window.matchMedia?.("(prefers-color-scheme: dark)");
+    const follow = () => theme === "system" && applyTheme("system");
+    media?.addEventListener("change", follow);
+    return () => media?.removeEventListener("change", follow);
+  }, [theme]);
+
+  // A token entered later (or signing out) changes what every query may see.
+  useEffect(() => {
+    void client.invalidateQueries();
+  }, [client, token]);
+
+  const onView = useCallback(
+    (patch: Partial<View>, replace?: boolean) => setView((v) => withFilter(v, patch), { replace }),
+    [setView],
+  );
+
+  const metricsState = client.getQueryState(keys.metrics(metricsParams(view)));
+  const offline = live.state === "offline" || !!error?.offline;
+  const needsToken = error?.needsToken && (config.data?.auth_mode === "token" || error.status === 401);
+
+  return (
+    <ZoneContext.Provider value={zone}>
+      <Header
+        view={view}
+        onView={onView}
+        live={live.state}
+        updatedAt={metricsState?.dataUpdatedAt || null}
+        theme={theme}
+        onTheme={(t) => {
+          prefs.setTheme(t);
+          setTheme(t);
+        }}
+      />
+      {offline && (
+        <div className="banner" role="alert">
+          The backend cannot be reached. Showing the last figures; reconnecting by itself…
+        </div>
+      )}
+      {!offline && needsToken && view.page === "dashboard" && (
+        <div className="banner warn" role="alert">
+          {error?.message} <button type="button" className="btn small" onClick={() => void ask("Reading the dashboard needs a read (or admin) token.")}>Enter a token</button>
+        </div>
+      )}
+      <main>
+        {view.page === "settings" ? <Settings /> : <Dashboard view={view} onView={onView} theme={theme} />}
+      </main>
+    </ZoneContext.Provider>
+  );
+}

@@ -1,0 +1,106 @@
+// The typed API client. Types come from src/api/schema.d.ts, generated from the backend's
+// OpenAPI document by scripts/api-types.sh (a test fails when it is stale).
+import createClient, { type Middleware } from "openapi-fetch";
+import type { components, paths } from "./schema";
+
+export type Schemas = components["schemas"];
+export type Run = Schemas["Run"];
+export type RunDetail = Schemas["RunDetail"];
+export type Metrics = Schemas["MetricsResponse"];
+export type PeriodStats = Schemas["PeriodStats"];
+export type Point = Schemas["Point"];
+export type Incident = Schemas["Incident"];
+export type IntegrationInfo = Schemas["IntegrationInfo"];
+export type RuleInfo = Schemas["RuleInfo"];
+export type TokenInfo = Schemas["TokenInfo"];
+export type CreatedToken = Schemas["CreatedToken"];
+export type Scope = Schemas["Scope"];
+export type UiConfig = Schemas["UiConfig"];
+export type Filters = Schemas["Filters"];
+export type ErrorBody = Schemas["ErrorBody"];
+
+const TOKEN_KEY = "cicd-monitor.token";
+
+/** The API token of this browser session (sessionStorage: gone when the tab closes). */
+export const tokenStore = {
+  get(): string | null {
+    try {
+      return sessionStorage.getItem(TOKEN_KEY);
+    } catch {
+      return null;
+    }
+  },
+  set(token: string | null): void {
+    try {
+      if (token) sessionStorage.setItem(TOKEN_KEY, token);
+      else sessionStorage.removeItem(TOKEN_KEY);
+    } catch {
+      // Storage disabled: the token lives until the page reloads.
+    }
+    listeners.forEach((l) => l());
+  },
+  subscribe(listener: () => void): () => void {
+    listeners.add(listener);
+    return () => listeners.delete(listener);
+  },
+};
+const listeners = new Set<() => void>();
+
+/** A failed API call: the HTTP status and the backend's one error shape. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: { field: string; message: string }[] = [],
+  ) {
+    super(message);
+    this.name = "ApiError";
+  }
+
+  /** The backend could not be reached at all (or answered from a proxy with no JSON). */
+  get offline(): boolean {
+    return this.status === 0 || this.status === 502 || this.status === 504;
+  }
+
+  get needsToken(): boolean {
+    return this.status === 401 || this.status === 403;
+  }
+}
+
+const auth: Middleware = {
+  onRequest({ request }) {
+    const token = tokenStore.get();
+    if (token) request.headers.set("Authorization", `Bearer ${token}`);
+    return request;
+  },
+};
+
+// Absolute base (relative URLs do not build Requests outside a browser); fetch is looked up per
+// call so tests can replace it.
+export const api = createClient<paths>({
+  baseUrl: globalThis.location?.origin ?? "",
+  fetch: (request) => globalThis.fetch(request),
+});
+api.use(auth);
+
+/** Unwraps an openapi-fetch result: the data, or an ApiError built from the error body. */
+export async function call<T>(
+  pending: Promise<{ data?: T; error?: unknown; response: Response }>,
+): Promise<T> {
+  let result: { data?: T; error?: unknown; response: Response };
+  try {
+    result = await pending;
+  } catch (e) {
+    throw new ApiError(0, "offline", `The backend cannot be reached (${(e as Error).message}).`);
+  }
+  const { data, error, response } = result;
+  if (response.ok) return data as T;
+  const body = (error ?? {}) as Partial<ErrorBody>;
+  throw new ApiError(
+    response.status,
+    body.error?.code ?? `http_${response.status}`,
+    body.error?.message ?? `${response.status} ${response.statusText}`,
+    body.error?.details ?? [],
+  );
+}

@@ -1,0 +1,211 @@
+// Data hooks: one react-query hook per resource, plus the live stream that keeps them fresh.
+import {
+  keepPreviousData,
+  useInfiniteQuery,
+  useQuery,
+  useQueryClient,
+  type InfiniteData,
+  type QueryClient,
+} from "@tanstack/react-query";
+import { useEffect, useRef, useState } from "react";
+import { windowOf, type View } from "../lib/url";
+import { api, call, type Run } from "./client";
+import { openStream, type StreamState } from "./stream";
+
+type RunPage = { runs: Run[]; next_cursor?: string | null };
+
+/** The query parameters the dashboard's filters turn into. */
+export function metricsParams(view: View, now = new Date()) {
+  const w = windowOf(view, now);
+  return {
+    from: w.from.toISOString(),
+    to: w.to.toISOString(),
+    group_by: w.group,
+    limit: 0,
+    ...(view.repo ? { repo: view.repo } : {}),
+    ...(view.workflow ? { workflow: view.workflow } : {}),
+    ...(view.branch ? { branch: view.branch } : {}),
+  };
+}
+
+export function runsParams(view: View, now = new Date()) {
+  const w = windowOf(view, now);
+  return {
+    from: w.from.toISOString(),
+    to: w.to.toISOString(),
+    sort: view.sort,
+    limit: 50,
+    ...(view.repo ? { repo: view.repo } : {}),
+    ...(view.workflow ? { workflow: view.workflow } : {}),
+    ...(view.branch ? { branch: view.branch } : {}),
+    ...(view.status ? { status: view.status } : {}),
+  };
+}
+
+export const keys = {
+  config: ["config"] as const,
+  filters: ["filters"] as const,
+  metrics: (p: ReturnType<typeof metricsParams>) => ["metrics", p] as const,
+  runs: (p: ReturnType<typeof runsParams>) => ["runs", p] as const,
+  run: (id: string) => ["run", id] as const,
+  alerts: ["alerts"] as const,
+  integrations: ["integrations"] as const,
+  rules: ["rules"] as const,
+  tokens: ["tokens"] as const,
+  settings: ["settings"] as const,
+};
+
+export function useConfig() {
+  return useQuery({
+    queryKey: keys.config,
+    queryFn: () => call(api.GET("/api/config")),
+    staleTime: Infinity,
+  });
+}
+
+export function useFilters() {
+  return useQuery({
+    queryKey: keys.filters,
+    queryFn: () => call(api.GET("/api/filters")),
+    staleTime: 60_000,
+  });
+}
+
+export function useMetrics(view: View) {
+  const params = metricsParams(view);
+  return useQuery({
+    queryKey: keys.metrics(params),
+    queryFn: () => call(api.GET("/api/metrics", { params: { query: params } })),
+    placeholderData: keepPreviousData,
+  });
+}
+
+export function useRuns(view: View) {
+  const params = runsParams(view);
+  return useInfiniteQuery({
+    queryKey: keys.runs(params),
+    initialPageParam: undefined as string | undefined,
+    queryFn: ({ pageParam }) =>
+      call(api.GET("/api/runs", { params: { query: { ...params, ...(pageParam ? { cursor: pageParam } : {}) } } })),
+    getNextPageParam: (last) => last.next_cursor ?? undefined,
+    placeholderData: keepPreviousData,
+  });
+}
+
+export function useRun(id: string | undefined) {
+  return useQuery({
+    queryKey: keys.run(id ?? ""),
+    queryFn: () => call(api.GET("/api/runs/{id}", { params: { path: { id: id! } } })),
+    enabled: !!id,
+  });
+}
+
+export function useAlerts() {
+  return useQuery({
+    queryKey: keys.alerts,
+    queryFn: () => call(api.GET("/api/alerts", { params: { query: { state: "active" } } })),
+    refetchInterval: 60_000,
+  });
+}
+
+/** Whether a run belongs in the table of a view (same filters and inside its window). */
+export function matchesView(run: Run, params: ReturnType<typeof runsParams>): boolean {
+  if (params.repo && run.repo !== params.repo) return false;
+  if (params.workflow && run.workflow !== params.workflow) return false;
+  if (params.branch && run.branch !== params.branch) return false;
+  if (params.status && run.status !== params.status) return false;
+  const at = run.started_at ?? run.queued_at ?? run.created_at;
+  return at >= params.from && at < params.to;
+}
+
+/**
+ * Puts a run the stream announced into every cached runs list: replaced where it is already,
+ * added on top of newest-first lists it belongs in. Other orders are refetched instead.
+ */
+export function applyRun(client: QueryClient, run: Run): void {
+  const lists = client.getQueriesData<InfiniteData<RunPage>>({ queryKey: ["runs"] });
+  for (const [key, data] of lists) {
+    if (!data) continue;
+    const params = key[1] as ReturnType<typeof runsParams>;
+    const present = data.pages.some((p) => p.runs.some((r) => r.id === run.id));
+    const belongs = matchesView(run, params);
+    if (!present && (!belongs || params.sort !== "newest")) {
+      if (belongs) void client.invalidateQueries({ queryKey: key });
+      continue;
+    }
+    client.setQueryData<InfiniteData<RunPage>>(key, (old) => {
+      if (!old) return old;
+      const pages = old.pages.map((p) => ({
+        ...p,
+        runs: p.runs.flatMap((r) => (r.id === run.id ? (belongs ? [run] : []) : [r])),
+      }));
+      if (!present && belongs && pages[0]) {
+        pages[0] = { ...pages[0], runs: [run, ...pages[0].runs] };
+      }
+      return { ...old, pages };
+    });
+  }
+}
+
+/**
+ * Subscribes to `/api/stream` while mounted: runs go straight into cached lists, the metrics
+ * are refetched (coalesced to one request per 300 ms), and everything is refetched after a
+ * reconnect or a `resync`, since events may have been missed meanwhile.
+ */
+export function useLiveUpdates(): { state: StreamState; lastEvent: Date | null } {
+  const client = useQueryClient();
+  const [state, setState] = useState<StreamState>("connecting");
+  const [lastEvent, setLastEvent] = useState<Date | null>(null);
+  const wasLive = useRef(false);
+  useEffect(() => {
+    let pending: ReturnType<typeof setTimeout> | undefined;
+    const refreshMetrics = () => {
+      if (pending) return;
+      pending = setTimeout(() => {
+        pending = undefined;
+        void client.invalidateQueries({ queryKey: ["metrics"] });
+      }, 300);
+    };
+    const stop = openStream({
+      onState(next) {
+        setState(next);
+        if (next === "live") {
+          if (wasLive.current) void client.invalidateQueries();
+          wasLive.current = true;
+        }
+      },
+      onEvent(event, data) {
+        setLastEvent(new Date());
+        if (event === "run") {
+          let run: Partial<Run>;
+          try {
+            run = JSON.parse(data) as Partial<Run>;
+          } catch {
+            return;
+          }
+          if (run.id && run.repo) {
+            applyRun(client, run as Run);
+          } else {
+            void client.invalidateQueries({ queryKey: ["runs"] });
+          }
+          if (run.id) void client.invalidateQueries({ queryKey: keys.run(run.id) });
+          const known = client.getQueryData<{ repos: string[] }>(keys.filters);
+          if (run.repo && known && !known.repos.includes(run.repo)) {
+            void client.invalidateQueries({ queryKey: keys.filters });
+          }
+          refreshMetrics();
+        } else if (event === "incident") {
+          void client.invalidateQueries({ queryKey: keys.alerts });
+          void client.invalidateQueries({ queryKey: keys.rules });
+        } else if (event === "resync") {
+          void client.invalidateQueries();
+        }
+      },
+    });
+    return () => {
+      clearTimeout(pending);
+      stop();
+    };
+  }, [client]);
+  return { state, lastEvent };
+}

@@ -1,0 +1,60 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { tokenStore } from "./client";
+import { openStream, reconnectDelay, type StreamState } from "./stream";
+
+function sse(chunks: string[]): Response {
+  const body = new ReadableStream<Uint8Array>({
+    start(c) {
+      const enc = new TextEncoder();
+      for (const chunk of chunks) c.enqueue(enc.encode(chunk));
+      c.close();
+    },
+  });
+  return new Response(body, { headers: { "Content-Type": "text/event-stream" } });
+}
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+  vi.useRealTimers();
+  tokenStore.set(null);
+});
+
+describe("reconnect delay", () => {
+  it("doubles from the server's retry hint up to 30 s, with ±25% jitter", () => {
+    const mid = () => 0.5;
+    expect([0, 1, 2, 3, 4, 5, 9].map((n) => reconnectDelay(n, undefined, mid))).toEqual([1000, 2000, 4000, 8000, 16000, 30000, 30000]);
+    expect(reconnectDelay(0, 3000, mid)).toBe(3000);
+    expect(reconnectDelay(0, 1000, () => 0)).toBe(750);
+    expect(reconnectDelay(0, 1000, () => 0.999)).toBe(1250);
+  });
+});
+
+describe("openStream", () => {
+  it("delivers events split across chunks, sends the token, and reconnects when cut", async () => {
+    tokenStore.set("cicd_read");
+    const fetch = vi
+      .fn()
+      .mockResolvedValueOnce(sse(["retry: 10\nevent: ready\ndata: {}\n\nevent: ru", 'n\ndata: {"id":"r1"}\n\n']))
+      .mockResolvedValueOnce(sse(['event: run\ndata: {"id":"r2"}\n\n']))
+      .mockImplementation(() => new Promise(() => {}));
+    vi.stubGlobal("fetch", fetch);
+    const events: string[] = [];
+    const states: StreamState[] = [];
+    const stop = openStream({ onEvent: (e, d) => events.push(`${e} ${d}`), onState: (s) => states.push(s) });
+    await vi.waitFor(() => expect(events).toEqual(["ready {}", 'run {"id":"r1"}', 'run {"id":"r2"}']), { timeout: 3000 });
+    stop();
+    expect(states.slice(0, 3)).toEqual(["connecting", "live", "offline"]);
+    expect(states).toContain("live");
+    const init = fetch.mock.calls[0]![1] as RequestInit;
+    expect((init.headers as Record<string, string>).Authorization).toBe("Bearer cicd_read");
+  });
+
+  it("tells an unreachable backend from one that refuses the stream", async () => {
+    const states: StreamState[] = [];
+    vi.stubGlobal("fetch", vi.fn().mockRejectedValueOnce(new TypeError("Failed to fetch")).mockResolvedValueOnce(new Response("{}", { status: 401 })).mockImplementation(() => new Promise(() => {})));
+    const stop = openStream({ onEvent: () => {}, onState: (s) => states.push(s) });
+    await vi.waitFor(() => expect(states).toContain("error"), { timeout: 5000 });
+    stop();
+    expect(states).toEqual(["connecting", "offline", "connecting", "error"]);
+  });
+});

@@ -1,0 +1,80 @@
+// Live updates: `GET /api/stream` (server-sent events). Read with fetch rather than EventSource
+// so the token travels in the Authorization header, never in a URL; reconnects by itself.
+import { createParser, type EventSourceMessage } from "eventsource-parser";
+import { tokenStore } from "./client";
+
+/** `offline`: the backend cannot be reached (or its proxy says so); `error`: it answered with an error. */
+export type StreamState = "connecting" | "live" | "offline" | "error";
+
+export interface StreamHandlers {
+  onEvent(event: string, data: string): void;
+  onState(state: StreamState): void;
+}
+
+/** Delay before reconnect attempt `n` (0-based): 1 s doubling to 30 s, with jitter. */
+export function reconnectDelay(n: number, serverRetryMs?: number, random = Math.random): number {
+  const base = Math.min(30_000, (serverRetryMs ?? 1_000) * 2 ** Math.min(n, 5));
+  return Math.round(base * (0.75 + random() * 0.5));
+}
+
+/** Starts streaming; the returned function stops it. */
+export function openStream(handlers: StreamHandlers, url = "/api/stream"): () => void {
+  let stopped = false;
+  let controller: AbortController | null = null;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let failures = 0;
+  let retryMs: number | undefined;
+
+  const connect = async () => {
+    if (stopped) return;
+    handlers.onState("connecting");
+    controller = new AbortController();
+    let next: StreamState = "offline";
+    try {
+      const headers: Record<string, string> = { Accept: "text/event-stream" };
+      const token = tokenStore.get();
+      if (token) headers.Authorization = `Bearer ${token}`;
+      const response = await fetch(url, { headers, signal: controller.signal, cache: "no-store" });
+      if (!response.ok || !response.body) {
+        // 502–504 come from a proxy in front of a backend that is down.
+        if (![502, 503, 504].includes(response.status)) next = "error";
+        throw new Error(`stream answered ${response.status}`);
+      }
+      const parser = createParser({
+        onEvent(message: EventSourceMessage) {
+          handlers.onEvent(message.event ?? "message", message.data);
+        },
+        onRetry(ms: number) {
+          retryMs = ms;
+        },
+      });
+      handlers.onState("live");
+      failures = 0;
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        parser.feed(value);
+      }
+    } catch {
+      // Aborted, refused, or cut: reconnect below unless stopped.
+    }
+    if (stopped) return;
+    handlers.onState(next);
+    timer = setTimeout(connect, reconnectDelay(failures++, retryMs));
+  };
+
+  void connect();
+  const reconnectNow = () => {
+    if (!stopped) {
+      controller?.abort();
+    }
+  };
+  const unsubscribe = tokenStore.subscribe(reconnectNow);
+  return () => {
+    stopped = true;
+    unsubscribe();
+    clearTimeout(timer);
+    controller?.abort();
+  };
+}

@@ -1,0 +1,165 @@
+// Active incidents, with acknowledge and mute, and a test message through an integration.
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useEffect, useRef, useState } from "react";
+import { api, call, type Incident } from "../api/client";
+import { keys, useAlerts } from "../api/hooks";
+import { formatAgo, formatTime } from "../lib/format";
+import { useZone } from "../lib/prefs";
+import { useAuth } from "./Auth";
+import { ErrorBox, Skeleton } from "./common";
+
+/** "3 failures ≥ 3", "41.2% ≥ 25%": the measured value against the rule's threshold. */
+export function valueVsThreshold(i: Pick<Incident, "value" | "threshold">): string | null {
+  if (i.value == null) return null;
+  const fmt = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(1));
+  return i.threshold == null ? fmt(i.value) : `${fmt(i.value)} (threshold ${fmt(i.threshold)})`;
+}
+
+const MUTES = [
+  ["1h", "1 hour"],
+  ["4h", "4 hours"],
+  ["1d", "1 day"],
+  ["7d", "7 days"],
+] as const;
+
+export function AlertsPanel() {
+  const zone = useZone();
+  const alerts = useAlerts();
+  const client = useQueryClient();
+  const { withToken } = useAuth();
+  const [testing, setTesting] = useState(false);
+  const act = useMutation({
+    mutationFn: ({ id, action, duration }: { id: number; action: "ack" | "mute"; duration?: string }) =>
+      withToken("Acknowledging and muting incidents needs an admin token.", () =>
+        action === "ack"
+          ? call(api.POST("/api/alerts/{id}/ack", { params: { path: { id } } }))
+          : call(api.POST("/api/alerts/{id}/mute", { params: { path: { id } }, body: { for: duration ?? "1h" } })),
+      ),
+    onSettled: () => void client.invalidateQueries({ queryKey: keys.alerts }),
+  });
+
+  const list = alerts.data ?? [];
+  return (
+    <article className="card" aria-labelledby="alerts-title">
+      <div className="chart-head">
+        <h2 id="alerts-title">Alerts {list.length > 0 && <span className="pill">{list.length} active</span>}</h2>
+        <span className="spacer" />
+        <button type="button" className="btn small" onClick={() => setTesting(true)}>
+          Send test message
+        </button>
+      </div>
+      {act.isError && <ErrorBox error={act.error} />}
+      {alerts.isPending ? (
+        <Skeleton lines={3} />
+      ) : alerts.isError ? (
+        <ErrorBox error={alerts.error} retry={() => void alerts.refetch()} />
+      ) : list.length === 0 ? (
+        <p className="muted">No active incidents. Rules are under Settings → Alert rules.</p>
+      ) : (
+        <ul className="incidents">
+          {list.map((i) => (
+            <li key={i.id} data-incident-id={i.id}>
+              <div className="row">
+                <span className={`sev ${i.severity}`}>{i.severity}</span>
+                <strong>{i.rule_name}</strong>
+                <span className="pill">{i.state}</span>
+                {i.acknowledged_at && <span className="pill">acknowledged</span>}
+                {i.muted_until && new Date(i.muted_until) > new Date() && (
+                  <span className="pill" title={formatTime(i.muted_until, zone, "full")}>muted until {formatTime(i.muted_until, zone)}</span>
+                )}
+              </div>
+              <div className="labels">
+                {Object.entries(i.labels as Record<string, string>).map(([k, v]) => `${k}=${v}`).join(" · ") || "all runs"}
+              </div>
+              <div className="row muted">
+                <span title={formatTime(i.firing_at ?? i.started_at, zone, "full")}>
+                  since {formatAgo(i.firing_at ?? i.started_at)}
+                </span>
+                {valueVsThreshold(i) && <span>value {valueVsThreshold(i)}</span>}
+              </div>
+              <div className="row">
+                {!i.acknowledged_at && (
+                  <button type="button" className="btn small" disabled={act.isPending}
+                    onClick={() => act.mutate({ id: i.id, action: "ack" })} aria-label={`Acknowledge ${i.rule_name}`}>
+                    Acknowledge
+                  </button>
+                )}
+                <label className="row">
+                  <span className="sr-only">Mute {i.rule_name} for</span>
+                  <select
+                    value=""
+                    disabled={act.isPending}
+                    onChange={(e) => e.target.value && act.mutate({ id: i.id, action: "mute", duration: e.target.value })}
+                  >
+                    <option value="">Mute…</option>
+                    {MUTES.map(([v, label]) => (
+                      <option key={v} value={v}>for {label}</option>
+                    ))}
+                  </select>
+                </label>
+              </div>
+            </li>
+          ))}
+        </ul>
+      )}
+      {testing && <TestDialog onClose={() => setTesting(false)} />}
+    </article>
+  );
+}
+
+function TestDialog({ onClose }: { onClose: () => void }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const { withToken } = useAuth();
+  const [name, setName] = useState("");
+  useEffect(() => {
+    if (ref.current && !ref.current.open) ref.current.showModal();
+  }, []);
+  const integrations = useQuery({
+    queryKey: keys.integrations,
+    queryFn: () => withToken("Listing integrations needs an admin token.", () => call(api.GET("/api/integrations"))),
+    retry: false,
+  });
+  const send = useMutation({
+    mutationFn: () =>
+      withToken("Sending a test message needs an admin token.", () =>
+        call(api.POST("/api/alerts/test", { body: name ? { integration: name } : {} })),
+      ),
+  });
+  return (
+    <dialog ref={ref} aria-labelledby="test-title" onCancel={onClose} onClose={onClose}>
+      <form onSubmit={(e) => { e.preventDefault(); send.mutate(); }}>
+        <h2 id="test-title">Send a test message</h2>
+        {integrations.isError ? (
+          <ErrorBox error={integrations.error} retry={() => void integrations.refetch()} />
+        ) : (
+          <label className="field">
+            Integration
+            <select value={name} onChange={(e) => setName(e.target.value)} disabled={integrations.isPending}>
+              <option value="">all integrations</option>
+              {(integrations.data ?? []).map((i) => (
+                <option key={i.id} value={i.name}>{i.name} ({i.type})</option>
+              ))}
+            </select>
+          </label>
+        )}
+        {send.isError && <ErrorBox error={send.error} />}
+        {send.data && (
+          <ul aria-label="Results">
+            {send.data.map((r) => (
+              <li key={r.integration}>
+                <strong>{r.integration}</strong>: {r.outcome}{r.error ? ` — ${r.error}` : ""}
+              </li>
+            ))}
+          </ul>
+        )}
+        <div className="row">
+          <span className="spacer" />
+          <button type="button" className="btn" onClick={onClose}>Close</button>
+          <button type="submit" className="btn primary" disabled={send.isPending}>
+            {send.isPending ? "Sending…" : "Send"}
+          </button>
+        </div>
+      </form>
+    </dialog>
+  );
+}

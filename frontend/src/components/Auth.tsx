@@ -1,0 +1,116 @@
+// Tokens: the UI asks for one when an action needs it (an admin action, or any read when reads
+// are not public) and keeps it for the browser session.
+import { createContext, useCallback, useContext, useEffect, useRef, useState, useSyncExternalStore, type ReactNode } from "react";
+import { ApiError, tokenStore } from "../api/client";
+
+interface Ask {
+  reason: string;
+  resolve: (ok: boolean) => void;
+}
+
+interface AuthApi {
+  token: string | null;
+  /** Opens the token dialog; resolves true when a token was entered. */
+  ask(reason: string): Promise<boolean>;
+  /** Runs an action; when it fails for want of a token, asks for one and runs it once more. */
+  withToken<T>(reason: string, action: () => Promise<T>): Promise<T>;
+  signOut(): void;
+}
+
+const AuthContext = createContext<AuthApi | null>(null);
+
+export function useAuth(): AuthApi {
+  const auth = useContext(AuthContext);
+  if (!auth) throw new Error("useAuth outside AuthProvider");
+  return auth;
+}
+
+export function AuthProvider({ children }: { children: ReactNode }) {
+  const token = useSyncExternalStore(tokenStore.subscribe, tokenStore.get);
+  const [asking, setAsking] = useState<Ask | null>(null);
+
+  const ask = useCallback(
+    (reason: string) =>
+      new Promise<boolean>((resolve) => {
+        setAsking({ reason, resolve });
+      }),
+    [],
+  );
+
+  const withToken = useCallback(
+    async <T,>(reason: string, action: () => Promise<T>): Promise<T> => {
+      try {
+        return await action();
+      } catch (e) {
+        if (!(e instanceof ApiError) || !e.needsToken) throw e;
+        if (!(await ask(e.status === 403 ? `${reason} Your token's scope does not allow it.` : reason))) throw e;
+        return action();
+      }
+    },
+    [ask],
+  );
+
+  const api: AuthApi = { token, ask, withToken, signOut: () => tokenStore.set(null) };
+  return (
+    <AuthContext.Provider value={api}>
+      {children}
+      {asking && (
+        <TokenDialog
+          reason={asking.reason}
+          onClose={(value) => {
+            if (value) tokenStore.set(value);
+            asking.resolve(!!value);
+            setAsking(null);
+          }}
+        />
+      )}
+    </AuthContext.Provider>
+  );
+}
+
+function TokenDialog({ reason, onClose }: { reason: string; onClose: (token: string | null) => void }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const [value, setValue] = useState("");
+  useEffect(() => {
+    const dialog = ref.current;
+    if (dialog && !dialog.open) dialog.showModal();
+  }, []);
+  return (
+    <dialog ref={ref} aria-labelledby="token-title" onCancel={() => onClose(null)}>
+      <form
+        method="dialog"
+        onSubmit={(e) => {
+          e.preventDefault();
+          onClose(value.trim() || null);
+        }}
+      >
+        <h2 id="token-title">API token needed</h2>
+        <p className="muted">{reason}</p>
+        <label className="field">
+          Token
+          <input
+            type="password"
+            name="token"
+            autoComplete="off"
+            autoFocus
+            value={value}
+            onChange={(e) => setValue(e.target.value)}
+            placeholder="cicd_…"
+          />
+        </label>
+        <p className="muted">
+          Kept in this browser tab only (session storage). Create one with <code>cicd-monitor token create --scope admin</code>; <code>make run</code> writes its admin token to <code>.local/admin-token</code>.
+        </p>
+        <div className="row">
+          <span className="spacer" />
+          <button type="button" className="btn" onClick={() => onClose(null)}>
+            Cancel
+          </button>
+          <button type="submit" className="btn primary" disabled={!value.trim()}>
+            Use token
+          </button>
+        </div>
+      </form>
+    </dialog>
+  );
+}

@@ -1,0 +1,87 @@
+import { describe, expect, it } from "vitest";
+import { delta, formatAgo, formatDuration, formatPercent, formatTime, isValidZone, zoneOffsetMinutes } from "./format";
+
+describe("formatDuration", () => {
+  it.each([
+    [null, "—"],
+    [undefined, "—"],
+    [-1, "—"],
+    [Number.NaN, "—"],
+    [0, "0s"],
+    [2.5, "2.5s"],
+    [9.96, "10s"],
+    [45, "45s"],
+    [59.6, "1m 00s"],
+    [185, "3m 05s"],
+    [3_600, "1h 00m"],
+    [3_725, "1h 02m"],
+    [86_400, "1d"],
+    [2 * 86_400 + 3 * 3_600 + 59, "2d 3h"],
+  ])("%s → %s", (input, expected) => {
+    expect(formatDuration(input as number | null | undefined)).toBe(expected);
+  });
+});
+
+describe("formatPercent", () => {
+  it("shows one decimal and never rounds a failure up to 100%", () => {
+    expect(formatPercent(0.9342)).toBe("93.4%");
+    expect(formatPercent(1)).toBe("100%");
+    expect(formatPercent(0.99996)).toBe("99.9%");
+    expect(formatPercent(0)).toBe("0.0%");
+    expect(formatPercent(null)).toBe("—");
+  });
+});
+
+describe("time zones", () => {
+  const at = "2026-07-01T12:34:56Z";
+  it("formats the same instant in the chosen zone", () => {
+    expect(formatTime(at, "UTC", "full")).toContain("12:34:56");
+    expect(formatTime(at, "Europe/Berlin", "full")).toContain("14:34:56");
+    expect(formatTime(at, "America/New_York", "short")).toContain("08:34");
+    expect(formatTime(at, "Asia/Kolkata", "time")).toBe("18:04:56");
+  });
+  it("follows daylight saving time", () => {
+    expect(formatTime("2026-01-15T12:00:00Z", "Europe/Berlin", "time")).toBe("13:00:00");
+    expect(zoneOffsetMinutes("Europe/Berlin", new Date("2026-01-15T12:00:00Z"))).toBe(60);
+    expect(zoneOffsetMinutes("Europe/Berlin", new Date("2026-07-15T12:00:00Z"))).toBe(120);
+    expect(zoneOffsetMinutes("Asia/Kolkata", new Date("2026-07-15T12:00:00Z"))).toBe(330);
+    expect(zoneOffsetMinutes("UTC", new Date())).toBe(0);
+  });
+  it("rejects unknown zones and treats bad instants as unknown", () => {
+    expect(isValidZone("Mars/Olympus")).toBe(false);
+    expect(isValidZone("Europe/Paris")).toBe(true);
+    expect(isValidZone("local")).toBe(true);
+    expect(formatTime("not a date", "UTC")).toBe("—");
+    expect(formatTime(null, "UTC")).toBe("—");
+  });
+  it("says how long ago", () => {
+    const now = new Date("2026-11-27T12:00:00Z");
+    expect(formatAgo("2026-11-27T11:59:30Z", now)).toBe("just now");
+    expect(formatAgo("2026-11-27T11:55:00Z", now)).toBe("5 min ago");
+    expect(formatAgo("2026-11-27T09:00:00Z", now)).toBe("3 h ago");
+    expect(formatAgo("2026-11-25T12:00:00Z", now)).toBe("2 d ago");
+  });
+});
+
+describe("delta", () => {
+  it("gives rates in percentage points, good when higher is better", () => {
+    const d = delta(0.95, 0.9, "rate", "higher");
+    expect(d.text).toBe("+5.0 pp");
+    expect(d.direction).toBe("up");
+    expect(d.good).toBe(true);
+    expect(d.label).toBe("up 5.0 pp vs previous period");
+  });
+  it("gives other values relative to the previous one, bad when lower is better and it rose", () => {
+    const d = delta(130, 100, "relative", "lower");
+    expect(d.text).toBe("+30%");
+    expect(d.good).toBe(false);
+    expect(delta(95, 100, "relative", "lower")).toMatchObject({ text: "−5.0%", direction: "down", good: true });
+  });
+  it("handles nothing before, nothing now and no change", () => {
+    expect(delta(5, 0, "relative", "higher")).toMatchObject({ text: "new", good: null });
+    expect(delta(0, 0, "relative", "higher")).toMatchObject({ text: "±0%", direction: "flat" });
+    expect(delta(3, null, "relative", "higher")).toMatchObject({ text: "new" });
+    expect(delta(null, 3, "relative", "higher")).toMatchObject({ text: null });
+    expect(delta(0.5, 0.5, "rate", "higher")).toMatchObject({ text: "±0.0 pp", good: null });
+  });
+});

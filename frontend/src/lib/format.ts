@@ -1,0 +1,172 @@
+// Formatting shared by every screen: durations, instants in the chosen time zone, and changes
+// against the previous period. Pure functions, so they are unit-tested without a browser.
+
+/** "local", "UTC" or an IANA zone such as "Europe/Berlin". */
+export type TimeZone = string;
+
+export const LOCAL: TimeZone = "local";
+
+/** 45s, 3m 05s, 1h 02m, 2d 3h — the two largest units, rounded; "—" when unknown. */
+export function formatDuration(seconds: number | null | undefined): string {
+  if (seconds == null || !Number.isFinite(seconds)) return "—";
+  if (seconds < 0) return "—";
+  if (seconds < 10) return `${seconds.toFixed(1).replace(/\.0$/, "")}s`;
+  const total = Math.round(seconds);
+  const d = Math.floor(total / 86_400);
+  const h = Math.floor((total % 86_400) / 3_600);
+  const m = Math.floor((total % 3_600) / 60);
+  const s = total % 60;
+  if (d > 0) return h > 0 ? `${d}d ${h}h` : `${d}d`;
+  if (h > 0) return `${h}h ${pad(m)}m`;
+  if (m > 0) return `${m}m ${pad(s)}s`;
+  return `${s}s`;
+}
+
+function pad(n: number): string {
+  return n.toString().padStart(2, "0");
+}
+
+/** 93.4% (one decimal below 100), "—" when unknown. */
+export function formatPercent(rate: number | null | undefined): string {
+  if (rate == null || !Number.isFinite(rate)) return "—";
+  const pct = rate * 100;
+  return `${pct >= 99.95 && pct < 100 ? "99.9" : pct === 100 ? "100" : pct.toFixed(1)}%`;
+}
+
+const integer = new Intl.NumberFormat("en-US");
+
+export function formatCount(n: number | null | undefined): string {
+  return n == null ? "—" : integer.format(n);
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatter(zone: TimeZone, style: "full" | "short" | "time" | "day"): Intl.DateTimeFormat {
+  const key = `${zone}|${style}`;
+  let f = formatters.get(key);
+  if (!f) {
+    const options: Intl.DateTimeFormatOptions = {
+      hourCycle: "h23",
+      ...(zone === LOCAL ? {} : { timeZone: zone }),
+    };
+    if (style === "full") {
+      Object.assign(options, {
+        year: "numeric", month: "short", day: "2-digit",
+        hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short",
+      });
+    } else if (style === "short") {
+      Object.assign(options, { month: "short", day: "2-digit", hour: "2-digit", minute: "2-digit" });
+    } else if (style === "time") {
+      Object.assign(options, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+    } else {
+      Object.assign(options, { month: "short", day: "2-digit" });
+    }
+    f = new Intl.DateTimeFormat("en-GB", options);
+    formatters.set(key, f);
+  }
+  return f;
+}
+
+/** An instant in the chosen zone: "27 Nov 2026, 14:03:09 CET" (full), "27 Nov, 14:03" (short). */
+export function formatTime(
+  at: string | Date | null | undefined,
+  zone: TimeZone,
+  style: "full" | "short" | "time" | "day" = "short",
+): string {
+  if (at == null) return "—";
+  const date = typeof at === "string" ? new Date(at) : at;
+  if (Number.isNaN(date.getTime())) return "—";
+  return formatter(zone, style).format(date);
+}
+
+/** "just now", "5 min ago", "3 h ago", "2 d ago". */
+export function formatAgo(at: string | Date, now: Date = new Date()): string {
+  const date = typeof at === "string" ? new Date(at) : at;
+  const s = Math.round((now.getTime() - date.getTime()) / 1000);
+  if (s < 45) return "just now";
+  if (s < 3_600) return `${Math.round(s / 60)} min ago`;
+  if (s < 86_400) return `${Math.round(s / 3_600)} h ago`;
+  return `${Math.round(s / 86_400)} d ago`;
+}
+
+/** Whether a zone name is one this browser knows ("local" and "UTC" always are). */
+export function isValidZone(zone: string): boolean {
+  if (zone === LOCAL || zone === "UTC") return true;
+  try {
+    new Intl.DateTimeFormat("en-GB", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function zoneNames(): string[] {
+  const supported =
+    typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
+  return [LOCAL, "UTC", ...supported.filter((z) => z !== "UTC")];
+}
+
+/** The offset of a zone at an instant, in minutes east of UTC (for placing chart ticks). */
+export function zoneOffsetMinutes(zone: TimeZone, at: Date): number {
+  if (zone === LOCAL) return -at.getTimezoneOffset();
+  const parts = new Intl.DateTimeFormat("en-US", {
+    timeZone: zone, hourCycle: "h23",
+    year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric", second: "numeric",
+  }).formatToParts(at);
+  const get = (type: string) => Number(parts.find((p) => p.type === type)?.value ?? 0);
+  const asUtc = Date.UTC(get("year"), get("month") - 1, get("day"), get("hour"), get("minute"), get("second"));
+  return Math.round((asUtc - Math.floor(at.getTime() / 1000) * 1000) / 60_000);
+}
+
+export type Better = "higher" | "lower";
+
+export interface Delta {
+  /** "+12%", "−3.1 pp", "±0%"; "new" when there was nothing before; null when unknown. */
+  text: string | null;
+  direction: "up" | "down" | "flat";
+  /** Whether the change is good news, given which way is better; null when neutral. */
+  good: boolean | null;
+  /** Spoken form for screen readers: "up 12% vs previous period". */
+  label: string;
+}
+
+/**
+ * The change from the previous period. Rates (0–1) change in percentage points; counts and
+ * durations change relative to the previous value.
+ */
+export function delta(
+  current: number | null | undefined,
+  previous: number | null | undefined,
+  kind: "rate" | "relative",
+  better: Better,
+): Delta {
+  if (current == null || !Number.isFinite(current)) {
+    return { text: null, direction: "flat", good: null, label: "no data" };
+  }
+  if (previous == null || !Number.isFinite(previous)) {
+    return { text: "new", direction: "flat", good: null, label: "no data for the previous period" };
+  }
+  let change: number;
+  let text: string;
+  if (kind === "rate") {
+    change = (current - previous) * 100;
+    text = `${Math.abs(change).toFixed(1)} pp`;
+  } else if (previous === 0) {
+    if (current === 0) return { text: "±0%", direction: "flat", good: null, label: "unchanged vs previous period" };
+    return { text: "new", direction: "up", good: null, label: "none in the previous period" };
+  } else {
+    change = ((current - previous) / previous) * 100;
+    text = `${Math.abs(change) < 10 ? Math.abs(change).toFixed(1) : Math.round(Math.abs(change))}%`;
+  }
+  const flat = Math.abs(change) < 0.05;
+  const direction = flat ? "flat" : change > 0 ? "up" : "down";
+  const sign = flat ? "±" : change > 0 ? "+" : "−";
+  const good = flat ? null : (change > 0) === (better === "higher");
+  const word = flat ? "unchanged" : change > 0 ? "up" : "down";
+  return {
+    text: `${sign}${flat ? (kind === "rate" ? "0.0 pp" : "0%") : text}`,
+    direction,
+    good,
+    label: flat ? "unchanged vs previous period" : `${word} ${text} vs previous period`,
+  };
+}

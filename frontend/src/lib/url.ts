@@ -1,0 +1,151 @@
+// Everything a view shows is in its URL, so a copied link reproduces it and back/forward work.
+// This module turns a location into a `View` and back; `useView` (hooks.ts) binds it to history.
+
+export type Range = "24h" | "7d" | "30d" | "custom";
+export type Grain = "hour" | "day" | "week";
+export type Sort = "newest" | "oldest" | "slowest" | "fastest";
+export type Page = "dashboard" | "settings";
+export type RunStatus = "queued" | "running" | "success" | "failure" | "cancelled" | "skipped";
+
+export interface View {
+  page: Page;
+  repo?: string;
+  workflow?: string;
+  branch?: string;
+  status?: RunStatus;
+  range: Range;
+  /** ISO instants, only with range "custom". */
+  from?: string;
+  to?: string;
+  /** Chart grouping; the range's natural grain when absent. */
+  group?: Grain;
+  /** Time zone: "local" (absent), "UTC" or an IANA name. */
+  tz?: string;
+  /** The run open in the side panel. */
+  run?: string;
+  sort: Sort;
+}
+
+const RANGES: readonly Range[] = ["24h", "7d", "30d", "custom"];
+const GRAINS: readonly Grain[] = ["hour", "day", "week"];
+const SORTS: readonly Sort[] = ["newest", "oldest", "slowest", "fastest"];
+const STATUSES: readonly RunStatus[] = ["queued", "running", "success", "failure", "cancelled", "skipped"];
+
+export const DEFAULT_RANGE = "7d" satisfies Range;
+
+function oneOf<T extends string>(value: string | null, allowed: readonly T[]): T | undefined {
+  return value != null && (allowed as readonly string[]).includes(value) ? (value as T) : undefined;
+}
+
+function text(value: string | null): string | undefined {
+  const v = value?.trim();
+  return v ? v : undefined;
+}
+
+function instant(value: string | null): string | undefined {
+  if (!value) return undefined;
+  const t = Date.parse(value);
+  return Number.isNaN(t) ? undefined : new Date(t).toISOString();
+}
+
+/** Reads a view from a path and query string; anything unknown or malformed falls back to defaults. */
+export function parseView(pathname: string, search: string): View {
+  const q = new URLSearchParams(search);
+  let range = oneOf(q.get("range"), RANGES) ?? DEFAULT_RANGE;
+  let from = instant(q.get("from"));
+  let to = instant(q.get("to"));
+  if (range === "custom" && (!from || !to || from >= to)) {
+    range = DEFAULT_RANGE;
+  }
+  if (range !== "custom") {
+    from = undefined;
+    to = undefined;
+  }
+  const view: View = {
+    page: pathname.replace(/\/+$/, "").endsWith("/settings") ? "settings" : "dashboard",
+    range,
+    sort: oneOf(q.get("sort"), SORTS) ?? "newest",
+  };
+  const fields: [keyof View, string | undefined][] = [
+    ["repo", text(q.get("repo"))],
+    ["workflow", text(q.get("workflow"))],
+    ["branch", text(q.get("branch"))],
+    ["status", oneOf(q.get("status"), STATUSES)],
+    ["from", from],
+    ["to", to],
+    ["group", oneOf(q.get("group"), GRAINS)],
+    ["tz", text(q.get("tz"))],
+    ["run", text(q.get("run"))],
+  ];
+  for (const [key, value] of fields) {
+    if (value !== undefined) (view as unknown as Record<string, string>)[key] = value;
+  }
+  return view;
+}
+
+/** The URL (path and query) of a view; defaults are left out, so links stay short and stable. */
+export function formatView(view: View): string {
+  const q = new URLSearchParams();
+  const put = (key: string, value: string | undefined) => {
+    if (value !== undefined && value !== "") q.set(key, value);
+  };
+  put("repo", view.repo);
+  put("workflow", view.workflow);
+  put("branch", view.branch);
+  put("status", view.status);
+  if (view.range !== DEFAULT_RANGE) put("range", view.range);
+  if (view.range === "custom") {
+    put("from", view.from);
+    put("to", view.to);
+  }
+  put("group", view.group);
+  put("tz", view.tz === "local" ? undefined : view.tz);
+  if (view.sort !== "newest") put("sort", view.sort);
+  put("run", view.run);
+  const query = q.toString();
+  return `${view.page === "settings" ? "/settings" : "/"}${query ? `?${query}` : ""}`;
+}
+
+/** Changing the repository clears the workflow (workflows belong to a repository). */
+export function withFilter(view: View, patch: Partial<View>): View {
+  const next = { ...view, ...patch };
+  if ("repo" in patch && patch.repo !== view.repo && !("workflow" in patch)) delete next.workflow;
+  for (const key of Object.keys(next) as (keyof View)[]) {
+    if (next[key] === undefined) delete next[key];
+  }
+  return next;
+}
+
+const HOUR = 3_600_000;
+const SPANS: Record<Exclude<Range, "custom">, number> = { "24h": 24 * HOUR, "7d": 7 * 24 * HOUR, "30d": 30 * 24 * HOUR };
+
+export interface Window {
+  from: Date;
+  to: Date;
+  group: Grain;
+}
+
+/** The grain that keeps a chart readable: hours up to 7 days (≤ 168 points), days up to ~6 months. */
+export function naturalGrain(spanMs: number): Grain {
+  if (spanMs <= 7 * 24 * HOUR) return "hour";
+  if (spanMs <= 180 * 24 * HOUR) return "day";
+  return "week";
+}
+
+/**
+ * The window a view asks the API for. Relative ranges end at the next whole hour, so the query
+ * (and its cache key) stays the same for an hour while the data inside it updates live.
+ */
+export function windowOf(view: View, now: Date = new Date()): Window {
+  let from: Date;
+  let to: Date;
+  if (view.range === "custom" && view.from && view.to) {
+    from = new Date(view.from);
+    to = new Date(view.to);
+  } else {
+    const span = SPANS[view.range === "custom" ? DEFAULT_RANGE : view.range];
+    to = new Date(Math.ceil((now.getTime() + 1) / HOUR) * HOUR);
+    from = new Date(to.getTime() - span);
+  }
+  return { from, to, group: view.group ?? naturalGrain(to.getTime() - from.getTime()) };
+}

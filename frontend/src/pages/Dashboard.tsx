@@ -1,0 +1,61 @@
+// The dashboard: filters, KPI cards, charts, runs and alerts.
+import { useFilters, useMetrics } from "../api/hooks";
+import { AlertsPanel } from "../components/AlertsPanel";
+import { Charts } from "../components/Charts";
+import { ErrorBox, Skeleton } from "../components/common";
+import { EmptyState } from "../components/EmptyState";
+import { Filters } from "../components/Filters";
+import { Kpis } from "../components/Kpis";
+import { RunPanel } from "../components/RunPanel";
+import { RunsTable } from "../components/RunsTable";
+import { windowOf, type View } from "../lib/url";
+
+/** The API answers at most 2,000 points; hourly points are offered up to that. */
+const MAX_POINTS = 2000;
+
+export function Dashboard({ view, onView, theme }: {
+  view: View;
+  onView: (patch: Partial<View>, replace?: boolean) => void;
+  theme: string;
+}) {
+  const filters = useFilters();
+  const metrics = useMetrics(view);
+  const w = windowOf(view);
+  const hours = (w.to.getTime() - w.from.getTime()) / 3_600_000;
+  const empty = filters.data && filters.data.repos.length === 0;
+
+  return (
+    <>
+      <Filters view={view} onView={onView} />
+      {empty ? (
+        <EmptyState />
+      ) : (
+        <>
+          {metrics.isPending ? (
+            <section className="kpis"><Skeleton lines={4} /></section>
+          ) : metrics.isError ? (
+            <ErrorBox error={metrics.error} retry={() => void metrics.refetch()} />
+          ) : (
+            <>
+              <Kpis metrics={metrics.data} />
+              <Charts
+                metrics={metrics.data}
+                grain={metrics.data.window.group_by}
+                hourAllowed={hours <= MAX_POINTS}
+                onGrain={(group) => onView({ group })}
+                theme={theme}
+              />
+            </>
+          )}
+          <div className="split">
+            <RunsTable view={view} onView={onView} onOpen={(run) => onView({ run }, true)} />
+            <AlertsPanel />
+          </div>
+        </>
+      )}
+      {view.run && (
+        <RunPanel id={view.run} onClose={() => onView({ run: undefined }, true)} onOpen={(run) => onView({ run }, true)} />
+      )}
+    </>
+  );
+}

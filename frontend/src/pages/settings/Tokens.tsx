@@ -1,0 +1,115 @@
+// API tokens: create (shown once, with a copy button) and revoke.
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
+import { api, call, type CreatedToken, type Scope } from "../../api/client";
+import { keys } from "../../api/hooks";
+import { useAuth } from "../../components/Auth";
+import { CopyButton, ErrorBox, Skeleton } from "../../components/common";
+import { formatTime } from "../../lib/format";
+import { useZone } from "../../lib/prefs";
+
+const SCOPES: { scope: Scope; hint: string }[] = [
+  { scope: "ingest", hint: "CI systems posting runs" },
+  { scope: "read", hint: "dashboards and scripts reading figures" },
+  { scope: "admin", hint: "everything, including settings" },
+  { scope: "operator", hint: "the Kubernetes operator" },
+];
+
+const ADMIN = "Managing API tokens needs an admin token.";
+
+export function Tokens() {
+  const zone = useZone();
+  const client = useQueryClient();
+  const { withToken } = useAuth();
+  const [name, setName] = useState("");
+  const [scope, setScope] = useState<Scope>("ingest");
+  const [created, setCreated] = useState<CreatedToken | null>(null);
+  const tokens = useQuery({
+    queryKey: keys.tokens,
+    queryFn: () => withToken(ADMIN, () => call(api.GET("/api/tokens"))),
+    retry: false,
+  });
+  const create = useMutation({
+    mutationFn: () => withToken(ADMIN, () => call(api.POST("/api/tokens", { body: { name: name.trim(), scope } }))),
+    onSuccess: (t) => {
+      setCreated(t);
+      setName("");
+      void client.invalidateQueries({ queryKey: keys.tokens });
+    },
+  });
+  const revoke = useMutation({
+    mutationFn: (id: number) => withToken(ADMIN, () => call(api.DELETE("/api/tokens/{id}", { params: { path: { id } } }))),
+    onSettled: () => void client.invalidateQueries({ queryKey: keys.tokens }),
+  });
+
+  return (
+    <section className="card" aria-labelledby="tokens-title">
+      <h2 id="tokens-title">API tokens</h2>
+      <form className="row" onSubmit={(e) => { e.preventDefault(); create.mutate(); }}>
+        <label className="field">
+          Name
+          <input type="text" value={name} onChange={(e) => setName(e.target.value)} placeholder="github-actions" maxLength={100} required />
+        </label>
+        <label className="field">
+          Scope
+          <select value={scope} onChange={(e) => setScope(e.target.value as Scope)}>
+            {SCOPES.map((s) => (
+              <option key={s.scope} value={s.scope}>{s.scope} — {s.hint}</option>
+            ))}
+          </select>
+        </label>
+        <button type="submit" className="btn primary" disabled={!name.trim() || create.isPending}>Create token</button>
+      </form>
+      {create.isError && <ErrorBox error={create.error} />}
+      {created && (
+        <div className="card" role="status" aria-live="polite">
+          <p>
+            Token <strong>{created.name}</strong> ({created.scope}) — copy it now, it is shown only once:
+          </p>
+          <div className="secret">
+            <code data-testid="new-token">{created.token}</code>
+            <CopyButton text={created.token} />
+            <button type="button" className="btn" onClick={() => setCreated(null)}>Done</button>
+          </div>
+        </div>
+      )}
+      {tokens.isPending ? (
+        <Skeleton />
+      ) : tokens.isError ? (
+        <ErrorBox error={tokens.error} retry={() => void tokens.refetch()} />
+      ) : (
+        <div className="table-wrap">
+          <table className="grid">
+            <thead>
+              <tr>
+                <th scope="col">Name</th><th scope="col">Scope</th><th scope="col">Prefix</th>
+                <th scope="col">Created</th><th scope="col">Last used</th><th scope="col"><span className="sr-only">Actions</span></th>
+              </tr>
+            </thead>
+            <tbody>
+              {tokens.data.map((t) => (
+                <tr key={t.id}>
+                  <td>{t.name}</td>
+                  <td><span className="pill">{t.scope}</span></td>
+                  <td className="mono">{t.prefix}…</td>
+                  <td>{formatTime(t.created_at, zone)}</td>
+                  <td>{t.last_used_at ? formatTime(t.last_used_at, zone) : "never"}</td>
+                  <td>
+                    {t.revoked_at ? (
+                      <span className="muted">revoked {formatTime(t.revoked_at, zone)}</span>
+                    ) : (
+                      <button type="button" className="btn small danger" disabled={revoke.isPending}
+                        onClick={() => window.confirm(`Revoke token "${t.name}"? Clients using it stop working.`) && revoke.mutate(t.id)}>
+                        Revoke
+                      </button>
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </section>
+  );
+}
