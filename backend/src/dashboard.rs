@@ -353,7 +353,7 @@ pub async fn metrics(
             }
         },
         runs::count_active(pool, &active_filter),
-        runs::list(pool, &recent_filter, None, limit),
+        runs::list(pool, &recent_filter, runs::RunSort::Newest, None, limit),
     )?;
 
     let mut current = Acc::default();

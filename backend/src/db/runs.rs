@@ -6,7 +6,10 @@ use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgConnection, PgPool, Postgres, QueryBuilder};
 
 use crate::db::rollups::{self, Contributions};
+
+mod list;
 use crate::domain::{Run, RunState, RunStatus};
+pub use list::{list, RunFilter, RunSort, SortKey};
 
 const COLUMNS: &str =
     "id, provider, repo, workflow, branch, commit_sha, status, attempt, run_key, duration_seconds, \
@@ -248,71 +251,6 @@ pub async fn touch_dimensions(
         .execute(conn)
         .await?;
     Ok(())
-}
-
-/// Filters shared by run lists and the metrics API.
-#[derive(Debug, Default, Clone)]
-pub struct RunFilter {
-    pub repo: Option<String>,
-    pub workflow: Option<String>,
-    pub branch: Option<String>,
-    pub status: Option<RunStatus>,
-    pub provider: Option<String>,
-    pub from: Option<DateTime<Utc>>,
-    pub to: Option<DateTime<Utc>>,
-}
-
-impl RunFilter {
-    pub fn push_where(&self, q: &mut QueryBuilder<'_, Postgres>) {
-        q.push(" where true");
-        if let Some(v) = &self.repo {
-            q.push(" and repo = ").push_bind(v.clone());
-        }
-        if let Some(v) = &self.workflow {
-            q.push(" and workflow = ").push_bind(v.clone());
-        }
-        if let Some(v) = &self.branch {
-            q.push(" and branch = ").push_bind(v.clone());
-        }
-        if let Some(v) = self.status {
-            q.push(" and status = ").push_bind(v.as_str());
-        }
-        if let Some(v) = &self.provider {
-            q.push(" and provider = ").push_bind(v.clone());
-        }
-        if let Some(v) = self.from {
-            q.push(" and run_at >= ").push_bind(v);
-        }
-        if let Some(v) = self.to {
-            q.push(" and run_at < ").push_bind(v);
-        }
-    }
-}
-
-/// Runs matching `filter`, newest first, starting after the `(run_at, id)` cursor.
-pub async fn list(
-    pool: &PgPool,
-    filter: &RunFilter,
-    after: Option<(DateTime<Utc>, String)>,
-    limit: i64,
-) -> sqlx::Result<Vec<(RunRow, DateTime<Utc>)>> {
-    let mut q = QueryBuilder::new(format!("select {COLUMNS}, run_at from pipeline_runs"));
-    filter.push_where(&mut q);
-    if let Some((at, id)) = after {
-        q.push(" and (run_at, id) < (")
-            .push_bind(at)
-            .push(", ")
-            .push_bind(id)
-            .push(")");
-    }
-    q.push(" order by run_at desc, id desc limit ").push_bind(limit);
-    let rows = q.build().fetch_all(pool).await?;
-    rows.into_iter()
-        .map(|row| {
-            use sqlx::Row;
-            Ok((RunRow::from_row(&row)?, row.try_get("run_at")?))
-        })
-        .collect()
 }
 
 pub async fn get(pool: &PgPool, id: &str) -> sqlx::Result<Option<RunRow>> {
