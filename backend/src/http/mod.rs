@@ -12,6 +12,7 @@ mod middleware;
 pub mod openapi;
 mod rules;
 mod runs;
+mod settings;
 mod sources;
 mod spa;
 mod tokens;
@@ -75,6 +76,7 @@ pub fn router(state: AppState, static_dir: &Path) -> Router {
         .merge(alerts::router())
         .merge(metrics::router())
         .merge(runs::router())
+        .merge(settings::router())
         .merge(tokens::router())
         .merge(health::api_router())
         .merge(openapi::router())

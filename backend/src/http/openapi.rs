@@ -42,6 +42,8 @@ use super::AppState;
         super::runs::list,
         super::runs::get_one,
         super::runs::filters,
+        super::settings::get_all,
+        super::settings::replace,
         super::tokens::create,
         super::tokens::list,
         super::tokens::revoke,
@@ -58,6 +60,7 @@ use super::AppState;
         (name = "alerting", description = "Alert rules, integrations and incidents"),
         (name = "dashboard", description = "Aggregated metrics"),
         (name = "runs", description = "Individual runs"),
+        (name = "settings", description = "Runtime policy (retention)"),
         (name = "tokens", description = "API tokens (admin)"),
         (name = "health", description = "Probes, Prometheus metrics and UI config"),
     )

@@ -109,6 +109,8 @@ async fn openapi_documents_every_route(pool: PgPool) {
         ("/api/runs", "get"),
         ("/api/runs/{id}", "get"),
         ("/api/filters", "get"),
+        ("/api/settings", "get"),
+        ("/api/settings", "put"),
         ("/api/tokens", "post"),
         ("/api/tokens", "get"),
         ("/api/tokens/{id}", "delete"),
@@ -124,6 +126,18 @@ async fn openapi_documents_every_route(pool: PgPool) {
         );
     }
     assert!(r.body["components"]["schemas"]["ErrorBody"].is_object());
+    assert!(r.body["components"]["schemas"]["Settings"].is_object());
+    let sort = paths["/api/runs"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "sort")
+        .expect("runs take a sort parameter");
+    assert_eq!(
+        sort["schema"]["enum"],
+        serde_json::json!(["newest", "oldest", "slowest", "fastest"]),
+        "{sort}"
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -12,6 +12,7 @@ mod ingest;
 mod metrics;
 mod rollups;
 mod runs;
+mod settings;
 mod support;
 mod tokens;
 mod webhooks;
