@@ -13,6 +13,7 @@ pub mod error;
 pub mod github_sync;
 pub mod http;
 pub mod ingest;
+pub mod live;
 pub mod telemetry;
 pub mod throttle;
 pub mod webhooks;

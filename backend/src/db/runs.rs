@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgConnection, PgPool, Postgres, QueryBuilder};
 
 use crate::db::rollups::{self, Contributions};
+use crate::live::{self, RunNotices};
 
 mod list;
 use crate::domain::{Run, RunState, RunStatus};
@@ -140,14 +141,17 @@ const UNNEST: &str = "unnest($1::text[], $2::text[], $3::text[], $4::text[], $5:
 /// Parameters taken by [`UNNEST`].
 const UNNEST_PARAMS: usize = 17;
 
-/// Inserts the runs that do not exist yet, adds their rollup contributions and records their
-/// dimensions — one statement, so a batch of new runs costs one round trip and commits on its own.
-/// Returns the ids actually inserted. A row that another transaction inserts concurrently makes
-/// this wait for it, then counts as existing (and is left to [`lock_existing`] and the merge).
+/// Inserts the runs that do not exist yet, adds their rollup contributions, records their
+/// dimensions and announces them on [`live::RUNS`] — one statement, so a batch of new runs costs
+/// one round trip and commits (and notifies) on its own. `notices` are of `states`, in the same
+/// order; only those of the runs inserted are sent. Returns the ids actually inserted. A row that
+/// another transaction inserts concurrently makes this wait for it, then counts as existing (and
+/// is left to [`lock_existing`] and the merge).
 pub async fn insert_new(
     conn: &mut PgConnection,
     states: &[RunState],
     contributions: Contributions,
+    notices: &RunNotices,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Vec<String>> {
     if states.is_empty() {
@@ -171,15 +175,29 @@ pub async fn insert_new(
                  insert into run_dimensions (provider, repo, workflow, branch, last_seen_at) \
                  select provider, repo, workflow, branch, ${now}::timestamptz from seen order by 1, 2, 3, 4 \
                  on conflict do nothing), \
-             {touch} \
-             select id from new_runs",
+             {touch}, \
+             notices as (select * from unnest($1::text[], ${items}::text[], ${chunks}::int4[]) as n(id, item, chunk)), \
+             notified as ( \
+                 select pg_notify('{channel}', '[' || string_agg(n.item, ',' order by n.id) || ']') \
+                 from new_runs join notices n using (id) group by n.chunk) \
+             select id from new_runs where (select count(*) from notified) >= 0",
             rollups = rollups::upsert_contributions_sql(&Contributions::relation(UNNEST_PARAMS + 1), "new_runs"),
             now = UNNEST_PARAMS + Contributions::PARAMS + 1,
             touch = touch_dimensions_sql("seen", &format!("${}", UNNEST_PARAMS + Contributions::PARAMS + 1)),
+            items = UNNEST_PARAMS + Contributions::PARAMS + 2,
+            chunks = UNNEST_PARAMS + Contributions::PARAMS + 3,
+            channel = live::RUNS,
         )
     });
     let q = Columns::of(states).bind(sqlx::query_scalar(&SQL));
-    contributions.bind(q).bind(now).fetch_all(conn).await
+    // `notified` is read by the final select, so that PostgreSQL runs it.
+    contributions
+        .bind(q)
+        .bind(now)
+        .bind(&notices.items)
+        .bind(&notices.chunks)
+        .fetch_all(conn)
+        .await
 }
 
 /// Overwrites existing runs with their merged state.
