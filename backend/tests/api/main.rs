@@ -13,6 +13,7 @@ mod metrics;
 mod rollups;
 mod runs;
 mod settings;
+mod stream;
 mod support;
 mod tokens;
 mod webhooks;
