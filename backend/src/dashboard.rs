@@ -356,7 +356,7 @@ pub async fn metrics(
         async {
             match limit {
                 0 => Ok(Vec::new()),
-                _ => runs::list(pool, &recent_filter, None, limit).await,
+                _ => runs::list(pool, &recent_filter, runs::RunSort::Newest, None, limit).await,
             }
         },
     )?;

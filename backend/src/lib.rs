@@ -13,6 +13,7 @@ pub mod error;
 pub mod github_sync;
 pub mod http;
 pub mod ingest;
+pub mod live;
 pub mod telemetry;
 pub mod throttle;
 pub mod webhooks;
@@ -79,6 +80,7 @@ pub fn state(pool: PgPool, config: &Config) -> anyhow::Result<AppState> {
             public_url: config.public_url.clone(),
             started: Instant::now(),
         }),
+        live: Arc::new(live::Live::new(pool.clone())),
         pool,
     })
 }
@@ -100,14 +102,20 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .map(|u| http::integrations::mask(u.expose_secret()));
     db::integrations::sync_env_slack(&pool, hint.as_deref()).await?;
     background(&config, &state)?;
+    let live = state.live.clone();
     let app = http::router(state, &config.static_dir);
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            // Open streams would otherwise hold the shutdown up for ever.
+            live.close();
+        })
         .await?;
     Ok(())
 }
 
-/// Periodic work of `serve`: the GitHub poller (when configured) and housekeeping.
+/// Background work of `serve`: the stream's listener, the GitHub poller (when configured), alert
+/// evaluation and delivery, and housekeeping.
 fn background(config: &Config, state: &AppState) -> anyhow::Result<()> {
     let gh = &config.github;
     match (
@@ -130,6 +138,7 @@ fn background(config: &Config, state: &AppState) -> anyhow::Result<()> {
         }
         _ => {}
     }
+    state.live.spawn();
     state
         .alerts
         .spawn(std::time::Duration::from_secs(config.alert_tick.max(1)));

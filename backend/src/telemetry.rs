@@ -39,6 +39,8 @@ pub struct Metrics {
     /// Notification delivery attempts, by integration type, outcome and (bounded) reason.
     pub notifications: IntCounterVec,
     pub incidents_firing: IntGauge,
+    /// Clients connected to `GET /api/stream`.
+    pub stream_clients: IntGauge,
     db_pool: IntGaugeVec,
 }
 
@@ -103,6 +105,11 @@ impl Metrics {
             "Alert incidents firing now (as of the last evaluation tick).",
         )
         .expect("valid metric");
+        let stream_clients = IntGauge::new(
+            "cicd_stream_clients",
+            "Clients connected to the live-update stream (GET /api/stream).",
+        )
+        .expect("valid metric");
         let db_pool = IntGaugeVec::new(
             Opts::new(
                 "cicd_db_pool_connections",
@@ -119,6 +126,7 @@ impl Metrics {
             Box::new(ingest_transaction.clone()),
             Box::new(notifications.clone()),
             Box::new(incidents_firing.clone()),
+            Box::new(stream_clients.clone()),
             Box::new(db_pool.clone()),
             Box::new(prometheus::process_collector::ProcessCollector::for_self()),
         ] {
@@ -133,6 +141,7 @@ impl Metrics {
             ingest_transaction,
             notifications,
             incidents_firing,
+            stream_clients,
             db_pool,
         }
     }

@@ -1,8 +1,9 @@
 //! Group commit: every ingest request hands its event to a writer task and waits; a writer takes
 //! everything that is waiting (up to a batch size), writes it — runs, rollups and dimensions
-//! together, in one commit for new runs and one for runs that already existed — and answers each
-//! request only after its commit. Throughput comes from sharing durable commits among many
-//! requests, never from acknowledging before the write.
+//! together, in one commit for new runs and one for runs that already existed, each announcing the
+//! runs it changed with one `NOTIFY` (see [`crate::live`]) — and answers each request only after
+//! its commit. Throughput comes from sharing durable commits among many requests, never from
+//! acknowledging before the write.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use crate::domain::rollup::{contribution, Counters, RollupKey};
 use crate::domain::run::micros;
 use crate::domain::{merge, Outcome, Run, RunEvent, RunState};
 use crate::error::ApiError;
+use crate::live::RunNotices;
 use crate::telemetry::Metrics;
 
 /// What one event did.
@@ -231,6 +233,8 @@ pub async fn write_batch(
     let fresh: Vec<(RunState, Vec<Outcome>)> =
         by_id.values().map(|idx| fold(None, idx, events, now)).collect();
     let states: Vec<RunState> = fresh.iter().map(|(s, _)| s.clone()).collect();
+    let summaries: Vec<Run> = states.iter().map(|s| Run::summary(s, now)).collect();
+    let notices = RunNotices::new(&summaries);
     let mut attempt = 1;
     let inserted: HashSet<String> = loop {
         let mut contributions = Contributions::default();
@@ -239,7 +243,7 @@ pub async fn write_batch(
                 contributions.push(&state.id, key, &c);
             }
         }
-        match db::runs::insert_new(conn, &states, contributions, now).await {
+        match db::runs::insert_new(conn, &states, contributions, &notices, now).await {
             Err(e) if db::is_retryable(&e) && attempt < ATTEMPTS => attempt += 1,
             other => break other?.into_iter().collect(),
         }
@@ -321,6 +325,8 @@ async fn merge_existing(
     let mut dims: Vec<_> = dims.into_iter().collect();
     dims.sort();
     db::runs::touch_dimensions(&mut tx, &dims, now).await?;
+    let summaries: Vec<Run> = updates.iter().map(|s| Run::summary(s, now)).collect();
+    RunNotices::new(&summaries).send(&mut tx).await?;
     tx.commit().await?;
     Ok(out)
 }

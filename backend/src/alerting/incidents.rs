@@ -3,6 +3,9 @@
 //! before measuring), so replicas evaluating the same group at once take turns, each acting on a
 //! measurement no older than the previous one applied, and each notification is enqueued once.
 //!
+//! Every change clients of `GET /api/stream` should see is announced on [`live::INCIDENTS`] in the
+//! same transaction.
+//!
 //! pending (bad, inside `groupWait`) → firing (notify) → resolved (notify "back to green" when
 //! `sendResolved`). A pending incident that recovers is deleted: flapping inside `groupWait` sends
 //! nothing. While firing: `repeatInterval` re-notifies unless acknowledged; `RunFailed` without
@@ -16,6 +19,7 @@ use sqlx::{FromRow, Postgres, Transaction};
 use super::evaluate::{describe, Group, Measure};
 use super::{Notice, NoticeKind};
 use crate::db::rules::RuleRow;
+use crate::live;
 
 /// Facts every notice carries.
 #[derive(Debug, Clone, Default)]
@@ -69,6 +73,8 @@ pub async fn step(
     let spec = &rule.spec.0;
     let wait = TimeDelta::seconds(spec.notify.group_wait.as_secs() as i64);
     let mut sent = 0;
+    // What the stream's clients hear of: (incident, its state now, what happened).
+    let mut change: Option<(i64, &str, &str)> = None;
     match (open, m.bad) {
         (None, false) => {}
         (None, true) => {
@@ -85,15 +91,19 @@ pub async fn step(
             .bind(&m.runs)
             .fetch_one(&mut **tx)
             .await?;
+            let mut state = "pending";
             if wait <= TimeDelta::zero() {
                 sent += fire(tx, rule, group, m, id, now, now, ctx).await?;
+                state = "firing";
             }
+            change = Some((id, state, "opened"));
         }
         (Some(o), false) if o.state == "pending" => {
             sqlx::query("delete from alert_incidents where id = $1")
                 .bind(o.id)
                 .execute(&mut **tx)
                 .await?;
+            change = Some((o.id, "deleted", "deleted"));
         }
         (Some(o), false) => {
             sqlx::query("update alert_incidents set state = 'resolved', resolved_at = $2, value = $3, updated_at = $2 where id = $1")
@@ -102,6 +112,7 @@ pub async fn step(
                 .bind(m.value)
                 .execute(&mut **tx)
                 .await?;
+            change = Some((o.id, "resolved", "resolved"));
             if spec.notify.send_resolved && !muted(&o, now) {
                 let notice = notice(
                     rule,
@@ -120,6 +131,7 @@ pub async fn step(
             update_value(tx, o.id, m, now).await?;
             if now - o.started_at >= wait {
                 sent += fire(tx, rule, group, m, o.id, o.started_at, now, ctx).await?;
+                change = Some((o.id, "firing", "fired"));
             }
         }
         (Some(o), true) => {
@@ -133,6 +145,7 @@ pub async fn step(
                     .bind(now)
                     .execute(&mut **tx)
                     .await?;
+                change = Some((o.id, "firing", "new_run"));
                 if !muted(&o, now) {
                     let notice = notice(rule, group, m, o.id, o.started_at, None, NoticeKind::Firing, ctx);
                     sent += enqueue(tx, rule, o.id, &format!("run:{run}"), &notice).await?;
@@ -155,6 +168,9 @@ pub async fn step(
                 }
             }
         }
+    }
+    if let Some((id, state, what)) = change {
+        live::publish::incident(tx, id, rule.id, state, what).await?;
     }
     Ok(sent)
 }

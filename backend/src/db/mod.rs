@@ -5,6 +5,7 @@ pub mod jobs;
 pub mod rollups;
 pub mod rules;
 pub mod runs;
+pub mod settings;
 pub mod sources;
 pub mod tokens;
 

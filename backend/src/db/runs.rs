@@ -6,7 +6,11 @@ use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgConnection, PgPool, Postgres, QueryBuilder};
 
 use crate::db::rollups::{self, Contributions};
+use crate::live::{self, RunNotices};
+
+mod list;
 use crate::domain::{Run, RunState, RunStatus};
+pub use list::{list, RunFilter, RunSort, SortKey};
 
 const COLUMNS: &str =
     "id, provider, repo, workflow, branch, commit_sha, status, attempt, run_key, duration_seconds, \
@@ -137,14 +141,17 @@ const UNNEST: &str = "unnest($1::text[], $2::text[], $3::text[], $4::text[], $5:
 /// Parameters taken by [`UNNEST`].
 const UNNEST_PARAMS: usize = 17;
 
-/// Inserts the runs that do not exist yet, adds their rollup contributions and records their
-/// dimensions — one statement, so a batch of new runs costs one round trip and commits on its own.
-/// Returns the ids actually inserted. A row that another transaction inserts concurrently makes
-/// this wait for it, then counts as existing (and is left to [`lock_existing`] and the merge).
+/// Inserts the runs that do not exist yet, adds their rollup contributions, records their
+/// dimensions and announces them on [`live::RUNS`] — one statement, so a batch of new runs costs
+/// one round trip and commits (and notifies) on its own. `notices` are of `states`, in the same
+/// order; only those of the runs inserted are sent. Returns the ids actually inserted. A row that
+/// another transaction inserts concurrently makes this wait for it, then counts as existing (and
+/// is left to [`lock_existing`] and the merge).
 pub async fn insert_new(
     conn: &mut PgConnection,
     states: &[RunState],
     contributions: Contributions,
+    notices: &RunNotices,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Vec<String>> {
     if states.is_empty() {
@@ -168,15 +175,29 @@ pub async fn insert_new(
                  insert into run_dimensions (provider, repo, workflow, branch, last_seen_at) \
                  select provider, repo, workflow, branch, ${now}::timestamptz from seen order by 1, 2, 3, 4 \
                  on conflict do nothing), \
-             {touch} \
-             select id from new_runs",
+             {touch}, \
+             notices as (select * from unnest($1::text[], ${items}::text[], ${chunks}::int4[]) as n(id, item, chunk)), \
+             notified as ( \
+                 select pg_notify('{channel}', '[' || string_agg(n.item, ',' order by n.id) || ']') \
+                 from new_runs join notices n using (id) group by n.chunk) \
+             select id from new_runs where (select count(*) from notified) >= 0",
             rollups = rollups::upsert_contributions_sql(&Contributions::relation(UNNEST_PARAMS + 1), "new_runs"),
             now = UNNEST_PARAMS + Contributions::PARAMS + 1,
             touch = touch_dimensions_sql("seen", &format!("${}", UNNEST_PARAMS + Contributions::PARAMS + 1)),
+            items = UNNEST_PARAMS + Contributions::PARAMS + 2,
+            chunks = UNNEST_PARAMS + Contributions::PARAMS + 3,
+            channel = live::RUNS,
         )
     });
     let q = Columns::of(states).bind(sqlx::query_scalar(&SQL));
-    contributions.bind(q).bind(now).fetch_all(conn).await
+    // `notified` is read by the final select, so that PostgreSQL runs it.
+    contributions
+        .bind(q)
+        .bind(now)
+        .bind(&notices.items)
+        .bind(&notices.chunks)
+        .fetch_all(conn)
+        .await
 }
 
 /// Overwrites existing runs with their merged state.
@@ -248,71 +269,6 @@ pub async fn touch_dimensions(
         .execute(conn)
         .await?;
     Ok(())
-}
-
-/// Filters shared by run lists and the metrics API.
-#[derive(Debug, Default, Clone)]
-pub struct RunFilter {
-    pub repo: Option<String>,
-    pub workflow: Option<String>,
-    pub branch: Option<String>,
-    pub status: Option<RunStatus>,
-    pub provider: Option<String>,
-    pub from: Option<DateTime<Utc>>,
-    pub to: Option<DateTime<Utc>>,
-}
-
-impl RunFilter {
-    pub fn push_where(&self, q: &mut QueryBuilder<'_, Postgres>) {
-        q.push(" where true");
-        if let Some(v) = &self.repo {
-            q.push(" and repo = ").push_bind(v.clone());
-        }
-        if let Some(v) = &self.workflow {
-            q.push(" and workflow = ").push_bind(v.clone());
-        }
-        if let Some(v) = &self.branch {
-            q.push(" and branch = ").push_bind(v.clone());
-        }
-        if let Some(v) = self.status {
-            q.push(" and status = ").push_bind(v.as_str());
-        }
-        if let Some(v) = &self.provider {
-            q.push(" and provider = ").push_bind(v.clone());
-        }
-        if let Some(v) = self.from {
-            q.push(" and run_at >= ").push_bind(v);
-        }
-        if let Some(v) = self.to {
-            q.push(" and run_at < ").push_bind(v);
-        }
-    }
-}
-
-/// Runs matching `filter`, newest first, starting after the `(run_at, id)` cursor.
-pub async fn list(
-    pool: &PgPool,
-    filter: &RunFilter,
-    after: Option<(DateTime<Utc>, String)>,
-    limit: i64,
-) -> sqlx::Result<Vec<(RunRow, DateTime<Utc>)>> {
-    let mut q = QueryBuilder::new(format!("select {COLUMNS}, run_at from pipeline_runs"));
-    filter.push_where(&mut q);
-    if let Some((at, id)) = after {
-        q.push(" and (run_at, id) < (")
-            .push_bind(at)
-            .push(", ")
-            .push_bind(id)
-            .push(")");
-    }
-    q.push(" order by run_at desc, id desc limit ").push_bind(limit);
-    let rows = q.build().fetch_all(pool).await?;
-    rows.into_iter()
-        .map(|row| {
-            use sqlx::Row;
-            Ok((RunRow::from_row(&row)?, row.try_get("run_at")?))
-        })
-        .collect()
 }
 
 pub async fn get(pool: &PgPool, id: &str) -> sqlx::Result<Option<RunRow>> {

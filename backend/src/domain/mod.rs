@@ -5,6 +5,7 @@ pub mod job;
 pub mod merge;
 pub mod rollup;
 pub mod run;
+pub mod settings;
 
 pub use job::{Job, JobEvent, Step};
 pub use merge::{merge, Outcome};

@@ -171,25 +171,34 @@ pub struct Run {
 }
 
 impl Run {
-    pub fn from_state(state: RunState, updated_at: DateTime<Utc>) -> Self {
+    pub fn from_state(mut state: RunState, updated_at: DateTime<Utc>) -> Self {
+        let metadata = std::mem::take(&mut state.metadata);
         Run {
-            id: state.id,
-            provider: state.provider,
-            workflow: state.workflow,
-            repo: state.repo,
-            branch: state.branch,
-            commit_sha: state.commit_sha,
+            metadata: Some(metadata),
+            ..Run::summary(&state, updated_at)
+        }
+    }
+
+    /// The run as lists show it: everything but its metadata (which is never cloned).
+    pub fn summary(state: &RunState, updated_at: DateTime<Utc>) -> Self {
+        Run {
+            id: state.id.clone(),
+            provider: state.provider.clone(),
+            workflow: state.workflow.clone(),
+            repo: state.repo.clone(),
+            branch: state.branch.clone(),
+            commit_sha: state.commit_sha.clone(),
             status: state.status,
             attempt: state.attempt,
-            run_key: state.run_key,
+            run_key: state.run_key.clone(),
             duration_seconds: state.duration_seconds,
             queue_seconds: crate::domain::rollup::seconds_between(state.queued_at, state.started_at),
             queued_at: state.queued_at,
             started_at: state.started_at,
             finished_at: state.finished_at,
-            triggered_by: state.triggered_by,
-            url: state.url,
-            metadata: Some(state.metadata),
+            triggered_by: state.triggered_by.clone(),
+            url: state.url.clone(),
+            metadata: None,
             created_at: state.created_at,
             updated_at,
         }

@@ -18,6 +18,7 @@ use super::{AdminAuth, AppState, ReadAuth};
 use crate::alerting::{deliver, Delivery, Notice, NoticeKind};
 use crate::db::integrations;
 use crate::error::{ApiError, ApiResult, ErrorBody, FieldError};
+use crate::live;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -124,10 +125,14 @@ async fn ack(
     _auth: AdminAuth,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Incident>> {
-    sqlx::query(
-        "update alert_incidents set acknowledged_at = coalesce(acknowledged_at, now()) where id = $1",
-    )
+    sqlx::query(&format!(
+        "with acked as (update alert_incidents set acknowledged_at = now() \
+             where id = $1 and acknowledged_at is null returning id, rule_id, state) \
+         select pg_notify($2, {}) from acked",
+        live::publish::incident_json_sql("acknowledged")
+    ))
     .bind(id)
+    .bind(live::INCIDENTS)
     .execute(&state.pool)
     .await?;
     Ok(Json(one(&state, id).await?))
@@ -164,11 +169,16 @@ async fn mute(
             )]));
         }
     };
-    sqlx::query("update alert_incidents set muted_until = $2 where id = $1")
-        .bind(id)
-        .bind(until)
-        .execute(&state.pool)
-        .await?;
+    sqlx::query(&format!(
+        "with muted as (update alert_incidents set muted_until = $2 where id = $1 returning id, rule_id, state) \
+         select pg_notify($3, {}) from muted",
+        live::publish::incident_json_sql("muted")
+    ))
+    .bind(id)
+    .bind(until)
+    .bind(live::INCIDENTS)
+    .execute(&state.pool)
+    .await?;
     Ok(Json(one(&state, id).await?))
 }
 

@@ -12,8 +12,10 @@ mod middleware;
 pub mod openapi;
 mod rules;
 mod runs;
+mod settings;
 mod sources;
 mod spa;
+mod stream;
 mod tokens;
 mod webhooks;
 
@@ -29,6 +31,7 @@ use crate::alerting::engine::Alerts;
 use crate::alerting::outbox::Outbox;
 use crate::auth::Authenticator;
 use crate::crypto::SecretBox;
+use crate::live::Live;
 use crate::telemetry::Metrics;
 use crate::webhooks::Verifier;
 use crate::writer::Writer;
@@ -53,6 +56,8 @@ pub struct AppState {
     pub secret_box: Option<SecretBox>,
     pub metrics: Arc<Metrics>,
     pub info: Arc<Info>,
+    /// Live updates for `GET /api/stream`.
+    pub live: Arc<Live>,
 }
 
 /// Facts about this process that the API reports.
@@ -75,6 +80,8 @@ pub fn router(state: AppState, static_dir: &Path) -> Router {
         .merge(alerts::router())
         .merge(metrics::router())
         .merge(runs::router())
+        .merge(settings::router())
+        .merge(stream::router())
         .merge(tokens::router())
         .merge(health::api_router())
         .merge(openapi::router())

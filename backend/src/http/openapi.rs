@@ -45,6 +45,9 @@ use super::AppState;
         super::runs::list,
         super::runs::get_one,
         super::runs::filters,
+        super::stream::stream,
+        super::settings::get_all,
+        super::settings::replace,
         super::tokens::create,
         super::tokens::list,
         super::tokens::revoke,
@@ -54,6 +57,7 @@ use super::AppState;
         super::health::config,
         openapi_json,
     ),
+    components(schemas(super::stream::Hello, super::stream::Resync, crate::live::IncidentChange, crate::domain::Run)),
     modifiers(&BearerAuth, &UniqueOperationIds, &CrdSpecs),
     tags(
         (name = "ingest", description = "Recording run events"),
@@ -61,6 +65,8 @@ use super::AppState;
         (name = "alerting", description = "Alert rules, integrations and incidents"),
         (name = "dashboard", description = "Aggregated metrics"),
         (name = "runs", description = "Individual runs"),
+        (name = "stream", description = "Live updates (server-sent events)"),
+        (name = "settings", description = "Runtime policy (retention)"),
         (name = "tokens", description = "API tokens (admin)"),
         (name = "health", description = "Probes, Prometheus metrics and UI config"),
     )

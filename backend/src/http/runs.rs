@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::{Path, Query};
 use super::{AppState, ReadAuth};
 use crate::db;
-use crate::db::runs::{self, RunFilter};
+use crate::db::runs::{self, RunFilter, RunSort, SortKey};
 use crate::domain::{Job, Run, RunStatus};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 
@@ -37,36 +37,57 @@ pub struct ListParams {
     pub from: Option<DateTime<Utc>>,
     /// Only runs charted before this instant (RFC 3339).
     pub to: Option<DateTime<Utc>>,
+    /// `newest` (by `run_at`, the default), `oldest`, `slowest` or `fastest` (by
+    /// `duration_seconds`; runs without a duration come last in both). The duration orders read
+    /// every run in the filtered window: narrow it with `from`/`to` on large installations.
+    #[param(inline)]
+    pub sort: Option<RunSort>,
     /// Page size (default 50, at most 500).
     pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page, with the same `sort` (a cursor of another sort is a 400).
     pub cursor: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RunPage {
     pub runs: Vec<Run>,
-    /// Pass as `cursor` for the next (older) page; absent on the last page.
+    /// Pass as `cursor` (with the same `sort`) for the next page; absent on the last page.
     pub next_cursor: Option<String>,
 }
 
-fn encode_cursor(at: DateTime<Utc>, id: &str) -> String {
-    URL_SAFE_NO_PAD.encode(format!(
-        "{}|{id}",
-        at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-    ))
+/// A page boundary: `base64url("<sort>|<key>|<id>")`, where the key is the last run's `run_at`
+/// (RFC 3339, microseconds) or its `duration_seconds` (empty when it has none). Opaque to clients.
+fn encode_cursor(sort: RunSort, key: SortKey, id: &str) -> String {
+    let key = match key {
+        SortKey::At(at) => at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        // `Display` of an f64 is its shortest exact representation: it parses back to the same value.
+        SortKey::Duration(Some(d)) => d.to_string(),
+        SortKey::Duration(None) => String::new(),
+    };
+    URL_SAFE_NO_PAD.encode(format!("{}|{key}|{id}", sort.as_str()))
 }
 
-fn decode_cursor(c: &str) -> Option<(DateTime<Utc>, String)> {
+fn decode_cursor(c: &str) -> Option<(RunSort, SortKey, String)> {
     let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(c).ok()?).ok()?;
-    let (at, id) = raw.split_once('|')?;
-    Some((
-        DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc),
-        id.to_owned(),
-    ))
+    let (first, rest) = raw.split_once('|')?;
+    let Some(sort) = RunSort::parse(first) else {
+        // Cursors from before sorting existed: `<run_at>|<id>`, newest first.
+        return Some((RunSort::Newest, SortKey::At(parse_at(first)?), rest.to_owned()));
+    };
+    let (key, id) = rest.split_once('|')?;
+    let key = match (sort.by_duration(), key) {
+        (false, at) => SortKey::At(parse_at(at)?),
+        (true, "") => SortKey::Duration(None),
+        (true, d) => SortKey::Duration(Some(d.parse().ok().filter(|d: &f64| !d.is_nan())?)),
+    };
+    Some((sort, key, id.to_owned()))
 }
 
-/// Runs, newest first, with filters and cursor pagination.
+fn parse_at(s: &str) -> Option<DateTime<Utc>> {
+    Some(DateTime::parse_from_rfc3339(s).ok()?.with_timezone(&Utc))
+}
+
+/// Runs, newest first (or in another `sort` order), with filters and cursor pagination.
 #[utoipa::path(get, path = "/api/runs", tag = "runs", params(ListParams),
     responses((status = 200, body = RunPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
               (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)),
@@ -83,8 +104,20 @@ async fn list(
             "must be between 1 and 500",
         )]));
     }
+    let sort = p.sort.unwrap_or_default();
     let after = match &p.cursor {
-        Some(c) => Some(decode_cursor(c).ok_or_else(|| ApiError::BadRequest("invalid cursor".into()))?),
+        Some(c) => {
+            let (of, key, id) =
+                decode_cursor(c).ok_or_else(|| ApiError::BadRequest("invalid cursor".into()))?;
+            if of != sort {
+                return Err(ApiError::BadRequest(format!(
+                    "this cursor continues sort={}, not sort={}; start again without a cursor",
+                    of.as_str(),
+                    sort.as_str()
+                )));
+            }
+            Some((key, id))
+        }
         None => None,
     };
     let filter = RunFilter {
@@ -96,9 +129,12 @@ async fn list(
         from: p.from,
         to: p.to,
     };
-    let rows = runs::list(&state.pool, &filter, after, limit).await?;
+    let rows = runs::list(&state.pool, &filter, sort, after, limit).await?;
     let next_cursor = (rows.len() as i64 == limit)
-        .then(|| rows.last().map(|(row, at)| encode_cursor(*at, &row.state.id)))
+        .then(|| {
+            rows.last()
+                .map(|(row, at)| encode_cursor(sort, sort.key_of(row, *at), &row.state.id))
+        })
         .flatten();
     let runs = rows
         .into_iter()
@@ -201,8 +237,30 @@ mod tests {
         let at = DateTime::parse_from_rfc3339("2025-08-27T06:00:00.123456Z")
             .unwrap()
             .with_timezone(&Utc);
-        let c = encode_cursor(at, "run|with|bars");
-        assert_eq!(decode_cursor(&c), Some((at, "run|with|bars".to_owned())));
+        for (sort, key) in [
+            (RunSort::Newest, SortKey::At(at)),
+            (RunSort::Oldest, SortKey::At(at)),
+            (RunSort::Slowest, SortKey::Duration(Some(0.1 + 0.2))),
+            (RunSort::Fastest, SortKey::Duration(Some(1e-7))),
+            (RunSort::Slowest, SortKey::Duration(None)),
+        ] {
+            let c = encode_cursor(sort, key, "run|with|bars");
+            assert_eq!(decode_cursor(&c), Some((sort, key, "run|with|bars".to_owned())));
+        }
         assert_eq!(decode_cursor("not a cursor"), None);
+        let nan = URL_SAFE_NO_PAD.encode("slowest|NaN|x");
+        assert_eq!(decode_cursor(&nan), None);
+        let at_for_duration = URL_SAFE_NO_PAD.encode("fastest|2025-08-27T06:00:00Z|x");
+        assert_eq!(decode_cursor(&at_for_duration), None);
+    }
+
+    #[test]
+    fn cursors_from_before_sorting_continue_newest_first() {
+        let legacy = URL_SAFE_NO_PAD.encode("2025-08-27T06:00:00.000000Z|a|b");
+        let at = parse_at("2025-08-27T06:00:00Z").unwrap();
+        assert_eq!(
+            decode_cursor(&legacy),
+            Some((RunSort::Newest, SortKey::At(at), "a|b".to_owned()))
+        );
     }
 }

@@ -15,14 +15,14 @@ use tokio::task::AbortHandle;
 use crate::support::{event, TestApp};
 
 /// A TCP proxy in front of PostgreSQL that can cut every connection and refuse new ones.
-struct Proxy {
-    port: u16,
+pub struct Proxy {
+    pub port: u16,
     up: Arc<AtomicBool>,
     conns: Arc<Mutex<Vec<AbortHandle>>>,
 }
 
 impl Proxy {
-    async fn start(upstream: String) -> Self {
+    pub async fn start(upstream: String) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let up = Arc::new(AtomicBool::new(true));
@@ -45,14 +45,14 @@ impl Proxy {
         Proxy { port, up, conns }
     }
 
-    fn cut(&self) {
+    pub fn cut(&self) {
         self.up.store(false, Ordering::SeqCst);
         for c in self.conns.lock().unwrap().drain(..) {
             c.abort();
         }
     }
 
-    fn restore(&self) {
+    pub fn restore(&self) {
         self.up.store(true, Ordering::SeqCst);
     }
 }

@@ -62,6 +62,7 @@ async fn prometheus_metrics_are_well_formed_and_bounded(pool: PgPool) {
         "cicd_runs_ingested_total",
         "cicd_ingest_batch_size_bucket",
         "cicd_db_pool_connections",
+        "cicd_stream_clients",
     ] {
         assert!(r.text.contains(name), "{name} missing");
     }
@@ -109,6 +110,9 @@ async fn openapi_documents_every_route(pool: PgPool) {
         ("/api/runs", "get"),
         ("/api/runs/{id}", "get"),
         ("/api/filters", "get"),
+        ("/api/stream", "get"),
+        ("/api/settings", "get"),
+        ("/api/settings", "put"),
         ("/api/tokens", "post"),
         ("/api/tokens", "get"),
         ("/api/tokens/{id}", "delete"),
@@ -124,6 +128,27 @@ async fn openapi_documents_every_route(pool: PgPool) {
         );
     }
     assert!(r.body["components"]["schemas"]["ErrorBody"].is_object());
+    for schema in ["Settings", "Run", "Hello", "Resync", "IncidentChange"] {
+        assert!(
+            r.body["components"]["schemas"][schema].is_object(),
+            "{schema} undocumented"
+        );
+    }
+    assert!(
+        paths["/api/stream"]["get"]["responses"]["200"]["content"]["text/event-stream"].is_object(),
+        "the stream is documented as text/event-stream"
+    );
+    let sort = paths["/api/runs"]["get"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "sort")
+        .expect("runs take a sort parameter");
+    assert_eq!(
+        sort["schema"]["enum"],
+        serde_json::json!(["newest", "oldest", "slowest", "fastest"]),
+        "{sort}"
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -12,6 +12,8 @@ mod ingest;
 mod metrics;
 mod rollups;
 mod runs;
+mod settings;
+mod stream;
 mod support;
 mod tokens;
 mod webhooks;

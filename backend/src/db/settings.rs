@@ -1,0 +1,29 @@
+//! The `settings` table: runtime policy, one JSON value per key.
+
+use serde_json::Value;
+use sqlx::PgPool;
+
+use crate::domain::settings::Settings;
+
+/// The current settings (defaults for keys not stored).
+pub async fn load(pool: &PgPool) -> sqlx::Result<Settings> {
+    let rows: Vec<(String, Value)> = sqlx::query_as("select key, value from settings")
+        .fetch_all(pool)
+        .await?;
+    Ok(Settings::from_stored(rows.iter().map(|(k, v)| (k.as_str(), v))))
+}
+
+/// Stores every setting, in one statement.
+pub async fn save(pool: &PgPool, settings: &Settings) -> sqlx::Result<()> {
+    let (keys, values): (Vec<&str>, Vec<Value>) = settings.to_stored().into_iter().unzip();
+    sqlx::query(
+        "insert into settings (key, value, updated_at) \
+         select key, value, now() from unnest($1::text[], $2::jsonb[]) as u(key, value) \
+         on conflict (key) do update set value = excluded.value, updated_at = excluded.updated_at",
+    )
+    .bind(keys)
+    .bind(values)
+    .execute(pool)
+    .await
+    .map(drop)
+}

@@ -1,0 +1,41 @@
+//! `GET /api/settings` and `PUT /api/settings`: runtime policy (retention and similar).
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::Value;
+
+use super::extract::Json as JsonBody;
+use super::{AdminAuth, AppState, ReadAuth};
+use crate::db;
+use crate::domain::settings::Settings;
+use crate::error::{ApiError, ApiResult, ErrorBody};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/settings", get(get_all).put(replace))
+}
+
+/// The runtime settings.
+#[utoipa::path(get, path = "/api/settings", tag = "settings",
+    responses((status = 200, body = Settings), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)),
+    security((), ("bearer" = [])))]
+async fn get_all(State(state): State<AppState>, _auth: ReadAuth) -> ApiResult<Json<Settings>> {
+    Ok(Json(db::settings::load(&state.pool).await?))
+}
+
+/// Replace the runtime settings: every setting must be given, and no other key (each problem is a
+/// 422 naming the field; nothing is stored then).
+#[utoipa::path(put, path = "/api/settings", tag = "settings", request_body = Settings,
+    responses((status = 200, body = Settings), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+              (status = 403, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn replace(
+    State(state): State<AppState>,
+    _auth: AdminAuth,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<Json<Settings>> {
+    let settings = Settings::parse(&body).map_err(ApiError::Validation)?;
+    db::settings::save(&state.pool, &settings).await?;
+    tracing::info!(retention_days = settings.retention_days, "settings changed");
+    Ok(Json(settings))
+}

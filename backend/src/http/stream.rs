@@ -1,0 +1,164 @@
+//! `GET /api/stream`: live updates as server-sent events, fed by [`crate::live`].
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::header::AUTHORIZATION;
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use futures_util::stream::{self, StreamExt};
+use prometheus::IntGauge;
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, watch};
+use utoipa::{IntoParams, ToSchema};
+
+use super::auth::{authorize, authorize_token};
+use super::extract::Query;
+use super::AppState;
+use crate::auth::Scope;
+use crate::error::{ApiResult, ErrorBody};
+use crate::live::LiveEvent;
+
+/// How long a client waits before reconnecting after the stream breaks (the SSE `retry` field).
+pub const RETRY: Duration = Duration::from_secs(3);
+/// A comment line this often keeps proxies from closing a quiet stream.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/stream", get(stream))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StreamParams {
+    /// A token with the read scope, for clients that cannot send an `Authorization` header
+    /// (a browser's `EventSource`). The header wins when both are given.
+    pub token: Option<String>,
+}
+
+/// The first event of every stream.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Hello {
+    /// Whether this replica is receiving changes now. When `false`, a `resync` follows as soon as
+    /// it is again.
+    pub live: bool,
+}
+
+/// Clients should fetch everything they show again: changes may have been missed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Resync {
+    /// `reconnected` (this replica lost its database connection for a while), `lagged` (this client
+    /// read too slowly and events were dropped) or `unavailable` (a change could not be read).
+    #[schema(example = "reconnected")]
+    pub reason: &'static str,
+}
+
+/// Live updates (server-sent events, `text/event-stream`).
+///
+/// Events, each with one JSON `data` line:
+/// - `hello` — first, once connected: `{"live": true}` (schema `Hello`). It carries `retry: 3000`,
+///   so a dropped stream is reconnected after 3 s. Open the stream, wait for `hello`, then load
+///   what the page shows: nothing committed after `hello` is missed. Treat every `hello` after the
+///   first like `resync`.
+/// - `run` — a run was recorded or changed (created, moved on, corrected): the run as
+///   `GET /api/runs` lists it, without `metadata` (schema `Run`). A batch commit sends many at
+///   once. A replay that changes nothing sends nothing.
+/// - `incident` — an incident was opened, fired, resolved, deleted, acknowledged or muted, or
+///   another failed run joined it: `{"id", "rule_id", "state", "change"}` (schema
+///   `IncidentChange`). `GET /api/alerts` has the incident itself.
+/// - `resync` — `{"reason"}` (schema `Resync`): changes may have been missed; fetch everything
+///   again.
+///
+/// A comment line (`: keep-alive`) comes every 15 s. Every replica sends every change, whichever
+/// replica made it. `EventSource` cannot send an `Authorization` header: pass a read token as
+/// `?token=` instead (not needed when reads are public).
+#[utoipa::path(get, path = "/api/stream", tag = "stream", params(StreamParams),
+    responses(
+        (status = 200, description = "An endless stream of `hello`, `run`, `incident` and `resync` events",
+         content_type = "text/event-stream", body = String),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)),
+    security((), ("bearer" = [])))]
+async fn stream(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<StreamParams>,
+) -> ApiResult<impl IntoResponse> {
+    match q.token.as_deref() {
+        Some(token) if !headers.contains_key(AUTHORIZATION) => {
+            authorize_token(&state, token, Scope::Read).await?;
+        }
+        _ => {
+            authorize(&headers, &state, Scope::Read).await?;
+        }
+    }
+    // Subscribed before `hello` is written: whatever commits after the client sees it reaches it.
+    let client = Client {
+        events: state.live.subscribe(),
+        closed: state.live.closed(),
+        _counted: Counted::new(state.metrics.stream_clients.clone()),
+    };
+    let hello = Event::default().event("hello").retry(RETRY).data(json(&Hello {
+        live: state.live.is_listening(),
+    }));
+    let events = stream::once(async { Ok(hello) }).chain(stream::unfold(client, next));
+    Ok((
+        // Proxies (nginx) must pass events on at once rather than buffer them.
+        [(
+            HeaderName::from_static("x-accel-buffering"),
+            HeaderValue::from_static("no"),
+        )],
+        Sse::new(events).keep_alive(KeepAlive::new().interval(KEEP_ALIVE).text("keep-alive")),
+    ))
+}
+
+/// One connected client.
+struct Client {
+    events: broadcast::Receiver<LiveEvent>,
+    closed: watch::Receiver<bool>,
+    _counted: Counted,
+}
+
+async fn next(mut c: Client) -> Option<(Result<Event, Infallible>, Client)> {
+    let received = tokio::select! {
+        biased;
+        _ = c.closed.wait_for(|closed| *closed) => return None,
+        r = c.events.recv() => r,
+    };
+    let event = match received {
+        Ok(LiveEvent::Run(json)) => Event::default().event("run").data(&*json),
+        Ok(LiveEvent::Incident(json)) => Event::default().event("incident").data(&*json),
+        Ok(LiveEvent::Resync(reason)) => resync(reason),
+        // The events it missed are gone; what is still queued follows.
+        Err(broadcast::error::RecvError::Lagged(_)) => resync("lagged"),
+        Err(broadcast::error::RecvError::Closed) => return None,
+    };
+    Some((Ok(event), c))
+}
+
+fn resync(reason: &'static str) -> Event {
+    Event::default().event("resync").data(json(&Resync { reason }))
+}
+
+fn json(v: &impl Serialize) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// Counts a client in `cicd_stream_clients` while it is connected.
+struct Counted(IntGauge);
+
+impl Counted {
+    fn new(gauge: IntGauge) -> Self {
+        gauge.inc();
+        Counted(gauge)
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
