@@ -13,11 +13,11 @@ TARGET_DIR  := $(or $(CARGO_TARGET_DIR),target)
 BIN         := $(TARGET_DIR)/release/cicd-monitor
 APT_UPDATED := $(HOME)/.cache/ci-cd-monitor/apt-updated
 
-.PHONY: help run test test-rust lint bench deps-rust deps-test build clean-db
+.PHONY: help run test test-rust test-frontend lint bench deps-rust deps-test deps-frontend deps-browser build frontend clean-db
 
 help:
 	@echo "make run        start the backend on http://localhost:8080 (DEMO=1 loads demo data first)"
-	@echo "make test       every test: lint, unit, API tests against a throwaway PostgreSQL"
+	@echo "make test       every test: lint, unit, API tests against a throwaway PostgreSQL, dashboard (unit + browser)"
 	@echo "make bench      ingest and query benchmarks; writes docs/benchmarks.md"
 
 deps-rust:
@@ -32,8 +32,28 @@ deps-test:
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 
-build: deps-rust
+build: deps-rust frontend
 	$(CARGO) build --release --locked -p cicd-monitor
+
+# The dashboard: npm packages from the lock file (reinstalled only when it changes), then a build.
+NODE_STAMP := frontend/node_modules/.installed
+deps-frontend: $(NODE_STAMP)
+$(NODE_STAMP): frontend/package-lock.json
+	@command -v npm >/dev/null || { echo "installing Node.js (apt-get install nodejs npm)"; \
+	  export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
+	cd frontend && npm ci --no-audit --no-fund
+	@touch $@
+
+frontend: deps-frontend
+	cd frontend && npm run build
+	scripts/bundle-size.sh frontend/dist 250
+
+# Debian's Chromium for the browser tests (playwright-core drives it; nothing is downloaded).
+deps-browser:
+	@command -v chromium >/dev/null || { \
+	  echo "installing chromium (apt-get install chromium)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
 
 # A local PostgreSQL under .local/ unless DATABASE_URL is set; then migrate, (demo), serve.
 run: build
@@ -63,7 +83,15 @@ lint: deps-rust
 test-rust: deps-rust deps-test
 	PG_FSYNC=off scripts/with-postgres.sh scripts/test-summary.sh $(CARGO) test --workspace --locked
 
-test: lint test-rust
+# Unit tests, the generated API types against the backend's document, then the browser tests
+# against the real backend (the binary the Rust tests built) and a throwaway PostgreSQL.
+test-frontend: deps-rust deps-frontend deps-browser frontend
+	$(CARGO) build --locked -p cicd-monitor
+	cd frontend && npm test
+	scripts/api-types.sh $(TARGET_DIR)/debug/cicd-monitor --check
+	CICD_BIN=$(abspath $(TARGET_DIR))/debug/cicd-monitor scripts/with-postgres.sh npm --prefix frontend run test:e2e
+
+test: lint test-rust test-frontend
 
 bench: deps-rust
 	$(CARGO) build --release --locked -p cicd-monitor --bins

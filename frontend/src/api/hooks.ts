@@ -149,7 +149,7 @@ export function applyRun(client: QueryClient, run: Run): void {
 
 /**
  * Subscribes to `/api/stream` while mounted: runs go straight into cached lists, the metrics
- * are refetched (coalesced to one request per 300 ms), and everything is refetched after a
+ * are refetched (coalesced to one request per 150 ms), and everything is refetched after a
  * reconnect or a `resync`, since events may have been missed meanwhile.
  */
 export function useLiveUpdates(): { state: StreamState; lastEvent: Date | null } {
@@ -164,7 +164,7 @@ export function useLiveUpdates(): { state: StreamState; lastEvent: Date | null }
       pending = setTimeout(() => {
         pending = undefined;
         void client.invalidateQueries({ queryKey: ["metrics"] });
-      }, 300);
+      }, 150);
     };
     const stop = openStream({
       onState(next) {

@@ -294,7 +294,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Runs, newest first, with filters and cursor pagination. */
+        /** Runs, newest first (or in another `sort` order), with filters and cursor pagination. */
         get: operations["list_runs"];
         put?: never;
         post?: never;
@@ -316,6 +316,63 @@ export interface paths {
          *     percent-encode it as `%2F`.
          */
         get: operations["get_one_runs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The runtime settings. */
+        get: operations["get_all"];
+        /**
+         * Replace the runtime settings: every setting must be given, and no other key (each problem is a
+         *     422 naming the field; nothing is stored then).
+         */
+        put: operations["replace_settings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live updates (server-sent events, `text/event-stream`).
+         * @description Events, each with one JSON `data` line:
+         *     - `hello` — first, once connected: `{"live": true}` (schema `Hello`). It carries `retry: 3000`,
+         *       so a dropped stream is reconnected after 3 s. Open the stream, wait for `hello`, then load
+         *       what the page shows: nothing committed after `hello` is missed. Treat every `hello` after the
+         *       first like `resync`.
+         *     - `run` — a run was recorded or changed (created, moved on, corrected): the run as
+         *       `GET /api/runs` lists it, without `metadata` (schema `Run`). A batch commit sends many at
+         *       once. A replay that changes nothing sends nothing.
+         *     - `incident` — an incident was opened, fired, resolved, deleted, acknowledged or muted, or
+         *       another failed run joined it: `{"id", "rule_id", "state", "change"}` (schema
+         *       `IncidentChange`). `GET /api/alerts` has the incident itself.
+         *     - `resync` — `{"reason"}` (schema `Resync`): changes may have been missed; fetch everything
+         *       again.
+         *
+         *     A comment line (`: keep-alive`) comes every 15 s. Every replica sends every change, whichever
+         *     replica made it. `EventSource` cannot send an `Authorization` header: pass a read token as
+         *     `?token=` instead (not needed when reads are public).
+         */
+        get: operations["stream"];
         put?: never;
         post?: never;
         delete?: never;
@@ -790,6 +847,14 @@ export interface components {
             /** Format: int64 */
             uptime_seconds: number;
         };
+        /** @description The first event of every stream. */
+        Hello: {
+            /**
+             * @description Whether this replica is receiving changes now. When `false`, a `resync` follows as soon as
+             *     it is again.
+             */
+            live: boolean;
+        };
         Incident: {
             /** Format: date-time */
             acknowledged_at?: string | null;
@@ -817,6 +882,34 @@ export interface components {
             threshold?: number | null;
             /** Format: double */
             value?: number | null;
+        };
+        /**
+         * @description What happened to an incident, as `GET /api/stream` tells it in an `incident` event. Fetch
+         *     `GET /api/alerts` for the incident itself.
+         */
+        IncidentChange: {
+            /**
+             * @description `opened`, `fired`, `resolved`, `deleted`, `acknowledged`, `muted` or `new_run` (another
+             *     failed run of a `RunFailed` incident).
+             * @example opened
+             */
+            change: string;
+            /**
+             * Format: int64
+             * @description The incident's id.
+             */
+            id: number;
+            /**
+             * Format: int64
+             * @description The rule it belongs to.
+             */
+            rule_id: number;
+            /**
+             * @description Its state now: `pending`, `firing`, `resolved`, or `deleted` (a pending incident that
+             *     recovered inside `groupWait` is removed).
+             * @example firing
+             */
+            state: string;
         };
         /** @description The stored run, and what the event did to it. */
         IngestResponse: components["schemas"]["Run"] & {
@@ -1047,6 +1140,15 @@ export interface components {
             /** @example ready */
             status: string;
         };
+        /** @description Clients should fetch everything they show again: changes may have been missed. */
+        Resync: {
+            /**
+             * @description `reconnected` (this replica lost its database connection for a while), `lagged` (this client
+             *     read too slowly and events were dropped) or `unavailable` (a change could not be read).
+             * @example reconnected
+             */
+            reason: string;
+        };
         RuleBody: {
             /** @example main-is-red */
             name: string;
@@ -1128,7 +1230,7 @@ export interface components {
             status: components["schemas"]["RunStatus"];
         };
         RunPage: {
-            /** @description Pass as `cursor` for the next (older) page; absent on the last page. */
+            /** @description Pass as `cursor` (with the same `sort`) for the next page; absent on the last page. */
             next_cursor?: string | null;
             runs: components["schemas"]["Run"][];
         };
@@ -1144,6 +1246,15 @@ export interface components {
          * @enum {string}
          */
         Scope: "ingest" | "read" | "admin" | "operator";
+        /** @description Every runtime setting. `PUT /api/settings` replaces all of them at once. */
+        Settings: {
+            /**
+             * Format: int32
+             * @description How many days runs are kept (1–3650).
+             * @example 90
+             */
+            retention_days: number;
+        };
         /** @description A webhook source as listed by the API: never its secret. */
         SourceInfo: {
             /** Format: date-time */
@@ -2468,9 +2579,15 @@ export interface operations {
                 from?: string;
                 /** @description Only runs charted before this instant (RFC 3339). */
                 to?: string;
+                /**
+                 * @description `newest` (by `run_at`, the default), `oldest`, `slowest` or `fastest` (by
+                 *     `duration_seconds`; runs without a duration come last in both). The duration orders read
+                 *     every run in the filtered window: narrow it with `from`/`to` on large installations.
+                 */
+                sort?: "newest" | "oldest" | "slowest" | "fastest";
                 /** @description Page size (default 50, at most 500). */
                 limit?: number;
-                /** @description `next_cursor` of the previous page. */
+                /** @description `next_cursor` of the previous page, with the same `sort` (a cursor of another sort is a 400). */
                 cursor?: string;
             };
             header?: never;
@@ -2550,6 +2667,154 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_all: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Settings"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    replace_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Settings"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Settings"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    stream: {
+        parameters: {
+            query?: {
+                /**
+                 * @description A token with the read scope, for clients that cannot send an `Authorization` header
+                 *     (a browser's `EventSource`). The header wins when both are given.
+                 */
+                token?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description An endless stream of `hello`, `run`, `incident` and `resync` events */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

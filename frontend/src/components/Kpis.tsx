@@ -1,4 +1,5 @@
 // The KPI cards: each value with its change against the previous period and a sparkline.
+import { useEffect } from "react";
 import type { Metrics, Point } from "../api/client";
 import { delta, formatCount, formatDuration, formatPercent, type Better, type Delta } from "../lib/format";
 import { DeltaText } from "./common";
@@ -57,7 +58,15 @@ export function kpisOf(m: Metrics): Kpi[] {
   ];
 }
 
+/** Marks the first paint with data (`performance.getEntriesByName("cicd:first-data")`). */
+function useFirstDataMark() {
+  useEffect(() => {
+    if (performance.getEntriesByName("cicd:first-data").length === 0) performance.mark("cicd:first-data");
+  }, []);
+}
+
 export function Kpis({ metrics }: { metrics: Metrics }) {
+  useFirstDataMark();
   return (
     <section className="kpis" aria-label="Key figures">
       {kpisOf(metrics).map((k) => (

@@ -1,5 +1,6 @@
 // Settings: integrations, alert rules, API tokens and retention. Changing them needs an admin token.
 import { Integrations } from "./settings/Integrations";
+import { Retention } from "./settings/Retention";
 import { Rules } from "./settings/Rules";
 import { Tokens } from "./settings/Tokens";
 
@@ -9,6 +10,7 @@ export function Settings() {
       <Integrations />
       <Rules />
       <Tokens />
+      <Retention />
     </div>
   );
 }
