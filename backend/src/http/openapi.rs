@@ -46,7 +46,7 @@ use super::AppState;
         super::runs::get_one,
         super::runs::filters,
         super::stream::stream,
-        super::settings::get_all,
+        super::settings::get_settings,
         super::settings::replace,
         super::tokens::create,
         super::tokens::list,

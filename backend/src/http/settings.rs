@@ -12,14 +12,14 @@ use crate::domain::settings::Settings;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/settings", get(get_all).put(replace))
+    Router::new().route("/settings", get(get_settings).put(replace))
 }
 
 /// The runtime settings.
 #[utoipa::path(get, path = "/api/settings", tag = "settings",
     responses((status = 200, body = Settings), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)),
     security((), ("bearer" = [])))]
-async fn get_all(State(state): State<AppState>, _auth: ReadAuth) -> ApiResult<Json<Settings>> {
+async fn get_settings(State(state): State<AppState>, _auth: ReadAuth) -> ApiResult<Json<Settings>> {
     Ok(Json(db::settings::load(&state.pool).await?))
 }
 

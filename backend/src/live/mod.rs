@@ -158,6 +158,11 @@ impl Live {
     }
 
     async fn dispatch(&self, n: &PgNotification) {
+        // Nobody to tell: skip the work. A client that subscribes after this point loads its data
+        // after its `hello`, so it sees this change there.
+        if self.events.receiver_count() == 0 {
+            return;
+        }
         match n.channel() {
             RUNS => match serde_json::from_str::<Vec<serde_json::Value>>(n.payload()) {
                 Ok(runs) => {
