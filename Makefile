@@ -84,12 +84,11 @@ test-rust: deps-rust deps-test
 	PG_FSYNC=off scripts/with-postgres.sh scripts/test-summary.sh $(CARGO) test --workspace --locked
 
 # Unit tests, the generated API types against the backend's document, then the browser tests
-# against the real backend (the binary the Rust tests built) and a throwaway PostgreSQL.
-test-frontend: deps-rust deps-frontend deps-browser frontend
-	$(CARGO) build --locked -p cicd-monitor
+# against the release binary (what `make run` serves) and a throwaway PostgreSQL.
+test-frontend: build deps-browser
 	cd frontend && npm test
-	scripts/api-types.sh $(TARGET_DIR)/debug/cicd-monitor --check
-	CICD_BIN=$(abspath $(TARGET_DIR))/debug/cicd-monitor scripts/with-postgres.sh npm --prefix frontend run test:e2e
+	scripts/api-types.sh $(BIN) --check
+	CICD_BIN=$(abspath $(BIN)) scripts/with-postgres.sh npm --prefix frontend run test:e2e
 
 test: lint test-rust test-frontend
 

@@ -1,16 +1,19 @@
 // The app shell: URL-driven view, time zone, theme, live stream, connection banner, pages.
 import { useQueryClient } from "@tanstack/react-query";
-import { useCallback, useEffect, useState, useSyncExternalStore } from "react";
+import { lazy, Suspense, useCallback, useEffect, useState, useSyncExternalStore } from "react";
 import { ApiError } from "./api/client";
 import { metricsParams, useLiveUpdates, keys, useConfig } from "./api/hooks";
 import { AuthProvider, useAuth } from "./components/Auth";
+import { Skeleton } from "./components/common";
 import { Header } from "./components/Header";
 import { isValidZone } from "./lib/format";
 import { applyTheme, prefs, ZoneContext, type Theme } from "./lib/prefs";
 import { withFilter, type View } from "./lib/url";
 import { useView } from "./lib/useView";
 import { Dashboard } from "./pages/Dashboard";
-import { Settings } from "./pages/Settings";
+
+// Settings load on first visit: the dashboard's first paint does not wait for them.
+const Settings = lazy(() => import("./pages/Settings").then((m) => ({ default: m.Settings })));
 
 export function App() {
   return (
@@ -93,7 +96,13 @@ function Shell() {
         </div>
       )}
       <main>
-        {view.page === "settings" ? <Settings /> : <Dashboard view={view} onView={onView} theme={theme} />}
+        {view.page === "settings" ? (
+          <Suspense fallback={<Skeleton lines={6} />}>
+            <Settings />
+          </Suspense>
+        ) : (
+          <Dashboard view={view} onView={onView} theme={theme} />
+        )}
       </main>
     </ZoneContext.Provider>
   );

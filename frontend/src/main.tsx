@@ -2,6 +2,7 @@ import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { ApiError } from "./api/client";
+import { prefetchFirstScreen } from "./api/hooks";
 import { App } from "./App";
 import "./styles.css";
 
@@ -15,6 +16,9 @@ const client = new QueryClient({
     },
   },
 });
+
+// Ask for the first screen's data while React is still starting, not after its first render.
+prefetchFirstScreen(client);
 
 createRoot(document.getElementById("root")!).render(
   <StrictMode>

@@ -97,6 +97,9 @@ pub fn router(state: AppState, static_dir: &Path) -> Router {
             state.clone(),
             middleware::record_metrics,
         ))
+        // gzip/brotli for clients that ask; tower-http's default predicate skips small bodies,
+        // images and server-sent events (compressing a stream would hold its events back).
+        .layer(tower_http::compression::CompressionLayer::new())
         .layer(middleware::trace())
         .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
         .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(

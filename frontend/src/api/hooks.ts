@@ -8,7 +8,7 @@ import {
   type QueryClient,
 } from "@tanstack/react-query";
 import { useEffect, useRef, useState } from "react";
-import { windowOf, type View } from "../lib/url";
+import { parseView, windowOf, type View } from "../lib/url";
 import { api, call, type Run } from "./client";
 import { openStream, type StreamState } from "./stream";
 
@@ -55,41 +55,61 @@ export const keys = {
   settings: ["settings"] as const,
 };
 
+const configQuery = {
+  queryKey: keys.config,
+  queryFn: () => call(api.GET("/api/config")),
+  staleTime: Infinity,
+};
+
+const filtersQuery = {
+  queryKey: keys.filters,
+  queryFn: () => call(api.GET("/api/filters")),
+  staleTime: 60_000,
+};
+
+function metricsQuery(view: View) {
+  const params = metricsParams(view);
+  return {
+    queryKey: keys.metrics(params),
+    queryFn: () => call(api.GET("/api/metrics", { params: { query: params } })),
+  };
+}
+
+function runsQuery(view: View) {
+  const params = runsParams(view);
+  return {
+    queryKey: keys.runs(params),
+    initialPageParam: undefined as string | undefined,
+    queryFn: ({ pageParam }: { pageParam: string | undefined }) =>
+      call(api.GET("/api/runs", { params: { query: { ...params, ...(pageParam ? { cursor: pageParam } : {}) } } })),
+    getNextPageParam: (last: RunPage) => last.next_cursor ?? undefined,
+  };
+}
+
+/** Starts the requests of the page in the address bar before the first render. */
+export function prefetchFirstScreen(client: QueryClient): void {
+  const view = parseView(window.location.pathname, window.location.search);
+  void client.prefetchQuery(configQuery);
+  if (view.page !== "dashboard") return;
+  void client.prefetchQuery(filtersQuery);
+  void client.prefetchQuery(metricsQuery(view));
+  void client.prefetchInfiniteQuery(runsQuery(view));
+}
+
 export function useConfig() {
-  return useQuery({
-    queryKey: keys.config,
-    queryFn: () => call(api.GET("/api/config")),
-    staleTime: Infinity,
-  });
+  return useQuery(configQuery);
 }
 
 export function useFilters() {
-  return useQuery({
-    queryKey: keys.filters,
-    queryFn: () => call(api.GET("/api/filters")),
-    staleTime: 60_000,
-  });
+  return useQuery(filtersQuery);
 }
 
 export function useMetrics(view: View) {
-  const params = metricsParams(view);
-  return useQuery({
-    queryKey: keys.metrics(params),
-    queryFn: () => call(api.GET("/api/metrics", { params: { query: params } })),
-    placeholderData: keepPreviousData,
-  });
+  return useQuery({ ...metricsQuery(view), placeholderData: keepPreviousData });
 }
 
 export function useRuns(view: View) {
-  const params = runsParams(view);
-  return useInfiniteQuery({
-    queryKey: keys.runs(params),
-    initialPageParam: undefined as string | undefined,
-    queryFn: ({ pageParam }) =>
-      call(api.GET("/api/runs", { params: { query: { ...params, ...(pageParam ? { cursor: pageParam } : {}) } } })),
-    getNextPageParam: (last) => last.next_cursor ?? undefined,
-    placeholderData: keepPreviousData,
-  });
+  return useInfiniteQuery({ ...runsQuery(view), placeholderData: keepPreviousData });
 }
 
 export function useRun(id: string | undefined) {

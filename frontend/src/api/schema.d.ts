@@ -332,7 +332,7 @@ export interface paths {
             cookie?: never;
         };
         /** The runtime settings. */
-        get: operations["get_all"];
+        get: operations["get_settings"];
         /**
          * Replace the runtime settings: every setting must be given, and no other key (each problem is a
          *     422 naming the field; nothing is stored then).
@@ -2684,7 +2684,7 @@ export interface operations {
             };
         };
     };
-    get_all: {
+    get_settings: {
         parameters: {
             query?: never;
             header?: never;

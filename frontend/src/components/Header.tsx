@@ -1,6 +1,6 @@
 // Title, navigation, environment, time zone, theme, refresh, last update and the live indicator.
 import { useIsFetching, useQueryClient } from "@tanstack/react-query";
-import { useMemo } from "react";
+import { useMemo, useState } from "react";
 import { useConfig } from "../api/hooks";
 import type { StreamState } from "../api/stream";
 import { formatTime, zoneNames } from "../lib/format";
@@ -23,7 +23,9 @@ export function Header({ view, onView, live, updatedAt, theme, onTheme }: {
   const client = useQueryClient();
   const fetching = useIsFetching() > 0;
   const { token, signOut, ask } = useAuth();
-  const zones = useMemo(zoneNames, []);
+  // ~400 zones: rendered once the selector is first used, to keep the first render light.
+  const [zonesShown, setZonesShown] = useState(false);
+  const zones = useMemo(() => (zonesShown ? zoneNames() : ["local", "UTC"]), [zonesShown]);
   const env = config.data?.environment;
   const envClass = env === "production" || env === "prod" ? "production" : env === "staging" ? "staging" : "other";
 
@@ -63,6 +65,8 @@ export function Header({ view, onView, live, updatedAt, theme, onTheme }: {
         <select
           aria-label="Time zone"
           value={zone}
+          onFocus={() => setZonesShown(true)}
+          onPointerDown={() => setZonesShown(true)}
           onChange={(e) => {
             prefs.setZone(e.target.value);
             onView({ tz: e.target.value === "local" ? undefined : e.target.value }, true);
