@@ -155,6 +155,9 @@ describe("dashboard", () => {
     const dialog = page.getByRole("dialog", { name: "API token needed" });
     await dialog.getByLabel("Token").fill(ADMIN_TOKEN);
     await dialog.getByRole("button", { name: "Use token" }).click();
+    // Both admin-only lists waited for the one dialog, and the new token did not cut the stream.
+    await page.getByText("No integrations yet").waitFor();
+    expect(await page.getByRole("alert").filter({ hasText: "cannot be reached" }).count()).toBe(0);
     await page.getByPlaceholder("github-actions").fill("e2e-created");
     await page.getByLabel("Scope").selectOption("read");
     await page.getByRole("button", { name: "Create token" }).click();

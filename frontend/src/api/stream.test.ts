@@ -57,4 +57,26 @@ describe("openStream", () => {
     stop();
     expect(states).toEqual(["connecting", "offline", "connecting", "error"]);
   });
+
+  it("reconnects at once with a new token, without going offline", async () => {
+    // An open stream that ends, like fetch's, when its request is aborted.
+    const fetch = vi.fn(async (_url: string, init: RequestInit) => {
+      const body = new ReadableStream({
+        start(c) {
+          init.signal!.addEventListener("abort", () => c.error(new DOMException("aborted", "AbortError")));
+        },
+      });
+      return new Response(body, { headers: { "Content-Type": "text/event-stream" } });
+    });
+    vi.stubGlobal("fetch", fetch);
+    const states: StreamState[] = [];
+    const stop = openStream({ onEvent: () => {}, onState: (s) => states.push(s) });
+    await vi.waitFor(() => expect(states).toEqual(["connecting", "live"]));
+    tokenStore.set("cicd_new");
+    await vi.waitFor(() => expect(fetch).toHaveBeenCalledTimes(2));
+    await vi.waitFor(() => expect(states).toEqual(["connecting", "live", "connecting", "live"]));
+    stop();
+    const init = fetch.mock.calls[1]![1];
+    expect((init.headers as Record<string, string>).Authorization).toBe("Bearer cicd_new");
+  });
 });

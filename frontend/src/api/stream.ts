@@ -24,9 +24,14 @@ export function openStream(handlers: StreamHandlers, url = "/api/stream"): () =>
   let timer: ReturnType<typeof setTimeout> | undefined;
   let failures = 0;
   let retryMs: number | undefined;
+  /** Set when the stream is cut on purpose (a new token): reconnect at once, without "offline". */
+  let restart = false;
+  /** A request or read loop is running (otherwise a reconnect timer is pending). */
+  let active = false;
 
   const connect = async () => {
     if (stopped) return;
+    active = true;
     handlers.onState("connecting");
     controller = new AbortController();
     let next: StreamState = "offline";
@@ -59,15 +64,26 @@ export function openStream(handlers: StreamHandlers, url = "/api/stream"): () =>
     } catch {
       // Aborted, refused, or cut: reconnect below unless stopped.
     }
+    active = false;
     if (stopped) return;
+    if (restart) {
+      restart = false;
+      void connect();
+      return;
+    }
     handlers.onState(next);
     timer = setTimeout(connect, reconnectDelay(failures++, retryMs));
   };
 
   void connect();
   const reconnectNow = () => {
-    if (!stopped) {
+    if (stopped) return;
+    if (active) {
+      restart = true;
       controller?.abort();
+    } else {
+      clearTimeout(timer);
+      void connect();
     }
   };
   const unsubscribe = tokenStore.subscribe(reconnectNow);

@@ -5,7 +5,8 @@ import { ApiError, tokenStore } from "../api/client";
 
 interface Ask {
   reason: string;
-  resolve: (ok: boolean) => void;
+  /** Everyone waiting for this dialog: several queries may need a token at once. */
+  waiters: ((ok: boolean) => void)[];
 }
 
 interface AuthApi {
@@ -28,11 +29,17 @@ export function useAuth(): AuthApi {
 export function AuthProvider({ children }: { children: ReactNode }) {
   const token = useSyncExternalStore(tokenStore.subscribe, tokenStore.get);
   const [asking, setAsking] = useState<Ask | null>(null);
+  const open = useRef<Ask | null>(null);
 
   const ask = useCallback(
     (reason: string) =>
       new Promise<boolean>((resolve) => {
-        setAsking({ reason, resolve });
+        if (open.current) {
+          open.current.waiters.push(resolve);
+          return;
+        }
+        open.current = { reason, waiters: [resolve] };
+        setAsking(open.current);
       }),
     [],
   );
@@ -59,8 +66,10 @@ export function AuthProvider({ children }: { children: ReactNode }) {
           reason={asking.reason}
           onClose={(value) => {
             if (value) tokenStore.set(value);
-            asking.resolve(!!value);
+            const waiters = asking.waiters;
+            open.current = null;
             setAsking(null);
+            waiters.forEach((resolve) => resolve(!!value));
           }}
         />
       )}
