@@ -106,18 +106,6 @@ export function zoneNames(): string[] {
   return [LOCAL, "UTC", ...supported.filter((z) => z !== "UTC")];
 }
 
-/** The offset of a zone at an instant, in minutes east of UTC (for placing chart ticks). */
-export function zoneOffsetMinutes(zone: TimeZone, at: Date): number {
-  if (zone === LOCAL) return -at.getTimezoneOffset();
-  const parts = new Intl.DateTimeFormat("en-US", {
-    timeZone: zone, hourCycle: "h23",
-    year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric", second: "numeric",
-  }).formatToParts(at);
-  const get = (type: string) => Number(parts.find((p) => p.type === type)?.value ?? 0);
-  const asUtc = Date.UTC(get("year"), get("month") - 1, get("day"), get("hour"), get("minute"), get("second"));
-  return Math.round((asUtc - Math.floor(at.getTime() / 1000) * 1000) / 60_000);
-}
-
 export type Better = "higher" | "lower";
 
 export interface Delta {
