@@ -13,7 +13,7 @@ TARGET_DIR  := $(or $(CARGO_TARGET_DIR),target)
 BIN         := $(TARGET_DIR)/release/cicd-monitor
 APT_UPDATED := $(HOME)/.cache/ci-cd-monitor/apt-updated
 
-.PHONY: help run test test-rust test-frontend lint bench deps-rust deps-test deps-frontend deps-browser build frontend clean-db
+.PHONY: help run test test-rust test-frontend lint bench bench-ui deps-rust deps-test deps-frontend deps-browser build frontend clean-db
 
 help:
 	@echo "make run        start the backend on http://localhost:8080 (DEMO=1 loads demo data first)"
@@ -95,6 +95,12 @@ test: lint test-rust test-frontend
 bench: deps-rust
 	$(CARGO) build --release --locked -p cicd-monitor --bins
 	scripts/with-postgres.sh $(TARGET_DIR)/release/cicd-bench --out docs/benchmarks.md
+	$(MAKE) bench-ui
+
+# The dashboard's live-update budget (a posted run on screen within 1 s), measured in the browser
+# tests with the budget enforced; the figures land in frontend/test-output/figures.json.
+bench-ui: build deps-browser
+	CICD_E2E_LIVE_BUDGET_MS=1000 CICD_BIN=$(abspath $(BIN)) scripts/with-postgres.sh npm --prefix frontend run test:e2e
 
 clean-db:
 	scripts/pg.sh stop $(PG_DIR); rm -rf $(PG_DIR)

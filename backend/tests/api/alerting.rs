@@ -400,8 +400,9 @@ async fn a_failed_run_fires_within_a_second_without_waiting_for_the_tick(pool: P
     finished(&app, "f1", "failure", 1).await;
     while outbox(&pool).await.is_empty() {
         assert!(
-            started.elapsed() < std::time::Duration::from_secs(1),
-            "not fired within a second"
+            // Far below the 1 h tick: the run itself woke the engine. Loose so a busy CI stays green.
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "not fired by the run (the tick is an hour away)"
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
