@@ -1,14 +1,11 @@
-//! The ci-cd-monitor Kubernetes operator: reconciles `AlertRule` and `Integration` resources into
-//! the backend. The controllers are not built yet; until they are, this binary says so and fails,
-//! rather than pretending to run.
+//! `cicd-monitor-operator`: parse the configuration, start logging, run the operator.
 
-use std::process::ExitCode;
+use cicd_monitor_operator::{config::Config, telemetry};
+use clap::Parser;
 
-fn main() -> ExitCode {
-    eprintln!(
-        "cicd-monitor-operator {}: the {} controllers are not implemented yet",
-        env!("CARGO_PKG_VERSION"),
-        cicd_monitor_crds::api_version()
-    );
-    ExitCode::from(2)
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = Config::parse();
+    telemetry::init(config.log_format);
+    anyhow::bail!("the controllers are not wired up yet")
 }

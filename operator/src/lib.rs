@@ -1,0 +1,43 @@
+//! The ci-cd-monitor Kubernetes operator: reconciles `AlertRule` and `Integration` resources into
+//! the backend through its operator API, in the shape of kube-rs' controller-rs.
+
+pub mod backend;
+pub mod config;
+pub mod metrics;
+pub mod server;
+pub mod telemetry;
+
+/// Everything a reconciliation can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API: {0}")]
+    Kube(#[source] kube::Error),
+    #[error("finalizer: {0}")]
+    // Boxed: finalizer::Error embeds this type.
+    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+    #[error(transparent)]
+    Backend(#[from] backend::BackendError),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<kube::Error> for Error {
+    fn from(e: kube::Error) -> Self {
+        Error::Kube(e)
+    }
+}
+
+impl Error {
+    /// The `reason` label of `reconcile_errors_total`.
+    pub fn metric_label(&self) -> &'static str {
+        match self {
+            Error::Kube(_) => "KubeError",
+            Error::Finalizer(e) => match &**e {
+                kube::runtime::finalizer::Error::ApplyFailed(inner)
+                | kube::runtime::finalizer::Error::CleanupFailed(inner) => inner.metric_label(),
+                _ => "FinalizerError",
+            },
+            Error::Backend(_) => "BackendUnavailable",
+        }
+    }
+}
