@@ -108,13 +108,12 @@ impl Modify for CrdSpecs {
 }
 
 fn crd_schema<T: schemars::JsonSchema>() -> RefOr<Schema> {
-    let settings = schemars::gen::SchemaSettings::draft2019_09().with(|s| {
+    let settings = schemars::generate::SchemaSettings::draft2019_09().with(|s| {
         s.inline_subschemas = true;
         s.meta_schema = None;
     });
-    let root = settings.into_generator().into_root_schema_for::<T>();
-    let json = serde_json::to_value(root.schema).expect("a JSON Schema serializes");
-    serde_json::from_value(json).expect("the CRD types' JSON Schema is valid OpenAPI 3.1")
+    let schema = settings.into_generator().into_root_schema_for::<T>();
+    serde_json::from_value(schema.to_value()).expect("the CRD types' JSON Schema is valid OpenAPI 3.1")
 }
 
 /// `schema_with` for fields holding an `AlertRuleSpec`.
