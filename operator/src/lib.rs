@@ -1,8 +1,12 @@
 //! The ci-cd-monitor Kubernetes operator: reconciles `AlertRule` and `Integration` resources into
 //! the backend through its operator API, in the shape of kube-rs' controller-rs.
 
+pub mod alert_rule;
 pub mod backend;
+pub mod conditions;
 pub mod config;
+pub mod context;
+pub mod integration;
 pub mod metrics;
 pub mod server;
 pub mod telemetry;

@@ -53,7 +53,7 @@ impl Default for Metrics {
 
 impl Metrics {
     /// Counts a reconciliation and measures it until the guard drops.
-    pub fn start(&self, kind: &'static str) -> ReconcileTimer {
+    pub fn start(&self, kind: &str) -> ReconcileTimer {
         self.reconciliations.with_label_values(&[kind]).inc();
         ReconcileTimer {
             histogram: self.duration.with_label_values(&[kind]),
@@ -62,7 +62,7 @@ impl Metrics {
     }
 
     /// Counts a reconciliation that ended with a problem.
-    pub fn failure(&self, kind: &'static str, reason: &str) {
+    pub fn failure(&self, kind: &str, reason: &str) {
         self.errors.with_label_values(&[kind, reason]).inc();
     }
 
