@@ -8,6 +8,7 @@ pub mod config;
 pub mod context;
 pub mod integration;
 pub mod metrics;
+pub mod run;
 pub mod server;
 pub mod telemetry;
 

@@ -1,11 +1,19 @@
 //! `cicd-monitor-operator`: parse the configuration, start logging, run the operator.
 
-use cicd_monitor_operator::{config::Config, telemetry};
+use std::process::ExitCode;
+
+use cicd_monitor_operator::{config::Config, run, telemetry};
 use clap::Parser;
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let config = Config::parse();
     telemetry::init(config.log_format);
-    anyhow::bail!("the controllers are not wired up yet")
+    match run::run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "cicd-monitor-operator stopped");
+            ExitCode::FAILURE
+        }
+    }
 }
