@@ -46,3 +46,8 @@ impl Error {
         }
     }
 }
+
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod mock_tests;
