@@ -209,6 +209,11 @@ pub async fn within_1s(handle: tokio::task::JoinHandle<()>) {
 
 /// A context whose Kubernetes client is the mock server and whose backend is `backend_url`.
 pub fn context(backend_url: &str) -> (Arc<Context>, ApiServerVerifier) {
+    context_with_token(backend_url, "operator-token")
+}
+
+/// [`context`] with this backend token.
+pub fn context_with_token(backend_url: &str, token: &str) -> (Arc<Context>, ApiServerVerifier) {
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = Client::new(service, "default");
     let recorder = Recorder::new(
@@ -220,7 +225,7 @@ pub fn context(backend_url: &str) -> (Arc<Context>, ApiServerVerifier) {
     );
     let backend = Backend::new(
         backend_url.parse().expect("url"),
-        "operator-token".to_owned().into(),
+        token.to_owned().into(),
         Duration::from_secs(2),
     )
     .expect("client");

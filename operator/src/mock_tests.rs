@@ -278,3 +278,36 @@ async fn a_spec_the_backend_rejects_shows_its_message() {
     alert_rule::reconcile(Arc::new(obj), ctx).await.expect("no retry");
     within_1s(mock).await;
 }
+
+#[tokio::test]
+async fn a_second_reconcile_that_changes_nothing_writes_no_status_and_no_event() {
+    let (url, calls) = fake_backend(StatusCode::OK).await;
+    let written = Arc::new(std::sync::Mutex::new(Value::Null));
+    let obj = finalized(rule(red()));
+    let (ctx, server) = context(&url);
+    let keep = written.clone();
+    let check = move |status: &Value| *keep.lock().expect("lock") = status.clone();
+    let mock = server.run(
+        "alertrules",
+        &obj,
+        vec![Step::PatchStatus(Box::new(check)), Step::Event("Synced")],
+    );
+    alert_rule::reconcile(Arc::new(obj.clone()), ctx)
+        .await
+        .expect("reconciled");
+    within_1s(mock).await;
+
+    let mut again = obj;
+    again.status = Some(serde_json::from_value(written.lock().expect("lock").clone()).expect("status"));
+    let (ctx, server) = context(&url);
+    let mock = server.run("alertrules", &again, vec![]);
+    alert_rule::reconcile(Arc::new(again), ctx)
+        .await
+        .expect("reconciled");
+    within_1s(mock).await;
+    assert_eq!(
+        calls.lock().expect("lock").len(),
+        2,
+        "the backend is still written (drift is undone)"
+    );
+}
