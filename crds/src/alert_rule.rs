@@ -11,6 +11,8 @@ pub use crate::status::AlertRuleStatus;
 // The spec of the `AlertRule` custom resource (`cicd-monitor.dev/v1alpha1`). Its CRD schema is
 // assembled in `crate::schema` (`schema = "manual"`): `condition` needs a structural form there.
 // No `///` here: it would become the description of the REST API's `AlertRuleSpec`.
+// clippy reads the repeated `printcolumn(type_ = …)` arguments as duplicated attributes.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
     group = "cicd-monitor.dev",

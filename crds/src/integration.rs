@@ -11,6 +11,8 @@ pub use crate::status::IntegrationStatus;
 // The spec of the `Integration` custom resource (`cicd-monitor.dev/v1alpha1`). Its CRD schema is
 // assembled in `crate::schema` (`schema = "manual"`), which adds the CEL rules.
 // No `///` here: it would become the description of the REST API's `IntegrationSpec`.
+// clippy reads the repeated `printcolumn(type_ = …)` arguments as duplicated attributes.
+#[allow(clippy::duplicated_attributes)]
 #[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[kube(
     group = "cicd-monitor.dev",

@@ -280,3 +280,6 @@ fn secret_rules() -> Vec<Value> {
         rule("has(self.secretKeyRef)", "secretKeyRef is required"),
     ]
 }
+
+#[cfg(test)]
+mod tests;
