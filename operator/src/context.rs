@@ -152,8 +152,8 @@ pub fn error_policy<K: Resource<DynamicType = ()>>(obj: Arc<K>, error: &Error, c
     let wait = ctx.failed(&uid);
     tracing::warn!(error = %error, name = %obj.meta().name.clone().unwrap_or_default(),
         retry_in = ?wait, "reconcile failed");
-    // Backend outages were counted when the status was written.
-    if !matches!(error, Error::Backend(_)) {
+    // Backend outages of the apply path were counted when the status was written.
+    if !error.counted_in_status() {
         ctx.metrics.failure(&K::kind(&()), error.metric_label());
     }
     Action::requeue(wait)

@@ -33,6 +33,19 @@ impl From<kube::Error> for Error {
 }
 
 impl Error {
+    /// Whether the error was already counted as the outcome written to the status (a backend outage
+    /// during apply), so the error policy does not count it twice.
+    pub fn counted_in_status(&self) -> bool {
+        match self {
+            Error::Backend(_) => true,
+            Error::Finalizer(e) => matches!(
+                &**e,
+                kube::runtime::finalizer::Error::ApplyFailed(Error::Backend(_))
+            ),
+            Error::Kube(_) => false,
+        }
+    }
+
     /// The `reason` label of `reconcile_errors_total`.
     pub fn metric_label(&self) -> &'static str {
         match self {

@@ -188,8 +188,14 @@ async fn a_backend_outage_is_reported_and_retried_with_backoff() {
     within_1s(mock).await;
     assert_eq!(err.metric_label(), "BackendUnavailable");
     let first = error_policy(obj.clone(), &err, ctx.clone());
-    let second = error_policy(obj, &err, ctx);
+    let second = error_policy(obj, &err, ctx.clone());
     assert_ne!(first, second, "the wait grows");
+    assert!(
+        ctx.metrics
+            .render()
+            .contains("reconcile_errors_total{kind=\"AlertRule\",reason=\"BackendUnavailable\"} 1"),
+        "counted once, not again by the error policy"
+    );
 }
 
 #[tokio::test]
