@@ -1,12 +1,49 @@
 //! The `AlertRule` spec: which runs a rule watches, what condition fires it, and how it notifies.
 //! The same type is the body of `PUT /api/alert-rules/…` and the spec of the custom resource.
 
+use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::span::Span;
+pub use crate::status::AlertRuleStatus;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+// The spec of the `AlertRule` custom resource (`cicd-monitor.dev/v1alpha1`). Its CRD schema is
+// assembled in `crate::schema` (`schema = "manual"`): `condition` needs a structural form there.
+// No `///` here: it would become the description of the REST API's `AlertRuleSpec`.
+// clippy reads the repeated `printcolumn(type_ = …)` arguments as duplicated attributes.
+#[allow(clippy::duplicated_attributes)]
+#[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "cicd-monitor.dev",
+    version = "v1alpha1",
+    kind = "AlertRule",
+    namespaced,
+    status = "AlertRuleStatus",
+    derive = "PartialEq",
+    schema = "manual",
+    shortname = "cicdrule",
+    category = "cicd-monitor",
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(name = "Severity", type_ = "string", json_path = ".spec.severity"),
+    printcolumn(
+        name = "Condition",
+        type_ = "string",
+        json_path = ".spec.condition.type",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Firing",
+        type_ = "integer",
+        json_path = ".status.firing",
+        description = "Groups currently firing"
+    ),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
 #[serde(rename_all = "camelCase")]
 pub struct AlertRuleSpec {
     /// Pauses evaluation and notifications.
@@ -250,8 +287,49 @@ pub struct IntegrationRef {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// One condition of each type.
+    pub(crate) fn one_of_each_condition() -> Vec<Condition> {
+        let span = Span::from_secs;
+        vec![
+            Condition::RunFailed { only_first: true },
+            Condition::ConsecutiveFailures { threshold: 3 },
+            Condition::FailureRate {
+                threshold: 20.0,
+                window: span(3600),
+                min_runs: 5,
+            },
+            Condition::Duration {
+                stat: Stat::Avg,
+                threshold: span(600),
+                window: span(86_400),
+            },
+            Condition::DurationRegression {
+                percent: 50.0,
+                window: span(86_400),
+                baseline_window: span(7 * 86_400),
+            },
+            Condition::QueueTime {
+                stat: Stat::P95,
+                threshold: span(300),
+                window: span(3600),
+            },
+            Condition::NoSuccessWithin {
+                window: span(2 * 86_400),
+            },
+        ]
+    }
+
+    #[test]
+    fn every_condition_type_round_trips() {
+        for c in one_of_each_condition() {
+            let json = serde_json::to_value(&c).unwrap();
+            assert_eq!(json["type"], c.kind());
+            assert_eq!(serde_json::from_value::<Condition>(json).unwrap(), c);
+        }
+    }
 
     /// Every property name in the schema is one serde writes: a field renamed for serde but not
     /// for schemars would make the CRD reject (or prune) what the types produce.

@@ -4,12 +4,21 @@
 //! different things.
 
 pub mod alert_rule;
+pub mod crdgen;
 pub mod integration;
+pub mod schema;
 pub mod span;
+pub mod status;
 
-pub use alert_rule::{AlertRuleSpec, Condition, GroupKey, Notify, Selector, Severity, Stat};
-pub use integration::{IntegrationSpec, IntegrationType, SecretValue};
+pub use alert_rule::{
+    AlertRule, AlertRuleSpec, Annotations, Condition, GroupKey, IntegrationRef, Notify, Selector, Severity,
+    Stat,
+};
+pub use integration::{
+    Integration, IntegrationSpec, IntegrationType, SecretKeyRef, SecretValue, SlackSpec, WebhookSpec,
+};
 pub use span::Span;
+pub use status::{AlertRuleStatus, IntegrationStatus};
 
 /// API group of the custom resources.
 pub const GROUP: &str = "cicd-monitor.dev";

@@ -3,9 +3,7 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
-use schemars::gen::SchemaGenerator;
-use schemars::schema::{InstanceType, Schema, SchemaObject, StringValidation};
-use schemars::JsonSchema;
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A whole number of seconds, written `30s`, `5m`, `4h`, `7d` or combinations (`1h30m`).
@@ -66,21 +64,16 @@ impl<'de> Deserialize<'de> for Span {
     }
 }
 
+/// Pattern of a [`Span`] in JSON Schema (and so in the CRDs and the OpenAPI document).
+pub const SPAN_PATTERN: &str = r"^([0-9]+(s|m|h|d))+$";
+
 impl JsonSchema for Span {
-    fn schema_name() -> String {
+    fn schema_name() -> Cow<'static, str> {
         "Span".into()
     }
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        SchemaObject {
-            instance_type: Some(InstanceType::String.into()),
-            string: Some(Box::new(StringValidation {
-                pattern: Some(r"^([0-9]+(s|m|h|d))+$".into()),
-                ..Default::default()
-            })),
-            ..Default::default()
-        }
-        .into()
+        json_schema!({"type": "string", "pattern": SPAN_PATTERN})
     }
 }
 

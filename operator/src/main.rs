@@ -1,14 +1,19 @@
-//! The ci-cd-monitor Kubernetes operator: reconciles `AlertRule` and `Integration` resources into
-//! the backend. The controllers are not built yet; until they are, this binary says so and fails,
-//! rather than pretending to run.
+//! `cicd-monitor-operator`: parse the configuration, start logging, run the operator.
 
 use std::process::ExitCode;
 
-fn main() -> ExitCode {
-    eprintln!(
-        "cicd-monitor-operator {}: the {} controllers are not implemented yet",
-        env!("CARGO_PKG_VERSION"),
-        cicd_monitor_crds::api_version()
-    );
-    ExitCode::from(2)
+use cicd_monitor_operator::{config::Config, run, telemetry};
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = Config::parse();
+    telemetry::init(config.log_format);
+    match run::run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "cicd-monitor-operator stopped");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -112,7 +112,7 @@ fn event_body(client: usize, i: u64) -> String {
     let start = Utc::now() - TimeDelta::seconds(300);
     serde_json::json!({
         "id": format!("bench-{client}-{i}"), "workflow": format!("workflow-{}", i % 10),
-        "status": if i % 10 == 0 { "failure" } else { "success" }, "duration_seconds": 120 + (i % 240),
+        "status": if i.is_multiple_of(10) { "failure" } else { "success" }, "duration_seconds": 120 + (i % 240),
         "started_at": start.to_rfc3339(), "finished_at": (start + TimeDelta::seconds(120)).to_rfc3339(),
         "repo": format!("org/repo-{:02}", client % 50), "branch": "main", "triggered_by": "push",
         "meta": {"runner": "ubuntu-latest"}

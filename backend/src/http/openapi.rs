@@ -108,13 +108,33 @@ impl Modify for CrdSpecs {
 }
 
 fn crd_schema<T: schemars::JsonSchema>() -> RefOr<Schema> {
-    let settings = schemars::gen::SchemaSettings::draft2019_09().with(|s| {
+    let settings = schemars::generate::SchemaSettings::draft2019_09().with(|s| {
         s.inline_subschemas = true;
         s.meta_schema = None;
     });
-    let root = settings.into_generator().into_root_schema_for::<T>();
-    let json = serde_json::to_value(root.schema).expect("a JSON Schema serializes");
-    serde_json::from_value(json).expect("the CRD types' JSON Schema is valid OpenAPI 3.1")
+    let mut schema = settings.into_generator().into_root_schema_for::<T>().to_value();
+    as_utoipa_reads(&mut schema);
+    serde_json::from_value(schema).expect("the CRD types' JSON Schema is valid OpenAPI 3.1")
+}
+
+/// schemars 1 writes a tag (`type: RunFailed`) as `const`, which utoipa does not read (generated
+/// clients would lose the discriminator), and keeps the line breaks of `///` comments: write
+/// `const` as a one-value `enum` and join lines within paragraphs.
+fn as_utoipa_reads(schema: &mut serde_json::Value) {
+    match schema {
+        serde_json::Value::Object(map) => {
+            if let Some(value) = map.remove("const") {
+                map.insert("enum".into(), serde_json::json!([value]));
+            }
+            if let Some(serde_json::Value::String(text)) = map.get_mut("description") {
+                let paragraphs: Vec<String> = text.split("\n\n").map(|p| p.replace('\n', " ")).collect();
+                *text = paragraphs.join("\n\n");
+            }
+            map.values_mut().for_each(as_utoipa_reads);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(as_utoipa_reads),
+        _ => {}
+    }
 }
 
 /// `schema_with` for fields holding an `AlertRuleSpec`.

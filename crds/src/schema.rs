@@ -1,0 +1,285 @@
+//! The CRD schemas of `AlertRule` and `Integration`.
+//!
+//! The spec types derive `JsonSchema` for the REST API's OpenAPI document, where `condition` is a
+//! tagged union (`oneOf`). Kubernetes only accepts *structural* schemas: one schema per property,
+//! declared once, with no types inside `oneOf`. The condition variants share property names with
+//! different types (`threshold` is a count, a percentage or a span), which kube's
+//! `StructuralSchemaRewriter` cannot merge, so the CRDs use `#[kube(schema = "manual")]` and the
+//! schema below: the derived spec schema, with `condition` written as one flat object whose
+//! per-type requirements are CEL rules (`x-kubernetes-validations`), plus the rules that span
+//! fields elsewhere (integration type ↔ block, secrets by reference only).
+
+use std::borrow::Cow;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde_json::{json, Value};
+
+use crate::alert_rule::{AlertRule, AlertRuleSpec, AlertRuleStatus};
+use crate::integration::{Integration, IntegrationSpec, IntegrationStatus};
+use crate::span::SPAN_PATTERN;
+
+impl JsonSchema for AlertRule {
+    fn schema_name() -> Cow<'static, str> {
+        "AlertRule".into()
+    }
+
+    fn json_schema(g: &mut SchemaGenerator) -> Schema {
+        let mut spec = g.subschema_for::<AlertRuleSpec>().to_value();
+        spec["description"] = json!("Which runs the rule watches, what fires it, how it notifies.");
+        *property(&mut spec, &["condition"]) = condition_schema();
+        let integrations = property(&mut spec, &["notify", "integrations"]);
+        list_map(integrations, "name");
+        let mut status = g.subschema_for::<Option<AlertRuleStatus>>().to_value();
+        list_map(property(&mut status, &["conditions"]), "type");
+        root(
+            "A rule that watches CI/CD runs and notifies Integrations when its condition holds.",
+            spec,
+            status,
+        )
+    }
+}
+
+impl JsonSchema for Integration {
+    fn schema_name() -> Cow<'static, str> {
+        "Integration".into()
+    }
+
+    fn json_schema(g: &mut SchemaGenerator) -> Schema {
+        let mut spec = g.subschema_for::<IntegrationSpec>().to_value();
+        spec["description"] = json!("Where notifications go: `type` and its block.");
+        add_rules(&mut spec, integration_rules());
+        for path in [
+            &["slack", "webhookUrl"][..],
+            &["webhook", "url"],
+            &["webhook", "hmacSecret"],
+        ] {
+            let secret = property(&mut spec, path);
+            add_rules(secret, secret_rules());
+            for field in ["name", "key"] {
+                property(secret, &["secretKeyRef", field])["minLength"] = json!(1);
+            }
+        }
+        let mut status = g.subschema_for::<Option<IntegrationStatus>>().to_value();
+        list_map(property(&mut status, &["conditions"]), "type");
+        root(
+            "Where AlertRules send notifications (Slack or a signed webhook).",
+            spec,
+            status,
+        )
+    }
+}
+
+fn root(description: &str, spec: Value, status: Value) -> Schema {
+    let schema = json!({
+        "description": description,
+        "type": "object",
+        "required": ["spec"],
+        "properties": {"spec": spec, "status": status},
+    });
+    Schema::try_from(schema).expect("an object is a schema")
+}
+
+/// The schema object of the property at `path` (following `properties`); panics when absent,
+/// because then the types and this module disagree.
+fn property<'a>(schema: &'a mut Value, path: &[&str]) -> &'a mut Value {
+    path.iter().fold(schema, |s, name| {
+        s.get_mut("properties")
+            .and_then(|p| p.get_mut(*name))
+            .unwrap_or_else(|| panic!("no property {name:?} in the schema ({path:?})"))
+    })
+}
+
+/// Marks an array as a map keyed by `key`, so server-side apply merges items by key and the
+/// apiserver rejects duplicates.
+fn list_map(array: &mut Value, key: &str) {
+    array["x-kubernetes-list-type"] = json!("map");
+    array["x-kubernetes-list-map-keys"] = json!([key]);
+}
+
+fn add_rules(schema: &mut Value, rules: Vec<Value>) {
+    let list = schema
+        .as_object_mut()
+        .expect("an object schema")
+        .entry("x-kubernetes-validations")
+        .or_insert_with(|| json!([]));
+    list.as_array_mut()
+        .expect("x-kubernetes-validations is a list")
+        .extend(rules);
+}
+
+/// A CEL rule with its message.
+fn rule(rule: &str, message: &str) -> Value {
+    json!({"rule": rule, "message": message})
+}
+
+/// Which condition types use each field; any other type must leave the field out.
+const FIELDS: &[(&str, &[&str])] = &[
+    ("onlyFirst", &["RunFailed"]),
+    (
+        "threshold",
+        &["ConsecutiveFailures", "FailureRate", "Duration", "QueueTime"],
+    ),
+    (
+        "window",
+        &[
+            "FailureRate",
+            "Duration",
+            "DurationRegression",
+            "QueueTime",
+            "NoSuccessWithin",
+        ],
+    ),
+    ("minRuns", &["FailureRate"]),
+    ("stat", &["Duration", "QueueTime"]),
+    ("percent", &["DurationRegression"]),
+    ("baselineWindow", &["DurationRegression"]),
+];
+
+/// Fields each condition type needs.
+const REQUIRED: &[(&str, &[&str])] = &[
+    (
+        "threshold",
+        &["ConsecutiveFailures", "FailureRate", "Duration", "QueueTime"],
+    ),
+    (
+        "window",
+        &[
+            "FailureRate",
+            "Duration",
+            "DurationRegression",
+            "QueueTime",
+            "NoSuccessWithin",
+        ],
+    ),
+    ("percent", &["DurationRegression"]),
+    ("baselineWindow", &["DurationRegression"]),
+];
+
+/// The condition types, as in `type`.
+pub const CONDITION_TYPES: &[&str] = &[
+    "RunFailed",
+    "ConsecutiveFailures",
+    "FailureRate",
+    "Duration",
+    "DurationRegression",
+    "QueueTime",
+    "NoSuccessWithin",
+];
+
+fn cel_list(types: &[&str]) -> String {
+    let quoted: Vec<String> = types.iter().map(|t| format!("'{t}'")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+/// `condition` as one structural object: every field of every type at the top, `type` an enum,
+/// and CEL rules for which fields each type needs and allows and how `threshold` is read.
+fn condition_schema() -> Value {
+    let span =
+        |description: &str| json!({"type": "string", "pattern": SPAN_PATTERN, "description": description});
+    let mut rules = Vec::new();
+    for (field, types) in REQUIRED {
+        rules.push(rule(
+            &format!("!(self.type in {}) || has(self.{field})", cel_list(types)),
+            &format!("{field} is required for type {}", types.join(", ")),
+        ));
+    }
+    for (field, types) in FIELDS {
+        rules.push(rule(
+            &format!("!has(self.{field}) || self.type in {}", cel_list(types)),
+            &format!("{field} applies only to type {}", types.join(", ")),
+        ));
+    }
+    rules.extend([
+        rule(
+            "self.type != 'ConsecutiveFailures' || !has(self.threshold) || (type(self.threshold) == int && self.threshold >= 1)",
+            "ConsecutiveFailures: threshold is a whole number of runs, at least 1",
+        ),
+        rule(
+            "self.type != 'FailureRate' || !has(self.threshold) || (type(self.threshold) == int && self.threshold > 0 && self.threshold <= 100)",
+            "FailureRate: threshold is a whole percentage above 0 and at most 100",
+        ),
+        rule(
+            "!(self.type in ['Duration', 'QueueTime']) || !has(self.threshold) || type(self.threshold) == string",
+            "Duration, QueueTime: threshold is a span like 10m or 1h30m",
+        ),
+    ]);
+    json!({
+        "description": "What makes a group of runs fire. `type` selects the condition; each type \
+            takes only its own fields: RunFailed{onlyFirst}, ConsecutiveFailures{threshold}, \
+            FailureRate{threshold, window, minRuns}, Duration{stat, threshold, window}, \
+            DurationRegression{percent, window, baselineWindow}, QueueTime{stat, threshold, window}, \
+            NoSuccessWithin{window}.",
+        "type": "object",
+        "required": ["type"],
+        "properties": {
+            "type": {"type": "string", "enum": CONDITION_TYPES},
+            "onlyFirst": {
+                "type": "boolean",
+                "description": "RunFailed: only the first failure after a success (default false).",
+            },
+            "threshold": {
+                "x-kubernetes-int-or-string": true,
+                "pattern": SPAN_PATTERN,
+                "description": "ConsecutiveFailures: failed runs in a row (at least 1). FailureRate: \
+                    percent of finished runs that failed (1 to 100). Duration, QueueTime: a span \
+                    such as 10m.",
+            },
+            "window": span("The span of runs looked at, e.g. 1h, 1d (1m to 90d)."),
+            "minRuns": {
+                "type": "integer",
+                "format": "uint32",
+                "minimum": 0,
+                "description": "FailureRate: finished runs needed before the rate counts (default 5).",
+            },
+            "stat": {
+                "type": "string",
+                "enum": ["avg", "p95"],
+                "description": "Duration, QueueTime: which statistic (default p95).",
+            },
+            "percent": {
+                "type": "number",
+                "minimum": 0,
+                "exclusiveMinimum": true,
+                "description": "DurationRegression: how much slower than the baseline, in percent.",
+            },
+            "baselineWindow": span("DurationRegression: the span before `window` compared against."),
+        },
+        "x-kubernetes-validations": rules,
+    })
+}
+
+fn integration_rules() -> Vec<Value> {
+    vec![
+        rule(
+            "self.type != 'Slack' || has(self.slack)",
+            "type Slack needs a slack block",
+        ),
+        rule(
+            "self.type != 'Slack' || !has(self.webhook)",
+            "type Slack takes no webhook block",
+        ),
+        rule(
+            "self.type != 'Webhook' || has(self.webhook)",
+            "type Webhook needs a webhook block",
+        ),
+        rule(
+            "self.type != 'Webhook' || !has(self.slack)",
+            "type Webhook takes no slack block",
+        ),
+    ]
+}
+
+/// Secrets in custom resources are references to a key of a Secret in the same namespace: a
+/// value in a resource would be readable by anyone who can read the resource.
+fn secret_rules() -> Vec<Value> {
+    vec![
+        rule(
+            "!has(self.value)",
+            "secrets are given by secretKeyRef (a key of a Secret in this namespace), not by value",
+        ),
+        rule("has(self.secretKeyRef)", "secretKeyRef is required"),
+    ]
+}
+
+#[cfg(test)]
+mod tests;
