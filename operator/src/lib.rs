@@ -64,3 +64,5 @@ impl Error {
 mod fixtures;
 #[cfg(test)]
 mod mock_tests;
+#[cfg(test)]
+mod real_backend_tests;

@@ -1,5 +1,5 @@
 //! The reconcilers driving the real backend (in-process, on a socket) on a real PostgreSQL; the
-//! Kubernetes API is the mock server. Needs `DATABASE_URL` (`scripts/with-postgres.sh`).
+//! Kubernetes API is the mock server. Needs `DATABASE_URL` (`make test` runs it under `scripts/with-postgres.sh`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -10,7 +10,9 @@ use cicd_monitor::telemetry::LogFormat;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use crate::fixtures::{context_with_token, dead_backend, deleting, finalized, integration, rule, within_1s, Step};
+use crate::fixtures::{
+    context_with_token, dead_backend, deleting, finalized, integration, rule, within_1s, Step,
+};
 use crate::{alert_rule, integration as integration_ctrl};
 
 const ADMIN: &str = "operator-test-admin";
@@ -48,7 +50,9 @@ async fn backend(pool: PgPool) -> (String, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     tokio::spawn(async move { axum::serve(listener, app).await });
-    let (token, _) = auth::create(&pool, "operator", Scope::Operator).await.expect("token");
+    let (token, _) = auth::create(&pool, "operator", Scope::Operator)
+        .await
+        .expect("token");
     (url, token)
 }
 
@@ -95,7 +99,9 @@ async fn resources_are_created_changed_and_deleted_in_the_real_backend(pool: PgP
             Step::Event("Synced"),
         ],
     );
-    integration_ctrl::reconcile(Arc::new(int.clone()), ctx).await.expect("synced");
+    integration_ctrl::reconcile(Arc::new(int.clone()), ctx)
+        .await
+        .expect("synced");
     within_1s(mock).await;
     let integrations = list(&url, "integrations").await;
     assert_eq!(integrations.len(), 1, "{integrations:?}");
@@ -137,8 +143,14 @@ async fn resources_are_created_changed_and_deleted_in_the_real_backend(pool: PgP
     within_1s(mock).await;
     let rules = list(&url, "alert-rules").await;
     assert_eq!(rules.len(), 1);
-    assert_eq!((rules[0]["name"].as_str(), rules[0]["source"].as_str()), (Some("default/test"), Some("kubernetes")));
-    assert_eq!(rules[0]["spec"]["notify"]["integrations"][0]["name"], "default/test");
+    assert_eq!(
+        (rules[0]["name"].as_str(), rules[0]["source"].as_str()),
+        (Some("default/test"), Some("kubernetes"))
+    );
+    assert_eq!(
+        rules[0]["spec"]["notify"]["integrations"][0]["name"],
+        "default/test"
+    );
     let id = rules[0]["id"].clone();
 
     // Changed: threshold 5, while the backend is down, then back.
@@ -154,7 +166,9 @@ async fn resources_are_created_changed_and_deleted_in_the_real_backend(pool: PgP
             Step::Event("BackendUnavailable"),
         ],
     );
-    let err = alert_rule::reconcile(Arc::new(changed.clone()), ctx).await.expect_err("backend down");
+    let err = alert_rule::reconcile(Arc::new(changed.clone()), ctx)
+        .await
+        .expect_err("backend down");
     within_1s(mock).await;
     assert_eq!(err.metric_label(), "BackendUnavailable");
     let mut failed = changed.clone();
@@ -179,7 +193,9 @@ async fn resources_are_created_changed_and_deleted_in_the_real_backend(pool: PgP
             Step::Event("Synced"),
         ],
     );
-    alert_rule::reconcile(Arc::new(failed), ctx).await.expect("recovered");
+    alert_rule::reconcile(Arc::new(failed), ctx)
+        .await
+        .expect("recovered");
     within_1s(mock).await;
     let rules = list(&url, "alert-rules").await;
     assert_eq!(rules[0]["id"], id, "updated in place");
@@ -189,15 +205,25 @@ async fn resources_are_created_changed_and_deleted_in_the_real_backend(pool: PgP
     for _ in 0..2 {
         let gone = deleting(changed.clone());
         let (ctx, server) = context_with_token(&url, &token);
-        let mock = server.run("alertrules", &gone, vec![Step::Event("Deleted"), Step::RemoveFinalizer]);
+        let mock = server.run(
+            "alertrules",
+            &gone,
+            vec![Step::Event("Deleted"), Step::RemoveFinalizer],
+        );
         alert_rule::reconcile(Arc::new(gone), ctx).await.expect("deleted");
         within_1s(mock).await;
     }
     assert!(list(&url, "alert-rules").await.is_empty());
     let gone = deleting(int);
     let (ctx, server) = context_with_token(&url, &token);
-    let mock = server.run("integrations", &gone, vec![Step::Event("Deleted"), Step::RemoveFinalizer]);
-    integration_ctrl::reconcile(Arc::new(gone), ctx).await.expect("deleted");
+    let mock = server.run(
+        "integrations",
+        &gone,
+        vec![Step::Event("Deleted"), Step::RemoveFinalizer],
+    );
+    integration_ctrl::reconcile(Arc::new(gone), ctx)
+        .await
+        .expect("deleted");
     within_1s(mock).await;
     assert!(list(&url, "integrations").await.is_empty());
 }
