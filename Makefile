@@ -13,12 +13,13 @@ TARGET_DIR  := $(or $(CARGO_TARGET_DIR),target)
 BIN         := $(TARGET_DIR)/release/cicd-monitor
 APT_UPDATED := $(HOME)/.cache/ci-cd-monitor/apt-updated
 
-.PHONY: help run test test-rust test-frontend lint bench bench-ui deps-rust deps-test deps-frontend deps-browser build frontend clean-db
+.PHONY: help run test test-rust test-frontend test-faults lint bench bench-ui reliability deps-rust deps-test deps-frontend deps-browser build frontend clean-db
 
 help:
 	@echo "make run        start the backend on http://localhost:8080 (DEMO=1 loads demo data first)"
 	@echo "make test       every test: lint, unit, API tests against a throwaway PostgreSQL, dashboard (unit + browser)"
 	@echo "make bench      ingest and query benchmarks; writes docs/benchmarks.md"
+	@echo "make reliability  fault scenarios at full length; writes docs/reliability.md"
 
 deps-rust:
 	@command -v $(CARGO) >/dev/null || { echo "installing Rust via rustup"; \
@@ -90,7 +91,12 @@ test-frontend: build deps-browser
 	scripts/api-types.sh $(BIN) --check
 	CICD_BIN=$(abspath $(BIN)) scripts/with-postgres.sh npm --prefix frontend run test:e2e
 
-test: lint test-rust test-frontend
+# Faults, shortened: PostgreSQL stopped under load, SIGKILL and SIGTERM under load, Slack failing,
+# a short soak. Fails when an acknowledged event or a notification is lost or duplicated.
+test-faults: build
+	$(TARGET_DIR)/release/cicd-faults --quick
+
+test: lint test-rust test-frontend test-faults
 
 bench: deps-rust
 	$(CARGO) build --release --locked -p cicd-monitor --bins
@@ -101,6 +107,10 @@ bench: deps-rust
 # tests with the budget enforced; the figures land in frontend/test-output/figures.json.
 bench-ui: build deps-browser
 	CICD_E2E_LIVE_BUDGET_MS=1000 CICD_BIN=$(abspath $(BIN)) scripts/with-postgres.sh npm --prefix frontend run test:e2e
+
+# The same scenarios at full length (a 10-minute soak, Slack failing for 3 minutes): docs/reliability.md.
+reliability: build
+	$(TARGET_DIR)/release/cicd-faults --out docs/reliability.md
 
 clean-db:
 	scripts/pg.sh stop $(PG_DIR); rm -rf $(PG_DIR)
