@@ -6,8 +6,10 @@ PG_DIR      ?= .local/pg
 PG_PORT     ?= 55432
 CARGO       ?= cargo
 # CI starts from a clean clone: keep compiled dependencies outside it so warm runs stay fast.
+# Incremental compilation only pays while editing.
 ifeq ($(CI),true)
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/ci-cd-monitor/target
+export CARGO_INCREMENTAL ?= 0
 endif
 TARGET_DIR  := $(or $(CARGO_TARGET_DIR),target)
 BIN         := $(TARGET_DIR)/release/cicd-monitor

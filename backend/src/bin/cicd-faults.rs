@@ -816,10 +816,15 @@ fn markdown(reports: &[Report], args: &Args) -> String {
     md.push_str(&format!(
         "Produced by `make reliability` (`cicd-faults{}`), which starts its own PostgreSQL cluster and the release \
          backend; `make test` runs the same scenarios shortened (`--quick`) and fails when one does not hold. \
-         Figures are from the last run ({}; {} cores).\n\n",
+         Figures are from the last run ({}; {} cores; load average {} at the end, other work included). \
+         Rerun one scenario with `cicd-faults --only NAME` (`db-outage`, `kill`, `sigterm`, `slack`, `soak`).\n\n",
         if args.quick { " --quick" } else { "" },
         Utc::now().format("%Y-%m-%d %H:%M UTC"),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
+        std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|l| l.split_whitespace().next().map(str::to_owned))
+            .unwrap_or_else(|| "unknown".into()),
     ));
     for rep in reports {
         md.push_str(&format!("## {}\n\n| measure | value |\n|---|---:|\n", rep.name));
