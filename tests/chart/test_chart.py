@@ -506,3 +506,27 @@ def test_the_chart_packages(helm, tmp_path):
     (tgz,) = tmp_path.glob("*.tgz")
     assert tgz.name == f"ci-cd-monitor-{CHART_VERSION['version']}.tgz"
     assert hashlib.sha256(tgz.read_bytes()).hexdigest()
+
+
+def notes(*args):
+    # Helm 4 renders NOTES.txt with --dry-run=client and no cluster; Helm 3 wants a cluster for it.
+    res = subprocess.run(
+        [helm_path("4"), "install", "cicd", str(CHART), "-n", "cicd", "--dry-run=client", *args],
+        capture_output=True,
+        text=True,
+        env={"KUBECONFIG": "/nonexistent", "PATH": "/usr/bin:/bin", "HOME": str(pathlib.Path.home())},
+    )
+    assert res.returncode == 0, res.stderr
+    return res.stdout.split("NOTES:", 1)[1]
+
+
+def test_notes_say_how_to_reach_it_and_warn_about_what_is_missing():
+    prod = notes("-f", str(PRODUCTION))
+    assert "https://cicd.example.com/" in prod
+    assert "get secret cicd-monitor-tokens -o jsonpath='{.data.admin-token}'" in prod
+    assert "does not serve monitoring.coreos.com/v1" in prod
+    assert "watched namespaces: team-a, team-b" in prod
+    evaluation = notes("-f", str(EVALUATION))
+    assert "port-forward svc/cicd-ci-cd-monitor 8080:8080" in evaluation
+    assert "evaluation only" in evaluation and "Keep a copy of" in evaluation
+    assert "monitoring.coreos.com" not in evaluation
