@@ -530,3 +530,11 @@ def test_notes_say_how_to_reach_it_and_warn_about_what_is_missing():
     assert "port-forward svc/cicd-ci-cd-monitor 8080:8080" in evaluation
     assert "evaluation only" in evaluation and "Keep a copy of" in evaluation
     assert "monitoring.coreos.com" not in evaluation
+
+
+def test_topology_spread_gets_the_component_selector_when_none_is_given(helm):
+    docs = render(helm, "-f", str(PRODUCTION), *MONITORING)
+    spec = one(docs, "Deployment", "cicd-ci-cd-monitor")["spec"]["template"]["spec"]
+    (tsc,) = spec["topologySpreadConstraints"]
+    assert tsc["topologyKey"] == "topology.kubernetes.io/zone"
+    assert tsc["labelSelector"]["matchLabels"]["app.kubernetes.io/component"] == "backend"
