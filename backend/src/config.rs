@@ -25,6 +25,11 @@ pub struct Config {
     /// Bootstrap admin token (any string; compared by hash). Create further tokens with it.
     #[arg(long, env = "CICD_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<SecretString>,
+    /// Bootstrap token with the `operator` scope (any string; compared by hash), for the Kubernetes
+    /// operator: the admin token cannot manage what Kubernetes owns. The chart gives the same value
+    /// to the operator.
+    #[arg(long, env = "CICD_OPERATOR_TOKEN", hide_env_values = true)]
+    pub operator_token: Option<SecretString>,
     /// Let anyone read dashboards and runs without a token (fine on a laptop, not on the internet).
     #[arg(long, env = "CICD_PUBLIC_READ", default_value_t = true, action = clap::ArgAction::Set)]
     pub public_read: bool,

@@ -70,7 +70,11 @@ pub fn state(pool: PgPool, config: &Config) -> anyhow::Result<AppState> {
             metrics: metrics.clone(),
             backoff_base: std::time::Duration::from_secs(2),
         }),
-        auth: Arc::new(Authenticator::new(pool.clone(), config.admin_token.as_ref())),
+        auth: Arc::new(Authenticator::new(
+            pool.clone(),
+            config.admin_token.as_ref(),
+            config.operator_token.as_ref(),
+        )),
         verifier: Arc::new(Verifier::new(pool.clone(), &config.webhooks, secret_box.clone())),
         secret_box,
         metrics,

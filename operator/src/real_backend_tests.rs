@@ -35,6 +35,7 @@ fn config() -> Config {
         listen: "127.0.0.1:0".parse().expect("addr"),
         environment: "test".into(),
         admin_token: Some(ADMIN.into()),
+        operator_token: None,
         public_read: false,
         static_dir: PathBuf::from("/nonexistent"),
         ingest_writers: 1,

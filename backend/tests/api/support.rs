@@ -12,6 +12,8 @@ use sqlx::PgPool;
 use tower::ServiceExt;
 
 pub const ADMIN: &str = "test-admin-token";
+/// The bootstrap operator token (`CICD_OPERATOR_TOKEN`).
+pub const OPERATOR: &str = "test-operator-token";
 pub const GITHUB_SECRET: &str = "github-webhook-secret-for-tests";
 /// The previous secret, still accepted while rotating.
 pub const GITHUB_OLD_SECRET: &str = "the-previous-github-secret";
@@ -36,6 +38,7 @@ pub fn config(public_read: bool, static_dir: PathBuf) -> Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         environment: "test".into(),
         admin_token: Some(ADMIN.into()),
+        operator_token: Some(OPERATOR.into()),
         public_read,
         static_dir,
         ingest_writers: 2,
