@@ -13,11 +13,12 @@ TARGET_DIR  := $(or $(CARGO_TARGET_DIR),target)
 BIN         := $(TARGET_DIR)/release/cicd-monitor
 APT_UPDATED := $(HOME)/.cache/ci-cd-monitor/apt-updated
 
-.PHONY: help run test test-rust test-frontend lint bench bench-ui deps-rust deps-test deps-frontend deps-browser build frontend clean-db
+.PHONY: help run test test-rust test-frontend test-deploy lint bench bench-ui deps-rust deps-test deps-frontend deps-browser build frontend clean-db
 
 help:
 	@echo "make run        start the backend on http://localhost:8080 (DEMO=1 loads demo data first)"
-	@echo "make test       every test: lint, unit, API tests against a throwaway PostgreSQL, dashboard (unit + browser)"
+	@echo "make test       every test: lint, unit, API tests against a throwaway PostgreSQL, dashboard (unit + browser),"
+	@echo "                deployment files (make test-deploy: compose schema, hadolint, actionlint, nginx before the backend)"
 	@echo "make bench      ingest and query benchmarks; writes docs/benchmarks.md"
 
 deps-rust:
@@ -90,7 +91,13 @@ test-frontend: build deps-browser
 	scripts/api-types.sh $(BIN) --check
 	CICD_BIN=$(abspath $(BIN)) scripts/with-postgres.sh npm --prefix frontend run test:e2e
 
-test: lint test-rust test-frontend
+# docker-compose.yml, the Dockerfiles, nginx/nginx.conf and the CI workflow, without a Docker
+# engine: schemas, hadolint, actionlint, cross-checks, and Debian's nginx with the project's config
+# in front of the release binary (tools installed by scripts/deploy-tools.sh under ~/.cache).
+test-deploy: build
+	scripts/test-deploy.sh $(BIN)
+
+test: lint test-rust test-frontend test-deploy
 
 bench: deps-rust
 	$(CARGO) build --release --locked -p cicd-monitor --bins
