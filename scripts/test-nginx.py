@@ -185,7 +185,9 @@ def run(tmp, procs):
     # nginx, as in the frontend image: the project's config and a copy of the built dashboard.
     root = tmp / "html"
     shutil.copytree(DIST, root)
-    os.chmod(tmp, 0o755)  # workers drop root privileges when the test runs as root
+    # Workers drop root privileges when the test runs as root: let them read, whatever the umask.
+    for path in [tmp, root, *root.rglob("*")]:
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
     conf = tmp / "nginx.conf"
     conf.write_text(render_conf(bport, nport, root, tmp))
     t = subprocess.run([NGINX, "-t", "-p", str(tmp), "-c", str(conf)], capture_output=True, text=True)
