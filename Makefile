@@ -15,11 +15,13 @@ TARGET_DIR  := $(or $(CARGO_TARGET_DIR),target)
 BIN         := $(TARGET_DIR)/release/cicd-monitor
 APT_UPDATED := $(HOME)/.cache/ci-cd-monitor/apt-updated
 
-.PHONY: help run test test-rust test-frontend test-chart deps-chart test-faults lint bench bench-ui reliability deps-rust deps-test deps-frontend deps-browser build frontend clean-db
+.PHONY: help run test test-rust test-frontend test-chart deps-chart test-deploy test-faults lint bench bench-ui reliability deps-rust deps-test deps-frontend deps-browser build frontend clean-db
 
 help:
 	@echo "make run        start the backend on http://localhost:8080 (DEMO=1 loads demo data first)"
-	@echo "make test       every test: lint, unit, API tests against a throwaway PostgreSQL, dashboard (unit + browser), Helm chart"
+	@echo "make test       every test: lint, unit, API tests against a throwaway PostgreSQL, dashboard (unit + browser),"
+	@echo "                Helm chart, deployment files (compose schema, hadolint, actionlint, nginx), fault scenarios"
+
 	@echo "make bench      ingest and query benchmarks; writes docs/benchmarks.md"
 	@echo "make reliability  fault scenarios at full length; writes docs/reliability.md"
 
@@ -114,7 +116,13 @@ $(CHART_STAMP): tests/chart/requirements.txt
 test-chart: deps-chart
 	$(CHART_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/chart
 
-test: lint test-rust test-frontend test-chart test-faults
+# docker-compose.yml, the Dockerfiles, nginx/nginx.conf and the CI workflow, without a Docker
+# engine: schemas, hadolint, actionlint, cross-checks, and Debian's nginx with the project's config
+# in front of the release binary (tools installed by scripts/deploy-tools.sh under ~/.cache).
+test-deploy: build
+	scripts/test-deploy.sh $(BIN)
+
+test: lint test-rust test-frontend test-chart test-deploy test-faults
 
 bench: deps-rust
 	$(CARGO) build --release --locked -p cicd-monitor --bins
