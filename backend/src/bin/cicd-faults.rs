@@ -874,26 +874,29 @@ fn markdown(reports: &[Report], args: &Args) -> String {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let pg = Postgres::start(args.pg_script.clone())?;
+    const SCENARIOS: [&str; 5] = ["db-outage", "kill", "sigterm", "slack", "soak"];
+    let unknown: Vec<&String> = args
+        .only
+        .iter()
+        .filter(|o| !SCENARIOS.contains(&o.as_str()))
+        .collect();
+    ensure!(
+        unknown.is_empty(),
+        "unknown scenarios {unknown:?}; choose from {SCENARIOS:?}"
+    );
     let wanted = |name: &str| args.only.is_empty() || args.only.iter().any(|o| o == name);
+    let pg = Postgres::start(args.pg_script.clone())?;
     let mut reports = Vec::new();
-    let scenarios: [(&str, u8); 5] = [
-        ("db-outage", 0),
-        ("kill", 1),
-        ("sigterm", 2),
-        ("slack", 3),
-        ("soak", 4),
-    ];
-    for (name, which) in scenarios {
+    for name in SCENARIOS {
         if !wanted(name) {
             continue;
         }
         eprintln!("cicd-faults: {name} …");
-        let report = match which {
-            0 => db_outage(&pg, args.quick).await,
-            1 => kill(&pg, args.quick).await,
-            2 => sigterm(&pg, args.quick).await,
-            3 => {
+        let report = match name {
+            "db-outage" => db_outage(&pg, args.quick).await,
+            "kill" => kill(&pg, args.quick).await,
+            "sigterm" => sigterm(&pg, args.quick).await,
+            "slack" => {
                 slack(
                     &pg,
                     args.slack_outage_seconds
