@@ -104,7 +104,7 @@ async fn no_configured_or_created_secret_appears_in_the_logs(pool: PgPool) {
     let token = created.body["token"].as_str().unwrap().to_owned();
     for (name, spec) in [
         (
-            "slack",
+            "team-slack",
             json!({"type": "Slack", "slack": {"webhookUrl": {"value": slack_url}}}),
         ),
         (
@@ -194,7 +194,7 @@ async fn no_configured_or_created_secret_appears_in_the_logs(pool: PgPool) {
     assert_eq!(stream.status, StatusCode::UNAUTHORIZED);
 
     // An incident notifies every integration; each delivery fails.
-    let spec = json!({"condition": {"type": "RunFailed"}, "notify": {"integrations": [{"name": "slack"}, {"name": "hook"}, {"name": "gone"}], "groupWait": "0s"}});
+    let spec = json!({"condition": {"type": "RunFailed"}, "notify": {"integrations": [{"name": "slack"}, {"name": "team-slack"}, {"name": "hook"}, {"name": "gone"}], "groupWait": "0s"}});
     let r = app
         .post(
             "/api/alert-rules",
