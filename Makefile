@@ -15,7 +15,7 @@ TARGET_DIR  := $(or $(CARGO_TARGET_DIR),target)
 BIN         := $(TARGET_DIR)/release/cicd-monitor
 APT_UPDATED := $(HOME)/.cache/ci-cd-monitor/apt-updated
 
-.PHONY: help run test test-rust test-frontend test-chart deps-chart test-deploy test-faults lint bench bench-ui reliability deps-rust deps-test deps-frontend deps-browser build frontend clean-db
+.PHONY: help run test test-rust test-frontend test-chart deps-chart test-deploy test-faults lint audit bench bench-ui reliability deps-rust deps-test deps-frontend deps-browser build frontend clean-db
 
 help:
 	@echo "make run        start the backend on http://localhost:8080 (DEMO=1 loads demo data first)"
@@ -85,6 +85,11 @@ lint: deps-rust
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
+# Dependency checks: cargo-deny (advisories when the RustSec database is reachable, licenses, bans,
+# sources; see deny.toml) and npm audit of the dashboard's runtime dependencies.
+audit:
+	scripts/audit.sh
+
 test-rust: deps-rust deps-test
 	PG_FSYNC=off scripts/with-postgres.sh scripts/test-summary.sh $(CARGO) test --workspace --locked
 
@@ -122,7 +127,7 @@ test-chart: deps-chart
 test-deploy: build
 	scripts/test-deploy.sh $(BIN)
 
-test: lint test-rust test-frontend test-chart test-deploy test-faults
+test: lint audit test-rust test-frontend test-chart test-deploy test-faults
 
 bench: deps-rust
 	$(CARGO) build --release --locked -p cicd-monitor --bins

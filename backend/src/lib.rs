@@ -39,6 +39,15 @@ use crate::writer::Writer;
 
 /// Builds the application state on an existing pool (also used by tests).
 pub fn state(pool: PgPool, config: &Config) -> anyhow::Result<AppState> {
+    for origin in &config.security.cors_origins {
+        let o = origin.trim();
+        anyhow::ensure!(
+            o == "*"
+                || ((o.starts_with("https://") || o.starts_with("http://"))
+                    && o.parse::<axum::http::HeaderValue>().is_ok()),
+            "CICD_CORS_ORIGINS: {o:?} is not an origin such as https://dash.example.com (or *)"
+        );
+    }
     let secret_box = config.secret_key.as_ref().map(SecretBox::new).transpose()?;
     let metrics = Arc::new(Metrics::new());
     let alerts = Arc::new(Alerts::new(
@@ -82,9 +91,11 @@ pub fn state(pool: PgPool, config: &Config) -> anyhow::Result<AppState> {
             environment: config.environment.clone(),
             public_read: config.public_read,
             public_url: config.public_url.clone(),
+            cors_origins: config.security.cors_origins.clone(),
             started: Instant::now(),
         }),
         live: Arc::new(live::Live::new(pool.clone())),
+        limits: Arc::new(http::limits::Limits::new(&config.security)),
         pool,
     })
 }
@@ -108,13 +119,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     background(&config, &state)?;
     let live = state.live.clone();
     let app = http::router(state, &config.static_dir);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            // Open streams would otherwise hold the shutdown up for ever.
-            live.close();
-        })
-        .await?;
+    // The socket peer is the client address of rate limits (unless a trusted proxy forwards).
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        // Open streams would otherwise hold the shutdown up for ever.
+        live.close();
+    })
+    .await?;
     Ok(())
 }
 
@@ -143,6 +158,15 @@ fn background(config: &Config, state: &AppState) -> anyhow::Result<()> {
         _ => {}
     }
     state.live.spawn();
+    let limits = state.limits.clone();
+    tokio::spawn(async move {
+        // Idle limiter keys are forgotten within seconds (their buckets refill that fast).
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
+        loop {
+            tick.tick().await;
+            limits.prune();
+        }
+    });
     state
         .alerts
         .spawn(std::time::Duration::from_secs(config.alert_tick.max(1)));

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use cicd_monitor::auth::{self, Scope};
-use cicd_monitor::config::{Config, DbConfig, GithubConfig, WebhookConfig};
+use cicd_monitor::config::{Config, DbConfig, GithubConfig, SecurityConfig, WebhookConfig};
 use cicd_monitor::telemetry::LogFormat;
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -28,6 +28,7 @@ fn config() -> Config {
             gitlab_webhook_token: None,
         },
         github: GithubConfig::default(),
+        security: SecurityConfig::default(),
         secret_key: Some("0123456789abcdef0123456789abcdef-test-key".into()),
         public_url: None,
         slack_webhook_url: None,

@@ -51,6 +51,7 @@ use super::AppState;
         super::tokens::create,
         super::tokens::list,
         super::tokens::revoke,
+        super::audit::list,
         super::health::health,
         super::health::ready,
         super::health::prometheus,
@@ -67,7 +68,7 @@ use super::AppState;
         (name = "runs", description = "Individual runs"),
         (name = "stream", description = "Live updates (server-sent events)"),
         (name = "settings", description = "Runtime policy (retention)"),
-        (name = "tokens", description = "API tokens (admin)"),
+        (name = "tokens", description = "API tokens and the audit log of admin actions (admin)"),
         (name = "health", description = "Probes, Prometheus metrics and UI config"),
     )
 )]

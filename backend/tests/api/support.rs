@@ -4,7 +4,7 @@ use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use cicd_monitor::auth::{self, Scope};
-use cicd_monitor::config::{Config, DbConfig, GithubConfig, WebhookConfig};
+use cicd_monitor::config::{Config, DbConfig, GithubConfig, SecurityConfig, WebhookConfig};
 use cicd_monitor::telemetry::LogFormat;
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -31,6 +31,7 @@ pub fn config(public_read: bool, static_dir: PathBuf) -> Config {
             gitlab_webhook_token: Some(GITLAB_TOKEN.into()),
         },
         github: GithubConfig::default(),
+        security: SecurityConfig::unlimited(),
         secret_key: Some(SECRET_KEY.into()),
         public_url: Some("https://cicd.example.com".into()),
         slack_webhook_url: None,
@@ -68,9 +69,13 @@ impl TestApp {
     }
 
     pub async fn with(pool: PgPool, public_read: bool, static_dir: PathBuf) -> Self {
-        let cfg = config(public_read, static_dir.clone());
+        Self::with_config(pool, config(public_read, static_dir)).await
+    }
+
+    /// An app with exactly this configuration (e.g. [`config`] with rate limits turned on).
+    pub async fn with_config(pool: PgPool, cfg: Config) -> Self {
         let state = cicd_monitor::state(pool.clone(), &cfg).unwrap();
-        let router = cicd_monitor::http::router(state.clone(), &static_dir);
+        let router = cicd_monitor::http::router(state.clone(), &cfg.static_dir);
         let (ingest, _) = auth::create(&pool, "tests", Scope::Ingest).await.unwrap();
         TestApp {
             router,

@@ -127,6 +127,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Admin actions, newest first: who (token name, `kubernetes operator` or `bootstrap admin`) did
+         *     what to which target, and when.
+         */
+        get: operations["list_audit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/config": {
         parameters: {
             query?: never;
@@ -718,6 +738,46 @@ export interface components {
             /** Format: date-time */
             started_at?: string | null;
             status: components["schemas"]["RunStatus"];
+        };
+        /** @description One admin action. */
+        AuditEntry: {
+            /**
+             * @description `<kind>.<verb>`: `token.created`, `token.revoked`, `alert_rule.created|updated|deleted`,
+             *     `integration.created|updated|deleted`, `webhook_source.created|deleted`,
+             *     `incident.acknowledged|muted`, `settings.changed`.
+             * @example alert_rule.created
+             */
+            action: string;
+            /**
+             * @description The token's name, `kubernetes operator` (a token with the operator scope) or `bootstrap admin`.
+             * @example ci-admin
+             */
+            actor: string;
+            /** @example admin */
+            actor_scope: string;
+            /**
+             * Format: int64
+             * @description The token's id; absent for the bootstrap admin token.
+             */
+            actor_token_id?: number | null;
+            /** Format: date-time */
+            at: string;
+            /** @description A few facts about the change (scope, type, source, new values); never a secret. */
+            detail: Record<string, never>;
+            /** Format: int64 */
+            id: number;
+            target_id?: string | null;
+            /**
+             * @description `token`, `alert_rule`, `integration`, `webhook_source`, `incident` or `settings`.
+             * @example alert_rule
+             */
+            target_kind: string;
+            target_name?: string | null;
+        };
+        AuditPage: {
+            entries: components["schemas"]["AuditEntry"][];
+            /** @description Pass as `cursor` for the next (older) page; absent on the last page. */
+            next_cursor?: string | null;
         };
         /** @description The result of one event of a batch. */
         BatchItem: {
@@ -1896,6 +1956,68 @@ export interface operations {
                 };
             };
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_audit: {
+        parameters: {
+            query?: {
+                /** @description Only this action, e.g. `token.revoked`. */
+                action?: string;
+                /**
+                 * @description Only actions on this kind of target (`token`, `alert_rule`, `integration`, `webhook_source`,
+                 *     `incident`, `settings`).
+                 */
+                target_kind?: string;
+                /** @description Only actions on the target with this id (with `target_kind`). */
+                target_id?: string;
+                /** @description Only entries at or after this instant (RFC 3339). */
+                from?: string;
+                /** @description Only entries before this instant (RFC 3339). */
+                to?: string;
+                /** @description Page size (default 50, at most 500). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPage"];
+                };
+            };
+            /** @description Bad parameter or cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
