@@ -36,6 +36,10 @@ async fn replace(
 ) -> ApiResult<Json<Settings>> {
     let settings = Settings::parse(&body).map_err(ApiError::Validation)?;
     db::settings::save(&state.pool, &settings).await?;
-    tracing::info!(retention_days = settings.retention_days, "settings changed");
+    tracing::info!(
+        retention_days = settings.retention_days,
+        rollup_retention_days = settings.rollup_retention_days,
+        "settings changed"
+    );
     Ok(Json(settings))
 }
