@@ -13,12 +13,13 @@ TARGET_DIR  := $(or $(CARGO_TARGET_DIR),target)
 BIN         := $(TARGET_DIR)/release/cicd-monitor
 APT_UPDATED := $(HOME)/.cache/ci-cd-monitor/apt-updated
 
-.PHONY: help run test test-rust test-frontend lint bench bench-ui deps-rust deps-test deps-frontend deps-browser build frontend clean-db
+.PHONY: help run test test-rust test-frontend test-api-fuzz fuzz lint bench bench-ui deps-rust deps-test deps-frontend deps-browser build frontend clean-db
 
 help:
 	@echo "make run        start the backend on http://localhost:8080 (DEMO=1 loads demo data first)"
 	@echo "make test       every test: lint, unit, API tests against a throwaway PostgreSQL, dashboard (unit + browser)"
 	@echo "make bench      ingest and query benchmarks; writes docs/benchmarks.md"
+	@echo "make fuzz       the parsers' property tests with FUZZ_CASES (200000) cases each"
 
 deps-rust:
 	@command -v $(CARGO) >/dev/null || { echo "installing Rust via rustup"; \
@@ -90,7 +91,18 @@ test-frontend: build deps-browser
 	scripts/api-types.sh $(BIN) --check
 	CICD_BIN=$(abspath $(BIN)) scripts/with-postgres.sh npm --prefix frontend run test:e2e
 
-test: lint test-rust test-frontend
+# schemathesis against the release binary's OpenAPI document (installed into a virtualenv under
+# ~/.cache/ci-cd-monitor on first use): no 5xx, every answer as documented, invalid input refused.
+test-api-fuzz: build
+	scripts/with-postgres.sh scripts/api-fuzz.sh $(BIN)
+
+test: lint test-rust test-frontend test-api-fuzz
+
+# The property tests of every webhook parser and the generic validator (make test runs them with
+# 256-512 cases), here with many more.
+FUZZ_CASES ?= 200000
+fuzz: deps-rust
+	PROPTEST_CASES=$(FUZZ_CASES) $(CARGO) test -p cicd-monitor --lib --locked -- ingest::fuzz
 
 bench: deps-rust
 	$(CARGO) build --release --locked -p cicd-monitor --bins
