@@ -15,7 +15,7 @@ TARGET_DIR  := $(or $(CARGO_TARGET_DIR),target)
 BIN         := $(TARGET_DIR)/release/cicd-monitor
 APT_UPDATED := $(HOME)/.cache/ci-cd-monitor/apt-updated
 
-.PHONY: help run test test-rust test-frontend test-chart deps-chart test-deploy test-faults lint audit bench bench-ui reliability deps-rust deps-test deps-frontend deps-browser build frontend clean-db
+.PHONY: help run test test-rust test-frontend test-chart deps-chart test-deploy test-faults test-api-fuzz fuzz lint audit bench bench-ui reliability deps-rust deps-test deps-frontend deps-browser build frontend clean-db
 
 help:
 	@echo "make run        start the backend on http://localhost:8080 (DEMO=1 loads demo data first)"
@@ -24,6 +24,7 @@ help:
 
 	@echo "make bench      ingest and query benchmarks; writes docs/benchmarks.md"
 	@echo "make reliability  fault scenarios at full length; writes docs/reliability.md"
+	@echo "make fuzz       the parsers' property tests with FUZZ_CASES (200000) cases each"
 
 deps-rust:
 	@command -v $(CARGO) >/dev/null || { echo "installing Rust via rustup"; \
@@ -127,7 +128,18 @@ test-chart: deps-chart
 test-deploy: build
 	scripts/test-deploy.sh $(BIN)
 
-test: lint audit test-rust test-frontend test-chart test-deploy test-faults
+# schemathesis against the release binary's OpenAPI document (installed into a virtualenv under
+# ~/.cache/ci-cd-monitor on first use): no 5xx, every answer as documented, invalid input refused.
+test-api-fuzz: build
+	scripts/with-postgres.sh scripts/api-fuzz.sh $(BIN)
+
+test: lint audit test-rust test-frontend test-api-fuzz test-chart test-deploy test-faults
+
+# The property tests of every webhook parser and the generic validator (make test runs them with
+# 256-512 cases), here with many more.
+FUZZ_CASES ?= 200000
+fuzz: deps-rust
+	PROPTEST_CASES=$(FUZZ_CASES) $(CARGO) test -p cicd-monitor --lib --locked -- ingest::fuzz
 
 bench: deps-rust
 	$(CARGO) build --release --locked -p cicd-monitor --bins

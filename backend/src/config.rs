@@ -58,6 +58,10 @@ pub struct Config {
     /// Seconds between evaluations of every alert rule (window rules, groupWait, repeats).
     #[arg(long, env = "CICD_ALERT_TICK", default_value_t = 15)]
     pub alert_tick: u64,
+    /// Seconds between retention passes (deleting runs and rollups older than the settings'
+    /// `retention_days` and `rollup_retention_days`); 0 turns retention off on this replica.
+    #[arg(long, env = "CICD_RETENTION_INTERVAL", default_value_t = 3600)]
+    pub retention_interval: u64,
     /// Log format.
     #[arg(long, env = "CICD_LOG_FORMAT", value_enum, default_value = "pretty")]
     pub log_format: LogFormat,

@@ -14,6 +14,7 @@ pub mod github_sync;
 pub mod http;
 pub mod ingest;
 pub mod live;
+pub mod retention;
 pub mod telemetry;
 pub mod throttle;
 pub mod webhooks;
@@ -171,6 +172,13 @@ fn background(config: &Config, state: &AppState) -> anyhow::Result<()> {
         .alerts
         .spawn(std::time::Duration::from_secs(config.alert_tick.max(1)));
     tokio::spawn(state.outbox.clone().run());
+    if config.retention_interval > 0 {
+        Arc::new(retention::Retention::new(
+            state.pool.clone(),
+            &state.metrics.registry,
+        ))
+        .spawn(std::time::Duration::from_secs(config.retention_interval));
+    }
     let pool = state.pool.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));

@@ -33,6 +33,7 @@ fn config() -> Config {
         public_url: None,
         slack_webhook_url: None,
         alert_tick: 15,
+        retention_interval: 0,
         listen: "127.0.0.1:0".parse().expect("addr"),
         environment: "test".into(),
         admin_token: Some(ADMIN.into()),

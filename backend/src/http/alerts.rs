@@ -36,6 +36,7 @@ pub struct AlertQuery {
     pub state: Option<String>,
     pub rule_id: Option<i64>,
     /// At most this many, newest first (default 100, at most 500).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
@@ -223,7 +224,7 @@ pub struct TestResult {
 /// Send a test message through one or every integration, now, and report each result.
 #[utoipa::path(post, path = "/api/alerts/test", tag = "alerting", request_body = TestBody,
     responses((status = 200, body = Vec<TestResult>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody)),
+              (status = 404, body = ErrorBody), (status = 422, description = "A field of the body has the wrong type", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn test(
     State(state): State<AppState>,

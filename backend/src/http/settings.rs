@@ -48,6 +48,10 @@ async fn replace(
     };
     db::audit::record(&mut *tx, who, what).await?;
     tx.commit().await?;
-    tracing::info!(retention_days = settings.retention_days, "settings changed");
+    tracing::info!(
+        retention_days = settings.retention_days,
+        rollup_retention_days = settings.rollup_retention_days,
+        "settings changed"
+    );
     Ok(Json(settings))
 }

@@ -36,6 +36,7 @@ pub fn config(public_read: bool, static_dir: PathBuf) -> Config {
         public_url: Some("https://cicd.example.com".into()),
         slack_webhook_url: None,
         alert_tick: 15,
+        retention_interval: 0,
         listen: "127.0.0.1:0".parse().unwrap(),
         environment: "test".into(),
         admin_token: Some(ADMIN.into()),
