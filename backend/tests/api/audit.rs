@@ -133,7 +133,7 @@ async fn admin_actions_are_recorded_with_who_did_them_and_no_secret(pool: PgPool
         Method::PUT,
         "/api/settings",
         &admin,
-        json!({"retention_days": 30}),
+        json!({"retention_days": 30, "rollup_retention_days": 400}),
     )
     .await;
     let source = send(
