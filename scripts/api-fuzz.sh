@@ -33,6 +33,10 @@ export CICD_SECRET_KEY=api-fuzz-secret-key-0123456789abcdef0123456789
 export CICD_STATIC_DIR=$root/frontend/dist
 export CICD_ENVIRONMENT=api-fuzz
 export CICD_GITHUB_POLL_INTERVAL=0
+# schemathesis sends thousands of requests without a token from one address, and checks that each
+# gets its 401: the failed-authentication limit (tested by backend/tests/api/security.rs) would
+# answer most of them 429 instead, as documented, but then the 401s go untested. Off for this run.
+export CICD_RATE_LIMIT_AUTH_FAILURES=0
 export RUST_LOG=${RUST_LOG:-warn}
 "$bin" migrate
 "$bin" demo --days 3 >/dev/null

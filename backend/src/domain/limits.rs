@@ -127,8 +127,90 @@ pub fn keys(v: &Value) -> Box<dyn Iterator<Item = &String> + '_> {
     }
 }
 
+/// What a NUL character (U+0000) in a request is told: PostgreSQL stores no NUL in `text` or `jsonb`.
+pub const NUL_MESSAGE: &str = "must not contain a NUL character (U+0000)";
+
+/// Whether a JSON text may hold a NUL character: JSON can only carry one as the escape `\u0000`
+/// (a raw 0x00 byte is not valid JSON). A cheap test before the exact [`nul_path`].
+pub fn may_hold_nul(json: &[u8]) -> bool {
+    json.windows(6).any(|w| w == br"\u0000")
+}
+
+/// The path (`meta.a[2]`) of the first string or object key holding a NUL character; `""` when it
+/// is the value itself.
+pub fn nul_path(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => s.contains('\0').then(String::new),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_path(item).map(|rest| format!("[{i}]{}", dotted(&rest)))),
+        Value::Object(map) => map.iter().find_map(|(key, item)| {
+            if key.contains('\0') {
+                return Some(key.replace('\0', "\\u0000"));
+            }
+            nul_path(item).map(|rest| format!("{key}{}", dotted(&rest)))
+        }),
+        _ => None,
+    }
+}
+
+fn dotted(rest: &str) -> String {
+    if rest.is_empty() || rest.starts_with('[') {
+        rest.to_owned()
+    } else {
+        format!(".{rest}")
+    }
+}
+
+/// Replaces every NUL character in the strings and keys of `v` by U+FFFD (what a provider's
+/// payload gets: it cannot be refused back to its sender); how many strings and keys changed.
+pub fn replace_nul(v: &mut Value) -> usize {
+    const REPLACEMENT: &str = "\u{FFFD}";
+    match v {
+        Value::String(s) if s.contains('\0') => {
+            *s = s.replace('\0', REPLACEMENT);
+            1
+        }
+        Value::Array(items) => items.iter_mut().map(replace_nul).sum(),
+        Value::Object(map) => {
+            let mut changed: usize = map.values_mut().map(replace_nul).sum();
+            if map.keys().any(|k| k.contains('\0')) {
+                let old = std::mem::take(map);
+                for (key, item) in old {
+                    if key.contains('\0') {
+                        changed += 1;
+                    }
+                    map.insert(key.replace('\0', REPLACEMENT), item);
+                }
+            }
+            changed
+        }
+        _ => 0,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn nul_characters_are_found_by_path_and_replaced() {
+        let mut v = serde_json::json!({"repo": "ok", "meta": {"a": [1, "x\u{0}y"]}});
+        assert!(may_hold_nul(v.to_string().as_bytes()));
+        assert_eq!(nul_path(&v).unwrap(), "meta.a[1]");
+        assert_eq!(
+            nul_path(&serde_json::json!({"a": [[{"b": "\u{0}"}]]})).unwrap(),
+            "a[0][0].b"
+        );
+        assert_eq!(nul_path(&serde_json::json!({"k\u{0}": 1})).unwrap(), "k\\u0000");
+        assert_eq!(nul_path(&serde_json::json!("\u{0}")).unwrap(), "");
+        v["k\u{0}"] = serde_json::json!(true);
+        assert_eq!(replace_nul(&mut v), 2);
+        assert_eq!(nul_path(&v), None);
+        assert_eq!(v["meta"]["a"][1], "x\u{FFFD}y");
+        assert_eq!(v["k\u{FFFD}"], true);
+        assert!(!may_hold_nul(br#"{"a": "b"}"#));
+    }
+
     use super::*;
     use serde_json::json;
 

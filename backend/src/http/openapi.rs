@@ -59,7 +59,7 @@ use super::AppState;
         openapi_json,
     ),
     components(schemas(super::stream::Hello, super::stream::Resync, crate::live::IncidentChange, crate::domain::Run)),
-    modifiers(&BearerAuth, &UniqueOperationIds, &CrdSpecs, &BadRequests),
+    modifiers(&BearerAuth, &UniqueOperationIds, &CrdSpecs, &BadRequests, &RateLimited),
     tags(
         (name = "ingest", description = "Recording run events"),
         (name = "webhooks", description = "Native CI webhooks (GitHub, GitLab, Jenkins, CDEvents) and their sources"),
@@ -98,26 +98,62 @@ struct BadRequests;
 
 impl Modify for BadRequests {
     fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::{ContentBuilder, ResponseBuilder};
         for item in api.paths.paths.values_mut() {
             for op in operations_mut(item) {
                 let reads_input =
                     op.request_body.is_some() || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
                 if reads_input && !op.responses.responses.contains_key("400") {
-                    let response = ResponseBuilder::new()
-                        .description("A parameter or the body cannot be read")
-                        .content(
-                            "application/json",
-                            ContentBuilder::new()
-                                .schema(Some(Ref::from_schema_name("ErrorBody")))
-                                .build(),
-                        )
-                        .build();
+                    let response = error_response("A parameter or the body cannot be read", false);
                     op.responses.responses.insert("400".into(), RefOr::T(response));
                 }
             }
         }
     }
+}
+
+/// Every `/api` route answers `429` with `Retry-After` to an address that failed authentication
+/// too often (and the ingest routes to a sender over its rate), before any handler runs.
+struct RateLimited;
+
+impl Modify for RateLimited {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        for (path, item) in api.paths.paths.iter_mut() {
+            if !path.starts_with("/api/") {
+                continue;
+            }
+            for op in operations_mut(item) {
+                let response = error_response(
+                    "Too many requests: failed authentications from this address, or a sender over the \
+                     ingest rate; retry after `Retry-After` seconds",
+                    true,
+                );
+                op.responses.responses.insert("429".into(), RefOr::T(response));
+            }
+        }
+    }
+}
+
+/// A response in the error shape, with a `Retry-After` header (whole seconds) when asked.
+fn error_response(description: &str, retry_after: bool) -> utoipa::openapi::Response {
+    use utoipa::openapi::header::HeaderBuilder;
+    use utoipa::openapi::{ContentBuilder, ObjectBuilder, ResponseBuilder, Type};
+    let mut response = ResponseBuilder::new().description(description).content(
+        "application/json",
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("ErrorBody")))
+            .build(),
+    );
+    if retry_after {
+        let seconds = ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0));
+        response = response.header(
+            "Retry-After",
+            HeaderBuilder::new()
+                .schema(seconds)
+                .description(Some("Seconds to wait before retrying"))
+                .build(),
+        );
+    }
+    response.build()
 }
 
 /// The `AlertRule` and `Integration` specs are the custom resources' types (schemars, shared with

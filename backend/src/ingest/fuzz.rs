@@ -119,6 +119,7 @@ const STRINGS: &[&str] = &[
     "1e308",
     "NaN",
     "é∂🚀",
+    "nul\u{0}inside",
     "https://github.com/acme/api.git",
 ];
 
@@ -211,6 +212,16 @@ pub(super) fn well_formed_run(r: &RunEvent, cleaned: bool) -> Result<(), TestCas
         prop_assert!(within(name, MAX_NAME), "{r:?}");
     }
     prop_assert!(within(&r.url, MAX_URL), "{r:?}");
+    // PostgreSQL stores no NUL character in text or jsonb.
+    let mut texts = [&r.id, &r.repo, &r.workflow, &r.provider].into_iter().chain(
+        [&r.branch, &r.commit_sha, &r.triggered_by, &r.url, &r.run_key]
+            .into_iter()
+            .flatten(),
+    );
+    prop_assert!(
+        texts.all(|s| !s.contains('\0')) && crate::domain::limits::nul_path(&r.metadata).is_none(),
+        "{r:?}"
+    );
     prop_assert!(
         r.metadata.is_object() && json_size(&r.metadata) <= MAX_STORED_METADATA,
         "{r:?}"

@@ -60,6 +60,11 @@ pub struct GenericEvent {
 /// Reads one generic event: 400 when the JSON is malformed, 422 naming every bad field.
 pub fn parse(body: &[u8]) -> Result<RunEvent, ApiError> {
     check_depth(body, MAX_JSON_DEPTH)?;
+    if limits::may_hold_nul(body) {
+        let value =
+            serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
+        return from_value(value, "");
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let ev: GenericEvent = match serde_path_to_error::deserialize(&mut de) {
         Ok(ev) => {
@@ -108,6 +113,12 @@ pub fn from_value(value: serde_json::Value, path: &str) -> Result<RunEvent, ApiE
                 path.trim_end_matches('.').to_owned()
             },
             "must be a JSON object",
+        )]));
+    }
+    if let Some(at) = limits::nul_path(&value) {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            field(&at),
+            limits::NUL_MESSAGE,
         )]));
     }
     let ev: GenericEvent = serde_path_to_error::deserialize(value).map_err(|e| type_error(&e, path))?;

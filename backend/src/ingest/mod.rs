@@ -62,10 +62,15 @@ impl Parsed {
 #[error("{0}")]
 pub struct Malformed(pub String);
 
-/// Reads a JSON body nested at most [`MAX_JSON_DEPTH`] deep; anything else is [`Malformed`].
+/// Reads a JSON body nested at most [`MAX_JSON_DEPTH`] deep; anything else is [`Malformed`]. A NUL
+/// character, which PostgreSQL cannot store, becomes U+FFFD wherever it is.
 pub fn json_body(body: &[u8]) -> Result<Value, Malformed> {
     check_depth(body)?;
-    serde_json::from_slice(body).map_err(|e| Malformed(format!("malformed JSON: {e}")))
+    let mut value = serde_json::from_slice(body).map_err(|e| Malformed(format!("malformed JSON: {e}")))?;
+    if limits::may_hold_nul(body) {
+        limits::replace_nul(&mut value);
+    }
+    Ok(value)
 }
 
 /// A body nested deeper than [`MAX_JSON_DEPTH`] is [`Malformed`] (a 400).

@@ -175,3 +175,75 @@ async fn ranges_pages_and_filters_are_bounded(pool: PgPool) {
         assert_eq!(app.get(uri).await.status, StatusCode::OK, "{uri}");
     }
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_nul_character_is_refused_by_name_or_replaced_in_webhooks(pool: PgPool) {
+    // PostgreSQL stores no NUL (U+0000) in text or jsonb: every way one can arrive gets a 4xx naming
+    // it, or (webhooks, which cannot be refused back) becomes U+FFFD — never a 500.
+    let app = TestApp::new(pool.clone()).await;
+    let token = app.ingest.clone();
+    let nul = |field: &str, r: &crate::support::Reply| {
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {}", r.text);
+        assert_eq!(r.body["error"]["details"][0]["field"], field, "{}", r.text);
+        assert!(r.text.contains("NUL"), "{}", r.text);
+    };
+    nul(
+        "repo",
+        &app.event(&event(json!({"id": "n1", "repo": "a\u{0}b"}))).await,
+    );
+    nul(
+        "meta.log[1]",
+        &app.event(&event(json!({"id": "n2", "meta": {"log": ["ok", "\u{0}"]}})))
+            .await,
+    );
+    let r = app
+        .post(
+            "/api/events/batch",
+            Some(&token),
+            &json!([event(json!({"id": "fine"})), event(json!({"id": "n\u{0}3"}))]),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["accepted"], 1);
+    assert_eq!(r.body["results"][1]["error"]["details"][0]["field"], "[1].id");
+    assert_eq!(runs(&pool).await, 1);
+
+    for (uri, what) in [
+        ("/api/metrics?repo=a%00b", "query parameter `repo`"),
+        ("/api/runs?branch=%00", "query parameter `branch`"),
+        ("/api/runs/run%00x", "the path"),
+    ] {
+        let r = app.get(uri).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{uri}: {}", r.text);
+        let message = r.body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(what) && message.contains("NUL"),
+            "{uri}: {message}"
+        );
+    }
+    let rule = json!({"name": "red\u{0}", "spec": {}});
+    let r = app
+        .post("/api/alert-rules", Some(crate::support::ADMIN), &rule)
+        .await;
+    nul("name", &r);
+
+    let mut payload = workflow_run(2, 1, "completed", json!("success"));
+    payload["workflow_run"]["head_branch"] = json!("fix\u{0}it");
+    payload["workflow_run"]["note"] = json!({"k\u{0}": "v\u{0}"});
+    let r = deliver(
+        &app,
+        "workflow_run",
+        "d-nul",
+        crate::support::GITHUB_SECRET,
+        &payload,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let (branch, metadata): (String, Value) =
+        sqlx::query_as("select branch, metadata from pipeline_runs where provider = 'github'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(branch, "fix\u{FFFD}it");
+    assert_eq!(metadata.to_string().matches('\u{FFFD}').count(), 3, "{metadata}");
+}
