@@ -13,11 +13,12 @@ TARGET_DIR  := $(or $(CARGO_TARGET_DIR),target)
 BIN         := $(TARGET_DIR)/release/cicd-monitor
 APT_UPDATED := $(HOME)/.cache/ci-cd-monitor/apt-updated
 
-.PHONY: help run test test-rust test-frontend lint bench bench-ui deps-rust deps-test deps-frontend deps-browser build frontend clean-db
+.PHONY: help run test test-rust test-frontend test-e2e lint bench bench-ui deps-rust deps-test deps-frontend deps-browser deps-control-plane build frontend clean-db
 
 help:
 	@echo "make run        start the backend on http://localhost:8080 (DEMO=1 loads demo data first)"
 	@echo "make test       every test: lint, unit, API tests against a throwaway PostgreSQL, dashboard (unit + browser)"
+	@echo "make test-e2e   the CRDs and the operator against a real kube-apiserver (built from source once)"
 	@echo "make bench      ingest and query benchmarks; writes docs/benchmarks.md"
 
 deps-rust:
@@ -90,7 +91,21 @@ test-frontend: build deps-browser
 	scripts/api-types.sh $(BIN) --check
 	CICD_BIN=$(abspath $(BIN)) scripts/with-postgres.sh npm --prefix frontend run test:e2e
 
-test: lint test-rust test-frontend
+# etcd, kube-apiserver and kubectl built from source (operator/e2e/control-plane), once: cached
+# under ~/.cache/ci-cd-monitor/control-plane/.
+deps-control-plane:
+	scripts/control-plane.sh build >/dev/null
+
+# The CRDs and the operator against a real kube-apiserver + etcd (throwaway, stopped on exit), the
+# operator running as the chart's ServiceAccount (its RBAC from `helm template`) against the release
+# backend on a throwaway PostgreSQL.
+test-e2e: deps-rust deps-control-plane
+	$(CARGO) build --release --locked -p cicd-monitor
+	@set -e; helm=$$(scripts/helm.sh path 3); set -x; \
+	CICD_BIN=$(abspath $(BIN)) HELM=$$helm PG_FSYNC=off scripts/with-postgres.sh scripts/with-control-plane.sh \
+	  scripts/test-summary.sh $(CARGO) test --locked -p cicd-monitor-crds --test apiserver -p cicd-monitor-operator --test e2e
+
+test: lint test-rust test-frontend test-e2e
 
 bench: deps-rust
 	$(CARGO) build --release --locked -p cicd-monitor --bins
