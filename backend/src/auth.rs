@@ -63,7 +63,7 @@ impl Scope {
 /// Who made a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Principal {
-    /// `None` for the bootstrap admin token from `CICD_ADMIN_TOKEN`.
+    /// `None` for the bootstrap tokens from `CICD_ADMIN_TOKEN` and `CICD_OPERATOR_TOKEN`.
     pub token_id: Option<i64>,
     pub scope: Scope,
 }
@@ -110,15 +110,23 @@ struct Cached {
 pub struct Authenticator {
     pool: PgPool,
     admin_hash: Option<[u8; 32]>,
+    operator_hash: Option<[u8; 32]>,
     cache: Mutex<HashMap<[u8; 32], Cached>>,
     touched: Throttle,
 }
 
 impl Authenticator {
-    pub fn new(pool: PgPool, admin_token: Option<&SecretString>) -> Self {
+    /// `admin_token` and `operator_token` are the bootstrap tokens given by environment
+    /// (`CICD_ADMIN_TOKEN`, `CICD_OPERATOR_TOKEN`); other tokens live in the database.
+    pub fn new(
+        pool: PgPool,
+        admin_token: Option<&SecretString>,
+        operator_token: Option<&SecretString>,
+    ) -> Self {
         Authenticator {
             pool,
             admin_hash: admin_token.map(|t| hash(t.expose_secret())),
+            operator_hash: operator_token.map(|t| hash(t.expose_secret())),
             cache: Mutex::default(),
             touched: Throttle::new(TOUCH_EVERY),
         }
@@ -127,11 +135,14 @@ impl Authenticator {
     /// The principal a bearer token stands for, or `None` when it is unknown or revoked.
     pub async fn resolve(&self, token: &str) -> sqlx::Result<Option<Principal>> {
         let h = hash(token);
-        if let Some(admin) = &self.admin_hash {
-            if bool::from(admin.ct_eq(&h)) {
+        for (bootstrap, scope) in [
+            (&self.admin_hash, Scope::Admin),
+            (&self.operator_hash, Scope::Operator),
+        ] {
+            if bootstrap.is_some_and(|b| bool::from(b.ct_eq(&h))) {
                 return Ok(Some(Principal {
                     token_id: None,
-                    scope: Scope::Admin,
+                    scope,
                 }));
             }
         }
@@ -205,6 +216,24 @@ mod tests {
         assert!(a.secret.starts_with(&a.prefix));
         assert_ne!(a.secret, b.secret);
         assert_eq!(a.hash, hash(&a.secret));
+    }
+
+    #[tokio::test]
+    async fn bootstrap_tokens_resolve_to_their_scopes_without_a_query() {
+        // A lazy pool never connects: resolving a bootstrap token must not touch the database.
+        let pool = PgPool::connect_lazy("postgres://unused@127.0.0.1:1/none").expect("lazy pool");
+        let admin = SecretString::from("the-admin-token");
+        let operator = SecretString::from("the-operator-token");
+        let auth = Authenticator::new(pool, Some(&admin), Some(&operator));
+        let scope = |p: Option<Principal>| p.map(|p| (p.token_id, p.scope));
+        assert_eq!(
+            scope(auth.resolve("the-admin-token").await.expect("no query")),
+            Some((None, Scope::Admin))
+        );
+        assert_eq!(
+            scope(auth.resolve("the-operator-token").await.expect("no query")),
+            Some((None, Scope::Operator))
+        );
     }
 
     #[test]

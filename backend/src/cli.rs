@@ -9,7 +9,9 @@ use crate::telemetry::Metrics;
 use crate::telemetry::{self, LogFormat};
 use crate::writer::Writer;
 use crate::{auth, db, demo, github_sync};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -37,6 +39,32 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Exit 0 when the local `serve` answers `GET /health` with 200, 1 otherwise: the container
+    /// image's HEALTHCHECK (the image has no shell and no curl).
+    Healthcheck(HealthcheckArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HealthcheckArgs {
+    /// The address `serve` listens on; an unspecified address (0.0.0.0, ::) is checked on loopback.
+    #[arg(long, env = "CICD_LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+    /// The path to ask for.
+    #[arg(long, default_value = "/health")]
+    pub path: String,
+    /// Seconds to wait for the answer.
+    #[arg(long, default_value_t = 3)]
+    pub timeout: u64,
+}
+
+/// The URL `healthcheck` asks: the listen address, with an unspecified IP replaced by loopback.
+pub fn health_url(listen: SocketAddr, path: &str) -> String {
+    let ip = match listen.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}{path}", SocketAddr::new(ip, listen.port()))
 }
 
 #[derive(Debug, clap::Args)]
@@ -137,5 +165,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{secret}");
             Ok(())
         }
+        Command::Healthcheck(args) => {
+            let url = health_url(args.listen, &args.path);
+            let client = reqwest::Client::builder()
+                .timeout(Duration::from_secs(args.timeout))
+                .build()?;
+            let status = client.get(&url).send().await?.status();
+            anyhow::ensure!(status.is_success(), "{url} answered {status}");
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn healthcheck_asks_loopback_when_serve_listens_on_every_address() {
+        let url = |listen: &str| health_url(listen.parse().expect("address"), "/health");
+        assert_eq!(url("0.0.0.0:8000"), "http://127.0.0.1:8000/health");
+        assert_eq!(url("[::]:8080"), "http://[::1]:8080/health");
+        assert_eq!(url("10.1.2.3:9000"), "http://10.1.2.3:9000/health");
     }
 }

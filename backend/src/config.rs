@@ -16,6 +16,8 @@ pub struct Config {
     pub webhooks: WebhookConfig,
     #[command(flatten)]
     pub github: GithubConfig,
+    #[command(flatten)]
+    pub security: SecurityConfig,
     /// Address to listen on.
     #[arg(long, env = "CICD_LISTEN", default_value = "0.0.0.0:8080")]
     pub listen: SocketAddr,
@@ -25,6 +27,11 @@ pub struct Config {
     /// Bootstrap admin token (any string; compared by hash). Create further tokens with it.
     #[arg(long, env = "CICD_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<SecretString>,
+    /// Bootstrap token with the `operator` scope (any string; compared by hash), for the Kubernetes
+    /// operator: the admin token cannot manage what Kubernetes owns. The chart gives the same value
+    /// to the operator.
+    #[arg(long, env = "CICD_OPERATOR_TOKEN", hide_env_values = true)]
+    pub operator_token: Option<SecretString>,
     /// Let anyone read dashboards and runs without a token (fine on a laptop, not on the internet).
     #[arg(long, env = "CICD_PUBLIC_READ", default_value_t = true, action = clap::ArgAction::Set)]
     pub public_read: bool,
@@ -51,6 +58,10 @@ pub struct Config {
     /// Seconds between evaluations of every alert rule (window rules, groupWait, repeats).
     #[arg(long, env = "CICD_ALERT_TICK", default_value_t = 15)]
     pub alert_tick: u64,
+    /// Seconds between retention passes (deleting runs and rollups older than the settings'
+    /// `retention_days` and `rollup_retention_days`); 0 turns retention off on this replica.
+    #[arg(long, env = "CICD_RETENTION_INTERVAL", default_value_t = 3600)]
+    pub retention_interval: u64,
     /// Log format.
     #[arg(long, env = "CICD_LOG_FORMAT", value_enum, default_value = "pretty")]
     pub log_format: LogFormat,
@@ -105,6 +116,53 @@ impl Default for GithubConfig {
             github_poll_interval: 300,
             github_lookback_hours: 48,
             github_api_url: "https://api.github.com".into(),
+        }
+    }
+}
+
+/// Rate limits, trusted proxies and CORS.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SecurityConfig {
+    /// Requests per second each token, and each client address, may make to the ingest routes
+    /// (`/api/events`, `/api/events/batch`, `/api/webhooks/*`); 0 turns the limit off.
+    #[arg(long, env = "CICD_RATE_LIMIT_INGEST", default_value_t = 10_000)]
+    pub rate_limit_ingest: u32,
+    /// Requests above that rate a token or address may send at once before being slowed down.
+    #[arg(long, env = "CICD_RATE_LIMIT_INGEST_BURST", default_value_t = 20_000)]
+    pub rate_limit_ingest_burst: u32,
+    /// Failed authentications (401s) per minute a client address may cause before its requests to
+    /// `/api` are refused with 429 until the budget refills; 0 turns the limit off.
+    #[arg(long, env = "CICD_RATE_LIMIT_AUTH_FAILURES", default_value_t = 30)]
+    pub rate_limit_auth_failures: u32,
+    /// Proxies (CIDR list, e.g. `10.0.0.0/8,127.0.0.1/32`) whose `X-Forwarded-For` is believed;
+    /// otherwise the client address is the socket peer.
+    #[arg(long, env = "CICD_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Origins (comma list, e.g. `https://dash.example.com`) whose pages may call the API from the
+    /// browser (CORS). Empty: no cross-origin access.
+    #[arg(long, env = "CICD_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        SecurityConfig {
+            rate_limit_ingest: 10_000,
+            rate_limit_ingest_burst: 20_000,
+            rate_limit_auth_failures: 30,
+            trusted_proxies: Vec::new(),
+            cors_origins: Vec::new(),
+        }
+    }
+}
+
+impl SecurityConfig {
+    /// Every rate limit off (tests that send many requests from one place).
+    pub fn unlimited() -> Self {
+        SecurityConfig {
+            rate_limit_ingest: 0,
+            rate_limit_auth_failures: 0,
+            ..SecurityConfig::default()
         }
     }
 }

@@ -21,7 +21,7 @@ use crate::domain::{Run, RunStatus};
 use crate::error::{ApiError, FieldError};
 
 const DEFAULT_WINDOW_DAYS: i64 = 7;
-const MAX_WINDOW_DAYS: i64 = 400;
+use crate::domain::limits::{MAX_PAGE, MAX_WINDOW_DAYS};
 const MAX_POINTS: i64 = 2000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
@@ -81,9 +81,13 @@ pub struct MetricsParams {
     /// Time-series grain; default `hour` up to 2 days, `day` up to 90 days, else `week`.
     pub group_by: Option<Grain>,
     /// Number of recent runs (default 20, at most 500; 0 for none).
+    #[param(minimum = 0, maximum = 500)]
     pub limit: Option<i64>,
+    #[param(max_length = 255)]
     pub repo: Option<String>,
+    #[param(max_length = 255)]
     pub workflow: Option<String>,
+    #[param(max_length = 255)]
     pub branch: Option<String>,
     pub status: Option<RunStatus>,
 }
@@ -282,6 +286,14 @@ pub async fn metrics(
     params: &MetricsParams,
     now: DateTime<Utc>,
 ) -> Result<MetricsResponse, ApiError> {
+    let too_long = crate::domain::limits::filter_errors([
+        ("repo", &params.repo),
+        ("workflow", &params.workflow),
+        ("branch", &params.branch),
+    ]);
+    if !too_long.is_empty() {
+        return Err(ApiError::Validation(too_long));
+    }
     let to = params.to.unwrap_or(now);
     let from = params.from.unwrap_or(to - TimeDelta::days(DEFAULT_WINDOW_DAYS));
     if from >= to {
@@ -307,10 +319,10 @@ pub async fn metrics(
         )]));
     }
     let limit = params.limit.unwrap_or(20);
-    if !(0..=500).contains(&limit) {
+    if !(0..=MAX_PAGE).contains(&limit) {
         return Err(ApiError::Validation(vec![FieldError::new(
             "limit",
-            "must be between 0 and 500",
+            format!("must be between 0 and {MAX_PAGE}"),
         )]));
     }
 

@@ -66,6 +66,9 @@ pub enum ApiError {
     /// 413: the body is larger than the route accepts.
     #[error("{0}")]
     PayloadTooLarge(String),
+    /// 429: over a rate limit; `Retry-After` says after how many seconds to try again.
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after_secs: u64 },
     /// 422: well-formed, but fields are invalid; each one is named.
     #[error("the request has invalid fields")]
     Validation(Vec<FieldError>),
@@ -88,6 +91,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -104,6 +108,7 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::Validation(_) => "validation_failed",
+            ApiError::TooManyRequests { .. } => "rate_limited",
             ApiError::Unavailable => "database_unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -138,6 +143,9 @@ impl IntoResponse for ApiError {
             }
             ApiError::Unavailable => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            ApiError::TooManyRequests { retry_after_secs, .. } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs.max(1)));
             }
             _ => {}
         }

@@ -14,6 +14,7 @@ pub mod github_sync;
 pub mod http;
 pub mod ingest;
 pub mod live;
+pub mod retention;
 pub mod telemetry;
 pub mod throttle;
 pub mod webhooks;
@@ -39,6 +40,15 @@ use crate::writer::Writer;
 
 /// Builds the application state on an existing pool (also used by tests).
 pub fn state(pool: PgPool, config: &Config) -> anyhow::Result<AppState> {
+    for origin in &config.security.cors_origins {
+        let o = origin.trim();
+        anyhow::ensure!(
+            o == "*"
+                || ((o.starts_with("https://") || o.starts_with("http://"))
+                    && o.parse::<axum::http::HeaderValue>().is_ok()),
+            "CICD_CORS_ORIGINS: {o:?} is not an origin such as https://dash.example.com (or *)"
+        );
+    }
     let secret_box = config.secret_key.as_ref().map(SecretBox::new).transpose()?;
     let metrics = Arc::new(Metrics::new());
     let alerts = Arc::new(Alerts::new(
@@ -70,7 +80,11 @@ pub fn state(pool: PgPool, config: &Config) -> anyhow::Result<AppState> {
             metrics: metrics.clone(),
             backoff_base: std::time::Duration::from_secs(2),
         }),
-        auth: Arc::new(Authenticator::new(pool.clone(), config.admin_token.as_ref())),
+        auth: Arc::new(Authenticator::new(
+            pool.clone(),
+            config.admin_token.as_ref(),
+            config.operator_token.as_ref(),
+        )),
         verifier: Arc::new(Verifier::new(pool.clone(), &config.webhooks, secret_box.clone())),
         secret_box,
         metrics,
@@ -78,9 +92,11 @@ pub fn state(pool: PgPool, config: &Config) -> anyhow::Result<AppState> {
             environment: config.environment.clone(),
             public_read: config.public_read,
             public_url: config.public_url.clone(),
+            cors_origins: config.security.cors_origins.clone(),
             started: Instant::now(),
         }),
         live: Arc::new(live::Live::new(pool.clone())),
+        limits: Arc::new(http::limits::Limits::new(&config.security)),
         pool,
     })
 }
@@ -104,13 +120,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     background(&config, &state)?;
     let live = state.live.clone();
     let app = http::router(state, &config.static_dir);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            // Open streams would otherwise hold the shutdown up for ever.
-            live.close();
-        })
-        .await?;
+    // The socket peer is the client address of rate limits (unless a trusted proxy forwards).
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        // Open streams would otherwise hold the shutdown up for ever.
+        live.close();
+    })
+    .await?;
     Ok(())
 }
 
@@ -139,10 +159,26 @@ fn background(config: &Config, state: &AppState) -> anyhow::Result<()> {
         _ => {}
     }
     state.live.spawn();
+    let limits = state.limits.clone();
+    tokio::spawn(async move {
+        // Idle limiter keys are forgotten within seconds (their buckets refill that fast).
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
+        loop {
+            tick.tick().await;
+            limits.prune();
+        }
+    });
     state
         .alerts
         .spawn(std::time::Duration::from_secs(config.alert_tick.max(1)));
     tokio::spawn(state.outbox.clone().run());
+    if config.retention_interval > 0 {
+        Arc::new(retention::Retention::new(
+            state.pool.clone(),
+            &state.metrics.registry,
+        ))
+        .spawn(std::time::Duration::from_secs(config.retention_interval));
+    }
     let pool = state.pool.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));

@@ -45,6 +45,10 @@ fn cluster() -> bool {
     static RUN: OnceLock<bool> = OnceLock::new();
     *RUN.get_or_init(|| {
         if std::env::var_os("KUBECONFIG").is_none() {
+            assert!(
+                std::env::var_os("CICD_E2E_REQUIRED").is_none(),
+                "CICD_E2E_REQUIRED is set but KUBECONFIG is not: run under scripts/with-control-plane.sh"
+            );
             eprintln!("skipped: KUBECONFIG is not set (make test-e2e runs this against a throwaway kube-apiserver)");
             return false;
         }

@@ -173,6 +173,20 @@ describe("dashboard", () => {
     await expect.poll(() => secret.count()).toBe(0);
     await expect.poll(() => page.locator("table").last().textContent()).toContain("e2e-created");
     expect(await page.content()).not.toContain(token);
+
+    // Retention: both figures saved together; rollups kept for less time than runs is refused by the
+    // form (the server would answer 422 too) and nothing changes.
+    const retention = page.locator("section", { has: page.getByRole("heading", { name: "Retention" }) });
+    await retention.getByLabel("Keep raw runs (days)").fill("30");
+    const rollups = retention.getByLabel("Keep chart rollups (days)");
+    await rollups.fill("20");
+    await retention.getByRole("button", { name: "Save" }).click();
+    expect(await rollups.evaluate((input: HTMLInputElement) => input.validity.rangeUnderflow)).toBe(true);
+    expect((await server.api("/api/settings")).body).toEqual({ retention_days: 90, rollup_retention_days: 400 });
+    await rollups.fill("365");
+    await retention.getByRole("button", { name: "Save" }).click();
+    await retention.getByRole("status").waitFor();
+    expect((await server.api("/api/settings")).body).toEqual({ retention_days: 30, rollup_retention_days: 365 });
   });
 
   it("says when the backend is down and recovers without a reload", async () => {

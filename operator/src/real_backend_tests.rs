@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use cicd_monitor::auth::{self, Scope};
-use cicd_monitor::config::{Config, DbConfig, GithubConfig, WebhookConfig};
+use cicd_monitor::config::{Config, DbConfig, GithubConfig, SecurityConfig, WebhookConfig};
 use cicd_monitor::telemetry::LogFormat;
 use serde_json::{json, Value};
 use sqlx::PgPool;
@@ -28,13 +28,16 @@ fn config() -> Config {
             gitlab_webhook_token: None,
         },
         github: GithubConfig::default(),
+        security: SecurityConfig::default(),
         secret_key: Some("0123456789abcdef0123456789abcdef-test-key".into()),
         public_url: None,
         slack_webhook_url: None,
         alert_tick: 15,
+        retention_interval: 0,
         listen: "127.0.0.1:0".parse().expect("addr"),
         environment: "test".into(),
         admin_token: Some(ADMIN.into()),
+        operator_token: None,
         public_read: false,
         static_dir: PathBuf::from("/nonexistent"),
         ingest_writers: 1,

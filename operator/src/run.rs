@@ -126,7 +126,7 @@ pub async fn check_crds(client: &Client, ns: Option<&str>) -> anyhow::Result<()>
         if let Err(e) = res {
             anyhow::bail!(
                 "the {kind} custom resource ({}) is not served: {e}. Install the CRDs first: \
-                 kubectl apply --server-side -f crds/alertrule.yaml -f crds/integration.yaml (or install the chart with crds.enabled=true)",
+                 kubectl apply --server-side -f crds/alertrule.yaml -f crds/integration.yaml (the Helm chart installs them from its crds/ folder on first install)",
                 cicd_monitor_crds::api_version()
             );
         }

@@ -4,7 +4,7 @@
 //! databases; starts the release `cicd-monitor` binary next to this one as the server under test.
 
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -37,76 +37,11 @@ struct Args {
     requests: usize,
 }
 
-const ADMIN: &str = "bench-admin-token";
+#[path = "common/server.rs"]
+#[allow(dead_code)] // shared with cicd-faults, which restarts and signals the server
+mod server;
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Server {
-    async fn start(database_url: &str) -> anyhow::Result<Self> {
-        let exe = std::env::current_exe()?.with_file_name("cicd-monitor");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let child = Command::new(&exe)
-            .arg("serve")
-            .env("DATABASE_URL", database_url)
-            .env("CICD_LISTEN", format!("127.0.0.1:{port}"))
-            .env("CICD_ADMIN_TOKEN", ADMIN)
-            .env(
-                "RUST_LOG",
-                std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .stdout(Stdio::inherit())
-            .spawn()
-            .with_context(|| format!("starting {}", exe.display()))?;
-        let base = format!("http://127.0.0.1:{port}");
-        let client = reqwest::Client::new();
-        for _ in 0..200 {
-            if client
-                .get(format!("{base}/ready"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return Ok(Server { child, base });
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        bail!("the server did not become ready")
-    }
-
-    /// Peak resident memory of the server process so far, in MiB (VmHWM).
-    fn peak_rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map_or(f64::NAN, |kb| kb / 1024.0)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn fresh_database(admin_url: &str, name: &str) -> anyhow::Result<String> {
-    let mut conn = PgConnection::connect(admin_url).await?;
-    sqlx::query(&format!("drop database if exists {name} with (force)"))
-        .execute(&mut conn)
-        .await?;
-    sqlx::query(&format!("create database {name}"))
-        .execute(&mut conn)
-        .await?;
-    let (base, _) = admin_url
-        .rsplit_once('/')
-        .context("DATABASE_URL has no database name")?;
-    Ok(format!("{base}/{name}"))
-}
+use server::{fresh_database, Server};
 
 fn event_body(client: usize, i: u64) -> String {
     let start = Utc::now() - TimeDelta::seconds(300);
@@ -132,22 +67,11 @@ struct IngestResult {
 }
 
 async fn ingest(url: &str, args: &Args) -> anyhow::Result<IngestResult> {
-    let server = Server::start(url).await?;
+    let server = Server::start_with(url, &[]).await?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.clients)
         .build()?;
-    let token: String = client
-        .post(format!("{}/api/tokens", server.base))
-        .bearer_auth(ADMIN)
-        .json(&serde_json::json!({"name": "bench", "scope": "ingest"}))
-        .send()
-        .await?
-        .error_for_status()?
-        .json::<serde_json::Value>()
-        .await?["token"]
-        .as_str()
-        .context("no token")?
-        .to_owned();
+    let token = server.token("ingest").await?;
     let started = Instant::now();
     let single = load(
         &client,
@@ -205,7 +129,7 @@ async fn ingest(url: &str, args: &Args) -> anyhow::Result<IngestResult> {
         seconds,
         batch_rate: batch.0 as f64 / batch.2,
         health_rate: health.0 as f64 / health.2,
-        rss_mib: server.peak_rss_mib(),
+        rss_mib: server.rss_mib(true),
     })
 }
 
@@ -354,7 +278,7 @@ async fn queries(url: &str, args: &Args) -> anyhow::Result<(f64, f64, Vec<Latenc
     let load_secs = t.elapsed().as_secs_f64();
     sqlx::query("vacuum analyze").execute(&pool).await?;
 
-    let server = Server::start(url).await?;
+    let server = Server::start_with(url, &[]).await?;
     let client = reqwest::Client::new();
     let scenarios: Vec<(&'static str, String)> = vec![
         ("30 days by day, unfiltered", "from={d30}&group_by=day".into()),
@@ -411,7 +335,7 @@ async fn queries(url: &str, args: &Args) -> anyhow::Result<(f64, f64, Vec<Latenc
             max: pick(1.0),
         });
     }
-    Ok((loaded as f64, load_secs, out, server.peak_rss_mib()))
+    Ok((loaded as f64, load_secs, out, server.rss_mib(true)))
 }
 
 fn command_output(cmd: &str, args: &[&str]) -> String {

@@ -1,5 +1,6 @@
 //! PostgreSQL access: the pool, migrations, and one module of small query functions per table.
 
+pub mod audit;
 pub mod integrations;
 pub mod jobs;
 pub mod rollups;

@@ -1,20 +1,20 @@
 //! The `settings` table: runtime policy, one JSON value per key.
 
 use serde_json::Value;
-use sqlx::PgPool;
+use sqlx::PgExecutor;
 
 use crate::domain::settings::Settings;
 
 /// The current settings (defaults for keys not stored).
-pub async fn load(pool: &PgPool) -> sqlx::Result<Settings> {
+pub async fn load(db: impl PgExecutor<'_>) -> sqlx::Result<Settings> {
     let rows: Vec<(String, Value)> = sqlx::query_as("select key, value from settings")
-        .fetch_all(pool)
+        .fetch_all(db)
         .await?;
     Ok(Settings::from_stored(rows.iter().map(|(k, v)| (k.as_str(), v))))
 }
 
 /// Stores every setting, in one statement.
-pub async fn save(pool: &PgPool, settings: &Settings) -> sqlx::Result<()> {
+pub async fn save(db: impl PgExecutor<'_>, settings: &Settings) -> sqlx::Result<()> {
     let (keys, values): (Vec<&str>, Vec<Value>) = settings.to_stored().into_iter().unzip();
     sqlx::query(
         "insert into settings (key, value, updated_at) \
@@ -23,7 +23,7 @@ pub async fn save(pool: &PgPool, settings: &Settings) -> sqlx::Result<()> {
     )
     .bind(keys)
     .bind(values)
-    .execute(pool)
+    .execute(db)
     .await
     .map(drop)
 }

@@ -27,14 +27,19 @@ pub struct SealedSource {
     pub secret_sealed: Vec<u8>,
 }
 
-pub async fn insert(pool: &PgPool, provider: &str, name: &str, sealed: &[u8]) -> sqlx::Result<SourceInfo> {
+pub async fn insert(
+    db: impl sqlx::PgExecutor<'_>,
+    provider: &str,
+    name: &str,
+    sealed: &[u8],
+) -> sqlx::Result<SourceInfo> {
     sqlx::query_as(&format!(
         "insert into webhook_sources (provider, name, secret_sealed) values ($1, $2, $3) returning {INFO}"
     ))
     .bind(provider)
     .bind(name)
     .bind(sealed)
-    .fetch_one(pool)
+    .fetch_one(db)
     .await
 }
 
@@ -46,12 +51,12 @@ pub async fn list(pool: &PgPool) -> sqlx::Result<Vec<SourceInfo>> {
     .await
 }
 
-pub async fn delete(pool: &PgPool, id: i64) -> sqlx::Result<bool> {
-    let done = sqlx::query("delete from webhook_sources where id = $1")
+/// Deletes a source; its provider and name, or `None` when there is no such source.
+pub async fn delete(db: impl sqlx::PgExecutor<'_>, id: i64) -> sqlx::Result<Option<(String, String)>> {
+    sqlx::query_as("delete from webhook_sources where id = $1 returning provider, name")
         .bind(id)
-        .execute(pool)
-        .await?;
-    Ok(done.rows_affected() == 1)
+        .fetch_optional(db)
+        .await
 }
 
 pub async fn all_sealed(pool: &PgPool) -> sqlx::Result<Vec<SealedSource>> {

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{FromRow, PgPool};
+use sqlx::{FromRow, PgExecutor, PgPool};
 use utoipa::ToSchema;
 
 /// A token as listed by the API: never the secret, never its hash.
@@ -21,7 +21,7 @@ pub struct TokenInfo {
 }
 
 pub async fn insert(
-    pool: &PgPool,
+    db: impl PgExecutor<'_>,
     name: &str,
     scope: &str,
     hash: &[u8],
@@ -35,7 +35,7 @@ pub async fn insert(
     .bind(scope)
     .bind(hash)
     .bind(prefix)
-    .fetch_one(pool)
+    .fetch_one(db)
     .await
 }
 
@@ -47,13 +47,15 @@ pub async fn list(pool: &PgPool) -> sqlx::Result<Vec<TokenInfo>> {
     .await
 }
 
-/// Revokes a token; `false` when no live token has that id.
-pub async fn revoke(pool: &PgPool, id: i64) -> sqlx::Result<bool> {
-    let done = sqlx::query("update api_tokens set revoked_at = now() where id = $1 and revoked_at is null")
-        .bind(id)
-        .execute(pool)
-        .await?;
-    Ok(done.rows_affected() == 1)
+/// Revokes a token; its listing, or `None` when no live token has that id.
+pub async fn revoke(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<TokenInfo>> {
+    sqlx::query_as(
+        "update api_tokens set revoked_at = now() where id = $1 and revoked_at is null \
+         returning id, name, scope, prefix, created_at, last_used_at, revoked_at",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
 }
 
 /// The id and scope of the live token with this hash.

@@ -88,6 +88,10 @@ pub fn merge(existing: Option<&RunState>, event: &RunEvent, now: DateTime<Utc>) 
             into.insert(k.clone(), v.clone());
         }
     }
+    // Keys merged from many events could grow without end: past the limit, the latest wins.
+    if super::limits::json_size(&new.metadata) > super::limits::MAX_STORED_METADATA {
+        new.metadata = object_or_empty(&event.metadata);
+    }
     derive_duration(&mut new);
 
     let outcome = if new == *old {
@@ -235,5 +239,17 @@ mod tests {
             state.metadata,
             serde_json::json!({"runner": "ubuntu-latest", "exit_code": 0})
         );
+    }
+
+    #[test]
+    fn merged_metadata_past_the_limit_keeps_only_the_latest_event() {
+        let mut first = event(RunStatus::Running);
+        first.metadata =
+            serde_json::json!({"a": "x".repeat(super::super::limits::MAX_STORED_METADATA - 100)});
+        let (state, _) = merge(None, &first, t(0));
+        let mut done = event(RunStatus::Success);
+        done.metadata = serde_json::json!({"b": "y".repeat(200)});
+        let (state, _) = merge(Some(&state), &done, t(1));
+        assert_eq!(state.metadata, done.metadata);
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod histogram;
 pub mod job;
+pub mod limits;
 pub mod merge;
 pub mod rollup;
 pub mod run;

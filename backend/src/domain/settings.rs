@@ -7,21 +7,31 @@ use utoipa::ToSchema;
 
 use crate::error::FieldError;
 
-/// Allowed `retention_days`.
+/// Allowed `retention_days` and `rollup_retention_days`.
 pub const RETENTION_DAYS: std::ops::RangeInclusive<i64> = 1..=3650;
+
+/// The settings' names, in the order they are checked.
+const KEYS: [&str; 2] = ["retention_days", "rollup_retention_days"];
 
 /// Every runtime setting. `PUT /api/settings` replaces all of them at once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
-    /// How many days runs are kept (1–3650).
+    /// How many days runs (with their jobs and raw payloads) are kept (1–3650).
     #[schema(minimum = 1, maximum = 3650, example = 90)]
     pub retention_days: i32,
+    /// How many days the hourly rollups behind the dashboard's counters are kept (1–3650, at
+    /// least `retention_days`).
+    #[schema(minimum = 1, maximum = 3650, example = 400)]
+    pub rollup_retention_days: i32,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { retention_days: 90 }
+        Settings {
+            retention_days: 90,
+            rollup_retention_days: 400,
+        }
     }
 }
 
@@ -31,18 +41,26 @@ impl Settings {
     pub fn from_stored<'a>(rows: impl IntoIterator<Item = (&'a str, &'a Value)>) -> Self {
         let mut s = Settings::default();
         for (key, value) in rows {
-            if key == "retention_days" {
-                if let Some(days) = retention_days(value) {
-                    s.retention_days = days;
-                }
+            let Some(days) = retention_days(value) else {
+                continue;
+            };
+            match key {
+                "retention_days" => s.retention_days = days,
+                "rollup_retention_days" => s.rollup_retention_days = days,
+                _ => {}
             }
         }
+        // Rollups are never dropped before the runs they count.
+        s.rollup_retention_days = s.rollup_retention_days.max(s.retention_days);
         s
     }
 
     /// The rows to store.
     pub fn to_stored(&self) -> Vec<(&'static str, Value)> {
-        vec![("retention_days", Value::from(self.retention_days))]
+        vec![
+            ("retention_days", Value::from(self.retention_days)),
+            ("rollup_retention_days", Value::from(self.rollup_retention_days)),
+        ]
     }
 
     /// A full replacement from a request body: every setting present and valid, no other key.
@@ -52,22 +70,22 @@ impl Settings {
             return Err(vec![FieldError::new("body", "must be a JSON object of settings")]);
         };
         let mut errors = Vec::new();
-        for key in map.keys().filter(|k| k.as_str() != "retention_days") {
+        for key in map.keys().filter(|k| !KEYS.contains(&k.as_str())) {
             errors.push(FieldError::new(
                 key.as_str(),
-                "unknown setting (known: retention_days)",
+                format!("unknown setting (known: {})", KEYS.join(", ")),
             ));
         }
-        let days = match map.get("retention_days") {
+        let mut days = KEYS.map(|key| match map.get(key) {
             None => {
-                errors.push(FieldError::new("retention_days", "is required"));
+                errors.push(FieldError::new(key, "is required"));
                 None
             }
             Some(v) => {
                 let days = retention_days(v);
                 if days.is_none() {
                     errors.push(FieldError::new(
-                        "retention_days",
+                        key,
                         format!(
                             "must be a whole number of days from {} to {}",
                             RETENTION_DAYS.start(),
@@ -77,9 +95,21 @@ impl Settings {
                 }
                 days
             }
-        };
+        });
+        if let [Some(runs), Some(rollups)] = days {
+            if rollups < runs {
+                errors.push(FieldError::new(
+                    "rollup_retention_days",
+                    format!("must be at least retention_days ({runs}): rollups outlive the runs they count"),
+                ));
+                days[1] = None;
+            }
+        }
         match days {
-            Some(retention_days) if errors.is_empty() => Ok(Settings { retention_days }),
+            [Some(retention_days), Some(rollup_retention_days)] if errors.is_empty() => Ok(Settings {
+                retention_days,
+                rollup_retention_days,
+            }),
             _ => Err(errors),
         }
     }
@@ -109,11 +139,14 @@ mod tests {
     #[test]
     fn a_replacement_needs_every_setting_valid_and_nothing_else() {
         assert_eq!(
-            Settings::parse(&json!({"retention_days": 30})),
-            Ok(Settings { retention_days: 30 })
+            Settings::parse(&json!({"retention_days": 30, "rollup_retention_days": 60})),
+            Ok(Settings {
+                retention_days: 30,
+                rollup_retention_days: 60
+            })
         );
         for ok in [1, 3650] {
-            assert!(Settings::parse(&json!({ "retention_days": ok })).is_ok());
+            assert!(Settings::parse(&json!({ "retention_days": ok, "rollup_retention_days": ok })).is_ok());
         }
         for bad in [
             json!(0),
@@ -125,15 +158,24 @@ mod tests {
             json!(null),
         ] {
             assert_eq!(
-                fields(json!({ "retention_days": bad })),
+                fields(json!({ "retention_days": bad, "rollup_retention_days": 400 })),
                 ["retention_days"],
                 "{bad}"
             );
+            assert_eq!(
+                fields(json!({ "retention_days": 1, "rollup_retention_days": bad })),
+                ["rollup_retention_days"],
+                "{bad}"
+            );
         }
-        assert_eq!(fields(json!({})), ["retention_days"]);
+        assert_eq!(fields(json!({})), ["retention_days", "rollup_retention_days"]);
         assert_eq!(
-            fields(json!({"retention_days": 30, "retentionDays": 30})),
+            fields(json!({"retention_days": 30, "rollup_retention_days": 30, "retentionDays": 30})),
             ["retentionDays"]
+        );
+        assert_eq!(
+            fields(json!({"retention_days": 30, "rollup_retention_days": 29})),
+            ["rollup_retention_days"]
         );
         assert_eq!(fields(json!([1])), ["body"]);
     }
@@ -143,16 +185,33 @@ mod tests {
         let (days, junk, other) = (json!(30), json!("soon"), json!(true));
         assert_eq!(
             Settings::from_stored([("retention_days", &days), ("future_key", &other)]),
-            Settings { retention_days: 30 }
+            Settings {
+                retention_days: 30,
+                rollup_retention_days: 400
+            }
         );
         assert_eq!(
-            Settings::from_stored([("retention_days", &junk)]),
+            Settings::from_stored([("retention_days", &junk), ("rollup_retention_days", &junk)]),
             Settings::default()
         );
-        let stored = Settings { retention_days: 7 }.to_stored();
+        let stored = Settings {
+            retention_days: 7,
+            rollup_retention_days: 9,
+        }
+        .to_stored();
         assert_eq!(
             Settings::from_stored(stored.iter().map(|(k, v)| (*k, v))),
-            Settings { retention_days: 7 }
+            Settings {
+                retention_days: 7,
+                rollup_retention_days: 9
+            }
+        );
+        // Rollups are kept at least as long as runs, whatever is stored.
+        let (long, short) = (json!(500), json!(100));
+        assert_eq!(
+            Settings::from_stored([("retention_days", &long), ("rollup_retention_days", &short)])
+                .rollup_retention_days,
+            500
         );
     }
 }

@@ -16,6 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::extract::{Json as JsonBody, Path, Query};
 use super::{AdminAuth, AppState, ReadAuth};
 use crate::alerting::{deliver, Delivery, Notice, NoticeKind};
+use crate::db::audit::{self, Action};
 use crate::db::integrations;
 use crate::error::{ApiError, ApiResult, ErrorBody, FieldError};
 use crate::live;
@@ -35,6 +36,7 @@ pub struct AlertQuery {
     pub state: Option<String>,
     pub rule_id: Option<i64>,
     /// At most this many, newest first (default 100, at most 500).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
@@ -107,10 +109,10 @@ async fn list(
     Ok(Json(rows))
 }
 
-async fn one(state: &AppState, id: i64) -> ApiResult<Incident> {
+async fn one(db: impl sqlx::PgExecutor<'_>, id: i64) -> ApiResult<Incident> {
     let row: Option<Incident> = sqlx::query_as(&format!("{INCIDENTS} where i.id = $1"))
         .bind(id)
-        .fetch_optional(&state.pool)
+        .fetch_optional(db)
         .await?;
     row.ok_or_else(|| ApiError::NotFound(format!("no incident with id {id}")))
 }
@@ -122,10 +124,11 @@ async fn one(state: &AppState, id: i64) -> ApiResult<Incident> {
     security(("bearer" = [])))]
 async fn ack(
     State(state): State<AppState>,
-    _auth: AdminAuth,
+    AdminAuth(who): AdminAuth,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Incident>> {
-    sqlx::query(&format!(
+    let mut tx = state.pool.begin().await?;
+    let acked = sqlx::query(&format!(
         "with acked as (update alert_incidents set acknowledged_at = now() \
              where id = $1 and acknowledged_at is null returning id, rule_id, state) \
          select pg_notify($2, {}) from acked",
@@ -133,9 +136,24 @@ async fn ack(
     ))
     .bind(id)
     .bind(live::INCIDENTS)
-    .execute(&state.pool)
-    .await?;
-    Ok(Json(one(&state, id).await?))
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    let incident = one(&mut *tx, id).await?;
+    if acked > 0 {
+        audit::record(&mut *tx, who, audited("incident.acknowledged", &incident, None)).await?;
+    }
+    tx.commit().await?;
+    Ok(Json(incident))
+}
+
+/// The audit record of an acknowledgement or a mute.
+fn audited<'a>(action: &'a str, incident: &'a Incident, until: Option<DateTime<Utc>>) -> Action<'a> {
+    let mut detail = serde_json::json!({"rule_id": incident.rule_id, "labels": incident.labels.0});
+    if let Some(until) = until {
+        detail["muted_until"] = until.to_rfc3339().into();
+    }
+    Action::new(action, "incident", incident.id, &incident.rule_name).detail(detail)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -155,7 +173,7 @@ pub struct MuteBody {
     security(("bearer" = [])))]
 async fn mute(
     State(state): State<AppState>,
-    _auth: AdminAuth,
+    AdminAuth(who): AdminAuth,
     Path(id): Path<i64>,
     JsonBody(body): JsonBody<MuteBody>,
 ) -> ApiResult<Json<Incident>> {
@@ -169,7 +187,8 @@ async fn mute(
             )]));
         }
     };
-    sqlx::query(&format!(
+    let mut tx = state.pool.begin().await?;
+    let muted = sqlx::query(&format!(
         "with muted as (update alert_incidents set muted_until = $2 where id = $1 returning id, rule_id, state) \
          select pg_notify($3, {}) from muted",
         live::publish::incident_json_sql("muted")
@@ -177,9 +196,15 @@ async fn mute(
     .bind(id)
     .bind(until)
     .bind(live::INCIDENTS)
-    .execute(&state.pool)
-    .await?;
-    Ok(Json(one(&state, id).await?))
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    let incident = one(&mut *tx, id).await?;
+    if muted > 0 {
+        audit::record(&mut *tx, who, audited("incident.muted", &incident, Some(until))).await?;
+    }
+    tx.commit().await?;
+    Ok(Json(incident))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -199,7 +224,7 @@ pub struct TestResult {
 /// Send a test message through one or every integration, now, and report each result.
 #[utoipa::path(post, path = "/api/alerts/test", tag = "alerting", request_body = TestBody,
     responses((status = 200, body = Vec<TestResult>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-              (status = 404, body = ErrorBody)),
+              (status = 404, body = ErrorBody), (status = 422, description = "A field of the body has the wrong type", body = ErrorBody)),
     security(("bearer" = [])))]
 async fn test(
     State(state): State<AppState>,

@@ -39,6 +39,9 @@ pub async fn authorize_token(state: &AppState, token: &str, needed: Scope) -> Re
             principal.scope.as_str()
         )));
     }
+    if needed == Scope::Ingest {
+        state.limits.ingest_token(principal.token_id)?;
+    }
     Ok(principal)
 }
 

@@ -10,6 +10,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::{AppState, IngestAuth, MAX_BATCH_BODY};
+use crate::domain::limits::MAX_JSON_DEPTH;
 use crate::domain::{Outcome, Run};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::ingest::generic;
@@ -106,7 +107,7 @@ pub struct BatchResponse {
 
 /// Record up to 1,000 run events; each succeeds or fails on its own.
 #[utoipa::path(post, path = "/api/events/batch", tag = "ingest",
-    request_body(content = Vec<generic::GenericEvent>, description = "A JSON array of up to 1,000 events"),
+    request_body(content = Vec<serde_json::Value>, description = "A JSON array of 1 to 1,000 events, each a `GenericEvent` validated on its own (its result says how it fared)"),
     responses(
         (status = 200, description = "One result per event, in request order", body = BatchResponse),
         (status = 400, description = "Malformed JSON, not an array, or empty", body = ErrorBody),
@@ -121,8 +122,11 @@ async fn ingest_batch(
     _auth: IngestAuth,
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> ApiResult<Json<BatchResponse>> {
+    let body = body?;
+    // Each event may nest as deeply as a single one; the array adds a level.
+    generic::check_depth(&body, MAX_JSON_DEPTH + 1)?;
     let value: serde_json::Value =
-        serde_json::from_slice(&body?).map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
+        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
     let serde_json::Value::Array(items) = value else {
         return Err(ApiError::BadRequest(
             "the body must be a JSON array of events".into(),

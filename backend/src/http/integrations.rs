@@ -9,10 +9,14 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use cicd_monitor_crds::{IntegrationSpec, IntegrationType, SecretValue};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
 
 use super::extract::{Json as JsonBody, Path};
 use super::{AdminAuth, AppState, OperatorAuth};
+use crate::auth::Principal;
+use crate::db::audit::{self, Action};
 use crate::db::integrations::{self as db, IntegrationRow, K8sRef, NewIntegration, Owner};
 use crate::error::{ApiError, ApiResult, ErrorBody, FieldError};
 
@@ -206,12 +210,7 @@ fn keep_secrets(state: &AppState, row: &IntegrationRow, spec: &mut IntegrationSp
     if row.kind != kind_of(spec) {
         return;
     }
-    let Some(old) = state
-        .secret_box
-        .as_ref()
-        .and_then(|b| b.open(&row.secrets_sealed))
-        .and_then(|plain| serde_json::from_slice::<Secrets>(&plain).ok())
-    else {
+    let Some(old) = opened(state, row) else {
         return;
     };
     let fill = |v: &mut SecretValue, old: Option<&String>| {
@@ -238,8 +237,11 @@ fn kind_of(spec: &IntegrationSpec) -> &'static str {
     }
 }
 
+/// Stores an integration and records the change in the audit log, in one transaction. An update
+/// that changes nothing (the operator re-applying a resource) is not recorded.
 async fn write(
     state: &AppState,
+    who: Option<Principal>,
     existing: Option<i64>,
     name: &str,
     spec: &IntegrationSpec,
@@ -260,10 +262,50 @@ async fn write(
         sealed: &sealed,
         url_hint: &mask(&secrets.url),
     };
-    Ok(match existing {
-        Some(id) => db::update(&state.pool, id, &new).await?,
-        None => db::insert(&state.pool, &new, owner).await?,
-    })
+    let mut tx = state.pool.begin().await?;
+    let (row, action) = match existing {
+        Some(id) => {
+            let old = db::get(&mut *tx, id).await?;
+            let row = db::update(&mut *tx, id, &new).await?;
+            let same = old.is_some_and(|o| {
+                o.name == row.name
+                    && o.spec.0 == clear
+                    && opened(state, &o).is_some_and(|old| same(&old, &secrets))
+            });
+            (row, (!same).then_some("integration.updated"))
+        }
+        None => (
+            db::insert(&mut *tx, &new, owner).await?,
+            Some("integration.created"),
+        ),
+    };
+    if let Some(action) = action {
+        audit::record(&mut *tx, who, audited(action, &row)).await?;
+    }
+    tx.commit().await?;
+    Ok(row)
+}
+
+/// The audit record of a change: the type, owner and masked address, never a secret.
+fn audited<'a>(action: &'a str, row: &'a IntegrationRow) -> Action<'a> {
+    Action::new(action, "integration", row.id, &row.name).detail(serde_json::json!({
+        "type": row.kind,
+        "source": row.source,
+        "url_hint": row.url_hint,
+    }))
+}
+
+/// Whether two sets of secrets are equal, compared in constant time (by hash, so that not even
+/// their length shows): an admin may replace a secret but never learn it, not even from timing.
+fn same(a: &Secrets, b: &Secrets) -> bool {
+    let digest = |s: &Secrets| Sha256::digest(serde_json::to_vec(s).unwrap_or_default());
+    bool::from(digest(a).ct_eq(&digest(b)))
+}
+
+/// The stored secrets of an integration, when they can be opened.
+fn opened(state: &AppState, row: &IntegrationRow) -> Option<Secrets> {
+    let plain = state.secret_box.as_ref()?.open(&row.secrets_sealed)?;
+    serde_json::from_slice(&plain).ok()
 }
 
 /// Refuses changes through the API to what Kubernetes or the environment owns.
@@ -288,10 +330,10 @@ pub fn api_owned(source: &str, k8s: Option<K8sRef>, what: &str) -> ApiResult<()>
     security(("bearer" = [])))]
 async fn create(
     State(state): State<AppState>,
-    _auth: AdminAuth,
+    AdminAuth(who): AdminAuth,
     JsonBody(body): JsonBody<IntegrationBody>,
 ) -> ApiResult<(StatusCode, Json<IntegrationInfo>)> {
-    let row = write(&state, None, &body.name, &body.spec, &Owner::api()).await?;
+    let row = write(&state, who, None, &body.name, &body.spec, &Owner::api()).await?;
     Ok((StatusCode::CREATED, Json(info(row, 0))))
 }
 
@@ -340,7 +382,7 @@ fn found(row: Option<IntegrationRow>, id: i64) -> ApiResult<IntegrationRow> {
     security(("bearer" = [])))]
 async fn replace(
     State(state): State<AppState>,
-    _auth: AdminAuth,
+    AdminAuth(who): AdminAuth,
     Path(id): Path<i64>,
     JsonBody(body): JsonBody<IntegrationBody>,
 ) -> ApiResult<Json<IntegrationInfo>> {
@@ -348,7 +390,7 @@ async fn replace(
     api_owned(&row.source, row.k8s(), "integration")?;
     let mut spec = body.spec;
     keep_secrets(&state, &row, &mut spec);
-    let row = write(&state, Some(id), &body.name, &spec, &Owner::api()).await?;
+    let row = write(&state, who, Some(id), &body.name, &spec, &Owner::api()).await?;
     let pending = db::pending_count(&state.pool, id).await?;
     Ok(Json(info(row, pending)))
 }
@@ -360,12 +402,12 @@ async fn replace(
     security(("bearer" = [])))]
 async fn remove(
     State(state): State<AppState>,
-    _auth: AdminAuth,
+    AdminAuth(who): AdminAuth,
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
     let row = found(db::get(&state.pool, id).await?, id)?;
     api_owned(&row.source, row.k8s(), "integration")?;
-    db::delete(&state.pool, id).await?;
+    delete(&state, who, &row).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -377,14 +419,14 @@ async fn remove(
     security(("bearer" = [])))]
 async fn upsert_k8s(
     State(state): State<AppState>,
-    _auth: OperatorAuth,
+    OperatorAuth(who): OperatorAuth,
     Path(uid): Path<String>,
     JsonBody(body): JsonBody<K8sIntegrationBody>,
 ) -> ApiResult<Json<IntegrationInfo>> {
     let name = format!("{}/{}", body.namespace, body.name);
     let owner = Owner::kubernetes(uid.clone(), body.namespace, body.name);
     let existing = db::by_uid(&state.pool, &uid).await?.map(|r| r.id);
-    let row = write(&state, existing, &name, &body.spec, &owner).await?;
+    let row = write(&state, who, existing, &name, &body.spec, &owner).await?;
     let pending = db::pending_count(&state.pool, row.id).await?;
     Ok(Json(info(row, pending)))
 }
@@ -396,14 +438,23 @@ async fn upsert_k8s(
     security(("bearer" = [])))]
 async fn remove_k8s(
     State(state): State<AppState>,
-    _auth: OperatorAuth,
+    OperatorAuth(who): OperatorAuth,
     Path(uid): Path<String>,
 ) -> ApiResult<StatusCode> {
     let row = db::by_uid(&state.pool, &uid)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no integration with uid {uid}")))?;
-    db::delete(&state.pool, row.id).await?;
+    delete(&state, who, &row).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+async fn delete(state: &AppState, who: Option<Principal>, row: &IntegrationRow) -> ApiResult<()> {
+    let mut tx = state.pool.begin().await?;
+    if db::delete(&mut *tx, row.id).await? {
+        audit::record(&mut *tx, who, audited("integration.deleted", row)).await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 #[cfg(test)]

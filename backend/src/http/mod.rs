@@ -1,12 +1,14 @@
 //! The HTTP surface: one router assembled from one module per resource.
 
 mod alerts;
+mod audit;
 mod auth;
 mod events;
 mod extract;
+mod headers;
 mod health;
 pub mod integrations;
-
+pub mod limits;
 mod metrics;
 mod middleware;
 pub mod openapi;
@@ -58,6 +60,8 @@ pub struct AppState {
     pub info: Arc<Info>,
     /// Live updates for `GET /api/stream`.
     pub live: Arc<Live>,
+    /// Rate limits and the client-address rules.
+    pub limits: Arc<limits::Limits>,
 }
 
 /// Facts about this process that the API reports.
@@ -66,14 +70,23 @@ pub struct Info {
     pub public_read: bool,
     /// `CICD_PUBLIC_URL`.
     pub public_url: Option<String>,
+    /// `CICD_CORS_ORIGINS`: origins whose pages may call the API (empty: none).
+    pub cors_origins: Vec<String>,
     pub started: Instant,
 }
 
 /// The whole application: API routes, `/health`, `/metrics`, and the SPA for every other GET.
 pub fn router(state: AppState, static_dir: &Path) -> Router {
-    let api = Router::new()
+    // The ingest routes: limited per client address here, per token once it is resolved.
+    let ingest = Router::new()
         .merge(events::router())
         .merge(webhooks::router())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::ingest,
+        ));
+    let api = Router::new()
+        .merge(ingest)
         .merge(sources::router())
         .merge(integrations::router())
         .merge(rules::router())
@@ -83,23 +96,34 @@ pub fn router(state: AppState, static_dir: &Path) -> Router {
         .merge(settings::router())
         .merge(stream::router())
         .merge(tokens::router())
+        .merge(audit::router())
         .merge(health::api_router())
         .merge(openapi::router())
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .fallback(spa::api_not_found)
-        .method_not_allowed_fallback(spa::method_not_allowed);
-    Router::new()
+        .method_not_allowed_fallback(spa::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::auth_failures,
+        ));
+    let app = Router::new()
         .nest("/api", api)
         .merge(health::router())
         .method_not_allowed_fallback(spa::method_not_allowed)
         .fallback(spa::service(static_dir))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            limits::resolve_client,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             middleware::record_metrics,
         ))
         // gzip/brotli for clients that ask; tower-http's default predicate skips small bodies,
         // images and server-sent events (compressing a stream would hold its events back).
-        .layer(tower_http::compression::CompressionLayer::new())
+        .layer(tower_http::compression::CompressionLayer::new());
+    let app = headers::cors(app, &state.info.cors_origins);
+    headers::security(app)
         .layer(middleware::trace())
         .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
         .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(

@@ -51,6 +51,7 @@ use super::AppState;
         super::tokens::create,
         super::tokens::list,
         super::tokens::revoke,
+        super::audit::list,
         super::health::health,
         super::health::ready,
         super::health::prometheus,
@@ -58,7 +59,7 @@ use super::AppState;
         openapi_json,
     ),
     components(schemas(super::stream::Hello, super::stream::Resync, crate::live::IncidentChange, crate::domain::Run)),
-    modifiers(&BearerAuth, &UniqueOperationIds, &CrdSpecs),
+    modifiers(&BearerAuth, &UniqueOperationIds, &CrdSpecs, &BadRequests),
     tags(
         (name = "ingest", description = "Recording run events"),
         (name = "webhooks", description = "Native CI webhooks (GitHub, GitLab, Jenkins, CDEvents) and their sources"),
@@ -67,7 +68,7 @@ use super::AppState;
         (name = "runs", description = "Individual runs"),
         (name = "stream", description = "Live updates (server-sent events)"),
         (name = "settings", description = "Runtime policy (retention)"),
-        (name = "tokens", description = "API tokens (admin)"),
+        (name = "tokens", description = "API tokens and the audit log of admin actions (admin)"),
         (name = "health", description = "Probes, Prometheus metrics and UI config"),
     )
 )]
@@ -87,6 +88,35 @@ impl Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// Every route that reads a path parameter, a query or a body answers `400` in the error shape when
+/// one cannot be read at all (an id past `i64`, a malformed time, a body that is not JSON), before
+/// any handler runs: the document says so on each such operation.
+struct BadRequests;
+
+impl Modify for BadRequests {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, ResponseBuilder};
+        for item in api.paths.paths.values_mut() {
+            for op in operations_mut(item) {
+                let reads_input =
+                    op.request_body.is_some() || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
+                if reads_input && !op.responses.responses.contains_key("400") {
+                    let response = ResponseBuilder::new()
+                        .description("A parameter or the body cannot be read")
+                        .content(
+                            "application/json",
+                            ContentBuilder::new()
+                                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                                .build(),
+                        )
+                        .build();
+                    op.responses.responses.insert("400".into(), RefOr::T(response));
+                }
+            }
+        }
     }
 }
 

@@ -13,6 +13,7 @@ use super::extract::{Json as JsonBody, Path};
 use super::integrations::api_owned;
 use super::{AdminAuth, AppState, OperatorAuth, ReadAuth};
 use crate::alerting::selector::Matcher;
+use crate::db::audit::{self, Action};
 use crate::db::integrations::{self as integrations, K8sRef, Owner};
 use crate::db::rules::{self as db, RuleRow};
 use crate::error::{ApiError, ApiResult, ErrorBody, FieldError};
@@ -119,6 +120,16 @@ async fn validate(state: &AppState, name: &str, spec: &AlertRuleSpec) -> ApiResu
     }
 }
 
+/// The audit record of a change to a rule: its condition and severity, not its whole spec.
+fn audited<'a>(action: &'a str, id: i64, name: &'a str, spec: &AlertRuleSpec, source: &str) -> Action<'a> {
+    Action::new(action, "alert_rule", id, name).detail(serde_json::json!({
+        "source": source,
+        "condition": spec.condition.kind(),
+        "severity": spec.severity,
+        "enabled": !spec.suspend,
+    }))
+}
+
 async fn fetch(state: &AppState, id: i64) -> ApiResult<RuleRow> {
     db::get(&state.pool, id)
         .await?
@@ -133,11 +144,20 @@ async fn fetch(state: &AppState, id: i64) -> ApiResult<RuleRow> {
     security(("bearer" = [])))]
 async fn create(
     State(state): State<AppState>,
-    _auth: AdminAuth,
+    AdminAuth(who): AdminAuth,
     JsonBody(body): JsonBody<RuleBody>,
 ) -> ApiResult<(StatusCode, Json<RuleInfo>)> {
     validate(&state, &body.name, &body.spec).await?;
-    let id = db::insert(&state.pool, body.name.trim(), &body.spec, &Owner::api()).await?;
+    let name = body.name.trim();
+    let mut tx = state.pool.begin().await?;
+    let id = db::insert(&mut *tx, name, &body.spec, &Owner::api()).await?;
+    audit::record(
+        &mut *tx,
+        who,
+        audited("alert_rule.created", id, name, &body.spec, "api"),
+    )
+    .await?;
+    tx.commit().await?;
     Ok((StatusCode::CREATED, Json(info(fetch(&state, id).await?))))
 }
 
@@ -169,14 +189,23 @@ async fn get_one(
     security(("bearer" = [])))]
 async fn replace(
     State(state): State<AppState>,
-    _auth: AdminAuth,
+    AdminAuth(who): AdminAuth,
     Path(id): Path<i64>,
     JsonBody(body): JsonBody<RuleBody>,
 ) -> ApiResult<Json<RuleInfo>> {
     let row = fetch(&state, id).await?;
     api_owned(&row.source, row.k8s(), "alert rule")?;
     validate(&state, &body.name, &body.spec).await?;
-    db::update(&state.pool, id, body.name.trim(), &body.spec).await?;
+    let name = body.name.trim();
+    let mut tx = state.pool.begin().await?;
+    db::update(&mut *tx, id, name, &body.spec).await?;
+    audit::record(
+        &mut *tx,
+        who,
+        audited("alert_rule.updated", id, name, &body.spec, "api"),
+    )
+    .await?;
+    tx.commit().await?;
     Ok(Json(info(fetch(&state, id).await?)))
 }
 
@@ -187,12 +216,21 @@ async fn replace(
     security(("bearer" = [])))]
 async fn remove(
     State(state): State<AppState>,
-    _auth: AdminAuth,
+    AdminAuth(who): AdminAuth,
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
     let row = fetch(&state, id).await?;
     api_owned(&row.source, row.k8s(), "alert rule")?;
-    db::delete(&state.pool, id).await?;
+    let mut tx = state.pool.begin().await?;
+    if db::delete(&mut *tx, id).await? {
+        audit::record(
+            &mut *tx,
+            who,
+            audited("alert_rule.deleted", id, &row.name, &row.spec.0, "api"),
+        )
+        .await?;
+    }
+    tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -204,22 +242,35 @@ async fn remove(
     security(("bearer" = [])))]
 async fn upsert_k8s(
     State(state): State<AppState>,
-    _auth: OperatorAuth,
+    OperatorAuth(who): OperatorAuth,
     Path(uid): Path<String>,
     JsonBody(body): JsonBody<K8sRuleBody>,
 ) -> ApiResult<Json<RuleInfo>> {
     let name = format!("{}/{}", body.namespace, body.name);
     validate(&state, &name, &body.spec).await?;
-    let id = match db::by_uid(&state.pool, &uid).await? {
+    let mut tx = state.pool.begin().await?;
+    let (id, action) = match db::by_uid(&mut *tx, &uid).await? {
         Some(row) => {
-            db::update(&state.pool, row.id, &name, &body.spec).await?;
-            row.id
+            db::update(&mut *tx, row.id, &name, &body.spec).await?;
+            // The operator re-applies unchanged resources on every resync: only changes are recorded.
+            let changed = row.name != name || row.spec.0 != body.spec;
+            (row.id, changed.then_some("alert_rule.updated"))
         }
         None => {
             let owner = Owner::kubernetes(uid, body.namespace, body.name);
-            db::insert(&state.pool, &name, &body.spec, &owner).await?
+            let id = db::insert(&mut *tx, &name, &body.spec, &owner).await?;
+            (id, Some("alert_rule.created"))
         }
     };
+    if let Some(action) = action {
+        audit::record(
+            &mut *tx,
+            who,
+            audited(action, id, &name, &body.spec, "kubernetes"),
+        )
+        .await?;
+    }
+    tx.commit().await?;
     Ok(Json(info(fetch(&state, id).await?)))
 }
 
@@ -230,12 +281,17 @@ async fn upsert_k8s(
     security(("bearer" = [])))]
 async fn remove_k8s(
     State(state): State<AppState>,
-    _auth: OperatorAuth,
+    OperatorAuth(who): OperatorAuth,
     Path(uid): Path<String>,
 ) -> ApiResult<StatusCode> {
     let row = db::by_uid(&state.pool, &uid)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no alert rule with uid {uid}")))?;
-    db::delete(&state.pool, row.id).await?;
+    let mut tx = state.pool.begin().await?;
+    if db::delete(&mut *tx, row.id).await? {
+        let what = audited("alert_rule.deleted", row.id, &row.name, &row.spec.0, "kubernetes");
+        audit::record(&mut *tx, who, what).await?;
+    }
+    tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

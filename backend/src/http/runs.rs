@@ -7,7 +7,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -15,8 +15,9 @@ use super::extract::{Path, Query};
 use super::{AppState, ReadAuth};
 use crate::db;
 use crate::db::runs::{self, RunFilter, RunSort, SortKey};
+use crate::domain::limits::{filter_errors, MAX_PAGE, MAX_WINDOW_DAYS};
 use crate::domain::{Job, Run, RunStatus};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiError, ApiResult, ErrorBody, FieldError};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -28,21 +29,27 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
+    #[param(max_length = 255)]
     pub repo: Option<String>,
+    #[param(max_length = 255)]
     pub workflow: Option<String>,
+    #[param(max_length = 255)]
     pub branch: Option<String>,
     pub status: Option<RunStatus>,
+    #[param(max_length = 255)]
     pub provider: Option<String>,
-    /// Only runs charted at or after this instant (RFC 3339).
+    /// Only runs charted at or after this instant (RFC 3339). With `sort=slowest|fastest` the
+    /// window spans at most 400 days, and `from` defaults to 400 days before `to`.
     pub from: Option<DateTime<Utc>>,
     /// Only runs charted before this instant (RFC 3339).
     pub to: Option<DateTime<Utc>>,
     /// `newest` (by `run_at`, the default), `oldest`, `slowest` or `fastest` (by
     /// `duration_seconds`; runs without a duration come last in both). The duration orders read
-    /// every run in the filtered window: narrow it with `from`/`to` on large installations.
+    /// every run in the window, so it is bounded (see `from`).
     #[param(inline)]
     pub sort: Option<RunSort>,
     /// Page size (default 50, at most 500).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page, with the same `sort` (a cursor of another sort is a 400).
     pub cursor: Option<String>,
@@ -98,13 +105,42 @@ async fn list(
     Query(p): Query<ListParams>,
 ) -> ApiResult<Json<RunPage>> {
     let limit = p.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::Validation(vec![crate::error::FieldError::new(
+    let mut errors = filter_errors([
+        ("repo", &p.repo),
+        ("workflow", &p.workflow),
+        ("branch", &p.branch),
+        ("provider", &p.provider),
+    ]);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        errors.push(FieldError::new(
             "limit",
-            "must be between 1 and 500",
-        )]));
+            format!("must be between 1 and {MAX_PAGE}"),
+        ));
     }
     let sort = p.sort.unwrap_or_default();
+    let mut from = p.from;
+    if let (Some(f), Some(t)) = (p.from, p.to) {
+        if f > t {
+            errors.push(FieldError::new("from", "must not be after to"));
+        }
+    }
+    // The duration orders read every run in the window: it is bounded, and has a default.
+    if sort.by_duration() {
+        let end = p.to.unwrap_or_else(Utc::now);
+        let start = *from.get_or_insert(end - TimeDelta::days(MAX_WINDOW_DAYS));
+        if end - start > TimeDelta::days(MAX_WINDOW_DAYS) {
+            errors.push(FieldError::new(
+                "from",
+                format!(
+                    "sort={} reads every run in the window, which may span at most {MAX_WINDOW_DAYS} days",
+                    sort.as_str()
+                ),
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
     let after = match &p.cursor {
         Some(c) => {
             let (of, key, id) =
@@ -126,7 +162,7 @@ async fn list(
         branch: p.branch,
         status: p.status,
         provider: p.provider,
-        from: p.from,
+        from,
         to: p.to,
     };
     let rows = runs::list(&state.pool, &filter, sort, after, limit).await?;

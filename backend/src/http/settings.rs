@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::extract::Json as JsonBody;
 use super::{AdminAuth, AppState, ReadAuth};
 use crate::db;
+use crate::db::audit::Action;
 use crate::domain::settings::Settings;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 
@@ -31,11 +32,26 @@ async fn get_settings(State(state): State<AppState>, _auth: ReadAuth) -> ApiResu
     security(("bearer" = [])))]
 async fn replace(
     State(state): State<AppState>,
-    _auth: AdminAuth,
+    AdminAuth(who): AdminAuth,
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult<Json<Settings>> {
     let settings = Settings::parse(&body).map_err(ApiError::Validation)?;
-    db::settings::save(&state.pool, &settings).await?;
-    tracing::info!(retention_days = settings.retention_days, "settings changed");
+    let mut tx = state.pool.begin().await?;
+    let before = db::settings::load(&mut *tx).await?;
+    db::settings::save(&mut *tx, &settings).await?;
+    let what = Action {
+        action: "settings.changed",
+        target_kind: "settings",
+        target_id: None,
+        target_name: None,
+        detail: serde_json::json!({"before": before, "after": settings}),
+    };
+    db::audit::record(&mut *tx, who, what).await?;
+    tx.commit().await?;
+    tracing::info!(
+        retention_days = settings.retention_days,
+        rollup_retention_days = settings.rollup_retention_days,
+        "settings changed"
+    );
     Ok(Json(settings))
 }

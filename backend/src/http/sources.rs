@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use super::extract::{Json as JsonBody, Path};
 use super::{AdminAuth, AppState};
+use crate::db::audit::{self, Action};
 use crate::db::sources::{self, SourceInfo};
 use crate::error::{ApiError, ApiResult, ErrorBody, FieldError};
 use crate::webhooks::Provider;
@@ -42,7 +43,7 @@ pub struct CreateSource {
     security(("bearer" = [])))]
 async fn create(
     State(state): State<AppState>,
-    _auth: AdminAuth,
+    AdminAuth(who): AdminAuth,
     JsonBody(body): JsonBody<CreateSource>,
 ) -> ApiResult<(StatusCode, Json<SourceInfo>)> {
     let name = body.name.trim();
@@ -60,7 +61,12 @@ async fn create(
         return Err(ApiError::Validation(errors));
     }
     let sealed = state.verifier.seal(body.secret.expose_secret())?;
-    let info = sources::insert(&state.pool, body.provider.as_str(), name, &sealed).await?;
+    let mut tx = state.pool.begin().await?;
+    let info = sources::insert(&mut *tx, body.provider.as_str(), name, &sealed).await?;
+    let what = Action::new("webhook_source.created", "webhook_source", info.id, &info.name)
+        .detail(serde_json::json!({"provider": info.provider}));
+    audit::record(&mut *tx, who, what).await?;
+    tx.commit().await?;
     state.verifier.invalidate();
     Ok((StatusCode::CREATED, Json(info)))
 }
@@ -81,12 +87,17 @@ async fn list(State(state): State<AppState>, _auth: AdminAuth) -> ApiResult<Json
     security(("bearer" = [])))]
 async fn remove(
     State(state): State<AppState>,
-    _auth: AdminAuth,
+    AdminAuth(who): AdminAuth,
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
-    if !sources::delete(&state.pool, id).await? {
+    let mut tx = state.pool.begin().await?;
+    let Some((provider, name)) = sources::delete(&mut *tx, id).await? else {
         return Err(ApiError::NotFound(format!("no webhook source with id {id}")));
-    }
+    };
+    let what = Action::new("webhook_source.deleted", "webhook_source", id, &name)
+        .detail(serde_json::json!({"provider": provider}));
+    audit::record(&mut *tx, who, what).await?;
+    tx.commit().await?;
     state.verifier.invalidate();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -5,11 +5,13 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
 
 use super::extract::{Json as JsonBody, Path};
 use super::{AdminAuth, AppState};
 use crate::auth::{self, Scope};
+use crate::db::audit::{self, Action};
 use crate::db::tokens::{self, TokenInfo};
 use crate::error::{ApiError, ApiResult, ErrorBody, FieldError};
 
@@ -42,7 +44,7 @@ pub struct CreatedToken {
     security(("bearer" = [])))]
 async fn create(
     State(state): State<AppState>,
-    _auth: AdminAuth,
+    AdminAuth(who): AdminAuth,
     JsonBody(body): JsonBody<CreateToken>,
 ) -> ApiResult<(StatusCode, Json<CreatedToken>)> {
     let name = body.name.trim();
@@ -52,8 +54,20 @@ async fn create(
             "must be 1 to 100 characters",
         )]));
     }
-    let (token, info) = auth::create(&state.pool, name, body.scope).await?;
-    Ok((StatusCode::CREATED, Json(CreatedToken { token, info })))
+    let new = auth::generate();
+    let mut tx = state.pool.begin().await?;
+    let info = tokens::insert(&mut *tx, name, body.scope.as_str(), &new.hash, &new.prefix).await?;
+    let what = Action::new("token.created", "token", info.id, &info.name)
+        .detail(json!({"scope": info.scope, "prefix": info.prefix}));
+    audit::record(&mut *tx, who, what).await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedToken {
+            token: new.secret,
+            info,
+        }),
+    ))
 }
 
 /// List tokens (never their secrets).
@@ -71,12 +85,17 @@ async fn list(State(state): State<AppState>, _auth: AdminAuth) -> ApiResult<Json
     security(("bearer" = [])))]
 async fn revoke(
     State(state): State<AppState>,
-    _auth: AdminAuth,
+    AdminAuth(who): AdminAuth,
     Path(id): Path<i64>,
 ) -> ApiResult<StatusCode> {
-    if !tokens::revoke(&state.pool, id).await? {
+    let mut tx = state.pool.begin().await?;
+    let Some(revoked) = tokens::revoke(&mut *tx, id).await? else {
         return Err(ApiError::NotFound(format!("no live token with id {id}")));
-    }
+    };
+    let what =
+        Action::new("token.revoked", "token", id, &revoked.name).detail(json!({"scope": revoked.scope}));
+    audit::record(&mut *tx, who, what).await?;
+    tx.commit().await?;
     state.auth.invalidate();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -131,7 +131,7 @@ async fn duplicate(
 
 /// GitHub Actions webhook (`workflow_run`, `workflow_job`, `ping`).
 #[utoipa::path(post, path = "/api/webhooks/github", tag = "webhooks",
-    request_body(content = Object, description = "A GitHub webhook delivery (JSON or form-encoded `payload=`)"),
+    request_body(content = serde_json::Value, description = "A GitHub webhook delivery (JSON or form-encoded `payload=`)"),
     params(
         ("X-GitHub-Event" = String, Header, description = "workflow_run, workflow_job, ping, …"),
         ("X-GitHub-Delivery" = Option<String>, Header, description = "Delivery GUID; repeated deliveries are dropped"),
@@ -170,7 +170,7 @@ async fn github_hook(
 
 /// GitLab pipeline webhook (`Pipeline Hook`, with its `builds[]` as jobs).
 #[utoipa::path(post, path = "/api/webhooks/gitlab", tag = "webhooks",
-    request_body(content = Object, description = "A GitLab pipeline hook"),
+    request_body(content = serde_json::Value, description = "A GitLab pipeline hook"),
     params(
         ("X-Gitlab-Token" = String, Header, description = "The webhook's secret token"),
         ("X-Gitlab-Event" = Option<String>, Header, description = "Pipeline Hook; other hooks are ignored"),
@@ -208,7 +208,7 @@ pub struct TokenParam {
 
 /// Jenkins Notification plugin.
 #[utoipa::path(post, path = "/api/webhooks/jenkins", tag = "webhooks", params(TokenParam),
-    request_body(content = Object, description = "A Notification plugin message (JSON)"),
+    request_body(content = serde_json::Value, description = "A Notification plugin message (JSON)"),
     responses(
         (status = 200, description = "Recorded or ignored (with the reason)", body = WebhookResponse),
         (status = 400, description = "The body is not JSON", body = ErrorBody),
@@ -237,7 +237,7 @@ async fn jenkins_hook(
 
 /// CDEvents over CloudEvents (binary, structured or batch mode).
 #[utoipa::path(post, path = "/api/webhooks/cdevents", tag = "webhooks",
-    request_body(content = Object, description = "CDEvents pipelinerun/taskrun events as CloudEvents"),
+    request_body(content = serde_json::Value, description = "CDEvents pipelinerun/taskrun events as CloudEvents"),
     responses(
         (status = 200, description = "Recorded or ignored (with the reason)", body = WebhookResponse),
         (status = 400, description = "The body is not JSON", body = ErrorBody),

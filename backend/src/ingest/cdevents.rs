@@ -126,7 +126,7 @@ fn structured(ev: &Value, now: DateTime<Utc>) -> Result<Parsed, Malformed> {
     }
     let data: Cow<Value> = match (at(ev, "data"), at(ev, "data_base64")) {
         (Some(Value::String(s)), _) => Cow::Owned(
-            serde_json::from_str(s)
+            json_body(s.as_bytes())
                 .map_err(|e| Malformed(format!("the CloudEvent's data is a string but not JSON: {e}")))?,
         ),
         (Some(data), _) => Cow::Borrowed(data),
@@ -136,7 +136,7 @@ fn structured(ev: &Value, now: DateTime<Utc>) -> Result<Parsed, Malformed> {
                 .decode(compact)
                 .map_err(|e| Malformed(format!("the CloudEvent's data_base64 is not base64: {e}")))?;
             Cow::Owned(
-                serde_json::from_slice(&bytes)
+                json_body(&bytes)
                     .map_err(|e| Malformed(format!("the CloudEvent's data_base64 is not JSON: {e}")))?,
             )
         }

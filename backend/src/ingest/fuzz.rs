@@ -1,15 +1,35 @@
-//! Property tests over every provider parser: no byte sequence and no JSON shape makes a parser
-//! panic, and whatever a parser does record is a well-formed run (non-empty identity, times in
-//! order, no negative duration) — the invariants the writer and the rollups rely on.
+//! Property tests over every provider parser and the generic event's validator: no byte sequence
+//! and no JSON shape makes one panic, and whatever is recorded is a well-formed run (non-empty
+//! identity, every stored string within its limit, times in order and in range, no negative
+//! duration, bounded metadata) — the invariants the writer, the rollups and the database rely on.
+//! `fuzz_formats` feeds payloads shaped like each format.
+//!
+//! Case counts: `PROPTEST_CASES` (default 512 here; `make fuzz` runs 200,000).
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use chrono::{DateTime, Utc};
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 
-use super::{cdevents, github, gitlab, jenkins, parse_time, Parsed};
+use super::{cdevents, generic, github, gitlab, jenkins, parse_time, Parsed};
+use crate::domain::limits::{
+    json_size, MAX_ID, MAX_LABELS, MAX_NAME, MAX_STEPS, MAX_STORED_METADATA, MAX_TEXT, MAX_URL,
+};
+use crate::domain::{JobEvent, RunEvent};
 
-fn now() -> DateTime<Utc> {
+/// `PROPTEST_CASES` when set (longer runs: `make fuzz`), else `default`.
+pub(super) fn cases(default: u32) -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(default);
+    ProptestConfig {
+        cases,
+        ..ProptestConfig::default()
+    }
+}
+
+pub(super) fn now() -> DateTime<Utc> {
     parse_time("2025-08-27T12:00:00Z").expect("a valid time")
 }
 
@@ -113,7 +133,7 @@ fn leaf() -> impl Strategy<Value = Value> {
     ]
 }
 
-fn json() -> impl Strategy<Value = Value> {
+pub(super) fn json() -> impl Strategy<Value = Value> {
     leaf().prop_recursive(4, 48, 8, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
@@ -168,44 +188,107 @@ fn parse_all(body: &[u8], headers: &HeaderMap) -> Vec<Parsed> {
     out
 }
 
-fn well_formed(parsed: &Parsed) -> Result<(), TestCaseError> {
+fn chars(s: &str) -> usize {
+    s.chars().count()
+}
+
+fn within(v: &Option<String>, max: usize) -> bool {
+    v.as_deref().is_none_or(|s| chars(s) <= max)
+}
+
+/// A run as the writer may store it. Provider runs (`cleaned`) also have times after 2000 and
+/// at most a day ahead, and a queue time before the start.
+pub(super) fn well_formed_run(r: &RunEvent, cleaned: bool) -> Result<(), TestCaseError> {
+    prop_assert!(
+        !r.id.is_empty() && !r.repo.is_empty() && !r.workflow.is_empty() && !r.provider.is_empty(),
+        "{r:?}"
+    );
+    prop_assert!(chars(&r.id) <= MAX_ID && within(&r.run_key, MAX_ID), "{r:?}");
+    for name in [&r.repo, &r.workflow, &r.provider] {
+        prop_assert!(chars(name) <= MAX_NAME, "{r:?}");
+    }
+    for name in [&r.branch, &r.commit_sha, &r.triggered_by] {
+        prop_assert!(within(name, MAX_NAME), "{r:?}");
+    }
+    prop_assert!(within(&r.url, MAX_URL), "{r:?}");
+    prop_assert!(
+        r.metadata.is_object() && json_size(&r.metadata) <= MAX_STORED_METADATA,
+        "{r:?}"
+    );
+    prop_assert!(
+        r.duration_seconds.is_none_or(|d| d.is_finite() && d >= 0.0),
+        "{r:?}"
+    );
+    if let (Some(s), Some(f)) = (r.started_at, r.finished_at) {
+        prop_assert!(f >= s, "{r:?}");
+    }
+    if let (Some(q), Some(s)) = (r.queued_at, r.started_at) {
+        prop_assert!(s >= q, "{r:?}");
+    }
+    if cleaned {
+        let earliest = parse_time("2000-01-01T00:00:00Z").expect("a valid time");
+        let latest = now() + chrono::TimeDelta::hours(24);
+        for t in [r.queued_at, r.started_at, r.finished_at].into_iter().flatten() {
+            prop_assert!(t >= earliest && t <= latest, "{r:?}");
+        }
+    }
+    prop_assert!(r.attempt.is_none_or(|a| a >= 1), "{r:?}");
+    Ok(())
+}
+
+fn well_formed_job(j: &JobEvent) -> Result<(), TestCaseError> {
+    prop_assert!(!j.run_id.is_empty() && !j.id.is_empty(), "{j:?}");
+    prop_assert!(chars(&j.run_id) <= MAX_ID && chars(&j.id) <= MAX_ID, "{j:?}");
+    prop_assert!(
+        chars(&j.name) <= MAX_NAME && chars(&j.provider) <= MAX_NAME,
+        "{j:?}"
+    );
+    for name in [&j.stage, &j.runner_name, &j.runner_group] {
+        prop_assert!(within(name, MAX_NAME), "{j:?}");
+    }
+    prop_assert!(
+        within(&j.url, MAX_URL) && within(&j.failure_reason, MAX_TEXT),
+        "{j:?}"
+    );
+    prop_assert!(
+        j.labels.len() <= MAX_LABELS && j.steps.len() <= MAX_STEPS,
+        "{j:?}"
+    );
+    prop_assert!(j.labels.iter().all(|l| chars(l) <= MAX_NAME), "{j:?}");
+    prop_assert!(j.steps.iter().all(|s| chars(&s.name) <= MAX_NAME), "{j:?}");
+    if let (Some(s), Some(f)) = (j.started_at, j.finished_at) {
+        prop_assert!(f >= s, "{j:?}");
+    }
+    if let (Some(q), Some(s)) = (j.queued_at, j.started_at) {
+        prop_assert!(s >= q, "{j:?}");
+    }
+    Ok(())
+}
+
+pub(super) fn well_formed(parsed: &Parsed) -> Result<(), TestCaseError> {
     let Parsed::Records { runs, jobs } = parsed else {
         return Ok(());
     };
-    let latest = now() + chrono::TimeDelta::hours(24);
     for r in runs {
-        prop_assert!(
-            !r.id.is_empty() && !r.repo.is_empty() && !r.workflow.is_empty(),
-            "{r:?}"
-        );
-        prop_assert!(
-            r.duration_seconds.is_none_or(|d| d.is_finite() && d >= 0.0),
-            "{r:?}"
-        );
-        if let (Some(s), Some(f)) = (r.started_at, r.finished_at) {
-            prop_assert!(f >= s, "{r:?}");
-        }
-        for t in [r.queued_at, r.started_at, r.finished_at].into_iter().flatten() {
-            prop_assert!(t <= latest, "{r:?}");
-        }
-        prop_assert!(r.attempt.is_none_or(|a| a >= 1), "{r:?}");
+        well_formed_run(r, true)?;
     }
     for j in jobs {
-        prop_assert!(!j.run_id.is_empty() && !j.id.is_empty(), "{j:?}");
-        if let (Some(s), Some(f)) = (j.started_at, j.finished_at) {
-            prop_assert!(f >= s, "{j:?}");
-        }
+        well_formed_job(j)?;
     }
     Ok(())
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(cases(512))]
 
     #[test]
     fn no_bytes_make_a_parser_panic(body in prop::collection::vec(any::<u8>(), 0..512), h in headers()) {
         for parsed in parse_all(&body, &h) {
             well_formed(&parsed)?;
+        }
+        match generic::parse(&body) {
+            Ok(run) => well_formed_run(&run, false)?,
+            Err(e) => prop_assert!(e.status().is_client_error(), "{e:?}"),
         }
     }
 
@@ -214,6 +297,10 @@ proptest! {
         let body = v.to_string();
         for parsed in parse_all(body.as_bytes(), &h) {
             well_formed(&parsed)?;
+        }
+        match generic::from_value(v.clone(), "") {
+            Ok(run) => well_formed_run(&run, false)?,
+            Err(e) => prop_assert!(e.status().is_client_error(), "{e:?}"),
         }
         // The same value as each provider's expected top-level key, to get past the first checks.
         for key in ["workflow_run", "workflow_job", "object_attributes", "build", "subject", "data"] {

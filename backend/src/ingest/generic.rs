@@ -4,11 +4,11 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use crate::domain::limits::{
+    self, MAX_JSON_DEPTH, MAX_META_BYTES, MAX_META_KEY, MAX_META_KEYS, MAX_NAME, MAX_URL,
+};
 use crate::domain::{RunEvent, RunStatus};
 use crate::error::{ApiError, FieldError};
-
-/// Longest id, repo, workflow or branch accepted.
-const MAX_NAME: usize = 255;
 
 /// A run event in the generic format. Unknown fields are ignored.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -17,33 +17,49 @@ const MAX_NAME: usize = 255;
     "branch":"main","triggered_by":"push","meta":{"runner":"ubuntu-latest"}}))]
 pub struct GenericEvent {
     /// The client's run id; events with the same id describe the same run.
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 255, pattern = r"\S")]
     pub id: Option<String>,
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 255, pattern = r"\S")]
     pub workflow: Option<String>,
     /// `queued`, `running`, `success`, `failure`, `cancelled` or `skipped`.
+    #[schema(value_type = RunStatus, required = true)]
     pub status: Option<String>,
+    #[schema(minimum = 0)]
     pub duration_seconds: Option<f64>,
     pub queued_at: Option<DateTime<Utc>>,
+    /// Not before `queued_at`.
     pub started_at: Option<DateTime<Utc>>,
+    /// Not before `started_at`.
     pub finished_at: Option<DateTime<Utc>>,
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 255, pattern = r"\S")]
     pub repo: Option<String>,
+    #[schema(max_length = 255)]
     pub branch: Option<String>,
+    #[schema(max_length = 255)]
     pub commit_sha: Option<String>,
     /// Attempt number of the run (1 for the first; re-runs count up).
+    #[schema(minimum = 1)]
     pub attempt: Option<i32>,
     /// Links the attempts of one run: events with different `id`s and the same `run_key` are
     /// attempts of the same run (so a failure fixed by a re-run is visible).
+    #[schema(max_length = 255)]
     pub run_key: Option<String>,
+    #[schema(max_length = 255)]
     pub triggered_by: Option<String>,
+    #[schema(max_length = 2048)]
     pub url: Option<String>,
     /// Defaults to `generic`.
+    #[schema(max_length = 255)]
     pub provider: Option<String>,
-    /// Free-form metadata, stored as the run's `metadata`.
+    /// Free-form metadata, stored as the run's `metadata`: at most 1,000 keys in all, keys of at
+    /// most 255 characters, 64 KiB as JSON, nested at most 64 levels with the event.
     #[schema(value_type = Option<Object>)]
     pub meta: Option<serde_json::Value>,
 }
 
 /// Reads one generic event: 400 when the JSON is malformed, 422 naming every bad field.
 pub fn parse(body: &[u8]) -> Result<RunEvent, ApiError> {
+    check_depth(body, MAX_JSON_DEPTH)?;
     let mut de = serde_json::Deserializer::from_slice(body);
     let ev: GenericEvent = match serde_path_to_error::deserialize(&mut de) {
         Ok(ev) => {
@@ -63,6 +79,16 @@ pub fn parse(body: &[u8]) -> Result<RunEvent, ApiError> {
         Err(e) => return Err(ApiError::BadRequest(format!("malformed JSON: {}", e.inner()))),
     };
     validate(ev, &|name: &str| name.to_owned())
+}
+
+/// A body nested deeper than `max` is a 400 (before it is parsed).
+pub fn check_depth(body: &[u8], max: usize) -> Result<(), ApiError> {
+    if limits::json_depth(body, max) > max {
+        return Err(ApiError::BadRequest(format!(
+            "the JSON is nested deeper than {MAX_JSON_DEPTH} levels"
+        )));
+    }
+    Ok(())
 }
 
 fn type_error<E: std::fmt::Display>(e: &serde_path_to_error::Error<E>, path: &str) -> ApiError {
@@ -146,20 +172,25 @@ fn validate(ev: GenericEvent, field: &dyn Fn(&str) -> String) -> Result<RunEvent
     if ev.attempt.is_some_and(|a| a < 1) {
         errors.push(FieldError::new(field("attempt"), "must be at least 1"));
     }
-    if ev.run_key.as_ref().is_some_and(|b| b.chars().count() > MAX_NAME) {
-        errors.push(FieldError::new(
-            field("run_key"),
-            format!("must be at most {MAX_NAME} characters"),
-        ));
+    for (name, value, max) in [
+        ("run_key", &ev.run_key, MAX_NAME),
+        ("branch", &ev.branch, MAX_NAME),
+        ("commit_sha", &ev.commit_sha, MAX_NAME),
+        ("triggered_by", &ev.triggered_by, MAX_NAME),
+        ("provider", &ev.provider, MAX_NAME),
+        ("url", &ev.url, MAX_URL),
+    ] {
+        if value.as_ref().is_some_and(|v| v.trim().chars().count() > max) {
+            errors.push(FieldError::new(
+                field(name),
+                format!("must be at most {max} characters"),
+            ));
+        }
     }
-    if ev.branch.as_ref().is_some_and(|b| b.chars().count() > MAX_NAME) {
-        errors.push(FieldError::new(
-            field("branch"),
-            format!("must be at most {MAX_NAME} characters"),
-        ));
-    }
-    if ev.meta.as_ref().is_some_and(|m| !(m.is_object() || m.is_null())) {
-        errors.push(FieldError::new(field("meta"), "must be a JSON object"));
+    if let Some(meta) = &ev.meta {
+        if let Some(problem) = meta_problem(meta) {
+            errors.push(FieldError::new(field("meta"), problem));
+        }
     }
     let (Some(status), true) = (status, errors.is_empty()) else {
         return Err(ApiError::Validation(errors));
@@ -186,6 +217,29 @@ fn validate(ev: GenericEvent, field: &dyn Fn(&str) -> String) -> Result<RunEvent
             .filter(|m| m.is_object())
             .unwrap_or_else(|| serde_json::json!({})),
     })
+}
+
+/// What is wrong with a `meta` value, if anything: it must be an object (or null) of at most
+/// [`MAX_META_KEYS`] keys in all, each at most [`MAX_META_KEY`] characters, and at most
+/// [`MAX_META_BYTES`] bytes serialized.
+fn meta_problem(meta: &serde_json::Value) -> Option<String> {
+    if !(meta.is_object() || meta.is_null()) {
+        return Some("must be a JSON object".into());
+    }
+    let mut count = 0;
+    for key in limits::keys(meta) {
+        count += 1;
+        if count > MAX_META_KEYS {
+            return Some(format!(
+                "may have at most {MAX_META_KEYS} keys (nested ones included)"
+            ));
+        }
+        if key.chars().count() > MAX_META_KEY {
+            return Some(format!("keys must be at most {MAX_META_KEY} characters"));
+        }
+    }
+    let size = limits::json_size(meta);
+    (size > MAX_META_BYTES).then(|| format!("must be at most {MAX_META_BYTES} bytes as JSON, is {size}"))
 }
 
 #[cfg(test)]
@@ -246,5 +300,76 @@ mod tests {
     fn unknown_fields_are_ignored() {
         let body = SEED.replace("\"id\"", "\"whatever\":1,\"id\"");
         assert!(parse(body.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn every_stored_string_has_a_length_limit() {
+        let long = "x".repeat(MAX_NAME + 1);
+        let body = serde_json::json!({"id": long, "workflow": long, "repo": long, "status": "success",
+            "branch": long, "commit_sha": long, "triggered_by": long, "provider": long, "run_key": long,
+            "url": format!("https://e.com/{}", "u".repeat(MAX_URL))});
+        assert_eq!(
+            fields(parse(body.to_string().as_bytes()).unwrap_err()),
+            [
+                "id",
+                "repo",
+                "workflow",
+                "run_key",
+                "branch",
+                "commit_sha",
+                "triggered_by",
+                "provider",
+                "url"
+            ]
+        );
+        let at_limit = "é".repeat(MAX_NAME);
+        let body = serde_json::json!({"id": at_limit, "workflow": "w", "repo": "r", "status": "success",
+            "branch": at_limit});
+        assert!(parse(body.to_string().as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn meta_is_bounded_in_keys_key_length_and_size() {
+        let event = |meta: serde_json::Value| {
+            serde_json::json!({"id": "x", "workflow": "w", "repo": "r", "status": "success", "meta": meta})
+                .to_string()
+        };
+        let many: serde_json::Map<_, _> = (0..=MAX_META_KEYS)
+            .map(|i| (format!("k{i}"), serde_json::Value::from(i)))
+            .collect();
+        let long_key = serde_json::json!({"nested": {"k".repeat(MAX_META_KEY + 1): 1}});
+        let big = serde_json::json!({"log": "x".repeat(MAX_META_BYTES)});
+        for meta in [
+            serde_json::Value::Object(many),
+            long_key,
+            big,
+            serde_json::json!([1]),
+        ] {
+            assert_eq!(fields(parse(event(meta).as_bytes()).unwrap_err()), ["meta"]);
+        }
+        assert!(parse(event(serde_json::json!({"runner": "x".repeat(60_000)})).as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn a_body_nested_too_deeply_is_a_bad_request() {
+        let nest = |n: usize| format!("{}1{}", "[".repeat(n), "]".repeat(n));
+        let body = |n: usize| {
+            format!(
+                r#"{{"id":"x","workflow":"w","repo":"r","status":"success","meta":{{"a":{}}}}}"#,
+                nest(n)
+            )
+        };
+        // The event is one level and meta another.
+        assert!(parse(body(MAX_JSON_DEPTH - 2).as_bytes()).is_ok());
+        let err = parse(body(MAX_JSON_DEPTH - 1).as_bytes()).unwrap_err();
+        assert!(
+            matches!(&err, ApiError::BadRequest(m) if m.contains("nested deeper than 64")),
+            "{err:?}"
+        );
+        // Deeper than serde_json's own limit: the same answer.
+        assert!(matches!(
+            parse(body(500).as_bytes()),
+            Err(ApiError::BadRequest(_))
+        ));
     }
 }

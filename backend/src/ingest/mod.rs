@@ -14,11 +14,19 @@ pub mod jenkins;
 
 #[cfg(test)]
 mod fuzz;
+#[cfg(test)]
+mod fuzz_formats;
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta, TimeZone, Utc};
 use serde_json::Value;
 
+use crate::domain::limits::{
+    self, capped_id, cut, MAX_ID, MAX_JSON_DEPTH, MAX_LABELS, MAX_STEPS, MAX_STORED_METADATA, MAX_TEXT,
+    MAX_URL,
+};
 use crate::domain::{JobEvent, RunEvent};
+
+pub use crate::domain::limits::MAX_NAME;
 
 /// What a webhook delivery amounts to.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,9 +62,20 @@ impl Parsed {
 #[error("{0}")]
 pub struct Malformed(pub String);
 
-/// Reads a JSON body; anything else is [`Malformed`].
+/// Reads a JSON body nested at most [`MAX_JSON_DEPTH`] deep; anything else is [`Malformed`].
 pub fn json_body(body: &[u8]) -> Result<Value, Malformed> {
+    check_depth(body)?;
     serde_json::from_slice(body).map_err(|e| Malformed(format!("malformed JSON: {e}")))
+}
+
+/// A body nested deeper than [`MAX_JSON_DEPTH`] is [`Malformed`] (a 400).
+pub fn check_depth(body: &[u8]) -> Result<(), Malformed> {
+    if limits::json_depth(body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH {
+        return Err(Malformed(format!(
+            "the JSON is nested deeper than {MAX_JSON_DEPTH} levels"
+        )));
+    }
+    Ok(())
 }
 
 // ---- loose JSON access -------------------------------------------------------------------------
@@ -152,9 +171,14 @@ const MAX_FUTURE: TimeDelta = TimeDelta::hours(24);
 /// - `started_at` before `queued_at` drops `queued_at`; `finished_at` before `started_at` drops
 ///   `finished_at`.
 ///
+/// - every stored string is cut to its limit ([`crate::domain::limits`]); an id keeps a prefix and
+///   a digest; a URL too long to be a link is dropped; a raw payload over
+///   [`MAX_STORED_METADATA`] bytes is replaced by a note.
+///
 /// (The generic API, whose clients can fix their requests, answers 422 for the same values.)
 pub fn clean_run(ev: &mut RunEvent, now: DateTime<Utc>) {
     let mut notes = Vec::new();
+    fit_run(ev, &mut notes);
     clean_times(
         &mut ev.queued_at,
         &mut ev.started_at,
@@ -173,8 +197,9 @@ pub fn clean_run(ev: &mut RunEvent, now: DateTime<Utc>) {
     }
 }
 
-/// As [`clean_run`], for a job's times (jobs keep no notes).
+/// As [`clean_run`], for a job's times and sizes (jobs keep no notes).
 pub fn clean_job(job: &mut JobEvent, now: DateTime<Utc>) {
+    fit_job(job);
     clean_times(
         &mut job.queued_at,
         &mut job.started_at,
@@ -216,15 +241,70 @@ fn clean_times(
     }
 }
 
-/// Longest name (repo, workflow, branch, job) kept; longer ones are cut at a character boundary.
-pub const MAX_NAME: usize = 255;
-
 /// Cuts a name to [`MAX_NAME`] characters.
 pub fn bounded(s: String) -> String {
-    match s.char_indices().nth(MAX_NAME) {
-        Some((i, _)) => s[..i].to_owned(),
-        None => s,
+    cut(s, MAX_NAME)
+}
+
+fn fit_name(field: &str, v: &mut String, notes: &mut Vec<String>) {
+    if v.chars().count() > MAX_NAME {
+        *v = cut(std::mem::take(v), MAX_NAME);
+        notes.push(format!("{field} was cut to {MAX_NAME} characters"));
     }
+}
+
+fn fit_opt_name(field: &str, v: &mut Option<String>, notes: &mut Vec<String>) {
+    if let Some(s) = v {
+        fit_name(field, s, notes);
+    }
+}
+
+fn fit_url(v: &mut Option<String>, notes: &mut Vec<String>) {
+    if v.as_ref().is_some_and(|u| u.chars().count() > MAX_URL) {
+        *v = None;
+        notes.push(format!("url was longer than {MAX_URL} characters"));
+    }
+}
+
+/// Cuts every stored field of a run to its limit.
+fn fit_run(ev: &mut RunEvent, notes: &mut Vec<String>) {
+    ev.id = capped_id(std::mem::take(&mut ev.id), MAX_ID);
+    ev.run_key = ev.run_key.take().map(|k| capped_id(k, MAX_ID));
+    fit_name("provider", &mut ev.provider, notes);
+    fit_name("repo", &mut ev.repo, notes);
+    fit_name("workflow", &mut ev.workflow, notes);
+    fit_opt_name("branch", &mut ev.branch, notes);
+    fit_opt_name("commit_sha", &mut ev.commit_sha, notes);
+    fit_opt_name("triggered_by", &mut ev.triggered_by, notes);
+    fit_url(&mut ev.url, notes);
+    let size = limits::json_size(&ev.metadata);
+    if size > MAX_STORED_METADATA {
+        ev.metadata = serde_json::json!({
+            "omitted": format!("the payload ({size} bytes) is larger than {MAX_STORED_METADATA} bytes"),
+        });
+    }
+}
+
+/// Cuts every stored field of a job to its limit.
+fn fit_job(job: &mut JobEvent) {
+    let notes = &mut Vec::new();
+    job.run_id = capped_id(std::mem::take(&mut job.run_id), MAX_ID);
+    job.id = capped_id(std::mem::take(&mut job.id), MAX_ID);
+    fit_name("provider", &mut job.provider, notes);
+    fit_name("name", &mut job.name, notes);
+    fit_opt_name("stage", &mut job.stage, notes);
+    fit_opt_name("runner_name", &mut job.runner_name, notes);
+    fit_opt_name("runner_group", &mut job.runner_group, notes);
+    job.labels.truncate(MAX_LABELS);
+    for label in &mut job.labels {
+        fit_name("label", label, notes);
+    }
+    job.steps.truncate(MAX_STEPS);
+    for step in &mut job.steps {
+        fit_name("step", &mut step.name, notes);
+    }
+    fit_url(&mut job.url, notes);
+    job.failure_reason = job.failure_reason.take().map(|r| cut(r, MAX_TEXT));
 }
 
 #[cfg(test)]

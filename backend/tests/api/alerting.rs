@@ -6,7 +6,7 @@ use chrono::{TimeDelta, Utc};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use crate::support::{event, TestApp, ADMIN};
+use crate::support::{event, TestApp, ADMIN, OPERATOR};
 
 pub async fn slack_integration(app: &TestApp, name: &str, url: &str) -> i64 {
     let r = app
@@ -104,6 +104,29 @@ async fn integrations_keep_their_secrets_write_only_and_sealed(pool: PgPool) {
         .raw(Method::PUT, &uri, Some(ADMIN), Body::from(switched.to_string()))
         .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_operator_token_from_the_environment_manages_kubernetes_resources_and_nothing_else(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    let body = json!({"namespace": "team-a", "name": "hook",
+        "spec": {"type": "Slack", "slack": {"webhookUrl": {"value": "https://hooks.slack.com/services/y"}}}});
+    let created = app
+        .raw(
+            Method::PUT,
+            "/api/integrations/by-uid/uid-env",
+            Some(OPERATOR),
+            Body::from(body.to_string()),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.text);
+    assert_eq!(created.body["source"], "kubernetes");
+    let tokens = app.get_as("/api/tokens", OPERATOR).await;
+    assert_eq!(
+        tokens.status,
+        StatusCode::FORBIDDEN,
+        "the operator token is not an admin token"
+    );
 }
 
 #[sqlx::test(migrations = "../migrations")]

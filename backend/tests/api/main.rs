@@ -2,16 +2,22 @@
 //! Run through `make test`, which starts a throwaway cluster and sets DATABASE_URL.
 #![allow(clippy::unwrap_used, clippy::too_many_arguments)]
 
+mod access;
 mod alerting;
+mod audit;
 mod db_faults;
 mod delivery;
 mod fake_slack;
 mod github_sync;
 mod health;
 mod ingest;
+mod limits;
+mod logs;
 mod metrics;
+mod retention;
 mod rollups;
 mod runs;
+mod security;
 mod settings;
 mod stream;
 mod support;

@@ -27,17 +27,22 @@ async fn settings_start_at_the_migrated_defaults_and_admins_replace_them(pool: P
     let app = TestApp::new(pool.clone()).await;
     let r = app.get("/api/settings").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    assert_eq!(r.body, json!({"retention_days": 90}));
+    assert_eq!(
+        r.body,
+        json!({"retention_days": 90, "rollup_retention_days": 400})
+    );
 
-    let r = put(&app, Some(ADMIN), &json!({"retention_days": 30})).await;
+    let changed = json!({"retention_days": 30, "rollup_retention_days": 365});
+    let r = put(&app, Some(ADMIN), &changed).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    assert_eq!(r.body, json!({"retention_days": 30}));
-    assert_eq!(app.get("/api/settings").await.body, json!({"retention_days": 30}));
+    assert_eq!(r.body, changed);
+    assert_eq!(app.get("/api/settings").await.body, changed);
     assert_eq!(stored_days(&pool).await, json!(30));
 
-    // The bounds are allowed.
+    // The bounds are allowed, and both settings may be equal.
     for days in [1, 3650] {
-        let r = put(&app, Some(ADMIN), &json!({ "retention_days": days })).await;
+        let body = json!({ "retention_days": days, "rollup_retention_days": days });
+        let r = put(&app, Some(ADMIN), &body).await;
         assert_eq!(r.status, StatusCode::OK, "{days}: {}", r.text);
     }
 }
@@ -58,7 +63,7 @@ async fn reading_settings_needs_the_read_scope_and_changing_them_admin(pool: PgP
         StatusCode::FORBIDDEN
     );
 
-    let body = json!({"retention_days": 7});
+    let body = json!({"retention_days": 7, "rollup_retention_days": 400});
     assert_eq!(put(&app, None, &body).await.status, StatusCode::UNAUTHORIZED);
     for token in [&read, &ingest] {
         let r = put(&app, Some(token), &body).await;
@@ -73,16 +78,29 @@ async fn reading_settings_needs_the_read_scope_and_changing_them_admin(pool: PgP
 #[sqlx::test(migrations = "../migrations")]
 async fn invalid_settings_are_refused_whole_naming_each_field(pool: PgPool) {
     let app = TestApp::new(pool.clone()).await;
+    let with = |days: Value| json!({"retention_days": days, "rollup_retention_days": 400});
     for (body, named) in [
-        (json!({"retention_days": 0}), vec!["retention_days"]),
-        (json!({"retention_days": 3651}), vec!["retention_days"]),
-        (json!({"retention_days": 30.5}), vec!["retention_days"]),
-        (json!({"retention_days": "30"}), vec!["retention_days"]),
-        (json!({"retention_days": null}), vec!["retention_days"]),
-        (json!({}), vec!["retention_days"]),
-        (json!({"retention_days": 30, "retention": 30}), vec!["retention"]),
+        (with(json!(0)), vec!["retention_days"]),
+        (with(json!(3651)), vec!["retention_days"]),
+        (with(json!(30.5)), vec!["retention_days"]),
+        (with(json!("30")), vec!["retention_days"]),
+        (with(json!(null)), vec!["retention_days"]),
+        (json!({}), vec!["retention_days", "rollup_retention_days"]),
+        (json!({"retention_days": 30}), vec!["rollup_retention_days"]),
         (
-            json!({"retentionDays": 30}),
+            json!({"retention_days": 30, "rollup_retention_days": 10}),
+            vec!["rollup_retention_days"],
+        ),
+        (
+            json!({"retention_days": 30, "rollup_retention_days": 3651}),
+            vec!["rollup_retention_days"],
+        ),
+        (
+            json!({"retention_days": 30, "rollup_retention_days": 400, "retention": 30}),
+            vec!["retention"],
+        ),
+        (
+            json!({"retentionDays": 30, "rollup_retention_days": 400}),
             vec!["retentionDays", "retention_days"],
         ),
         (json!([30]), vec!["body"]),

@@ -178,9 +178,14 @@ async fn a_batch_too_large_for_one_notification_arrives_whole(pool: PgPool) {
     let mut batch: Vec<Value> = (0..40)
         .map(|i| event(json!({"id": format!("b{i:02}"), "url": format!("https://ci.example.com/{}", "x".repeat(400))})))
         .collect();
-    // Alone larger than a notification may be: announced by id, read back by the listener.
-    let huge_url = format!("https://ci.example.com/{}", "y".repeat(9000));
-    batch.push(event(json!({"id": "huge", "url": huge_url})));
+    // Alone larger than a notification may be (names at their limit of 255 characters, each of four
+    // bytes in UTF-8): announced by id, read back by the listener.
+    let huge_url = format!("https://ci.example.com/{}", "y".repeat(2000));
+    let wide = "\u{1F680}".repeat(255);
+    batch.push(event(json!({
+        "id": "huge", "url": huge_url, "repo": wide, "workflow": wide, "branch": wide,
+        "commit_sha": wide, "triggered_by": wide,
+    })));
     let r = app
         .post(
             "/api/events/batch",

@@ -4,7 +4,7 @@ use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use cicd_monitor::auth::{self, Scope};
-use cicd_monitor::config::{Config, DbConfig, GithubConfig, WebhookConfig};
+use cicd_monitor::config::{Config, DbConfig, GithubConfig, SecurityConfig, WebhookConfig};
 use cicd_monitor::telemetry::LogFormat;
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -12,6 +12,8 @@ use sqlx::PgPool;
 use tower::ServiceExt;
 
 pub const ADMIN: &str = "test-admin-token";
+/// The bootstrap operator token (`CICD_OPERATOR_TOKEN`).
+pub const OPERATOR: &str = "test-operator-token";
 pub const GITHUB_SECRET: &str = "github-webhook-secret-for-tests";
 /// The previous secret, still accepted while rotating.
 pub const GITHUB_OLD_SECRET: &str = "the-previous-github-secret";
@@ -29,13 +31,16 @@ pub fn config(public_read: bool, static_dir: PathBuf) -> Config {
             gitlab_webhook_token: Some(GITLAB_TOKEN.into()),
         },
         github: GithubConfig::default(),
+        security: SecurityConfig::unlimited(),
         secret_key: Some(SECRET_KEY.into()),
         public_url: Some("https://cicd.example.com".into()),
         slack_webhook_url: None,
         alert_tick: 15,
+        retention_interval: 0,
         listen: "127.0.0.1:0".parse().unwrap(),
         environment: "test".into(),
         admin_token: Some(ADMIN.into()),
+        operator_token: Some(OPERATOR.into()),
         public_read,
         static_dir,
         ingest_writers: 2,
@@ -65,9 +70,13 @@ impl TestApp {
     }
 
     pub async fn with(pool: PgPool, public_read: bool, static_dir: PathBuf) -> Self {
-        let cfg = config(public_read, static_dir.clone());
+        Self::with_config(pool, config(public_read, static_dir)).await
+    }
+
+    /// An app with exactly this configuration (e.g. [`config`] with rate limits turned on).
+    pub async fn with_config(pool: PgPool, cfg: Config) -> Self {
         let state = cicd_monitor::state(pool.clone(), &cfg).unwrap();
-        let router = cicd_monitor::http::router(state.clone(), &static_dir);
+        let router = cicd_monitor::http::router(state.clone(), &cfg.static_dir);
         let (ingest, _) = auth::create(&pool, "tests", Scope::Ingest).await.unwrap();
         TestApp {
             router,

@@ -8,7 +8,7 @@ use sqlx::PgPool;
 
 use crate::support::{TestApp, ADMIN, GITHUB_OLD_SECRET, GITHUB_SECRET};
 
-fn sign(secret: &str, body: &[u8]) -> String {
+pub fn sign(secret: &str, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
@@ -31,7 +31,7 @@ pub fn workflow_run(run_id: i64, attempt: i64, status: &str, conclusion: Value) 
     })
 }
 
-async fn deliver(
+pub async fn deliver(
     app: &TestApp,
     event: &str,
     delivery: &str,

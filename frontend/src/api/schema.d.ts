@@ -127,6 +127,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Admin actions, newest first: who (token name, `kubernetes operator` or `bootstrap admin`) did
+         *     what to which target, and when.
+         */
+        get: operations["list_audit"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/config": {
         parameters: {
             query?: never;
@@ -719,6 +739,46 @@ export interface components {
             started_at?: string | null;
             status: components["schemas"]["RunStatus"];
         };
+        /** @description One admin action. */
+        AuditEntry: {
+            /**
+             * @description `<kind>.<verb>`: `token.created`, `token.revoked`, `alert_rule.created|updated|deleted`,
+             *     `integration.created|updated|deleted`, `webhook_source.created|deleted`,
+             *     `incident.acknowledged|muted`, `settings.changed`.
+             * @example alert_rule.created
+             */
+            action: string;
+            /**
+             * @description The token's name, `kubernetes operator` (a token with the operator scope) or `bootstrap admin`.
+             * @example ci-admin
+             */
+            actor: string;
+            /** @example admin */
+            actor_scope: string;
+            /**
+             * Format: int64
+             * @description The token's id; absent for the bootstrap admin token.
+             */
+            actor_token_id?: number | null;
+            /** Format: date-time */
+            at: string;
+            /** @description A few facts about the change (scope, type, source, new values); never a secret. */
+            detail: Record<string, never>;
+            /** Format: int64 */
+            id: number;
+            target_id?: string | null;
+            /**
+             * @description `token`, `alert_rule`, `integration`, `webhook_source`, `incident` or `settings`.
+             * @example alert_rule
+             */
+            target_kind: string;
+            target_name?: string | null;
+        };
+        AuditPage: {
+            entries: components["schemas"]["AuditEntry"][];
+            /** @description Pass as `cursor` for the next (older) page; absent on the last page. */
+            next_cursor?: string | null;
+        };
         /** @description The result of one event of a batch. */
         BatchItem: {
             error?: null | components["schemas"]["ErrorDetail"];
@@ -813,29 +873,38 @@ export interface components {
             commit_sha?: string | null;
             /** Format: double */
             duration_seconds?: number | null;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description Not before `started_at`.
+             */
             finished_at?: string | null;
             /** @description The client's run id; events with the same id describe the same run. */
-            id?: string | null;
-            /** @description Free-form metadata, stored as the run's `metadata`. */
+            id: string;
+            /**
+             * @description Free-form metadata, stored as the run's `metadata`: at most 1,000 keys in all, keys of at
+             *     most 255 characters, 64 KiB as JSON, nested at most 64 levels with the event.
+             */
             meta?: Record<string, never> | null;
             /** @description Defaults to `generic`. */
             provider?: string | null;
             /** Format: date-time */
             queued_at?: string | null;
-            repo?: string | null;
+            repo: string;
             /**
              * @description Links the attempts of one run: events with different `id`s and the same `run_key` are
              *     attempts of the same run (so a failure fixed by a re-run is visible).
              */
             run_key?: string | null;
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @description Not before `queued_at`.
+             */
             started_at?: string | null;
             /** @description `queued`, `running`, `success`, `failure`, `cancelled` or `skipped`. */
-            status?: string | null;
+            status: components["schemas"]["RunStatus"];
             triggered_by?: string | null;
             url?: string | null;
-            workflow?: string | null;
+            workflow: string;
         };
         /** @enum {string} */
         Grain: "hour" | "day" | "week";
@@ -1250,10 +1319,17 @@ export interface components {
         Settings: {
             /**
              * Format: int32
-             * @description How many days runs are kept (1–3650).
+             * @description How many days runs (with their jobs and raw payloads) are kept (1–3650).
              * @example 90
              */
             retention_days: number;
+            /**
+             * Format: int32
+             * @description How many days the hourly rollups behind the dashboard's counters are kept (1–3650, at
+             *     least `retention_days`).
+             * @example 400
+             */
+            rollup_retention_days: number;
         };
         /** @description A webhook source as listed by the API: never its secret. */
         SourceInfo: {
@@ -1481,6 +1557,15 @@ export interface operations {
                     "application/json": components["schemas"]["RuleInfo"];
                 };
             };
+            /** @description A parameter or the body cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1533,6 +1618,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description A parameter or the body cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1578,6 +1672,15 @@ export interface operations {
                     "application/json": components["schemas"]["RuleInfo"];
                 };
             };
+            /** @description A parameter or the body cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1617,6 +1720,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RuleInfo"];
+                };
+            };
+            /** @description A parameter or the body cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             401: {
@@ -1680,6 +1792,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description A parameter or the body cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1738,6 +1859,15 @@ export interface operations {
                     "application/json": components["schemas"]["Incident"][];
                 };
             };
+            /** @description A parameter or the body cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1777,6 +1907,15 @@ export interface operations {
                     "application/json": components["schemas"]["TestResult"][];
                 };
             };
+            /** @description A parameter or the body cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1794,6 +1933,15 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field of the body has the wrong type */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1820,6 +1968,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Incident"];
+                };
+            };
+            /** @description A parameter or the body cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             401: {
@@ -1871,6 +2028,15 @@ export interface operations {
                     "application/json": components["schemas"]["Incident"];
                 };
             };
+            /** @description A parameter or the body cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1896,6 +2062,68 @@ export interface operations {
                 };
             };
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_audit: {
+        parameters: {
+            query?: {
+                /** @description Only this action, e.g. `token.revoked`. */
+                action?: string;
+                /**
+                 * @description Only actions on this kind of target (`token`, `alert_rule`, `integration`, `webhook_source`,
+                 *     `incident`, `settings`).
+                 */
+                target_kind?: string;
+                /** @description Only actions on the target with this id (with `target_kind`). */
+                target_id?: string;
+                /** @description Only entries at or after this instant (RFC 3339). */
+                from?: string;
+                /** @description Only entries before this instant (RFC 3339). */
+                to?: string;
+                /** @description Page size (default 50, at most 500). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPage"];
+                };
+            };
+            /** @description Bad parameter or cursor */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2019,10 +2247,10 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A JSON array of up to 1,000 events */
+        /** @description A JSON array of 1 to 1,000 events, each a `GenericEvent` validated on its own (its result says how it fared) */
         requestBody: {
             content: {
-                "application/json": components["schemas"]["GenericEvent"][];
+                "application/json": unknown[];
             };
         };
         responses: {
@@ -2239,6 +2467,15 @@ export interface operations {
                     "application/json": components["schemas"]["IntegrationInfo"];
                 };
             };
+            /** @description A parameter or the body cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2291,6 +2528,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description A parameter or the body cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2334,6 +2580,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["IntegrationInfo"];
+                };
+            };
+            /** @description A parameter or the body cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             401: {
@@ -2383,6 +2638,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["IntegrationInfo"];
+                };
+            };
+            /** @description A parameter or the body cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             401: {
@@ -2445,6 +2709,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description A parameter or the body cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             401: {
                 headers: {
@@ -2575,14 +2848,17 @@ export interface operations {
                 branch?: string;
                 status?: components["schemas"]["RunStatus"];
                 provider?: string;
-                /** @description Only runs charted at or after this instant (RFC 3339). */
+                /**
+                 * @description Only runs charted at or after this instant (RFC 3339). With `sort=slowest|fastest` the
+                 *     window spans at most 400 days, and `from` defaults to 400 days before `to`.
+                 */
                 from?: string;
                 /** @description Only runs charted before this instant (RFC 3339). */
                 to?: string;
                 /**
                  * @description `newest` (by `run_at`, the default), `oldest`, `slowest` or `fastest` (by
                  *     `duration_seconds`; runs without a duration come last in both). The duration orders read
-                 *     every run in the filtered window: narrow it with `from`/`to` on large installations.
+                 *     every run in the window, so it is bounded (see `from`).
                  */
                 sort?: "newest" | "oldest" | "slowest" | "fastest";
                 /** @description Page size (default 50, at most 500). */
@@ -2656,6 +2932,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RunDetail"];
+                };
+            };
+            /** @description A parameter or the body cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             401: {
@@ -2806,6 +3091,15 @@ export interface operations {
                     "text/event-stream": string;
                 };
             };
+            /** @description A parameter or the body cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2940,6 +3234,15 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description A parameter or the body cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             401: {
                 headers: {
@@ -3085,6 +3388,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description A parameter or the body cannot be read */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3121,7 +3433,7 @@ export interface operations {
         /** @description CDEvents pipelinerun/taskrun events as CloudEvents */
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": unknown;
             };
         };
         responses: {
@@ -3198,7 +3510,7 @@ export interface operations {
         /** @description A GitHub webhook delivery (JSON or form-encoded `payload=`) */
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": unknown;
             };
         };
         responses: {
@@ -3266,7 +3578,7 @@ export interface operations {
         /** @description A GitLab pipeline hook */
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": unknown;
             };
         };
         responses: {
@@ -3333,7 +3645,7 @@ export interface operations {
         /** @description A Notification plugin message (JSON) */
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": unknown;
             };
         };
         responses: {

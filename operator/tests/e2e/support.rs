@@ -30,6 +30,10 @@ impl Kubectl {
     /// `KUBECONFIG`, or one naming a server that is not on the loopback interface.
     pub fn admin() -> Option<Kubectl> {
         let Some(kubeconfig) = std::env::var_os("KUBECONFIG") else {
+            assert!(
+                std::env::var_os("CICD_E2E_REQUIRED").is_none(),
+                "CICD_E2E_REQUIRED is set but KUBECONFIG is not: run under scripts/with-control-plane.sh"
+            );
             eprintln!(
                 "skipped: KUBECONFIG is not set (make test-e2e runs this against a throwaway kube-apiserver)"
             );

@@ -1,4 +1,5 @@
-// The retention policy: how many days raw runs are kept (hourly rollups are kept longer).
+// The retention policy: how many days raw runs are kept, and how long the hourly rollups behind the
+// charts outlive them.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { api, call } from "../../api/client";
@@ -6,21 +7,35 @@ import { keys } from "../../api/hooks";
 import { useAuth } from "../../components/Auth";
 import { ErrorBox, Skeleton } from "../../components/common";
 
+interface Form {
+  runs: string;
+  rollups: string;
+}
+
 export function Retention() {
   const client = useQueryClient();
   const { withToken } = useAuth();
   const settings = useQuery({ queryKey: keys.settings, queryFn: () => call(api.GET("/api/settings")) });
-  const [days, setDays] = useState("");
+  const [form, setForm] = useState<Form>({ runs: "", rollups: "" });
+  const saved = settings.data
+    ? { runs: String(settings.data.retention_days), rollups: String(settings.data.rollup_retention_days) }
+    : undefined;
   useEffect(() => {
-    if (settings.data) setDays(String(settings.data.retention_days));
+    if (settings.data)
+      setForm({ runs: String(settings.data.retention_days), rollups: String(settings.data.rollup_retention_days) });
   }, [settings.data]);
   const save = useMutation({
     mutationFn: () =>
       withToken("Changing the retention policy needs an admin token.", () =>
-        call(api.PUT("/api/settings", { body: { ...settings.data!, retention_days: Number(days) } })),
+        call(
+          api.PUT("/api/settings", {
+            body: { retention_days: Number(form.runs), rollup_retention_days: Number(form.rollups) },
+          }),
+        ),
       ),
     onSuccess: (data) => client.setQueryData(keys.settings, data),
   });
+  const unchanged = saved !== undefined && form.runs === saved.runs && form.rollups === saved.rollups;
   return (
     <section className="card" aria-labelledby="retention-title">
       <h2 id="retention-title">Retention</h2>
@@ -32,13 +47,20 @@ export function Retention() {
         <form className="row" onSubmit={(e) => { e.preventDefault(); save.mutate(); }}>
           <label className="field">
             Keep raw runs (days)
-            <input type="number" min={1} max={3650} step={1} required value={days} onChange={(e) => setDays(e.target.value)} />
+            <input type="number" min={1} max={3650} step={1} required value={form.runs}
+              onChange={(e) => setForm({ ...form, runs: e.target.value })} />
           </label>
-          <button type="submit" className="btn primary" disabled={save.isPending || days === String(settings.data.retention_days)}>Save</button>
+          <label className="field">
+            Keep chart rollups (days)
+            <input type="number" min={Math.max(1, Number(form.runs) || 1)} max={3650} step={1} required value={form.rollups}
+              onChange={(e) => setForm({ ...form, rollups: e.target.value })} />
+          </label>
+          <button type="submit" className="btn primary" disabled={save.isPending || unchanged}>Save</button>
           {save.isSuccess && <span role="status" className="muted">Saved.</span>}
           <p className="muted">
-            How long raw runs (with their payloads and jobs) are kept. The charts read hourly rollups, which are kept
-            separately.
+            Raw runs (with their payloads and jobs) older than the first figure are deleted, a batch at a time, by one
+            replica. The charts and success rates read hourly rollups, kept until the second figure (at least as long as
+            runs), so long-range trends stay visible after their runs are gone.
           </p>
         </form>
       )}

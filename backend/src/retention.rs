@@ -1,0 +1,231 @@
+//! Retention: deletes runs older than `retention_days` (with their jobs and raw payloads) and
+//! hourly rollups older than `rollup_retention_days` (see [`crate::domain::settings`]).
+//!
+//! A pass runs every `CICD_RETENTION_INTERVAL` seconds on every replica, but only one replica at a
+//! time does the work: the pass holds a session-level PostgreSQL advisory lock
+//! (`pg_try_advisory_lock`), and a replica that cannot take it skips the pass. Rows are deleted in
+//! small batches, one transaction each, with a short pause between batches, so that a first pass
+//! over years of history never holds locks or bloats WAL for long and ingest carries on beside it.
+//!
+//! Rollups keep counting deleted runs: that is what lets the dashboard show a year of counters
+//! while keeping 90 days of runs. (A late event about a run already deleted records it afresh.)
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
+use serde::Serialize;
+use sqlx::PgPool;
+
+use crate::db;
+
+/// The advisory lock one pass holds ("retent").
+pub const LOCK_KEY: i64 = 0x7265_7465_6e74;
+
+/// Metrics of the retention job, registered on the backend's registry.
+#[derive(Clone)]
+pub struct RetentionMetrics {
+    /// Rows deleted, by table.
+    pub deleted: IntCounterVec,
+    /// When the last pass that held the lock finished (Unix seconds).
+    pub last_run: IntGauge,
+}
+
+impl RetentionMetrics {
+    pub fn new(registry: &Registry) -> Self {
+        let deleted = IntCounterVec::new(
+            Opts::new(
+                "cicd_retention_deleted_rows_total",
+                "Rows deleted by the retention job, by table (pipeline_runs, run_jobs, run_rollups, run_dimensions).",
+            ),
+            &["table"],
+        )
+        .expect("valid metric");
+        let last_run = IntGauge::new(
+            "cicd_retention_last_run_timestamp_seconds",
+            "When this replica last finished a retention pass (Unix time; 0 before the first).",
+        )
+        .expect("valid metric");
+        // Registering twice (a second state on one registry, in tests) keeps the first.
+        let _ = registry.register(Box::new(deleted.clone()));
+        let _ = registry.register(Box::new(last_run.clone()));
+        RetentionMetrics { deleted, last_run }
+    }
+}
+
+/// What one pass deleted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Report {
+    pub runs: u64,
+    pub jobs: u64,
+    pub rollups: u64,
+    pub dimensions: u64,
+    /// Transactions the pass committed.
+    pub batches: u64,
+}
+
+/// The retention job.
+pub struct Retention {
+    pub pool: PgPool,
+    pub metrics: RetentionMetrics,
+    /// Most rows one transaction deletes.
+    pub batch: i64,
+    /// Pause between two batches.
+    pub pause: Duration,
+}
+
+impl Retention {
+    pub fn new(pool: PgPool, registry: &Registry) -> Self {
+        Retention {
+            pool,
+            metrics: RetentionMetrics::new(registry),
+            batch: 5000,
+            pause: Duration::from_millis(100),
+        }
+    }
+
+    /// Runs a pass every `interval` (the first one a minute after start, off the start-up path).
+    pub fn spawn(self: Arc<Self>, interval: Duration) {
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(60).min(interval)).await;
+            let mut tick = tokio::time::interval(interval);
+            loop {
+                tick.tick().await;
+                match self.run(Utc::now()).await {
+                    Ok(Some(r)) => tracing::info!(
+                        runs = r.runs,
+                        jobs = r.jobs,
+                        rollups = r.rollups,
+                        dimensions = r.dimensions,
+                        batches = r.batches,
+                        "retention pass done"
+                    ),
+                    Ok(None) => tracing::debug!("retention pass skipped: another replica holds the lock"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "retention pass failed; retrying at the next interval")
+                    }
+                }
+            }
+        });
+    }
+
+    /// One pass at time `now`, unless another replica is running one (then `None`).
+    pub async fn run(&self, now: DateTime<Utc>) -> sqlx::Result<Option<Report>> {
+        let mut conn = self.pool.acquire().await?;
+        let locked: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
+            .bind(LOCK_KEY)
+            .fetch_one(&mut *conn)
+            .await?;
+        if !locked {
+            return Ok(None);
+        }
+        let result = self.pass(now).await;
+        if sqlx::query("select pg_advisory_unlock($1)")
+            .bind(LOCK_KEY)
+            .execute(&mut *conn)
+            .await
+            .is_err()
+        {
+            // Closing the session releases the lock for certain.
+            drop(conn.detach());
+        }
+        let report = result?;
+        self.metrics.last_run.set(Utc::now().timestamp());
+        Ok(Some(report))
+    }
+
+    async fn pass(&self, now: DateTime<Utc>) -> sqlx::Result<Report> {
+        let settings = db::settings::load(&self.pool).await?;
+        let run_cut = now - TimeDelta::days(settings.retention_days.into());
+        let rollup_cut = now - TimeDelta::days(settings.rollup_retention_days.into());
+        let mut report = Report::default();
+        loop {
+            let (runs, jobs) = self.delete_runs(run_cut).await?;
+            report.runs += runs;
+            report.jobs += jobs;
+            if !self.after_batch(&mut report, runs).await {
+                break;
+            }
+        }
+        loop {
+            let rollups = self
+                .delete_where("run_rollups", "bucket < $1", rollup_cut)
+                .await?;
+            self.metrics
+                .deleted
+                .with_label_values(&["run_rollups"])
+                .inc_by(rollups);
+            report.rollups += rollups;
+            if !self.after_batch(&mut report, rollups).await {
+                break;
+            }
+        }
+        loop {
+            let dims = self
+                .delete_where("run_dimensions", "last_seen_at < $1", rollup_cut)
+                .await?;
+            self.metrics
+                .deleted
+                .with_label_values(&["run_dimensions"])
+                .inc_by(dims);
+            report.dimensions += dims;
+            if !self.after_batch(&mut report, dims).await {
+                break;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Counts a batch; pauses and says to go on when it was full (there may be more).
+    async fn after_batch(&self, report: &mut Report, deleted: u64) -> bool {
+        if deleted > 0 {
+            report.batches += 1;
+        }
+        if deleted < self.batch as u64 {
+            return false;
+        }
+        tokio::time::sleep(self.pause).await;
+        true
+    }
+
+    /// Deletes up to `batch` runs charted before `cut`, oldest first, with their jobs, in one
+    /// transaction. Runs locked by a writer right now are left for the next batch or pass.
+    async fn delete_runs(&self, cut: DateTime<Utc>) -> sqlx::Result<(u64, u64)> {
+        let (runs, jobs): (i64, i64) = sqlx::query_as(
+            "with doomed as ( \
+                 select id from pipeline_runs where run_at < $1 \
+                 order by run_at limit $2 for update skip locked \
+             ), runs as ( \
+                 delete from pipeline_runs r using doomed d where r.id = d.id returning r.id \
+             ), jobs as ( \
+                 delete from run_jobs j using runs r where j.run_id = r.id returning 1 \
+             ) \
+             select (select count(*) from runs), (select count(*) from jobs)",
+        )
+        .bind(cut)
+        .bind(self.batch)
+        .fetch_one(&self.pool)
+        .await?;
+        let (runs, jobs) = (runs as u64, jobs as u64);
+        let deleted = &self.metrics.deleted;
+        deleted.with_label_values(&["pipeline_runs"]).inc_by(runs);
+        deleted.with_label_values(&["run_jobs"]).inc_by(jobs);
+        Ok((runs, jobs))
+    }
+
+    /// Deletes up to `batch` rows of `table` matching `condition` (on `$1`) in one transaction.
+    async fn delete_where(&self, table: &str, condition: &str, cut: DateTime<Utc>) -> sqlx::Result<u64> {
+        // `table` and `condition` are constants of this module, never input.
+        let sql = format!(
+            "delete from {table} where ctid = any(array( \
+                 select ctid from {table} where {condition} limit $2 for update skip locked))"
+        );
+        let done = sqlx::query(&sql)
+            .bind(cut)
+            .bind(self.batch)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+}

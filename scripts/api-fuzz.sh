@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Fuzzes the HTTP API from its own OpenAPI document with schemathesis: the given backend binary is
+# started on a free port against the PostgreSQL in DATABASE_URL (run it under scripts/with-postgres.sh),
+# with a little demo data and an admin token, and every operation is called with generated valid and
+# invalid requests. Fails on any 5xx, any response that the document does not describe (status code,
+# content type, headers, body schema) and any invalid request that is accepted.
+#
+# Usage: scripts/api-fuzz.sh <path to cicd-monitor binary>
+# Bounds: CICD_FUZZ_EXAMPLES (examples per operation, default 25), CICD_FUZZ_SEED (default 1).
+# schemathesis is installed (once) into a virtualenv under ~/.cache/ci-cd-monitor/venv.
+set -euo pipefail
+bin=$(realpath "$1")
+root=$(cd "$(dirname "$0")/.." && pwd)
+: "${DATABASE_URL:?run under scripts/with-postgres.sh (DATABASE_URL is not set)}"
+
+version=4.32.5
+venv=$HOME/.cache/ci-cd-monitor/venv
+st=$venv/bin/schemathesis
+if ! "$st" --version 2>/dev/null | grep -qx "schemathesis, version $version"; then
+  echo "api-fuzz: installing schemathesis $version into $venv"
+  python3 -m venv "$venv" </dev/null || {
+    echo "api-fuzz: python3 -m venv failed; installing python3-venv (apt-get)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq </dev/null && apt-get install -y -qq --no-install-recommends python3-venv >/dev/null </dev/null
+    python3 -m venv "$venv" </dev/null
+  }
+  "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$version" </dev/null
+fi
+
+token=api-fuzz-admin-token-0123456789abcdef
+export CICD_ADMIN_TOKEN=$token
+export CICD_SECRET_KEY=api-fuzz-secret-key-0123456789abcdef0123456789
+export CICD_STATIC_DIR=$root/frontend/dist
+export CICD_ENVIRONMENT=api-fuzz
+export CICD_GITHUB_POLL_INTERVAL=0
+export RUST_LOG=${RUST_LOG:-warn}
+"$bin" migrate
+"$bin" demo --days 3 >/dev/null
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+url=http://127.0.0.1:$port
+log=$(mktemp "${TMPDIR:-/tmp}/api-fuzz-backend.XXXXXX")
+CICD_LISTEN=127.0.0.1:$port "$bin" serve >"$log" 2>&1 &
+pid=$!
+stop() {
+  kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+  if grep -q -i -E 'panicked|ERROR' "$log"; then
+    echo "api-fuzz: the backend logged errors:" >&2
+    grep -i -E -m 20 'panicked|ERROR' "$log" >&2
+  fi
+  rm -f "$log"
+}
+trap stop EXIT
+for _ in $(seq 300); do
+  curl -fsS "$url/ready" >/dev/null 2>&1 && break
+  kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; exit 1; }
+  sleep 0.1
+done
+
+# /api/stream is an endless server-sent event stream: a request to it never completes, so it is
+# left to the tests of the stream (backend/tests/api/stream.rs), not skipped for any finding.
+# positive_data_acceptance is left out: it expects every request the schema allows to succeed, and
+# some rules span several fields or need stored state, which JSON Schema cannot say (`from` before
+# `to`, `finished_at` not before `started_at`, `rollup_retention_days` at least `retention_days`, an
+# alert rule's window longer than zero, a `cursor` this server issued, an id that exists). Those
+# requests are answered 4xx as documented; the README lists the check as excluded.
+"$st" run "$url/api/openapi.json" \
+  --header "Authorization: Bearer $token" \
+  --checks all \
+  --exclude-checks positive_data_acceptance \
+  --exclude-path /api/stream \
+  --max-examples "${CICD_FUZZ_EXAMPLES:-25}" \
+  --seed "${CICD_FUZZ_SEED:-1}" \
+  --generation-deterministic \
+  --request-timeout 10 \
+  --workers 2 \
+  --no-color \
+  --suppress-health-check all \
+  </dev/null
