@@ -15,12 +15,13 @@ TARGET_DIR  := $(or $(CARGO_TARGET_DIR),target)
 BIN         := $(TARGET_DIR)/release/cicd-monitor
 APT_UPDATED := $(HOME)/.cache/ci-cd-monitor/apt-updated
 
-.PHONY: help run test test-rust test-frontend test-chart deps-chart test-deploy test-faults test-api-fuzz fuzz lint audit bench bench-ui reliability deps-rust deps-test deps-frontend deps-browser build frontend clean-db
+.PHONY: help run test test-rust test-frontend test-chart deps-chart test-deploy test-faults test-api-fuzz test-e2e fuzz lint audit bench bench-ui reliability deps-rust deps-test deps-frontend deps-browser deps-control-plane build frontend clean-db
 
 help:
 	@echo "make run        start the backend on http://localhost:8080 (DEMO=1 loads demo data first)"
 	@echo "make test       every test: lint, unit, API tests against a throwaway PostgreSQL, dashboard (unit + browser),"
-	@echo "                Helm chart, deployment files (compose schema, hadolint, actionlint, nginx), fault scenarios"
+	@echo "                Helm chart, deployment files (compose schema, hadolint, actionlint, nginx), fault scenarios,"
+	@echo "                the CRDs, the chart and the operator against a real kube-apiserver (built from source once)"
 
 	@echo "make bench      ingest and query benchmarks; writes docs/benchmarks.md"
 	@echo "make reliability  fault scenarios at full length; writes docs/reliability.md"
@@ -133,13 +134,29 @@ test-deploy: build
 test-api-fuzz: build
 	scripts/with-postgres.sh scripts/api-fuzz.sh $(BIN)
 
-test: lint audit test-rust test-frontend test-api-fuzz test-chart test-deploy test-faults
+test: lint audit test-rust test-frontend test-api-fuzz test-chart test-deploy test-faults test-e2e
 
 # The property tests of every webhook parser and the generic validator (make test runs them with
 # 256-512 cases), here with many more.
 FUZZ_CASES ?= 200000
 fuzz: deps-rust
 	PROPTEST_CASES=$(FUZZ_CASES) $(CARGO) test -p cicd-monitor --lib --locked -- ingest::fuzz
+
+# etcd, kube-apiserver and kubectl built from source (operator/e2e/control-plane), once: cached
+# under ~/.cache/ci-cd-monitor/control-plane/.
+deps-control-plane:
+	scripts/control-plane.sh build >/dev/null
+
+# The CRDs and the operator against a real kube-apiserver + etcd (throwaway, stopped on exit), the
+# operator running as the chart's ServiceAccount (its RBAC from `helm template`) against the release
+# backend on a throwaway PostgreSQL.
+# The chart's manifests go through a server-side dry-run there (tests/e2e, pytest).
+test-e2e: build deps-control-plane deps-chart
+	@set -e; helm=$$(scripts/helm.sh path 3); set -x; \
+	CICD_BIN=$(abspath $(BIN)) HELM=$$helm CICD_E2E_REQUIRED=1 PG_FSYNC=off scripts/with-postgres.sh \
+	  scripts/with-control-plane.sh sh -c '$(CHART_VENV)/bin/python -m pytest -q -p no:cacheprovider tests/e2e && \
+	  scripts/test-summary.sh $(CARGO) test --locked -p cicd-monitor-crds --test apiserver -p cicd-monitor-operator --test e2e'
+
 
 bench: deps-rust
 	$(CARGO) build --release --locked -p cicd-monitor --bins

@@ -70,13 +70,59 @@ impl JsonSchema for Integration {
 }
 
 fn root(description: &str, spec: Value, status: Value) -> Schema {
-    let schema = json!({
+    let mut schema = json!({
         "description": description,
         "type": "object",
         "required": ["spec"],
         "properties": {"spec": spec, "status": status},
     });
+    kubernetes_formats(&mut schema);
     Schema::try_from(schema).expect("an object is a schema")
+}
+
+/// Kubernetes knows the integer formats `int32` and `int64` only: the apiserver warns about any
+/// other (`unrecognized format "uint32"`) and ignores it. schemars writes `uint8`…`uint64` for
+/// unsigned fields, so those become plain integers with the bounds the format stood for.
+fn kubernetes_formats(schema: &mut Value) {
+    let Some(obj) = schema.as_object_mut() else {
+        return;
+    };
+    let integer = match obj.get("type") {
+        Some(Value::String(t)) => t == "integer",
+        // Before kube turns `["integer", "null"]` into `nullable: true`.
+        Some(Value::Array(ts)) => ts.iter().any(|t| t == "integer"),
+        _ => false,
+    };
+    if integer {
+        let format = obj.get("format").and_then(Value::as_str).map(str::to_owned);
+        if let Some(format) = format.filter(|f| f != "int32" && f != "int64") {
+            obj.remove("format");
+            let max = match format.as_str() {
+                "uint8" => Some(u64::from(u8::MAX)),
+                "uint16" => Some(u64::from(u16::MAX)),
+                "uint32" => Some(u64::from(u32::MAX)),
+                _ => None,
+            };
+            if let Some(max) = max {
+                obj.entry("maximum").or_insert(json!(max));
+            }
+        }
+    }
+    for key in ["properties", "patternProperties"] {
+        if let Some(Value::Object(props)) = obj.get_mut(key) {
+            props.values_mut().for_each(kubernetes_formats);
+        }
+    }
+    for key in ["items", "additionalProperties", "not"] {
+        if let Some(sub) = obj.get_mut(key) {
+            kubernetes_formats(sub);
+        }
+    }
+    for key in ["allOf", "anyOf", "oneOf"] {
+        if let Some(Value::Array(subs)) = obj.get_mut(key) {
+            subs.iter_mut().for_each(kubernetes_formats);
+        }
+    }
 }
 
 /// The schema object of the property at `path` (following `properties`); panics when absent,

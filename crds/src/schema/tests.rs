@@ -245,6 +245,52 @@ fn bounds_and_enums_are_in_the_schema() {
     assert_eq!(at("/condition/required"), serde_json::json!(["type"]));
 }
 
+/// The `format`s of integer nodes, with their paths.
+fn integer_formats(node: &Value, path: &str, out: &mut Vec<String>) {
+    match node {
+        Value::Object(obj) => {
+            if obj.get("type") == Some(&Value::from("integer")) {
+                if let Some(f) = obj.get("format") {
+                    out.push(format!("{path}: {f}"));
+                }
+            }
+            for (k, v) in obj {
+                integer_formats(v, &format!("{path}/{k}"), out);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                integer_formats(v, &format!("{path}/{i}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn integer_formats_are_ones_kubernetes_knows() {
+    for crd in [AlertRule::crd(), Integration::crd()] {
+        let schema = schema_of(&crd);
+        let mut formats = Vec::new();
+        integer_formats(&schema, "", &mut formats);
+        let unknown: Vec<_> = formats
+            .iter()
+            .filter(|f| !f.ends_with("\"int32\"") && !f.ends_with("\"int64\""))
+            .collect();
+        assert!(unknown.is_empty(), "{}: {unknown:?}", crd.spec.names.kind);
+    }
+    // u32 fields keep their range as bounds.
+    let schema = schema_of(&AlertRule::crd());
+    for pointer in [
+        "/properties/spec/properties/condition/properties/minRuns",
+        "/properties/status/properties/firing",
+    ] {
+        let node = schema.pointer(pointer).expect(pointer);
+        assert_eq!(node["minimum"], 0.0, "{pointer}");
+        assert_eq!(node["maximum"], f64::from(u32::MAX), "{pointer}");
+    }
+}
+
 #[test]
 fn names_columns_and_subresources() {
     for (crd, short, columns) in [
