@@ -10,6 +10,7 @@ labels and users, and the CI workflow's publishing. Needs PyYAML (scripts/deploy
 Usage: scripts/check-deploy.py [repository root]
 """
 
+import ipaddress
 import re
 import subprocess
 import sys
@@ -149,6 +150,18 @@ check(
     "compose: frontend has a writable /tmp on a read-only root (nginx pid and temp files)",
     not frontend.get("read_only") or "/tmp" in as_list(frontend.get("tmpfs")),
     str(frontend.get("tmpfs")),
+)
+
+# The backend believes X-Forwarded-For from nginx, and only from nginx.
+nginx_addr = ((frontend.get("networks") or {}).get("default") or {}).get("ipv4_address")
+subnets = [c.get("subnet") for c in (((compose.get("networks") or {}).get("default") or {}).get("ipam") or {}).get("config", [])]
+trusted = [ipaddress.ip_network(c) for c in env.get("CICD_TRUSTED_PROXIES", "").split(",") if c]
+check(
+    "compose: nginx has a fixed address in the default network's subnet, and it is the only trusted proxy",
+    nginx_addr is not None
+    and any(ipaddress.ip_address(nginx_addr) in ipaddress.ip_network(n) for n in subnets if n)
+    and trusted == [ipaddress.ip_network(f"{nginx_addr}/32")],
+    f"{nginx_addr} in {subnets}; CICD_TRUSTED_PROXIES={trusted}",
 )
 
 # --- env.production -------------------------------------------------------------------------

@@ -216,6 +216,16 @@ def run(tmp, procs):
         and gzip.decompress(body) == (DIST / assets[0].decode().lstrip("/")).read_bytes(),
         headers,
     )
+    # nginx serves the dashboard itself: it must send the security headers the backend sends with it.
+    security = ["content-security-policy", "x-content-type-options", "x-frame-options", "referrer-policy",
+                "cross-origin-opener-policy"]
+    _, backend_headers, _ = request(bport, "GET", "/")
+    wanted = {h: backend_headers.get(h) for h in security}
+    for path in ["/", assets[0].decode(), "/runs/some/client/route"]:
+        _, got, _ = request(nport, "GET", path)
+        check(f"GET {path} has the backend's security headers (CSP, nosniff, framing, referrer, COOP)",
+              all(wanted.values()) and {h: got.get(h) for h in security} == wanted,
+              {h: (got.get(h), wanted[h]) for h in security if got.get(h) != wanted[h]})
     status, _, _ = request(nport, "GET", "/assets/no-such-file.js")
     check("a missing asset is a 404, not index.html", status == 404, status)
 

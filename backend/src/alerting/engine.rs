@@ -197,6 +197,15 @@ impl Alerts {
         now: DateTime<Utc>,
     ) -> sqlx::Result<()> {
         let mut tx = self.pool.begin().await?;
+        // The rule may have been deleted since it was read: then there is nothing to evaluate. While
+        // it exists, KEY SHARE keeps a concurrent delete waiting until this transaction ends.
+        let exists: Option<i32> = sqlx::query_scalar("select 1 from alerts where id = $1 for key share")
+            .bind(rule.id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            return Ok(());
+        }
         incidents::lock(&mut tx, rule, g).await?;
         let measured;
         let m = match given {

@@ -838,6 +838,9 @@ async fn soak(pg: &Postgres, seconds: u64) -> anyhow::Result<Report> {
     Ok(r)
 }
 
+/// In `--out`'s file, this line and all after it are not this program's and stay as they are.
+const KEPT_MARKER: &str = "<!-- not written by cicd-faults: kept as is when it rewrites this file -->";
+
 fn markdown(reports: &[Report], args: &Args) -> String {
     let mut md = String::from("# Reliability\n\n");
     md.push_str(&format!(
@@ -926,8 +929,16 @@ async fn main() -> anyhow::Result<()> {
         );
         reports.push(report);
     }
-    let md = markdown(&reports, &args);
+    let mut md = markdown(&reports, &args);
     if let Some(out) = &args.out {
+        // What follows the marker (bad input and security, measured by other commands) is kept.
+        if let Some(kept) = std::fs::read_to_string(out)
+            .ok()
+            .and_then(|old| old.find(KEPT_MARKER).map(|i| old[i..].to_owned()))
+        {
+            md.push('\n');
+            md.push_str(&kept);
+        }
         std::fs::write(out, &md)?;
     }
     let failed: Vec<&str> = reports.iter().filter(|r| !r.ok).map(|r| r.name).collect();

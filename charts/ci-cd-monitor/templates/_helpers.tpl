@@ -210,6 +210,16 @@ CICD_PUBLIC_URL: {{ . | quote }}
 {{- with $b.staticDir }}
 CICD_STATIC_DIR: {{ . | quote }}
 {{- end }}
+{{- with $b.trustedProxies }}
+CICD_TRUSTED_PROXIES: {{ join "," . | quote }}
+{{- end }}
+{{- with $b.corsOrigins }}
+CICD_CORS_ORIGINS: {{ join "," . | quote }}
+{{- end }}
+CICD_RATE_LIMIT_INGEST: {{ $b.rateLimit.ingest | quote }}
+CICD_RATE_LIMIT_INGEST_BURST: {{ $b.rateLimit.ingestBurst | quote }}
+CICD_RATE_LIMIT_AUTH_FAILURES: {{ $b.rateLimit.authFailures | quote }}
+CICD_RETENTION_INTERVAL: {{ $b.retentionInterval | quote }}
 {{- end }}
 
 {{/* The operator's rules in a watched namespace (or cluster-wide). */}}
