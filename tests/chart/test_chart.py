@@ -308,8 +308,17 @@ def test_backend_probes_and_config(helm):
     cm = one(docs, "ConfigMap", "cicd-ci-cd-monitor")["data"]
     assert cm["CICD_PUBLIC_READ"] == "false" and cm["CICD_LOG_FORMAT"] == "json"
     assert "CICD_PUBLIC_URL" not in cm
+    assert "CICD_TRUSTED_PROXIES" not in cm and "CICD_CORS_ORIGINS" not in cm
+    assert (cm["CICD_RATE_LIMIT_INGEST"], cm["CICD_RATE_LIMIT_AUTH_FAILURES"]) == ("10000", "30")
+    assert cm["CICD_RETENTION_INTERVAL"] == "3600"
     prod = one(render(helm, "-f", str(PRODUCTION), *MONITORING), "ConfigMap", "cicd-ci-cd-monitor")["data"]
     assert prod["CICD_PUBLIC_URL"] == "https://cicd.example.com"
+    assert prod["CICD_TRUSTED_PROXIES"] == "10.244.0.0/16"
+    both = render(helm, *MINIMAL, "--set", "backend.corsOrigins={https://a.example.com,https://b.example.com}")
+    cors = one(both, "ConfigMap", "cicd-ci-cd-monitor")["data"]["CICD_CORS_ORIGINS"]
+    assert cors == "https://a.example.com,https://b.example.com"
+    # An address without its prefix length is not a CIDR the backend accepts.
+    assert "trustedProxies" in render_fails(helm, *MINIMAL, "--set", "backend.trustedProxies={10.0.0.1}")
 
 
 def test_hpa_targets_cpu_and_memory_and_owns_the_replica_count(helm):
