@@ -140,7 +140,15 @@ fn run_event(run: &Value, repo: Option<String>, payload: &Value, now: DateTime<U
     let status = status_of(run);
     let workflow = text(run, "name")
         .or_else(|| text(payload, "workflow/name"))
-        .or_else(|| text(run, "path").map(|p| p.rsplit('/').next().unwrap_or(&p).to_owned()))
+        // `.github/workflows/ci.yml` → `ci.yml`; a path of slashes only names nothing.
+        .or_else(|| {
+            text(run, "path").and_then(|p| {
+                p.rsplit('/')
+                    .map(str::trim)
+                    .find(|s| !s.is_empty())
+                    .map(str::to_owned)
+            })
+        })
         .unwrap_or_else(|| "workflow".to_owned());
     let started = time(run, "run_started_at");
     // created_at is the run's creation: the queue time of the first attempt only.
