@@ -67,6 +67,11 @@ async fn no_configured_or_created_secret_appears_in_the_logs(pool: PgPool) {
         .with_env_filter("debug")
         .with_writer(logs.clone())
         .finish();
+    // tracing caches each callsite's interest process-wide, computed when it is first hit. A
+    // sibling test's thread hitting a callsite with no subscriber at all would cache `never`, and
+    // this test's subscriber would miss that line. With a global (inert) registry too, every
+    // thread has a subscriber and two dispatchers exist, so interest is the union of both.
+    let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let slack = FakeSlack::start().await;
