@@ -192,27 +192,27 @@ pub fn replace_nul(v: &mut Value) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use serde_json::json;
+
     #[test]
     fn nul_characters_are_found_by_path_and_replaced() {
-        let mut v = serde_json::json!({"repo": "ok", "meta": {"a": [1, "x\u{0}y"]}});
+        let mut v = json!({"repo": "ok", "meta": {"a": [1, "x\u{0}y"]}});
         assert!(may_hold_nul(v.to_string().as_bytes()));
         assert_eq!(nul_path(&v).unwrap(), "meta.a[1]");
         assert_eq!(
-            nul_path(&serde_json::json!({"a": [[{"b": "\u{0}"}]]})).unwrap(),
+            nul_path(&json!({"a": [[{"b": "\u{0}"}]]})).unwrap(),
             "a[0][0].b"
         );
-        assert_eq!(nul_path(&serde_json::json!({"k\u{0}": 1})).unwrap(), "k\\u0000");
-        assert_eq!(nul_path(&serde_json::json!("\u{0}")).unwrap(), "");
-        v["k\u{0}"] = serde_json::json!(true);
+        assert_eq!(nul_path(&json!({"k\u{0}": 1})).unwrap(), "k\\u0000");
+        assert_eq!(nul_path(&json!("\u{0}")).unwrap(), "");
+        v["k\u{0}"] = json!(true);
         assert_eq!(replace_nul(&mut v), 2);
         assert_eq!(nul_path(&v), None);
         assert_eq!(v["meta"]["a"][1], "x\u{FFFD}y");
         assert_eq!(v["k\u{FFFD}"], true);
         assert!(!may_hold_nul(br#"{"a": "b"}"#));
     }
-
-    use super::*;
-    use serde_json::json;
 
     #[test]
     fn depth_counts_brackets_outside_strings() {
