@@ -200,10 +200,7 @@ mod tests {
         let mut v = json!({"repo": "ok", "meta": {"a": [1, "x\u{0}y"]}});
         assert!(may_hold_nul(v.to_string().as_bytes()));
         assert_eq!(nul_path(&v).unwrap(), "meta.a[1]");
-        assert_eq!(
-            nul_path(&json!({"a": [[{"b": "\u{0}"}]]})).unwrap(),
-            "a[0][0].b"
-        );
+        assert_eq!(nul_path(&json!({"a": [[{"b": "\u{0}"}]]})).unwrap(), "a[0][0].b");
         assert_eq!(nul_path(&json!({"k\u{0}": 1})).unwrap(), "k\\u0000");
         assert_eq!(nul_path(&json!("\u{0}")).unwrap(), "");
         v["k\u{0}"] = json!(true);
