@@ -21,6 +21,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 
 use crate::config::GithubConfig;
+use crate::db;
 use crate::ingest::github;
 use crate::writer::Writer;
 
@@ -98,27 +99,14 @@ impl Poller {
 
     /// Syncs every repository, unless another replica is syncing (then `None`).
     pub async fn sync(&self, repos: &[String]) -> anyhow::Result<Option<Vec<RepoReport>>> {
-        let mut conn = self.pool.acquire().await?;
-        let locked: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
-            .bind(LOCK_KEY)
-            .fetch_one(&mut *conn)
-            .await?;
-        if !locked {
-            return Ok(None);
-        }
-        let mut reports = Vec::with_capacity(repos.len());
-        for repo in repos {
-            reports.push(self.sync_repo(repo).await);
-        }
-        let unlocked = sqlx::query("select pg_advisory_unlock($1)")
-            .bind(LOCK_KEY)
-            .execute(&mut *conn)
-            .await;
-        if unlocked.is_err() {
-            // Closing the session releases the lock for certain.
-            drop(conn.detach());
-        }
-        Ok(Some(reports))
+        let all = async {
+            let mut reports = Vec::with_capacity(repos.len());
+            for repo in repos {
+                reports.push(self.sync_repo(repo).await);
+            }
+            anyhow::Ok(reports)
+        };
+        db::exclusively(&self.pool, LOCK_KEY, all).await
     }
 
     /// Syncs one repository (`owner/name`).

@@ -112,27 +112,11 @@ impl Retention {
 
     /// One pass at time `now`, unless another replica is running one (then `None`).
     pub async fn run(&self, now: DateTime<Utc>) -> sqlx::Result<Option<Report>> {
-        let mut conn = self.pool.acquire().await?;
-        let locked: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
-            .bind(LOCK_KEY)
-            .fetch_one(&mut *conn)
-            .await?;
-        if !locked {
-            return Ok(None);
+        let report = db::exclusively(&self.pool, LOCK_KEY, self.pass(now)).await?;
+        if report.is_some() {
+            self.metrics.last_run.set(Utc::now().timestamp());
         }
-        let result = self.pass(now).await;
-        if sqlx::query("select pg_advisory_unlock($1)")
-            .bind(LOCK_KEY)
-            .execute(&mut *conn)
-            .await
-            .is_err()
-        {
-            // Closing the session releases the lock for certain.
-            drop(conn.detach());
-        }
-        let report = result?;
-        self.metrics.last_run.set(Utc::now().timestamp());
-        Ok(Some(report))
+        Ok(report)
     }
 
     async fn pass(&self, now: DateTime<Utc>) -> sqlx::Result<Report> {

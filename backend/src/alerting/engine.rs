@@ -117,24 +117,12 @@ impl Alerts {
 
     /// Evaluates every rule and group, unless another replica is doing so; returns whether it ran.
     pub async fn tick(&self, now: DateTime<Utc>) -> sqlx::Result<bool> {
-        let mut conn = self.pool.acquire().await?;
-        let locked: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
-            .bind(TICK_LOCK)
-            .fetch_one(&mut *conn)
-            .await?;
-        if !locked {
+        if db::exclusively(&self.pool, TICK_LOCK, self.evaluate_all(now))
+            .await?
+            .is_none()
+        {
             return Ok(false);
         }
-        let result = self.evaluate_all(now).await;
-        if sqlx::query("select pg_advisory_unlock($1)")
-            .bind(TICK_LOCK)
-            .execute(&mut *conn)
-            .await
-            .is_err()
-        {
-            drop(conn.detach());
-        }
-        result?;
         let firing: i64 = sqlx::query_scalar("select count(*) from alert_incidents where state = 'firing'")
             .fetch_one(&self.pool)
             .await?;

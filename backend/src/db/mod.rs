@@ -71,6 +71,34 @@ pub async fn migrate_when_ready(pool: &PgPool) -> anyhow::Result<()> {
 }
 
 /// Whether every embedded migration is applied (for `/ready`).
+/// Runs `work` holding the session-level advisory lock `key`, so that one replica at a time does
+/// it; `None` (without running it) when another session holds the lock. The lock is released
+/// afterwards, and when that fails the connection is closed, which releases it for certain.
+pub async fn exclusively<T, E: From<sqlx::Error>>(
+    pool: &PgPool,
+    key: i64,
+    work: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<Option<T>, E> {
+    let mut conn = pool.acquire().await?;
+    let locked: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
+        .bind(key)
+        .fetch_one(&mut *conn)
+        .await?;
+    if !locked {
+        return Ok(None);
+    }
+    let result = work.await;
+    if sqlx::query("select pg_advisory_unlock($1)")
+        .bind(key)
+        .execute(&mut *conn)
+        .await
+        .is_err()
+    {
+        drop(conn.detach());
+    }
+    result.map(Some)
+}
+
 pub async fn migrations_applied(pool: &PgPool) -> Result<bool, sqlx::Error> {
     let applied: Vec<i64> =
         sqlx::query_scalar("select version from _sqlx_migrations where success order by version")
