@@ -1,21 +1,56 @@
 // Shown instead of empty charts until the first run arrives: how to send one.
+import { useRef } from "react";
+import type { components } from "../api/schema";
+import { CopyButton } from "./common";
+
+export type GenericEvent = components["schemas"]["GenericEvent"];
+
+/** A run in the generic format (`POST /api/events`), typed by the API's own schema. */
+export function exampleEvent(now: Date = new Date()): GenericEvent {
+  return {
+    id: "build-1042",
+    repo: "org/repo",
+    workflow: "build",
+    branch: "main",
+    status: "success",
+    commit_sha: "3f2c9e1",
+    triggered_by: "push",
+    queued_at: new Date(now.getTime() - 330_000).toISOString(),
+    started_at: new Date(now.getTime() - 300_000).toISOString(),
+    finished_at: now.toISOString(),
+  } satisfies GenericEvent;
+}
+
+/** The `curl` command that posts `exampleEvent` with an ingest token. */
+export function exampleCurl(origin: string, event: GenericEvent = exampleEvent()): string {
+  return [
+    `curl -X POST ${origin}/api/events \\`,
+    `  -H "Authorization: Bearer $CICD_TOKEN" \\`,
+    `  -H "Content-Type: application/json" \\`,
+    `  -d '${JSON.stringify(event, null, 2)}'`,
+  ].join("\n");
+}
+
 export function EmptyState() {
   const origin = window.location.origin;
-  const curl = `curl -X POST ${origin}/api/events \\
-  -H "Authorization: Bearer $CICD_TOKEN" -H "Content-Type: application/json" \\
-  -d '{"pipeline_id":"run_1","workflow":"build","repo":"org/repo","branch":"main",
-       "status":"success","started_at":"${new Date(Date.now() - 300_000).toISOString()}",
-       "finished_at":"${new Date().toISOString()}"}'`;
+  const curl = exampleCurl(origin);
+  const pre = useRef<HTMLPreElement>(null);
   return (
     <section className="card empty" aria-labelledby="empty-title">
       <h2 id="empty-title">No runs yet — send the first one</h2>
       <ol>
         <li>
-          Create an ingest token (Settings → API tokens, or <code>cicd-monitor token create --scope ingest --name ci</code>).
+          Create an ingest token (Settings → API tokens, or <code>cicd-monitor token create --scope ingest --name ci</code>)
+          and put it in <code>CICD_TOKEN</code>.
         </li>
         <li>
-          Post a run:
-          <pre>{curl}</pre>
+          <div className="row">
+            Post a run (<code>id</code>, <code>repo</code>, <code>workflow</code> and <code>status</code> are required; events with the
+            same <code>id</code> update the same run):
+            <span className="spacer" />
+            <CopyButton text={curl} label="Copy command" target={pre} />
+          </div>
+          <pre ref={pre} data-testid="example-curl">{curl}</pre>
         </li>
         <li>
           Or point a GitHub webhook at <code>{origin}/api/webhooks/github</code>: content type <code>application/json</code>,

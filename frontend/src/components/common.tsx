@@ -1,6 +1,7 @@
 // Small pieces used across screens.
-import { useState, type ReactNode } from "react";
+import { useEffect, useRef, useState, type ReactNode, type RefObject } from "react";
 import type { ApiError } from "../api/client";
+import { copyText, selectContents } from "../lib/clipboard";
 import type { Delta } from "../lib/format";
 import type { RunStatus } from "../lib/url";
 
@@ -74,21 +75,38 @@ export function Skeleton({ lines = 3 }: { lines?: number }) {
   );
 }
 
-/** Copies text to the clipboard and says so. */
-export function CopyButton({ text, label = "Copy" }: { text: string; label?: string }) {
-  const [done, setDone] = useState(false);
+/**
+ * Copies text to the clipboard and says so: "Copied", or — when the browser allows neither the
+ * Clipboard API nor the older copy command (plain HTTP) — "Select and copy", with `target`'s text
+ * selected for the user.
+ */
+export function CopyButton({ text, label = "Copy", target }: {
+  text: string;
+  label?: string;
+  target?: RefObject<HTMLElement | null>;
+}) {
+  const [result, setResult] = useState<"copied" | "manual" | null>(null);
+  const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  useEffect(() => () => clearTimeout(timer.current), []);
   return (
-    <button
-      type="button"
-      className="btn small"
-      onClick={() => {
-        void navigator.clipboard?.writeText(text).then(() => {
-          setDone(true);
-          setTimeout(() => setDone(false), 1500);
-        });
-      }}
-    >
-      {done ? "Copied" : label}
-    </button>
+    <>
+      <button
+        type="button"
+        className="btn small"
+        title={result === "manual" ? "This browser did not let the page copy: the text is selected, press Ctrl+C (⌘C)" : undefined}
+        onClick={async (e) => {
+          const ok = await copyText(text, e.currentTarget);
+          if (!ok) selectContents(target?.current);
+          setResult(ok ? "copied" : "manual");
+          clearTimeout(timer.current);
+          timer.current = setTimeout(() => setResult(null), ok ? 1500 : 6000);
+        }}
+      >
+        {result === "copied" ? "Copied" : result === "manual" ? "Select and copy" : label}
+      </button>
+      <span className="sr-only" role="status">
+        {result === "copied" ? "Copied to the clipboard" : result === "manual" ? "Could not copy: the text is selected, press Control C" : ""}
+      </span>
+    </>
   );
 }

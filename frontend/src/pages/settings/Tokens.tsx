@@ -1,6 +1,6 @@
 // API tokens: create (shown once, with a copy button) and revoke.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState } from "react";
+import { useRef, useState } from "react";
 import { api, call, type CreatedToken, type Scope } from "../../api/client";
 import { keys } from "../../api/hooks";
 import { useAuth } from "../../components/Auth";
@@ -24,6 +24,7 @@ export function Tokens() {
   const [name, setName] = useState("");
   const [scope, setScope] = useState<Scope>("ingest");
   const [created, setCreated] = useState<CreatedToken | null>(null);
+  const secretRef = useRef<HTMLElement>(null);
   const tokens = useQuery({
     queryKey: keys.tokens,
     queryFn: () => withToken(ADMIN, () => call(api.GET("/api/tokens"))),
@@ -67,8 +68,8 @@ export function Tokens() {
             Token <strong>{created.name}</strong> ({created.scope}) — copy it now, it is shown only once:
           </p>
           <div className="secret">
-            <code data-testid="new-token">{created.token}</code>
-            <CopyButton text={created.token} />
+            <code data-testid="new-token" ref={secretRef}>{created.token}</code>
+            <CopyButton text={created.token} target={secretRef} />
             <button type="button" className="btn" onClick={() => setCreated(null)}>Done</button>
           </div>
         </div>
