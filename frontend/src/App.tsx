@@ -68,7 +68,6 @@ function Shell() {
     [setView],
   );
 
-  const metricsState = client.getQueryState(keys.metrics(metricsParams(view)));
   const offline = live.state === "offline" || !!error?.offline;
   const needsToken = error?.needsToken && (config.data?.auth_mode === "token" || error.status === 401);
 
@@ -78,7 +77,7 @@ function Shell() {
         view={view}
         onView={onView}
         live={live.state}
-        updatedAt={metricsState?.dataUpdatedAt || null}
+        updatedKey={keys.metrics(metricsParams(view))}
         theme={theme}
         onTheme={(t) => {
           prefs.setTheme(t);

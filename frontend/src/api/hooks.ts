@@ -1,13 +1,14 @@
 // Data hooks: one react-query hook per resource, plus the live stream that keeps them fresh.
 import {
   keepPreviousData,
+  type QueryKey,
   useInfiniteQuery,
   useQuery,
   useQueryClient,
   type InfiniteData,
   type QueryClient,
 } from "@tanstack/react-query";
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useRef, useState, useSyncExternalStore } from "react";
 import { parseView, windowOf, type View } from "../lib/url";
 import { api, call, type Run } from "./client";
 import { openStream, type StreamState } from "./stream";
@@ -128,6 +129,18 @@ export function useAlerts() {
   });
 }
 
+/**
+ * When the data of a query was last loaded (ms since the epoch; 0 before it was), re-rendering when
+ * it changes — unlike `getQueryState` read during render.
+ */
+export function useDataUpdatedAt(queryKey: QueryKey): number {
+  const cache = useQueryClient().getQueryCache();
+  return useSyncExternalStore(
+    (cb) => cache.subscribe(cb),
+    () => cache.find({ queryKey, exact: true })?.state.dataUpdatedAt ?? 0,
+  );
+}
+
 /** Whether a run belongs in the table of a view (same filters and inside its window). */
 export function matchesView(run: Run, params: ReturnType<typeof runsParams>): boolean {
   if (params.repo && run.repo !== params.repo) return false;
@@ -177,6 +190,7 @@ export function useLiveUpdates(): { state: StreamState; lastEvent: Date | null }
   const [state, setState] = useState<StreamState>("connecting");
   const [lastEvent, setLastEvent] = useState<Date | null>(null);
   const wasLive = useRef(false);
+  const previous = useRef<StreamState>("connecting");
   useEffect(() => {
     let pending: ReturnType<typeof setTimeout> | undefined;
     const refreshMetrics = () => {
@@ -189,10 +203,13 @@ export function useLiveUpdates(): { state: StreamState; lastEvent: Date | null }
     const stop = openStream({
       onState(next) {
         setState(next);
+        // Live again after a reconnect: events may have been missed. (From `stale`, the server's
+        // `resync` does that.)
         if (next === "live") {
-          if (wasLive.current) void client.invalidateQueries();
+          if (wasLive.current && previous.current !== "stale") void client.invalidateQueries();
           wasLive.current = true;
         }
+        previous.current = next;
       },
       onEvent(event, data) {
         setLastEvent(new Date());

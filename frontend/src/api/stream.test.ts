@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { tokenStore } from "./client";
-import { openStream, reconnectDelay, type StreamState } from "./stream";
+import { openStream, reconnectDelay, stateAfter, type StreamState } from "./stream";
 
 function sse(chunks: string[]): Response {
   const body = new ReadableStream<Uint8Array>({
@@ -34,14 +34,14 @@ describe("openStream", () => {
     tokenStore.set("cicd_read");
     const fetch = vi
       .fn()
-      .mockResolvedValueOnce(sse(["retry: 10\nevent: ready\ndata: {}\n\nevent: ru", 'n\ndata: {"id":"r1"}\n\n']))
-      .mockResolvedValueOnce(sse(['event: run\ndata: {"id":"r2"}\n\n']))
+      .mockResolvedValueOnce(sse(['retry: 10\nevent: hello\ndata: {"live":true}\n\nevent: ru', 'n\ndata: {"id":"r1"}\n\n']))
+      .mockResolvedValueOnce(sse(['event: hello\ndata: {"live":true}\n\nevent: run\ndata: {"id":"r2"}\n\n']))
       .mockImplementation(() => new Promise(() => {}));
     vi.stubGlobal("fetch", fetch);
     const events: string[] = [];
     const states: StreamState[] = [];
     const stop = openStream({ onEvent: (e, d) => events.push(`${e} ${d}`), onState: (s) => states.push(s) });
-    await vi.waitFor(() => expect(events).toEqual(["ready {}", 'run {"id":"r1"}', 'run {"id":"r2"}']), { timeout: 3000 });
+    await vi.waitFor(() => expect(events).toEqual(['hello {"live":true}', 'run {"id":"r1"}', 'hello {"live":true}', 'run {"id":"r2"}']), { timeout: 3000 });
     stop();
     expect(states.slice(0, 3)).toEqual(["connecting", "live", "offline"]);
     expect(states).toContain("live");
@@ -63,6 +63,7 @@ describe("openStream", () => {
     const fetch = vi.fn(async (_url: string, init: RequestInit) => {
       const body = new ReadableStream({
         start(c) {
+          c.enqueue(new TextEncoder().encode('event: hello\ndata: {"live":true}\n\n'));
           init.signal!.addEventListener("abort", () => c.error(new DOMException("aborted", "AbortError")));
         },
       });
@@ -78,5 +79,31 @@ describe("openStream", () => {
     stop();
     const init = fetch.mock.calls[1]![1];
     expect((init.headers as Record<string, string>).Authorization).toBe("Bearer cicd_new");
+  });
+
+  it("says not live when the server's hello does, until the resync that follows recovery", async () => {
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(new TextEncoder().encode('event: hello\ndata: {"live":false}\n\n'));
+        setTimeout(() => c.enqueue(new TextEncoder().encode('event: resync\ndata: {"reason":"reconnected"}\n\n')), 20);
+      },
+    });
+    vi.stubGlobal("fetch", vi.fn().mockResolvedValueOnce(new Response(body)).mockImplementation(() => new Promise(() => {})));
+    const states: StreamState[] = [];
+    const stop = openStream({ onEvent: () => {}, onState: (s) => states.push(s) });
+    await vi.waitFor(() => expect(states).toEqual(["connecting", "stale", "live"]));
+    stop();
+  });
+});
+
+describe("stream state", () => {
+  it("follows hello, resync and other events", () => {
+    expect(stateAfter("connecting", "hello", '{"live":true}')).toBe("live");
+    expect(stateAfter("connecting", "hello", '{"live":false}')).toBe("stale");
+    expect(stateAfter("live", "hello", '{"live":false}')).toBe("stale");
+    expect(stateAfter("stale", "run", "{}")).toBe("stale");
+    expect(stateAfter("stale", "resync", '{"reason":"reconnected"}')).toBe("live");
+    expect(stateAfter("connecting", "run", "{}")).toBe("live");
+    expect(stateAfter("connecting", "hello", "not json")).toBe("live");
   });
 });

@@ -3,8 +3,27 @@
 import { createParser, type EventSourceMessage } from "eventsource-parser";
 import { tokenStore } from "./client";
 
-/** `offline`: the backend cannot be reached (or its proxy says so); `error`: it answered with an error. */
-export type StreamState = "connecting" | "live" | "offline" | "error";
+/**
+ * `live`: connected, and the server receives changes as they happen; `stale`: connected, but the
+ * server says (`hello` with `live: false`) it is not receiving changes now — a `resync` follows when
+ * it is again; `offline`: the backend cannot be reached (or its proxy says so); `error`: it answered
+ * with an error.
+ */
+export type StreamState = "connecting" | "live" | "stale" | "offline" | "error";
+
+/** The state a stream event moves a connected stream to (`hello` says whether the server is live). */
+export function stateAfter(current: StreamState, event: string, data: string): StreamState {
+  if (event === "hello") {
+    try {
+      return (JSON.parse(data) as { live?: unknown }).live === false ? "stale" : "live";
+    } catch {
+      return "live";
+    }
+  }
+  // A resync follows once a server that was not live is again; any other event means it is.
+  if (current === "stale") return event === "resync" ? "live" : "stale";
+  return "live";
+}
 
 export interface StreamHandlers {
   onEvent(event: string, data: string): void;
@@ -45,16 +64,23 @@ export function openStream(handlers: StreamHandlers, url = "/api/stream"): () =>
         if (![502, 503, 504].includes(response.status)) next = "error";
         throw new Error(`stream answered ${response.status}`);
       }
+      // Live once the server's `hello` (its first event) says so, not merely connected.
+      let state: StreamState = "connecting";
       const parser = createParser({
         onEvent(message: EventSourceMessage) {
-          handlers.onEvent(message.event ?? "message", message.data);
+          const event = message.event ?? "message";
+          const next = stateAfter(state, event, message.data);
+          if (next !== state) {
+            state = next;
+            if (next === "live") failures = 0;
+            handlers.onState(next);
+          }
+          handlers.onEvent(event, message.data);
         },
         onRetry(ms: number) {
           retryMs = ms;
         },
       });
-      handlers.onState("live");
-      failures = 0;
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
       for (;;) {
         const { value, done } = await reader.read();

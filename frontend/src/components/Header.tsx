@@ -1,7 +1,7 @@
 // Title, navigation, environment, time zone, theme, refresh, last update and the live indicator.
-import { useIsFetching, useQueryClient } from "@tanstack/react-query";
+import { useQueryClient, type QueryKey } from "@tanstack/react-query";
 import { useMemo, useState } from "react";
-import { useConfig } from "../api/hooks";
+import { useConfig, useDataUpdatedAt } from "../api/hooks";
 import type { StreamState } from "../api/stream";
 import { formatTime, zoneNames } from "../lib/format";
 import { prefs, useZone, type Theme } from "../lib/prefs";
@@ -10,18 +10,44 @@ import { useAuth } from "./Auth";
 
 const THEMES: Theme[] = ["system", "light", "dark"];
 
-export function Header({ view, onView, live, updatedAt, theme, onTheme }: {
+const LIVE: Record<StreamState, { text: string; title: string; tone: string }> = {
+  live: { text: "Live", title: "Receiving live updates", tone: "live-on" },
+  stale: {
+    text: "Not live",
+    title: "Connected, but the server is not receiving changes right now: figures may be behind. It catches up by itself.",
+    tone: "live-warn",
+  },
+  connecting: { text: "Connecting", title: "Connecting to live updates", tone: "" },
+  offline: { text: "Offline", title: "Live updates disconnected; reconnecting", tone: "live-off" },
+  error: { text: "Not live", title: "The server refused live updates; retrying", tone: "live-off" },
+};
+
+/** "Updated 14:03:09": when the figures on screen were last loaded, following the query as it refetches. */
+export function UpdatedAt({ queryKey }: { queryKey: QueryKey }) {
+  const zone = useZone();
+  const at = useDataUpdatedAt(queryKey);
+  if (!at) return null;
+  return (
+    <span className="muted" title="When the figures were last loaded" data-testid="updated-at">
+      Updated {formatTime(new Date(at), zone, "time")}
+    </span>
+  );
+}
+
+export function Header({ view, onView, live, updatedKey, theme, onTheme }: {
   view: View;
   onView: (patch: Partial<View>, replace?: boolean) => void;
   live: StreamState;
-  updatedAt: number | null;
+  /** The query whose last load "Updated" shows (the metrics of the view). */
+  updatedKey: QueryKey;
   theme: Theme;
   onTheme: (t: Theme) => void;
 }) {
   const zone = useZone();
   const config = useConfig();
   const client = useQueryClient();
-  const fetching = useIsFetching() > 0;
+  // Disabled only while a refresh the user asked for runs, not for every background fetch.
+  const [refreshing, setRefreshing] = useState(false);
   const { token, signOut, ask } = useAuth();
   // ~400 zones: rendered once the selector is first used, to keep the first render light.
   const [zonesShown, setZonesShown] = useState(false);
@@ -51,15 +77,10 @@ export function Header({ view, onView, live, updatedAt, theme, onTheme }: {
         </a>
       </nav>
       <span className="spacer" />
-      <span className={`live ${live === "live" ? "live-on" : live === "offline" || live === "error" ? "live-off" : ""}`} role="status"
-        title={live === "live" ? "Receiving live updates" : live === "connecting" ? "Connecting" : "Live updates disconnected; reconnecting"}>
-        {live === "live" ? "Live" : live === "offline" ? "Offline" : live === "error" ? "Not live" : "Connecting"}
+      <span className={`live ${LIVE[live].tone}`} role="status" title={LIVE[live].title}>
+        {LIVE[live].text}
       </span>
-      {updatedAt && (
-        <span className="muted" title="When the figures were last loaded">
-          Updated {formatTime(new Date(updatedAt), zone, "time")}
-        </span>
-      )}
+      <UpdatedAt queryKey={updatedKey} />
       <label className="row">
         <span className="sr-only">Time zone</span>
         <select
@@ -82,9 +103,16 @@ export function Header({ view, onView, live, updatedAt, theme, onTheme }: {
         onClick={() => onTheme(THEMES[(THEMES.indexOf(theme) + 1) % THEMES.length]!)}>
         {theme === "dark" ? "☾ Dark" : theme === "light" ? "☀ Light" : "◐ Auto"}
       </button>
-      <button type="button" className="btn" aria-label="Refresh" disabled={fetching}
-        onClick={() => void client.invalidateQueries()}>
-        ⟳ {fetching ? "Refreshing" : "Refresh"}
+      <button type="button" className="btn" aria-label="Refresh" disabled={refreshing}
+        onClick={async () => {
+          setRefreshing(true);
+          try {
+            await client.invalidateQueries();
+          } finally {
+            setRefreshing(false);
+          }
+        }}>
+        ⟳ {refreshing ? "Refreshing" : "Refresh"}
       </button>
       {token ? (
         <button type="button" className="btn ghost" onClick={signOut} title="Forget the API token of this tab">
