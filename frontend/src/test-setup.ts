@@ -1,3 +1,6 @@
+import { cleanup } from "@testing-library/react";
+import { afterEach } from "vitest";
+
 // jsdom has no matchMedia (uPlot and the theme code read it at load).
 if (!window.matchMedia) {
   window.matchMedia = (query: string) =>
@@ -7,3 +10,6 @@ if (!window.matchMedia) {
       dispatchEvent: () => false,
     }) as MediaQueryList;
 }
+
+// Testing Library unmounts after each test only with Vitest globals on; do it here instead.
+afterEach(() => cleanup());

@@ -1,7 +1,11 @@
-// Repository, workflow, branch and time range; every change is a new history entry.
+// Repository, workflow, branch and time range; every change is a new history entry, and what the
+// filters show comes from the URL alone (back and forward restore it).
 import { useState } from "react";
 import { useFilters } from "../api/hooks";
-import type { Range, View } from "../lib/url";
+import { LOCAL } from "../lib/format";
+import { useZone } from "../lib/prefs";
+import { windowOf, type Range, type View } from "../lib/url";
+import { browserZone, fromZonedInput, toZonedInput } from "../lib/zone";
 
 const RANGES: [Range, string][] = [
   ["24h", "24 h"],
@@ -10,22 +14,48 @@ const RANGES: [Range, string][] = [
   ["custom", "Custom"],
 ];
 
-/** A datetime-local input's value ("2026-11-27T14:00") for an ISO instant, in the browser's zone. */
-function toLocalInput(iso: string | undefined): string {
-  if (!iso) return "";
-  const d = new Date(iso);
-  const off = d.getTimezoneOffset() * 60_000;
-  return new Date(d.getTime() - off).toISOString().slice(0, 16);
+/**
+ * The custom window's inputs: wall-clock times in the page's time zone. Their drafts start from the
+ * URL's window and start over whenever it changes (back/forward, another zone), so the URL stays the
+ * one source of truth.
+ */
+function CustomRange({ view, onView }: { view: View; onView: (patch: Partial<View>) => void }) {
+  const zone = useZone();
+  const [from, setFrom] = useState(toZonedInput(view.from, zone));
+  const [to, setTo] = useState(toZonedInput(view.to, zone));
+  const fromIso = fromZonedInput(from, zone);
+  const toIso = fromZonedInput(to, zone);
+  const valid = !!fromIso && !!toIso && fromIso < toIso;
+  const unchanged = fromIso === view.from && toIso === view.to;
+  const zoneName = zone === LOCAL ? `local, ${browserZone()}` : zone;
+  return (
+    <form
+      className="row custom-range"
+      aria-label="Custom time range"
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (valid) onView({ range: "custom", from: fromIso, to: toIso, group: undefined });
+      }}
+    >
+      <label className="field">
+        <span>From <span className="zone-hint">({zoneName})</span></span>
+        <input type="datetime-local" value={from} max={to || undefined} onChange={(e) => setFrom(e.target.value)} />
+      </label>
+      <label className="field">
+        <span>To <span className="zone-hint">({zoneName})</span></span>
+        <input type="datetime-local" value={to} min={from || undefined} onChange={(e) => setTo(e.target.value)} />
+      </label>
+      <button type="submit" className="btn" disabled={!valid || unchanged}>Apply</button>
+      {from && to && !valid && <span className="field-error" role="alert">“From” must be before “To”.</span>}
+    </form>
+  );
 }
 
 export function Filters({ view, onView }: { view: View; onView: (patch: Partial<View>) => void }) {
   const filters = useFilters();
-  const [custom, setCustom] = useState(view.range === "custom");
-  const [from, setFrom] = useState(toLocalInput(view.from));
-  const [to, setTo] = useState(toLocalInput(view.to));
+  const zone = useZone();
   const f = filters.data;
   const workflows = [...new Set((f?.workflows ?? []).filter((w) => !view.repo || w.repo === view.repo).map((w) => w.workflow))].sort();
-  const customValid = from && to && new Date(from) < new Date(to);
 
   const select = (label: string, key: "repo" | "workflow" | "branch", options: string[]) => (
     <label className="field">
@@ -56,12 +86,14 @@ export function Filters({ view, onView }: { view: View; onView: (patch: Partial<
             <button
               key={r}
               type="button"
-              aria-pressed={r === "custom" ? custom : !custom && view.range === r}
+              aria-pressed={view.range === r}
               onClick={() => {
+                if (r === view.range) return;
                 if (r === "custom") {
-                  setCustom(true);
+                  // Starts from the window on screen; the inputs then adjust it.
+                  const w = windowOf(view);
+                  onView({ range: "custom", from: w.from.toISOString(), to: w.to.toISOString(), group: undefined });
                 } else {
-                  setCustom(false);
                   onView({ range: r, from: undefined, to: undefined, group: undefined });
                 }
               }}
@@ -71,27 +103,7 @@ export function Filters({ view, onView }: { view: View; onView: (patch: Partial<
           ))}
         </div>
       </div>
-      {custom && (
-        <form
-          className="row"
-          onSubmit={(e) => {
-            e.preventDefault();
-            if (customValid) {
-              onView({ range: "custom", from: new Date(from).toISOString(), to: new Date(to).toISOString(), group: undefined });
-            }
-          }}
-        >
-          <label className="field">
-            From
-            <input type="datetime-local" value={from} onChange={(e) => setFrom(e.target.value)} />
-          </label>
-          <label className="field">
-            To
-            <input type="datetime-local" value={to} onChange={(e) => setTo(e.target.value)} />
-          </label>
-          <button type="submit" className="btn" disabled={!customValid}>Apply</button>
-        </form>
-      )}
+      {view.range === "custom" && <CustomRange key={`${view.from}|${view.to}|${zone}`} view={view} onView={onView} />}
       {(view.repo || view.workflow || view.branch || view.status) && (
         <button type="button" className="btn ghost" onClick={() => onView({ repo: undefined, workflow: undefined, branch: undefined, status: undefined })}>
           Clear filters
