@@ -5,6 +5,7 @@ import { api, call, type Incident } from "../api/client";
 import { keys, useAlerts } from "../api/hooks";
 import { formatAgo, formatTime } from "../lib/format";
 import { useZone } from "../lib/prefs";
+import { useNow } from "../lib/useNow";
 import { useAuth } from "./Auth";
 import { ErrorBox, Skeleton } from "./common";
 
@@ -22,8 +23,27 @@ const MUTES = [
   ["7d", "7 days"],
 ] as const;
 
+/** Mute for a chosen time: the choice, then a button (changing the choice alone does nothing). */
+function MuteControl({ incident, disabled, onMute }: { incident: Incident; disabled: boolean; onMute: (duration: string) => void }) {
+  const [duration, setDuration] = useState<string>(MUTES[0][0]);
+  return (
+    <form className="row mute" onSubmit={(e) => { e.preventDefault(); onMute(duration); }}>
+      <label className="row">
+        <span className="sr-only">Mute {incident.rule_name} for</span>
+        <select value={duration} onChange={(e) => setDuration(e.target.value)} disabled={disabled}>
+          {MUTES.map(([v, label]) => (
+            <option key={v} value={v}>for {label}</option>
+          ))}
+        </select>
+      </label>
+      <button type="submit" className="btn small" disabled={disabled} aria-label={`Mute ${incident.rule_name}`}>Mute</button>
+    </form>
+  );
+}
+
 export function AlertsPanel() {
   const zone = useZone();
+  const now = new Date(useNow());
   const alerts = useAlerts();
   const client = useQueryClient();
   const { withToken } = useAuth();
@@ -64,7 +84,7 @@ export function AlertsPanel() {
                 <strong>{i.rule_name}</strong>
                 <span className="pill">{i.state}</span>
                 {i.acknowledged_at && <span className="pill">acknowledged</span>}
-                {i.muted_until && new Date(i.muted_until) > new Date() && (
+                {i.muted_until && new Date(i.muted_until) > now && (
                   <span className="pill" title={formatTime(i.muted_until, zone, "full")}>muted until {formatTime(i.muted_until, zone)}</span>
                 )}
               </div>
@@ -73,7 +93,7 @@ export function AlertsPanel() {
               </div>
               <div className="row muted">
                 <span title={formatTime(i.firing_at ?? i.started_at, zone, "full")}>
-                  since {formatAgo(i.firing_at ?? i.started_at)}
+                  since {formatAgo(i.firing_at ?? i.started_at, now)}
                 </span>
                 {valueVsThreshold(i) && <span>value {valueVsThreshold(i)}</span>}
               </div>
@@ -84,19 +104,7 @@ export function AlertsPanel() {
                     Acknowledge
                   </button>
                 )}
-                <label className="row">
-                  <span className="sr-only">Mute {i.rule_name} for</span>
-                  <select
-                    value=""
-                    disabled={act.isPending}
-                    onChange={(e) => e.target.value && act.mutate({ id: i.id, action: "mute", duration: e.target.value })}
-                  >
-                    <option value="">Mute…</option>
-                    {MUTES.map(([v, label]) => (
-                      <option key={v} value={v}>for {label}</option>
-                    ))}
-                  </select>
-                </label>
+                <MuteControl incident={i} disabled={act.isPending} onMute={(duration) => act.mutate({ id: i.id, action: "mute", duration })} />
               </div>
             </li>
           ))}

@@ -1,15 +1,29 @@
 // The two charts (uPlot): runs per period, stacked by outcome, and average / p95 duration.
-// Hovering shows the exact values of a period in a legend under the title.
-import { useEffect, useMemo, useRef, useState } from "react";
+// Hovering — or the arrow keys on a focused chart — shows the exact values of a period in a legend
+// under the title. Each chart has a text summary (its accessible name) and a table of its data.
+import { useEffect, useId, useMemo, useRef, useState } from "react";
 import uPlot, { type AlignedData, type Options } from "uplot";
 import "uplot/dist/uPlot.min.css";
 import type { Metrics } from "../api/client";
+import { periodLabel, timeAxisLabels } from "../lib/axis";
 import { formatCount, formatDuration, formatTime, LOCAL, type TimeZone } from "../lib/format";
 import type { Grain } from "../lib/url";
 import { useZone } from "../lib/prefs";
 
 function cssVar(name: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#888";
+}
+
+/** The root font size in px (the wall-TV layout raises it), followed across resizes. */
+function useRootFontPx(): number {
+  const read = () => parseFloat(getComputedStyle(document.documentElement).fontSize) || 14;
+  const [px, setPx] = useState(read);
+  useEffect(() => {
+    const onResize = () => setPx(read());
+    window.addEventListener("resize", onResize);
+    return () => window.removeEventListener("resize", onResize);
+  }, []);
+  return px;
 }
 
 interface Series {
@@ -28,16 +42,53 @@ export function stack(series: (number | null)[][]): number[][] {
   return totals;
 }
 
+/** The index the arrow keys move a chart's cursor to (null: a key the chart does not use). */
+export function keyStep(key: string, idx: number | null, count: number): number | null {
+  if (count === 0) return null;
+  const last = count - 1;
+  const page = Math.max(1, Math.round(count / 10));
+  switch (key) {
+    case "ArrowRight":
+      return idx == null ? 0 : Math.min(last, idx + 1);
+    case "ArrowLeft":
+      return idx == null ? last : Math.max(0, idx - 1);
+    case "PageDown":
+      return idx == null ? 0 : Math.min(last, idx + page);
+    case "PageUp":
+      return idx == null ? last : Math.max(0, idx - page);
+    case "Home":
+      return 0;
+    case "End":
+      return last;
+    default:
+      return null;
+  }
+}
+
+/** The period with the largest value of a series, for the text summary. */
+export function peak(times: number[], values: (number | null)[]): { at: number; value: number } | null {
+  let best: { at: number; value: number } | null = null;
+  values.forEach((v, i) => {
+    if (v != null && Number.isFinite(v) && v > 0 && (!best || v > best.value)) best = { at: times[i]!, value: v };
+  });
+  return best;
+}
+
 function UPlot({
   options,
   data,
   label,
+  hint,
   onHover,
+  onFocusChange,
 }: {
   options: Omit<Options, "width" | "height">;
   data: AlignedData;
   label: string;
+  /** The id of the element that explains the keys. */
+  hint: string;
   onHover: (idx: number | null) => void;
+  onFocusChange: (focused: boolean) => void;
 }) {
   const host = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
@@ -72,38 +123,83 @@ function UPlot({
     plot.current?.setData(data);
   }, [data]);
 
-  return <div ref={host} className="chart" role="img" aria-label={label} />;
+  return (
+    <div
+      ref={host}
+      className="chart"
+      tabIndex={0}
+      role="group"
+      aria-roledescription="chart"
+      aria-label={label}
+      aria-describedby={hint}
+      data-points={data[0].length}
+      onFocus={() => onFocusChange(true)}
+      onBlur={() => {
+        onFocusChange(false);
+        plot.current?.setCursor({ left: -10, top: -10 });
+      }}
+      onKeyDown={(e) => {
+        const u = plot.current;
+        const xs = data[0];
+        if (!u) return;
+        if (e.key === "Escape") {
+          u.setCursor({ left: -10, top: -10 });
+          return;
+        }
+        const next = keyStep(e.key, u.cursor.idx ?? null, xs.length);
+        if (next == null) return;
+        e.preventDefault();
+        u.setCursor({ left: u.valToPos(xs[next]!, "x"), top: u.bbox.height / devicePixelRatio / 2 });
+      }}
+    />
+  );
 }
 
 /** Tick steps that read well as durations: 1s … 30s, 1m … 30m, 1h … 12h, days. */
 const DURATION_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800];
 
-function baseOptions(zone: TimeZone, yFormat: (v: number) => string, durations = false): Omit<Options, "width" | "height" | "series"> {
-  const axis = { stroke: cssVar("--muted"), grid: { stroke: cssVar("--border"), width: 1 }, ticks: { stroke: cssVar("--border") } };
+function baseOptions(zone: TimeZone, rootPx: number, yFormat: (v: number) => string, durations = false): Omit<Options, "width" | "height" | "series"> {
+  const fontPx = Math.round(rootPx * 0.86);
+  const font = `${fontPx}px ${cssVar("--font")}`;
+  const axis = { stroke: cssVar("--muted"), font, grid: { stroke: cssVar("--border"), width: 1 }, ticks: { stroke: cssVar("--border") } };
   return {
+    // Ticks fall on midnights and hours of the chosen zone, and are labelled in it (24-hour clock).
     ...(zone === LOCAL ? {} : { tzDate: (ts: number) => uPlot.tzDate(new Date(ts * 1e3), zone) }),
     legend: { show: false },
     cursor: { points: { size: 6 }, drag: { x: false, y: false } },
     scales: { x: { time: true } },
     axes: [
-      axis,
-      { ...axis, size: 70, values: (_u, ticks) => ticks.map((t) => yFormat(t)), ...(durations ? { incrs: DURATION_STEPS } : {}) },
+      {
+        ...axis,
+        // Two lines: the time, and the date under a new day's first tick.
+        size: Math.round(fontPx * 4.6),
+        space: fontPx * 4,
+        values: (_u, splits, _axis, _space, incr) => timeAxisLabels(splits, incr, zone),
+      },
+      {
+        ...axis,
+        size: Math.round(fontPx * 5.8),
+        values: (_u, ticks) => ticks.map((t) => yFormat(t)),
+        ...(durations ? { incrs: DURATION_STEPS } : {}),
+      },
     ],
   };
 }
 
-function Legend({ series, idx, times, zone, grain, totals }: {
+function Legend({ series, idx, times, zone, grain, totals, live }: {
   series: Series[];
   idx: number | null;
   times: number[];
   zone: TimeZone;
   grain: Grain;
   totals: string[];
+  /** Announced while the chart has keyboard focus (the arrow keys move through periods). */
+  live: boolean;
 }) {
   const at = idx != null ? times[idx] : undefined;
   return (
-    <div className="row muted" aria-live="off">
-      <span>{at != null ? formatTime(new Date(at * 1000), zone, grain === "hour" ? "short" : "day") : "Whole period"}</span>
+    <div className="row muted legend" aria-live={live ? "polite" : "off"} aria-atomic="true">
+      <span>{at != null ? periodLabel(new Date(at * 1000), zone, grain) : "Whole period"}</span>
       {series.map((s, i) => (
         <span key={s.label} className="row">
           <svg width="10" height="10" aria-hidden="true">
@@ -116,6 +212,44 @@ function Legend({ series, idx, times, zone, grain, totals }: {
   );
 }
 
+/** The chart's numbers as a table, built only when opened (there may be 2,000 periods). */
+function DataTable({ caption, series, times, zone, grain }: {
+  caption: string;
+  series: Series[];
+  times: number[];
+  zone: TimeZone;
+  grain: Grain;
+}) {
+  const [open, setOpen] = useState(false);
+  return (
+    <details className="chart-data" onToggle={(e) => setOpen(e.currentTarget.open)}>
+      <summary>Data table</summary>
+      {open && (
+        <div className="table-wrap chart-table">
+          <table className="grid">
+            <caption className="sr-only">{caption}</caption>
+            <thead>
+              <tr>
+                <th scope="col">{grain === "hour" ? "Hour" : grain === "day" ? "Day" : "Week"}</th>
+                {series.map((s) => <th key={s.label} scope="col">{s.label}</th>)}
+              </tr>
+            </thead>
+            <tbody>
+              {times.map((t, i) => (
+                <tr key={t}>
+                  <th scope="row">{periodLabel(new Date(t * 1000), zone, grain)}</th>
+                  {series.map((s) => <td key={s.label}>{s.format(s.values[i] ?? null)}</td>)}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </details>
+  );
+}
+
+
 export function Charts({ metrics, grain, onGrain, hourAllowed, theme }: {
   metrics: Metrics;
   grain: Grain;
@@ -124,11 +258,14 @@ export function Charts({ metrics, grain, onGrain, hourAllowed, theme }: {
   theme: string;
 }) {
   const zone = useZone();
+  const rootPx = useRootFontPx();
   const [runIdx, setRunIdx] = useState<number | null>(null);
   const [durIdx, setDurIdx] = useState<number | null>(null);
+  const [focused, setFocused] = useState<"runs" | "durations" | null>(null);
   const ts = metrics.time_series;
   const times = useMemo(() => ts.map((p) => Date.parse(p.timestamp) / 1000), [ts]);
   const s = metrics.summary;
+  const id = useId();
 
   const runSeries: Series[] = useMemo(() => [
     { label: "success", color: cssVar("--ok"), values: ts.map((p) => p.success), format: formatCount },
@@ -141,25 +278,35 @@ export function Charts({ metrics, grain, onGrain, hourAllowed, theme }: {
   ], [ts, theme]);
 
   const runOptions = useMemo(() => {
-    const base = baseOptions(zone, (v) => formatCount(v));
+    const base = baseOptions(zone, rootPx, (v) => formatCount(v));
     const bars = uPlot.paths.bars!({ size: [0.8, 60], gap: 1 });
     // Drawn tallest first (cancelled on top of failure on top of success).
     const drawn = [...runSeries].reverse();
     return { ...base, series: [{}, ...drawn.map((sr) => ({ label: sr.label, fill: sr.color, stroke: sr.color, width: 0, paths: bars, points: { show: false } }))] };
-  }, [zone, grain, theme]);
+  }, [zone, grain, theme, rootPx]);
   const runData = useMemo<AlignedData>(() => {
     const totals = stack(runSeries.map((sr) => sr.values));
     return [times, ...totals.reverse()];
   }, [times, runSeries]);
 
   const durOptions = useMemo(() => {
-    const base = baseOptions(zone, (v) => formatDuration(v), true);
+    // "10m", "1h" rather than "10m 00s", "1h 00m" on round ticks.
+    const base = baseOptions(zone, rootPx, (v) => formatDuration(v).replace(/ 0+[smh]$/, ""), true);
     return {
       ...base,
       series: [{}, ...durSeries.map((sr) => ({ label: sr.label, stroke: sr.color, width: 2, spanGaps: false, points: { show: false } }))],
     };
-  }, [zone, grain, theme]);
+  }, [zone, grain, theme, rootPx]);
   const durData = useMemo<AlignedData>(() => [times, ...durSeries.map((sr) => sr.values)], [times, durSeries]);
+
+  const span = `${formatTime(metrics.window.from, zone)} to ${formatTime(metrics.window.to, zone)}`;
+  const when = (at: number) => periodLabel(new Date(at * 1000), zone, grain);
+  const worst = peak(times, runSeries[1]!.values);
+  const slowest = peak(times, durSeries[1]!.values);
+  const runLabel = `Runs per ${grain}, ${span}: ${formatCount(s.success)} succeeded, ${formatCount(s.failure)} failed, ${formatCount(s.cancelled)} cancelled` +
+    (worst ? `; most failures: ${formatCount(worst.value)} (${when(worst.at)})` : "") + ".";
+  const durLabel = `Duration per ${grain}, ${span}: average ${formatDuration(s.avg_duration_seconds)}, p95 ${formatDuration(s.p95_duration_seconds)}` +
+    (slowest ? `; slowest p95: ${formatDuration(slowest.value)} (${when(slowest.at)})` : "") + ".";
 
   const grainToggle = (
     <div className="seg" role="group" aria-label="Group by">
@@ -173,26 +320,31 @@ export function Charts({ metrics, grain, onGrain, hourAllowed, theme }: {
 
   return (
     <section className="charts" aria-label="Charts">
-      <article className="card">
+      <p id={`${id}-keys`} className="sr-only">
+        Arrow keys move between periods, Page Up and Page Down by a tenth, Home and End to the first and last; the legend reads the values out.
+      </p>
+      <article className="card" aria-labelledby={`${id}-runs`}>
         <div className="chart-head">
-          <h2>Runs by outcome</h2>
+          <h2 id={`${id}-runs`}>Runs by outcome</h2>
           <span className="spacer" />
           {grainToggle}
         </div>
-        <Legend series={runSeries} idx={runIdx} times={times} zone={zone} grain={grain}
+        <Legend series={runSeries} idx={runIdx} times={times} zone={zone} grain={grain} live={focused === "runs"}
           totals={[formatCount(s.success), formatCount(s.failure), formatCount(s.cancelled)]} />
-        <UPlot options={runOptions} data={runData} onHover={setRunIdx}
-          label={`Runs per ${grain}: ${s.success} succeeded, ${s.failure} failed, ${s.cancelled} cancelled`} />
+        <UPlot options={runOptions} data={runData} onHover={setRunIdx} label={runLabel} hint={`${id}-keys`}
+          onFocusChange={(f) => setFocused(f ? "runs" : null)} />
+        <DataTable caption={`Runs per ${grain}`} series={runSeries} times={times} zone={zone} grain={grain} />
       </article>
-      <article className="card">
+      <article className="card" aria-labelledby={`${id}-durations`}>
         <div className="chart-head">
-          <h2>Duration</h2>
+          <h2 id={`${id}-durations`}>Duration</h2>
           <span className="spacer" />
         </div>
-        <Legend series={durSeries} idx={durIdx} times={times} zone={zone} grain={grain}
+        <Legend series={durSeries} idx={durIdx} times={times} zone={zone} grain={grain} live={focused === "durations"}
           totals={[formatDuration(s.avg_duration_seconds), formatDuration(s.p95_duration_seconds)]} />
-        <UPlot options={durOptions} data={durData} onHover={setDurIdx}
-          label={`Duration per ${grain}: average ${formatDuration(s.avg_duration_seconds)}, p95 ${formatDuration(s.p95_duration_seconds)}`} />
+        <UPlot options={durOptions} data={durData} onHover={setDurIdx} label={durLabel} hint={`${id}-keys`}
+          onFocusChange={(f) => setFocused(f ? "durations" : null)} />
+        <DataTable caption={`Duration per ${grain}`} series={durSeries} times={times} zone={zone} grain={grain} />
       </article>
     </section>
   );

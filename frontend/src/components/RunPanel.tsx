@@ -1,131 +1,283 @@
-// The side panel of one run: every field, jobs with their steps, attempts, and the raw payload.
-import { useEffect, useRef } from "react";
+// The side panel of one run: every field of the run, its jobs and their steps, its attempts, the
+// whole record and the raw payload. A modal: the page behind it is inert, Escape closes it, and focus
+// goes back to the run's row. The field lists are typed against the generated schema, so a field the
+// API gains fails the type check until the panel shows it.
+import { useEffect, useRef, useState, type ReactNode } from "react";
+import { createPortal } from "react-dom";
+import type { RunDetail, Schemas } from "../api/client";
 import { useRun } from "../api/hooks";
-import { formatDuration, formatTime } from "../lib/format";
+import { formatDuration, formatTime, type TimeZone } from "../lib/format";
 import { useZone } from "../lib/prefs";
 import { CopyButton, ErrorBox, Skeleton, StatusBadge } from "./common";
 
-export function RunPanel({ id, onClose, onOpen }: { id: string; onClose: () => void; onOpen: (id: string) => void }) {
+type Run = Schemas["Run"];
+type Job = Schemas["Job"];
+type Step = Schemas["Step"];
+
+interface Field<T> {
+  label: string;
+  show: (v: T, zone: TimeZone) => ReactNode;
+}
+
+const none = "—";
+const text = (v: string | number | null | undefined) => (v == null || v === "" ? none : String(v));
+const full = (v: string | null | undefined, zone: TimeZone) => formatTime(v, zone, "full");
+const clock = (v: string | null | undefined, zone: TimeZone) =>
+  v ? <time dateTime={v} title={formatTime(v, zone, "full")}>{formatTime(v, zone, "time")}</time> : none;
+const link = (url: string | null | undefined) =>
+  url ? <a href={url} target="_blank" rel="noopener noreferrer">{url}</a> : none;
+const elapsed = (from: string | null | undefined, to: string | null | undefined) =>
+  from && to ? formatDuration((Date.parse(to) - Date.parse(from)) / 1000) : none;
+
+/** Every field of a run, in the order shown (`metadata` has its own block). */
+export const RUN_FIELDS: Record<Exclude<keyof Run, "metadata">, Field<Run>> = {
+  status: { label: "Status", show: (r) => <StatusBadge status={r.status} /> },
+  repo: { label: "Repository", show: (r) => r.repo },
+  workflow: { label: "Workflow", show: (r) => r.workflow },
+  branch: { label: "Branch", show: (r) => text(r.branch) },
+  commit_sha: { label: "Commit", show: (r) => <span className="mono">{text(r.commit_sha)}</span> },
+  provider: { label: "Provider", show: (r) => r.provider },
+  triggered_by: { label: "Triggered by", show: (r) => text(r.triggered_by) },
+  attempt: { label: "Attempt", show: (r) => r.attempt },
+  run_key: { label: "Run key", show: (r) => <span className="mono">{text(r.run_key)}</span> },
+  id: { label: "Run id", show: (r) => <span className="mono">{r.id}</span> },
+  queued_at: { label: "Queued", show: (r, z) => full(r.queued_at, z) },
+  started_at: { label: "Started", show: (r, z) => full(r.started_at, z) },
+  finished_at: { label: "Finished", show: (r, z) => full(r.finished_at, z) },
+  queue_seconds: { label: "Queue time", show: (r) => formatDuration(r.queue_seconds) },
+  duration_seconds: { label: "Duration", show: (r) => formatDuration(r.duration_seconds) },
+  created_at: { label: "Recorded", show: (r, z) => full(r.created_at, z) },
+  updated_at: { label: "Updated", show: (r, z) => full(r.updated_at, z) },
+  url: { label: "URL", show: (r) => link(r.url) },
+};
+
+/** Every field of a job besides those in its heading (name, status, duration, URL, failure reason) and its steps. */
+export const JOB_FIELDS: Record<Exclude<keyof Job, "name" | "status" | "duration_seconds" | "url" | "failure_reason" | "steps">, Field<Job>> = {
+  stage: { label: "Stage", show: (j) => text(j.stage) },
+  runner_name: { label: "Runner", show: (j) => text(j.runner_name) },
+  runner_group: { label: "Runner group", show: (j) => text(j.runner_group) },
+  labels: {
+    label: "Labels",
+    show: (j) => (j.labels.length ? <span className="row">{j.labels.map((l) => <span key={l} className="pill">{l}</span>)}</span> : none),
+  },
+  queued_at: { label: "Queued", show: (j, z) => clock(j.queued_at, z) },
+  started_at: { label: "Started", show: (j, z) => clock(j.started_at, z) },
+  finished_at: { label: "Finished", show: (j, z) => clock(j.finished_at, z) },
+  queue_seconds: { label: "Queue time", show: (j) => formatDuration(j.queue_seconds) },
+  updated_at: { label: "Updated", show: (j, z) => clock(j.updated_at, z) },
+  id: { label: "Job id", show: (j) => <span className="mono">{j.id}</span> },
+};
+
+/** A step's columns: every field, and its duration. */
+export const STEP_FIELDS: Record<keyof Step, Field<Step>> = {
+  number: { label: "#", show: (s) => text(s.number) },
+  status: { label: "Status", show: (s) => <StatusBadge status={s.status} /> },
+  name: { label: "Step", show: (s) => s.name },
+  started_at: { label: "Started", show: (s, z) => clock(s.started_at, z) },
+  finished_at: { label: "Finished", show: (s, z) => clock(s.finished_at, z) },
+};
+
+function Fields<T>({ fields, value, zone, className = "fields" }: {
+  fields: Record<string, Field<T>>;
+  value: T;
+  zone: TimeZone;
+  className?: string;
+}) {
+  return (
+    <dl className={className}>
+      {Object.entries(fields).map(([key, f]) => (
+        <div key={key} className="field-row" data-field={key}>
+          <dt>{f.label}</dt>
+          <dd>{f.show(value, zone)}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+function JsonBlock({ title, json, open, onToggle, testId, empty }: {
+  title: string;
+  json: string | null;
+  open: boolean;
+  onToggle: (open: boolean) => void;
+  testId: string;
+  empty: string;
+}) {
+  const pre = useRef<HTMLPreElement>(null);
+  return (
+    <details open={open} onToggle={(e) => onToggle(e.currentTarget.open)} data-testid={testId}>
+      <summary>{title}</summary>
+      {json ? (
+        <>
+          <div className="row">
+            <span className="spacer" />
+            <CopyButton text={json} label="Copy JSON" target={pre} />
+          </div>
+          <pre className="json" ref={pre} tabIndex={0}>{json}</pre>
+        </>
+      ) : (
+        <p className="muted">{empty}</p>
+      )}
+    </details>
+  );
+}
+
+function Jobs({ run, zone }: { run: RunDetail; zone: TimeZone }) {
+  if (run.jobs.length === 0) return <p className="muted">The provider sent no jobs for this run.</p>;
+  return (
+    <ul className="jobs">
+      {run.jobs.map((j) => (
+        <li key={j.id} data-job-id={j.id}>
+          <div className="row">
+            <strong>{j.name}</strong>
+            <StatusBadge status={j.status} />
+            <span>{formatDuration(j.duration_seconds)}</span>
+            <span className="spacer" />
+            {j.url && <a className="btn small ghost" href={j.url} target="_blank" rel="noopener noreferrer">Open job ↗</a>}
+          </div>
+          {j.failure_reason && <div className="field-error">{j.failure_reason}</div>}
+          <Fields fields={JOB_FIELDS} value={j} zone={zone} className="fields compact" />
+          {j.steps.length > 0 && (
+            <table className="grid steps" aria-label={`Steps of ${j.name}`}>
+              <thead>
+                <tr>
+                  {Object.entries(STEP_FIELDS).map(([k, f]) => <th key={k} scope="col">{f.label}</th>)}
+                  <th scope="col">Duration</th>
+                </tr>
+              </thead>
+              <tbody>
+                {j.steps.map((s, i) => (
+                  <tr key={`${s.number ?? i}-${s.name}`}>
+                    {Object.entries(STEP_FIELDS).map(([k, f]) => <td key={k}>{f.show(s, zone)}</td>)}
+                    <td>{elapsed(s.started_at, s.finished_at)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          )}
+        </li>
+      ))}
+    </ul>
+  );
+}
+
+function RunBody({ id, showRaw, onOpen }: { id: string; showRaw: boolean; onOpen: (id: string) => void }) {
   const zone = useZone();
   const run = useRun(id);
-  const closeRef = useRef<HTMLButtonElement>(null);
-  useEffect(() => {
-    const previous = document.activeElement as HTMLElement | null;
-    closeRef.current?.focus();
-    const onKey = (e: KeyboardEvent) => e.key === "Escape" && onClose();
-    window.addEventListener("keydown", onKey);
-    return () => {
-      window.removeEventListener("keydown", onKey);
-      previous?.focus?.();
-    };
-  }, [onClose]);
-
+  const [rawOpen, setRawOpen] = useState(showRaw);
+  const [fullOpen, setFullOpen] = useState(false);
+  if (run.isPending) return <Skeleton lines={8} />;
+  if (run.isError) return <ErrorBox error={run.error} retry={() => void run.refetch()} />;
   const r = run.data;
-  const raw = r?.metadata != null ? JSON.stringify(r.metadata, null, 2) : null;
-  const time = (v: string | null | undefined) => formatTime(v, zone, "full");
+  const raw = r.metadata != null ? JSON.stringify(r.metadata, null, 2) : null;
   return (
     <>
+      <Fields fields={RUN_FIELDS} value={r} zone={zone} />
+      {r.attempts.length > 1 && (
+        <section aria-labelledby="panel-attempts">
+          <h3 id="panel-attempts">Attempts</h3>
+          <ol className="jobs">
+            {r.attempts.map((a) => (
+              <li key={a.id} className="row">
+                <span>#{a.attempt}</span>
+                <StatusBadge status={a.status} />
+                <span>{formatDuration(a.duration_seconds)}</span>
+                <span className="muted">{formatTime(a.started_at, zone)} → {formatTime(a.finished_at, zone)}</span>
+                <span className="spacer" />
+                {a.id === r.id ? (
+                  <span className="pill">shown</span>
+                ) : (
+                  <button type="button" className="btn small" onClick={() => onOpen(a.id)} aria-label={`Show attempt ${a.attempt}`}>Show</button>
+                )}
+              </li>
+            ))}
+          </ol>
+        </section>
+      )}
+      <section aria-labelledby="panel-jobs">
+        <h3 id="panel-jobs">Jobs</h3>
+        <Jobs run={r} zone={zone} />
+      </section>
+      <JsonBlock title="Raw payload" json={raw} open={rawOpen} onToggle={setRawOpen} testId="raw-json"
+        empty="No payload was stored with this run." />
+      <JsonBlock title="Full record" json={JSON.stringify(r, null, 2)} open={fullOpen} onToggle={setFullOpen} testId="full-json"
+        empty="" />
+    </>
+  );
+}
+
+/** Makes everything in #root inert while the panel is open (dialogs excepted: a token may be asked for). */
+function useInertBackground() {
+  useEffect(() => {
+    const root = document.getElementById("root");
+    if (!root) return;
+    const made: Element[] = [];
+    for (const el of Array.from(root.children)) {
+      if (el.tagName === "DIALOG" || el.hasAttribute("inert")) continue;
+      el.setAttribute("inert", "");
+      made.push(el);
+    }
+    document.documentElement.classList.add("panel-open");
+    return () => {
+      made.forEach((el) => el.removeAttribute("inert"));
+      document.documentElement.classList.remove("panel-open");
+    };
+  }, []);
+}
+
+export function RunPanel({ id, showRaw = false, onClose, onOpen }: {
+  id: string;
+  /** Open with the raw payload expanded (the table's "Raw" action). */
+  showRaw?: boolean;
+  onClose: () => void;
+  onOpen: (id: string) => void;
+}) {
+  const run = useRun(id);
+  const closeRef = useRef<HTMLButtonElement>(null);
+  const firstId = useRef(id);
+  const close = useRef(onClose);
+  close.current = onClose;
+  useInertBackground();
+
+  useEffect(() => {
+    let open = true;
+    const opener = document.activeElement as HTMLElement | null;
+    closeRef.current?.focus();
+    const onKey = (e: KeyboardEvent) => {
+      // A dialog over the panel (the token prompt) handles its own Escape.
+      if (e.key !== "Escape" || e.defaultPrevented || document.querySelector("dialog[open]")) return;
+      e.preventDefault();
+      close.current();
+    };
+    window.addEventListener("keydown", onKey);
+    return () => {
+      open = false;
+      window.removeEventListener("keydown", onKey);
+      // Back to the run's row (after the background is no longer inert), else where focus was.
+      queueMicrotask(() => {
+        if (open || document.querySelector(".panel")) return; // remounted (React's StrictMode checks)
+        const row = Array.from(document.querySelectorAll<HTMLElement>("tr[data-run-id]")).find((tr) => tr.dataset.runId === firstId.current);
+        (row ?? opener)?.focus?.({ preventScroll: false });
+      });
+    };
+  }, []);
+
+  const url = run.data?.url;
+  return createPortal(
+    <div className="panel-layer">
       <div className="panel-backdrop" onClick={onClose} aria-hidden="true" />
       <aside className="panel" role="dialog" aria-modal="true" aria-labelledby="panel-title">
-        <div className="row">
+        <div className="row panel-head">
           <h2 id="panel-title">Run {id}</h2>
           <span className="spacer" />
-          {r?.url && (
-            <a className="btn small" href={r.url} target="_blank" rel="noopener noreferrer">Open in CI ↗</a>
-          )}
+          {url && <a className="btn small" href={url} target="_blank" rel="noopener noreferrer">Open in CI ↗</a>}
           <button ref={closeRef} type="button" className="btn small" onClick={onClose} aria-label="Close run details">
             ✕
           </button>
         </div>
-        {run.isPending ? (
-          <Skeleton lines={8} />
-        ) : run.isError ? (
-          <ErrorBox error={run.error} retry={() => void run.refetch()} />
-        ) : r ? (
-          <>
-            <dl className="fields">
-              <dt>Status</dt><dd><StatusBadge status={r.status} /></dd>
-              <dt>Repository</dt><dd>{r.repo}</dd>
-              <dt>Workflow</dt><dd>{r.workflow}</dd>
-              <dt>Branch</dt><dd>{r.branch ?? "—"}</dd>
-              <dt>Commit</dt><dd className="mono">{r.commit_sha ?? "—"}</dd>
-              <dt>Provider</dt><dd>{r.provider}</dd>
-              <dt>Attempt</dt><dd>{r.attempt}</dd>
-              <dt>Triggered by</dt><dd>{r.triggered_by ?? "—"}</dd>
-              <dt>Queued</dt><dd>{time(r.queued_at)}</dd>
-              <dt>Started</dt><dd>{time(r.started_at)}</dd>
-              <dt>Finished</dt><dd>{time(r.finished_at)}</dd>
-              <dt>Duration</dt><dd>{formatDuration(r.duration_seconds)}</dd>
-              <dt>Queue time</dt><dd>{formatDuration(r.queue_seconds)}</dd>
-              <dt>Recorded</dt><dd>{time(r.created_at)}</dd>
-              <dt>Updated</dt><dd>{time(r.updated_at)}</dd>
-            </dl>
-            {r.attempts.length > 1 && (
-              <section aria-label="Attempts">
-                <h3>Attempts</h3>
-                <ol className="jobs">
-                  {r.attempts.map((a) => (
-                    <li key={a.id} className="row">
-                      <span>#{a.attempt}</span>
-                      <StatusBadge status={a.status} />
-                      <span>{formatDuration(a.duration_seconds)}</span>
-                      <span className="muted">{formatTime(a.started_at, zone)}</span>
-                      <span className="spacer" />
-                      {a.id !== r.id && (
-                        <button type="button" className="btn small" onClick={() => onOpen(a.id)}>Show</button>
-                      )}
-                    </li>
-                  ))}
-                </ol>
-              </section>
-            )}
-            <section aria-label="Jobs">
-              <h3>Jobs</h3>
-              {r.jobs.length === 0 ? (
-                <p className="muted">The provider sent no jobs for this run.</p>
-              ) : (
-                <ul className="jobs">
-                  {r.jobs.map((j) => (
-                    <li key={j.id}>
-                      <div className="row">
-                        <strong>{j.name}</strong>
-                        <StatusBadge status={j.status} />
-                        <span>{formatDuration(j.duration_seconds)}</span>
-                        {j.queue_seconds != null && <span className="muted">queued {formatDuration(j.queue_seconds)}</span>}
-                        {j.runner_name && <span className="pill">{j.runner_name}</span>}
-                      </div>
-                      {j.failure_reason && <div className="field-error">{j.failure_reason}</div>}
-                      {j.steps.length > 0 && (
-                        <ol className="steps">
-                          {j.steps.map((s, i) => (
-                            <li key={`${s.number ?? i}-${s.name}`} className="row">
-                              <StatusBadge status={s.status} /> {s.name}
-                            </li>
-                          ))}
-                        </ol>
-                      )}
-                    </li>
-                  ))}
-                </ul>
-              )}
-            </section>
-            <details open={false} data-testid="raw-json">
-              <summary>Raw payload</summary>
-              {raw ? (
-                <>
-                  <div className="row">
-                    <span className="spacer" />
-                    <CopyButton text={raw} label="Copy JSON" />
-                  </div>
-                  <pre className="json">{raw}</pre>
-                </>
-              ) : (
-                <p className="muted">No payload was stored with this run.</p>
-              )}
-            </details>
-          </>
-        ) : null}
+        <RunBody key={id} id={id} showRaw={showRaw && id === firstId.current} onOpen={onOpen} />
       </aside>
-    </>
+    </div>,
+    document.body,
   );
 }

@@ -1,9 +1,11 @@
-// Recent runs: newest first by default, sortable by time or duration, paged with "Load more";
-// runs announced by the stream appear at the top as they happen.
+// Recent runs: newest first by default, paged with "Load more"; runs announced by the stream
+// appear at the top as they happen. Only time and duration sort: the API orders runs by those
+// across every page, and sorting one loaded page in the browser would mislead.
 import { useEffect, useRef } from "react";
 import { useRuns } from "../api/hooks";
 import type { Run } from "../api/client";
-import { formatDuration, formatTime } from "../lib/format";
+import { formatDuration, formatElapsed, formatTime } from "../lib/format";
+import { useNow } from "../lib/useNow";
 import { useZone } from "../lib/prefs";
 import type { RunStatus, Sort, View } from "../lib/url";
 import { ErrorBox, Skeleton, StatusBadge } from "./common";
@@ -13,9 +15,10 @@ const STATUSES: RunStatus[] = ["success", "failure", "running", "queued", "cance
 export function RunsTable({ view, onView, onOpen }: {
   view: View;
   onView: (patch: Partial<View>) => void;
-  onOpen: (id: string) => void;
+  onOpen: (id: string, raw?: boolean) => void;
 }) {
   const zone = useZone();
+  const now = useNow();
   const runs = useRuns(view);
   const rows = runs.data?.pages.flatMap((p) => p.runs) ?? [];
   const seen = useRef<Set<string> | null>(null);
@@ -25,13 +28,17 @@ export function RunsTable({ view, onView, onOpen }: {
     seen.current = new Set(rows.map((r) => r.id));
   });
 
-  const sortButton = (label: string, asc: Sort, desc: Sort) => {
+  /** A sortable column's header: a button, with aria-sort saying the current order. */
+  const sortHeader = (label: string, asc: Sort, desc: Sort, words: [string, string]) => {
     const active = view.sort === asc || view.sort === desc;
     const next = view.sort === desc ? asc : desc;
     return (
-      <button type="button" onClick={() => onView({ sort: next })} aria-label={`Sort by ${label}`}>
-        {label} {active ? (view.sort === desc ? "▼" : "▲") : ""}
-      </button>
+      <th scope="col" className="sortable" aria-sort={view.sort === desc ? "descending" : view.sort === asc ? "ascending" : "none"}>
+        <button type="button" onClick={() => onView({ sort: next })}
+          title={`Sort all runs by ${label.toLowerCase()}: ${next === desc ? words[1] : words[0]} first`}>
+          {label} <span aria-hidden="true" className={active ? "sort-on" : "sort-off"}>{active ? (view.sort === desc ? "▼" : "▲") : "↕"}</span>
+        </button>
+      </th>
     );
   };
 
@@ -58,29 +65,28 @@ export function RunsTable({ view, onView, onOpen }: {
         <p className="muted">No runs match these filters in this period.</p>
       ) : (
         <div className="table-wrap">
-          <table className="grid" aria-describedby="runs-title">
+          <table className="grid" aria-labelledby="runs-title" aria-describedby="runs-sort-hint">
             <thead>
               <tr>
-                <th scope="col" aria-sort={view.sort === "newest" ? "descending" : view.sort === "oldest" ? "ascending" : "none"}>
-                  {sortButton("Time", "oldest", "newest")}
-                </th>
+                {sortHeader("Time", "oldest", "newest", ["oldest", "newest"])}
                 <th scope="col">Repository</th>
                 <th scope="col">Workflow</th>
                 <th scope="col">Branch</th>
-                <th scope="col" aria-sort={view.sort === "slowest" ? "descending" : view.sort === "fastest" ? "ascending" : "none"}>
-                  {sortButton("Duration", "fastest", "slowest")}
-                </th>
+                {sortHeader("Duration", "fastest", "slowest", ["fastest", "slowest"])}
                 <th scope="col">Status</th>
                 <th scope="col"><span className="sr-only">Actions</span></th>
               </tr>
             </thead>
             <tbody>
               {rows.map((r) => (
-                <RunRow key={r.id} run={r} zone={zone} fresh={fresh.has(r.id)} selected={view.run === r.id} onOpen={onOpen} />
+                <RunRow key={r.id} run={r} zone={zone} now={now} fresh={fresh.has(r.id)} selected={view.run === r.id} onOpen={onOpen} />
               ))}
             </tbody>
           </table>
         </div>
+      )}
+      {rows.length > 0 && (
+        <p id="runs-sort-hint" className="muted hint">Sorted by the server across all pages: by time or by duration (the column headers with arrows).</p>
       )}
       {runs.hasNextPage && (
         <div className="row">
@@ -93,19 +99,35 @@ export function RunsTable({ view, onView, onOpen }: {
   );
 }
 
-function RunRow({ run, zone, fresh, selected, onOpen }: {
+/** The duration cell: the run's duration, or for one not finished, how long it has run (or waited) so far. */
+function durationCell(run: Run, now: number) {
+  if (run.duration_seconds != null || (run.status !== "running" && run.status !== "queued")) {
+    return formatDuration(run.duration_seconds);
+  }
+  const since = run.status === "running" ? run.started_at : run.queued_at ?? run.created_at;
+  if (!since) return formatDuration(null);
+  const so = formatElapsed((now - Date.parse(since)) / 1000);
+  return (
+    <span className="elapsed" title={`${run.status === "running" ? "Running" : "Queued"} for ${so} so far`}>
+      {so} <span className="muted">so far</span>
+    </span>
+  );
+}
+
+function RunRow({ run, zone, now, fresh, selected, onOpen }: {
   run: Run;
   zone: string;
+  now: number;
   fresh: boolean;
   selected: boolean;
-  onOpen: (id: string) => void;
+  onOpen: (id: string, raw?: boolean) => void;
 }) {
   const at = run.started_at ?? run.queued_at ?? run.created_at;
   return (
     <tr
       className={`clickable${fresh ? " fresh" : ""}`}
       tabIndex={0}
-      aria-selected={selected}
+      aria-current={selected ? "true" : undefined}
       data-run-id={run.id}
       onClick={() => onOpen(run.id)}
       onKeyDown={(e) => {
@@ -119,7 +141,7 @@ function RunRow({ run, zone, fresh, selected, onOpen }: {
       <td className="truncate" title={run.repo}>{run.repo}</td>
       <td className="truncate" title={run.workflow}>{run.workflow}</td>
       <td className="truncate" title={run.branch ?? ""}>{run.branch ?? "—"}</td>
-      <td>{formatDuration(run.duration_seconds)}</td>
+      <td>{durationCell(run, now)}</td>
       <td><StatusBadge status={run.status} /></td>
       <td>
         <div className="row">
@@ -130,7 +152,7 @@ function RunRow({ run, zone, fresh, selected, onOpen }: {
             </a>
           )}
           <button type="button" className="btn small ghost" aria-label={`View raw payload of run ${run.id}`}
-            onClick={(e) => { e.stopPropagation(); onOpen(run.id); }}>
+            onClick={(e) => { e.stopPropagation(); onOpen(run.id, true); }}>
             Raw
           </button>
         </div>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { stack } from "./Charts";
+import { keyStep, peak, stack } from "./Charts";
 import { sparkPath } from "./Kpis";
 import { valueVsThreshold } from "./AlertsPanel";
 
@@ -16,5 +16,21 @@ describe("chart helpers", () => {
     expect(valueVsThreshold({ value: 3, threshold: 3 })).toBe("3 (threshold 3)");
     expect(valueVsThreshold({ value: 41.25, threshold: 25 })).toBe("41.3 (threshold 25)");
     expect(valueVsThreshold({ value: null, threshold: 5 })).toBeNull();
+  });
+  it("moves the keyboard cursor through the periods and stops at the ends", () => {
+    expect(keyStep("ArrowRight", null, 5)).toBe(0);
+    expect(keyStep("ArrowLeft", null, 5)).toBe(4);
+    expect(keyStep("ArrowRight", 4, 5)).toBe(4);
+    expect(keyStep("ArrowLeft", 0, 5)).toBe(0);
+    expect(keyStep("End", 1, 5)).toBe(4);
+    expect(keyStep("Home", 3, 5)).toBe(0);
+    expect(keyStep("PageDown", 0, 168)).toBe(17);
+    expect(keyStep("PageUp", 10, 168)).toBe(0);
+    expect(keyStep("Tab", 1, 5)).toBeNull();
+    expect(keyStep("ArrowRight", null, 0)).toBeNull();
+  });
+  it("finds the peak period for the text summary", () => {
+    expect(peak([10, 20, 30], [1, null, 3])).toEqual({ at: 30, value: 3 });
+    expect(peak([10, 20], [0, null])).toBeNull();
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { delta, formatAgo, formatDuration, formatPercent, formatTime, isValidZone } from "./format";
+import { delta, formatAgo, formatElapsed, formatDuration, formatPercent, formatTime, isValidZone } from "./format";
 
 describe("formatDuration", () => {
   it.each([
@@ -19,6 +19,14 @@ describe("formatDuration", () => {
     [2 * 86_400 + 3 * 3_600 + 59, "2d 3h"],
   ])("%s → %s", (input, expected) => {
     expect(formatDuration(input as number | null | undefined)).toBe(expected);
+  });
+});
+
+describe("formatElapsed", () => {
+  it("counts whole minutes so far", () => {
+    expect([null, -5, 12, 60, 185, 3_725, 2 * 86_400 + 3 * 3_600 + 59].map((s) => formatElapsed(s))).toEqual([
+      "—", "—", "under 1m", "1m", "3m", "1h 02m", "2d 3h",
+    ]);
   });
 });
 

@@ -1,4 +1,5 @@
 // The dashboard: filters, KPI cards, charts, runs and alerts.
+import { useState } from "react";
 import { useFilters, useMetrics } from "../api/hooks";
 import { AlertsPanel } from "../components/AlertsPanel";
 import { Charts } from "../components/Charts";
@@ -23,6 +24,12 @@ export function Dashboard({ view, onView, theme }: {
   const w = windowOf(view);
   const hours = (w.to.getTime() - w.from.getTime()) / 3_600_000;
   const empty = filters.data && filters.data.repos.length === 0;
+  // The run the table's "Raw" action opened: its panel starts with the raw payload expanded.
+  const [rawRun, setRawRun] = useState<string | null>(null);
+  const open = (run: string, raw = false) => {
+    setRawRun(raw ? run : null);
+    onView({ run }, true);
+  };
 
   return (
     <>
@@ -48,13 +55,13 @@ export function Dashboard({ view, onView, theme }: {
             </>
           )}
           <div className="split">
-            <RunsTable view={view} onView={onView} onOpen={(run) => onView({ run }, true)} />
+            <RunsTable view={view} onView={onView} onOpen={open} />
             <AlertsPanel />
           </div>
         </>
       )}
       {view.run && (
-        <RunPanel id={view.run} onClose={() => onView({ run: undefined }, true)} onOpen={(run) => onView({ run }, true)} />
+        <RunPanel id={view.run} showRaw={rawRun === view.run} onClose={() => onView({ run: undefined }, true)} onOpen={(run) => open(run)} />
       )}
     </>
   );
