@@ -60,7 +60,7 @@ export function AlertsPanel() {
 
   const list = alerts.data ?? [];
   return (
-    <article className="card" aria-labelledby="alerts-title">
+    <article className="card alerts" aria-labelledby="alerts-title">
       <div className="chart-head">
         <h2 id="alerts-title">Alerts {list.length > 0 && <span className="pill">{list.length} active</span>}</h2>
         <span className="spacer" />

@@ -43,7 +43,7 @@ export function RunsTable({ view, onView, onOpen }: {
   };
 
   return (
-    <article className="card" aria-labelledby="runs-title">
+    <article className="card runs" aria-labelledby="runs-title">
       <div className="chart-head">
         <h2 id="runs-title">Runs</h2>
         <span className="spacer" />

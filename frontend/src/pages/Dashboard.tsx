@@ -37,11 +37,11 @@ export function Dashboard({ view, onView, theme }: {
       {empty ? (
         <EmptyState />
       ) : (
-        <>
+        <div className="board">
           {metrics.isPending ? (
             <section className="kpis"><Skeleton lines={4} /></section>
           ) : metrics.isError ? (
-            <ErrorBox error={metrics.error} retry={() => void metrics.refetch()} />
+            <div className="kpis"><ErrorBox error={metrics.error} retry={() => void metrics.refetch()} /></div>
           ) : (
             <>
               <Kpis metrics={metrics.data} />
@@ -54,11 +54,9 @@ export function Dashboard({ view, onView, theme }: {
               />
             </>
           )}
-          <div className="split">
-            <RunsTable view={view} onView={onView} onOpen={open} />
-            <AlertsPanel />
-          </div>
-        </>
+          <RunsTable view={view} onView={onView} onOpen={open} />
+          <AlertsPanel />
+        </div>
       )}
       {view.run && (
         <RunPanel id={view.run} showRaw={rawRun === view.run} onClose={() => onView({ run: undefined }, true)} onOpen={(run) => open(run)} />
