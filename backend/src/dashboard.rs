@@ -8,7 +8,8 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Datelike, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, TimeZone, Utc};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use utoipa::{IntoParams, ToSchema};
@@ -41,13 +42,26 @@ impl Grain {
         }
     }
 
-    /// Start of the period (UTC; weeks start on Monday) that contains `t`.
-    fn start_of(self, t: DateTime<Utc>) -> DateTime<Utc> {
-        let day = t.duration_trunc(TimeDelta::days(1)).unwrap_or(t);
+    /// Start of the period that contains `t`: the UTC hour, or the day or week (from Monday)
+    /// beginning at local midnight in `tz`.
+    fn start_of(self, t: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
+        let date = t.with_timezone(&tz).date_naive();
         match self {
             Grain::Hour => hour_of(t),
-            Grain::Day => day,
-            Grain::Week => day - TimeDelta::days(i64::from(day.weekday().num_days_from_monday())),
+            Grain::Day => midnight(date, tz),
+            Grain::Week => midnight(
+                date - TimeDelta::days(i64::from(date.weekday().num_days_from_monday())),
+                tz,
+            ),
+        }
+    }
+
+    /// Start of the period after the one starting at `start` (days are 23 to 25 hours long
+    /// where the clocks change).
+    fn next(self, start: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
+        match self {
+            Grain::Hour => start + TimeDelta::hours(1),
+            Grain::Day | Grain::Week => self.start_of(start + self.step() + TimeDelta::hours(12), tz),
         }
     }
 
@@ -70,6 +84,17 @@ impl Grain {
     }
 }
 
+/// The first instant of `date` in `tz`: midnight, or the end of a clock change that skips it
+/// (as PostgreSQL's `date_trunc` does).
+fn midnight(date: NaiveDate, tz: Tz) -> DateTime<Utc> {
+    (0..=2)
+        .find_map(|h| tz.from_local_datetime(&date.and_hms_opt(h, 0, 0)?).earliest())
+        .map_or_else(
+            || Utc.from_utc_datetime(&date.and_hms_opt(0, 0, 0).unwrap_or_default()),
+            |t| t.with_timezone(&Utc),
+        )
+}
+
 /// Query parameters of `GET /api/metrics`.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -90,6 +115,11 @@ pub struct MetricsParams {
     #[param(max_length = 255)]
     pub branch: Option<String>,
     pub status: Option<RunStatus>,
+    /// IANA time zone (`Europe/Paris`) whose local midnight starts the `day` and `week` periods;
+    /// default `UTC`. Hours are UTC hours, so zones offset by a fraction of an hour have days
+    /// that start up to 45 minutes off.
+    #[param(max_length = 64, example = "Europe/Paris")]
+    pub tz: Option<String>,
 }
 
 /// Counters of one period.
@@ -119,6 +149,8 @@ pub struct Summary {
     pub last_updated: DateTime<Utc>,
     /// Failed runs in the last 24 hours (whole hours), whatever the window.
     pub failed_last_24h: i64,
+    /// Failed runs in the 24 hours before those.
+    pub failed_previous_24h: i64,
     /// Runs queued or running now.
     pub running: i64,
 }
@@ -141,6 +173,8 @@ pub struct Window {
     pub from: DateTime<Utc>,
     pub to: DateTime<Utc>,
     pub group_by: Grain,
+    /// The time zone of the `day` and `week` periods.
+    pub tz: String,
     /// `rollups` or `runs`: where the counters were read from.
     pub source: &'static str,
 }
@@ -237,19 +271,28 @@ impl Source {
         }
     }
 
-    /// Counters in `[from, to)` per `grain` period and status, split at `current_from`.
+    /// Counters in `[from, to)` per `grain` period (in `tz`) and status, split at `current_from`.
     async fn samples(
         &self,
         pool: &PgPool,
         status: Option<RunStatus>,
-        grain: Grain,
+        (grain, tz): (Grain, Tz),
         current_from: DateTime<Utc>,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> sqlx::Result<Vec<Sample>> {
         match self {
             Source::Rollup(key) => {
-                rollups::samples(pool, key, status, grain.as_str(), current_from, from, to).await
+                rollups::samples(
+                    pool,
+                    key,
+                    status,
+                    (grain.as_str(), tz.name()),
+                    current_from,
+                    from,
+                    to,
+                )
+                .await
             }
             Source::Runs(filter) => {
                 let filter = RunFilter {
@@ -260,7 +303,11 @@ impl Source {
                 };
                 let mut groups: BTreeMap<(DateTime<Utc>, RunStatus, bool), Counters> = BTreeMap::new();
                 for (at, status, duration, queue) in runs::finished(pool, &filter).await? {
-                    let key = (grain.start_of(hour_of(at)), status, hour_of(at) >= current_from);
+                    let key = (
+                        grain.start_of(hour_of(at), tz),
+                        status,
+                        hour_of(at) >= current_from,
+                    );
                     groups
                         .entry(key)
                         .or_default()
@@ -294,6 +341,15 @@ pub async fn metrics(
     if !too_long.is_empty() {
         return Err(ApiError::Validation(too_long));
     }
+    let tz: Tz = match params.tz.as_deref().map(str::trim).filter(|z| !z.is_empty()) {
+        None => Tz::UTC,
+        Some(name) => name.parse().map_err(|_| {
+            ApiError::Validation(vec![FieldError::new(
+                "tz",
+                "must be an IANA time zone such as Europe/Paris or UTC",
+            )])
+        })?,
+    };
     let to = params.to.unwrap_or(now);
     let from = params.from.unwrap_or(to - TimeDelta::days(DEFAULT_WINDOW_DAYS));
     if from >= to {
@@ -353,12 +409,20 @@ pub async fn metrics(
     };
 
     let (samples, last_day, running, recent) = tokio::try_join!(
-        source.samples(pool, status, grain, from_h, prev_from, to_h),
+        source.samples(pool, status, (grain, tz), from_h, prev_from, to_h),
         async {
             match failed_status {
                 Some(st) => {
+                    let two_days_ago = day_ago - TimeDelta::hours(24);
                     source
-                        .samples(pool, Some(st), Grain::Hour, day_ago, day_ago, ceil_hour(now))
+                        .samples(
+                            pool,
+                            Some(st),
+                            (Grain::Hour, tz),
+                            day_ago,
+                            two_days_ago,
+                            ceil_hour(now),
+                        )
                         .await
                 }
                 None => Ok(Vec::new()),
@@ -376,10 +440,10 @@ pub async fn metrics(
     let mut current = Acc::default();
     let mut previous = Acc::default();
     let mut series: BTreeMap<DateTime<Utc>, Acc> = BTreeMap::new();
-    let mut t = grain.start_of(from_h);
+    let mut t = grain.start_of(from_h, tz);
     while t < to_h {
         series.insert(t, Acc::default());
-        t += grain.step();
+        t = grain.next(t, tz);
     }
     for s in &samples {
         if s.current {
@@ -399,7 +463,16 @@ pub async fn metrics(
         summary: Summary {
             stats: current.stats(),
             last_updated: now,
-            failed_last_24h: last_day.iter().map(|s| s.counters.runs).sum(),
+            failed_last_24h: last_day
+                .iter()
+                .filter(|s| s.current)
+                .map(|s| s.counters.runs)
+                .sum(),
+            failed_previous_24h: last_day
+                .iter()
+                .filter(|s| !s.current)
+                .map(|s| s.counters.runs)
+                .sum(),
             running,
         },
         previous: previous.stats(),
@@ -415,6 +488,7 @@ pub async fn metrics(
             from: from_h,
             to: to_h,
             group_by: grain,
+            tz: tz.name().to_owned(),
             source: source.name(),
         },
     })
@@ -436,19 +510,36 @@ mod tests {
 
     #[test]
     fn weeks_start_on_monday_in_utc() {
+        let utc = Tz::UTC;
         let thu = Utc.with_ymd_and_hms(2025, 8, 28, 15, 30, 0).unwrap();
         assert_eq!(
-            Grain::Week.start_of(thu),
+            Grain::Week.start_of(thu, utc),
             Utc.with_ymd_and_hms(2025, 8, 25, 0, 0, 0).unwrap()
         );
         assert_eq!(
-            Grain::Day.start_of(thu),
+            Grain::Day.start_of(thu, utc),
             Utc.with_ymd_and_hms(2025, 8, 28, 0, 0, 0).unwrap()
         );
         assert_eq!(
-            Grain::Hour.start_of(thu),
+            Grain::Hour.start_of(thu, utc),
             Utc.with_ymd_and_hms(2025, 8, 28, 15, 0, 0).unwrap()
         );
+    }
+
+    #[test]
+    fn local_weeks_start_on_monday_midnight_and_follow_clock_changes() {
+        let ny: Tz = "America/New_York".parse().unwrap();
+        // Sunday 1 November 2026, 03:00 UTC, is still Saturday evening in New York (UTC-4).
+        let t = Utc.with_ymd_and_hms(2026, 11, 1, 3, 0, 0).unwrap();
+        let week = Grain::Week.start_of(t, ny);
+        assert_eq!(week, Utc.with_ymd_and_hms(2026, 10, 26, 4, 0, 0).unwrap());
+        // The clocks go back that Sunday: the next Monday starts at 05:00 UTC.
+        assert_eq!(
+            Grain::Week.next(week, ny),
+            Utc.with_ymd_and_hms(2026, 11, 2, 5, 0, 0).unwrap()
+        );
+        let sunday = Grain::Day.start_of(Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0).unwrap(), ny);
+        assert_eq!(Grain::Day.next(sunday, ny) - sunday, TimeDelta::hours(25));
     }
 
     #[test]

@@ -173,7 +173,8 @@ fn event(
         started_at: started,
         finished_at: finished,
         triggered_by: Some(if workflow == "nightly" { "schedule" } else { "push" }.to_owned()),
-        url: None,
+        // example.com: the demo's links must not lead to somebody's real project.
+        url: Some(format!("https://ci.example.com/{repo}/{workflow}/{k}")),
         metadata: serde_json::json!({"runner": "ubuntu-latest", "demo": true}),
     }
 }

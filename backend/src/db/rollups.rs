@@ -281,19 +281,21 @@ pub struct ScopeKey {
 }
 
 /// Rollup rows of one scope key in `[from, to)`, summed per `grain` period (`hour`, `day` or
-/// `week`, in UTC) and status; `current` tells rows at or after `current_from` from earlier ones.
+/// `week`, starting at midnight in the time zone `tz`) and status; `current` tells rows at or after `current_from` from earlier ones.
 pub async fn samples(
     pool: &PgPool,
     key: &ScopeKey,
     status: Option<RunStatus>,
-    grain: &'static str,
+    (grain, tz): (&'static str, &'static str),
     current_from: DateTime<Utc>,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> sqlx::Result<Vec<Sample>> {
     let mut q: QueryBuilder<'_, Postgres> = QueryBuilder::new("select date_trunc(");
     q.push_bind(grain)
-        .push(", bucket, 'UTC') as period, status, bucket >= ")
+        .push(", bucket, ")
+        .push_bind(tz)
+        .push(") as period, status, bucket >= ")
         .push_bind(current_from)
         .push(" as current, ")
         .push(counter_select(|c| format!("sum({c})::int8")))

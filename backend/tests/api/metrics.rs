@@ -259,3 +259,81 @@ async fn queue_time_is_summarised_from_rollups_and_runs_alike(pool: PgPool) {
     }
     assert_eq!(rolled["time_series"], raw["time_series"]);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn days_start_at_midnight_in_the_chosen_time_zone(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    // Paris moves from UTC+1 to UTC+2 on 29 March 2026: that day is 23 hours long.
+    for (id, start, end) in [
+        ("a", "2026-03-28T23:30:00Z", "2026-03-28T23:31:00Z"),
+        ("b", "2026-03-29T22:30:00Z", "2026-03-29T22:31:00Z"),
+    ] {
+        let r = app
+            .event(&event(json!({
+                "id": id, "repo": "org/a", "workflow": "ci", "branch": "main", "status": "success",
+                "started_at": start, "finished_at": end,
+            })))
+            .await;
+        assert!(r.status.is_success(), "{}", r.text);
+    }
+    let window = "from=2026-03-28T00:00:00Z&to=2026-03-31T00:00:00Z&group_by=day";
+    let days = |body: &Value| -> Vec<(String, i64)> {
+        body["time_series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["timestamp"].as_str().unwrap().to_owned(),
+                    p["success"].as_i64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let paris = app
+        .get(&format!("/api/metrics?{window}&repo=org/a&tz=Europe/Paris"))
+        .await;
+    assert_eq!(paris.status, StatusCode::OK, "{}", paris.text);
+    assert_eq!(paris.body["window"]["tz"], "Europe/Paris");
+    let expected: Vec<(String, i64)> = [
+        ("2026-03-27T23:00:00Z", 0),
+        ("2026-03-28T23:00:00Z", 1),
+        ("2026-03-29T22:00:00Z", 1),
+        ("2026-03-30T22:00:00Z", 0),
+    ]
+    .map(|(t, n)| (t.to_owned(), n))
+    .into();
+    assert_eq!(days(&paris.body), expected);
+    // The runs path (repo + branch) cuts days alike.
+    let raw = app
+        .get(&format!(
+            "/api/metrics?{window}&repo=org/a&branch=main&tz=Europe/Paris"
+        ))
+        .await;
+    assert_eq!(raw.body["window"]["source"], "runs");
+    assert_eq!(days(&raw.body), expected);
+
+    let utc = app.get(&format!("/api/metrics?{window}")).await;
+    assert_eq!(utc.body["window"]["tz"], "UTC");
+    let utc_days = days(&utc.body);
+    assert_eq!(utc_days[0], ("2026-03-28T00:00:00Z".to_owned(), 1));
+    assert_eq!(utc_days[1], ("2026-03-29T00:00:00Z".to_owned(), 1));
+
+    let r = app.get("/api/metrics?tz=Mars/Olympus_Mons").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(fields(&r.body), ["tz"]);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn failures_of_the_last_day_come_with_the_day_before(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    run(&app, "1", "org/a", "ci", "main", "failure", 2, 10.0).await;
+    run(&app, "2", "org/a", "ci", "main", "failure", 30, 10.0).await;
+    run(&app, "3", "org/a", "ci", "main", "failure", 40, 10.0).await;
+    run(&app, "4", "org/a", "ci", "main", "failure", 60, 10.0).await;
+    let s = app.get("/api/metrics").await.body["summary"].clone();
+    assert_eq!(
+        (s["failed_last_24h"].as_i64(), s["failed_previous_24h"].as_i64()),
+        (Some(1), Some(2))
+    );
+}

@@ -1361,6 +1361,11 @@ export interface components {
              * @description Failed runs in the last 24 hours (whole hours), whatever the window.
              */
             failed_last_24h: number;
+            /**
+             * Format: int64
+             * @description Failed runs in the 24 hours before those.
+             */
+            failed_previous_24h: number;
             /** Format: date-time */
             last_updated: string;
             /**
@@ -1429,6 +1434,8 @@ export interface components {
             source: string;
             /** Format: date-time */
             to: string;
+            /** @description The time zone of the `day` and `week` periods. */
+            tz: string;
         };
         WorkflowRef: {
             repo: string;
@@ -3022,6 +3029,13 @@ export interface operations {
                 workflow?: string;
                 branch?: string;
                 status?: components["schemas"]["RunStatus"];
+                /**
+                 * @description IANA time zone (`Europe/Paris`) whose local midnight starts the `day` and `week` periods;
+                 *     default `UTC`. Hours are UTC hours, so zones offset by a fraction of an hour have days
+                 *     that start up to 45 minutes off.
+                 * @example Europe/Paris
+                 */
+                tz?: string;
             };
             header?: never;
             path?: never;
