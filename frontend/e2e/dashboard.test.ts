@@ -1,6 +1,8 @@
 // The dashboard end to end: Debian's Chromium (playwright-core) against the real backend and a
-// real PostgreSQL with demo data. Screenshots go to test-output/screenshots/.
-import { mkdirSync, writeFileSync } from "node:fs";
+// real PostgreSQL with demo data. Screenshots of every main screen, light and dark, go to
+// test-output/screenshots/; with CICD_UPDATE_DOCS_SCREENSHOTS=1 the dashboard's two also replace
+// those in docs/screenshots/ (linked from the README).
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -9,6 +11,7 @@ import { launch } from "./browser";
 
 const OUT = resolve(import.meta.dirname, "../test-output");
 const SHOTS = `${OUT}/screenshots`;
+const DOCS_SHOTS = resolve(import.meta.dirname, "../../docs/screenshots");
 let server: Backend;
 let browser: Browser;
 let closeBrowser: () => Promise<void>;
@@ -16,6 +19,7 @@ let ingest: string;
 const figures: Record<string, number> = {};
 
 beforeAll(async () => {
+  rmSync(SHOTS, { recursive: true, force: true });
   mkdirSync(SHOTS, { recursive: true });
   server = await backend();
   ({ browser, close: closeBrowser } = await launch());
@@ -30,9 +34,9 @@ afterAll(async () => {
   await server?.stop();
 });
 
-async function open(path = "/", options: { dark?: boolean; width?: number } = {}): Promise<Page> {
+async function open(path = "/", options: { dark?: boolean; width?: number; height?: number; setup?: (page: Page) => Promise<unknown> } = {}): Promise<Page> {
   const context = await browser.newContext({
-    viewport: { width: options.width ?? 1440, height: 960 },
+    viewport: { width: options.width ?? 1440, height: options.height ?? 960 },
     colorScheme: options.dark ? "dark" : "light",
     timezoneId: "UTC",
   });
@@ -40,9 +44,34 @@ async function open(path = "/", options: { dark?: boolean; width?: number } = {}
   page.on("pageerror", (e) => {
     throw e;
   });
+  await options.setup?.(page);
   await page.goto(server.url + path);
   return page;
 }
+
+/** Two animation frames: what the last change drew is on screen. */
+async function settle(page: Page): Promise<void> {
+  await page.evaluate(() => new Promise<void>((done) => requestAnimationFrame(() => requestAnimationFrame(() => done()))));
+}
+
+/**
+ * Screenshots `<name>-light.png` and `<name>-dark.png`: the page follows the system theme, so
+ * switching the emulated colour scheme switches it without a reload (and keeps what is open).
+ */
+async function shoot(page: Page, name: string, options: { fullPage?: boolean } = {}): Promise<void> {
+  const before = await page.evaluate(() => document.documentElement.dataset.theme);
+  for (const scheme of ["light", "dark"] as const) {
+    await page.emulateMedia({ colorScheme: scheme });
+    await expect.poll(() => page.evaluate(() => document.documentElement.dataset.theme)).toBe(scheme);
+    await settle(page);
+    await page.screenshot({ path: `${SHOTS}/${name}-${scheme}.png`, ...options });
+  }
+  await page.emulateMedia({ colorScheme: before === "dark" ? "dark" : "light" });
+}
+
+const theme = (page: Page) => page.evaluate(() => document.documentElement.dataset.theme);
+const focusedRunId = (page: Page) => page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset.runId ?? null);
+const hhmm = (text: string) => /(\d{2}):(\d{2})/.exec(text)!.slice(1).map(Number) as [number, number];
 
 const kpi = (page: Page, label: string) => page.getByTestId(`kpi-${label}`);
 
@@ -68,14 +97,50 @@ describe("dashboard", () => {
     expect(figures.first_data_paint_ms).toBeGreaterThan(0);
     await page.locator(".chart canvas").first().waitFor();
     await page.locator("tr[data-run-id]").first().waitFor();
-    await page.screenshot({ path: `${SHOTS}/dashboard-light.png` });
+    await shoot(page, "dashboard");
+    if (process.env.CICD_UPDATE_DOCS_SCREENSHOTS === "1") {
+      for (const scheme of ["light", "dark"]) copyFileSync(`${SHOTS}/dashboard-${scheme}.png`, `${DOCS_SHOTS}/dashboard-${scheme}.png`);
+    }
     const dark = await open("/", { dark: true });
     await dark.locator("tr[data-run-id]").first().waitFor();
-    expect(await dark.evaluate(() => document.documentElement.dataset.theme)).toBe("dark");
-    await dark.screenshot({ path: `${SHOTS}/dashboard-dark.png` });
+    expect(await theme(dark)).toBe("dark");
     const narrow = await open("/", { width: 960 });
     await narrow.locator("tr[data-run-id]").first().waitFor();
     await narrow.screenshot({ path: `${SHOTS}/dashboard-split-screen.png` });
+  });
+
+  it("sets the stored or system theme before the first paint, without the app", async () => {
+    // The app's scripts never run here: only theme-init.js (loaded before them) can set the theme.
+    const blockApp = async (page: Page) => {
+      await page.route(/\/assets\/.*\.js$/, (route) => route.abort());
+    };
+    const system = await open("/", { dark: true, setup: blockApp });
+    await system.waitForLoadState("load");
+    expect(await theme(system)).toBe("dark");
+    const stored = await open("/", {
+      setup: async (page) => {
+        await page.addInitScript(() => localStorage.setItem("cicd-monitor.theme", "dark"));
+        await blockApp(page);
+      },
+    });
+    await stored.waitForLoadState("load");
+    expect(await theme(stored)).toBe("dark");
+    expect(await stored.locator("#root").innerHTML()).toBe("");
+  });
+
+  it("shows the wall-TV layout at 1920 × 1080", async () => {
+    const page = await open("/?range=24h", { width: 1920, height: 1080 });
+    await page.locator("tr[data-run-id]").first().waitFor();
+    await page.locator(".chart canvas").first().waitFor();
+    expect(await page.evaluate(() => getComputedStyle(document.documentElement).fontSize)).toBe("18px");
+    // The alerts are a column beside the figures, and the figures, charts and runs start on the first screen.
+    const kpis = (await page.locator(".board > .kpis").boundingBox())!;
+    const alerts = (await page.locator(".board > .alerts").boundingBox())!;
+    expect(alerts.x).toBeGreaterThanOrEqual(kpis.x + kpis.width);
+    expect(Math.abs(alerts.y - kpis.y)).toBeLessThan(2);
+    const runs = (await page.locator(".board > .runs").boundingBox())!;
+    expect(runs.y).toBeLessThan(1080);
+    await shoot(page, "tv");
   });
 
   it("filters change the figures, the charts and the URL; back restores them", async () => {
@@ -95,6 +160,85 @@ describe("dashboard", () => {
     await page.goBack();
     await expect.poll(() => page.url()).not.toContain("repo=");
     await expect.poll(() => total.textContent()).toBe(all);
+  });
+
+  it("restores a custom range and its dates with back", async () => {
+    const page = await open("/?range=7d");
+    await page.locator("tr[data-run-id]").first().waitFor();
+    await page.getByRole("button", { name: "Custom", exact: true }).click();
+    await expect.poll(() => page.url()).toContain("range=custom");
+    const range = page.getByRole("form", { name: "Custom time range" });
+    const from = range.getByLabel(/^From/);
+    const to = range.getByLabel(/^To/);
+    const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
+    await from.fill(`${day(-3)}T06:00`);
+    await to.fill(`${day(-1)}T18:30`);
+    await page.getByRole("button", { name: "Apply" }).click();
+    await expect.poll(() => page.url()).toContain(`from=${day(-3)}T06%3A00%3A00.000Z`);
+    expect(page.url()).toContain(`to=${day(-1)}T18%3A30%3A00.000Z`);
+    await page.getByRole("button", { name: "24 h" }).click();
+    await expect.poll(() => page.url()).toContain("range=24h");
+    await expect.poll(() => from.count()).toBe(0);
+    await page.goBack();
+    await expect.poll(() => page.url()).toContain("range=custom");
+    await expect.poll(() => from.inputValue()).toBe(`${day(-3)}T06:00`);
+    expect(await to.inputValue()).toBe(`${day(-1)}T18:30`);
+    expect(await page.getByRole("button", { name: "Custom", exact: true }).getAttribute("aria-pressed")).toBe("true");
+    // The same window, in another zone: the inputs show its wall clock there.
+    const zone = page.getByLabel("Time zone");
+    await zone.focus();
+    await zone.selectOption("Asia/Tokyo");
+    await expect.poll(() => from.inputValue()).toBe(`${day(-3)}T15:00`);
+    expect(page.url()).toContain(`from=${day(-3)}T06%3A00%3A00.000Z`);
+  });
+
+  it("shows the table's times in the chosen time zone", async () => {
+    const page = await open("/?range=24h");
+    const cell = page.locator("tr[data-run-id] td").first();
+    await cell.waitFor();
+    const id = await page.locator("tr[data-run-id]").first().getAttribute("data-run-id");
+    const utc = (await cell.textContent())!;
+    expect(await cell.getAttribute("title")).toContain("UTC");
+    const zone = page.getByLabel("Time zone");
+    await zone.focus();
+    await zone.selectOption("Asia/Kolkata");
+    await expect.poll(() => page.url()).toContain("tz=Asia%2FKolkata");
+    const row = page.locator(`tr[data-run-id="${id}"] td`).first();
+    await expect.poll(() => row.textContent()).not.toBe(utc);
+    // 05:30 ahead of UTC.
+    const [h, m] = hhmm(utc);
+    const shifted = (h * 60 + m + 330) % (24 * 60);
+    expect(hhmm((await row.textContent())!)).toEqual([Math.floor(shifted / 60), shifted % 60]);
+    expect(await page.getByTestId("updated-at").textContent()).toMatch(/^Updated \d{2}:\d{2}:\d{2}$/);
+  });
+
+  it("groups the charts by hour, day or week through the URL, and reads them out with the keyboard", async () => {
+    const page = await open("/?range=7d");
+    const chart = page.locator(".chart").first();
+    await page.locator(".chart canvas").first().waitFor();
+    await expect.poll(() => chart.getAttribute("data-points")).toMatch(/^16[89]$/);
+    expect(await chart.getAttribute("aria-label")).toMatch(/^Runs per hour, /);
+    const group = page.getByRole("group", { name: "Group by" });
+    await group.getByRole("button", { name: "day" }).click();
+    await expect.poll(() => page.url()).toContain("group=day");
+    await expect.poll(async () => Number(await chart.getAttribute("data-points"))).toBeLessThanOrEqual(8);
+    expect(await chart.getAttribute("aria-label")).toMatch(/^Runs per day, /);
+    await group.getByRole("button", { name: "week" }).click();
+    await expect.poll(() => page.url()).toContain("group=week");
+    await expect.poll(async () => Number(await chart.getAttribute("data-points"))).toBeLessThanOrEqual(2);
+    await page.goBack();
+    await expect.poll(() => page.url()).toContain("group=day");
+    await expect.poll(() => chart.getAttribute("aria-label")).toMatch(/^Runs per day, /);
+    // The keyboard moves the chart's cursor; the legend names the period and its values.
+    const legend = page.locator(".legend").first();
+    expect(await legend.textContent()).toContain("Whole period");
+    await chart.focus();
+    await page.keyboard.press("End");
+    await expect.poll(() => legend.textContent()).not.toContain("Whole period");
+    expect(await legend.getAttribute("aria-live")).toBe("polite");
+    // The same numbers as a table.
+    await page.locator(".chart-data summary").first().click();
+    await expect.poll(async () => Number(await chart.getAttribute("data-points"))).toBe(await page.locator(".chart-table tbody tr").count());
   });
 
   it("shows a posted run live, without a reload", async () => {
@@ -118,18 +262,43 @@ describe("dashboard", () => {
     if (budget > 0) expect(figures.live_kpi_ms).toBeLessThanOrEqual(budget);
   });
 
-  it("opens a run in the side panel with its raw JSON", async () => {
+  it("opens a run in the side panel: every field, the raw JSON, a modal that gives focus back", async () => {
     const id = `e2e-panel-${Date.now()}`;
-    expect((await server.api("/api/events", { body: event(id, { status: "failure" }), token: ingest })).status).toBe(201);
+    const body = event(id, {
+      status: "failure", run_key: `key-${id}`, commit_sha: "abcdef1", triggered_by: "push", url: "https://ci.example/runs/1",
+      queued_at: new Date(Date.now() - 120_000).toISOString(),
+    });
+    expect((await server.api("/api/events", { body, token: ingest })).status).toBe(201);
     const page = await open("/?range=24h");
-    await page.locator(`tr[data-run-id="${id}"]`).click();
+    const row = page.locator(`tr[data-run-id="${id}"]`);
+    await row.click();
     await expect.poll(() => page.url()).toContain(`run=${id}`);
     const panel = page.getByRole("dialog", { name: `Run ${id}` });
+    await panel.getByText(`key-${id}`, { exact: true }).waitFor();
+    for (const field of ["Run key", "Commit", "Triggered by", "Queued", "Queue time", "URL", "Recorded"]) {
+      await panel.getByText(field, { exact: true }).waitFor();
+    }
+    expect(await panel.getByRole("link", { name: "Open in CI ↗" }).getAttribute("href")).toBe("https://ci.example/runs/1");
+    // A modal: the page behind is inert.
+    expect(await page.locator("header.top").getAttribute("inert")).toBe("");
+    expect(await page.locator("main").getAttribute("inert")).toBe("");
+    await panel.getByText("Full record").click();
+    await expect.poll(() => panel.getByTestId("full-json").locator("pre").textContent()).toContain(`"run_key": "key-${id}"`);
     await panel.getByText("Raw payload").click();
-    await expect.poll(() => panel.locator("pre.json").textContent()).toContain(`"marker": "${id}"`);
-    await page.screenshot({ path: `${SHOTS}/run-panel.png` });
+    await expect.poll(() => panel.getByTestId("raw-json").locator("pre").textContent()).toContain(`"marker": "${id}"`);
+    await shoot(page, "run-panel");
     await page.keyboard.press("Escape");
     await expect.poll(() => page.url()).not.toContain("run=");
+    await expect.poll(() => focusedRunId(page)).toBe(id);
+    expect(await page.locator("main").getAttribute("inert")).toBeNull();
+
+    // The table's Raw action opens the panel with the raw payload expanded.
+    await row.getByRole("button", { name: `View raw payload of run ${id}` }).click();
+    const raw = page.getByRole("dialog", { name: `Run ${id}` }).getByTestId("raw-json");
+    await expect.poll(() => raw.evaluate((d: HTMLDetailsElement) => d.open)).toBe(true);
+    await expect.poll(() => raw.locator("pre").textContent()).toContain(`"marker": "${id}"`);
+    await page.getByRole("button", { name: "Close run details" }).click();
+    await expect.poll(() => focusedRunId(page)).toBe(id);
   });
 
   it("acknowledges an incident after asking for the admin token", async () => {
@@ -150,7 +319,16 @@ describe("dashboard", () => {
     await expect.poll(() => incident.textContent(), { timeout: 5_000 }).toContain("acknowledged");
     const listed = await server.api("/api/alerts");
     expect(listed.body.find((i: { rule_name: string }) => i.rule_name === "e2e-red").acknowledged_at).toBeTruthy();
-    await page.screenshot({ path: `${SHOTS}/alerts.png` });
+    // Choosing a duration does nothing by itself (keyboard users arrow through the choices); the button mutes.
+    const select = incident.getByLabel("Mute e2e-red for");
+    await select.selectOption("4h");
+    await page.waitForTimeout(300);
+    expect(await incident.textContent()).not.toContain("muted until");
+    await incident.getByRole("button", { name: "Mute e2e-red" }).click();
+    await expect.poll(() => incident.textContent(), { timeout: 5_000 }).toContain("muted until");
+    const muted = (await server.api("/api/alerts")).body.find((i: { rule_name: string }) => i.rule_name === "e2e-red");
+    expect(Date.parse(muted.muted_until) - Date.now()).toBeGreaterThan(3.5 * 3_600_000);
+    await shoot(page, "alerts");
   });
 
   it("creates a token and shows it once", async () => {
@@ -168,7 +346,7 @@ describe("dashboard", () => {
     await expect.poll(() => secret.textContent()).toMatch(/^cicd_/);
     const token = (await secret.textContent())!;
     expect((await server.api("/api/metrics", { token })).status).toBe(200);
-    await page.screenshot({ path: `${SHOTS}/settings-light.png`, fullPage: true });
+    await shoot(page, "settings", { fullPage: true });
     await page.getByRole("button", { name: "Done" }).click();
     await expect.poll(() => secret.count()).toBe(0);
     await expect.poll(() => page.locator("table").last().textContent()).toContain("e2e-created");
@@ -187,6 +365,27 @@ describe("dashboard", () => {
     await retention.getByRole("button", { name: "Save" }).click();
     await retention.getByRole("status").waitFor();
     expect((await server.api("/api/settings")).body).toEqual({ retention_days: 30, rollup_retention_days: 365 });
+  });
+
+  it("shows how to send the first run, with an example the API accepts", async () => {
+    // An installation with no runs yet: the filters list no repository.
+    const page = await open("/", {
+      setup: async (p) => {
+        await p.route("**/api/filters", (route) =>
+          route.fulfill({ json: { providers: [], repos: [], workflows: [], branches: [] } }));
+        // Plain HTTP on an internal host name has no Clipboard API: copying falls back.
+        await p.addInitScript(() => Object.defineProperty(Navigator.prototype, "clipboard", { get: () => undefined }));
+      },
+    });
+    await page.getByRole("heading", { name: /No runs yet/ }).waitFor();
+    const curl = (await page.getByTestId("example-curl").textContent())!;
+    expect(curl).toContain(`curl -X POST ${server.url}/api/events`);
+    const example = JSON.parse(/-d '([\s\S]*)'$/.exec(curl)![1]!);
+    const posted = await server.api("/api/events", { body: { ...example, id: `e2e-example-${Date.now()}` }, token: ingest });
+    expect(posted.status, JSON.stringify(posted.body)).toBe(201);
+    await page.getByRole("button", { name: "Copy command" }).click();
+    await expect.poll(() => page.getByRole("button", { name: /^(Copied|Select and copy)$/ }).count()).toBe(1);
+    await shoot(page, "empty-state");
   });
 
   it("says when the backend is down and recovers without a reload", async () => {

@@ -44,13 +44,12 @@ export function EmptyState() {
           and put it in <code>CICD_TOKEN</code>.
         </li>
         <li>
-          <div className="row">
-            Post a run (<code>id</code>, <code>repo</code>, <code>workflow</code> and <code>status</code> are required; events with the
-            same <code>id</code> update the same run):
-            <span className="spacer" />
+          Post a run (<code>id</code>, <code>repo</code>, <code>workflow</code> and <code>status</code> are required; events with the
+          same <code>id</code> update the same run):
+          <div className="code-block">
             <CopyButton text={curl} label="Copy command" target={pre} />
+            <pre ref={pre} data-testid="example-curl">{curl}</pre>
           </div>
-          <pre ref={pre} data-testid="example-curl">{curl}</pre>
         </li>
         <li>
           Or point a GitHub webhook at <code>{origin}/api/webhooks/github</code>: content type <code>application/json</code>,

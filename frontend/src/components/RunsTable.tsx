@@ -137,7 +137,7 @@ function RunRow({ run, zone, now, fresh, selected, onOpen }: {
         }
       }}
     >
-      <td title={formatTime(at, zone, "full")}>{formatTime(at, zone)}</td>
+      <td className="when" title={formatTime(at, zone, "full")}>{formatTime(at, zone)}</td>
       <td className="truncate" title={run.repo}>{run.repo}</td>
       <td className="truncate" title={run.workflow}>{run.workflow}</td>
       <td className="truncate" title={run.branch ?? ""}>{run.branch ?? "—"}</td>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { delta, formatAgo, formatElapsed, formatDuration, formatPercent, formatTime, isValidZone } from "./format";
+import { delta, formatAgo, formatElapsed, formatDuration, formatPercent, formatTime, isValidZone, zoneNames } from "./format";
 
 describe("formatDuration", () => {
   it.each([
@@ -60,6 +60,15 @@ describe("time zones", () => {
     expect(isValidZone("local")).toBe(true);
     expect(formatTime("not a date", "UTC")).toBe("—");
     expect(formatTime(null, "UTC")).toBe("—");
+  });
+  it("lists zones by their current names (Kolkata, not Calcutta)", () => {
+    const zones = zoneNames();
+    expect(zones.slice(0, 2)).toEqual(["local", "UTC"]);
+    expect(zones).toContain("Asia/Kolkata");
+    expect(zones).toContain("Europe/Kyiv");
+    expect(zones).not.toContain("Asia/Calcutta");
+    expect(zones).toContain("Europe/Berlin");
+    expect(new Set(zones).size).toBe(zones.length);
   });
   it("says how long ago", () => {
     const now = new Date("2026-11-27T12:00:00Z");

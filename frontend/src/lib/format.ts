@@ -110,10 +110,27 @@ export function isValidZone(zone: string): boolean {
   }
 }
 
+/** Old names browsers (ICU) still list, and the IANA names people look for today. */
+const RENAMED: Record<string, string> = {
+  "Asia/Calcutta": "Asia/Kolkata",
+  "Asia/Katmandu": "Asia/Kathmandu",
+  "Asia/Saigon": "Asia/Ho_Chi_Minh",
+  "Asia/Rangoon": "Asia/Yangon",
+  "Europe/Kiev": "Europe/Kyiv",
+  "America/Godthab": "America/Nuuk",
+  "America/Buenos_Aires": "America/Argentina/Buenos_Aires",
+  "Atlantic/Faeroe": "Atlantic/Faroe",
+  "Pacific/Enderbury": "Pacific/Kanton",
+  "Pacific/Truk": "Pacific/Chuuk",
+  "Pacific/Ponape": "Pacific/Pohnpei",
+};
+
+/** "local", "UTC" and every zone the browser knows, by their current IANA names, sorted. */
 export function zoneNames(): string[] {
   const supported =
     typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
-  return [LOCAL, "UTC", ...supported.filter((z) => z !== "UTC")];
+  const names = new Set(supported.filter((z) => z !== "UTC").map((z) => (RENAMED[z] && isValidZone(RENAMED[z]) ? RENAMED[z] : z)));
+  return [LOCAL, "UTC", ...[...names].sort()];
 }
 
 export type Better = "higher" | "lower";
