@@ -97,6 +97,9 @@ describe("dashboard", () => {
     expect(figures.first_data_paint_ms).toBeGreaterThan(0);
     await page.locator(".chart canvas").first().waitFor();
     await page.locator("tr[data-run-id]").first().waitFor();
+    // Demo runs link to their CI page; the failed-runs card compares with the 24 hours before.
+    expect(await page.getByRole("link", { name: /^Open run .* in CI$/ }).count()).toBeGreaterThan(0);
+    expect(await page.getByRole("article", { name: "Failed runs (24 h)" }).textContent()).toMatch(/vs previous 24 h|no data/);
     await shoot(page, "dashboard");
     if (process.env.CICD_UPDATE_DOCS_SCREENSHOTS === "1") {
       for (const scheme of ["light", "dark"]) copyFileSync(`${SHOTS}/dashboard-${scheme}.png`, `${DOCS_SHOTS}/dashboard-${scheme}.png`);
@@ -201,8 +204,11 @@ describe("dashboard", () => {
     expect(await cell.getAttribute("title")).toContain("UTC");
     const zone = page.getByLabel("Time zone");
     await zone.focus();
+    // The figures are asked for in the zone too (days and weeks start at its midnight).
+    const metrics = page.waitForRequest((r) => r.url().includes("/api/metrics") && new URL(r.url()).searchParams.get("tz") === "Asia/Kolkata");
     await zone.selectOption("Asia/Kolkata");
     await expect.poll(() => page.url()).toContain("tz=Asia%2FKolkata");
+    await metrics;
     const row = page.locator(`tr[data-run-id="${id}"] td`).first();
     await expect.poll(() => row.textContent()).not.toBe(utc);
     // 05:30 ahead of UTC.

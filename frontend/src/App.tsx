@@ -6,8 +6,7 @@ import { metricsParams, useLiveUpdates, keys, useConfig } from "./api/hooks";
 import { AuthProvider, useAuth } from "./components/Auth";
 import { Skeleton } from "./components/common";
 import { Header } from "./components/Header";
-import { isValidZone } from "./lib/format";
-import { applyTheme, prefs, ZoneContext, type Theme } from "./lib/prefs";
+import { applyTheme, prefs, viewZone, ZoneContext, type Theme } from "./lib/prefs";
 import { withFilter, type View } from "./lib/url";
 import { useView } from "./lib/useView";
 import { Dashboard } from "./pages/Dashboard";
@@ -48,7 +47,7 @@ function Shell() {
   const error = useQueryErrors();
   const config = useConfig();
   const { ask, token } = useAuth();
-  const zone = view.tz && isValidZone(view.tz) ? view.tz : isValidZone(prefs.zone()) ? prefs.zone() : "local";
+  const zone = viewZone(view);
 
   useEffect(() => {
     applyTheme(theme);

@@ -34,7 +34,10 @@ describe("query parameters", () => {
   it("turn the view's filters and window into the API's parameters", () => {
     expect(metricsParams(view, now)).toEqual({
       from: "2026-11-26T11:00:00.000Z", to: "2026-11-27T11:00:00.000Z", group_by: "hour", limit: 0, repo: "acme/api",
+      tz: Intl.DateTimeFormat().resolvedOptions().timeZone,
     });
+    expect(metricsParams({ ...view, tz: "Europe/Berlin" }, now).tz).toBe("Europe/Berlin");
+    expect(metricsParams({ ...view, tz: "Mars/Olympus" }, now).tz).toBe(Intl.DateTimeFormat().resolvedOptions().timeZone);
     expect(runsParams({ ...view, status: "failure", sort: "slowest" }, now)).toMatchObject({ status: "failure", sort: "slowest", limit: 50 });
   });
   it("match a run against them", () => {
@@ -93,6 +96,7 @@ describe("data hooks", () => {
     const req = fetch.mock.calls[0]![0];
     expect(new URL(req.url).pathname).toBe("/api/metrics");
     expect(new URL(req.url).searchParams.get("repo")).toBe("acme/api");
+    expect(new URL(req.url).searchParams.get("tz")).toBeTruthy();
     expect(req.headers.get("Authorization")).toBe("Bearer cicd_test");
   });
 

@@ -9,19 +9,25 @@ import {
   type QueryClient,
 } from "@tanstack/react-query";
 import { useEffect, useRef, useState, useSyncExternalStore } from "react";
+import { viewZone } from "../lib/prefs";
 import { parseView, windowOf, type View } from "../lib/url";
+import { ianaZone } from "../lib/zone";
 import { api, call, type Run } from "./client";
 import { openStream, type StreamState } from "./stream";
 
 type RunPage = { runs: Run[]; next_cursor?: string | null };
 
-/** The query parameters the dashboard's filters turn into. */
+/**
+ * The query parameters the dashboard's filters turn into. `tz` (an IANA name; the browser's own
+ * for "local") makes days and weeks start at midnight where the user is.
+ */
 export function metricsParams(view: View, now = new Date()) {
   const w = windowOf(view, now);
   return {
     from: w.from.toISOString(),
     to: w.to.toISOString(),
     group_by: w.group,
+    tz: ianaZone(viewZone(view)),
     limit: 0,
     ...(view.repo ? { repo: view.repo } : {}),
     ...(view.workflow ? { workflow: view.workflow } : {}),

@@ -10,6 +10,8 @@ interface Kpi {
   delta: Delta;
   series: (number | null)[];
   hint: string;
+  /** What the change is against, when not the previous period: "previous 24 h". */
+  against?: string;
 }
 
 export function kpisOf(m: Metrics): Kpi[] {
@@ -44,9 +46,11 @@ export function kpisOf(m: Metrics): Kpi[] {
     {
       label: "Failed runs (24 h)",
       value: formatCount(s.failed_last_24h),
-      delta: d(s.failure, p.failure, "relative", "lower"),
+      // Against the 24 hours before, whatever the selected period.
+      delta: d(s.failed_last_24h, s.failed_previous_24h, "relative", "lower"),
+      against: "previous 24 h",
       series: ts.map((pt) => pt.failure),
-      hint: `${formatCount(s.failure)} failed in the selected period (change is for the period)`,
+      hint: `${formatCount(s.failed_previous_24h)} in the 24 h before; ${formatCount(s.failure)} failed in the selected period (the sparkline)`,
     },
     {
       label: "Queue time (avg)",
@@ -77,7 +81,7 @@ export function Kpis({ metrics }: { metrics: Metrics }) {
           <span className="value" data-testid={`kpi-${k.label}`}>
             {k.value}
           </span>
-          <DeltaText delta={k.delta} />
+          <DeltaText delta={k.delta} against={k.against} />
           <Sparkline values={k.series} label={`${k.label} over the period`} />
         </article>
       ))}

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { keyStep, peak, stack } from "./Charts";
-import { sparkPath } from "./Kpis";
+import { kpisOf, sparkPath } from "./Kpis";
+import type { Metrics } from "../api/client";
 import { valueVsThreshold } from "./AlertsPanel";
 
 describe("chart helpers", () => {
@@ -32,5 +33,19 @@ describe("chart helpers", () => {
   it("finds the peak period for the text summary", () => {
     expect(peak([10, 20, 30], [1, null, 3])).toEqual({ at: 30, value: 3 });
     expect(peak([10, 20], [0, null])).toBeNull();
+  });
+  it("compares failed runs of the last 24 h with the 24 h before, not with the previous period", () => {
+    const stats = { total_runs: 10, success: 5, failure: 5, cancelled: 0, skipped: 0 };
+    const m = {
+      summary: { ...stats, failed_last_24h: 6, failed_previous_24h: 4, running: 0, last_updated: "2026-11-27T10:00:00Z" },
+      previous: { ...stats, failure: 50 },
+      time_series: [],
+      recent_runs: [],
+      window: { from: "2026-11-20T00:00:00Z", to: "2026-11-27T00:00:00Z", group_by: "day", tz: "UTC", source: "rollups" },
+    } satisfies Metrics;
+    const failed = kpisOf(m).find((k) => k.label === "Failed runs (24 h)")!;
+    expect(failed.value).toBe("6");
+    expect(failed.delta).toMatchObject({ text: "+50%", good: false });
+    expect(failed.against).toBe("previous 24 h");
   });
 });

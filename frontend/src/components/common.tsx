@@ -26,14 +26,15 @@ export function StatusBadge({ status }: { status: RunStatus }) {
   );
 }
 
-export function DeltaText({ delta }: { delta: Delta }) {
+export function DeltaText({ delta, against }: { delta: Delta; against?: string }) {
   if (!delta.text) return <span className="delta neutral">no data</span>;
   const tone = delta.good == null ? "neutral" : delta.good ? "good" : "bad";
   const arrow = delta.direction === "up" ? "▲" : delta.direction === "down" ? "▼" : "";
+  const label = against ? delta.label.replace(/previous period$/, `the ${against}`) : delta.label;
   return (
-    <span className={`delta ${tone}`} aria-label={delta.label} title={delta.label}>
+    <span className={`delta ${tone}`} aria-label={label} title={label}>
       {arrow && <span aria-hidden="true">{arrow} </span>}
-      {delta.text} <span className="muted">vs previous</span>
+      {delta.text} <span className="muted">vs {against ?? "previous"}</span>
     </span>
   );
 }

@@ -1,6 +1,6 @@
 // Preferences kept in this browser (localStorage): theme and default time zone.
 import { createContext, useContext } from "react";
-import { LOCAL, type TimeZone } from "./format";
+import { isValidZone, LOCAL, type TimeZone } from "./format";
 
 export type Theme = "system" | "light" | "dark";
 
@@ -43,6 +43,13 @@ export function applyTheme(theme: Theme): void {
     theme === "dark" ||
     (theme === "system" && window.matchMedia?.("(prefers-color-scheme: dark)").matches);
   document.documentElement.dataset.theme = dark ? "dark" : "light";
+}
+
+/** The zone a view is shown in: its URL's, else the one chosen last in this browser, else local. */
+export function viewZone(view: { tz?: string }): TimeZone {
+  if (view.tz && isValidZone(view.tz)) return view.tz;
+  const stored = prefs.zone();
+  return isValidZone(stored) ? stored : LOCAL;
 }
 
 /** The time zone every time on the page is shown in. */
