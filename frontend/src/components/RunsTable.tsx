@@ -143,7 +143,7 @@ function RunRow({ run, zone, now, fresh, selected, onOpen }: {
       <td className="truncate" title={run.branch ?? ""}>{run.branch ?? "—"}</td>
       <td>{durationCell(run, now)}</td>
       <td><StatusBadge status={run.status} /></td>
-      <td>
+      <td className="actions">
         <div className="row">
           {run.url && (
             <a className="btn small ghost" href={run.url} target="_blank" rel="noopener noreferrer" onClick={(e) => e.stopPropagation()}
