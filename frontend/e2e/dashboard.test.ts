@@ -63,6 +63,10 @@ async function shoot(page: Page, name: string, options: { fullPage?: boolean } =
   for (const scheme of ["light", "dark"] as const) {
     await page.emulateMedia({ colorScheme: scheme });
     await expect.poll(() => page.evaluate(() => document.documentElement.dataset.theme)).toBe(scheme);
+    // Charts draw with the theme's colours: they are redrawn in the new ones.
+    await expect.poll(() => page.locator(".chart").evaluateAll((els) => els.map((e) => e.getAttribute("data-theme")))).toEqual(
+      expect.not.arrayContaining([scheme === "dark" ? "light" : "dark"]),
+    );
     await settle(page);
     await page.screenshot({ path: `${SHOTS}/${name}-${scheme}.png`, ...options });
   }

@@ -49,12 +49,18 @@ function Shell() {
   const { ask, token } = useAuth();
   const zone = viewZone(view);
 
+  // What is on screen ("light" or "dark"): with "Auto" it follows the system's setting as it changes,
+  // and the charts (which draw with the theme's colours) are redrawn when it does.
+  const [shown, setShown] = useState(() => document.documentElement.dataset.theme ?? "light");
   useEffect(() => {
-    applyTheme(theme);
+    const apply = () => {
+      applyTheme(theme);
+      setShown(document.documentElement.dataset.theme ?? "light");
+    };
+    apply();
     const media = window.matchMedia?.("(prefers-color-scheme: dark)");
-    const follow = () => theme === "system" && applyTheme("system");
-    media?.addEventListener("change", follow);
-    return () => media?.removeEventListener("change", follow);
+    media?.addEventListener("change", apply);
+    return () => media?.removeEventListener("change", apply);
   }, [theme]);
 
   // A token entered later (or signing out) changes what every query may see.
@@ -99,7 +105,7 @@ function Shell() {
             <Settings />
           </Suspense>
         ) : (
-          <Dashboard view={view} onView={onView} theme={theme} />
+          <Dashboard view={view} onView={onView} theme={shown} />
         )}
       </main>
     </ZoneContext.Provider>

@@ -79,10 +79,13 @@ function UPlot({
   data,
   label,
   hint,
+  theme,
   onHover,
   onFocusChange,
 }: {
   options: Omit<Options, "width" | "height">;
+  /** The theme the options' colours are from (on the element, for tests). */
+  theme: string;
   data: AlignedData;
   label: string;
   /** The id of the element that explains the keys. */
@@ -133,6 +136,7 @@ function UPlot({
       aria-label={label}
       aria-describedby={hint}
       data-points={data[0].length}
+      data-theme={theme}
       onFocus={() => onFocusChange(true)}
       onBlur={() => {
         onFocusChange(false);
@@ -255,6 +259,7 @@ export function Charts({ metrics, grain, onGrain, hourAllowed, theme }: {
   grain: Grain;
   onGrain: (g: Grain) => void;
   hourAllowed: boolean;
+  /** "light" or "dark", as shown: the charts are redrawn in its colours when it changes. */
   theme: string;
 }) {
   const zone = useZone();
@@ -331,7 +336,7 @@ export function Charts({ metrics, grain, onGrain, hourAllowed, theme }: {
         </div>
         <Legend series={runSeries} idx={runIdx} times={times} zone={zone} grain={grain} live={focused === "runs"}
           totals={[formatCount(s.success), formatCount(s.failure), formatCount(s.cancelled)]} />
-        <UPlot options={runOptions} data={runData} onHover={setRunIdx} label={runLabel} hint={`${id}-keys`}
+        <UPlot options={runOptions} data={runData} theme={theme} onHover={setRunIdx} label={runLabel} hint={`${id}-keys`}
           onFocusChange={(f) => setFocused(f ? "runs" : null)} />
         <DataTable caption={`Runs per ${grain}`} series={runSeries} times={times} zone={zone} grain={grain} />
       </article>
@@ -342,7 +347,7 @@ export function Charts({ metrics, grain, onGrain, hourAllowed, theme }: {
         </div>
         <Legend series={durSeries} idx={durIdx} times={times} zone={zone} grain={grain} live={focused === "durations"}
           totals={[formatDuration(s.avg_duration_seconds), formatDuration(s.p95_duration_seconds)]} />
-        <UPlot options={durOptions} data={durData} onHover={setDurIdx} label={durLabel} hint={`${id}-keys`}
+        <UPlot options={durOptions} data={durData} theme={theme} onHover={setDurIdx} label={durLabel} hint={`${id}-keys`}
           onFocusChange={(f) => setFocused(f ? "durations" : null)} />
         <DataTable caption={`Duration per ${grain}`} series={durSeries} times={times} zone={zone} grain={grain} />
       </article>

@@ -25,7 +25,7 @@ describe("formatDuration", () => {
 describe("formatElapsed", () => {
   it("counts whole minutes so far", () => {
     expect([null, -5, 12, 60, 185, 3_725, 2 * 86_400 + 3 * 3_600 + 59].map((s) => formatElapsed(s))).toEqual([
-      "—", "—", "under 1m", "1m", "3m", "1h 02m", "2d 3h",
+      "—", "—", "<1m", "1m", "3m", "1h 02m", "2d 3h",
     ]);
   });
 });

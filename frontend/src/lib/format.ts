@@ -90,12 +90,12 @@ export function formatAgo(at: string | Date, now: Date = new Date()): string {
 }
 
 /**
- * Time elapsed so far, to the minute (it is shown with a clock that ticks every 30 s): "under 1m",
+ * Time elapsed so far, to the minute (it is shown with a clock that ticks every 30 s): "<1m",
  * "3m", "1h 02m", "2d 3h"; "—" when unknown.
  */
 export function formatElapsed(seconds: number | null | undefined): string {
   if (seconds == null || !Number.isFinite(seconds) || seconds < 0) return "—";
-  if (seconds < 60) return "under 1m";
+  if (seconds < 60) return "<1m";
   return formatDuration(Math.floor(seconds / 60) * 60).replace(/ 00s$/, "");
 }
 
