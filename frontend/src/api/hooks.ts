@@ -8,7 +8,7 @@ import {
   type InfiniteData,
   type QueryClient,
 } from "@tanstack/react-query";
-import { useEffect, useRef, useState, useSyncExternalStore } from "react";
+import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from "react";
 import { viewZone } from "../lib/prefs";
 import { parseView, windowOf, type View } from "../lib/url";
 import { ianaZone } from "../lib/zone";
@@ -141,10 +141,8 @@ export function useAlerts() {
  */
 export function useDataUpdatedAt(queryKey: QueryKey): number {
   const cache = useQueryClient().getQueryCache();
-  return useSyncExternalStore(
-    (cb) => cache.subscribe(cb),
-    () => cache.find({ queryKey, exact: true })?.state.dataUpdatedAt ?? 0,
-  );
+  const subscribe = useCallback((cb: () => void) => cache.subscribe(cb), [cache]);
+  return useSyncExternalStore(subscribe, () => cache.find({ queryKey, exact: true })?.state.dataUpdatedAt ?? 0);
 }
 
 /** Whether a run belongs in the table of a view (same filters and inside its window). */

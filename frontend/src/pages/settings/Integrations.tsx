@@ -7,6 +7,7 @@ import { keys } from "../../api/hooks";
 import { useAuth } from "../../components/Auth";
 import { ErrorBox, Skeleton } from "../../components/common";
 import { formatAgo } from "../../lib/format";
+import { useNow } from "../../lib/useNow";
 
 type Spec = Schemas["IntegrationSpec"];
 const ADMIN = "Managing integrations needs an admin token.";
@@ -51,6 +52,7 @@ export function specOf(d: Draft): Spec {
 
 export function Integrations() {
   const client = useQueryClient();
+  const now = new Date(useNow());
   const { withToken } = useAuth();
   const [draft, setDraft] = useState<Draft | null>(null);
   const list = useQuery({
@@ -154,7 +156,7 @@ export function Integrations() {
                     {i.status.pending > 0 && <span className="pill"> {i.status.pending} waiting</span>}
                     {i.status.last_error && (
                       <div className="field-error" title={i.status.last_error_at ?? ""}>
-                        {i.status.last_error}{i.status.last_error_at ? ` (${formatAgo(i.status.last_error_at)})` : ""}
+                        {i.status.last_error}{i.status.last_error_at ? ` (${formatAgo(i.status.last_error_at, now)})` : ""}
                       </div>
                     )}
                   </td>

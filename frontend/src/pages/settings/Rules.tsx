@@ -7,6 +7,7 @@ import { keys } from "../../api/hooks";
 import { useAuth } from "../../components/Auth";
 import { ErrorBox, Skeleton } from "../../components/common";
 import { formatAgo } from "../../lib/format";
+import { useNow } from "../../lib/useNow";
 import {
   CONDITION_TYPES, defaultCondition, describeCondition, describeMatch, isSpan, newRuleSpec, splitList,
   type Condition, type ConditionType, type RuleSpec,
@@ -22,6 +23,7 @@ interface Draft {
 
 export function Rules() {
   const client = useQueryClient();
+  const now = new Date(useNow());
   const { withToken } = useAuth();
   const [draft, setDraft] = useState<Draft | null>(null);
   const rules = useQuery({ queryKey: keys.rules, queryFn: () => call(api.GET("/api/alert-rules")) });
@@ -80,7 +82,7 @@ export function Rules() {
                     <td>{r.spec.notify.integrations.map((i) => i.name).join(", ") || <span className="muted">nobody</span>}</td>
                     <td>
                       {r.enabled ? (r.firing > 0 ? <span className="status failure">{r.firing} firing</span> : <span className="status success">ok</span>) : <span className="status cancelled">disabled</span>}
-                      {r.last_triggered && <div className="muted">last fired {formatAgo(r.last_triggered)}</div>}
+                      {r.last_triggered && <div className="muted">last fired {formatAgo(r.last_triggered, now)}</div>}
                     </td>
                     <td>{k8s && r.kubernetes ? <span className="pill" title={`uid ${r.kubernetes.uid}`}>Kubernetes {r.kubernetes.namespace}/{r.kubernetes.name}</span> : "API"}</td>
                     <td>
