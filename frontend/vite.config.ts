@@ -30,6 +30,8 @@ export default defineConfig({
           testTimeout: 60_000,
           hookTimeout: 180_000,
           fileParallelism: false,
+          // Polls wait for the browser and the backend (CI has 2 slow cores): no tight timings.
+          expect: { poll: { timeout: 10_000, interval: 50 } },
         },
       },
     ],
