@@ -248,7 +248,8 @@ describe("dashboard", () => {
     expect(await legend.getAttribute("aria-live")).toBe("polite");
     // The same numbers as a table.
     await page.locator(".chart-data summary").first().click();
-    await expect.poll(async () => Number(await chart.getAttribute("data-points"))).toBe(await page.locator(".chart-table tbody tr").count());
+    const points = Number(await chart.getAttribute("data-points"));
+    await expect.poll(() => page.locator(".chart-table").first().locator("tbody tr").count()).toBe(points);
   });
 
   it("shows a posted run live, without a reload", async () => {
