@@ -10,7 +10,6 @@ use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, LogNormal};
 use sqlx::PgPool;
 
-use crate::db;
 use crate::domain::{RunEvent, RunStatus};
 use crate::writer;
 
@@ -180,15 +179,12 @@ fn event(
     }
 }
 
-/// Writes the generated history through the normal write path (runs + rollup deltas, folded after
-/// each commit), 1,000 per commit.
+/// Writes the generated history through the normal write path (runs + rollups), 1,000 per commit.
 pub async fn load(pool: &PgPool, spec: &Spec, seed: u64, now: DateTime<Utc>) -> anyhow::Result<usize> {
     let events = generate(spec, seed, now);
     let mut conn = pool.acquire().await?;
     for chunk in events.chunks(1000) {
         writer::write_batch(&mut conn, chunk, Utc::now()).await?;
-        // Fold as we go, as `serve` does, so that a big history never piles up unfolded.
-        db::rollups::compact(&mut conn).await?;
     }
     Ok(events.len())
 }

@@ -134,8 +134,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Background work of `serve`: the stream's listener, the GitHub poller (when configured), the
-/// rollup compaction, alert evaluation and delivery, and housekeeping.
+/// Background work of `serve`: the stream's listener, the GitHub poller (when configured), alert
+/// evaluation and delivery, and housekeeping.
 fn background(config: &Config, state: &AppState) -> anyhow::Result<()> {
     let gh = &config.github;
     match (
@@ -159,7 +159,6 @@ fn background(config: &Config, state: &AppState) -> anyhow::Result<()> {
         _ => {}
     }
     state.live.spawn();
-    db::rollups::spawn_compaction(state.pool.clone(), std::time::Duration::from_secs(1));
     let limits = state.limits.clone();
     tokio::spawn(async move {
         // Idle limiter keys are forgotten within seconds (their buckets refill that fast).

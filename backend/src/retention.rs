@@ -132,8 +132,6 @@ impl Retention {
                 break;
             }
         }
-        // Deltas not yet folded would otherwise bring old buckets back after this pass.
-        db::rollups::compact(&mut *self.pool.acquire().await?).await?;
         loop {
             let rollups = self
                 .delete_where("run_rollups", "bucket < $1", rollup_cut)

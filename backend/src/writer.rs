@@ -1,11 +1,11 @@
 //! Group commit: every ingest request hands its event to a writer task and waits; a writer takes
-//! everything that is waiting (up to a batch size), writes it — runs, rollup deltas and dimensions
+//! everything that is waiting (up to a batch size), writes it — runs, rollups and dimensions
 //! together, in one commit for new runs and one for runs that already existed, each announcing the
 //! runs it changed with one `NOTIFY` (see [`crate::live`]) — and answers each request only after
 //! its commit. Throughput comes from sharing durable commits among many requests, never from
 //! acknowledging before the write.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use crate::alerting::engine::Alerts;
 use crate::db;
 use crate::db::rollups::Contributions;
-use crate::domain::rollup::{contribution, Counters};
+use crate::domain::rollup::{contribution, Counters, RollupKey};
 use crate::domain::run::micros;
 use crate::domain::{merge, Outcome, Run, RunEvent, RunState};
 use crate::error::ApiError;
@@ -295,7 +295,7 @@ async fn merge_existing(
         return Err(sqlx::Error::Protocol("a run vanished while being written".into()));
     }
     let mut out = Vec::with_capacity(rows.len());
-    let mut deltas = Contributions::default();
+    let mut deltas: HashMap<RollupKey, Counters> = HashMap::new();
     let mut updates: Vec<RunState> = Vec::new();
     for row in rows {
         let (old, old_updated_at) = row.into_state();
@@ -310,7 +310,7 @@ async fn merge_existing(
         out.push((new, outcomes, now));
     }
     db::runs::update(&mut tx, &updates.iter().collect::<Vec<_>>(), now).await?;
-    db::rollups::append(&mut tx, deltas).await?;
+    db::rollups::apply(&mut tx, deltas).await?;
     let dims: HashSet<(String, String, String, String)> = updates
         .iter()
         .map(|s| {
@@ -349,12 +349,9 @@ fn fold(
     (state.expect("at least one event per id"), outcomes)
 }
 
-/// Adds `state`'s contributions to `deltas`, negated when `sign` is -1.
-fn add(deltas: &mut Contributions, state: &RunState, sign: i64) {
+fn add(deltas: &mut HashMap<RollupKey, Counters>, state: &RunState, sign: i64) {
     for (key, c) in contribution(state) {
-        let mut signed = Counters::default();
-        signed.add(&c, sign);
-        deltas.push(&state.id, key, &signed);
+        deltas.entry(key).or_default().add(&c, sign);
     }
 }
 

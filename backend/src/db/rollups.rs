@@ -1,5 +1,4 @@
-//! `run_rollups` and the contributions not yet folded into them (`run_rollup_deltas`): writers
-//! append, a background job folds, readers read both (`run_rollups_live`).
+//! Queries on `run_rollups`.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -11,7 +10,7 @@ use crate::domain::histogram::BUCKETS;
 use crate::domain::rollup::{Counters, Distribution, RollupKey, Scope};
 use crate::domain::RunStatus;
 
-/// The counters' columns of `run_rollups`: runs, the duration's count, sum and
+/// The counters' columns, in the order [`values`] yields them: runs, the duration's count, sum and
 /// histogram (`h00…h63`), the queue time's (`q00…q63`).
 static VALUE_COLUMNS: LazyLock<Vec<String>> = LazyLock::new(|| {
     let mut cols = vec!["runs".to_owned(), "duration_count".into(), "duration_ms".into()];
@@ -20,6 +19,15 @@ static VALUE_COLUMNS: LazyLock<Vec<String>> = LazyLock::new(|| {
     cols.extend((0..BUCKETS).map(|i| format!("q{i:02}")));
     cols
 });
+
+/// The counters as values in [`VALUE_COLUMNS`] order.
+fn values(c: &Counters) -> impl Iterator<Item = i64> + '_ {
+    [c.runs, c.duration.count, c.duration.ms]
+        .into_iter()
+        .chain(c.duration.hist.iter().copied())
+        .chain([c.queue.count, c.queue.ms])
+        .chain(c.queue.hist.iter().copied())
+}
 
 fn joined(f: impl Fn(&str) -> String) -> String {
     VALUE_COLUMNS.iter().map(|c| f(c)).collect::<Vec<_>>().join(", ")
@@ -35,90 +43,49 @@ const KEY_COLUMNS: &str = "scope, repo, workflow, branch, bucket, status";
 
 static UPDATE_SETS: LazyLock<String> = LazyLock::new(|| joined(|c| format!("{c} = r.{c} + excluded.{c}")));
 
-const DELTA_COLUMNS: &str =
-    "scope, repo, workflow, branch, bucket, status, runs, duration_count, duration_ms, \
-                             duration_bucket, queue_count, queue_ms, queue_bucket";
-
-/// `insert … select` appending `contributions` — a relation of one row per run and rollup key
-/// `(id, s, rp, wf, br, bk, st, n, dc, dm, hb, qc, qm, qb)` (see [`Contributions::relation`]) —
-/// to `run_rollup_deltas`, for the runs whose id is in `ids` (a relation with an `id` column) when
-/// given.
-pub fn append_contributions_sql(contributions: &str, ids: Option<&str>) -> String {
-    let only = ids.map_or_else(String::new, |ids| format!(" where id in (select id from {ids})"));
+static UPSERT: LazyLock<String> = LazyLock::new(|| {
+    let params: Vec<String> = (0..VALUE_COLUMNS.len())
+        .map(|i| format!("${}::int8[]", 7 + i))
+        .collect();
     format!(
-        "insert into run_rollup_deltas ({DELTA_COLUMNS}) \
-         select s, rp, wf, br, bk, st, n, dc, dm, hb, qc, qm, qb from {contributions}{only}"
+        "insert into run_rollups as r ({KEY_COLUMNS}, {cols}) \
+         select * from unnest($1::int2[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], \
+                              {params}) \
+         on conflict ({KEY_COLUMNS}) do update set {sets}",
+        cols = joined(str::to_owned),
+        params = params.join(", "),
+        sets = UPDATE_SETS.as_str(),
     )
-}
+});
 
-/// Appends contributions (negated ones move a corrected run out of its old counters).
-pub async fn append(conn: &mut PgConnection, contributions: Contributions) -> sqlx::Result<()> {
-    if contributions.id.is_empty() {
-        return Ok(());
-    }
-    static SQL: LazyLock<String> =
-        LazyLock::new(|| append_contributions_sql(&Contributions::relation(1), None));
-    contributions
-        .bind(sqlx::query_scalar::<_, i32>(&SQL))
-        .fetch_optional(conn)
-        .await?;
-    Ok(())
-}
-
-/// Folds every committed row of `run_rollup_deltas` into `run_rollups`, in one statement (so a
-/// reader of `run_rollups_live` sees each contribution exactly once, before or after); returns the
-/// number of rollup rows written. Rows are upserted in key order, so two compactions cannot
-/// deadlock (the background job runs one at a time anyway).
-pub async fn compact(conn: &mut PgConnection) -> sqlx::Result<u64> {
-    static SQL: LazyLock<String> = LazyLock::new(|| {
-        let sums = |count: &str, bucket: &str| -> Vec<String> {
-            (0..BUCKETS)
-                .map(|i| format!("coalesce(sum({count}) filter (where {bucket} = {i}), 0)::int8"))
-                .collect()
-        };
-        let mut aggregates = vec![
-            "sum(runs)::int8".to_owned(),
-            "sum(duration_count)::int8".into(),
-            "sum(duration_ms)::int8".into(),
-        ];
-        aggregates.extend(sums("duration_count", "duration_bucket"));
-        aggregates.extend(["sum(queue_count)::int8".to_owned(), "sum(queue_ms)::int8".into()]);
-        aggregates.extend(sums("queue_count", "queue_bucket"));
-        format!(
-            "with folded as (delete from run_rollup_deltas returning *) \
-             insert into run_rollups as r ({KEY_COLUMNS}, {cols}) \
-             select {KEY_COLUMNS}, {aggregates} from folded \
-             group by {KEY_COLUMNS} order by {KEY_COLUMNS} \
-             on conflict ({KEY_COLUMNS}) do update set {sets}",
-            cols = joined(str::to_owned),
-            aggregates = aggregates.join(", "),
-            sets = UPDATE_SETS.as_str(),
-        )
-    });
-    Ok(sqlx::query(&SQL).execute(conn).await?.rows_affected())
-}
-
-/// Advisory lock key of the compaction job ("rollup").
-const COMPACT_LOCK: i64 = 0x726f_6c6c_7570;
-
-/// Runs [`compact`] every `every`, on one replica at a time.
-pub fn spawn_compaction(pool: PgPool, every: std::time::Duration) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            let pass = async {
-                let mut conn = pool.acquire().await?;
-                compact(&mut conn).await
-            };
-            match crate::db::exclusively(&pool, COMPACT_LOCK, pass).await {
-                Ok(_) => {}
-                // The deltas stay where they are (and count) until the next pass.
-                Err(e) => tracing::warn!(error = %e, "could not fold rollup deltas"),
-            }
-        }
-    });
+/// `insert … select` adding up `contributions` — a relation of one row per run and rollup key
+/// `(id, s, rp, wf, br, bk, st, dc, dm, hb, qc, qm, qb)` where `hb`/`qb` are the duration's and
+/// queue time's histogram buckets (or -1) — for the runs whose id is in `ids` (a relation with an
+/// `id` column).
+pub fn upsert_contributions_sql(contributions: &str, ids: &str) -> String {
+    let counts = |column: &str| -> Vec<String> {
+        (0..BUCKETS)
+            .map(|i| format!("count(*) filter (where {column} = {i})"))
+            .collect()
+    };
+    let mut aggregates = vec![
+        "count(*)".to_owned(),
+        "sum(dc)::int8".into(),
+        "sum(dm)::int8".into(),
+    ];
+    aggregates.extend(counts("hb"));
+    aggregates.extend(["sum(qc)::int8".to_owned(), "sum(qm)::int8".into()]);
+    aggregates.extend(counts("qb"));
+    format!(
+        "insert into run_rollups as r ({KEY_COLUMNS}, {cols}) \
+         select s, rp, wf, br, bk, st, {aggregates} \
+         from {contributions} where id in (select id from {ids}) \
+         group by s, rp, wf, br, bk, st order by s, rp, wf, br, bk, st \
+         on conflict ({KEY_COLUMNS}) do update set {sets}",
+        cols = joined(str::to_owned),
+        aggregates = aggregates.join(", "),
+        sets = UPDATE_SETS.as_str(),
+    )
 }
 
 /// Column-wise contributions of runs to rollup rows, for [`upsert_contributions_sql`].
@@ -131,7 +98,6 @@ pub struct Contributions {
     branch: Vec<String>,
     bucket: Vec<DateTime<Utc>>,
     status: Vec<&'static str>,
-    runs: Vec<i64>,
     duration_count: Vec<i64>,
     duration_ms: Vec<i64>,
     duration_bucket: Vec<i16>,
@@ -142,7 +108,7 @@ pub struct Contributions {
 
 impl Contributions {
     /// Parameters taken by [`Contributions::relation`].
-    pub const PARAMS: usize = 14;
+    pub const PARAMS: usize = 13;
 
     pub fn push(&mut self, run_id: &str, key: RollupKey, c: &Counters) {
         self.id.push(run_id.to_owned());
@@ -152,7 +118,6 @@ impl Contributions {
         self.branch.push(key.branch);
         self.bucket.push(key.bucket);
         self.status.push(key.status.as_str());
-        self.runs.push(c.runs);
         self.duration_count.push(c.duration.count);
         self.duration_ms.push(c.duration.ms);
         self.duration_bucket.push(c.duration.single_bucket());
@@ -161,7 +126,7 @@ impl Contributions {
         self.queue_bucket.push(c.queue.single_bucket());
     }
 
-    /// The `unnest(…)` relation over parameters `$first…$first+13`.
+    /// The `unnest(…)` relation over parameters `$first…$first+12`.
     pub fn relation(first: usize) -> String {
         let types = [
             "text",
@@ -171,7 +136,6 @@ impl Contributions {
             "text",
             "timestamptz",
             "text",
-            "int8",
             "int8",
             "int8",
             "int2",
@@ -185,7 +149,7 @@ impl Contributions {
             .map(|(i, t)| format!("${}::{t}[]", first + i))
             .collect();
         format!(
-            "unnest({}) as c(id, s, rp, wf, br, bk, st, n, dc, dm, hb, qc, qm, qb)",
+            "unnest({}) as c(id, s, rp, wf, br, bk, st, dc, dm, hb, qc, qm, qb)",
             args.join(", ")
         )
     }
@@ -201,7 +165,6 @@ impl Contributions {
             .bind(self.branch)
             .bind(self.bucket)
             .bind(self.status)
-            .bind(self.runs)
             .bind(self.duration_count)
             .bind(self.duration_ms)
             .bind(self.duration_bucket)
@@ -209,6 +172,49 @@ impl Contributions {
             .bind(self.queue_ms)
             .bind(self.queue_bucket)
     }
+}
+
+/// Adds the deltas to their rollup rows, in key order so that concurrent writers never deadlock.
+pub async fn apply(conn: &mut PgConnection, deltas: HashMap<RollupKey, Counters>) -> sqlx::Result<()> {
+    let mut deltas: Vec<_> = deltas.into_iter().filter(|(_, c)| !c.is_zero()).collect();
+    if deltas.is_empty() {
+        return Ok(());
+    }
+    deltas.sort_by(|a, b| a.0.cmp(&b.0));
+    let n = deltas.len();
+    let (mut scope, mut repo, mut workflow, mut branch, mut bucket, mut status) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    // One array per value column: unnest zips them into rows.
+    let mut columns: Vec<Vec<i64>> = VALUE_COLUMNS.iter().map(|_| Vec::with_capacity(n)).collect();
+    for (k, c) in deltas {
+        scope.push(k.scope as i16);
+        repo.push(k.repo);
+        workflow.push(k.workflow);
+        branch.push(k.branch);
+        bucket.push(k.bucket);
+        status.push(k.status.as_str());
+        for (column, value) in columns.iter_mut().zip(values(&c)) {
+            column.push(value);
+        }
+    }
+    let mut q = sqlx::query(&UPSERT)
+        .bind(scope)
+        .bind(repo)
+        .bind(workflow)
+        .bind(branch)
+        .bind(bucket)
+        .bind(status);
+    for column in columns {
+        q = q.bind(column);
+    }
+    q.execute(conn).await?;
+    Ok(())
 }
 
 /// Counters of one status in one period, in the current window or the one before it.
@@ -293,7 +299,7 @@ pub async fn samples(
         .push_bind(current_from)
         .push(" as current, ")
         .push(counter_select(|c| format!("sum({c})::int8")))
-        .push(" from run_rollups_live where scope = ")
+        .push(" from run_rollups where scope = ")
         .push_bind(key.scope as i16)
         .push(" and repo = ")
         .push_bind(key.repo.clone())
@@ -333,7 +339,7 @@ pub async fn samples(
         .collect())
 }
 
-/// Every non-empty rollup row, deltas not yet folded included (for tests).
+/// Every non-empty rollup row (for tests).
 pub async fn all(pool: &PgPool) -> sqlx::Result<HashMap<RollupKey, Counters>> {
     #[derive(FromRow)]
     struct Row {
@@ -347,8 +353,8 @@ pub async fn all(pool: &PgPool) -> sqlx::Result<HashMap<RollupKey, Counters>> {
         counters: CounterRow,
     }
     let rows: Vec<Row> = sqlx::query_as(&format!(
-        "select {KEY_COLUMNS}, {} from run_rollups_live group by {KEY_COLUMNS}",
-        counter_select(|c| format!("sum({c})::int8"))
+        "select {KEY_COLUMNS}, {} from run_rollups",
+        counter_select(str::to_owned)
     ))
     .fetch_all(pool)
     .await?;

@@ -141,7 +141,7 @@ const UNNEST: &str = "unnest($1::text[], $2::text[], $3::text[], $4::text[], $5:
 /// Parameters taken by [`UNNEST`].
 const UNNEST_PARAMS: usize = 17;
 
-/// Inserts the runs that do not exist yet, appends their rollup contributions (see [`rollups`]), records their
+/// Inserts the runs that do not exist yet, adds their rollup contributions, records their
 /// dimensions and announces them on [`live::RUNS`] — one statement, so a batch of new runs costs
 /// one round trip and commits (and notifies) on its own. `notices` are of `states`, in the same
 /// order; only those of the runs inserted are sent. Returns the ids actually inserted. A row that
@@ -181,7 +181,7 @@ pub async fn insert_new(
                  select pg_notify('{channel}', '[' || string_agg(n.item, ',' order by n.id) || ']') \
                  from new_runs join notices n using (id) group by n.chunk) \
              select id from new_runs where (select count(*) from notified) >= 0",
-            rollups = rollups::append_contributions_sql(&Contributions::relation(UNNEST_PARAMS + 1), Some("new_runs")),
+            rollups = rollups::upsert_contributions_sql(&Contributions::relation(UNNEST_PARAMS + 1), "new_runs"),
             now = UNNEST_PARAMS + Contributions::PARAMS + 1,
             touch = touch_dimensions_sql("seen", &format!("${}", UNNEST_PARAMS + Contributions::PARAMS + 1)),
             items = UNNEST_PARAMS + Contributions::PARAMS + 2,

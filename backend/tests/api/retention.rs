@@ -48,7 +48,7 @@ async fn ids(pool: &PgPool, sql: &str) -> Vec<String> {
 }
 
 async fn rollup_buckets(pool: &PgPool) -> i64 {
-    sqlx::query_scalar("select count(distinct bucket) from run_rollups_live")
+    sqlx::query_scalar("select count(distinct bucket) from run_rollups")
         .fetch_one(pool)
         .await
         .unwrap()

@@ -82,7 +82,7 @@ fn rollups_equal_a_recount_of_the_runs_after_any_events() {
     runner
         .run(&strategy, |(events, splits)| {
             rt.block_on(async {
-                sqlx::query("truncate pipeline_runs, run_rollups, run_rollup_deltas, run_dimensions")
+                sqlx::query("truncate pipeline_runs, run_rollups, run_dimensions")
                     .execute(&pool)
                     .await
                     .unwrap();
@@ -92,12 +92,6 @@ fn rollups_equal_a_recount_of_the_runs_after_any_events() {
                     let n = splits[i % splits.len()].min(rest.len());
                     let mut conn = pool.acquire().await.unwrap();
                     write_batch(&mut conn, &rest[..n], Utc::now()).await.unwrap();
-                    // Fold the deltas after some batches: the counters read alike before and after.
-                    if n % 2 == 1 {
-                        let before = db::rollups::all(&pool).await.unwrap();
-                        db::rollups::compact(&mut conn).await.unwrap();
-                        prop_assert_eq!(db::rollups::all(&pool).await.unwrap(), before);
-                    }
                     rest = &rest[n..];
                     i += 1;
                 }
@@ -108,72 +102,4 @@ fn rollups_equal_a_recount_of_the_runs_after_any_events() {
             })
         })
         .unwrap();
-}
-
-/// Writers never wait for the fold and the fold never loses or doubles a contribution: four
-/// writers correct the same runs over and over while the deltas are folded in a loop.
-#[sqlx::test(migrations = "../migrations")]
-async fn folding_while_writers_write_keeps_the_counters_exact(pool: PgPool) {
-    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let folder = {
-        let (pool, done) = (pool.clone(), done.clone());
-        tokio::spawn(async move {
-            let mut folds = 0;
-            while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                let mut conn = pool.acquire().await.unwrap();
-                db::rollups::compact(&mut conn).await.unwrap();
-                folds += 1;
-            }
-            folds
-        })
-    };
-    let base = Utc.with_ymd_and_hms(2025, 3, 1, 0, 0, 0).unwrap();
-    let writers: Vec<_> = (0..4)
-        .map(|w| {
-            let pool = pool.clone();
-            tokio::spawn(async move {
-                let mut conn = pool.acquire().await.unwrap();
-                for round in 0..30usize {
-                    let events: Vec<RunEvent> = (0..10usize)
-                        .map(|i| {
-                            let started = base + TimeDelta::minutes(((i * 37 + round * 11 + w) % 300) as i64);
-                            RunEvent {
-                                id: format!("run-{}", (i + round) % 25),
-                                provider: "generic".into(),
-                                repo: ["org/a", "org/b"][i % 2].into(),
-                                workflow: "ci".into(),
-                                branch: Some("main".into()),
-                                commit_sha: None,
-                                status: [RunStatus::Success, RunStatus::Failure][(round + w) % 2],
-                                attempt: None,
-                                run_key: None,
-                                duration_seconds: Some((10 + round * 7 + w) as f64),
-                                queued_at: None,
-                                started_at: Some(started),
-                                finished_at: None,
-                                triggered_by: None,
-                                url: None,
-                                metadata: serde_json::json!({}),
-                            }
-                        })
-                        .collect();
-                    write_batch(&mut conn, &events, Utc::now()).await.unwrap();
-                }
-            })
-        })
-        .collect();
-    for w in writers {
-        w.await.unwrap();
-    }
-    done.store(true, std::sync::atomic::Ordering::Relaxed);
-    assert!(folder.await.unwrap() > 1, "the fold ran while the writers wrote");
-    assert_eq!(db::rollups::all(&pool).await.unwrap(), recount(&pool).await);
-    let mut conn = pool.acquire().await.unwrap();
-    db::rollups::compact(&mut conn).await.unwrap();
-    let left: i64 = sqlx::query_scalar("select count(*) from run_rollup_deltas")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    assert_eq!(left, 0);
-    assert_eq!(db::rollups::all(&pool).await.unwrap(), recount(&pool).await);
 }
