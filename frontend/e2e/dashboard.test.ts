@@ -98,15 +98,28 @@ function event(id: string, patch: Record<string, unknown> = {}) {
 
 describe("dashboard", () => {
   it("shows the demo data quickly, in light and dark", async () => {
+    // From navigation start to the first render with figures, as the page measured it.
+    const firstDataPaint = async (page: Page) => {
+      await expect.poll(() => kpi(page, "Total runs").textContent(), { timeout: 10_000 }).toMatch(/^[0-9,]+$/);
+      return Math.round(await page.evaluate(() => performance.getEntriesByName("cicd:first-data")[0]?.startTime ?? -1));
+    };
     const started = Date.now();
     const page = await open();
-    await expect.poll(() => kpi(page, "Total runs").textContent(), { timeout: 10_000 }).toMatch(/^[0-9,]+$/);
+    figures.first_data_paint_ms = await firstDataPaint(page);
     figures.page_with_data_ms = Date.now() - started;
-    // From navigation start to the first render with figures, as the page measured it.
-    figures.first_data_paint_ms = Math.round(
-      await page.evaluate(() => performance.getEntriesByName("cicd:first-data")[0]?.startTime ?? -1),
-    );
     expect(figures.first_data_paint_ms).toBeGreaterThan(0);
+    // The first load is the browser's and the server's first (cold caches and connections); what a
+    // user sees day to day is the median of further loads.
+    const paints: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const again = await open();
+      paints.push(await firstDataPaint(again));
+      await again.context().close();
+    }
+    paints.sort((a, b) => a - b);
+    figures.first_data_paint_median_ms = paints[2]!;
+    const budget = Number(process.env.CICD_E2E_PAINT_BUDGET_MS ?? 0);
+    if (budget > 0) expect(figures.first_data_paint_median_ms).toBeLessThanOrEqual(budget);
     await page.locator(".chart canvas").first().waitFor();
     await page.locator("tr[data-run-id]").first().waitFor();
     // Demo runs link to their CI page; the failed-runs card compares with the 24 hours before.
