@@ -70,7 +70,6 @@ pub async fn migrate_when_ready(pool: &PgPool) -> anyhow::Result<()> {
     }
 }
 
-/// Whether every embedded migration is applied (for `/ready`).
 /// Runs `work` holding the session-level advisory lock `key`, so that one replica at a time does
 /// it; `None` (without running it) when another session holds the lock. The lock is released
 /// afterwards, and when that fails the connection is closed, which releases it for certain.
@@ -99,6 +98,7 @@ pub async fn exclusively<T, E: From<sqlx::Error>>(
     result.map(Some)
 }
 
+/// Whether every embedded migration is applied (for `/ready`).
 pub async fn migrations_applied(pool: &PgPool) -> Result<bool, sqlx::Error> {
     let applied: Vec<i64> =
         sqlx::query_scalar("select version from _sqlx_migrations where success order by version")

@@ -281,7 +281,8 @@ pub struct ScopeKey {
 }
 
 /// Rollup rows of one scope key in `[from, to)`, summed per `grain` period (`hour`, `day` or
-/// `week`, starting at midnight in the time zone `tz`) and status; `current` tells rows at or after `current_from` from earlier ones.
+/// `week`, starting at midnight in the time zone `tz`) and status; `current` tells rows at or
+/// after `current_from` from earlier ones.
 pub async fn samples(
     pool: &PgPool,
     key: &ScopeKey,

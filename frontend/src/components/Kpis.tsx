@@ -1,7 +1,7 @@
 // The KPI cards: each value with its change against the previous period and a sparkline.
 import { useEffect } from "react";
 import type { Metrics, Point } from "../api/client";
-import { delta, formatCount, formatDuration, formatPercent, type Better, type Delta } from "../lib/format";
+import { delta, formatCount, formatDuration, formatPercent, type Delta } from "../lib/format";
 import { DeltaText } from "./common";
 
 interface Kpi {
@@ -19,27 +19,25 @@ export function kpisOf(m: Metrics): Kpi[] {
   const p = m.previous;
   const ts = m.time_series;
   const rate = (pt: Point) => (pt.success + pt.failure > 0 ? pt.success / (pt.success + pt.failure) : null);
-  const d = (cur: number | null | undefined, prev: number | null | undefined, kind: "rate" | "relative", better: Better) =>
-    delta(cur, prev, kind, better);
   return [
     {
       label: "Success rate",
       value: formatPercent(s.success_rate),
-      delta: d(s.success_rate, p.success_rate, "rate", "higher"),
+      delta: delta(s.success_rate, p.success_rate, "rate", "higher"),
       series: ts.map(rate),
       hint: "success ÷ (success + failure); cancelled and skipped runs do not count",
     },
     {
       label: "Total runs",
       value: formatCount(s.total_runs),
-      delta: d(s.total_runs, p.total_runs, "relative", "higher"),
+      delta: delta(s.total_runs, p.total_runs, "relative", "higher"),
       series: ts.map((pt) => pt.success + pt.failure + pt.cancelled + pt.skipped),
       hint: `finished runs; ${formatCount(s.cancelled)} cancelled, ${formatCount(s.running)} queued or running now`,
     },
     {
       label: "Average duration",
       value: formatDuration(s.avg_duration_seconds),
-      delta: d(s.avg_duration_seconds, p.avg_duration_seconds, "relative", "lower"),
+      delta: delta(s.avg_duration_seconds, p.avg_duration_seconds, "relative", "lower"),
       series: ts.map((pt) => pt.avg_duration ?? null),
       hint: `p50 ${formatDuration(s.p50_duration_seconds)} · p95 ${formatDuration(s.p95_duration_seconds)}`,
     },
@@ -47,7 +45,7 @@ export function kpisOf(m: Metrics): Kpi[] {
       label: "Failed runs (24 h)",
       value: formatCount(s.failed_last_24h),
       // Against the 24 hours before, whatever the selected period.
-      delta: d(s.failed_last_24h, s.failed_previous_24h, "relative", "lower"),
+      delta: delta(s.failed_last_24h, s.failed_previous_24h, "relative", "lower", "previous 24 h"),
       against: "previous 24 h",
       series: ts.map((pt) => pt.failure),
       hint: `${formatCount(s.failed_previous_24h)} in the 24 h before; ${formatCount(s.failure)} failed in the selected period (the sparkline)`,
@@ -55,7 +53,7 @@ export function kpisOf(m: Metrics): Kpi[] {
     {
       label: "Queue time (avg)",
       value: formatDuration(s.avg_queue_seconds),
-      delta: d(s.avg_queue_seconds, p.avg_queue_seconds, "relative", "lower"),
+      delta: delta(s.avg_queue_seconds, p.avg_queue_seconds, "relative", "lower"),
       series: ts.map((pt) => pt.avg_queue ?? null),
       hint: `p95 ${formatDuration(s.p95_queue_seconds)}; from queued to started`,
     },

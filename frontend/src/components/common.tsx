@@ -30,9 +30,8 @@ export function DeltaText({ delta, against }: { delta: Delta; against?: string }
   if (!delta.text) return <span className="delta neutral">no data</span>;
   const tone = delta.good == null ? "neutral" : delta.good ? "good" : "bad";
   const arrow = delta.direction === "up" ? "▲" : delta.direction === "down" ? "▼" : "";
-  const label = against ? delta.label.replace(/previous period$/, `the ${against}`) : delta.label;
   return (
-    <span className={`delta ${tone}`} aria-label={label} title={label}>
+    <span className={`delta ${tone}`} aria-label={delta.label} title={delta.label}>
       {arrow && <span aria-hidden="true">{arrow} </span>}
       {delta.text} <span className="muted">vs {against ?? "previous"}</span>
     </span>

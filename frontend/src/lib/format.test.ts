@@ -100,4 +100,9 @@ describe("delta", () => {
     expect(delta(null, 3, "relative", "higher")).toMatchObject({ text: null });
     expect(delta(0.5, 0.5, "rate", "higher")).toMatchObject({ text: "±0.0 pp", good: null });
   });
+  it("names what the change is against", () => {
+    expect(delta(2, 4, "relative", "lower", "previous 24 h").label).toBe("down 50% vs previous 24 h");
+    expect(delta(2, 0, "relative", "lower", "previous 24 h").label).toBe("none in the previous 24 h");
+    expect(delta(2, null, "relative", "lower", "previous 24 h").label).toBe("no data for the previous 24 h");
+  });
 });

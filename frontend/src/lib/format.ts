@@ -146,20 +146,21 @@ export interface Delta {
 }
 
 /**
- * The change from the previous period. Rates (0–1) change in percentage points; counts and
- * durations change relative to the previous value.
+ * The change from the previous period (or from `against`, as the labels name it). Rates (0–1)
+ * change in percentage points; counts and durations change relative to the previous value.
  */
 export function delta(
   current: number | null | undefined,
   previous: number | null | undefined,
   kind: "rate" | "relative",
   better: Better,
+  against = "previous period",
 ): Delta {
   if (current == null || !Number.isFinite(current)) {
     return { text: null, direction: "flat", good: null, label: "no data" };
   }
   if (previous == null || !Number.isFinite(previous)) {
-    return { text: "new", direction: "flat", good: null, label: "no data for the previous period" };
+    return { text: "new", direction: "flat", good: null, label: `no data for the ${against}` };
   }
   let change: number;
   let text: string;
@@ -167,8 +168,8 @@ export function delta(
     change = (current - previous) * 100;
     text = `${Math.abs(change).toFixed(1)} pp`;
   } else if (previous === 0) {
-    if (current === 0) return { text: "±0%", direction: "flat", good: null, label: "unchanged vs previous period" };
-    return { text: "new", direction: "up", good: null, label: "none in the previous period" };
+    if (current === 0) return { text: "±0%", direction: "flat", good: null, label: `unchanged vs ${against}` };
+    return { text: "new", direction: "up", good: null, label: `none in the ${against}` };
   } else {
     change = ((current - previous) / previous) * 100;
     text = `${Math.abs(change) < 10 ? Math.abs(change).toFixed(1) : Math.round(Math.abs(change))}%`;
@@ -182,6 +183,6 @@ export function delta(
     text: `${sign}${flat ? (kind === "rate" ? "0.0 pp" : "0%") : text}`,
     direction,
     good,
-    label: flat ? "unchanged vs previous period" : `${word} ${text} vs previous period`,
+    label: flat ? `unchanged vs ${against}` : `${word} ${text} vs ${against}`,
   };
 }
