@@ -355,7 +355,7 @@ pub async fn all(pool: &PgPool) -> sqlx::Result<HashMap<RollupKey, Counters>> {
     }
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "select {KEY_COLUMNS}, {} from run_rollups",
-        counter_select(str::to_owned)
+        counter_select(|c| format!("{c}::int8"))
     ))
     .fetch_all(pool)
     .await?;
