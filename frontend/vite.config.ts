@@ -1,11 +1,42 @@
 import react from "@vitejs/plugin-react";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { brotliCompressSync, constants, gzipSync } from "node:zlib";
+import type { Plugin } from "vite";
 import { defineConfig } from "vitest/config";
+
+/**
+ * Writes `<file>.br` and `<file>.gz` beside every text asset of the build, compressed once at the
+ * highest levels, so that the backend (and nginx's gzip_static) send them as they are instead of
+ * compressing the bundle again on every request (about 20 ms of CPU per load for the 380 kB bundle
+ * at the on-the-fly level, and 20% larger).
+ */
+function precompress(): Plugin {
+  let outDir = "dist";
+  return {
+    name: "cicd-precompress",
+    apply: "build",
+    configResolved(config) {
+      outDir = config.build.outDir;
+    },
+    closeBundle() {
+      for (const entry of readdirSync(outDir, { recursive: true, withFileTypes: true })) {
+        if (!entry.isFile() || !/\.(js|css|html|svg|json|txt)$/.test(entry.name)) continue;
+        const path = join(entry.parentPath, entry.name);
+        const data = readFileSync(path);
+        if (data.length < 1024) continue;
+        writeFileSync(`${path}.br`, brotliCompressSync(data, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }));
+        writeFileSync(`${path}.gz`, gzipSync(data, { level: 9 }));
+      }
+    },
+  };
+}
 
 // The backend serves dist/ (and nginx in docker-compose); `npm run dev` proxies the API to it.
 const backend = process.env.CICD_BACKEND_URL ?? "http://localhost:8080";
 
 export default defineConfig({
-  plugins: [react()],
+  plugins: [react(), precompress()],
   build: {
     target: "es2022",
     sourcemap: true,

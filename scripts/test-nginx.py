@@ -216,6 +216,11 @@ def run(tmp, procs):
         and gzip.decompress(body) == (DIST / assets[0].decode().lstrip("/")).read_bytes(),
         headers,
     )
+    check(
+        "the build's .gz of it is sent as it is (gzip_static), not compressed again",
+        body == (DIST / (assets[0].decode().lstrip("/") + ".gz")).read_bytes(),
+        len(body),
+    )
     # nginx serves the dashboard itself: it must send the security headers the backend sends with it.
     security = ["content-security-policy", "x-content-type-options", "x-frame-options", "referrer-policy",
                 "cross-origin-opener-policy"]

@@ -1,20 +1,37 @@
 //! The single-page app: files from `frontend/dist`, `index.html` for every other GET path, and a
 //! JSON 404 for unknown `/api/*` paths.
+//!
+//! The build writes `.br` and `.gz` beside each text file; they are sent as they are to clients that
+//! accept them. Files under `/assets/` carry a hash of their content in their name, so browsers
+//! keep them for a year without asking again; everything else (`index.html`, which names the
+//! current ones) is revalidated on every load. A missing asset is a 404, not the app's page: a
+//! stale `index.html` must not get HTML cached for a year as its script.
 
 use std::path::Path;
 
-use axum::http::{Method, StatusCode, Uri};
-use axum::response::{Html, IntoResponse};
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
 use tower_http::services::{ServeDir, ServeFile};
 
 use super::AppState;
 use crate::error::ApiError;
 
+const ASSETS: &str = "/assets/";
+
 /// Serves the built app, or — when `frontend/dist` has not been built — a page that says so.
 pub fn service(dir: &Path) -> MethodRouter<AppState> {
     if dir.join("index.html").is_file() {
-        axum::routing::get_service(ServeDir::new(dir).fallback(ServeFile::new(dir.join("index.html"))))
+        let index = ServeFile::new(dir.join("index.html"))
+            .precompressed_br()
+            .precompressed_gzip();
+        let files = ServeDir::new(dir)
+            .precompressed_br()
+            .precompressed_gzip()
+            .fallback(index);
+        axum::routing::get_service(files).layer(middleware::from_fn(caching))
     } else {
         let missing = dir.display().to_string();
         get(move || async move {
@@ -27,6 +44,28 @@ pub fn service(dir: &Path) -> MethodRouter<AppState> {
             (StatusCode::NOT_FOUND, Html(page)).into_response()
         })
     }
+}
+
+/// Cache-Control by path, and a 404 for assets that are not there (see the module's doc).
+async fn caching(req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    let asset = path.starts_with(ASSETS);
+    let mut res = next.run(req).await;
+    let is_html = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if asset && is_html {
+        return ApiError::NotFound(format!("no file {path}")).into_response();
+    }
+    let policy = if asset && res.status().is_success() {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    res.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static(policy));
+    res
 }
 
 pub async fn api_not_found(uri: Uri) -> ApiError {

@@ -161,6 +161,9 @@ async fn unknown_api_paths_get_a_json_404_and_others_the_spa(pool: PgPool) {
     )
     .unwrap();
     std::fs::write(dir.join("assets/app.js"), "console.log(1)").unwrap();
+    // As the build writes them: the file compressed once, beside it (what is in it does not matter
+    // here, only that it is sent as it is).
+    std::fs::write(dir.join("assets/app.js.br"), "brotli bytes").unwrap();
     let app = TestApp::with(pool, true, dir.clone()).await;
     let r = app.get("/api/nope").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
@@ -178,7 +181,26 @@ async fn unknown_api_paths_get_a_json_404_and_others_the_spa(pool: PgPool) {
     let page = app.get("/runs/123").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.text.contains("ci-cd-monitor"));
-    assert_eq!(app.get("/assets/app.js").await.text, "console.log(1)");
+    assert_eq!(page.headers["cache-control"], "no-cache");
+    let asset = app.get("/assets/app.js").await;
+    assert_eq!(asset.text, "console.log(1)");
+    assert_eq!(
+        asset.headers["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    let compressed = app
+        .get_with("/assets/app.js", &[("accept-encoding", "gzip, br")])
+        .await;
+    assert_eq!(compressed.headers["content-encoding"], "br");
+    assert_eq!(
+        compressed.text, "brotli bytes",
+        "the build's file, not compressed again"
+    );
+    // A missing asset is not the app's page (which a browser would keep for a year as a script).
+    let missing = app.get("/assets/gone.js").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.body["error"]["code"], "not_found");
+    assert_eq!(missing.headers.get("cache-control"), None);
     std::fs::remove_dir_all(dir).unwrap();
 }
 

@@ -101,13 +101,22 @@ impl TestApp {
         self.request(req.body(body).unwrap()).await
     }
 
-    /// Sends a request with exactly these headers and body.
+    /// POSTs exactly these headers and body.
     pub async fn send(&self, uri: &str, headers: &[(&str, &str)], body: impl Into<Body>) -> Reply {
-        let mut req = Request::builder().method(Method::POST).uri(uri);
+        self.with_headers(Method::POST, uri, headers, body.into()).await
+    }
+
+    /// A GET with exactly these headers.
+    pub async fn get_with(&self, uri: &str, headers: &[(&str, &str)]) -> Reply {
+        self.with_headers(Method::GET, uri, headers, Body::empty()).await
+    }
+
+    async fn with_headers(&self, method: Method, uri: &str, headers: &[(&str, &str)], body: Body) -> Reply {
+        let mut req = Request::builder().method(method).uri(uri);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        self.request(req.body(body.into()).unwrap()).await
+        self.request(req.body(body).unwrap()).await
     }
 
     async fn request(&self, req: Request<Body>) -> Reply {
