@@ -98,8 +98,11 @@ function event(id: string, patch: Record<string, unknown> = {}) {
 
 describe("dashboard", () => {
   it("shows the demo data quickly, in light and dark", async () => {
-    // From navigation start to the first render with figures, as the page measured it.
+    // From navigation start to the first render with figures, as the page measured it. The test
+    // keeps its hands off the page meanwhile: each poll runs Playwright's scripts on the page's
+    // main thread, which it shares with the app's first render (a trace showed 110 ms of them).
     const firstDataPaint = async (page: Page) => {
+      await page.waitForTimeout(2_000);
       await expect.poll(() => kpi(page, "Total runs").textContent(), { timeout: 10_000 }).toMatch(/^[0-9,]+$/);
       return Math.round(await page.evaluate(() => performance.getEntriesByName("cicd:first-data")[0]?.startTime ?? -1));
     };
@@ -117,6 +120,7 @@ describe("dashboard", () => {
       await again.context().close();
     }
     paints.sort((a, b) => a - b);
+    console.log("first-data paints", paints.join(" "));
     figures.first_data_paint_median_ms = paints[2]!;
     const budget = Number(process.env.CICD_E2E_PAINT_BUDGET_MS ?? 0);
     if (budget > 0) expect(figures.first_data_paint_median_ms).toBeLessThanOrEqual(budget);

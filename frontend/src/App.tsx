@@ -1,6 +1,6 @@
 // The app shell: URL-driven view, time zone, theme, live stream, connection banner, pages.
 import { useQueryClient } from "@tanstack/react-query";
-import { lazy, Suspense, useCallback, useEffect, useState, useSyncExternalStore } from "react";
+import { lazy, Suspense, useCallback, useEffect, useRef, useState, useSyncExternalStore } from "react";
 import { ApiError } from "./api/client";
 import { metricsParams, useLiveUpdates, keys, useConfig } from "./api/hooks";
 import { AuthProvider, useAuth } from "./components/Auth";
@@ -63,8 +63,12 @@ function Shell() {
     return () => media?.removeEventListener("change", apply);
   }, [theme]);
 
-  // A token entered later (or signing out) changes what every query may see.
+  // A token entered later (or signing out) changes what every query may see. Not on the first
+  // render: the queries were just made with the token there is.
+  const tokenSeen = useRef(token);
   useEffect(() => {
+    if (tokenSeen.current === token) return;
+    tokenSeen.current = token;
     void client.invalidateQueries();
   }, [client, token]);
 

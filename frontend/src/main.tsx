@@ -1,29 +1,25 @@
-import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
+// First: the query cache and the first screen's requests (see boot.ts).
+import { client, firstScreen } from "./boot";
+import { QueryClientProvider } from "@tanstack/react-query";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
-import { ApiError } from "./api/client";
-import { prefetchFirstScreen } from "./api/hooks";
 import { App } from "./App";
 import "./styles.css";
 
-const client = new QueryClient({
-  defaultOptions: {
-    queries: {
-      staleTime: 15_000,
-      // Client errors do not get better by retrying; outages do (the stream also refetches on recovery).
-      retry: (count, error) => !(error instanceof ApiError && error.status >= 400 && error.status < 500) && count < 3,
-      refetchOnWindowFocus: true,
-    },
-  },
-});
+/**
+ * How long the first render waits for the first screen's data. Rendering placeholders that the
+ * data replaces a moment later costs a render, a layout and a paint that the data then redoes; on
+ * a slow answer the placeholders show after this long.
+ */
+const FIRST_DATA_WAIT_MS = 300;
 
-// Ask for the first screen's data while React is still starting, not after its first render.
-prefetchFirstScreen(client);
-
-createRoot(document.getElementById("root")!).render(
-  <StrictMode>
-    <QueryClientProvider client={client}>
-      <App />
-    </QueryClientProvider>
-  </StrictMode>,
+const root = createRoot(document.getElementById("root")!);
+void Promise.race([firstScreen, new Promise((done) => setTimeout(done, FIRST_DATA_WAIT_MS))]).then(() =>
+  root.render(
+    <StrictMode>
+      <QueryClientProvider client={client}>
+        <App />
+      </QueryClientProvider>
+    </StrictMode>,
+  ),
 );

@@ -1,6 +1,6 @@
 // The typed API client. Types come from src/api/schema.d.ts, generated from the backend's
 // OpenAPI document by scripts/api-types.sh (a test fails when it is stale).
-import createClient, { type Middleware } from "openapi-fetch";
+import createClient from "openapi-fetch";
 import type { components, paths } from "./schema";
 
 export type Schemas = components["schemas"];
@@ -68,21 +68,18 @@ export class ApiError extends Error {
   }
 }
 
-const auth: Middleware = {
-  onRequest({ request }) {
-    const token = tokenStore.get();
-    if (token) request.headers.set("Authorization", `Bearer ${token}`);
-    return request;
-  },
-};
-
 // Absolute base (relative URLs do not build Requests outside a browser); fetch is looked up per
-// call so tests can replace it.
+// call so tests can replace it. The token is added here rather than in a middleware: openapi-fetch
+// awaits middlewares before it fetches, so a request made while the bundle is still evaluating (the
+// first screen's, see boot.ts) would not leave until all of it had.
 export const api = createClient<paths>({
   baseUrl: globalThis.location?.origin ?? "",
-  fetch: (request) => globalThis.fetch(request),
+  fetch: (request) => {
+    const token = tokenStore.get();
+    if (token) request.headers.set("Authorization", `Bearer ${token}`);
+    return globalThis.fetch(request);
+  },
 });
-api.use(auth);
 
 /** Unwraps an openapi-fetch result: the data, or an ApiError built from the error body. */
 export async function call<T>(

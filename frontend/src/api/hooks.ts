@@ -93,14 +93,18 @@ function runsQuery(view: View) {
   };
 }
 
-/** Starts the requests of the page in the address bar before the first render. */
-export function prefetchFirstScreen(client: QueryClient): void {
+/** Starts the requests of the page in the address bar before the first render; settles when all have. */
+export function prefetchFirstScreen(client: QueryClient): Promise<unknown> {
   const view = parseView(window.location.pathname, window.location.search);
-  void client.prefetchQuery(configQuery);
-  if (view.page !== "dashboard") return;
-  void client.prefetchQuery(filtersQuery);
-  void client.prefetchQuery(metricsQuery(view));
-  void client.prefetchInfiniteQuery(runsQuery(view));
+  const config = client.prefetchQuery(configQuery);
+  if (view.page !== "dashboard") return config;
+  return Promise.all([
+    config,
+    client.prefetchQuery(filtersQuery),
+    client.prefetchQuery(metricsQuery(view)),
+    client.prefetchInfiniteQuery(runsQuery(view)),
+    client.prefetchQuery(alertsQuery),
+  ]);
 }
 
 export function useConfig() {
@@ -127,12 +131,13 @@ export function useRun(id: string | undefined) {
   });
 }
 
+const alertsQuery = {
+  queryKey: keys.alerts,
+  queryFn: () => call(api.GET("/api/alerts", { params: { query: { state: "active" } } })),
+};
+
 export function useAlerts() {
-  return useQuery({
-    queryKey: keys.alerts,
-    queryFn: () => call(api.GET("/api/alerts", { params: { query: { state: "active" } } })),
-    refetchInterval: 60_000,
-  });
+  return useQuery({ ...alertsQuery, refetchInterval: 60_000 });
 }
 
 /**

@@ -6,6 +6,7 @@ import type { StreamState } from "../api/stream";
 import { formatTime, zoneNames } from "../lib/format";
 import { prefs, useZone, type Theme } from "../lib/prefs";
 import type { View } from "../lib/url";
+import { browserZone } from "../lib/zone";
 import { useAuth } from "./Auth";
 
 const THEMES: Theme[] = ["system", "light", "dark"];
@@ -95,7 +96,7 @@ export function Header({ view, onView, live, updatedKey, theme, onTheme }: {
         >
           {!zones.includes(zone) && <option value={zone}>{zone}</option>}
           {zones.map((z) => (
-            <option key={z} value={z}>{z === "local" ? `Local (${Intl.DateTimeFormat().resolvedOptions().timeZone})` : z}</option>
+            <option key={z} value={z}>{z === "local" ? `Local (${browserZone()})` : z}</option>
           ))}
         </select>
       </label>
