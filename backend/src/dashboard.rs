@@ -327,6 +327,25 @@ impl Source {
     }
 }
 
+/// PostgreSQL's time zone data can be older than the backend's (chrono-tz): a zone only the backend
+/// knows is the caller's `422` on `tz`, not a `500`.
+pub fn zone_unknown_to_database(e: sqlx::Error, tz: Tz) -> ApiError {
+    match &e {
+        sqlx::Error::Database(db)
+            if db.code().as_deref() == Some("22023") && db.message().contains("time zone") =>
+        {
+            ApiError::Validation(vec![FieldError::new(
+                "tz",
+                format!(
+                    "{} is not in the database's time zone data; choose another zone",
+                    tz.name()
+                ),
+            )])
+        }
+        _ => e.into(),
+    }
+}
+
 /// Computes the dashboard for `params` at time `now`.
 pub async fn metrics(
     pool: &PgPool,
@@ -435,7 +454,8 @@ pub async fn metrics(
                 _ => runs::list(pool, &recent_filter, runs::RunSort::Newest, None, limit).await,
             }
         },
-    )?;
+    )
+    .map_err(|e| zone_unknown_to_database(e, tz))?;
 
     let mut current = Acc::default();
     let mut previous = Acc::default();

@@ -325,6 +325,26 @@ async fn days_start_at_midnight_in_the_chosen_time_zone(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
+async fn a_zone_the_database_does_not_know_is_a_422_on_tz(pool: PgPool) {
+    // What PostgreSQL answers for a zone missing from its (possibly older) time zone data.
+    let err = sqlx::query("select date_trunc('day', now(), 'Nowhere/Atlantis')")
+        .execute(&pool)
+        .await
+        .unwrap_err();
+    let api = cicd_monitor::dashboard::zone_unknown_to_database(err, chrono_tz::Tz::UTC);
+    assert!(
+        matches!(&api, cicd_monitor::error::ApiError::Validation(f) if f.len() == 1 && f[0].field == "tz"),
+        "{api:?}"
+    );
+    // Any other database error stays what it was.
+    let other = sqlx::query("select 1/0").execute(&pool).await.unwrap_err();
+    assert!(!matches!(
+        cicd_monitor::dashboard::zone_unknown_to_database(other, chrono_tz::Tz::UTC),
+        cicd_monitor::error::ApiError::Validation(_)
+    ));
+}
+
+#[sqlx::test(migrations = "../migrations")]
 async fn failures_of_the_last_day_come_with_the_day_before(pool: PgPool) {
     let app = TestApp::new(pool).await;
     run(&app, "1", "org/a", "ci", "main", "failure", 2, 10.0).await;
