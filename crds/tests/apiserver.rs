@@ -6,14 +6,14 @@
 //! `scripts/with-control-plane.sh`); without `KUBECONFIG` every test here passes after saying it
 //! skipped. It refuses clusters that are not on the loopback interface unless `CICD_E2E_ANY_CLUSTER=1`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 use serde_json::Value;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    cicd_monitor_crds::crdgen::workspace_root()
 }
 
 fn kubectl_bin() -> String {

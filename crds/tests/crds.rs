@@ -1,7 +1,7 @@
 //! The committed CRD manifests match the types, and the examples in `crds/examples/` read into
 //! the types and pass (or, for `invalid-*.yaml`, fail) the CRDs' CEL rules.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use cicd_monitor_crds::crdgen::{manifests, COMMAND, DIRS};
 use cicd_monitor_crds::{AlertRule, Integration};
@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    cicd_monitor_crds::crdgen::workspace_root()
 }
 
 #[test]
