@@ -1,7 +1,7 @@
 // Recent runs: newest first by default, paged with "Load more"; runs announced by the stream
 // appear at the top as they happen. Only time and duration sort: the API orders runs by those
 // across every page, and sorting one loaded page in the browser would mislead.
-import { useDeferredValue, useEffect, useMemo, useRef } from "react";
+import { startTransition, useEffect, useRef, useState } from "react";
 import { useRuns } from "../api/hooks";
 import type { Run } from "../api/client";
 import { formatDuration, formatElapsed, formatTime } from "../lib/format";
@@ -13,9 +13,10 @@ import { ErrorBox, Skeleton, StatusBadge } from "./common";
 const STATUSES: RunStatus[] = ["success", "failure", "running", "queued", "cancelled", "skipped"];
 
 /**
- * Rows in the page's first paint; the rest of the loaded page follows in a background render just
- * after it. The table starts near the bottom of the first screen, so these are more than it shows,
- * and its 50 rows were three quarters of the page's elements (and of its first layout).
+ * Rows in the table's first paint; the rest of the loaded page follows in a background render just
+ * after it (later updates render every row at once). The table starts near the bottom of the first
+ * screen, so these are more than it shows, and its 50 rows were three quarters of the page's
+ * elements (and of its first layout).
  */
 const FIRST_ROWS = 12;
 
@@ -27,8 +28,12 @@ export function RunsTable({ view, onView, onOpen }: {
   const zone = useZone();
   const now = useNow();
   const runs = useRuns(view);
-  const rows = useMemo(() => runs.data?.pages.flatMap((p) => p.runs) ?? [], [runs.data]);
-  const shown = useDeferredValue(rows, rows.slice(0, FIRST_ROWS));
+  const rows = runs.data?.pages.flatMap((p) => p.runs) ?? [];
+  const [allRows, setAllRows] = useState(false);
+  useEffect(() => {
+    if (!allRows && rows.length > FIRST_ROWS) startTransition(() => setAllRows(true));
+  }, [allRows, rows.length]);
+  const shown = allRows ? rows : rows.slice(0, FIRST_ROWS);
   const seen = useRef<Set<string> | null>(null);
   const fresh = new Set<string>();
   if (seen.current) for (const r of rows) if (!seen.current.has(r.id)) fresh.add(r.id);
