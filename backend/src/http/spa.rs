@@ -58,7 +58,9 @@ async fn caching(req: Request, next: Next) -> Response {
     if asset && is_html {
         return ApiError::NotFound(format!("no file {path}")).into_response();
     }
-    let policy = if asset && res.status().is_success() {
+    // A 304 carries the policy too: browsers update what they stored from it.
+    let found = res.status().is_success() || res.status() == StatusCode::NOT_MODIFIED;
+    let policy = if asset && found {
         "public, max-age=31536000, immutable"
     } else {
         "no-cache"

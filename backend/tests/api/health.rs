@@ -188,6 +188,20 @@ async fn unknown_api_paths_get_a_json_404_and_others_the_spa(pool: PgPool) {
         asset.headers["cache-control"],
         "public, max-age=31536000, immutable"
     );
+    let revalidated = app
+        .get_with(
+            "/assets/app.js",
+            &[(
+                "if-modified-since",
+                asset.headers["last-modified"].to_str().unwrap(),
+            )],
+        )
+        .await;
+    assert_eq!(revalidated.status, StatusCode::NOT_MODIFIED);
+    assert_eq!(
+        revalidated.headers["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
     let compressed = app
         .get_with("/assets/app.js", &[("accept-encoding", "gzip, br")])
         .await;
