@@ -19,6 +19,7 @@ export function kpisOf(m: Metrics): Kpi[] {
   const p = m.previous;
   const ts = m.time_series;
   const rate = (pt: Point) => (pt.success + pt.failure > 0 ? pt.success / (pt.success + pt.failure) : null);
+  const dayBefore = "previous 24 h";
   return [
     {
       label: "Success rate",
@@ -45,8 +46,8 @@ export function kpisOf(m: Metrics): Kpi[] {
       label: "Failed runs (24 h)",
       value: formatCount(s.failed_last_24h),
       // Against the 24 hours before, whatever the selected period.
-      delta: delta(s.failed_last_24h, s.failed_previous_24h, "relative", "lower", "previous 24 h"),
-      against: "previous 24 h",
+      delta: delta(s.failed_last_24h, s.failed_previous_24h, "relative", "lower", dayBefore),
+      against: dayBefore,
       series: ts.map((pt) => pt.failure),
       hint: `${formatCount(s.failed_previous_24h)} in the 24 h before; ${formatCount(s.failure)} failed in the selected period (the sparkline)`,
     },
