@@ -2,8 +2,10 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { lazy, Suspense, useCallback, useEffect, useRef, useState, useSyncExternalStore } from "react";
 import { ApiError } from "./api/client";
-import { metricsParams, useLiveUpdates, keys, useConfig } from "./api/hooks";
-import { AuthProvider, useAuth } from "./components/Auth";
+import { useAuth } from "./api/auth";
+import { metricsParams, useLiveUpdates, useConfig } from "./api/hooks";
+import { keys } from "./api/keys";
+import { AuthProvider } from "./components/Auth";
 import { Skeleton } from "./components/common";
 import { Header } from "./components/Header";
 import { applyTheme, prefs, viewZone, ZoneContext, type Theme } from "./lib/prefs";

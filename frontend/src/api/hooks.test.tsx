@@ -4,7 +4,8 @@ import type { ReactNode } from "react";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { View } from "../lib/url";
 import { ApiError, tokenStore, type Run } from "./client";
-import { applyRun, keys, matchesView, metricsParams, runsParams, useMetrics, useRuns } from "./hooks";
+import { applyRun, matchesView, metricsParams, runsParams, useMetrics, useRuns } from "./hooks";
+import { keys } from "./keys";
 
 const view: View = { page: "dashboard", range: "24h", sort: "newest", repo: "acme/api" };
 const now = new Date("2026-11-27T10:20:00Z");

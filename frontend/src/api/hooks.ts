@@ -1,4 +1,5 @@
-// Data hooks: one react-query hook per resource, plus the live stream that keeps them fresh.
+// Data hooks of the dashboard: the configuration, the filters' choices, metrics and runs, plus the
+// live stream that keeps every cached resource fresh. Settings resources have a file each beside it.
 import {
   keepPreviousData,
   type QueryKey,
@@ -12,10 +13,12 @@ import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from "
 import { viewZone } from "../lib/prefs";
 import { parseView, windowOf, type View } from "../lib/url";
 import { ianaZone } from "../lib/zone";
-import { api, call, type Run } from "./client";
+import { alertsQuery } from "./alerts";
+import { api, call, type Filters, type Run, type Schemas } from "./client";
+import { keys } from "./keys";
 import { openStream, type StreamState } from "./stream";
 
-type RunPage = { runs: Run[]; next_cursor?: string | null };
+type RunPage = Schemas["RunPage"];
 
 /**
  * The query parameters the dashboard's filters turn into. `tz` (an IANA name; the browser's own
@@ -48,19 +51,6 @@ export function runsParams(view: View, now = new Date()) {
     ...(view.status ? { status: view.status } : {}),
   };
 }
-
-export const keys = {
-  config: ["config"] as const,
-  filters: ["filters"] as const,
-  metrics: (p: ReturnType<typeof metricsParams>) => ["metrics", p] as const,
-  runs: (p: ReturnType<typeof runsParams>) => ["runs", p] as const,
-  run: (id: string) => ["run", id] as const,
-  alerts: ["alerts"] as const,
-  integrations: ["integrations"] as const,
-  rules: ["rules"] as const,
-  tokens: ["tokens"] as const,
-  settings: ["settings"] as const,
-};
 
 const configQuery = {
   queryKey: keys.config,
@@ -129,15 +119,6 @@ export function useRun(id: string | undefined) {
     queryFn: () => call(api.GET("/api/runs/{id}", { params: { path: { id: id! } } })),
     enabled: !!id,
   });
-}
-
-const alertsQuery = {
-  queryKey: keys.alerts,
-  queryFn: () => call(api.GET("/api/alerts", { params: { query: { state: "active" } } })),
-};
-
-export function useAlerts() {
-  return useQuery({ ...alertsQuery, refetchInterval: 60_000 });
 }
 
 /**
@@ -235,7 +216,7 @@ export function useLiveUpdates(): { state: StreamState; lastEvent: Date | null }
             void client.invalidateQueries({ queryKey: ["runs"] });
           }
           if (run.id) void client.invalidateQueries({ queryKey: keys.run(run.id) });
-          const known = client.getQueryData<{ repos: string[] }>(keys.filters);
+          const known = client.getQueryData<Filters>(keys.filters);
           if (run.repo && known && !known.repos.includes(run.repo)) {
             void client.invalidateQueries({ queryKey: keys.filters });
           }

@@ -1,12 +1,11 @@
 // Active incidents, with acknowledge and mute, and a test message through an integration.
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useRef, useState } from "react";
-import { api, call, type Incident } from "../api/client";
-import { keys, useAlerts } from "../api/hooks";
+import { useAlerts, useIncidentAction, useSendTest } from "../api/alerts";
+import type { Incident } from "../api/client";
+import { useIntegrations } from "../api/integrations";
 import { formatAgo, formatTime } from "../lib/format";
 import { useZone } from "../lib/prefs";
 import { useNow } from "../lib/useNow";
-import { useAuth } from "./Auth";
 import { ErrorBox, Skeleton } from "./common";
 
 /** "3 failures ≥ 3", "41.2% ≥ 25%": the measured value against the rule's threshold. */
@@ -45,18 +44,8 @@ export function AlertsPanel() {
   const zone = useZone();
   const now = new Date(useNow());
   const alerts = useAlerts();
-  const client = useQueryClient();
-  const { withToken } = useAuth();
   const [testing, setTesting] = useState(false);
-  const act = useMutation({
-    mutationFn: ({ id, action, duration }: { id: number; action: "ack" | "mute"; duration?: string }) =>
-      withToken("Acknowledging and muting incidents needs an admin token.", () =>
-        action === "ack"
-          ? call(api.POST("/api/alerts/{id}/ack", { params: { path: { id } } }))
-          : call(api.POST("/api/alerts/{id}/mute", { params: { path: { id } }, body: { for: duration ?? "1h" } })),
-      ),
-    onSettled: () => void client.invalidateQueries({ queryKey: keys.alerts }),
-  });
+  const act = useIncidentAction();
 
   const list = alerts.data ?? [];
   return (
@@ -117,25 +106,15 @@ export function AlertsPanel() {
 
 function TestDialog({ onClose }: { onClose: () => void }) {
   const ref = useRef<HTMLDialogElement>(null);
-  const { withToken } = useAuth();
   const [name, setName] = useState("");
   useEffect(() => {
     if (ref.current && !ref.current.open) ref.current.showModal();
   }, []);
-  const integrations = useQuery({
-    queryKey: keys.integrations,
-    queryFn: () => withToken("Listing integrations needs an admin token.", () => call(api.GET("/api/integrations"))),
-    retry: false,
-  });
-  const send = useMutation({
-    mutationFn: () =>
-      withToken("Sending a test message needs an admin token.", () =>
-        call(api.POST("/api/alerts/test", { body: name ? { integration: name } : {} })),
-      ),
-  });
+  const integrations = useIntegrations("Listing integrations needs an admin token.");
+  const send = useSendTest("Sending a test message needs an admin token.");
   return (
     <dialog ref={ref} aria-labelledby="test-title" onCancel={onClose} onClose={onClose}>
-      <form onSubmit={(e) => { e.preventDefault(); send.mutate(); }}>
+      <form onSubmit={(e) => { e.preventDefault(); send.mutate(name ? { integration: name } : {}); }}>
         <h2 id="test-title">Send a test message</h2>
         {integrations.isError ? (
           <ErrorBox error={integrations.error} retry={() => void integrations.refetch()} />

@@ -1,29 +1,13 @@
 // Tokens: the UI asks for one when an action needs it (an admin action, or any read when reads
 // are not public) and keeps it for the browser session.
-import { createContext, useCallback, useContext, useEffect, useRef, useState, useSyncExternalStore, type ReactNode } from "react";
-import { ApiError, tokenStore } from "../api/client";
+import { useCallback, useEffect, useRef, useState, useSyncExternalStore, type ReactNode } from "react";
+import { AuthContext, retryWithToken, type AuthApi } from "../api/auth";
+import { tokenStore } from "../api/client";
 
 interface Ask {
   reason: string;
   /** Everyone waiting for this dialog: several queries may need a token at once. */
   waiters: ((ok: boolean) => void)[];
-}
-
-interface AuthApi {
-  token: string | null;
-  /** Opens the token dialog; resolves true when a token was entered. */
-  ask(reason: string): Promise<boolean>;
-  /** Runs an action; when it fails for want of a token, asks for one and runs it once more. */
-  withToken<T>(reason: string, action: () => Promise<T>): Promise<T>;
-  signOut(): void;
-}
-
-const AuthContext = createContext<AuthApi | null>(null);
-
-export function useAuth(): AuthApi {
-  const auth = useContext(AuthContext);
-  if (!auth) throw new Error("useAuth outside AuthProvider");
-  return auth;
 }
 
 export function AuthProvider({ children }: { children: ReactNode }) {
@@ -45,15 +29,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   );
 
   const withToken = useCallback(
-    async <T,>(reason: string, action: () => Promise<T>): Promise<T> => {
-      try {
-        return await action();
-      } catch (e) {
-        if (!(e instanceof ApiError) || !e.needsToken) throw e;
-        if (!(await ask(e.status === 403 ? `${reason} Your token's scope does not allow it.` : reason))) throw e;
-        return action();
-      }
-    },
+    <T,>(reason: string, action: () => Promise<T>): Promise<T> => retryWithToken(ask, reason, action),
     [ask],
   );
 

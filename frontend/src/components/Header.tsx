@@ -1,13 +1,13 @@
 // Title, navigation, environment, time zone, theme, refresh, last update and the live indicator.
 import { useQueryClient, type QueryKey } from "@tanstack/react-query";
 import { useMemo, useState } from "react";
+import { useAuth } from "../api/auth";
 import { useConfig, useDataUpdatedAt } from "../api/hooks";
 import type { StreamState } from "../api/stream";
 import { formatTime, zoneNames } from "../lib/format";
 import { prefs, useZone, type Theme } from "../lib/prefs";
 import type { View } from "../lib/url";
 import { browserZone } from "../lib/zone";
-import { useAuth } from "./Auth";
 
 const THEMES: Theme[] = ["system", "light", "dark"];
 

@@ -1,16 +1,19 @@
 // Integrations: Slack and webhook targets. Secrets are write-only: the list shows a masked URL,
 // and an edit that leaves the URL empty keeps the stored one.
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
-import { api, call, type IntegrationInfo, type Schemas } from "../../api/client";
-import { keys } from "../../api/hooks";
-import { useAuth } from "../../components/Auth";
+import { useSendTest } from "../../api/alerts";
+import type { IntegrationInfo, Schemas } from "../../api/client";
+import {
+  MANAGE_INTEGRATIONS,
+  useDeleteIntegration,
+  useIntegrations,
+  useSaveIntegration,
+} from "../../api/integrations";
 import { ErrorBox, Skeleton } from "../../components/common";
 import { formatAgo } from "../../lib/format";
 import { useNow } from "../../lib/useNow";
 
 type Spec = Schemas["IntegrationSpec"];
-const ADMIN = "Managing integrations needs an admin token.";
 
 interface Draft {
   id: number | null;
@@ -51,35 +54,12 @@ export function specOf(d: Draft): Spec {
 }
 
 export function Integrations() {
-  const client = useQueryClient();
   const now = new Date(useNow());
-  const { withToken } = useAuth();
   const [draft, setDraft] = useState<Draft | null>(null);
-  const list = useQuery({
-    queryKey: keys.integrations,
-    queryFn: () => withToken(ADMIN, () => call(api.GET("/api/integrations"))),
-    retry: false,
-  });
-  const save = useMutation({
-    mutationFn: (d: Draft) =>
-      withToken(ADMIN, () => {
-        const body = { name: d.name.trim(), spec: specOf(d) };
-        return d.id == null
-          ? call(api.POST("/api/integrations", { body }))
-          : call(api.PUT("/api/integrations/{id}", { params: { path: { id: d.id } }, body }));
-      }),
-    onSuccess: () => {
-      setDraft(null);
-      void client.invalidateQueries({ queryKey: keys.integrations });
-    },
-  });
-  const remove = useMutation({
-    mutationFn: (id: number) => withToken(ADMIN, () => call(api.DELETE("/api/integrations/{id}", { params: { path: { id } } }))),
-    onSettled: () => void client.invalidateQueries({ queryKey: keys.integrations }),
-  });
-  const test = useMutation({
-    mutationFn: (name: string) => withToken(ADMIN, () => call(api.POST("/api/alerts/test", { body: { integration: name } }))),
-  });
+  const list = useIntegrations(MANAGE_INTEGRATIONS);
+  const save = useSaveIntegration({ onSuccess: () => setDraft(null) });
+  const remove = useDeleteIntegration();
+  const test = useSendTest(MANAGE_INTEGRATIONS);
 
   return (
     <section className="card" aria-labelledby="integrations-title">
@@ -90,7 +70,7 @@ export function Integrations() {
       </div>
       {draft && (
         <form className="card" aria-label={draft.id == null ? "New integration" : `Edit ${draft.name}`}
-          onSubmit={(e) => { e.preventDefault(); save.mutate(draft); }}>
+          onSubmit={(e) => { e.preventDefault(); save.mutate({ id: draft.id, name: draft.name, spec: specOf(draft) }); }}>
           <div className="form-grid">
             <label className="field">Name
               <input type="text" value={draft.name} required onChange={(e) => setDraft({ ...draft, name: e.target.value })} />
@@ -163,7 +143,7 @@ export function Integrations() {
                   <td>{i.kubernetes ? <span className="pill">Kubernetes {i.kubernetes.namespace}/{i.kubernetes.name}</span> : i.source === "env" ? <span className="pill">environment</span> : "API"}</td>
                   <td>
                     <div className="row">
-                      <button type="button" className="btn small" disabled={test.isPending} onClick={() => test.mutate(i.name)}>Test</button>
+                      <button type="button" className="btn small" disabled={test.isPending} onClick={() => test.mutate({ integration: i.name })}>Test</button>
                       {i.source === "api" && (
                         <>
                           <button type="button" className="btn small" onClick={() => { save.reset(); setDraft(draftOf(i)); }}>Edit</button>

@@ -1,10 +1,7 @@
 // The retention policy: how many days raw runs are kept, and how long the hourly rollups behind the
 // charts outlive them.
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
-import { api, call } from "../../api/client";
-import { keys } from "../../api/hooks";
-import { useAuth } from "../../components/Auth";
+import { useSaveSettings, useSettings } from "../../api/settings";
 import { ErrorBox, Skeleton } from "../../components/common";
 
 interface Form {
@@ -13,9 +10,7 @@ interface Form {
 }
 
 export function Retention() {
-  const client = useQueryClient();
-  const { withToken } = useAuth();
-  const settings = useQuery({ queryKey: keys.settings, queryFn: () => call(api.GET("/api/settings")) });
+  const settings = useSettings();
   const [form, setForm] = useState<Form>({ runs: "", rollups: "" });
   const saved = settings.data
     ? { runs: String(settings.data.retention_days), rollups: String(settings.data.rollup_retention_days) }
@@ -24,17 +19,7 @@ export function Retention() {
     if (settings.data)
       setForm({ runs: String(settings.data.retention_days), rollups: String(settings.data.rollup_retention_days) });
   }, [settings.data]);
-  const save = useMutation({
-    mutationFn: () =>
-      withToken("Changing the retention policy needs an admin token.", () =>
-        call(
-          api.PUT("/api/settings", {
-            body: { retention_days: Number(form.runs), rollup_retention_days: Number(form.rollups) },
-          }),
-        ),
-      ),
-    onSuccess: (data) => client.setQueryData(keys.settings, data),
-  });
+  const save = useSaveSettings();
   const unchanged = saved !== undefined && form.runs === saved.runs && form.rollups === saved.rollups;
   return (
     <section className="card" aria-labelledby="retention-title">
@@ -44,7 +29,7 @@ export function Retention() {
       ) : settings.isError ? (
         <ErrorBox error={settings.error} retry={() => void settings.refetch()} />
       ) : (
-        <form className="row" onSubmit={(e) => { e.preventDefault(); save.mutate(); }}>
+        <form className="row" onSubmit={(e) => { e.preventDefault(); save.mutate({ retention_days: Number(form.runs), rollup_retention_days: Number(form.rollups) }); }}>
           <label className="field">
             Keep raw runs (days)
             <input type="number" min={1} max={3650} step={1} required value={form.runs}

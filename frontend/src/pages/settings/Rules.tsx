@@ -1,10 +1,8 @@
 // Alert rules: list, create, edit, enable/disable. Rules declared as Kubernetes resources are
 // shown read-only with their namespace/name (change them with kubectl).
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
-import { api, call, type RuleInfo } from "../../api/client";
-import { keys } from "../../api/hooks";
-import { useAuth } from "../../components/Auth";
+import { useIntegrations } from "../../api/integrations";
+import { useDeleteRule, useRules, useSaveRule, useToggleRule, type RuleSave } from "../../api/rules";
 import { ErrorBox, Skeleton } from "../../components/common";
 import { formatAgo } from "../../lib/format";
 import { useNow } from "../../lib/useNow";
@@ -13,41 +11,16 @@ import {
   type Condition, type ConditionType, type RuleSpec,
 } from "../../lib/rules";
 
-const ADMIN = "Changing alert rules needs an admin token.";
-
-interface Draft {
-  id: number | null;
-  name: string;
-  spec: RuleSpec;
-}
+/** The rule being edited (`id` null for a new one). */
+type Draft = RuleSave;
 
 export function Rules() {
-  const client = useQueryClient();
   const now = new Date(useNow());
-  const { withToken } = useAuth();
   const [draft, setDraft] = useState<Draft | null>(null);
-  const rules = useQuery({ queryKey: keys.rules, queryFn: () => call(api.GET("/api/alert-rules")) });
-  const put = (d: Draft) =>
-    withToken(ADMIN, () =>
-      d.id == null
-        ? call(api.POST("/api/alert-rules", { body: { name: d.name.trim(), spec: d.spec } }))
-        : call(api.PUT("/api/alert-rules/{id}", { params: { path: { id: d.id } }, body: { name: d.name.trim(), spec: d.spec } })),
-    );
-  const save = useMutation({
-    mutationFn: put,
-    onSuccess: () => {
-      setDraft(null);
-      void client.invalidateQueries({ queryKey: keys.rules });
-    },
-  });
-  const toggle = useMutation({
-    mutationFn: (r: RuleInfo) => put({ id: r.id, name: r.name, spec: { ...r.spec, suspend: r.enabled } }),
-    onSettled: () => void client.invalidateQueries({ queryKey: keys.rules }),
-  });
-  const remove = useMutation({
-    mutationFn: (id: number) => withToken(ADMIN, () => call(api.DELETE("/api/alert-rules/{id}", { params: { path: { id } } }))),
-    onSettled: () => void client.invalidateQueries({ queryKey: keys.rules }),
-  });
+  const rules = useRules();
+  const save = useSaveRule({ onSuccess: () => setDraft(null) });
+  const toggle = useToggleRule();
+  const remove = useDeleteRule();
 
   return (
     <section className="card" aria-labelledby="rules-title">
@@ -118,7 +91,7 @@ function RuleForm({ draft, onChange, onCancel, onSave, saving, error }: {
   error: unknown;
 }) {
   const spec = draft.spec;
-  const integrations = useQuery({ queryKey: keys.integrations, queryFn: () => call(api.GET("/api/integrations")), retry: false });
+  const integrations = useIntegrations();
   const [lists, setLists] = useState({
     workflows: spec.match.workflows?.join(", ") ?? "",
     branches: spec.match.branches?.join(", ") ?? "",

@@ -1,9 +1,7 @@
 // API tokens: create (shown once, with a copy button) and revoke.
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useRef, useState } from "react";
-import { api, call, type CreatedToken, type Scope } from "../../api/client";
-import { keys } from "../../api/hooks";
-import { useAuth } from "../../components/Auth";
+import type { CreatedToken, Scope } from "../../api/client";
+import { useCreateToken, useRevokeToken, useTokens } from "../../api/tokens";
 import { CopyButton, ErrorBox, Skeleton } from "../../components/common";
 import { formatTime } from "../../lib/format";
 import { useZone } from "../../lib/prefs";
@@ -15,38 +13,25 @@ const SCOPES: { scope: Scope; hint: string }[] = [
   { scope: "operator", hint: "the Kubernetes operator" },
 ];
 
-const ADMIN = "Managing API tokens needs an admin token.";
-
 export function Tokens() {
   const zone = useZone();
-  const client = useQueryClient();
-  const { withToken } = useAuth();
   const [name, setName] = useState("");
   const [scope, setScope] = useState<Scope>("ingest");
   const [created, setCreated] = useState<CreatedToken | null>(null);
   const secretRef = useRef<HTMLElement>(null);
-  const tokens = useQuery({
-    queryKey: keys.tokens,
-    queryFn: () => withToken(ADMIN, () => call(api.GET("/api/tokens"))),
-    retry: false,
-  });
-  const create = useMutation({
-    mutationFn: () => withToken(ADMIN, () => call(api.POST("/api/tokens", { body: { name: name.trim(), scope } }))),
+  const tokens = useTokens();
+  const create = useCreateToken({
     onSuccess: (t) => {
       setCreated(t);
       setName("");
-      void client.invalidateQueries({ queryKey: keys.tokens });
     },
   });
-  const revoke = useMutation({
-    mutationFn: (id: number) => withToken(ADMIN, () => call(api.DELETE("/api/tokens/{id}", { params: { path: { id } } }))),
-    onSettled: () => void client.invalidateQueries({ queryKey: keys.tokens }),
-  });
+  const revoke = useRevokeToken();
 
   return (
     <section className="card" aria-labelledby="tokens-title">
       <h2 id="tokens-title">API tokens</h2>
-      <form className="row" onSubmit={(e) => { e.preventDefault(); create.mutate(); }}>
+      <form className="row" onSubmit={(e) => { e.preventDefault(); create.mutate({ name, scope }); }}>
         <label className="field">
           Name
           <input type="text" value={name} onChange={(e) => setName(e.target.value)} placeholder="github-actions" maxLength={100} required />

@@ -1,0 +1,16 @@
+// The query keys of every API resource, in one place: queries, mutations (their invalidations) and
+// the live stream all name the same cache entries.
+import type { metricsParams, runsParams } from "./hooks";
+
+export const keys = {
+  config: ["config"] as const,
+  filters: ["filters"] as const,
+  metrics: (p: ReturnType<typeof metricsParams>) => ["metrics", p] as const,
+  runs: (p: ReturnType<typeof runsParams>) => ["runs", p] as const,
+  run: (id: string) => ["run", id] as const,
+  alerts: ["alerts"] as const,
+  integrations: ["integrations"] as const,
+  rules: ["rules"] as const,
+  tokens: ["tokens"] as const,
+  settings: ["settings"] as const,
+};
