@@ -13,7 +13,7 @@ export interface Backend {
   start(): Promise<void>;
   stop(): Promise<void>;
   /** Calls the API as admin (or with another token). */
-  api(path: string, init?: { method?: string; body?: unknown; token?: string }): Promise<{ status: number; body: any }>;
+  api<T = unknown>(path: string, init?: { method?: string; body?: unknown; token?: string }): Promise<{ status: number; body: T }>;
 }
 
 function freePort(): Promise<number> {
@@ -77,14 +77,14 @@ export async function backend(): Promise<Backend> {
         setTimeout(() => c.kill("SIGKILL"), 5_000);
       });
     },
-    async api(path, init = {}) {
+    async api<T>(path: string, init: { method?: string; body?: unknown; token?: string } = {}) {
       const res = await fetch(url + path, {
         method: init.method ?? (init.body === undefined ? "GET" : "POST"),
         headers: { Authorization: `Bearer ${init.token ?? ADMIN_TOKEN}`, "Content-Type": "application/json" },
         body: init.body === undefined ? undefined : JSON.stringify(init.body),
       });
       const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : null };
+      return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
     },
   };
   await self.start();

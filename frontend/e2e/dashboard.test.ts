@@ -6,6 +6,7 @@ import { copyFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { CreatedToken, GenericEvent, Incident } from "../src/api/client";
 import { ADMIN_TOKEN, backend, type Backend } from "./backend";
 import { launch } from "./browser";
 
@@ -26,7 +27,7 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   server = await backend();
   ({ browser, close: closeBrowser } = await launch());
-  const token = await server.api("/api/tokens", { body: { name: "e2e-ingest", scope: "ingest" } });
+  const token = await server.api<CreatedToken>("/api/tokens", { body: { name: "e2e-ingest", scope: "ingest" } });
   expect(token.status).toBe(201);
   ingest = token.body.token;
 });
@@ -353,8 +354,8 @@ describe("dashboard", () => {
     await dialog.getByRole("button", { name: "Use token" }).click();
     const incident = page.locator("li[data-incident-id]", { hasText: "e2e-red" });
     await expect.poll(() => incident.textContent(), { timeout: 5_000 }).toContain("acknowledged");
-    const listed = await server.api("/api/alerts");
-    expect(listed.body.find((i: { rule_name: string }) => i.rule_name === "e2e-red").acknowledged_at).toBeTruthy();
+    const listed = await server.api<Incident[]>("/api/alerts");
+    expect(listed.body.find((i) => i.rule_name === "e2e-red")?.acknowledged_at).toBeTruthy();
     // Choosing a duration does nothing by itself (keyboard users arrow through the choices); the button mutes.
     const select = incident.getByLabel("Mute e2e-red for");
     await select.selectOption("4h");
@@ -362,8 +363,8 @@ describe("dashboard", () => {
     expect(await incident.textContent()).not.toContain("muted until");
     await incident.getByRole("button", { name: "Mute e2e-red" }).click();
     await expect.poll(() => incident.textContent(), { timeout: 5_000 }).toContain("muted until");
-    const muted = (await server.api("/api/alerts")).body.find((i: { rule_name: string }) => i.rule_name === "e2e-red");
-    expect(Date.parse(muted.muted_until) - Date.now()).toBeGreaterThan(3.5 * 3_600_000);
+    const muted = (await server.api<Incident[]>("/api/alerts")).body.find((i) => i.rule_name === "e2e-red");
+    expect(Date.parse(muted?.muted_until ?? "") - Date.now()).toBeGreaterThan(3.5 * 3_600_000);
     await shoot(page, "alerts");
   });
 
@@ -416,7 +417,7 @@ describe("dashboard", () => {
     await page.getByRole("heading", { name: /No runs yet/ }).waitFor();
     const curl = (await page.getByTestId("example-curl").textContent())!;
     expect(curl).toContain(`curl -X POST ${server.url}/api/events`);
-    const example = JSON.parse(/-d '([\s\S]*)'$/.exec(curl)![1]!);
+    const example = JSON.parse(/-d '([\s\S]*)'$/.exec(curl)![1]!) as GenericEvent;
     const posted = await server.api("/api/events", { body: { ...example, id: `e2e-example-${Date.now()}` }, token: ingest });
     expect(posted.status, JSON.stringify(posted.body)).toBe(201);
     await page.getByRole("button", { name: "Copy command" }).click();

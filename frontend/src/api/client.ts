@@ -18,6 +18,7 @@ export type Scope = Schemas["Scope"];
 export type UiConfig = Schemas["UiConfig"];
 export type Filters = Schemas["Filters"];
 export type ErrorBody = Schemas["ErrorBody"];
+export type GenericEvent = Schemas["GenericEvent"];
 
 const TOKEN_KEY = "cicd-monitor.token";
 
@@ -52,7 +53,7 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
-    readonly details: { field: string; message: string }[] = [],
+    readonly details: Schemas["FieldError"][] = [],
   ) {
     super(message);
     this.name = "ApiError";

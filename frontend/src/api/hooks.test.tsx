@@ -3,7 +3,7 @@ import { renderHook, waitFor } from "@testing-library/react";
 import type { ReactNode } from "react";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { View } from "../lib/url";
-import { ApiError, tokenStore, type Run } from "./client";
+import { ApiError, tokenStore, type Run, type Schemas } from "./client";
 import { applyRun, matchesView, metricsParams, runsParams, useMetrics, useRuns } from "./hooks";
 import { keys } from "./keys";
 
@@ -54,11 +54,11 @@ describe("live runs in cached lists", () => {
   function seeded(sort: View["sort"] = "newest") {
     const client = new QueryClient();
     const params = runsParams({ ...view, sort }, now);
-    client.setQueryData<InfiniteData<{ runs: Run[] }>>(keys.runs(params), {
+    client.setQueryData<InfiniteData<Schemas["RunPage"]>>(keys.runs(params), {
       pages: [{ runs: [run("old-2"), run("old-1")] }],
       pageParams: [undefined],
     });
-    const rows = () => client.getQueryData<InfiniteData<{ runs: Run[] }>>(keys.runs(params))!.pages[0]!.runs.map((r) => `${r.id}:${r.status}`);
+    const rows = () => client.getQueryData<InfiniteData<Schemas["RunPage"]>>(keys.runs(params))!.pages[0]!.runs.map((r) => `${r.id}:${r.status}`);
     return { client, rows, params };
   }
 

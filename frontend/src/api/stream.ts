@@ -1,7 +1,7 @@
 // Live updates: `GET /api/stream` (server-sent events). Read with fetch rather than EventSource
 // so the token travels in the Authorization header, never in a URL; reconnects by itself.
 import { createParser, type EventSourceMessage } from "eventsource-parser";
-import { tokenStore } from "./client";
+import { tokenStore, type Schemas } from "./client";
 
 /**
  * `live`: connected, and the server receives changes as they happen; `stale`: connected, but the
@@ -15,7 +15,7 @@ export type StreamState = "connecting" | "live" | "stale" | "offline" | "error";
 export function stateAfter(current: StreamState, event: string, data: string): StreamState {
   if (event === "hello") {
     try {
-      return (JSON.parse(data) as { live?: unknown }).live === false ? "stale" : "live";
+      return (JSON.parse(data) as Partial<Schemas["Hello"]>).live === false ? "stale" : "live";
     } catch {
       return "live";
     }

@@ -1,11 +1,14 @@
 // Everything a view shows is in its URL, so a copied link reproduces it and back/forward work.
 // This module turns a location into a `View` and back; `useView` (hooks.ts) binds it to history.
 
+import type { components, paths } from "../api/schema";
+
 export type Range = "24h" | "7d" | "30d" | "custom";
-export type Grain = "hour" | "day" | "week";
-export type Sort = "newest" | "oldest" | "slowest" | "fastest";
 export type Page = "dashboard" | "settings";
-export type RunStatus = "queued" | "running" | "success" | "failure" | "cancelled" | "skipped";
+// The API's own types (its group_by, sort and status parameters).
+export type Grain = components["schemas"]["Grain"];
+export type Sort = NonNullable<NonNullable<paths["/api/runs"]["get"]["parameters"]["query"]>["sort"]>;
+export type RunStatus = components["schemas"]["RunStatus"];
 
 export interface View {
   page: Page;
