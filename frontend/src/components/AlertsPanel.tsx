@@ -3,17 +3,10 @@ import { useEffect, useRef, useState } from "react";
 import { useAlerts, useIncidentAction, useSendTest } from "../api/alerts";
 import type { Incident } from "../api/client";
 import { useIntegrations } from "../api/integrations";
-import { formatAgo, formatTime } from "../lib/format";
+import { formatAgo, formatTime, valueVsThreshold } from "../lib/format";
 import { useZone } from "../lib/prefs";
 import { useNow } from "../lib/useNow";
 import { ErrorBox, Skeleton } from "./common";
-
-/** "3 failures ≥ 3", "41.2% ≥ 25%": the measured value against the rule's threshold. */
-export function valueVsThreshold(i: Pick<Incident, "value" | "threshold">): string | null {
-  if (i.value == null) return null;
-  const fmt = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(1));
-  return i.threshold == null ? fmt(i.value) : `${fmt(i.value)} (threshold ${fmt(i.threshold)})`;
-}
 
 const MUTES = [
   ["1h", "1 hour"],

@@ -30,7 +30,7 @@ const elapsed = (from: string | null | undefined, to: string | null | undefined)
   from && to ? formatDuration((Date.parse(to) - Date.parse(from)) / 1000) : none;
 
 /** Every field of a run, in the order shown (`metadata` has its own block). */
-export const RUN_FIELDS: Record<Exclude<keyof Run, "metadata">, Field<Run>> = {
+const RUN_FIELDS: Record<Exclude<keyof Run, "metadata">, Field<Run>> = {
   status: { label: "Status", show: (r) => <StatusBadge status={r.status} /> },
   repo: { label: "Repository", show: (r) => r.repo },
   workflow: { label: "Workflow", show: (r) => r.workflow },
@@ -52,7 +52,7 @@ export const RUN_FIELDS: Record<Exclude<keyof Run, "metadata">, Field<Run>> = {
 };
 
 /** Every field of a job besides those in its heading (name, status, duration, URL, failure reason) and its steps. */
-export const JOB_FIELDS: Record<Exclude<keyof Job, "name" | "status" | "duration_seconds" | "url" | "failure_reason" | "steps">, Field<Job>> = {
+const JOB_FIELDS: Record<Exclude<keyof Job, "name" | "status" | "duration_seconds" | "url" | "failure_reason" | "steps">, Field<Job>> = {
   stage: { label: "Stage", show: (j) => text(j.stage) },
   runner_name: { label: "Runner", show: (j) => text(j.runner_name) },
   runner_group: { label: "Runner group", show: (j) => text(j.runner_group) },
@@ -69,7 +69,7 @@ export const JOB_FIELDS: Record<Exclude<keyof Job, "name" | "status" | "duration
 };
 
 /** A step's columns: every field, and its duration. */
-export const STEP_FIELDS: Record<keyof Step, Field<Step>> = {
+const STEP_FIELDS: Record<keyof Step, Field<Step>> = {
   number: { label: "#", show: (s) => text(s.number) },
   status: { label: "Status", show: (s) => <StatusBadge status={s.status} /> },
   name: { label: "Step", show: (s) => s.name },

@@ -1,5 +1,6 @@
 // Formatting shared by every screen: durations, instants in the chosen time zone, and changes
 // against the previous period. Pure functions, so they are unit-tested without a browser.
+import type { Incident } from "../api/client";
 
 /** "local", "UTC" or an IANA zone such as "Europe/Berlin". */
 export type TimeZone = string;
@@ -185,4 +186,11 @@ export function delta(
     good,
     label: flat ? `unchanged vs ${against}` : `${word} ${text} vs ${against}`,
   };
+}
+
+/** "3 (threshold 3)", "41.3 (threshold 25)": an incident's measured value against its rule's threshold. */
+export function valueVsThreshold(i: Pick<Incident, "value" | "threshold">): string | null {
+  if (i.value == null) return null;
+  const fmt = (v: number) => (Number.isInteger(v) ? String(v) : v.toFixed(1));
+  return i.threshold == null ? fmt(i.value) : `${fmt(i.value)} (threshold ${fmt(i.threshold)})`;
 }

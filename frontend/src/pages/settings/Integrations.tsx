@@ -43,7 +43,7 @@ function draftOf(i: IntegrationInfo | null): Draft {
 }
 
 /** The request spec of a draft; empty secrets are sent as `{}` (kept on edit, required on create). */
-export function specOf(d: Draft): Spec {
+function specOf(d: Draft): Spec {
   const secret = (v: string) => (v.trim() ? { value: v.trim() } : {});
   return d.type === "Slack"
     ? { type: "Slack", sendResolved: d.sendResolved, suspend: d.suspend, slack: { webhookUrl: secret(d.url), channel: d.channel.trim() || null } }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { exampleCurl, exampleEvent, type GenericEvent } from "./EmptyState";
+import type { GenericEvent } from "../api/client";
+import { exampleCurl, exampleEvent } from "./example-event";
 
 /** The keys of T that are not optional. */
 type RequiredKeys<T> = { [K in keyof T]-?: object extends Pick<T, K> ? never : K }[keyof T];

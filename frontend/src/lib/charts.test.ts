@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { keyStep, peak, stack } from "./Charts";
-import { kpisOf, sparkPath } from "./Kpis";
 import type { Metrics } from "../api/client";
-import { valueVsThreshold } from "./AlertsPanel";
+import { keyStep, peak, stack } from "./charts";
+import { valueVsThreshold } from "./format";
+import { kpisOf, sparkPath } from "./kpis";
 
 describe("chart helpers", () => {
   it("stacks series bottom-up, treating gaps as zero", () => {
