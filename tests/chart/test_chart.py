@@ -502,7 +502,7 @@ def test_the_chart_carries_the_committed_crds(helm):
     assert sorted(kinds) == ["AlertRule", "Integration"]
 
 
-def test_the_readme_values_table_is_current():
+def test_the_chart_readme_values_table_is_current():
     res = subprocess.run(
         [sys.executable, str(ROOT / "scripts/chart-values-table.py"), "--check"], capture_output=True, text=True
     )
