@@ -15,17 +15,19 @@ TARGET_DIR  := $(or $(CARGO_TARGET_DIR),target)
 BIN         := $(TARGET_DIR)/release/cicd-monitor
 APT_UPDATED := $(HOME)/.cache/ci-cd-monitor/apt-updated
 
-.PHONY: help run test test-rust test-frontend test-chart deps-chart test-deploy test-faults test-api-fuzz test-e2e fuzz lint audit bench bench-ui reliability deps-rust deps-test deps-frontend deps-browser deps-control-plane build frontend clean-db
+.PHONY: help run test test-rust test-frontend test-chart deps-chart test-deploy test-faults test-api-fuzz test-e2e test-docs docs fuzz lint audit bench bench-ui reliability deps-rust deps-test deps-frontend deps-browser deps-control-plane build frontend clean-db
 
 help:
 	@echo "make run        start the backend on http://localhost:8080 (DEMO=1 loads demo data first)"
 	@echo "make test       every test: lint, unit, API tests against a throwaway PostgreSQL, dashboard (unit + browser),"
 	@echo "                Helm chart, deployment files (compose schema, hadolint, actionlint, nginx), fault scenarios,"
-	@echo "                the CRDs, the chart and the operator against a real kube-apiserver (built from source once)"
+	@echo "                the CRDs, the chart and the operator against a real kube-apiserver (built from source once),"
+	@echo "                and the docs (the book builds, every link resolves)"
 
 	@echo "make bench      ingest and query benchmarks; writes docs/benchmarks.md"
 	@echo "make reliability  fault scenarios at full length; writes docs/reliability.md"
 	@echo "make fuzz       the parsers' property tests with FUZZ_CASES (200000) cases each"
+	@echo "make docs       the documentation (docs/) as a book in target/book, with mdBook (installed once)"
 
 deps-rust:
 	@command -v $(CARGO) >/dev/null || { echo "installing Rust via rustup"; \
@@ -134,7 +136,7 @@ test-deploy: build
 test-api-fuzz: build
 	scripts/with-postgres.sh scripts/api-fuzz.sh $(BIN)
 
-test: lint audit test-rust test-frontend test-api-fuzz test-chart test-deploy test-faults test-e2e
+test: lint audit test-rust test-frontend test-api-fuzz test-chart test-deploy test-faults test-e2e test-docs
 
 # The property tests of every webhook parser and the generic validator (make test runs them with
 # 256-512 cases), here with many more.
@@ -172,6 +174,22 @@ bench-ui: build deps-browser
 # The same scenarios at full length (a 10-minute soak, Slack failing for 3 minutes): docs/reliability.md.
 reliability: build
 	$(TARGET_DIR)/release/cicd-faults --out docs/reliability.md
+
+# The documentation as a book (docs/book.toml) in target/book. mdBook comes from crates.io, built once
+# into ~/.cache/ci-cd-monitor/tools without its `serve` and `watch` features (a smaller build).
+docs: deps-rust
+	@set -e; tools=$${CICD_TOOLS_DIR:-$(HOME)/.cache/ci-cd-monitor/tools}; version=0.5.4; \
+	if [ "$$("$$tools/bin/mdbook" --version 2>/dev/null)" != "mdbook v$$version" ]; then \
+	  echo "installing mdBook $$version (cargo install, once) into $$tools"; \
+	  env -u CARGO_TARGET_DIR $(CARGO) install mdbook --version $$version --locked \
+	    --no-default-features --features search --root "$$tools"; \
+	fi; \
+	"$$tools/bin/mdbook" build docs
+
+# The book builds, and every relative link and #anchor in README.md, docs/ and the chart's README
+# resolves (scripts/check-doc-links.py).
+test-docs: docs
+	python3 scripts/check-doc-links.py
 
 clean-db:
 	scripts/pg.sh stop $(PG_DIR); rm -rf $(PG_DIR)
