@@ -5,7 +5,7 @@
   var theme = null;
   try {
     theme = localStorage.getItem("cicd-monitor.theme");
-  } catch (e) {
+  } catch {
     // Storage disabled: follow the system.
   }
   var dark = theme === "dark" || (theme !== "light" && !!window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches);

@@ -24,14 +24,14 @@ const TOKEN_KEY = "cicd-monitor.token";
 
 /** The API token of this browser session (sessionStorage: gone when the tab closes). */
 export const tokenStore = {
-  get(): string | null {
+  get: (): string | null => {
     try {
       return sessionStorage.getItem(TOKEN_KEY);
     } catch {
       return null;
     }
   },
-  set(token: string | null): void {
+  set: (token: string | null): void => {
     try {
       if (token) sessionStorage.setItem(TOKEN_KEY, token);
       else sessionStorage.removeItem(TOKEN_KEY);
@@ -40,7 +40,7 @@ export const tokenStore = {
     }
     listeners.forEach((l) => l());
   },
-  subscribe(listener: () => void): () => void {
+  subscribe: (listener: () => void): (() => void) => {
     listeners.add(listener);
     return () => listeners.delete(listener);
   },

@@ -15,7 +15,7 @@ function run(id: string, patch: Partial<Run> = {}): Run {
     id, provider: "generic", workflow: "ci", repo: "acme/api", branch: "main", status: "success", attempt: 1,
     started_at: "2026-11-27T10:00:00Z", created_at: "2026-11-27T10:00:00Z", updated_at: "2026-11-27T10:05:00Z",
     ...patch,
-  } as Run;
+  };
 }
 
 function json(body: unknown, status = 200) {
@@ -89,7 +89,7 @@ describe("live runs in cached lists", () => {
 describe("data hooks", () => {
   it("load the metrics with the token of the session", async () => {
     tokenStore.set("cicd_test");
-    const fetch = vi.fn(async (_req: Request) => json({ summary: { total_runs: 3 } }));
+    const fetch = vi.fn((_req: Request) => Promise.resolve(json({ summary: { total_runs: 3 } })));
     vi.stubGlobal("fetch", fetch);
     const client = new QueryClient({ defaultOptions: { queries: { retry: false } } });
     const { result } = renderHook(() => useMetrics(view), { wrapper: wrapper(client) });
@@ -102,7 +102,7 @@ describe("data hooks", () => {
   });
 
   it("turn the backend's error shape into an ApiError", async () => {
-    vi.stubGlobal("fetch", vi.fn(async () => json({ error: { code: "validation_failed", message: "bad from", details: [{ field: "from", message: "must be before to" }] } }, 422)));
+    vi.stubGlobal("fetch", vi.fn(() => Promise.resolve(json({ error: { code: "validation_failed", message: "bad from", details: [{ field: "from", message: "must be before to" }] } }, 422))));
     const client = new QueryClient({ defaultOptions: { queries: { retry: false } } });
     const { result } = renderHook(() => useMetrics(view), { wrapper: wrapper(client) });
     await waitFor(() => expect(result.current.isError).toBe(true));
@@ -112,7 +112,7 @@ describe("data hooks", () => {
   });
 
   it("report an unreachable backend as offline", async () => {
-    vi.stubGlobal("fetch", vi.fn(async () => { throw new TypeError("Failed to fetch"); }));
+    vi.stubGlobal("fetch", vi.fn(() => Promise.reject(new TypeError("Failed to fetch"))));
     const client = new QueryClient({ defaultOptions: { queries: { retry: false } } });
     const { result } = renderHook(() => useMetrics(view), { wrapper: wrapper(client) });
     await waitFor(() => expect(result.current.isError).toBe(true));
@@ -120,10 +120,12 @@ describe("data hooks", () => {
   });
 
   it("page through runs with the cursor", async () => {
-    const fetch = vi.fn(async (req: Request) =>
-      new URL(req.url).searchParams.get("cursor") === "c1"
-        ? json({ runs: [run("b")], next_cursor: null })
-        : json({ runs: [run("a")], next_cursor: "c1" }),
+    const fetch = vi.fn((req: Request) =>
+      Promise.resolve(
+        new URL(req.url).searchParams.get("cursor") === "c1"
+          ? json({ runs: [run("b")], next_cursor: null })
+          : json({ runs: [run("a")], next_cursor: "c1" }),
+      ),
     );
     vi.stubGlobal("fetch", fetch);
     const client = new QueryClient({ defaultOptions: { queries: { retry: false } } });

@@ -60,14 +60,14 @@ describe("openStream", () => {
 
   it("reconnects at once with a new token, without going offline", async () => {
     // An open stream that ends, like fetch's, when its request is aborted.
-    const fetch = vi.fn(async (_url: string, init: RequestInit) => {
+    const fetch = vi.fn((_url: string, init: RequestInit) => {
       const body = new ReadableStream({
         start(c) {
           c.enqueue(new TextEncoder().encode('event: hello\ndata: {"live":true}\n\n'));
           init.signal!.addEventListener("abort", () => c.error(new DOMException("aborted", "AbortError")));
         },
       });
-      return new Response(body, { headers: { "Content-Type": "text/event-stream" } });
+      return Promise.resolve(new Response(body, { headers: { "Content-Type": "text/event-stream" } }));
     });
     vi.stubGlobal("fetch", fetch);
     const states: StreamState[] = [];

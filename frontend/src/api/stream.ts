@@ -98,7 +98,7 @@ export function openStream(handlers: StreamHandlers, url = "/api/stream"): () =>
       return;
     }
     handlers.onState(next);
-    timer = setTimeout(connect, reconnectDelay(failures++, retryMs));
+    timer = setTimeout(() => void connect(), reconnectDelay(failures++, retryMs));
   };
 
   void connect();

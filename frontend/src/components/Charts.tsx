@@ -1,7 +1,7 @@
 // The two charts (uPlot): runs per period, stacked by outcome, and average / p95 duration.
 // Hovering — or the arrow keys on a focused chart — shows the exact values of a period in a legend
 // under the title. Each chart has a text summary (its accessible name) and a table of its data.
-import { useEffect, useId, useMemo, useRef, useState } from "react";
+import { useEffect, useEffectEvent, useId, useMemo, useRef, useState } from "react";
 import uPlot, { type AlignedData, type Options } from "uplot";
 import "uplot/dist/uPlot.min.css";
 import type { Metrics } from "../api/client";
@@ -14,6 +14,29 @@ import { useZone } from "../lib/prefs";
 function cssVar(name: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#888";
 }
+
+/** What the charts draw with from the stylesheet: custom properties, which differ by theme. */
+function readPalette() {
+  return {
+    ok: cssVar("--ok"),
+    bad: cssVar("--bad"),
+    neutral: cssVar("--neutral"),
+    accent: cssVar("--accent"),
+    warn: cssVar("--warn"),
+    muted: cssVar("--muted"),
+    border: cssVar("--border"),
+    font: cssVar("--font"),
+  };
+}
+
+type Palette = ReturnType<typeof readPalette>;
+
+/** The runs chart's series, bottom-up, with their colours. */
+const OUTCOMES = [
+  { label: "success", color: "ok" },
+  { label: "failure", color: "bad" },
+  { label: "cancelled", color: "neutral" },
+] as const;
 
 /** The root font size in px (the wall-TV layout raises it), followed across resizes. */
 function useRootFontPx(): number {
@@ -55,8 +78,9 @@ function UPlot({
 }) {
   const host = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
-  const hover = useRef(onHover);
-  hover.current = onHover;
+  // Called from uPlot's events and when the chart is made: the latest props, without making a new chart.
+  const hover = useEffectEvent((idx: number | null) => onHover(idx));
+  const initialData = useEffectEvent(() => data);
 
   useEffect(() => {
     const el = host.current;
@@ -66,9 +90,9 @@ function UPlot({
       {
         ...options,
         ...size(),
-        hooks: { setCursor: [(self) => hover.current(self.cursor.idx ?? null)] },
+        hooks: { setCursor: [(self) => hover(self.cursor.idx ?? null)] },
       },
-      data,
+      initialData(),
       el,
     );
     plot.current = u;
@@ -122,10 +146,10 @@ function UPlot({
 /** Tick steps that read well as durations: 1s … 30s, 1m … 30m, 1h … 12h, days. */
 const DURATION_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800];
 
-function baseOptions(zone: TimeZone, rootPx: number, yFormat: (v: number) => string, durations = false): Omit<Options, "width" | "height" | "series"> {
+function baseOptions(zone: TimeZone, rootPx: number, palette: Palette, yFormat: (v: number) => string, durations = false): Omit<Options, "width" | "height" | "series"> {
   const fontPx = Math.round(rootPx * 0.86);
-  const font = `${fontPx}px ${cssVar("--font")}`;
-  const axis = { stroke: cssVar("--muted"), font, grid: { stroke: cssVar("--border"), width: 1 }, ticks: { stroke: cssVar("--border") } };
+  const font = `${fontPx}px ${palette.font}`;
+  const axis = { stroke: palette.muted, font, grid: { stroke: palette.border, width: 1 }, ticks: { stroke: palette.border } };
   return {
     // Ticks fall on midnights and hours of the chosen zone, and are labelled in it (24-hour clock).
     ...(zone === LOCAL ? {} : { tzDate: (ts: number) => uPlot.tzDate(new Date(ts * 1e3), zone) }),
@@ -232,23 +256,28 @@ export function Charts({ metrics, grain, onGrain, hourAllowed, theme }: {
   const s = metrics.summary;
   const id = useId();
 
-  const runSeries: Series[] = useMemo(() => [
-    { label: "success", color: cssVar("--ok"), values: ts.map((p) => p.success), format: formatCount },
-    { label: "failure", color: cssVar("--bad"), values: ts.map((p) => p.failure), format: formatCount },
-    { label: "cancelled", color: cssVar("--neutral"), values: ts.map((p) => p.cancelled), format: formatCount },
-  ], [ts, theme]);
-  const durSeries: Series[] = useMemo(() => [
-    { label: "average", color: cssVar("--accent"), values: ts.map((p) => p.avg_duration ?? null), format: formatDuration },
-    { label: "p95", color: cssVar("--warn"), values: ts.map((p) => p.p95_duration ?? null), format: formatDuration },
-  ], [ts, theme]);
+  // Read again when the theme shown changes: the stylesheet's custom properties differ by theme.
+  // eslint-disable-next-line react-hooks/exhaustive-deps -- `theme` is what changes them, though not read here
+  const palette = useMemo(() => readPalette(), [theme]);
 
+  const runSeries: Series[] = useMemo(
+    () => OUTCOMES.map((o) => ({ label: o.label, color: palette[o.color], values: ts.map((p) => p[o.label]), format: formatCount })),
+    [ts, palette],
+  );
+  const durSeries: Series[] = useMemo(() => [
+    { label: "average", color: palette.accent, values: ts.map((p) => p.avg_duration ?? null), format: formatDuration },
+    { label: "p95", color: palette.warn, values: ts.map((p) => p.p95_duration ?? null), format: formatDuration },
+  ], [ts, palette]);
+
+  // Options (a new chart) only when the zone, the font size or the colours change: new data goes
+  // to the chart as it is (setData).
   const runOptions = useMemo(() => {
-    const base = baseOptions(zone, rootPx, (v) => formatCount(v));
+    const base = baseOptions(zone, rootPx, palette, (v) => formatCount(v));
     const bars = uPlot.paths.bars!({ size: [0.8, 60], gap: 1 });
     // Drawn tallest first (cancelled on top of failure on top of success).
-    const drawn = [...runSeries].reverse();
-    return { ...base, series: [{}, ...drawn.map((sr) => ({ label: sr.label, fill: sr.color, stroke: sr.color, width: 0, paths: bars, points: { show: false } }))] };
-  }, [zone, grain, theme, rootPx]);
+    const drawn = [...OUTCOMES].reverse();
+    return { ...base, series: [{}, ...drawn.map((o) => ({ label: o.label, fill: palette[o.color], stroke: palette[o.color], width: 0, paths: bars, points: { show: false } }))] };
+  }, [zone, rootPx, palette]);
   const runData = useMemo<AlignedData>(() => {
     const totals = stack(runSeries.map((sr) => sr.values));
     return [times, ...totals.reverse()];
@@ -256,12 +285,13 @@ export function Charts({ metrics, grain, onGrain, hourAllowed, theme }: {
 
   const durOptions = useMemo(() => {
     // "10m", "1h" rather than "10m 00s", "1h 00m" on round ticks.
-    const base = baseOptions(zone, rootPx, (v) => formatDuration(v).replace(/ 0+[smh]$/, ""), true);
-    return {
-      ...base,
-      series: [{}, ...durSeries.map((sr) => ({ label: sr.label, stroke: sr.color, width: 2, spanGaps: false, points: { show: false } }))],
-    };
-  }, [zone, grain, theme, rootPx]);
+    const base = baseOptions(zone, rootPx, palette, (v) => formatDuration(v).replace(/ 0+[smh]$/, ""), true);
+    const lines = [
+      { label: "average", stroke: palette.accent },
+      { label: "p95", stroke: palette.warn },
+    ];
+    return { ...base, series: [{}, ...lines.map((l) => ({ ...l, width: 2, spanGaps: false, points: { show: false } }))] };
+  }, [zone, rootPx, palette]);
   const durData = useMemo<AlignedData>(() => [times, ...durSeries.map((sr) => sr.values)], [times, durSeries]);
 
   const span = `${formatTime(metrics.window.from, zone)} to ${formatTime(metrics.window.to, zone)}`;
@@ -296,7 +326,7 @@ export function Charts({ metrics, grain, onGrain, hourAllowed, theme }: {
         </div>
         <Legend series={runSeries} idx={runIdx} times={times} zone={zone} grain={grain} live={focused === "runs"}
           totals={[formatCount(s.success), formatCount(s.failure), formatCount(s.cancelled)]} />
-        <UPlot options={runOptions} data={runData} theme={theme} onHover={setRunIdx} label={runLabel} hint={`${id}-keys`}
+        <UPlot key={grain} options={runOptions} data={runData} theme={theme} onHover={setRunIdx} label={runLabel} hint={`${id}-keys`}
           onFocusChange={(f) => setFocused(f ? "runs" : null)} />
         <DataTable caption={`Runs per ${grain}`} series={runSeries} times={times} zone={zone} grain={grain} />
       </article>
@@ -307,7 +337,7 @@ export function Charts({ metrics, grain, onGrain, hourAllowed, theme }: {
         </div>
         <Legend series={durSeries} idx={durIdx} times={times} zone={zone} grain={grain} live={focused === "durations"}
           totals={[formatDuration(s.avg_duration_seconds), formatDuration(s.p95_duration_seconds)]} />
-        <UPlot options={durOptions} data={durData} theme={theme} onHover={setDurIdx} label={durLabel} hint={`${id}-keys`}
+        <UPlot key={grain} options={durOptions} data={durData} theme={theme} onHover={setDurIdx} label={durLabel} hint={`${id}-keys`}
           onFocusChange={(f) => setFocused(f ? "durations" : null)} />
         <DataTable caption={`Duration per ${grain}`} series={durSeries} times={times} zone={zone} grain={grain} />
       </article>

@@ -6,7 +6,7 @@ import type { View } from "../lib/url";
 import { Filters } from "./Filters";
 
 beforeEach(() => {
-  vi.stubGlobal("fetch", vi.fn(async () => new Response(JSON.stringify({ providers: [], repos: [], workflows: [], branches: [] }), { headers: { "Content-Type": "application/json" } })));
+  vi.stubGlobal("fetch", vi.fn(() => Promise.resolve(new Response(JSON.stringify({ providers: [], repos: [], workflows: [], branches: [] }), { headers: { "Content-Type": "application/json" } }))));
 });
 afterEach(() => vi.unstubAllGlobals());
 
@@ -26,7 +26,7 @@ function setup(view: View, zone: string) {
   return { onView, rerender: (v: View, z: string) => r.rerender(ui(v, z)) };
 }
 
-const input = (label: RegExp) => screen.getByLabelText(label) as HTMLInputElement;
+const input = (label: RegExp) => screen.getByLabelText<HTMLInputElement>(label);
 
 describe("custom range", () => {
   it("shows and reads the window in the chosen time zone", () => {
@@ -59,7 +59,7 @@ describe("custom range", () => {
     expect(patch.range).toBe("custom");
     expect(Date.parse(patch.to!) - Date.parse(patch.from!)).toBe(24 * 3_600_000);
     rerender(custom, "UTC");
-    const apply = screen.getByRole("button", { name: "Apply" }) as HTMLButtonElement;
+    const apply = screen.getByRole<HTMLButtonElement>("button", { name: "Apply" });
     expect(apply.disabled).toBe(true); // nothing changed yet
     fireEvent.change(input(/^To/), { target: { value: "2026-10-01T00:00" } });
     expect(apply.disabled).toBe(true);

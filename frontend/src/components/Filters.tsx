@@ -66,7 +66,7 @@ export function Filters({ view, onView }: { view: View; onView: (patch: Partial<
         aria-label={label}
       >
         <option value="">All</option>
-        {view[key] && !options.includes(view[key]!) && <option value={view[key]}>{view[key]}</option>}
+        {view[key] && !options.includes(view[key]) && <option value={view[key]}>{view[key]}</option>}
         {options.map((o) => (
           <option key={o} value={o}>{o}</option>
         ))}

@@ -34,7 +34,7 @@ describe("header", () => {
   });
 
   it("refresh is disabled while a refresh the user asked for runs, not during background fetches", async () => {
-    vi.stubGlobal("fetch", vi.fn(async () => new Response(JSON.stringify({ auth_mode: "public-read", environment: "dev", version: "1" }), { headers: { "Content-Type": "application/json" } })));
+    vi.stubGlobal("fetch", vi.fn(() => Promise.resolve(new Response(JSON.stringify({ auth_mode: "public-read", environment: "dev", version: "1" }), { headers: { "Content-Type": "application/json" } }))));
     const client = new QueryClient({ defaultOptions: { queries: { retry: false } } });
     let release: () => void = () => {};
     const observer = new QueryObserver(client, {
@@ -45,14 +45,14 @@ describe("header", () => {
     render(wrap(client, (
       <Header view={{ page: "dashboard", range: "7d", sort: "newest" }} onView={() => {}} live="stale" updatedKey={["metrics"]} theme="system" onTheme={() => {}} />
     )));
-    const button = screen.getByRole("button", { name: "Refresh" }) as HTMLButtonElement;
+    const button = screen.getByRole<HTMLButtonElement>("button", { name: "Refresh" });
     expect(client.isFetching()).toBeGreaterThan(0);
     expect(button.disabled).toBe(false);
-    await act(async () => release());
-    await act(async () => fireEvent.click(button));
+    await act(() => Promise.resolve(release()));
+    await act(() => Promise.resolve(fireEvent.click(button)));
     expect(button.disabled).toBe(true);
     expect(button.textContent).toContain("Refreshing");
-    await act(async () => release());
+    await act(() => Promise.resolve(release()));
     await vi.waitFor(() => expect(button.disabled).toBe(false));
     expect(screen.getByRole("status").textContent).toBe("Not live");
     unsubscribe();

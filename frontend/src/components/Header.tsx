@@ -53,6 +53,14 @@ export function Header({ view, onView, live, updatedKey, theme, onTheme }: {
   // ~400 zones: rendered once the selector is first used, to keep the first render light.
   const [zonesShown, setZonesShown] = useState(false);
   const zones = useMemo(() => (zonesShown ? zoneNames() : ["local", "UTC"]), [zonesShown]);
+  const refresh = async () => {
+    setRefreshing(true);
+    try {
+      await client.invalidateQueries();
+    } finally {
+      setRefreshing(false);
+    }
+  };
   const env = config.data?.environment;
   const envClass = env === "production" || env === "prod" ? "production" : env === "staging" ? "staging" : "other";
 
@@ -105,14 +113,7 @@ export function Header({ view, onView, live, updatedKey, theme, onTheme }: {
         {theme === "dark" ? "☾ Dark" : theme === "light" ? "☀ Light" : "◐ Auto"}
       </button>
       <button type="button" className="btn" aria-label="Refresh" disabled={refreshing}
-        onClick={async () => {
-          setRefreshing(true);
-          try {
-            await client.invalidateQueries();
-          } finally {
-            setRefreshing(false);
-          }
-        }}>
+        onClick={() => void refresh()}>
         ⟳ {refreshing ? "Refreshing" : "Refresh"}
       </button>
       {token ? (

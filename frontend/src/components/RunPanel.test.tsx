@@ -26,7 +26,7 @@ const detail: RunDetail = {
 };
 
 beforeEach(() => {
-  vi.stubGlobal("fetch", vi.fn(async () => new Response(JSON.stringify(detail), { headers: { "Content-Type": "application/json" } })));
+  vi.stubGlobal("fetch", vi.fn(() => Promise.resolve(new Response(JSON.stringify(detail), { headers: { "Content-Type": "application/json" } }))));
   document.body.innerHTML = '<div id="root"></div>';
 });
 afterEach(() => vi.unstubAllGlobals());
@@ -69,16 +69,16 @@ describe("run panel", () => {
     }
     expect(within(panel).getByRole("link", { name: "Open job ↗" }).getAttribute("href")).toBe("https://ci.example/jobs/1");
     expect(within(panel).getByRole("link", { name: "Open in CI ↗" }).getAttribute("href")).toBe("https://ci.example/runs/42");
-    const full = screen.getByTestId("full-json") as HTMLDetailsElement;
+    const full = screen.getByTestId<HTMLDetailsElement>("full-json");
     expect(full.open).toBe(false);
-    expect(JSON.parse(full.querySelector("pre")!.textContent!)).toEqual(detail);
-    expect((screen.getByTestId("raw-json") as HTMLDetailsElement).open).toBe(false);
+    expect(JSON.parse(full.querySelector("pre")!.textContent)).toEqual(detail);
+    expect((screen.getByTestId<HTMLDetailsElement>("raw-json")).open).toBe(false);
   });
 
   it("opens with the raw payload expanded from the table's Raw action", async () => {
     mount(true);
     await screen.findByText("acme/api#42");
-    const raw = screen.getByTestId("raw-json") as HTMLDetailsElement;
+    const raw = screen.getByTestId<HTMLDetailsElement>("raw-json");
     expect(raw.open).toBe(true);
     expect(raw.querySelector("pre")!.textContent).toContain('"marker": "raw-42"');
   });
@@ -90,9 +90,7 @@ describe("run panel", () => {
     expect(document.querySelector("header")!.hasAttribute("inert")).toBe(true);
     expect(document.querySelector("main")!.hasAttribute("inert")).toBe(true);
     expect(document.activeElement).toBe(screen.getByRole("button", { name: "Close run details" }));
-    await act(async () => {
-      fireEvent.keyDown(window, { key: "Escape" });
-    });
+    await act(() => Promise.resolve(fireEvent.keyDown(window, { key: "Escape" })));
     expect(screen.queryByRole("dialog")).toBeNull();
     expect(document.querySelector("header")!.hasAttribute("inert")).toBe(false);
     expect(document.activeElement).toBe(row());

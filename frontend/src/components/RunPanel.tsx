@@ -2,7 +2,7 @@
 // whole record and the raw payload. A modal: the page behind it is inert, Escape closes it, and focus
 // goes back to the run's row. The field lists are typed against the generated schema, so a field the
 // API gains fails the type check until the panel shows it.
-import { useEffect, useRef, useState, type ReactNode } from "react";
+import { useEffect, useEffectEvent, useRef, useState, type ReactNode } from "react";
 import { createPortal } from "react-dom";
 import type { RunDetail, Schemas } from "../api/client";
 import { useRun } from "../api/hooks";
@@ -234,9 +234,9 @@ export function RunPanel({ id, showRaw = false, onClose, onOpen }: {
 }) {
   const run = useRun(id);
   const closeRef = useRef<HTMLButtonElement>(null);
-  const firstId = useRef(id);
-  const close = useRef(onClose);
-  close.current = onClose;
+  // The run the panel opened with (the table's row that gets focus back), whichever is shown later.
+  const [firstId] = useState(id);
+  const close = useEffectEvent(() => onClose());
   useInertBackground();
 
   useEffect(() => {
@@ -247,7 +247,7 @@ export function RunPanel({ id, showRaw = false, onClose, onOpen }: {
       // A dialog over the panel (the token prompt) handles its own Escape.
       if (e.key !== "Escape" || e.defaultPrevented || document.querySelector("dialog[open]")) return;
       e.preventDefault();
-      close.current();
+      close();
     };
     window.addEventListener("keydown", onKey);
     return () => {
@@ -256,11 +256,11 @@ export function RunPanel({ id, showRaw = false, onClose, onOpen }: {
       // Back to the run's row (after the background is no longer inert), else where focus was.
       queueMicrotask(() => {
         if (open || document.querySelector(".panel")) return; // remounted (React's StrictMode checks)
-        const row = Array.from(document.querySelectorAll<HTMLElement>("tr[data-run-id]")).find((tr) => tr.dataset.runId === firstId.current);
+        const row = Array.from(document.querySelectorAll<HTMLElement>("tr[data-run-id]")).find((tr) => tr.dataset.runId === firstId);
         (row ?? opener)?.focus?.({ preventScroll: false });
       });
     };
-  }, []);
+  }, [firstId]);
 
   const url = run.data?.url;
   return createPortal(
@@ -275,7 +275,7 @@ export function RunPanel({ id, showRaw = false, onClose, onOpen }: {
             ✕
           </button>
         </div>
-        <RunBody key={id} id={id} showRaw={showRaw && id === firstId.current} onOpen={onOpen} />
+        <RunBody key={id} id={id} showRaw={showRaw && id === firstId} onOpen={onOpen} />
       </aside>
     </div>,
     document.body,

@@ -16,8 +16,8 @@ function run(i: number): Run {
 
 it("shows every loaded run, and highlights only a run that arrives after", async () => {
   let runs = Array.from({ length: 50 }, (_, i) => run(i + 1));
-  vi.stubGlobal("fetch", vi.fn(async () =>
-    new Response(JSON.stringify({ runs, next_cursor: null }), { headers: { "Content-Type": "application/json" } })));
+  vi.stubGlobal("fetch", vi.fn(() =>
+    Promise.resolve(new Response(JSON.stringify({ runs, next_cursor: null }), { headers: { "Content-Type": "application/json" } }))));
   const client = new QueryClient({ defaultOptions: { queries: { retry: false } } });
   const { container } = render(
     <QueryClientProvider client={client}>

@@ -1,7 +1,7 @@
 // Recent runs: newest first by default, paged with "Load more"; runs announced by the stream
 // appear at the top as they happen. Only time and duration sort: the API orders runs by those
 // across every page, and sorting one loaded page in the browser would mislead.
-import { startTransition, useEffect, useRef, useState } from "react";
+import { startTransition, useEffect, useState } from "react";
 import { useRuns } from "../api/hooks";
 import type { Run } from "../api/client";
 import { formatDuration, formatElapsed, formatTime } from "../lib/format";
@@ -34,12 +34,14 @@ export function RunsTable({ view, onView, onOpen }: {
     if (!allRows && rows.length > FIRST_ROWS) startTransition(() => setAllRows(true));
   }, [allRows, rows.length]);
   const shown = allRows ? rows : rows.slice(0, FIRST_ROWS);
-  const seen = useRef<Set<string> | null>(null);
-  const fresh = new Set<string>();
-  if (seen.current) for (const r of rows) if (!seen.current.has(r.id)) fresh.add(r.id);
-  useEffect(() => {
-    seen.current = new Set(rows.map((r) => r.id));
-  });
+  // Runs that were not in the list before its last change (the stream's, a refetch's): highlighted.
+  // Not on the first load. Kept from render to render until the list changes again.
+  const [loaded, setLoaded] = useState({ data: runs.data, fresh: new Set<string>() });
+  if (loaded.data !== runs.data) {
+    const before = new Set(loaded.data?.pages.flatMap((p) => p.runs.map((r) => r.id)));
+    setLoaded({ data: runs.data, fresh: new Set(loaded.data ? rows.filter((r) => !before.has(r.id)).map((r) => r.id) : []) });
+  }
+  const fresh = loaded.fresh;
 
   /** A sortable column's header: a button, with aria-sort saying the current order. */
   const sortHeader = (label: string, asc: Sort, desc: Sort, words: [string, string]) => {

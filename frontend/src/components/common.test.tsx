@@ -56,7 +56,7 @@ describe("copying", () => {
   });
 
   it("falls back when the Clipboard API refuses, and says false when nothing works", async () => {
-    setClipboard({ writeText: vi.fn(async () => { throw new DOMException("denied", "NotAllowedError"); }) });
+    setClipboard({ writeText: vi.fn(() => Promise.reject(new DOMException("denied", "NotAllowedError"))) });
     copied = [];
     execCommand(true);
     expect(await copyText("x")).toBe(true);
@@ -79,12 +79,12 @@ describe("copying", () => {
     }
     execCommand(true);
     render(<Secret />);
-    await act(async () => fireEvent.click(screen.getByRole("button", { name: "Copy" })));
+    await act(() => Promise.resolve(fireEvent.click(screen.getByRole("button", { name: "Copy" }))));
     expect(screen.getByRole("button", { name: "Copied" })).toBeTruthy();
     expect(screen.getByRole("status").textContent).toBe("Copied to the clipboard");
 
     execCommand(false);
-    await act(async () => fireEvent.click(screen.getByRole("button", { name: "Copied" })));
+    await act(() => Promise.resolve(fireEvent.click(screen.getByRole("button", { name: "Copied" }))));
     expect(screen.getByRole("button", { name: "Select and copy" })).toBeTruthy();
     expect(window.getSelection()?.toString()).toBe("cicd_abc");
   });

@@ -88,19 +88,20 @@ export function CopyButton({ text, label = "Copy", target }: {
   const [result, setResult] = useState<"copied" | "manual" | null>(null);
   const timer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   useEffect(() => () => clearTimeout(timer.current), []);
+  const copy = async (button: HTMLButtonElement) => {
+    const ok = await copyText(text, button);
+    if (!ok) selectContents(target?.current);
+    setResult(ok ? "copied" : "manual");
+    clearTimeout(timer.current);
+    timer.current = setTimeout(() => setResult(null), ok ? 1500 : 6000);
+  };
   return (
     <>
       <button
         type="button"
         className="btn small"
         title={result === "manual" ? "This browser did not let the page copy: the text is selected, press Ctrl+C (⌘C)" : undefined}
-        onClick={async (e) => {
-          const ok = await copyText(text, e.currentTarget);
-          if (!ok) selectContents(target?.current);
-          setResult(ok ? "copied" : "manual");
-          clearTimeout(timer.current);
-          timer.current = setTimeout(() => setResult(null), ok ? 1500 : 6000);
-        }}
+        onClick={(e) => void copy(e.currentTarget)}
       >
         {result === "copied" ? "Copied" : result === "manual" ? "Select and copy" : label}
       </button>

@@ -18,7 +18,7 @@ describe("formatDuration", () => {
     [86_400, "1d"],
     [2 * 86_400 + 3 * 3_600 + 59, "2d 3h"],
   ])("%s → %s", (input, expected) => {
-    expect(formatDuration(input as number | null | undefined)).toBe(expected);
+    expect(formatDuration(input)).toBe(expected);
   });
 });
 

@@ -82,8 +82,8 @@ export function toZonedInput(iso: string | undefined, zone: TimeZone): string {
 export function fromZonedInput(value: string, zone: TimeZone): string | null {
   const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2}))?$/.exec(value);
   if (!m) return null;
-  const [, y, mo, d, h, mi, s] = m.map(Number) as number[];
-  const wall = Date.UTC(y!, mo! - 1, d!, h!, mi!, s || 0);
+  const [y, mo, d, h, mi, s] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  const wall = Date.UTC(y, mo - 1, d, h, mi, s || 0);
   if (Number.isNaN(wall)) return null;
   // The offset differs by at most a few hours either side; try both and keep what round-trips.
   const before = zoneOffsetMs(wall - 12 * 3_600_000, zone);

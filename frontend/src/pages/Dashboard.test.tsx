@@ -11,9 +11,10 @@ it("shows how to send the first run instead of empty charts", async () => {
     "/api/filters": { providers: [], repos: [], workflows: [], branches: [] },
     "/api/alerts": [],
   };
-  vi.stubGlobal("fetch", vi.fn(async (req: Request) => {
-    const body = empty[new URL(req.url).pathname] ?? { error: { code: "not_found", message: "unexpected" } };
-    return new Response(JSON.stringify(body), { status: body && "error" in (body as object) ? 404 : 200, headers: { "Content-Type": "application/json" } });
+  vi.stubGlobal("fetch", vi.fn((req: Request) => {
+    const known = empty[new URL(req.url).pathname];
+    const body = known ?? { error: { code: "not_found", message: "unexpected" } };
+    return Promise.resolve(new Response(JSON.stringify(body), { status: known === undefined ? 404 : 200, headers: { "Content-Type": "application/json" } }));
   }));
   const client = new QueryClient({ defaultOptions: { queries: { retry: false } } });
   render(

@@ -1,6 +1,6 @@
 // The retention policy: how many days raw runs are kept, and how long the hourly rollups behind the
 // charts outlive them.
-import { useEffect, useState } from "react";
+import { useState } from "react";
 import { useSaveSettings, useSettings } from "../../api/settings";
 import { ErrorBox, Skeleton } from "../../components/common";
 
@@ -11,14 +11,16 @@ interface Form {
 
 export function Retention() {
   const settings = useSettings();
-  const [form, setForm] = useState<Form>({ runs: "", rollups: "" });
-  const saved = settings.data
+  const saved: Form | undefined = settings.data
     ? { runs: String(settings.data.retention_days), rollups: String(settings.data.rollup_retention_days) }
     : undefined;
-  useEffect(() => {
-    if (settings.data)
-      setForm({ runs: String(settings.data.retention_days), rollups: String(settings.data.rollup_retention_days) });
-  }, [settings.data]);
+  const [form, setForm] = useState<Form>(saved ?? { runs: "", rollups: "" });
+  // The form starts over from the stored settings whenever they change (loaded, saved, refetched).
+  const [shown, setShown] = useState(settings.data);
+  if (shown !== settings.data) {
+    setShown(settings.data);
+    if (saved) setForm(saved);
+  }
   const save = useSaveSettings();
   const unchanged = saved !== undefined && form.runs === saved.runs && form.rollups === saved.rollups;
   return (

@@ -100,21 +100,26 @@ function RuleForm({ draft, onChange, onCancel, onSave, saving, error }: {
   const setSpec = (patch: Partial<RuleSpec>) => onChange({ ...draft, spec: { ...spec, ...patch } });
   const setCondition = (patch: Partial<Condition>) => setSpec({ condition: { ...spec.condition, ...patch } as Condition });
   const c = spec.condition as Record<string, unknown> & Condition;
+  /** A condition field as its input's text (spans are strings: "15m"). */
+  const textOf = (key: string) => {
+    const v = c[key];
+    return typeof v === "string" || typeof v === "number" ? String(v) : "";
+  };
   const spanField = (key: string, label: string) => (
     <label className="field">{label}
-      <input type="text" value={String(c[key] ?? "")} pattern="([0-9]+(s|m|h|d))+" title="e.g. 30s, 15m, 1h30m, 7d"
-        aria-invalid={!isSpan(String(c[key] ?? ""))} onChange={(e) => setCondition({ [key]: e.target.value } as Partial<Condition>)} />
+      <input type="text" value={textOf(key)} pattern="([0-9]+(s|m|h|d))+" title="e.g. 30s, 15m, 1h30m, 7d"
+        aria-invalid={!isSpan(textOf(key))} onChange={(e) => setCondition({ [key]: e.target.value })} />
     </label>
   );
   const numberField = (key: string, label: string, min: number, max?: number) => (
     <label className="field">{label}
       <input type="number" min={min} max={max} step="any" value={Number(c[key] ?? 0)}
-        onChange={(e) => setCondition({ [key]: Number(e.target.value) } as Partial<Condition>)} />
+        onChange={(e) => setCondition({ [key]: Number(e.target.value) })} />
     </label>
   );
   const statField = (
     <label className="field">Statistic
-      <select value={String(c.stat ?? "p95")} onChange={(e) => setCondition({ stat: e.target.value } as Partial<Condition>)}>
+      <select value={typeof c.stat === "string" ? c.stat : "p95"} onChange={(e) => setCondition({ stat: e.target.value } as Partial<Condition>)}>
         <option value="p95">p95</option><option value="avg">average</option>
       </select>
     </label>
@@ -149,7 +154,7 @@ function RuleForm({ draft, onChange, onCancel, onSave, saving, error }: {
           </select>
         </label>
         {c.type === "RunFailed" && (
-          <label className="row"><input type="checkbox" checked={!!c.onlyFirst} onChange={(e) => setCondition({ onlyFirst: e.target.checked } as Partial<Condition>)} /> Only the first failure after a success</label>
+          <label className="row"><input type="checkbox" checked={!!c.onlyFirst} onChange={(e) => setCondition({ onlyFirst: e.target.checked })} /> Only the first failure after a success</label>
         )}
         {c.type === "ConsecutiveFailures" && numberField("threshold", "Failures in a row", 1)}
         {c.type === "FailureRate" && <>{numberField("threshold", "Failure rate (%)", 0.1, 100)}{spanField("window", "Window")}{numberField("minRuns", "Minimum runs", 0)}</>}
