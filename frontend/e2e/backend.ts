@@ -13,7 +13,10 @@ export interface Backend {
   start(): Promise<void>;
   stop(): Promise<void>;
   /** Calls the API as admin (or with another token). */
-  api<T = unknown>(path: string, init?: { method?: string; body?: unknown; token?: string }): Promise<{ status: number; body: T }>;
+  api<T = unknown>(
+    path: string,
+    init?: { method?: string; body?: unknown; token?: string },
+  ): Promise<{ status: number; body: T }>;
 }
 
 function freePort(): Promise<number> {
@@ -55,7 +58,10 @@ export async function backend(): Promise<Backend> {
     url,
     port,
     async start() {
-      child = spawn(bin, ["serve"], { env: { ...env, CICD_LISTEN: `127.0.0.1:${port}` }, stdio: ["ignore", "inherit", "inherit"] });
+      child = spawn(bin, ["serve"], {
+        env: { ...env, CICD_LISTEN: `127.0.0.1:${port}` },
+        stdio: ["ignore", "inherit", "inherit"],
+      });
       const deadline = Date.now() + 30_000;
       while (Date.now() < deadline) {
         try {

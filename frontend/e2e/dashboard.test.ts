@@ -42,7 +42,10 @@ afterAll(async () => {
   await server?.stop();
 });
 
-async function open(path = "/", options: { dark?: boolean; width?: number; height?: number; setup?: (page: Page) => Promise<unknown> } = {}): Promise<Page> {
+async function open(
+  path = "/",
+  options: { dark?: boolean; width?: number; height?: number; setup?: (page: Page) => Promise<unknown> } = {},
+): Promise<Page> {
   const context = await browser.newContext({
     viewport: { width: options.width ?? 1440, height: options.height ?? 960 },
     colorScheme: options.dark ? "dark" : "light",
@@ -60,7 +63,9 @@ async function open(path = "/", options: { dark?: boolean; width?: number; heigh
 
 /** Two animation frames: what the last change drew is on screen. */
 async function settle(page: Page): Promise<void> {
-  await page.evaluate(() => new Promise<void>((done) => requestAnimationFrame(() => requestAnimationFrame(() => done()))));
+  await page.evaluate(
+    () => new Promise<void>((done) => requestAnimationFrame(() => requestAnimationFrame(() => done()))),
+  );
 }
 
 /**
@@ -73,9 +78,9 @@ async function shoot(page: Page, name: string, options: { fullPage?: boolean } =
     await page.emulateMedia({ colorScheme: scheme });
     await expect.poll(() => page.evaluate(() => document.documentElement.dataset.theme)).toBe(scheme);
     // Charts draw with the theme's colours: they are redrawn in the new ones.
-    await expect.poll(() => page.locator(".chart").evaluateAll((els) => els.map((e) => e.getAttribute("data-theme")))).toEqual(
-      expect.not.arrayContaining([scheme === "dark" ? "light" : "dark"]),
-    );
+    await expect
+      .poll(() => page.locator(".chart").evaluateAll((els) => els.map((e) => e.getAttribute("data-theme"))))
+      .toEqual(expect.not.arrayContaining([scheme === "dark" ? "light" : "dark"]));
     await settle(page);
     await page.screenshot({ path: `${SHOTS}/${name}-${scheme}.png`, ...options });
   }
@@ -83,7 +88,8 @@ async function shoot(page: Page, name: string, options: { fullPage?: boolean } =
 }
 
 const theme = (page: Page) => page.evaluate(() => document.documentElement.dataset.theme);
-const focusedRunId = (page: Page) => page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset.runId ?? null);
+const focusedRunId = (page: Page) =>
+  page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset.runId ?? null);
 const hhmm = (text: string) => /(\d{2}):(\d{2})/.exec(text)!.slice(1).map(Number) as [number, number];
 
 const kpi = (page: Page, label: string) => page.getByTestId(`kpi-${label}`);
@@ -91,9 +97,15 @@ const kpi = (page: Page, label: string) => page.getByTestId(`kpi-${label}`);
 function event(id: string, patch: Record<string, unknown> = {}) {
   const finished = new Date();
   return {
-    id, workflow: "e2e", repo: "e2e/live", branch: "main", status: "success",
-    started_at: new Date(finished.getTime() - 90_000).toISOString(), finished_at: finished.toISOString(),
-    meta: { note: "posted by the e2e test", marker: id }, ...patch,
+    id,
+    workflow: "e2e",
+    repo: "e2e/live",
+    branch: "main",
+    status: "success",
+    started_at: new Date(finished.getTime() - 90_000).toISOString(),
+    finished_at: finished.toISOString(),
+    meta: { note: "posted by the e2e test", marker: id },
+    ...patch,
   };
 }
 
@@ -129,10 +141,13 @@ describe("dashboard", () => {
     await page.locator("tr[data-run-id]").first().waitFor();
     // Demo runs link to their CI page; the failed-runs card compares with the 24 hours before.
     expect(await page.getByRole("link", { name: /^Open run .* in CI$/ }).count()).toBeGreaterThan(0);
-    expect(await page.getByRole("article", { name: "Failed runs (24 h)" }).textContent()).toMatch(/vs previous 24 h|no data/);
+    expect(await page.getByRole("article", { name: "Failed runs (24 h)" }).textContent()).toMatch(
+      /vs previous 24 h|no data/,
+    );
     await shoot(page, "dashboard");
     if (process.env.CICD_UPDATE_DOCS_SCREENSHOTS === "1") {
-      for (const scheme of ["light", "dark"]) copyFileSync(`${SHOTS}/dashboard-${scheme}.png`, `${DOCS_SHOTS}/dashboard-${scheme}.png`);
+      for (const scheme of ["light", "dark"])
+        copyFileSync(`${SHOTS}/dashboard-${scheme}.png`, `${DOCS_SHOTS}/dashboard-${scheme}.png`);
     }
     const dark = await open("/", { dark: true });
     await dark.locator("tr[data-run-id]").first().waitFor();
@@ -235,7 +250,9 @@ describe("dashboard", () => {
     const zone = page.getByLabel("Time zone");
     await zone.focus();
     // The figures are asked for in the zone too (days and weeks start at its midnight).
-    const metrics = page.waitForRequest((r) => r.url().includes("/api/metrics") && new URL(r.url()).searchParams.get("tz") === "Asia/Kolkata");
+    const metrics = page.waitForRequest(
+      (r) => r.url().includes("/api/metrics") && new URL(r.url()).searchParams.get("tz") === "Asia/Kolkata",
+    );
     await zone.selectOption("Asia/Kolkata");
     await expect.poll(() => page.url()).toContain("tz=Asia%2FKolkata");
     await metrics;
@@ -292,7 +309,10 @@ describe("dashboard", () => {
     await page.locator(`tr[data-run-id="${id}"]`).waitFor({ timeout: 10_000 });
     figures.live_row_ms = Date.now() - posted;
     await expect
-      .poll(async () => Number((await kpi(page, "Total runs").textContent())!.replace(/,/g, "")), { timeout: 10_000, interval: 25 })
+      .poll(async () => Number((await kpi(page, "Total runs").textContent())!.replace(/,/g, "")), {
+        timeout: 10_000,
+        interval: 25,
+      })
       .toBe(before + 1);
     figures.live_kpi_ms = Date.now() - posted;
     const budget = Number(process.env.CICD_E2E_LIVE_BUDGET_MS ?? 0);
@@ -302,7 +322,11 @@ describe("dashboard", () => {
   it("opens a run in the side panel: every field, the raw JSON, a modal that gives focus back", async () => {
     const id = `e2e-panel-${Date.now()}`;
     const body = event(id, {
-      status: "failure", run_key: `key-${id}`, commit_sha: "abcdef1", triggered_by: "push", url: "https://ci.example/runs/1",
+      status: "failure",
+      run_key: `key-${id}`,
+      commit_sha: "abcdef1",
+      triggered_by: "push",
+      url: "https://ci.example/runs/1",
       queued_at: new Date(Date.now() - 120_000).toISOString(),
     });
     expect((await server.api("/api/events", { body, token: ingest })).status).toBe(201);
@@ -315,12 +339,16 @@ describe("dashboard", () => {
     for (const field of ["Run key", "Commit", "Triggered by", "Queued", "Queue time", "URL", "Recorded"]) {
       await panel.getByText(field, { exact: true }).waitFor();
     }
-    expect(await panel.getByRole("link", { name: "Open in CI ↗" }).getAttribute("href")).toBe("https://ci.example/runs/1");
+    expect(await panel.getByRole("link", { name: "Open in CI ↗" }).getAttribute("href")).toBe(
+      "https://ci.example/runs/1",
+    );
     // A modal: the page behind is inert.
     expect(await page.locator("header.top").getAttribute("inert")).toBe("");
     expect(await page.locator("main").getAttribute("inert")).toBe("");
     await panel.getByText("Full record").click();
-    await expect.poll(() => panel.getByTestId("full-json").locator("pre").textContent()).toContain(`"run_key": "key-${id}"`);
+    await expect
+      .poll(() => panel.getByTestId("full-json").locator("pre").textContent())
+      .toContain(`"run_key": "key-${id}"`);
     await panel.getByText("Raw payload").click();
     await expect.poll(() => panel.getByTestId("raw-json").locator("pre").textContent()).toContain(`"marker": "${id}"`);
     await shoot(page, "run-panel");
@@ -340,12 +368,27 @@ describe("dashboard", () => {
 
   it("acknowledges an incident after asking for the admin token", async () => {
     const rule = await server.api("/api/alert-rules", {
-      body: { name: "e2e-red", spec: { match: { repo: "e2e/alerts" }, condition: { type: "RunFailed" }, severity: "critical", notify: { integrations: [], groupWait: "1s" } } },
+      body: {
+        name: "e2e-red",
+        spec: {
+          match: { repo: "e2e/alerts" },
+          condition: { type: "RunFailed" },
+          severity: "critical",
+          notify: { integrations: [], groupWait: "1s" },
+        },
+      },
     });
     expect(rule.status, JSON.stringify(rule.body)).toBe(201);
     const page = await open("/?range=24h");
     await page.locator("tr[data-run-id]").first().waitFor();
-    expect((await server.api("/api/events", { body: event(`e2e-alert-${Date.now()}`, { repo: "e2e/alerts", status: "failure" }), token: ingest })).status).toBe(201);
+    expect(
+      (
+        await server.api("/api/events", {
+          body: event(`e2e-alert-${Date.now()}`, { repo: "e2e/alerts", status: "failure" }),
+          token: ingest,
+        })
+      ).status,
+    ).toBe(201);
     const ack = page.getByRole("button", { name: "Acknowledge e2e-red" });
     await ack.waitFor({ timeout: 10_000 });
     await ack.click();
@@ -409,7 +452,8 @@ describe("dashboard", () => {
     const page = await open("/", {
       setup: async (p) => {
         await p.route("**/api/filters", (route) =>
-          route.fulfill({ json: { providers: [], repos: [], workflows: [], branches: [] } }));
+          route.fulfill({ json: { providers: [], repos: [], workflows: [], branches: [] } }),
+        );
         // Plain HTTP on an internal host name has no Clipboard API: copying falls back.
         await p.addInitScript(() => Object.defineProperty(Navigator.prototype, "clipboard", { get: () => undefined }));
       },
@@ -418,7 +462,10 @@ describe("dashboard", () => {
     const curl = (await page.getByTestId("example-curl").textContent())!;
     expect(curl).toContain(`curl -X POST ${server.url}/api/events`);
     const example = JSON.parse(/-d '([\s\S]*)'$/.exec(curl)![1]!) as GenericEvent;
-    const posted = await server.api("/api/events", { body: { ...example, id: `e2e-example-${Date.now()}` }, token: ingest });
+    const posted = await server.api("/api/events", {
+      body: { ...example, id: `e2e-example-${Date.now()}` },
+      token: ingest,
+    });
     expect(posted.status, JSON.stringify(posted.body)).toBe(201);
     await page.getByRole("button", { name: "Copy command" }).click();
     await expect.poll(() => page.getByRole("button", { name: /^(Copied|Select and copy)$/ }).count()).toBe(1);

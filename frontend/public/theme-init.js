@@ -8,6 +8,8 @@
   } catch {
     // Storage disabled: follow the system.
   }
-  var dark = theme === "dark" || (theme !== "light" && !!window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches);
+  var dark =
+    theme === "dark" ||
+    (theme !== "light" && !!window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches);
   document.documentElement.setAttribute("data-theme", dark ? "dark" : "light");
 })();

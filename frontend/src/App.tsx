@@ -102,7 +102,14 @@ function Shell() {
       )}
       {!offline && needsToken && view.page === "dashboard" && (
         <div className="banner warn" role="alert">
-          {error?.message} <button type="button" className="btn small" onClick={() => void ask("Reading the dashboard needs a read (or admin) token.")}>Enter a token</button>
+          {error?.message}{" "}
+          <button
+            type="button"
+            className="btn small"
+            onClick={() => void ask("Reading the dashboard needs a read (or admin) token.")}
+          >
+            Enter a token
+          </button>
         </div>
       )}
       <main>

@@ -83,9 +83,7 @@ export const api = createClient<paths>({
 });
 
 /** Unwraps an openapi-fetch result: the data, or an ApiError built from the error body. */
-export async function call<T>(
-  pending: Promise<{ data?: T; error?: unknown; response: Response }>,
-): Promise<T> {
+export async function call<T>(pending: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
   let result: { data?: T; error?: unknown; response: Response };
   try {
     result = await pending;

@@ -12,8 +12,16 @@ const now = new Date("2026-11-27T10:20:00Z");
 
 function run(id: string, patch: Partial<Run> = {}): Run {
   return {
-    id, provider: "generic", workflow: "ci", repo: "acme/api", branch: "main", status: "success", attempt: 1,
-    started_at: "2026-11-27T10:00:00Z", created_at: "2026-11-27T10:00:00Z", updated_at: "2026-11-27T10:05:00Z",
+    id,
+    provider: "generic",
+    workflow: "ci",
+    repo: "acme/api",
+    branch: "main",
+    status: "success",
+    attempt: 1,
+    started_at: "2026-11-27T10:00:00Z",
+    created_at: "2026-11-27T10:00:00Z",
+    updated_at: "2026-11-27T10:05:00Z",
     ...patch,
   };
 }
@@ -23,7 +31,9 @@ function json(body: unknown, status = 200) {
 }
 
 function wrapper(client: QueryClient) {
-  return ({ children }: { children: ReactNode }) => <QueryClientProvider client={client}>{children}</QueryClientProvider>;
+  return ({ children }: { children: ReactNode }) => (
+    <QueryClientProvider client={client}>{children}</QueryClientProvider>
+  );
 }
 
 afterEach(() => {
@@ -34,12 +44,22 @@ afterEach(() => {
 describe("query parameters", () => {
   it("turn the view's filters and window into the API's parameters", () => {
     expect(metricsParams(view, now)).toEqual({
-      from: "2026-11-26T11:00:00.000Z", to: "2026-11-27T11:00:00.000Z", group_by: "hour", limit: 0, repo: "acme/api",
+      from: "2026-11-26T11:00:00.000Z",
+      to: "2026-11-27T11:00:00.000Z",
+      group_by: "hour",
+      limit: 0,
+      repo: "acme/api",
       tz: Intl.DateTimeFormat().resolvedOptions().timeZone,
     });
     expect(metricsParams({ ...view, tz: "Europe/Berlin" }, now).tz).toBe("Europe/Berlin");
-    expect(metricsParams({ ...view, tz: "Mars/Olympus" }, now).tz).toBe(Intl.DateTimeFormat().resolvedOptions().timeZone);
-    expect(runsParams({ ...view, status: "failure", sort: "slowest" }, now)).toMatchObject({ status: "failure", sort: "slowest", limit: 50 });
+    expect(metricsParams({ ...view, tz: "Mars/Olympus" }, now).tz).toBe(
+      Intl.DateTimeFormat().resolvedOptions().timeZone,
+    );
+    expect(runsParams({ ...view, status: "failure", sort: "slowest" }, now)).toMatchObject({
+      status: "failure",
+      sort: "slowest",
+      limit: 50,
+    });
   });
   it("match a run against them", () => {
     const p = runsParams(view, now);
@@ -58,7 +78,10 @@ describe("live runs in cached lists", () => {
       pages: [{ runs: [run("old-2"), run("old-1")] }],
       pageParams: [undefined],
     });
-    const rows = () => client.getQueryData<InfiniteData<Schemas["RunPage"]>>(keys.runs(params))!.pages[0]!.runs.map((r) => `${r.id}:${r.status}`);
+    const rows = () =>
+      client
+        .getQueryData<InfiniteData<Schemas["RunPage"]>>(keys.runs(params))!
+        .pages[0]!.runs.map((r) => `${r.id}:${r.status}`);
     return { client, rows, params };
   }
 
@@ -102,7 +125,23 @@ describe("data hooks", () => {
   });
 
   it("turn the backend's error shape into an ApiError", async () => {
-    vi.stubGlobal("fetch", vi.fn(() => Promise.resolve(json({ error: { code: "validation_failed", message: "bad from", details: [{ field: "from", message: "must be before to" }] } }, 422))));
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(() =>
+        Promise.resolve(
+          json(
+            {
+              error: {
+                code: "validation_failed",
+                message: "bad from",
+                details: [{ field: "from", message: "must be before to" }],
+              },
+            },
+            422,
+          ),
+        ),
+      ),
+    );
     const client = new QueryClient({ defaultOptions: { queries: { retry: false } } });
     const { result } = renderHook(() => useMetrics(view), { wrapper: wrapper(client) });
     await waitFor(() => expect(result.current.isError).toBe(true));
@@ -112,7 +151,10 @@ describe("data hooks", () => {
   });
 
   it("report an unreachable backend as offline", async () => {
-    vi.stubGlobal("fetch", vi.fn(() => Promise.reject(new TypeError("Failed to fetch"))));
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(() => Promise.reject(new TypeError("Failed to fetch"))),
+    );
     const client = new QueryClient({ defaultOptions: { queries: { retry: false } } });
     const { result } = renderHook(() => useMetrics(view), { wrapper: wrapper(client) });
     await waitFor(() => expect(result.current.isError).toBe(true));

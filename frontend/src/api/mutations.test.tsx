@@ -13,7 +13,9 @@ import { useCreateToken } from "./tokens";
 afterEach(() => vi.unstubAllGlobals());
 
 function json(body: unknown, status = 200) {
-  return Promise.resolve(new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } }));
+  return Promise.resolve(
+    new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } }),
+  );
 }
 
 /** A query client and a wrapper whose token prompt is never needed. */
@@ -76,7 +78,12 @@ describe("mutations", () => {
     vi.stubGlobal("fetch", fetch);
     const { wrapper, invalidated } = setup();
     const { result } = renderHook(() => useSaveIntegration(), { wrapper });
-    const spec = { type: "Slack", sendResolved: true, suspend: false, slack: { webhookUrl: {}, channel: null } } as const;
+    const spec = {
+      type: "Slack",
+      sendResolved: true,
+      suspend: false,
+      slack: { webhookUrl: {}, channel: null },
+    } as const;
     act(() => result.current.mutate({ id: 3, name: "slack ", spec }));
     await waitFor(() => expect(result.current.isSuccess).toBe(true));
     const req = fetch.mock.calls[0]![0];
@@ -86,7 +93,9 @@ describe("mutations", () => {
   });
 
   it("disable a rule by replacing it with suspend set, and refetch the rules even when it fails", async () => {
-    const fetch = vi.fn((_req: Request) => json({ error: { code: "conflict", message: "managed by Kubernetes" } }, 409));
+    const fetch = vi.fn((_req: Request) =>
+      json({ error: { code: "conflict", message: "managed by Kubernetes" } }, 409),
+    );
     vi.stubGlobal("fetch", fetch);
     const { wrapper, invalidated } = setup();
     const { result } = renderHook(() => useToggleRule(), { wrapper });

@@ -39,7 +39,8 @@ export function useToggleRule() {
   const client = useQueryClient();
   const { withToken } = useAuth();
   return useMutation({
-    mutationFn: (r: RuleInfo) => saveRule(withToken, { id: r.id, name: r.name, spec: { ...r.spec, suspend: r.enabled } }),
+    mutationFn: (r: RuleInfo) =>
+      saveRule(withToken, { id: r.id, name: r.name, spec: { ...r.spec, suspend: r.enabled } }),
     onSettled: () => void client.invalidateQueries({ queryKey: keys.rules }),
   });
 }

@@ -22,7 +22,9 @@ afterEach(() => {
 describe("reconnect delay", () => {
   it("doubles from the server's retry hint up to 30 s, with ±25% jitter", () => {
     const mid = () => 0.5;
-    expect([0, 1, 2, 3, 4, 5, 9].map((n) => reconnectDelay(n, undefined, mid))).toEqual([1000, 2000, 4000, 8000, 16000, 30000, 30000]);
+    expect([0, 1, 2, 3, 4, 5, 9].map((n) => reconnectDelay(n, undefined, mid))).toEqual([
+      1000, 2000, 4000, 8000, 16000, 30000, 30000,
+    ]);
     expect(reconnectDelay(0, 3000, mid)).toBe(3000);
     expect(reconnectDelay(0, 1000, () => 0)).toBe(750);
     expect(reconnectDelay(0, 1000, () => 0.999)).toBe(1250);
@@ -34,14 +36,20 @@ describe("openStream", () => {
     tokenStore.set("cicd_read");
     const fetch = vi
       .fn()
-      .mockResolvedValueOnce(sse(['retry: 10\nevent: hello\ndata: {"live":true}\n\nevent: ru', 'n\ndata: {"id":"r1"}\n\n']))
+      .mockResolvedValueOnce(
+        sse(['retry: 10\nevent: hello\ndata: {"live":true}\n\nevent: ru', 'n\ndata: {"id":"r1"}\n\n']),
+      )
       .mockResolvedValueOnce(sse(['event: hello\ndata: {"live":true}\n\nevent: run\ndata: {"id":"r2"}\n\n']))
       .mockImplementation(() => new Promise(() => {}));
     vi.stubGlobal("fetch", fetch);
     const events: string[] = [];
     const states: StreamState[] = [];
     const stop = openStream({ onEvent: (e, d) => events.push(`${e} ${d}`), onState: (s) => states.push(s) });
-    await vi.waitFor(() => expect(events).toEqual(['hello {"live":true}', 'run {"id":"r1"}', 'hello {"live":true}', 'run {"id":"r2"}']), { timeout: 3000 });
+    await vi.waitFor(
+      () =>
+        expect(events).toEqual(['hello {"live":true}', 'run {"id":"r1"}', 'hello {"live":true}', 'run {"id":"r2"}']),
+      { timeout: 3000 },
+    );
     stop();
     expect(states.slice(0, 3)).toEqual(["connecting", "live", "offline"]);
     expect(states).toContain("live");
@@ -51,7 +59,14 @@ describe("openStream", () => {
 
   it("tells an unreachable backend from one that refuses the stream", async () => {
     const states: StreamState[] = [];
-    vi.stubGlobal("fetch", vi.fn().mockRejectedValueOnce(new TypeError("Failed to fetch")).mockResolvedValueOnce(new Response("{}", { status: 401 })).mockImplementation(() => new Promise(() => {})));
+    vi.stubGlobal(
+      "fetch",
+      vi
+        .fn()
+        .mockRejectedValueOnce(new TypeError("Failed to fetch"))
+        .mockResolvedValueOnce(new Response("{}", { status: 401 }))
+        .mockImplementation(() => new Promise(() => {})),
+    );
     const stop = openStream({ onEvent: () => {}, onState: (s) => states.push(s) });
     await vi.waitFor(() => expect(states).toContain("error"), { timeout: 5000 });
     stop();
@@ -88,7 +103,13 @@ describe("openStream", () => {
         setTimeout(() => c.enqueue(new TextEncoder().encode('event: resync\ndata: {"reason":"reconnected"}\n\n')), 20);
       },
     });
-    vi.stubGlobal("fetch", vi.fn().mockResolvedValueOnce(new Response(body)).mockImplementation(() => new Promise(() => {})));
+    vi.stubGlobal(
+      "fetch",
+      vi
+        .fn()
+        .mockResolvedValueOnce(new Response(body))
+        .mockImplementation(() => new Promise(() => {})),
+    );
     const states: StreamState[] = [];
     const stop = openStream({ onEvent: () => {}, onState: (s) => states.push(s) });
     await vi.waitFor(() => expect(states).toEqual(["connecting", "stale", "live"]));

@@ -32,7 +32,8 @@ export function useRevokeToken() {
   const client = useQueryClient();
   const { withToken } = useAuth();
   return useMutation({
-    mutationFn: (id: number) => withToken(ADMIN, () => call(api.DELETE("/api/tokens/{id}", { params: { path: { id } } }))),
+    mutationFn: (id: number) =>
+      withToken(ADMIN, () => call(api.DELETE("/api/tokens/{id}", { params: { path: { id } } }))),
     onSettled: () => void client.invalidateQueries({ queryKey: keys.tokens }),
   });
 }

@@ -16,19 +16,37 @@ const MUTES = [
 ] as const;
 
 /** Mute for a chosen time: the choice, then a button (changing the choice alone does nothing). */
-function MuteControl({ incident, disabled, onMute }: { incident: Incident; disabled: boolean; onMute: (duration: string) => void }) {
+function MuteControl({
+  incident,
+  disabled,
+  onMute,
+}: {
+  incident: Incident;
+  disabled: boolean;
+  onMute: (duration: string) => void;
+}) {
   const [duration, setDuration] = useState<string>(MUTES[0][0]);
   return (
-    <form className="row mute" onSubmit={(e) => { e.preventDefault(); onMute(duration); }}>
+    <form
+      className="row mute"
+      onSubmit={(e) => {
+        e.preventDefault();
+        onMute(duration);
+      }}
+    >
       <label className="row">
         <span className="sr-only">Mute {incident.rule_name} for</span>
         <select value={duration} onChange={(e) => setDuration(e.target.value)} disabled={disabled}>
           {MUTES.map(([v, label]) => (
-            <option key={v} value={v}>for {label}</option>
+            <option key={v} value={v}>
+              for {label}
+            </option>
           ))}
         </select>
       </label>
-      <button type="submit" className="btn small" disabled={disabled} aria-label={`Mute ${incident.rule_name}`}>Mute</button>
+      <button type="submit" className="btn small" disabled={disabled} aria-label={`Mute ${incident.rule_name}`}>
+        Mute
+      </button>
     </form>
   );
 }
@@ -67,11 +85,15 @@ export function AlertsPanel() {
                 <span className="pill">{i.state}</span>
                 {i.acknowledged_at && <span className="pill">acknowledged</span>}
                 {i.muted_until && new Date(i.muted_until) > now && (
-                  <span className="pill" title={formatTime(i.muted_until, zone, "full")}>muted until {formatTime(i.muted_until, zone)}</span>
+                  <span className="pill" title={formatTime(i.muted_until, zone, "full")}>
+                    muted until {formatTime(i.muted_until, zone)}
+                  </span>
                 )}
               </div>
               <div className="labels">
-                {Object.entries(i.labels as Record<string, string>).map(([k, v]) => `${k}=${v}`).join(" · ") || "all runs"}
+                {Object.entries(i.labels as Record<string, string>)
+                  .map(([k, v]) => `${k}=${v}`)
+                  .join(" · ") || "all runs"}
               </div>
               <div className="row muted">
                 <span title={formatTime(i.firing_at ?? i.started_at, zone, "full")}>
@@ -81,12 +103,21 @@ export function AlertsPanel() {
               </div>
               <div className="row">
                 {!i.acknowledged_at && (
-                  <button type="button" className="btn small" disabled={act.isPending}
-                    onClick={() => act.mutate({ id: i.id, action: "ack" })} aria-label={`Acknowledge ${i.rule_name}`}>
+                  <button
+                    type="button"
+                    className="btn small"
+                    disabled={act.isPending}
+                    onClick={() => act.mutate({ id: i.id, action: "ack" })}
+                    aria-label={`Acknowledge ${i.rule_name}`}
+                  >
                     Acknowledge
                   </button>
                 )}
-                <MuteControl incident={i} disabled={act.isPending} onMute={(duration) => act.mutate({ id: i.id, action: "mute", duration })} />
+                <MuteControl
+                  incident={i}
+                  disabled={act.isPending}
+                  onMute={(duration) => act.mutate({ id: i.id, action: "mute", duration })}
+                />
               </div>
             </li>
           ))}
@@ -107,7 +138,12 @@ function TestDialog({ onClose }: { onClose: () => void }) {
   const send = useSendTest("Sending a test message needs an admin token.");
   return (
     <dialog ref={ref} aria-labelledby="test-title" onCancel={onClose} onClose={onClose}>
-      <form onSubmit={(e) => { e.preventDefault(); send.mutate(name ? { integration: name } : {}); }}>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          send.mutate(name ? { integration: name } : {});
+        }}
+      >
         <h2 id="test-title">Send a test message</h2>
         {integrations.isError ? (
           <ErrorBox error={integrations.error} retry={() => void integrations.refetch()} />
@@ -117,7 +153,9 @@ function TestDialog({ onClose }: { onClose: () => void }) {
             <select value={name} onChange={(e) => setName(e.target.value)} disabled={integrations.isPending}>
               <option value="">all integrations</option>
               {(integrations.data ?? []).map((i) => (
-                <option key={i.id} value={i.name}>{i.name} ({i.type})</option>
+                <option key={i.id} value={i.name}>
+                  {i.name} ({i.type})
+                </option>
               ))}
             </select>
           </label>
@@ -127,14 +165,17 @@ function TestDialog({ onClose }: { onClose: () => void }) {
           <ul aria-label="Results">
             {send.data.map((r) => (
               <li key={r.integration}>
-                <strong>{r.integration}</strong>: {r.outcome}{r.error ? ` — ${r.error}` : ""}
+                <strong>{r.integration}</strong>: {r.outcome}
+                {r.error ? ` — ${r.error}` : ""}
               </li>
             ))}
           </ul>
         )}
         <div className="row">
           <span className="spacer" />
-          <button type="button" className="btn" onClick={onClose}>Close</button>
+          <button type="button" className="btn" onClick={onClose}>
+            Close
+          </button>
           <button type="submit" className="btn primary" disabled={send.isPending}>
             {send.isPending ? "Sending…" : "Send"}
           </button>

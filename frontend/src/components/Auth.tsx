@@ -84,7 +84,9 @@ function TokenDialog({ reason, onClose }: { reason: string; onClose: (token: str
           />
         </label>
         <p className="muted">
-          Kept in this browser tab only (session storage). Create one with <code>cicd-monitor token create --scope admin</code>; <code>make run</code> writes its admin token to <code>.local/admin-token</code>.
+          Kept in this browser tab only (session storage). Create one with{" "}
+          <code>cicd-monitor token create --scope admin</code>; <code>make run</code> writes its admin token to{" "}
+          <code>.local/admin-token</code>.
         </p>
         <div className="row">
           <span className="spacer" />

@@ -144,12 +144,25 @@ function UPlot({
 }
 
 /** Tick steps that read well as durations: 1s … 30s, 1m … 30m, 1h … 12h, days. */
-const DURATION_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800];
+const DURATION_STEPS = [
+  1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800,
+];
 
-function baseOptions(zone: TimeZone, rootPx: number, palette: Palette, yFormat: (v: number) => string, durations = false): Omit<Options, "width" | "height" | "series"> {
+function baseOptions(
+  zone: TimeZone,
+  rootPx: number,
+  palette: Palette,
+  yFormat: (v: number) => string,
+  durations = false,
+): Omit<Options, "width" | "height" | "series"> {
   const fontPx = Math.round(rootPx * 0.86);
   const font = `${fontPx}px ${palette.font}`;
-  const axis = { stroke: palette.muted, font, grid: { stroke: palette.border, width: 1 }, ticks: { stroke: palette.border } };
+  const axis = {
+    stroke: palette.muted,
+    font,
+    grid: { stroke: palette.border, width: 1 },
+    ticks: { stroke: palette.border },
+  };
   return {
     // Ticks fall on midnights and hours of the chosen zone, and are labelled in it (24-hour clock).
     ...(zone === LOCAL ? {} : { tzDate: (ts: number) => uPlot.tzDate(new Date(ts * 1e3), zone) }),
@@ -174,7 +187,15 @@ function baseOptions(zone: TimeZone, rootPx: number, palette: Palette, yFormat: 
   };
 }
 
-function Legend({ series, idx, times, zone, grain, totals, live }: {
+function Legend({
+  series,
+  idx,
+  times,
+  zone,
+  grain,
+  totals,
+  live,
+}: {
   series: Series[];
   idx: number | null;
   times: number[];
@@ -201,7 +222,13 @@ function Legend({ series, idx, times, zone, grain, totals, live }: {
 }
 
 /** The chart's numbers as a table, built only when opened (there may be 2,000 periods). */
-function DataTable({ caption, series, times, zone, grain }: {
+function DataTable({
+  caption,
+  series,
+  times,
+  zone,
+  grain,
+}: {
   caption: string;
   series: Series[];
   times: number[];
@@ -219,14 +246,20 @@ function DataTable({ caption, series, times, zone, grain }: {
             <thead>
               <tr>
                 <th scope="col">{grain === "hour" ? "Hour" : grain === "day" ? "Day" : "Week"}</th>
-                {series.map((s) => <th key={s.label} scope="col">{s.label}</th>)}
+                {series.map((s) => (
+                  <th key={s.label} scope="col">
+                    {s.label}
+                  </th>
+                ))}
               </tr>
             </thead>
             <tbody>
               {times.map((t, i) => (
                 <tr key={t}>
                   <th scope="row">{periodLabel(new Date(t * 1000), zone, grain)}</th>
-                  {series.map((s) => <td key={s.label}>{s.format(s.values[i] ?? null)}</td>)}
+                  {series.map((s) => (
+                    <td key={s.label}>{s.format(s.values[i] ?? null)}</td>
+                  ))}
                 </tr>
               ))}
             </tbody>
@@ -237,8 +270,13 @@ function DataTable({ caption, series, times, zone, grain }: {
   );
 }
 
-
-export function Charts({ metrics, grain, onGrain, hourAllowed, theme }: {
+export function Charts({
+  metrics,
+  grain,
+  onGrain,
+  hourAllowed,
+  theme,
+}: {
   metrics: Metrics;
   grain: Grain;
   onGrain: (g: Grain) => void;
@@ -261,13 +299,27 @@ export function Charts({ metrics, grain, onGrain, hourAllowed, theme }: {
   const palette = useMemo(() => readPalette(), [theme]);
 
   const runSeries: Series[] = useMemo(
-    () => OUTCOMES.map((o) => ({ label: o.label, color: palette[o.color], values: ts.map((p) => p[o.label]), format: formatCount })),
+    () =>
+      OUTCOMES.map((o) => ({
+        label: o.label,
+        color: palette[o.color],
+        values: ts.map((p) => p[o.label]),
+        format: formatCount,
+      })),
     [ts, palette],
   );
-  const durSeries: Series[] = useMemo(() => [
-    { label: "average", color: palette.accent, values: ts.map((p) => p.avg_duration ?? null), format: formatDuration },
-    { label: "p95", color: palette.warn, values: ts.map((p) => p.p95_duration ?? null), format: formatDuration },
-  ], [ts, palette]);
+  const durSeries: Series[] = useMemo(
+    () => [
+      {
+        label: "average",
+        color: palette.accent,
+        values: ts.map((p) => p.avg_duration ?? null),
+        format: formatDuration,
+      },
+      { label: "p95", color: palette.warn, values: ts.map((p) => p.p95_duration ?? null), format: formatDuration },
+    ],
+    [ts, palette],
+  );
 
   // Options (a new chart) only when the zone, the font size or the colours change: new data goes
   // to the chart as it is (setData).
@@ -276,7 +328,20 @@ export function Charts({ metrics, grain, onGrain, hourAllowed, theme }: {
     const bars = uPlot.paths.bars!({ size: [0.8, 60], gap: 1 });
     // Drawn tallest first (cancelled on top of failure on top of success).
     const drawn = [...OUTCOMES].reverse();
-    return { ...base, series: [{}, ...drawn.map((o) => ({ label: o.label, fill: palette[o.color], stroke: palette[o.color], width: 0, paths: bars, points: { show: false } }))] };
+    return {
+      ...base,
+      series: [
+        {},
+        ...drawn.map((o) => ({
+          label: o.label,
+          fill: palette[o.color],
+          stroke: palette[o.color],
+          width: 0,
+          paths: bars,
+          points: { show: false },
+        })),
+      ],
+    };
   }, [zone, rootPx, palette]);
   const runData = useMemo<AlignedData>(() => {
     const totals = stack(runSeries.map((sr) => sr.values));
@@ -290,7 +355,10 @@ export function Charts({ metrics, grain, onGrain, hourAllowed, theme }: {
       { label: "average", stroke: palette.accent },
       { label: "p95", stroke: palette.warn },
     ];
-    return { ...base, series: [{}, ...lines.map((l) => ({ ...l, width: 2, spanGaps: false, points: { show: false } }))] };
+    return {
+      ...base,
+      series: [{}, ...lines.map((l) => ({ ...l, width: 2, spanGaps: false, points: { show: false } }))],
+    };
   }, [zone, rootPx, palette]);
   const durData = useMemo<AlignedData>(() => [times, ...durSeries.map((sr) => sr.values)], [times, durSeries]);
 
@@ -298,15 +366,25 @@ export function Charts({ metrics, grain, onGrain, hourAllowed, theme }: {
   const when = (at: number) => periodLabel(new Date(at * 1000), zone, grain);
   const worst = peak(times, runSeries[1]!.values);
   const slowest = peak(times, durSeries[1]!.values);
-  const runLabel = `Runs per ${grain}, ${span}: ${formatCount(s.success)} succeeded, ${formatCount(s.failure)} failed, ${formatCount(s.cancelled)} cancelled` +
-    (worst ? `; most failures: ${formatCount(worst.value)} (${when(worst.at)})` : "") + ".";
-  const durLabel = `Duration per ${grain}, ${span}: average ${formatDuration(s.avg_duration_seconds)}, p95 ${formatDuration(s.p95_duration_seconds)}` +
-    (slowest ? `; slowest p95: ${formatDuration(slowest.value)} (${when(slowest.at)})` : "") + ".";
+  const runLabel =
+    `Runs per ${grain}, ${span}: ${formatCount(s.success)} succeeded, ${formatCount(s.failure)} failed, ${formatCount(s.cancelled)} cancelled` +
+    (worst ? `; most failures: ${formatCount(worst.value)} (${when(worst.at)})` : "") +
+    ".";
+  const durLabel =
+    `Duration per ${grain}, ${span}: average ${formatDuration(s.avg_duration_seconds)}, p95 ${formatDuration(s.p95_duration_seconds)}` +
+    (slowest ? `; slowest p95: ${formatDuration(slowest.value)} (${when(slowest.at)})` : "") +
+    ".";
 
   const grainToggle = (
     <div className="seg" role="group" aria-label="Group by">
       {(["hour", "day", "week"] as const).map((g) => (
-        <button key={g} type="button" aria-pressed={grain === g} disabled={g === "hour" && !hourAllowed} onClick={() => onGrain(g)}>
+        <button
+          key={g}
+          type="button"
+          aria-pressed={grain === g}
+          disabled={g === "hour" && !hourAllowed}
+          onClick={() => onGrain(g)}
+        >
           {g}
         </button>
       ))}
@@ -316,7 +394,8 @@ export function Charts({ metrics, grain, onGrain, hourAllowed, theme }: {
   return (
     <section className="charts" aria-label="Charts">
       <p id={`${id}-keys`} className="sr-only">
-        Arrow keys move between periods, Page Up and Page Down by a tenth, Home and End to the first and last; the legend reads the values out.
+        Arrow keys move between periods, Page Up and Page Down by a tenth, Home and End to the first and last; the
+        legend reads the values out.
       </p>
       <article className="card" aria-labelledby={`${id}-runs`}>
         <div className="chart-head">
@@ -324,10 +403,25 @@ export function Charts({ metrics, grain, onGrain, hourAllowed, theme }: {
           <span className="spacer" />
           {grainToggle}
         </div>
-        <Legend series={runSeries} idx={runIdx} times={times} zone={zone} grain={grain} live={focused === "runs"}
-          totals={[formatCount(s.success), formatCount(s.failure), formatCount(s.cancelled)]} />
-        <UPlot key={grain} options={runOptions} data={runData} theme={theme} onHover={setRunIdx} label={runLabel} hint={`${id}-keys`}
-          onFocusChange={(f) => setFocused(f ? "runs" : null)} />
+        <Legend
+          series={runSeries}
+          idx={runIdx}
+          times={times}
+          zone={zone}
+          grain={grain}
+          live={focused === "runs"}
+          totals={[formatCount(s.success), formatCount(s.failure), formatCount(s.cancelled)]}
+        />
+        <UPlot
+          key={grain}
+          options={runOptions}
+          data={runData}
+          theme={theme}
+          onHover={setRunIdx}
+          label={runLabel}
+          hint={`${id}-keys`}
+          onFocusChange={(f) => setFocused(f ? "runs" : null)}
+        />
         <DataTable caption={`Runs per ${grain}`} series={runSeries} times={times} zone={zone} grain={grain} />
       </article>
       <article className="card" aria-labelledby={`${id}-durations`}>
@@ -335,10 +429,25 @@ export function Charts({ metrics, grain, onGrain, hourAllowed, theme }: {
           <h2 id={`${id}-durations`}>Duration</h2>
           <span className="spacer" />
         </div>
-        <Legend series={durSeries} idx={durIdx} times={times} zone={zone} grain={grain} live={focused === "durations"}
-          totals={[formatDuration(s.avg_duration_seconds), formatDuration(s.p95_duration_seconds)]} />
-        <UPlot key={grain} options={durOptions} data={durData} theme={theme} onHover={setDurIdx} label={durLabel} hint={`${id}-keys`}
-          onFocusChange={(f) => setFocused(f ? "durations" : null)} />
+        <Legend
+          series={durSeries}
+          idx={durIdx}
+          times={times}
+          zone={zone}
+          grain={grain}
+          live={focused === "durations"}
+          totals={[formatDuration(s.avg_duration_seconds), formatDuration(s.p95_duration_seconds)]}
+        />
+        <UPlot
+          key={grain}
+          options={durOptions}
+          data={durData}
+          theme={theme}
+          onHover={setDurIdx}
+          label={durLabel}
+          hint={`${id}-keys`}
+          onFocusChange={(f) => setFocused(f ? "durations" : null)}
+        />
         <DataTable caption={`Duration per ${grain}`} series={durSeries} times={times} zone={zone} grain={grain} />
       </article>
     </section>

@@ -12,22 +12,25 @@ export function EmptyState() {
       <h2 id="empty-title">No runs yet — send the first one</h2>
       <ol>
         <li>
-          Create an ingest token (Settings → API tokens, or <code>cicd-monitor token create --scope ingest --name ci</code>)
-          and put it in <code>CICD_TOKEN</code>.
+          Create an ingest token (Settings → API tokens, or{" "}
+          <code>cicd-monitor token create --scope ingest --name ci</code>) and put it in <code>CICD_TOKEN</code>.
         </li>
         <li>
-          Post a run (<code>id</code>, <code>repo</code>, <code>workflow</code> and <code>status</code> are required; events with the
-          same <code>id</code> update the same run):
+          Post a run (<code>id</code>, <code>repo</code>, <code>workflow</code> and <code>status</code> are required;
+          events with the same <code>id</code> update the same run):
           <div className="code-block">
             <CopyButton text={curl} label="Copy command" target={pre} />
-            <pre ref={pre} data-testid="example-curl">{curl}</pre>
+            <pre ref={pre} data-testid="example-curl">
+              {curl}
+            </pre>
           </div>
         </li>
         <li>
-          Or point a GitHub webhook at <code>{origin}/api/webhooks/github</code>: content type <code>application/json</code>,
-          the secret you set in <code>GITHUB_WEBHOOK_SECRET</code>, events <em>Workflow runs</em> and <em>Workflow jobs</em>.
-          GitLab (<code>/api/webhooks/gitlab</code>), Jenkins (<code>/api/webhooks/jenkins</code>) and CDEvents
-          (<code>/api/webhooks/cdevents</code>) work the same way; see the README.
+          Or point a GitHub webhook at <code>{origin}/api/webhooks/github</code>: content type{" "}
+          <code>application/json</code>, the secret you set in <code>GITHUB_WEBHOOK_SECRET</code>, events{" "}
+          <em>Workflow runs</em> and <em>Workflow jobs</em>. GitLab (<code>/api/webhooks/gitlab</code>), Jenkins (
+          <code>/api/webhooks/jenkins</code>) and CDEvents (<code>/api/webhooks/cdevents</code>) work the same way; see
+          the README.
         </li>
       </ol>
       <p className="muted">This page updates by itself when the first run arrives.</p>

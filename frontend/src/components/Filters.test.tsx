@@ -6,11 +6,26 @@ import type { View } from "../lib/url";
 import { Filters } from "./Filters";
 
 beforeEach(() => {
-  vi.stubGlobal("fetch", vi.fn(() => Promise.resolve(new Response(JSON.stringify({ providers: [], repos: [], workflows: [], branches: [] }), { headers: { "Content-Type": "application/json" } }))));
+  vi.stubGlobal(
+    "fetch",
+    vi.fn(() =>
+      Promise.resolve(
+        new Response(JSON.stringify({ providers: [], repos: [], workflows: [], branches: [] }), {
+          headers: { "Content-Type": "application/json" },
+        }),
+      ),
+    ),
+  );
 });
 afterEach(() => vi.unstubAllGlobals());
 
-const custom: View = { page: "dashboard", range: "custom", sort: "newest", from: "2026-11-01T08:00:00.000Z", to: "2026-11-02T08:00:00.000Z" };
+const custom: View = {
+  page: "dashboard",
+  range: "custom",
+  sort: "newest",
+  from: "2026-11-01T08:00:00.000Z",
+  to: "2026-11-02T08:00:00.000Z",
+};
 
 function setup(view: View, zone: string) {
   const onView = vi.fn();
@@ -36,7 +51,12 @@ describe("custom range", () => {
     expect(screen.getByLabelText(/^From/).closest("label")!.textContent).toContain("Europe/Berlin");
     fireEvent.change(input(/^From/), { target: { value: "2026-11-01T00:00" } });
     fireEvent.click(screen.getByRole("button", { name: "Apply" }));
-    expect(onView).toHaveBeenCalledWith({ range: "custom", from: "2026-10-31T23:00:00.000Z", to: "2026-11-02T08:00:00.000Z", group: undefined });
+    expect(onView).toHaveBeenCalledWith({
+      range: "custom",
+      from: "2026-10-31T23:00:00.000Z",
+      to: "2026-11-02T08:00:00.000Z",
+      group: undefined,
+    });
   });
 
   it("comes from the URL: back/forward and another zone reset the inputs", () => {

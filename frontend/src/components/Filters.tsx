@@ -38,15 +38,25 @@ function CustomRange({ view, onView }: { view: View; onView: (patch: Partial<Vie
       }}
     >
       <label className="field">
-        <span>From <span className="zone-hint">({zoneName})</span></span>
+        <span>
+          From <span className="zone-hint">({zoneName})</span>
+        </span>
         <input type="datetime-local" value={from} max={to || undefined} onChange={(e) => setFrom(e.target.value)} />
       </label>
       <label className="field">
-        <span>To <span className="zone-hint">({zoneName})</span></span>
+        <span>
+          To <span className="zone-hint">({zoneName})</span>
+        </span>
         <input type="datetime-local" value={to} min={from || undefined} onChange={(e) => setTo(e.target.value)} />
       </label>
-      <button type="submit" className="btn" disabled={!valid || unchanged}>Apply</button>
-      {from && to && !valid && <span className="field-error" role="alert">“From” must be before “To”.</span>}
+      <button type="submit" className="btn" disabled={!valid || unchanged}>
+        Apply
+      </button>
+      {from && to && !valid && (
+        <span className="field-error" role="alert">
+          “From” must be before “To”.
+        </span>
+      )}
     </form>
   );
 }
@@ -55,7 +65,9 @@ export function Filters({ view, onView }: { view: View; onView: (patch: Partial<
   const filters = useFilters();
   const zone = useZone();
   const f = filters.data;
-  const workflows = [...new Set((f?.workflows ?? []).filter((w) => !view.repo || w.repo === view.repo).map((w) => w.workflow))].sort();
+  const workflows = [
+    ...new Set((f?.workflows ?? []).filter((w) => !view.repo || w.repo === view.repo).map((w) => w.workflow)),
+  ].sort();
 
   const select = (label: string, key: "repo" | "workflow" | "branch", options: string[]) => (
     <label className="field">
@@ -68,7 +80,9 @@ export function Filters({ view, onView }: { view: View; onView: (patch: Partial<
         <option value="">All</option>
         {view[key] && !options.includes(view[key]) && <option value={view[key]}>{view[key]}</option>}
         {options.map((o) => (
-          <option key={o} value={o}>{o}</option>
+          <option key={o} value={o}>
+            {o}
+          </option>
         ))}
       </select>
     </label>
@@ -80,7 +94,9 @@ export function Filters({ view, onView }: { view: View; onView: (patch: Partial<
       {select("Workflow", "workflow", workflows)}
       {select("Branch", "branch", f?.branches ?? [])}
       <div className="field">
-        <span className="muted" id="range-label">Time range</span>
+        <span className="muted" id="range-label">
+          Time range
+        </span>
         <div className="seg" role="group" aria-labelledby="range-label">
           {RANGES.map(([r, label]) => (
             <button
@@ -105,7 +121,11 @@ export function Filters({ view, onView }: { view: View; onView: (patch: Partial<
       </div>
       {view.range === "custom" && <CustomRange key={`${view.from}|${view.to}|${zone}`} view={view} onView={onView} />}
       {(view.repo || view.workflow || view.branch || view.status) && (
-        <button type="button" className="btn ghost" onClick={() => onView({ repo: undefined, workflow: undefined, branch: undefined, status: undefined })}>
+        <button
+          type="button"
+          className="btn ghost"
+          onClick={() => onView({ repo: undefined, workflow: undefined, branch: undefined, status: undefined })}
+        >
           Clear filters
         </button>
       )}

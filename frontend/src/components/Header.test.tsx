@@ -29,22 +29,51 @@ describe("header", () => {
     act(() => void client.setQueryData(key, { n: 2 }, { updatedAt: Date.parse("2026-11-27T10:05:30Z") }));
     expect(screen.getByTestId("updated-at").textContent).toBe("Updated 10:05:30");
     // Another view's figures do not count.
-    act(() => void client.setQueryData(["metrics", { from: "b" }], { n: 3 }, { updatedAt: Date.parse("2026-11-27T11:00:00Z") }));
+    act(
+      () =>
+        void client.setQueryData(
+          ["metrics", { from: "b" }],
+          { n: 3 },
+          { updatedAt: Date.parse("2026-11-27T11:00:00Z") },
+        ),
+    );
     expect(screen.getByTestId("updated-at").textContent).toBe("Updated 10:05:30");
   });
 
   it("refresh is disabled while a refresh the user asked for runs, not during background fetches", async () => {
-    vi.stubGlobal("fetch", vi.fn(() => Promise.resolve(new Response(JSON.stringify({ auth_mode: "public-read", environment: "dev", version: "1" }), { headers: { "Content-Type": "application/json" } }))));
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(() =>
+        Promise.resolve(
+          new Response(JSON.stringify({ auth_mode: "public-read", environment: "dev", version: "1" }), {
+            headers: { "Content-Type": "application/json" },
+          }),
+        ),
+      ),
+    );
     const client = new QueryClient({ defaultOptions: { queries: { retry: false } } });
     let release: () => void = () => {};
     const observer = new QueryObserver(client, {
       queryKey: ["slow"],
-      queryFn: () => new Promise<number>((done) => { release = () => done(1); }),
+      queryFn: () =>
+        new Promise<number>((done) => {
+          release = () => done(1);
+        }),
     });
     const unsubscribe = observer.subscribe(() => {});
-    render(wrap(client, (
-      <Header view={{ page: "dashboard", range: "7d", sort: "newest" }} onView={() => {}} live="stale" updatedKey={["metrics"]} theme="system" onTheme={() => {}} />
-    )));
+    render(
+      wrap(
+        client,
+        <Header
+          view={{ page: "dashboard", range: "7d", sort: "newest" }}
+          onView={() => {}}
+          live="stale"
+          updatedKey={["metrics"]}
+          theme="system"
+          onTheme={() => {}}
+        />,
+      ),
+    );
     const button = screen.getByRole<HTMLButtonElement>("button", { name: "Refresh" });
     expect(client.isFetching()).toBeGreaterThan(0);
     expect(button.disabled).toBe(false);

@@ -15,7 +15,8 @@ const LIVE: Record<StreamState, { text: string; title: string; tone: string }> =
   live: { text: "Live", title: "Receiving live updates", tone: "live-on" },
   stale: {
     text: "Not live",
-    title: "Connected, but the server is not receiving changes right now: figures may be behind. It catches up by itself.",
+    title:
+      "Connected, but the server is not receiving changes right now: figures may be behind. It catches up by itself.",
     tone: "live-warn",
   },
   connecting: { text: "Connecting", title: "Connecting to live updates", tone: "" },
@@ -35,7 +36,14 @@ export function UpdatedAt({ queryKey }: { queryKey: QueryKey }) {
   );
 }
 
-export function Header({ view, onView, live, updatedKey, theme, onTheme }: {
+export function Header({
+  view,
+  onView,
+  live,
+  updatedKey,
+  theme,
+  onTheme,
+}: {
   view: View;
   onView: (patch: Partial<View>, replace?: boolean) => void;
   live: StreamState;
@@ -76,12 +84,24 @@ export function Header({ view, onView, live, updatedKey, theme, onTheme }: {
         </span>
       )}
       <nav aria-label="Pages" className="row">
-        <a href={`/${location.search}`} aria-current={view.page === "dashboard" ? "page" : undefined}
-          onClick={(e) => { e.preventDefault(); onView({ page: "dashboard" }); }}>
+        <a
+          href={`/${location.search}`}
+          aria-current={view.page === "dashboard" ? "page" : undefined}
+          onClick={(e) => {
+            e.preventDefault();
+            onView({ page: "dashboard" });
+          }}
+        >
           Dashboard
         </a>
-        <a href={`/settings${location.search}`} aria-current={view.page === "settings" ? "page" : undefined}
-          onClick={(e) => { e.preventDefault(); onView({ page: "settings", run: undefined }); }}>
+        <a
+          href={`/settings${location.search}`}
+          aria-current={view.page === "settings" ? "page" : undefined}
+          onClick={(e) => {
+            e.preventDefault();
+            onView({ page: "settings", run: undefined });
+          }}
+        >
           Settings
         </a>
       </nav>
@@ -104,16 +124,21 @@ export function Header({ view, onView, live, updatedKey, theme, onTheme }: {
         >
           {!zones.includes(zone) && <option value={zone}>{zone}</option>}
           {zones.map((z) => (
-            <option key={z} value={z}>{z === "local" ? `Local (${browserZone()})` : z}</option>
+            <option key={z} value={z}>
+              {z === "local" ? `Local (${browserZone()})` : z}
+            </option>
           ))}
         </select>
       </label>
-      <button type="button" className="btn" aria-label={`Theme: ${theme}. Change theme`}
-        onClick={() => onTheme(THEMES[(THEMES.indexOf(theme) + 1) % THEMES.length]!)}>
+      <button
+        type="button"
+        className="btn"
+        aria-label={`Theme: ${theme}. Change theme`}
+        onClick={() => onTheme(THEMES[(THEMES.indexOf(theme) + 1) % THEMES.length]!)}
+      >
         {theme === "dark" ? "☾ Dark" : theme === "light" ? "☀ Light" : "◐ Auto"}
       </button>
-      <button type="button" className="btn" aria-label="Refresh" disabled={refreshing}
-        onClick={() => void refresh()}>
+      <button type="button" className="btn" aria-label="Refresh" disabled={refreshing} onClick={() => void refresh()}>
         ⟳ {refreshing ? "Refreshing" : "Refresh"}
       </button>
       {token ? (
@@ -121,7 +146,11 @@ export function Header({ view, onView, live, updatedKey, theme, onTheme }: {
           Sign out
         </button>
       ) : (
-        <button type="button" className="btn ghost" onClick={() => void ask("Enter an API token (admin for settings, read when reads are not public).")}>
+        <button
+          type="button"
+          className="btn ghost"
+          onClick={() => void ask("Enter an API token (admin for settings, read when reads are not public).")}
+        >
           Token…
         </button>
       )}

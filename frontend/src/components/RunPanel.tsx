@@ -23,9 +23,21 @@ const none = "—";
 const text = (v: string | number | null | undefined) => (v == null || v === "" ? none : String(v));
 const full = (v: string | null | undefined, zone: TimeZone) => formatTime(v, zone, "full");
 const clock = (v: string | null | undefined, zone: TimeZone) =>
-  v ? <time dateTime={v} title={formatTime(v, zone, "full")}>{formatTime(v, zone, "time")}</time> : none;
+  v ? (
+    <time dateTime={v} title={formatTime(v, zone, "full")}>
+      {formatTime(v, zone, "time")}
+    </time>
+  ) : (
+    none
+  );
 const link = (url: string | null | undefined) =>
-  url ? <a href={url} target="_blank" rel="noopener noreferrer">{url}</a> : none;
+  url ? (
+    <a href={url} target="_blank" rel="noopener noreferrer">
+      {url}
+    </a>
+  ) : (
+    none
+  );
 const elapsed = (from: string | null | undefined, to: string | null | undefined) =>
   from && to ? formatDuration((Date.parse(to) - Date.parse(from)) / 1000) : none;
 
@@ -52,13 +64,27 @@ const RUN_FIELDS: Record<Exclude<keyof Run, "metadata">, Field<Run>> = {
 };
 
 /** Every field of a job besides those in its heading (name, status, duration, URL, failure reason) and its steps. */
-const JOB_FIELDS: Record<Exclude<keyof Job, "name" | "status" | "duration_seconds" | "url" | "failure_reason" | "steps">, Field<Job>> = {
+const JOB_FIELDS: Record<
+  Exclude<keyof Job, "name" | "status" | "duration_seconds" | "url" | "failure_reason" | "steps">,
+  Field<Job>
+> = {
   stage: { label: "Stage", show: (j) => text(j.stage) },
   runner_name: { label: "Runner", show: (j) => text(j.runner_name) },
   runner_group: { label: "Runner group", show: (j) => text(j.runner_group) },
   labels: {
     label: "Labels",
-    show: (j) => (j.labels.length ? <span className="row">{j.labels.map((l) => <span key={l} className="pill">{l}</span>)}</span> : none),
+    show: (j) =>
+      j.labels.length ? (
+        <span className="row">
+          {j.labels.map((l) => (
+            <span key={l} className="pill">
+              {l}
+            </span>
+          ))}
+        </span>
+      ) : (
+        none
+      ),
   },
   queued_at: { label: "Queued", show: (j, z) => clock(j.queued_at, z) },
   started_at: { label: "Started", show: (j, z) => clock(j.started_at, z) },
@@ -77,7 +103,12 @@ const STEP_FIELDS: Record<keyof Step, Field<Step>> = {
   finished_at: { label: "Finished", show: (s, z) => clock(s.finished_at, z) },
 };
 
-function Fields<T>({ fields, value, zone, className = "fields" }: {
+function Fields<T>({
+  fields,
+  value,
+  zone,
+  className = "fields",
+}: {
   fields: Record<string, Field<T>>;
   value: T;
   zone: TimeZone;
@@ -95,7 +126,14 @@ function Fields<T>({ fields, value, zone, className = "fields" }: {
   );
 }
 
-function JsonBlock({ title, json, open, onToggle, testId, empty }: {
+function JsonBlock({
+  title,
+  json,
+  open,
+  onToggle,
+  testId,
+  empty,
+}: {
   title: string;
   json: string | null;
   open: boolean;
@@ -113,7 +151,9 @@ function JsonBlock({ title, json, open, onToggle, testId, empty }: {
             <span className="spacer" />
             <CopyButton text={json} label="Copy JSON" target={pre} />
           </div>
-          <pre className="json" ref={pre} tabIndex={0}>{json}</pre>
+          <pre className="json" ref={pre} tabIndex={0}>
+            {json}
+          </pre>
         </>
       ) : (
         <p className="muted">{empty}</p>
@@ -133,7 +173,11 @@ function Jobs({ run, zone }: { run: RunDetail; zone: TimeZone }) {
             <StatusBadge status={j.status} />
             <span>{formatDuration(j.duration_seconds)}</span>
             <span className="spacer" />
-            {j.url && <a className="btn small ghost" href={j.url} target="_blank" rel="noopener noreferrer">Open job ↗</a>}
+            {j.url && (
+              <a className="btn small ghost" href={j.url} target="_blank" rel="noopener noreferrer">
+                Open job ↗
+              </a>
+            )}
           </div>
           {j.failure_reason && <div className="field-error">{j.failure_reason}</div>}
           <Fields fields={JOB_FIELDS} value={j} zone={zone} className="fields compact" />
@@ -141,14 +185,20 @@ function Jobs({ run, zone }: { run: RunDetail; zone: TimeZone }) {
             <table className="grid steps" aria-label={`Steps of ${j.name}`}>
               <thead>
                 <tr>
-                  {Object.entries(STEP_FIELDS).map(([k, f]) => <th key={k} scope="col">{f.label}</th>)}
+                  {Object.entries(STEP_FIELDS).map(([k, f]) => (
+                    <th key={k} scope="col">
+                      {f.label}
+                    </th>
+                  ))}
                   <th scope="col">Duration</th>
                 </tr>
               </thead>
               <tbody>
                 {j.steps.map((s, i) => (
                   <tr key={`${s.number ?? i}-${s.name}`}>
-                    {Object.entries(STEP_FIELDS).map(([k, f]) => <td key={k}>{f.show(s, zone)}</td>)}
+                    {Object.entries(STEP_FIELDS).map(([k, f]) => (
+                      <td key={k}>{f.show(s, zone)}</td>
+                    ))}
                     <td>{elapsed(s.started_at, s.finished_at)}</td>
                   </tr>
                 ))}
@@ -182,12 +232,21 @@ function RunBody({ id, showRaw, onOpen }: { id: string; showRaw: boolean; onOpen
                 <span>#{a.attempt}</span>
                 <StatusBadge status={a.status} />
                 <span>{formatDuration(a.duration_seconds)}</span>
-                <span className="muted">{formatTime(a.started_at, zone)} → {formatTime(a.finished_at, zone)}</span>
+                <span className="muted">
+                  {formatTime(a.started_at, zone)} → {formatTime(a.finished_at, zone)}
+                </span>
                 <span className="spacer" />
                 {a.id === r.id ? (
                   <span className="pill">shown</span>
                 ) : (
-                  <button type="button" className="btn small" onClick={() => onOpen(a.id)} aria-label={`Show attempt ${a.attempt}`}>Show</button>
+                  <button
+                    type="button"
+                    className="btn small"
+                    onClick={() => onOpen(a.id)}
+                    aria-label={`Show attempt ${a.attempt}`}
+                  >
+                    Show
+                  </button>
                 )}
               </li>
             ))}
@@ -198,10 +257,22 @@ function RunBody({ id, showRaw, onOpen }: { id: string; showRaw: boolean; onOpen
         <h3 id="panel-jobs">Jobs</h3>
         <Jobs run={r} zone={zone} />
       </section>
-      <JsonBlock title="Raw payload" json={raw} open={rawOpen} onToggle={setRawOpen} testId="raw-json"
-        empty="No payload was stored with this run." />
-      <JsonBlock title="Full record" json={JSON.stringify(r, null, 2)} open={fullOpen} onToggle={setFullOpen} testId="full-json"
-        empty="" />
+      <JsonBlock
+        title="Raw payload"
+        json={raw}
+        open={rawOpen}
+        onToggle={setRawOpen}
+        testId="raw-json"
+        empty="No payload was stored with this run."
+      />
+      <JsonBlock
+        title="Full record"
+        json={JSON.stringify(r, null, 2)}
+        open={fullOpen}
+        onToggle={setFullOpen}
+        testId="full-json"
+        empty=""
+      />
     </>
   );
 }
@@ -225,7 +296,12 @@ function useInertBackground() {
   }, []);
 }
 
-export function RunPanel({ id, showRaw = false, onClose, onOpen }: {
+export function RunPanel({
+  id,
+  showRaw = false,
+  onClose,
+  onOpen,
+}: {
   id: string;
   /** Open with the raw payload expanded (the table's "Raw" action). */
   showRaw?: boolean;
@@ -256,7 +332,9 @@ export function RunPanel({ id, showRaw = false, onClose, onOpen }: {
       // Back to the run's row (after the background is no longer inert), else where focus was.
       queueMicrotask(() => {
         if (open || document.querySelector(".panel")) return; // remounted (React's StrictMode checks)
-        const row = Array.from(document.querySelectorAll<HTMLElement>("tr[data-run-id]")).find((tr) => tr.dataset.runId === firstId);
+        const row = Array.from(document.querySelectorAll<HTMLElement>("tr[data-run-id]")).find(
+          (tr) => tr.dataset.runId === firstId,
+        );
         (row ?? opener)?.focus?.({ preventScroll: false });
       });
     };
@@ -270,7 +348,11 @@ export function RunPanel({ id, showRaw = false, onClose, onOpen }: {
         <div className="row panel-head">
           <h2 id="panel-title">Run {id}</h2>
           <span className="spacer" />
-          {url && <a className="btn small" href={url} target="_blank" rel="noopener noreferrer">Open in CI ↗</a>}
+          {url && (
+            <a className="btn small" href={url} target="_blank" rel="noopener noreferrer">
+              Open in CI ↗
+            </a>
+          )}
           <button ref={closeRef} type="button" className="btn small" onClick={onClose} aria-label="Close run details">
             ✕
           </button>

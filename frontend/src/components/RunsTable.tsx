@@ -20,7 +20,11 @@ const STATUSES: RunStatus[] = ["success", "failure", "running", "queued", "cance
  */
 const FIRST_ROWS = 12;
 
-export function RunsTable({ view, onView, onOpen }: {
+export function RunsTable({
+  view,
+  onView,
+  onOpen,
+}: {
   view: View;
   onView: (patch: Partial<View>) => void;
   onOpen: (id: string, raw?: boolean) => void;
@@ -39,7 +43,10 @@ export function RunsTable({ view, onView, onOpen }: {
   const [loaded, setLoaded] = useState({ data: runs.data, fresh: new Set<string>() });
   if (loaded.data !== runs.data) {
     const before = new Set(loaded.data?.pages.flatMap((p) => p.runs.map((r) => r.id)));
-    setLoaded({ data: runs.data, fresh: new Set(loaded.data ? rows.filter((r) => !before.has(r.id)).map((r) => r.id) : []) });
+    setLoaded({
+      data: runs.data,
+      fresh: new Set(loaded.data ? rows.filter((r) => !before.has(r.id)).map((r) => r.id) : []),
+    });
   }
   const fresh = loaded.fresh;
 
@@ -48,10 +55,20 @@ export function RunsTable({ view, onView, onOpen }: {
     const active = view.sort === asc || view.sort === desc;
     const next = view.sort === desc ? asc : desc;
     return (
-      <th scope="col" className="sortable" aria-sort={view.sort === desc ? "descending" : view.sort === asc ? "ascending" : "none"}>
-        <button type="button" onClick={() => onView({ sort: next })}
-          title={`Sort all runs by ${label.toLowerCase()}: ${next === desc ? words[1] : words[0]} first`}>
-          {label} <span aria-hidden="true" className={active ? "sort-on" : "sort-off"}>{active ? (view.sort === desc ? "▼" : "▲") : "↕"}</span>
+      <th
+        scope="col"
+        className="sortable"
+        aria-sort={view.sort === desc ? "descending" : view.sort === asc ? "ascending" : "none"}
+      >
+        <button
+          type="button"
+          onClick={() => onView({ sort: next })}
+          title={`Sort all runs by ${label.toLowerCase()}: ${next === desc ? words[1] : words[0]} first`}
+        >
+          {label}{" "}
+          <span aria-hidden="true" className={active ? "sort-on" : "sort-off"}>
+            {active ? (view.sort === desc ? "▼" : "▲") : "↕"}
+          </span>
         </button>
       </th>
     );
@@ -64,10 +81,15 @@ export function RunsTable({ view, onView, onOpen }: {
         <span className="spacer" />
         <label className="row muted">
           Status
-          <select value={view.status ?? ""} onChange={(e) => onView({ status: (e.target.value || undefined) as RunStatus | undefined })}>
+          <select
+            value={view.status ?? ""}
+            onChange={(e) => onView({ status: (e.target.value || undefined) as RunStatus | undefined })}
+          >
             <option value="">any</option>
             {STATUSES.map((s) => (
-              <option key={s} value={s}>{s}</option>
+              <option key={s} value={s}>
+                {s}
+              </option>
             ))}
           </select>
         </label>
@@ -89,23 +111,40 @@ export function RunsTable({ view, onView, onOpen }: {
                 <th scope="col">Branch</th>
                 {sortHeader("Duration", "fastest", "slowest", ["fastest", "slowest"])}
                 <th scope="col">Status</th>
-                <th scope="col"><span className="sr-only">Actions</span></th>
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
               </tr>
             </thead>
             <tbody>
               {shown.map((r) => (
-                <RunRow key={r.id} run={r} zone={zone} now={now} fresh={fresh.has(r.id)} selected={view.run === r.id} onOpen={onOpen} />
+                <RunRow
+                  key={r.id}
+                  run={r}
+                  zone={zone}
+                  now={now}
+                  fresh={fresh.has(r.id)}
+                  selected={view.run === r.id}
+                  onOpen={onOpen}
+                />
               ))}
             </tbody>
           </table>
         </div>
       )}
       {rows.length > 0 && (
-        <p id="runs-sort-hint" className="muted hint">Sorted by the server across all pages: by time or by duration (the column headers with arrows).</p>
+        <p id="runs-sort-hint" className="muted hint">
+          Sorted by the server across all pages: by time or by duration (the column headers with arrows).
+        </p>
       )}
       {runs.hasNextPage && (
         <div className="row">
-          <button type="button" className="btn" disabled={runs.isFetchingNextPage} onClick={() => void runs.fetchNextPage()}>
+          <button
+            type="button"
+            className="btn"
+            disabled={runs.isFetchingNextPage}
+            onClick={() => void runs.fetchNextPage()}
+          >
             {runs.isFetchingNextPage ? "Loading…" : "Load more"}
           </button>
         </div>
@@ -119,7 +158,7 @@ function durationCell(run: Run, now: number) {
   if (run.duration_seconds != null || (run.status !== "running" && run.status !== "queued")) {
     return formatDuration(run.duration_seconds);
   }
-  const since = run.status === "running" ? run.started_at : run.queued_at ?? run.created_at;
+  const since = run.status === "running" ? run.started_at : (run.queued_at ?? run.created_at);
   if (!since) return formatDuration(null);
   const so = formatElapsed((now - Date.parse(since)) / 1000);
   return (
@@ -129,7 +168,14 @@ function durationCell(run: Run, now: number) {
   );
 }
 
-function RunRow({ run, zone, now, fresh, selected, onOpen }: {
+function RunRow({
+  run,
+  zone,
+  now,
+  fresh,
+  selected,
+  onOpen,
+}: {
   run: Run;
   zone: string;
   now: number;
@@ -152,22 +198,45 @@ function RunRow({ run, zone, now, fresh, selected, onOpen }: {
         }
       }}
     >
-      <td className="when" title={formatTime(at, zone, "full")}>{formatTime(at, zone)}</td>
-      <td className="truncate" title={run.repo}>{run.repo}</td>
-      <td className="truncate" title={run.workflow}>{run.workflow}</td>
-      <td className="truncate" title={run.branch ?? ""}>{run.branch ?? "—"}</td>
+      <td className="when" title={formatTime(at, zone, "full")}>
+        {formatTime(at, zone)}
+      </td>
+      <td className="truncate" title={run.repo}>
+        {run.repo}
+      </td>
+      <td className="truncate" title={run.workflow}>
+        {run.workflow}
+      </td>
+      <td className="truncate" title={run.branch ?? ""}>
+        {run.branch ?? "—"}
+      </td>
       <td>{durationCell(run, now)}</td>
-      <td><StatusBadge status={run.status} /></td>
+      <td>
+        <StatusBadge status={run.status} />
+      </td>
       <td className="actions">
         <div className="row">
           {run.url && (
-            <a className="btn small ghost" href={run.url} target="_blank" rel="noopener noreferrer" onClick={(e) => e.stopPropagation()}
-              aria-label={`Open run ${run.id} in CI`}>
+            <a
+              className="btn small ghost"
+              href={run.url}
+              target="_blank"
+              rel="noopener noreferrer"
+              onClick={(e) => e.stopPropagation()}
+              aria-label={`Open run ${run.id} in CI`}
+            >
               Open in CI ↗
             </a>
           )}
-          <button type="button" className="btn small ghost" aria-label={`View raw payload of run ${run.id}`}
-            onClick={(e) => { e.stopPropagation(); onOpen(run.id, true); }}>
+          <button
+            type="button"
+            className="btn small ghost"
+            aria-label={`View raw payload of run ${run.id}`}
+            onClick={(e) => {
+              e.stopPropagation();
+              onOpen(run.id, true);
+            }}
+          >
             Raw
           </button>
         </div>

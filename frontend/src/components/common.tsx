@@ -18,7 +18,14 @@ const ICONS: Record<RunStatus, ReactNode> = {
 export function StatusBadge({ status }: { status: RunStatus }) {
   return (
     <span className={`status ${status}`}>
-      <svg viewBox="0 0 16 16" aria-hidden="true" fill="none" stroke="currentColor" strokeWidth="2" strokeLinecap="round">
+      <svg
+        viewBox="0 0 16 16"
+        aria-hidden="true"
+        fill="none"
+        stroke="currentColor"
+        strokeWidth="2"
+        strokeLinecap="round"
+      >
         {ICONS[status]}
       </svg>
       {status}
@@ -80,7 +87,11 @@ export function Skeleton({ lines = 3 }: { lines?: number }) {
  * Clipboard API nor the older copy command (plain HTTP) — "Select and copy", with `target`'s text
  * selected for the user.
  */
-export function CopyButton({ text, label = "Copy", target }: {
+export function CopyButton({
+  text,
+  label = "Copy",
+  target,
+}: {
   text: string;
   label?: string;
   target?: RefObject<HTMLElement | null>;
@@ -100,13 +111,21 @@ export function CopyButton({ text, label = "Copy", target }: {
       <button
         type="button"
         className="btn small"
-        title={result === "manual" ? "This browser did not let the page copy: the text is selected, press Ctrl+C (⌘C)" : undefined}
+        title={
+          result === "manual"
+            ? "This browser did not let the page copy: the text is selected, press Ctrl+C (⌘C)"
+            : undefined
+        }
         onClick={(e) => void copy(e.currentTarget)}
       >
         {result === "copied" ? "Copied" : result === "manual" ? "Select and copy" : label}
       </button>
       <span className="sr-only" role="status">
-        {result === "copied" ? "Copied to the clipboard" : result === "manual" ? "Could not copy: the text is selected, press Control C" : ""}
+        {result === "copied"
+          ? "Copied to the clipboard"
+          : result === "manual"
+            ? "Could not copy: the text is selected, press Control C"
+            : ""}
       </span>
     </>
   );

@@ -37,7 +37,10 @@ export function timeAxisLabels(splits: number[], incr: number, zone: TimeZone): 
     } else {
       const withSeconds = incr < 60 || p.second !== 0;
       label = fmt(zone, withSeconds ? "hms" : "hm", {
-        hourCycle: "h23", hour: "2-digit", minute: "2-digit", ...(withSeconds ? { second: "2-digit" } : {}),
+        hourCycle: "h23",
+        hour: "2-digit",
+        minute: "2-digit",
+        ...(withSeconds ? { second: "2-digit" } : {}),
       }).format(at);
       if (!previous || previous.day !== p.day || previous.month !== p.month || previous.year !== p.year) {
         label += `\n${formatTime(at, zone, "day")}`;
@@ -50,5 +53,9 @@ export function timeAxisLabels(splits: number[], incr: number, zone: TimeZone): 
 
 /** The label of one period in a legend or table: "27 Nov, 14:00" for hours, "27 Nov" for days and weeks. */
 export function periodLabel(at: Date, zone: TimeZone, grain: "hour" | "day" | "week"): string {
-  return grain === "hour" ? formatTime(at, zone, "short") : grain === "week" ? `week of ${formatTime(at, zone, "day")}` : formatTime(at, zone, "day");
+  return grain === "hour"
+    ? formatTime(at, zone, "short")
+    : grain === "week"
+      ? `week of ${formatTime(at, zone, "day")}`
+      : formatTime(at, zone, "day");
 }

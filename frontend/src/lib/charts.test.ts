@@ -6,7 +6,17 @@ import { kpisOf, sparkPath } from "./kpis";
 
 describe("chart helpers", () => {
   it("stacks series bottom-up, treating gaps as zero", () => {
-    expect(stack([[1, 2, null], [3, 0, 1], [0, 1, 1]])).toEqual([[1, 2, 0], [4, 2, 1], [4, 3, 2]]);
+    expect(
+      stack([
+        [1, 2, null],
+        [3, 0, 1],
+        [0, 1, 1],
+      ]),
+    ).toEqual([
+      [1, 2, 0],
+      [4, 2, 1],
+      [4, 3, 2],
+    ]);
   });
   it("draws a sparkline through known points and breaks at gaps", () => {
     expect(sparkPath([null], 100, 32)).toBe("");
@@ -37,11 +47,23 @@ describe("chart helpers", () => {
   it("compares failed runs of the last 24 h with the 24 h before, not with the previous period", () => {
     const stats = { total_runs: 10, success: 5, failure: 5, cancelled: 0, skipped: 0 };
     const m = {
-      summary: { ...stats, failed_last_24h: 6, failed_previous_24h: 4, running: 0, last_updated: "2026-11-27T10:00:00Z" },
+      summary: {
+        ...stats,
+        failed_last_24h: 6,
+        failed_previous_24h: 4,
+        running: 0,
+        last_updated: "2026-11-27T10:00:00Z",
+      },
       previous: { ...stats, failure: 50 },
       time_series: [],
       recent_runs: [],
-      window: { from: "2026-11-20T00:00:00Z", to: "2026-11-27T00:00:00Z", group_by: "day", tz: "UTC", source: "rollups" },
+      window: {
+        from: "2026-11-20T00:00:00Z",
+        to: "2026-11-27T00:00:00Z",
+        group_by: "day",
+        tz: "UTC",
+        source: "rollups",
+      },
     } satisfies Metrics;
     const failed = kpisOf(m).find((k) => k.label === "Failed runs (24 h)")!;
     expect(failed.value).toBe("6");

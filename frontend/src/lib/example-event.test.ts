@@ -19,7 +19,9 @@ describe("the first-run example", () => {
     for (const key of REQUIRED) expect(body[key], key).toBeTruthy();
     expect(body).not.toHaveProperty("pipeline_id");
     expect(["queued", "running", "success", "failure", "cancelled", "skipped"]).toContain(body.status);
-    const [queued, started, finished] = [body.queued_at, body.started_at, body.finished_at].map((t) => Date.parse(t as string));
+    const [queued, started, finished] = [body.queued_at, body.started_at, body.finished_at].map((t) =>
+      Date.parse(t as string),
+    );
     expect(queued).toBeLessThanOrEqual(started!);
     expect(started).toBeLessThanOrEqual(finished!);
     expect(curl).toMatch(/^curl -X POST https:\/\/ci\.example\/api\/events \\\n/);

@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { delta, formatAgo, formatElapsed, formatDuration, formatPercent, formatTime, isValidZone, zoneNames } from "./format";
+import {
+  delta,
+  formatAgo,
+  formatElapsed,
+  formatDuration,
+  formatPercent,
+  formatTime,
+  isValidZone,
+  zoneNames,
+} from "./format";
 
 describe("formatDuration", () => {
   it.each([
@@ -25,7 +34,13 @@ describe("formatDuration", () => {
 describe("formatElapsed", () => {
   it("counts whole minutes so far", () => {
     expect([null, -5, 12, 60, 185, 3_725, 2 * 86_400 + 3 * 3_600 + 59].map((s) => formatElapsed(s))).toEqual([
-      "—", "—", "<1m", "1m", "3m", "1h 02m", "2d 3h",
+      "—",
+      "—",
+      "<1m",
+      "1m",
+      "3m",
+      "1h 02m",
+      "2d 3h",
     ]);
   });
 });

@@ -52,8 +52,13 @@ function formatter(zone: TimeZone, style: "full" | "short" | "time" | "day"): In
     };
     if (style === "full") {
       Object.assign(options, {
-        year: "numeric", month: "short", day: "2-digit",
-        hour: "2-digit", minute: "2-digit", second: "2-digit", timeZoneName: "short",
+        year: "numeric",
+        month: "short",
+        day: "2-digit",
+        hour: "2-digit",
+        minute: "2-digit",
+        second: "2-digit",
+        timeZoneName: "short",
       });
     } else if (style === "short") {
       Object.assign(options, { month: "short", day: "2-digit", hour: "2-digit", minute: "2-digit" });
@@ -128,9 +133,10 @@ const RENAMED: Record<string, string> = {
 
 /** "local", "UTC" and every zone the browser knows, by their current IANA names, sorted. */
 export function zoneNames(): string[] {
-  const supported =
-    typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
-  const names = new Set(supported.filter((z) => z !== "UTC").map((z) => (RENAMED[z] && isValidZone(RENAMED[z]) ? RENAMED[z] : z)));
+  const supported = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
+  const names = new Set(
+    supported.filter((z) => z !== "UTC").map((z) => (RENAMED[z] && isValidZone(RENAMED[z]) ? RENAMED[z] : z)),
+  );
   return [LOCAL, "UTC", ...[...names].sort()];
 }
 
@@ -178,7 +184,7 @@ export function delta(
   const flat = Math.abs(change) < 0.05;
   const direction = flat ? "flat" : change > 0 ? "up" : "down";
   const sign = flat ? "±" : change > 0 ? "+" : "−";
-  const good = flat ? null : (change > 0) === (better === "higher");
+  const good = flat ? null : change > 0 === (better === "higher");
   const word = flat ? "unchanged" : change > 0 ? "up" : "down";
   return {
     text: `${sign}${flat ? (kind === "rate" ? "0.0 pp" : "0%") : text}`,

@@ -39,9 +39,7 @@ export const prefs = {
 
 /** Sets `data-theme` on <html>; "system" follows the OS setting. */
 export function applyTheme(theme: Theme): void {
-  const dark =
-    theme === "dark" ||
-    (theme === "system" && window.matchMedia?.("(prefers-color-scheme: dark)").matches);
+  const dark = theme === "dark" || (theme === "system" && window.matchMedia?.("(prefers-color-scheme: dark)").matches);
   document.documentElement.dataset.theme = dark ? "dark" : "light";
 }
 

@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { CONDITION_TYPES, defaultCondition, describeCondition, describeMatch, isSpan, newRuleSpec, splitList } from "./rules";
+import {
+  CONDITION_TYPES,
+  defaultCondition,
+  describeCondition,
+  describeMatch,
+  isSpan,
+  newRuleSpec,
+  splitList,
+} from "./rules";
 
 describe("rules", () => {
   it("describes every condition type, starting from its defaults", () => {
@@ -17,7 +25,9 @@ describe("rules", () => {
   });
   it("describes what a rule watches", () => {
     expect(describeMatch(newRuleSpec().match)).toBe("all runs");
-    expect(describeMatch({ repo: "acme/*", workflows: ["ci", "deploy"], branches: ["main"] })).toBe("acme/* · ci, deploy · main");
+    expect(describeMatch({ repo: "acme/*", workflows: ["ci", "deploy"], branches: ["main"] })).toBe(
+      "acme/* · ci, deploy · main",
+    );
   });
   it("reads lists and spans as the backend does", () => {
     expect(splitList(" main, release/* ,,")).toEqual(["main", "release/*"]);

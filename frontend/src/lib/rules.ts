@@ -75,13 +75,22 @@ export function newRuleSpec(): RuleSpec {
     condition: defaultCondition("ConsecutiveFailures"),
     severity: "warning",
     annotations: { summary: null, runbookUrl: null },
-    notify: { integrations: [], groupBy: ["repo", "workflow", "branch"], groupWait: "30s", repeatInterval: "4h", sendResolved: true },
+    notify: {
+      integrations: [],
+      groupBy: ["repo", "workflow", "branch"],
+      groupWait: "30s",
+      repeatInterval: "4h",
+      sendResolved: true,
+    },
   };
 }
 
 /** "main, release/*" → ["main", "release/*"]. */
 export function splitList(text: string): string[] {
-  return text.split(",").map((s) => s.trim()).filter(Boolean);
+  return text
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 const SPAN = /^([0-9]+(s|m|h|d))+$/;

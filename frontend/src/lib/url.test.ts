@@ -4,11 +4,21 @@ import { formatView, naturalGrain, parseView, windowOf, withFilter, type View } 
 describe("URL state", () => {
   it("round-trips every field and leaves defaults out", () => {
     const view: View = {
-      page: "dashboard", repo: "acme/api", workflow: "ci", branch: "release/1.4", status: "failure",
-      range: "30d", group: "day", tz: "Europe/Berlin", sort: "slowest", run: "run 1/2",
+      page: "dashboard",
+      repo: "acme/api",
+      workflow: "ci",
+      branch: "release/1.4",
+      status: "failure",
+      range: "30d",
+      group: "day",
+      tz: "Europe/Berlin",
+      sort: "slowest",
+      run: "run 1/2",
     };
     const url = formatView(view);
-    expect(url).toBe("/?repo=acme%2Fapi&workflow=ci&branch=release%2F1.4&status=failure&range=30d&group=day&tz=Europe%2FBerlin&sort=slowest&run=run+1%2F2");
+    expect(url).toBe(
+      "/?repo=acme%2Fapi&workflow=ci&branch=release%2F1.4&status=failure&range=30d&group=day&tz=Europe%2FBerlin&sort=slowest&run=run+1%2F2",
+    );
     const [path, search] = url.split("?");
     expect(parseView(path!, search!)).toEqual(view);
     expect(formatView({ page: "dashboard", range: "7d", sort: "newest" })).toBe("/");
@@ -24,7 +34,11 @@ describe("URL state", () => {
   });
 
   it("ignores unknown values instead of failing", () => {
-    expect(parseView("/", "range=2y&group=month&sort=random&status=exploded&repo=%20")).toEqual({ page: "dashboard", range: "7d", sort: "newest" });
+    expect(parseView("/", "range=2y&group=month&sort=random&status=exploded&repo=%20")).toEqual({
+      page: "dashboard",
+      range: "7d",
+      sort: "newest",
+    });
     expect(parseView("/settings/", "").page).toBe("settings");
   });
 
@@ -48,7 +62,16 @@ describe("windows", () => {
     expect(windowOf({ page: "dashboard", range: "30d", sort: "newest", group: "hour" }, now).group).toBe("hour");
   });
   it("uses a custom window as given", () => {
-    const w = windowOf({ page: "dashboard", range: "custom", sort: "newest", from: "2026-01-01T00:00:00.000Z", to: "2026-12-01T00:00:00.000Z" }, now);
+    const w = windowOf(
+      {
+        page: "dashboard",
+        range: "custom",
+        sort: "newest",
+        from: "2026-01-01T00:00:00.000Z",
+        to: "2026-12-01T00:00:00.000Z",
+      },
+      now,
+    );
     expect(w.from.toISOString()).toBe("2026-01-01T00:00:00.000Z");
     expect(w.group).toBe("week");
   });

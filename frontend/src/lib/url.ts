@@ -120,7 +120,11 @@ export function withFilter(view: View, patch: Partial<View>): View {
 }
 
 const HOUR = 3_600_000;
-const SPANS: Record<Exclude<Range, "custom">, number> = { "24h": 24 * HOUR, "7d": 7 * 24 * HOUR, "30d": 30 * 24 * HOUR };
+const SPANS: Record<Exclude<Range, "custom">, number> = {
+  "24h": 24 * HOUR,
+  "7d": 7 * 24 * HOUR,
+  "30d": 30 * 24 * HOUR,
+};
 
 export interface Window {
   from: Date;

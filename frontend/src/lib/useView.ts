@@ -30,12 +30,9 @@ export function useView(): [View, (next: View | ((v: View) => View), options?: {
     const [path, search = ""] = location.split("?");
     return parseView(path ?? "/", search);
   }, [location]);
-  const setView = useCallback(
-    (next: View | ((v: View) => View), options?: { replace?: boolean }) => {
-      const current = parseView(window.location.pathname, window.location.search);
-      navigate(typeof next === "function" ? next(current) : next, options);
-    },
-    [],
-  );
+  const setView = useCallback((next: View | ((v: View) => View), options?: { replace?: boolean }) => {
+    const current = parseView(window.location.pathname, window.location.search);
+    navigate(typeof next === "function" ? next(current) : next, options);
+  }, []);
   return [view, setView];
 }

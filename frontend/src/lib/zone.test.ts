@@ -57,7 +57,9 @@ describe("chart time axis", () => {
   const s = (iso: string) => Date.parse(iso) / 1000;
 
   it("uses the 24-hour clock and names each new day under its first tick", () => {
-    const ticks = ["2026-11-26T18:00:00Z", "2026-11-26T21:00:00Z", "2026-11-27T00:00:00Z", "2026-11-27T03:00:00Z"].map(s);
+    const ticks = ["2026-11-26T18:00:00Z", "2026-11-26T21:00:00Z", "2026-11-27T00:00:00Z", "2026-11-27T03:00:00Z"].map(
+      s,
+    );
     expect(timeAxisLabels(ticks, 3 * 3600, "UTC")).toEqual(["18:00\n26 Nov", "21:00", "00:00\n27 Nov", "03:00"]);
   });
 

@@ -43,8 +43,14 @@ export function zonedParts(at: Date | number, zone: TimeZone): Parts {
   let f = partFormatters.get(key);
   if (!f) {
     f = new Intl.DateTimeFormat("en-GB", {
-      timeZone: key, hourCycle: "h23",
-      year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
+      timeZone: key,
+      hourCycle: "h23",
+      year: "numeric",
+      month: "2-digit",
+      day: "2-digit",
+      hour: "2-digit",
+      minute: "2-digit",
+      second: "2-digit",
     });
     partFormatters.set(key, f);
   }

@@ -11,11 +11,19 @@ it("shows how to send the first run instead of empty charts", async () => {
     "/api/filters": { providers: [], repos: [], workflows: [], branches: [] },
     "/api/alerts": [],
   };
-  vi.stubGlobal("fetch", vi.fn((req: Request) => {
-    const known = empty[new URL(req.url).pathname];
-    const body = known ?? { error: { code: "not_found", message: "unexpected" } };
-    return Promise.resolve(new Response(JSON.stringify(body), { status: known === undefined ? 404 : 200, headers: { "Content-Type": "application/json" } }));
-  }));
+  vi.stubGlobal(
+    "fetch",
+    vi.fn((req: Request) => {
+      const known = empty[new URL(req.url).pathname];
+      const body = known ?? { error: { code: "not_found", message: "unexpected" } };
+      return Promise.resolve(
+        new Response(JSON.stringify(body), {
+          status: known === undefined ? 404 : 200,
+          headers: { "Content-Type": "application/json" },
+        }),
+      );
+    }),
+  );
   const client = new QueryClient({ defaultOptions: { queries: { retry: false } } });
   render(
     <QueryClientProvider client={client}>

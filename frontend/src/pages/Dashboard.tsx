@@ -14,7 +14,11 @@ import { windowOf, type View } from "../lib/url";
 /** The API answers at most 2,000 points; hourly points are offered up to that. */
 const MAX_POINTS = 2000;
 
-export function Dashboard({ view, onView, theme }: {
+export function Dashboard({
+  view,
+  onView,
+  theme,
+}: {
   view: View;
   onView: (patch: Partial<View>, replace?: boolean) => void;
   theme: string;
@@ -39,9 +43,13 @@ export function Dashboard({ view, onView, theme }: {
       ) : (
         <div className="board">
           {metrics.isPending ? (
-            <section className="kpis"><Skeleton lines={4} /></section>
+            <section className="kpis">
+              <Skeleton lines={4} />
+            </section>
           ) : metrics.isError ? (
-            <div className="kpis"><ErrorBox error={metrics.error} retry={() => void metrics.refetch()} /></div>
+            <div className="kpis">
+              <ErrorBox error={metrics.error} retry={() => void metrics.refetch()} />
+            </div>
           ) : (
             <>
               <Kpis metrics={metrics.data} />
@@ -59,7 +67,12 @@ export function Dashboard({ view, onView, theme }: {
         </div>
       )}
       {view.run && (
-        <RunPanel id={view.run} showRaw={rawRun === view.run} onClose={() => onView({ run: undefined }, true)} onOpen={(run) => open(run)} />
+        <RunPanel
+          id={view.run}
+          showRaw={rawRun === view.run}
+          onClose={() => onView({ run: undefined }, true)}
+          onOpen={(run) => open(run)}
+        />
       )}
     </>
   );

@@ -31,19 +31,45 @@ export function Retention() {
       ) : settings.isError ? (
         <ErrorBox error={settings.error} retry={() => void settings.refetch()} />
       ) : (
-        <form className="row" onSubmit={(e) => { e.preventDefault(); save.mutate({ retention_days: Number(form.runs), rollup_retention_days: Number(form.rollups) }); }}>
+        <form
+          className="row"
+          onSubmit={(e) => {
+            e.preventDefault();
+            save.mutate({ retention_days: Number(form.runs), rollup_retention_days: Number(form.rollups) });
+          }}
+        >
           <label className="field">
             Keep raw runs (days)
-            <input type="number" min={1} max={3650} step={1} required value={form.runs}
-              onChange={(e) => setForm({ ...form, runs: e.target.value })} />
+            <input
+              type="number"
+              min={1}
+              max={3650}
+              step={1}
+              required
+              value={form.runs}
+              onChange={(e) => setForm({ ...form, runs: e.target.value })}
+            />
           </label>
           <label className="field">
             Keep chart rollups (days)
-            <input type="number" min={Math.max(1, Number(form.runs) || 1)} max={3650} step={1} required value={form.rollups}
-              onChange={(e) => setForm({ ...form, rollups: e.target.value })} />
+            <input
+              type="number"
+              min={Math.max(1, Number(form.runs) || 1)}
+              max={3650}
+              step={1}
+              required
+              value={form.rollups}
+              onChange={(e) => setForm({ ...form, rollups: e.target.value })}
+            />
           </label>
-          <button type="submit" className="btn primary" disabled={save.isPending || unchanged}>Save</button>
-          {save.isSuccess && <span role="status" className="muted">Saved.</span>}
+          <button type="submit" className="btn primary" disabled={save.isPending || unchanged}>
+            Save
+          </button>
+          {save.isSuccess && (
+            <span role="status" className="muted">
+              Saved.
+            </span>
+          )}
           <p className="muted">
             Raw runs (with their payloads and jobs) older than the first figure are deleted, a batch at a time, by one
             replica. The charts and success rates read hourly rollups, kept until the second figure (at least as long as

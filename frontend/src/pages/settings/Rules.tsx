@@ -7,8 +7,16 @@ import { ErrorBox, Skeleton } from "../../components/common";
 import { formatAgo } from "../../lib/format";
 import { useNow } from "../../lib/useNow";
 import {
-  CONDITION_TYPES, defaultCondition, describeCondition, describeMatch, isSpan, newRuleSpec, splitList,
-  type Condition, type ConditionType, type RuleSpec,
+  CONDITION_TYPES,
+  defaultCondition,
+  describeCondition,
+  describeMatch,
+  isSpan,
+  newRuleSpec,
+  splitList,
+  type Condition,
+  type ConditionType,
+  type RuleSpec,
 } from "../../lib/rules";
 
 /** The rule being edited (`id` null for a new one). */
@@ -27,21 +35,52 @@ export function Rules() {
       <div className="chart-head">
         <h2 id="rules-title">Alert rules</h2>
         <span className="spacer" />
-        <button type="button" className="btn" onClick={() => { save.reset(); setDraft({ id: null, name: "", spec: newRuleSpec() }); }}>New rule</button>
+        <button
+          type="button"
+          className="btn"
+          onClick={() => {
+            save.reset();
+            setDraft({ id: null, name: "", spec: newRuleSpec() });
+          }}
+        >
+          New rule
+        </button>
       </div>
-      {draft && <RuleForm draft={draft} onChange={setDraft} onCancel={() => setDraft(null)} onSave={() => save.mutate(draft)} saving={save.isPending} error={save.error} />}
+      {draft && (
+        <RuleForm
+          draft={draft}
+          onChange={setDraft}
+          onCancel={() => setDraft(null)}
+          onSave={() => save.mutate(draft)}
+          saving={save.isPending}
+          error={save.error}
+        />
+      )}
       {(toggle.isError || remove.isError) && <ErrorBox error={toggle.error ?? remove.error} />}
       {rules.isPending ? (
         <Skeleton />
       ) : rules.isError ? (
         <ErrorBox error={rules.error} retry={() => void rules.refetch()} />
       ) : rules.data.length === 0 ? (
-        <p className="muted">No alert rules yet. Create one here, or declare <code>AlertRule</code> resources in Kubernetes.</p>
+        <p className="muted">
+          No alert rules yet. Create one here, or declare <code>AlertRule</code> resources in Kubernetes.
+        </p>
       ) : (
         <div className="table-wrap">
           <table className="grid">
             <thead>
-              <tr><th scope="col">Name</th><th scope="col">Watches</th><th scope="col">Fires on</th><th scope="col">Severity</th><th scope="col">Notifies</th><th scope="col">State</th><th scope="col">Managed by</th><th scope="col"><span className="sr-only">Actions</span></th></tr>
+              <tr>
+                <th scope="col">Name</th>
+                <th scope="col">Watches</th>
+                <th scope="col">Fires on</th>
+                <th scope="col">Severity</th>
+                <th scope="col">Notifies</th>
+                <th scope="col">State</th>
+                <th scope="col">Managed by</th>
+                <th scope="col">
+                  <span className="sr-only">Actions</span>
+                </th>
+              </tr>
             </thead>
             <tbody>
               {rules.data.map((r) => {
@@ -51,23 +90,65 @@ export function Rules() {
                     <td>{r.name}</td>
                     <td>{describeMatch(r.spec.match)}</td>
                     <td>{describeCondition(r.spec.condition)}</td>
-                    <td><span className={`sev ${r.spec.severity}`}>{r.spec.severity}</span></td>
-                    <td>{r.spec.notify.integrations.map((i) => i.name).join(", ") || <span className="muted">nobody</span>}</td>
                     <td>
-                      {r.enabled ? (r.firing > 0 ? <span className="status failure">{r.firing} firing</span> : <span className="status success">ok</span>) : <span className="status cancelled">disabled</span>}
+                      <span className={`sev ${r.spec.severity}`}>{r.spec.severity}</span>
+                    </td>
+                    <td>
+                      {r.spec.notify.integrations.map((i) => i.name).join(", ") || (
+                        <span className="muted">nobody</span>
+                      )}
+                    </td>
+                    <td>
+                      {r.enabled ? (
+                        r.firing > 0 ? (
+                          <span className="status failure">{r.firing} firing</span>
+                        ) : (
+                          <span className="status success">ok</span>
+                        )
+                      ) : (
+                        <span className="status cancelled">disabled</span>
+                      )}
                       {r.last_triggered && <div className="muted">last fired {formatAgo(r.last_triggered, now)}</div>}
                     </td>
-                    <td>{k8s && r.kubernetes ? <span className="pill" title={`uid ${r.kubernetes.uid}`}>Kubernetes {r.kubernetes.namespace}/{r.kubernetes.name}</span> : "API"}</td>
+                    <td>
+                      {k8s && r.kubernetes ? (
+                        <span className="pill" title={`uid ${r.kubernetes.uid}`}>
+                          Kubernetes {r.kubernetes.namespace}/{r.kubernetes.name}
+                        </span>
+                      ) : (
+                        "API"
+                      )}
+                    </td>
                     <td>
                       {k8s ? (
                         <span className="muted">read-only</span>
                       ) : (
                         <div className="row">
-                          <button type="button" className="btn small" disabled={toggle.isPending} onClick={() => toggle.mutate(r)}>
+                          <button
+                            type="button"
+                            className="btn small"
+                            disabled={toggle.isPending}
+                            onClick={() => toggle.mutate(r)}
+                          >
                             {r.enabled ? "Disable" : "Enable"}
                           </button>
-                          <button type="button" className="btn small" onClick={() => { save.reset(); setDraft({ id: r.id, name: r.name, spec: r.spec }); }}>Edit</button>
-                          <button type="button" className="btn small danger" onClick={() => window.confirm(`Delete rule "${r.name}"?`) && remove.mutate(r.id)}>Delete</button>
+                          <button
+                            type="button"
+                            className="btn small"
+                            onClick={() => {
+                              save.reset();
+                              setDraft({ id: r.id, name: r.name, spec: r.spec });
+                            }}
+                          >
+                            Edit
+                          </button>
+                          <button
+                            type="button"
+                            className="btn small danger"
+                            onClick={() => window.confirm(`Delete rule "${r.name}"?`) && remove.mutate(r.id)}
+                          >
+                            Delete
+                          </button>
                         </div>
                       )}
                     </td>
@@ -82,7 +163,14 @@ export function Rules() {
   );
 }
 
-function RuleForm({ draft, onChange, onCancel, onSave, saving, error }: {
+function RuleForm({
+  draft,
+  onChange,
+  onCancel,
+  onSave,
+  saving,
+  error,
+}: {
   draft: Draft;
   onChange: (d: Draft) => void;
   onCancel: () => void;
@@ -98,7 +186,8 @@ function RuleForm({ draft, onChange, onCancel, onSave, saving, error }: {
     notify: spec.notify.integrations.map((i) => i.name).join(", "),
   });
   const setSpec = (patch: Partial<RuleSpec>) => onChange({ ...draft, spec: { ...spec, ...patch } });
-  const setCondition = (patch: Partial<Condition>) => setSpec({ condition: { ...spec.condition, ...patch } as Condition });
+  const setCondition = (patch: Partial<Condition>) =>
+    setSpec({ condition: { ...spec.condition, ...patch } as Condition });
   const c = spec.condition as Record<string, unknown> & Condition;
   /** A condition field as its input's text (spans are strings: "15m"). */
   const textOf = (key: string) => {
@@ -106,92 +195,230 @@ function RuleForm({ draft, onChange, onCancel, onSave, saving, error }: {
     return typeof v === "string" || typeof v === "number" ? String(v) : "";
   };
   const spanField = (key: string, label: string) => (
-    <label className="field">{label}
-      <input type="text" value={textOf(key)} pattern="([0-9]+(s|m|h|d))+" title="e.g. 30s, 15m, 1h30m, 7d"
-        aria-invalid={!isSpan(textOf(key))} onChange={(e) => setCondition({ [key]: e.target.value })} />
+    <label className="field">
+      {label}
+      <input
+        type="text"
+        value={textOf(key)}
+        pattern="([0-9]+(s|m|h|d))+"
+        title="e.g. 30s, 15m, 1h30m, 7d"
+        aria-invalid={!isSpan(textOf(key))}
+        onChange={(e) => setCondition({ [key]: e.target.value })}
+      />
     </label>
   );
   const numberField = (key: string, label: string, min: number, max?: number) => (
-    <label className="field">{label}
-      <input type="number" min={min} max={max} step="any" value={Number(c[key] ?? 0)}
-        onChange={(e) => setCondition({ [key]: Number(e.target.value) })} />
+    <label className="field">
+      {label}
+      <input
+        type="number"
+        min={min}
+        max={max}
+        step="any"
+        value={Number(c[key] ?? 0)}
+        onChange={(e) => setCondition({ [key]: Number(e.target.value) })}
+      />
     </label>
   );
   const statField = (
-    <label className="field">Statistic
-      <select value={typeof c.stat === "string" ? c.stat : "p95"} onChange={(e) => setCondition({ stat: e.target.value } as Partial<Condition>)}>
-        <option value="p95">p95</option><option value="avg">average</option>
+    <label className="field">
+      Statistic
+      <select
+        value={typeof c.stat === "string" ? c.stat : "p95"}
+        onChange={(e) => setCondition({ stat: e.target.value } as Partial<Condition>)}
+      >
+        <option value="p95">p95</option>
+        <option value="avg">average</option>
       </select>
     </label>
   );
   const known = integrations.data?.map((i) => i.name) ?? [];
 
   return (
-    <form className="card" aria-label={draft.id == null ? "New alert rule" : `Edit ${draft.name}`}
+    <form
+      className="card"
+      aria-label={draft.id == null ? "New alert rule" : `Edit ${draft.name}`}
       onSubmit={(e) => {
         e.preventDefault();
         onSave();
-      }}>
+      }}
+    >
       <div className="form-grid">
-        <label className="field">Name
-          <input type="text" required value={draft.name} onChange={(e) => onChange({ ...draft, name: e.target.value })} placeholder="main-is-red" />
+        <label className="field">
+          Name
+          <input
+            type="text"
+            required
+            value={draft.name}
+            onChange={(e) => onChange({ ...draft, name: e.target.value })}
+            placeholder="main-is-red"
+          />
         </label>
-        <label className="field">Repository (glob)
-          <input type="text" value={spec.match.repo ?? ""} placeholder="all, or acme/payments-*"
-            onChange={(e) => setSpec({ match: { ...spec.match, repo: e.target.value.trim() || null } })} />
+        <label className="field">
+          Repository (glob)
+          <input
+            type="text"
+            value={spec.match.repo ?? ""}
+            placeholder="all, or acme/payments-*"
+            onChange={(e) => setSpec({ match: { ...spec.match, repo: e.target.value.trim() || null } })}
+          />
         </label>
-        <label className="field">Workflows (comma-separated)
-          <input type="text" value={lists.workflows} placeholder="all"
-            onChange={(e) => { setLists({ ...lists, workflows: e.target.value }); setSpec({ match: { ...spec.match, workflows: splitList(e.target.value) } }); }} />
+        <label className="field">
+          Workflows (comma-separated)
+          <input
+            type="text"
+            value={lists.workflows}
+            placeholder="all"
+            onChange={(e) => {
+              setLists({ ...lists, workflows: e.target.value });
+              setSpec({ match: { ...spec.match, workflows: splitList(e.target.value) } });
+            }}
+          />
         </label>
-        <label className="field">Branches (comma-separated globs)
-          <input type="text" value={lists.branches} placeholder="all, or main, release/*"
-            onChange={(e) => { setLists({ ...lists, branches: e.target.value }); setSpec({ match: { ...spec.match, branches: splitList(e.target.value) } }); }} />
+        <label className="field">
+          Branches (comma-separated globs)
+          <input
+            type="text"
+            value={lists.branches}
+            placeholder="all, or main, release/*"
+            onChange={(e) => {
+              setLists({ ...lists, branches: e.target.value });
+              setSpec({ match: { ...spec.match, branches: splitList(e.target.value) } });
+            }}
+          />
         </label>
-        <label className="field">Condition
-          <select value={spec.condition.type} onChange={(e) => setSpec({ condition: defaultCondition(e.target.value as ConditionType) })}>
-            {CONDITION_TYPES.map((t) => <option key={t.type} value={t.type}>{t.label}</option>)}
+        <label className="field">
+          Condition
+          <select
+            value={spec.condition.type}
+            onChange={(e) => setSpec({ condition: defaultCondition(e.target.value as ConditionType) })}
+          >
+            {CONDITION_TYPES.map((t) => (
+              <option key={t.type} value={t.type}>
+                {t.label}
+              </option>
+            ))}
           </select>
         </label>
         {c.type === "RunFailed" && (
-          <label className="row"><input type="checkbox" checked={!!c.onlyFirst} onChange={(e) => setCondition({ onlyFirst: e.target.checked })} /> Only the first failure after a success</label>
+          <label className="row">
+            <input
+              type="checkbox"
+              checked={!!c.onlyFirst}
+              onChange={(e) => setCondition({ onlyFirst: e.target.checked })}
+            />{" "}
+            Only the first failure after a success
+          </label>
         )}
         {c.type === "ConsecutiveFailures" && numberField("threshold", "Failures in a row", 1)}
-        {c.type === "FailureRate" && <>{numberField("threshold", "Failure rate (%)", 0.1, 100)}{spanField("window", "Window")}{numberField("minRuns", "Minimum runs", 0)}</>}
-        {(c.type === "Duration" || c.type === "QueueTime") && <>{statField}{spanField("threshold", "Above")}{spanField("window", "Window")}</>}
-        {c.type === "DurationRegression" && <>{numberField("percent", "Slower by (%)", 1)}{spanField("window", "Window")}{spanField("baselineWindow", "Baseline window")}</>}
+        {c.type === "FailureRate" && (
+          <>
+            {numberField("threshold", "Failure rate (%)", 0.1, 100)}
+            {spanField("window", "Window")}
+            {numberField("minRuns", "Minimum runs", 0)}
+          </>
+        )}
+        {(c.type === "Duration" || c.type === "QueueTime") && (
+          <>
+            {statField}
+            {spanField("threshold", "Above")}
+            {spanField("window", "Window")}
+          </>
+        )}
+        {c.type === "DurationRegression" && (
+          <>
+            {numberField("percent", "Slower by (%)", 1)}
+            {spanField("window", "Window")}
+            {spanField("baselineWindow", "Baseline window")}
+          </>
+        )}
         {c.type === "NoSuccessWithin" && spanField("window", "No success for")}
-        <label className="field">Severity
+        <label className="field">
+          Severity
           <select value={spec.severity} onChange={(e) => setSpec({ severity: e.target.value as RuleSpec["severity"] })}>
-            <option value="info">info</option><option value="warning">warning</option><option value="critical">critical</option>
+            <option value="info">info</option>
+            <option value="warning">warning</option>
+            <option value="critical">critical</option>
           </select>
         </label>
-        <label className="field">Notify (integration names, comma-separated)
-          <input type="text" list="integration-names" value={lists.notify}
+        <label className="field">
+          Notify (integration names, comma-separated)
+          <input
+            type="text"
+            list="integration-names"
+            value={lists.notify}
             placeholder={known.length ? known.join(", ") : "slack-payments"}
-            onChange={(e) => { setLists({ ...lists, notify: e.target.value }); setSpec({ notify: { ...spec.notify, integrations: splitList(e.target.value).map((name) => ({ name })) } }); }} />
-          <datalist id="integration-names">{known.map((n) => <option key={n} value={n} />)}</datalist>
+            onChange={(e) => {
+              setLists({ ...lists, notify: e.target.value });
+              setSpec({
+                notify: { ...spec.notify, integrations: splitList(e.target.value).map((name) => ({ name })) },
+              });
+            }}
+          />
+          <datalist id="integration-names">
+            {known.map((n) => (
+              <option key={n} value={n} />
+            ))}
+          </datalist>
         </label>
-        <label className="field">Summary (in the message)
-          <input type="text" value={spec.annotations.summary ?? ""} onChange={(e) => setSpec({ annotations: { ...spec.annotations, summary: e.target.value || null } })} />
+        <label className="field">
+          Summary (in the message)
+          <input
+            type="text"
+            value={spec.annotations.summary ?? ""}
+            onChange={(e) => setSpec({ annotations: { ...spec.annotations, summary: e.target.value || null } })}
+          />
         </label>
-        <label className="field">Runbook URL
-          <input type="url" value={spec.annotations.runbookUrl ?? ""} onChange={(e) => setSpec({ annotations: { ...spec.annotations, runbookUrl: e.target.value || null } })} />
+        <label className="field">
+          Runbook URL
+          <input
+            type="url"
+            value={spec.annotations.runbookUrl ?? ""}
+            onChange={(e) => setSpec({ annotations: { ...spec.annotations, runbookUrl: e.target.value || null } })}
+          />
         </label>
-        <label className="field">Group wait
-          <input type="text" value={spec.notify.groupWait} pattern="([0-9]+(s|m|h|d))+" onChange={(e) => setSpec({ notify: { ...spec.notify, groupWait: e.target.value } })} />
+        <label className="field">
+          Group wait
+          <input
+            type="text"
+            value={spec.notify.groupWait}
+            pattern="([0-9]+(s|m|h|d))+"
+            onChange={(e) => setSpec({ notify: { ...spec.notify, groupWait: e.target.value } })}
+          />
         </label>
-        <label className="field">Repeat every
-          <input type="text" value={spec.notify.repeatInterval} pattern="([0-9]+(s|m|h|d))+" onChange={(e) => setSpec({ notify: { ...spec.notify, repeatInterval: e.target.value } })} />
+        <label className="field">
+          Repeat every
+          <input
+            type="text"
+            value={spec.notify.repeatInterval}
+            pattern="([0-9]+(s|m|h|d))+"
+            onChange={(e) => setSpec({ notify: { ...spec.notify, repeatInterval: e.target.value } })}
+          />
         </label>
       </div>
-      <p className="muted">Fires on: {describeCondition(spec.condition)} · watches {describeMatch(spec.match)}</p>
+      <p className="muted">
+        Fires on: {describeCondition(spec.condition)} · watches {describeMatch(spec.match)}
+      </p>
       <div className="row">
-        <label className="row"><input type="checkbox" checked={spec.notify.sendResolved} onChange={(e) => setSpec({ notify: { ...spec.notify, sendResolved: e.target.checked } })} /> Send "resolved"</label>
-        <label className="row"><input type="checkbox" checked={!spec.suspend} onChange={(e) => setSpec({ suspend: !e.target.checked })} /> Enabled</label>
+        <label className="row">
+          <input
+            type="checkbox"
+            checked={spec.notify.sendResolved}
+            onChange={(e) => setSpec({ notify: { ...spec.notify, sendResolved: e.target.checked } })}
+          />{" "}
+          Send "resolved"
+        </label>
+        <label className="row">
+          <input type="checkbox" checked={!spec.suspend} onChange={(e) => setSpec({ suspend: !e.target.checked })} />{" "}
+          Enabled
+        </label>
         <span className="spacer" />
-        <button type="button" className="btn" onClick={onCancel}>Cancel</button>
-        <button type="submit" className="btn primary" disabled={saving}>Save rule</button>
+        <button type="button" className="btn" onClick={onCancel}>
+          Cancel
+        </button>
+        <button type="submit" className="btn primary" disabled={saving}>
+          Save rule
+        </button>
       </div>
       {error != null && <ErrorBox error={error} />}
     </form>
