@@ -1,44 +1,40 @@
 // ESLint (flat config): typescript-eslint with type information, the rules of hooks (with the React
-// Compiler's rules), Fast Refresh boundaries, and the import directions that keep the layers apart.
+// Compiler's checks), Fast Refresh boundaries, and the import directions that keep the layers apart.
 // Formatting is Prettier's (eslint-config-prettier turns off the rules that would disagree with it).
 import js from "@eslint/js";
 import prettier from "eslint-config-prettier";
+import { defineConfig, globalIgnores } from "eslint/config";
 import reactHooks from "eslint-plugin-react-hooks";
 import reactRefresh from "eslint-plugin-react-refresh";
 import globals from "globals";
 import tseslint from "typescript-eslint";
 
-/** `no-restricted-imports` patterns: a layer may not import from the folders named. */
-function forbid(...layers) {
-  return {
-    "no-restricted-imports": [
-      "error",
-      {
-        patterns: layers.map((layer) => ({
-          regex: `(^|/)${layer}(/|$)`,
-          message: LAYER_MESSAGES[layer],
-        })),
-      },
-    ],
-  };
-}
-
-const LAYER_MESSAGES = {
+const LAYERS = {
   pages: "Pages sit on top: components, lib and api never import from src/pages.",
   components: "Components are UI: lib and api never import from src/components.",
 };
 
-export default tseslint.config(
-  { ignores: ["dist", "node_modules", "test-output", "src/api/schema.d.ts"] },
+/** A layer may not import from the folders named (type-only imports included). */
+function forbid(...layers) {
+  return {
+    "no-restricted-imports": [
+      "error",
+      { patterns: layers.map((layer) => ({ regex: `(^|/)${layer}(/|$)`, message: LAYERS[layer] })) },
+    ],
+  };
+}
+
+export default defineConfig(
+  globalIgnores(["dist", "test-output", "src/api/schema.d.ts"]),
   {
     files: ["**/*.{ts,tsx}"],
-    extends: [js.configs.recommended, ...tseslint.configs.recommendedTypeChecked],
+    extends: [js.configs.recommended, tseslint.configs.recommendedTypeChecked],
     languageOptions: {
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
     rules: {
       // As tsc's noUnusedParameters: a leading underscore marks a parameter kept for its position or type.
-      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
     },
   },
   {
@@ -49,12 +45,13 @@ export default tseslint.config(
   { files: ["src/components/**"], rules: forbid("pages") },
   { files: ["src/lib/**", "src/api/**"], rules: forbid("pages", "components") },
   {
-    files: ["e2e/**", "vite.config.ts", "eslint.config.js"],
+    files: ["eslint.config.js"],
+    extends: [js.configs.recommended],
     languageOptions: { globals: globals.node },
   },
   {
-    files: ["eslint.config.js"],
-    extends: [js.configs.recommended],
+    files: ["e2e/**", "vite.config.ts"],
+    languageOptions: { globals: globals.node },
   },
   {
     // Loaded by index.html before the app, as a classic script.
