@@ -68,7 +68,7 @@ done
 # some rules span several fields or need stored state, which JSON Schema cannot say (`from` before
 # `to`, `finished_at` not before `started_at`, `rollup_retention_days` at least `retention_days`, an
 # alert rule's window longer than zero, a `cursor` this server issued, an id that exists). Those
-# requests are answered 4xx as documented; the README lists the check as excluded.
+# requests are answered 4xx as documented; docs/testing.md lists the check as excluded.
 # One worker: with two, schemathesis once died of a CPython 3.11 error ("AST constructor recursion
 # depth mismatch") raised while two of its threads parsed source at the same time (a crash of the
 # tool, not a finding). Two passes: everything with the admin token, then the routes only the Kubernetes operator may

@@ -171,9 +171,9 @@ missing = sorted(backend_vars - listed)
 check("env.production: lists every variable the backend reads", not missing, f"missing {missing}")
 unknown = sorted(listed - backend_vars - postgres_vars)
 check("env.production: names no variable nobody reads", not unknown, f"unknown {unknown}")
-readme = read("README.md")
-undocumented = sorted(v for v in backend_vars if f"`{v}`" not in readme)
-check("README: the Configuration table names every backend variable", not undocumented, str(undocumented))
+config_doc = read("docs/configuration.md")
+undocumented = sorted(v for v in backend_vars if f"`{v}`" not in config_doc)
+check("docs/configuration.md names every backend variable", not undocumented, str(undocumented))
 
 secretish = [k for k in listed if re.search(r"PASSWORD|SECRET|TOKEN|WEBHOOK_URL", k)]
 raw = read("env.production")

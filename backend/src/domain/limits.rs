@@ -1,4 +1,4 @@
-//! Limits on what is stored, in one place (the README's table of limits lists the same numbers).
+//! Limits on what is stored, in one place (docs/api.md's table of limits lists the same numbers).
 //!
 //! The generic API answers `422` naming the field when a client exceeds one (the client can fix
 //! its request); provider payloads, whose senders cannot, are cut to fit and the cut is noted in
