@@ -2,10 +2,11 @@
 //! `POST /api/alerts/test` (the seed's endpoint).
 
 use std::collections::BTreeMap;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use axum::extract::State;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use cicd_monitor_crds::{Severity, Span};
 use serde::{Deserialize, Serialize};
@@ -21,12 +22,12 @@ use crate::db::integrations;
 use crate::error::{ApiError, ApiResult, ErrorBody, FieldError};
 use crate::live;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/alerts", get(list))
-        .route("/alerts/{id}/ack", post(ack))
-        .route("/alerts/{id}/mute", post(mute))
-        .route("/alerts/test", post(test))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(ack))
+        .routes(routes!(mute))
+        .routes(routes!(test))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -69,9 +70,9 @@ const INCIDENTS: &str = "select i.id, i.rule_id, a.name as rule_name, \
      from alert_incidents i join alerts a on a.id = i.rule_id";
 
 /// Incidents, active first then recent.
-#[utoipa::path(get, path = "/api/alerts", tag = "alerting", params(AlertQuery),
-    responses((status = 200, body = Vec<Incident>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
-    security((), ("bearer" = [])))]
+#[utoipa::path(get, path = "/alerts", tag = "alerting", params(AlertQuery),
+    responses((status = 200, body = Vec<Incident>), (status = 422, body = ErrorBody)),
+    security((), ("bearer" = ["read"])))]
 async fn list(
     State(state): State<AppState>,
     _auth: ReadAuth,
@@ -118,10 +119,10 @@ async fn one(db: impl sqlx::PgExecutor<'_>, id: i64) -> ApiResult<Incident> {
 }
 
 /// Acknowledge an incident: no more repeats while it keeps firing (resolution is still notified).
-#[utoipa::path(post, path = "/api/alerts/{id}/ack", tag = "alerting", params(("id" = i64, Path)),
-    responses((status = 200, body = Incident), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+#[utoipa::path(post, path = "/alerts/{id}/ack", tag = "alerting", params(("id" = i64, Path)),
+    responses((status = 200, body = Incident),
               (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 async fn ack(
     State(state): State<AppState>,
     AdminAuth(who): AdminAuth,
@@ -167,10 +168,10 @@ pub struct MuteBody {
 }
 
 /// Mute an incident until a time: nothing is sent for it until then.
-#[utoipa::path(post, path = "/api/alerts/{id}/mute", tag = "alerting", params(("id" = i64, Path)), request_body = MuteBody,
-    responses((status = 200, body = Incident), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+#[utoipa::path(post, path = "/alerts/{id}/mute", tag = "alerting", params(("id" = i64, Path)), request_body = MuteBody,
+    responses((status = 200, body = Incident),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 async fn mute(
     State(state): State<AppState>,
     AdminAuth(who): AdminAuth,
@@ -222,10 +223,10 @@ pub struct TestResult {
 }
 
 /// Send a test message through one or every integration, now, and report each result.
-#[utoipa::path(post, path = "/api/alerts/test", tag = "alerting", request_body = TestBody,
-    responses((status = 200, body = Vec<TestResult>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+#[utoipa::path(post, path = "/alerts/test", tag = "alerting", request_body = TestBody,
+    responses((status = 200, body = Vec<TestResult>),
               (status = 404, body = ErrorBody), (status = 422, description = "A field of the body has the wrong type", body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 async fn test(
     State(state): State<AppState>,
     _auth: AdminAuth,

@@ -1,21 +1,22 @@
 //! `GET /api/audit`: the audit log of admin actions (admin), newest first, with keyset pagination.
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::Query;
 use super::{AdminAuth, AppState};
 use crate::db::audit::{self, AuditEntry, AuditFilter};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/audit", get(list))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -56,10 +57,9 @@ fn decode_cursor(c: &str) -> Option<i64> {
 
 /// Admin actions, newest first: who (token name, `kubernetes operator` or `bootstrap admin`) did
 /// what to which target, and when.
-#[utoipa::path(get, path = "/api/audit", tag = "tokens", params(AuditParams),
-    responses((status = 200, body = AuditPage), (status = 400, description = "Bad parameter or cursor", body = ErrorBody),
-              (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("bearer" = [])))]
+#[utoipa::path(get, path = "/audit", tag = "tokens", params(AuditParams),
+    responses((status = 200, body = AuditPage), (status = 400, description = "Bad parameter or cursor", body = ErrorBody)),
+    security(("bearer" = ["admin"])))]
 async fn list(
     State(state): State<AppState>,
     _auth: AdminAuth,

@@ -4,10 +4,11 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{AppState, IngestAuth, MAX_BATCH_BODY};
 use crate::domain::limits::MAX_JSON_DEPTH;
@@ -19,11 +20,11 @@ use crate::writer::Written;
 /// Most events in one batch.
 pub const MAX_BATCH: usize = 1000;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/events", post(ingest)).route(
-        "/events/batch",
-        post(ingest_batch).layer(DefaultBodyLimit::max(MAX_BATCH_BODY)),
-    )
+pub fn router() -> OpenApiRouter<AppState> {
+    let batch = OpenApiRouter::new()
+        .routes(routes!(ingest_batch))
+        .layer(DefaultBodyLimit::max(MAX_BATCH_BODY));
+    OpenApiRouter::new().routes(routes!(ingest)).merge(batch)
 }
 
 /// The stored run, and what the event did to it.
@@ -62,19 +63,16 @@ fn status_of(outcome: Outcome) -> StatusCode {
 }
 
 /// Record one run event.
-#[utoipa::path(post, path = "/api/events", tag = "ingest",
+#[utoipa::path(post, path = "/events", tag = "ingest",
     request_body(content = generic::GenericEvent, description = "A run event in the generic format"),
     responses(
         (status = 201, description = "A new run was recorded", body = IngestResponse),
         (status = 200, description = "An existing run was updated, or the event was a replay or stale", body = IngestResponse),
         (status = 400, description = "Malformed JSON", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "The token lacks the ingest scope", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
         (status = 422, description = "Invalid fields, each named", body = ErrorBody),
-        (status = 503, description = "Database unavailable; retry", body = ErrorBody),
-    ),
-    security(("bearer" = [])))]
+        (status = 503, description = "Database unavailable; retry", body = ErrorBody)),
+    security(("bearer" = ["ingest"])))]
 async fn ingest(
     State(state): State<AppState>,
     _auth: IngestAuth,
@@ -106,17 +104,14 @@ pub struct BatchResponse {
 }
 
 /// Record up to 1,000 run events; each succeeds or fails on its own.
-#[utoipa::path(post, path = "/api/events/batch", tag = "ingest",
+#[utoipa::path(post, path = "/events/batch", tag = "ingest",
     request_body(content = Vec<serde_json::Value>, description = "A JSON array of 1 to 1,000 events, each a `GenericEvent` validated on its own (its result says how it fared)"),
     responses(
         (status = 200, description = "One result per event, in request order", body = BatchResponse),
         (status = 400, description = "Malformed JSON, not an array, or empty", body = ErrorBody),
-        (status = 401, description = "No valid token", body = ErrorBody),
-        (status = 403, description = "The token lacks the ingest scope", body = ErrorBody),
         (status = 413, description = "More than 1,000 events, or body over 10 MiB", body = ErrorBody),
-        (status = 503, description = "Database unavailable; nothing was written", body = ErrorBody),
-    ),
-    security(("bearer" = [])))]
+        (status = 503, description = "Database unavailable; nothing was written", body = ErrorBody)),
+    security(("bearer" = ["ingest"])))]
 async fn ingest_batch(
     State(state): State<AppState>,
     _auth: IngestAuth,

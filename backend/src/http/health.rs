@@ -3,25 +3,27 @@
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use crate::db;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/health", get(health))
-        .route("/ready", get(ready))
-        .route("/metrics", get(prometheus))
+/// The probes and Prometheus metrics, outside `/api`.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(ready))
+        .routes(routes!(prometheus))
 }
 
-pub fn api_router() -> Router<AppState> {
-    Router::new().route("/config", get(config))
+pub fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(config))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -87,7 +89,7 @@ pub struct UiConfig {
 }
 
 /// What the UI needs to know about this installation.
-#[utoipa::path(get, path = "/api/config", tag = "health", responses((status = 200, body = UiConfig)))]
+#[utoipa::path(get, path = "/config", tag = "health", responses((status = 200, body = UiConfig)))]
 async fn config(State(state): State<AppState>) -> Json<UiConfig> {
     Json(UiConfig {
         environment: state.info.environment.clone(),

@@ -4,14 +4,15 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, put};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use cicd_monitor_crds::{IntegrationSpec, IntegrationType, SecretValue};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{Json as JsonBody, Path};
 use super::{AdminAuth, AppState, OperatorAuth};
@@ -20,11 +21,11 @@ use crate::db::audit::{self, Action};
 use crate::db::integrations::{self as db, IntegrationRow, K8sRef, NewIntegration, Owner};
 use crate::error::{ApiError, ApiResult, ErrorBody, FieldError};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/integrations", get(list).post(create))
-        .route("/integrations/{id}", get(get_one).put(replace).delete(remove))
-        .route("/integrations/by-uid/{uid}", put(upsert_k8s).delete(remove_k8s))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(get_one, replace, remove))
+        .routes(routes!(upsert_k8s, remove_k8s))
 }
 
 /// A new or replaced integration: a name and its spec (secrets given by `value`).
@@ -323,11 +324,10 @@ pub fn api_owned(source: &str, k8s: Option<K8sRef>, what: &str) -> ApiResult<()>
 }
 
 /// Create an integration.
-#[utoipa::path(post, path = "/api/integrations", tag = "alerting", request_body = IntegrationBody,
-    responses((status = 201, body = IntegrationInfo), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-              (status = 403, body = ErrorBody), (status = 409, description = "Name taken, or no CICD_SECRET_KEY", body = ErrorBody),
+#[utoipa::path(post, path = "/integrations", tag = "alerting", request_body = IntegrationBody,
+    responses((status = 201, body = IntegrationInfo), (status = 400, body = ErrorBody), (status = 409, description = "Name taken, or no CICD_SECRET_KEY", body = ErrorBody),
               (status = 422, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 async fn create(
     State(state): State<AppState>,
     AdminAuth(who): AdminAuth,
@@ -338,9 +338,9 @@ async fn create(
 }
 
 /// List integrations, with their delivery status (never their secrets).
-#[utoipa::path(get, path = "/api/integrations", tag = "alerting",
-    responses((status = 200, body = Vec<IntegrationInfo>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("bearer" = [])))]
+#[utoipa::path(get, path = "/integrations", tag = "alerting",
+    responses((status = 200, body = Vec<IntegrationInfo>)),
+    security(("bearer" = ["admin"])))]
 async fn list(State(state): State<AppState>, _auth: AdminAuth) -> ApiResult<Json<Vec<IntegrationInfo>>> {
     let pending = db::pending_counts(&state.pool).await?;
     let rows = db::list(&state.pool).await?;
@@ -355,10 +355,10 @@ async fn list(State(state): State<AppState>, _auth: AdminAuth) -> ApiResult<Json
 }
 
 /// One integration.
-#[utoipa::path(get, path = "/api/integrations/{id}", tag = "alerting", params(("id" = i64, Path)),
-    responses((status = 200, body = IntegrationInfo), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+#[utoipa::path(get, path = "/integrations/{id}", tag = "alerting", params(("id" = i64, Path)),
+    responses((status = 200, body = IntegrationInfo),
               (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 async fn get_one(
     State(state): State<AppState>,
     _auth: AdminAuth,
@@ -375,11 +375,11 @@ fn found(row: Option<IntegrationRow>, id: i64) -> ApiResult<IntegrationRow> {
 
 /// Replace an integration. Secrets are never read back; one left out (`{}` or an empty `value`)
 /// keeps the stored secret, so renaming or changing a channel needs no URL.
-#[utoipa::path(put, path = "/api/integrations/{id}", tag = "alerting", params(("id" = i64, Path)), request_body = IntegrationBody,
-    responses((status = 200, body = IntegrationInfo), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+#[utoipa::path(put, path = "/integrations/{id}", tag = "alerting", params(("id" = i64, Path)), request_body = IntegrationBody,
+    responses((status = 200, body = IntegrationInfo),
               (status = 404, body = ErrorBody), (status = 409, description = "Owned by Kubernetes or the environment", body = ErrorBody),
               (status = 422, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 async fn replace(
     State(state): State<AppState>,
     AdminAuth(who): AdminAuth,
@@ -396,10 +396,10 @@ async fn replace(
 }
 
 /// Delete an integration (its undelivered notifications go with it).
-#[utoipa::path(delete, path = "/api/integrations/{id}", tag = "alerting", params(("id" = i64, Path)),
-    responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+#[utoipa::path(delete, path = "/integrations/{id}", tag = "alerting", params(("id" = i64, Path)),
+    responses((status = 204, description = "Deleted"),
               (status = 404, body = ErrorBody), (status = 409, description = "Owned by Kubernetes or the environment", body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 async fn remove(
     State(state): State<AppState>,
     AdminAuth(who): AdminAuth,
@@ -412,11 +412,11 @@ async fn remove(
 }
 
 /// Create or update the integration of an `Integration` resource (the operator).
-#[utoipa::path(put, path = "/api/integrations/by-uid/{uid}", tag = "alerting", params(("uid" = String, Path)),
+#[utoipa::path(put, path = "/integrations/by-uid/{uid}", tag = "alerting", params(("uid" = String, Path)),
     request_body = K8sIntegrationBody,
-    responses((status = 200, body = IntegrationInfo), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = IntegrationInfo),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["operator"])))]
 async fn upsert_k8s(
     State(state): State<AppState>,
     OperatorAuth(who): OperatorAuth,
@@ -432,10 +432,10 @@ async fn upsert_k8s(
 }
 
 /// Delete the integration of an `Integration` resource; `404` when there is none (already gone).
-#[utoipa::path(delete, path = "/api/integrations/by-uid/{uid}", tag = "alerting", params(("uid" = String, Path)),
-    responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+#[utoipa::path(delete, path = "/integrations/by-uid/{uid}", tag = "alerting", params(("uid" = String, Path)),
+    responses((status = 204, description = "Deleted"),
               (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["operator"])))]
 async fn remove_k8s(
     State(state): State<AppState>,
     OperatorAuth(who): OperatorAuth,

@@ -28,6 +28,7 @@ use std::time::Instant;
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use sqlx::PgPool;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::alerting::engine::Alerts;
 use crate::alerting::outbox::Outbox;
@@ -75,18 +76,14 @@ pub struct Info {
     pub started: Instant,
 }
 
-/// The whole application: API routes, `/health`, `/metrics`, and the SPA for every other GET.
-pub fn router(state: AppState, static_dir: &Path) -> Router {
-    // The ingest routes: limited per client address here, per token once it is resolved.
-    let ingest = Router::new()
-        .merge(events::router())
-        .merge(webhooks::router())
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            limits::ingest,
-        ));
-    let api = Router::new()
-        .merge(ingest)
+/// The ingest routes (receivers of run events): rate-limited per sender by `router`.
+fn ingest_routes() -> OpenApiRouter<AppState> {
+    events::router().merge(webhooks::router())
+}
+
+/// Every other route under `/api`.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(sources::router())
         .merge(integrations::router())
         .merge(rules::router())
@@ -99,6 +96,24 @@ pub fn router(state: AppState, static_dir: &Path) -> Router {
         .merge(audit::router())
         .merge(health::api_router())
         .merge(openapi::router())
+}
+
+/// The OpenAPI document of every route: each route's entry is registered where the route is.
+pub fn routes_document() -> utoipa::openapi::OpenApi {
+    OpenApiRouter::<AppState>::new()
+        .nest("/api", ingest_routes().merge(api_routes()))
+        .merge(health::router())
+        .into_openapi()
+}
+
+/// The whole application: API routes, `/health`, `/metrics`, and the SPA for every other GET.
+pub fn router(state: AppState, static_dir: &Path) -> Router {
+    let ingest = ingest_routes().route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        limits::ingest,
+    ));
+    let (api, _) = ingest.merge(api_routes()).split_for_parts();
+    let api = api
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .fallback(spa::api_not_found)
         .method_not_allowed_fallback(spa::method_not_allowed)
@@ -106,9 +121,10 @@ pub fn router(state: AppState, static_dir: &Path) -> Router {
             state.clone(),
             limits::auth_failures,
         ));
+    let (probes, _) = health::router().split_for_parts();
     let app = Router::new()
         .nest("/api", api)
-        .merge(health::router())
+        .merge(probes)
         .method_not_allowed_fallback(spa::method_not_allowed)
         .fallback(spa::service(static_dir))
         .layer(axum::middleware::from_fn_with_state(

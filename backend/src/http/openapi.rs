@@ -1,65 +1,23 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations, at `/api/openapi.json`.
 
-use axum::routing::get;
-use axum::{Json, Router};
+use std::sync::LazyLock;
+
+use axum::http::header;
+use axum::response::IntoResponse;
 use cicd_monitor_crds::{AlertRuleSpec, IntegrationSpec};
 use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr, Schema};
 use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "ci-cd-monitor", description = "Records CI/CD pipeline runs, serves dashboard metrics and alerts."),
-    paths(
-        super::events::ingest,
-        super::events::ingest_batch,
-        super::webhooks::github_hook,
-        super::webhooks::gitlab_hook,
-        super::webhooks::jenkins_hook,
-        super::webhooks::cdevents_hook,
-        super::sources::create,
-        super::sources::list,
-        super::sources::remove,
-        super::integrations::create,
-        super::integrations::list,
-        super::integrations::get_one,
-        super::integrations::replace,
-        super::integrations::remove,
-        super::integrations::upsert_k8s,
-        super::integrations::remove_k8s,
-        super::rules::create,
-        super::rules::list,
-        super::rules::get_one,
-        super::rules::replace,
-        super::rules::remove,
-        super::rules::upsert_k8s,
-        super::rules::remove_k8s,
-        super::alerts::list,
-        super::alerts::ack,
-        super::alerts::mute,
-        super::alerts::test,
-        super::metrics::metrics,
-        super::runs::list,
-        super::runs::get_one,
-        super::runs::filters,
-        super::stream::stream,
-        super::settings::get_settings,
-        super::settings::replace,
-        super::tokens::create,
-        super::tokens::list,
-        super::tokens::revoke,
-        super::audit::list,
-        super::health::health,
-        super::health::ready,
-        super::health::prometheus,
-        super::health::config,
-        openapi_json,
-    ),
     components(schemas(super::stream::Hello, super::stream::Resync, crate::live::IncidentChange, crate::domain::Run)),
-    modifiers(&BearerAuth, &UniqueOperationIds, &CrdSpecs, &BadRequests, &RateLimited),
     tags(
         (name = "ingest", description = "Recording run events"),
         (name = "webhooks", description = "Native CI webhooks (GitHub, GitLab, Jenkins, CDEvents) and their sources"),
@@ -89,6 +47,51 @@ impl Modify for BearerAuth {
             ),
         );
     }
+}
+
+/// The answers that every authenticated route shares, from its `security` requirement: a route
+/// that takes a bearer token answers `401` without a valid one, `403` when the token's scope is not
+/// enough (a scope other than `read` is named), and `503` while the database that holds the
+/// tokens cannot be reached.
+struct AuthResponses;
+
+impl Modify for AuthResponses {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        for item in api.paths.paths.values_mut() {
+            for op in operations_mut(item) {
+                let Some(scopes) = bearer_scopes(op) else { continue };
+                let shared = [
+                    (
+                        "401",
+                        "No valid token (missing, malformed, unknown or revoked)",
+                        true,
+                    ),
+                    (
+                        "403",
+                        "The token's scope does not allow this route",
+                        scopes.iter().any(|s| s != "read"),
+                    ),
+                    ("503", "The database is unavailable; retry", true),
+                ];
+                for (status, description, applies) in shared {
+                    if applies && !op.responses.responses.contains_key(status) {
+                        let response = error_response(description, false);
+                        op.responses.responses.insert(status.into(), RefOr::T(response));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The scopes of an operation's `bearer` requirement, if it has one.
+fn bearer_scopes(op: &Operation) -> Option<Vec<String>> {
+    let requirements = serde_json::to_value(op.security.as_ref()?).ok()?;
+    requirements
+        .as_array()?
+        .iter()
+        .find_map(|r| r.get("bearer"))
+        .and_then(|s| serde_json::from_value(s.clone()).ok())
 }
 
 /// Every route that reads a path parameter, a query or a body answers `400` in the error shape when
@@ -261,17 +264,33 @@ fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     .flatten()
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/openapi.json", get(openapi_json))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(openapi_json))
 }
 
-/// The document served at `/api/openapi.json` (also printed by `cicd-monitor openapi`).
+/// The document served at `/api/openapi.json` (also printed by `cicd-monitor openapi`): the
+/// routes' own entries, then what every route shares.
 pub fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+    let mut api = ApiDoc::openapi();
+    api.merge(super::routes_document());
+    let modifiers: [&dyn Modify; 6] = [
+        &BearerAuth,
+        &AuthResponses,
+        &UniqueOperationIds,
+        &CrdSpecs,
+        &BadRequests,
+        &RateLimited,
+    ];
+    for modifier in modifiers {
+        modifier.modify(&mut api);
+    }
+    api
 }
 
 /// This document.
-#[utoipa::path(get, path = "/api/openapi.json", tag = "health", responses((status = 200, description = "OpenAPI 3.1 document")))]
-async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(document())
+#[utoipa::path(get, path = "/openapi.json", tag = "health", responses((status = 200, description = "OpenAPI 3.1 document")))]
+async fn openapi_json() -> impl IntoResponse {
+    static DOCUMENT: LazyLock<String> =
+        LazyLock::new(|| document().to_json().expect("the OpenAPI document serialises"));
+    ([(header::CONTENT_TYPE, "application/json")], DOCUMENT.as_str())
 }

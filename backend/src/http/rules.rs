@@ -2,12 +2,13 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, put};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use cicd_monitor_crds::AlertRuleSpec;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{Json as JsonBody, Path};
 use super::integrations::api_owned;
@@ -18,11 +19,11 @@ use crate::db::integrations::{self as integrations, K8sRef, Owner};
 use crate::db::rules::{self as db, RuleRow};
 use crate::error::{ApiError, ApiResult, ErrorBody, FieldError};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/alert-rules", get(list).post(create))
-        .route("/alert-rules/{id}", get(get_one).put(replace).delete(remove))
-        .route("/alert-rules/by-uid/{uid}", put(upsert_k8s).delete(remove_k8s))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(get_one, replace, remove))
+        .routes(routes!(upsert_k8s, remove_k8s))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -137,11 +138,10 @@ async fn fetch(state: &AppState, id: i64) -> ApiResult<RuleRow> {
 }
 
 /// Create an alert rule.
-#[utoipa::path(post, path = "/api/alert-rules", tag = "alerting", request_body = RuleBody,
-    responses((status = 201, body = RuleInfo), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-              (status = 403, body = ErrorBody), (status = 409, description = "Name taken", body = ErrorBody),
+#[utoipa::path(post, path = "/alert-rules", tag = "alerting", request_body = RuleBody,
+    responses((status = 201, body = RuleInfo), (status = 400, body = ErrorBody), (status = 409, description = "Name taken", body = ErrorBody),
               (status = 422, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 async fn create(
     State(state): State<AppState>,
     AdminAuth(who): AdminAuth,
@@ -162,17 +162,17 @@ async fn create(
 }
 
 /// List alert rules, with how many groups each has firing.
-#[utoipa::path(get, path = "/api/alert-rules", tag = "alerting",
-    responses((status = 200, body = Vec<RuleInfo>), (status = 401, body = ErrorBody)),
-    security((), ("bearer" = [])))]
+#[utoipa::path(get, path = "/alert-rules", tag = "alerting",
+    responses((status = 200, body = Vec<RuleInfo>)),
+    security((), ("bearer" = ["read"])))]
 async fn list(State(state): State<AppState>, _auth: ReadAuth) -> ApiResult<Json<Vec<RuleInfo>>> {
     Ok(Json(db::list(&state.pool).await?.into_iter().map(info).collect()))
 }
 
 /// One alert rule.
-#[utoipa::path(get, path = "/api/alert-rules/{id}", tag = "alerting", params(("id" = i64, Path)),
-    responses((status = 200, body = RuleInfo), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
-    security((), ("bearer" = [])))]
+#[utoipa::path(get, path = "/alert-rules/{id}", tag = "alerting", params(("id" = i64, Path)),
+    responses((status = 200, body = RuleInfo), (status = 404, body = ErrorBody)),
+    security((), ("bearer" = ["read"])))]
 async fn get_one(
     State(state): State<AppState>,
     _auth: ReadAuth,
@@ -182,11 +182,11 @@ async fn get_one(
 }
 
 /// Replace an alert rule.
-#[utoipa::path(put, path = "/api/alert-rules/{id}", tag = "alerting", params(("id" = i64, Path)), request_body = RuleBody,
-    responses((status = 200, body = RuleInfo), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+#[utoipa::path(put, path = "/alert-rules/{id}", tag = "alerting", params(("id" = i64, Path)), request_body = RuleBody,
+    responses((status = 200, body = RuleInfo),
               (status = 404, body = ErrorBody), (status = 409, description = "Managed by Kubernetes", body = ErrorBody),
               (status = 422, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 async fn replace(
     State(state): State<AppState>,
     AdminAuth(who): AdminAuth,
@@ -210,10 +210,10 @@ async fn replace(
 }
 
 /// Delete an alert rule (its incidents and pending notifications go with it).
-#[utoipa::path(delete, path = "/api/alert-rules/{id}", tag = "alerting", params(("id" = i64, Path)),
-    responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+#[utoipa::path(delete, path = "/alert-rules/{id}", tag = "alerting", params(("id" = i64, Path)),
+    responses((status = 204, description = "Deleted"),
               (status = 404, body = ErrorBody), (status = 409, description = "Managed by Kubernetes", body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 async fn remove(
     State(state): State<AppState>,
     AdminAuth(who): AdminAuth,
@@ -235,11 +235,11 @@ async fn remove(
 }
 
 /// Create or update the rule of an `AlertRule` resource (the operator).
-#[utoipa::path(put, path = "/api/alert-rules/by-uid/{uid}", tag = "alerting", params(("uid" = String, Path)),
+#[utoipa::path(put, path = "/alert-rules/by-uid/{uid}", tag = "alerting", params(("uid" = String, Path)),
     request_body = K8sRuleBody,
-    responses((status = 200, body = RuleInfo), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 200, body = RuleInfo),
               (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["operator"])))]
 async fn upsert_k8s(
     State(state): State<AppState>,
     OperatorAuth(who): OperatorAuth,
@@ -275,10 +275,10 @@ async fn upsert_k8s(
 }
 
 /// Delete the rule of an `AlertRule` resource; `404` when there is none (already gone).
-#[utoipa::path(delete, path = "/api/alert-rules/by-uid/{uid}", tag = "alerting", params(("uid" = String, Path)),
-    responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+#[utoipa::path(delete, path = "/alert-rules/by-uid/{uid}", tag = "alerting", params(("uid" = String, Path)),
+    responses((status = 204, description = "Deleted"),
               (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["operator"])))]
 async fn remove_k8s(
     State(state): State<AppState>,
     OperatorAuth(who): OperatorAuth,

@@ -1,10 +1,11 @@
 //! `GET /api/runs`, `GET /api/runs/{id}` and `GET /api/filters`.
 
 use std::collections::BTreeSet;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -19,11 +20,11 @@ use crate::domain::limits::{filter_errors, MAX_PAGE, MAX_WINDOW_DAYS};
 use crate::domain::{Job, Run, RunStatus};
 use crate::error::{ApiError, ApiResult, ErrorBody, FieldError};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/runs", get(list))
-        .route("/runs/{id}", get(get_one))
-        .route("/filters", get(filters))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(get_one))
+        .routes(routes!(filters))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -95,10 +96,10 @@ fn parse_at(s: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Runs, newest first (or in another `sort` order), with filters and cursor pagination.
-#[utoipa::path(get, path = "/api/runs", tag = "runs", params(ListParams),
-    responses((status = 200, body = RunPage), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-              (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)),
-    security((), ("bearer" = [])))]
+#[utoipa::path(get, path = "/runs", tag = "runs", params(ListParams),
+    responses((status = 200, body = RunPage), (status = 400, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
+    security((), ("bearer" = ["read"])))]
 async fn list(
     State(state): State<AppState>,
     _auth: ReadAuth,
@@ -196,10 +197,9 @@ pub struct RunDetail {
 
 /// One run with its raw metadata and jobs. Ids may contain `/` (`github:owner/repo:123:1`):
 /// percent-encode it as `%2F`.
-#[utoipa::path(get, path = "/api/runs/{id}", tag = "runs", params(("id" = String, Path, description = "Run id")),
-    responses((status = 200, body = RunDetail), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
-              (status = 503, body = ErrorBody)),
-    security((), ("bearer" = [])))]
+#[utoipa::path(get, path = "/runs/{id}", tag = "runs", params(("id" = String, Path, description = "Run id")),
+    responses((status = 200, body = RunDetail), (status = 404, body = ErrorBody)),
+    security((), ("bearer" = ["read"])))]
 async fn get_one(
     State(state): State<AppState>,
     _auth: ReadAuth,
@@ -236,9 +236,9 @@ pub struct Filters {
 }
 
 /// Known providers, repos, workflows and branches.
-#[utoipa::path(get, path = "/api/filters", tag = "runs",
-    responses((status = 200, body = Filters), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)),
-    security((), ("bearer" = [])))]
+#[utoipa::path(get, path = "/filters", tag = "runs",
+    responses((status = 200, body = Filters)),
+    security((), ("bearer" = ["read"])))]
 async fn filters(State(state): State<AppState>, _auth: ReadAuth) -> ApiResult<Json<Filters>> {
     let dims = runs::dimensions(&state.pool).await?;
     let mut providers = BTreeSet::new();

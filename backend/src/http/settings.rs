@@ -1,9 +1,10 @@
 //! `GET /api/settings` and `PUT /api/settings`: runtime policy (retention and similar).
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::Value;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::Json as JsonBody;
 use super::{AdminAuth, AppState, ReadAuth};
@@ -12,24 +13,23 @@ use crate::db::audit::Action;
 use crate::domain::settings::Settings;
 use crate::error::{ApiError, ApiResult, ErrorBody};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/settings", get(get_settings).put(replace))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_settings, replace))
 }
 
 /// The runtime settings.
-#[utoipa::path(get, path = "/api/settings", tag = "settings",
-    responses((status = 200, body = Settings), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)),
-    security((), ("bearer" = [])))]
+#[utoipa::path(get, path = "/settings", tag = "settings",
+    responses((status = 200, body = Settings)),
+    security((), ("bearer" = ["read"])))]
 async fn get_settings(State(state): State<AppState>, _auth: ReadAuth) -> ApiResult<Json<Settings>> {
     Ok(Json(db::settings::load(&state.pool).await?))
 }
 
 /// Replace the runtime settings: every setting must be given, and no other key (each problem is a
 /// 422 naming the field; nothing is stored then).
-#[utoipa::path(put, path = "/api/settings", tag = "settings", request_body = Settings,
-    responses((status = 200, body = Settings), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-              (status = 403, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)),
-    security(("bearer" = [])))]
+#[utoipa::path(put, path = "/settings", tag = "settings", request_body = Settings,
+    responses((status = 200, body = Settings), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = ["admin"])))]
 async fn replace(
     State(state): State<AppState>,
     AdminAuth(who): AdminAuth,

@@ -3,11 +3,12 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::{Json, Router};
+use axum::Json;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{Json as JsonBody, Path};
 use super::{AdminAuth, AppState};
@@ -16,10 +17,10 @@ use crate::db::sources::{self, SourceInfo};
 use crate::error::{ApiError, ApiResult, ErrorBody, FieldError};
 use crate::webhooks::Provider;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/webhook-sources", get(list).post(create))
-        .route("/webhook-sources/{id}", delete(remove))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(remove))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -36,11 +37,10 @@ pub struct CreateSource {
 }
 
 /// Add a webhook source.
-#[utoipa::path(post, path = "/api/webhook-sources", tag = "webhooks", request_body = CreateSource,
-    responses((status = 201, body = SourceInfo), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-              (status = 403, body = ErrorBody), (status = 409, description = "The name is taken, or CICD_SECRET_KEY is unset", body = ErrorBody),
+#[utoipa::path(post, path = "/webhook-sources", tag = "webhooks", request_body = CreateSource,
+    responses((status = 201, body = SourceInfo), (status = 400, body = ErrorBody), (status = 409, description = "The name is taken, or CICD_SECRET_KEY is unset", body = ErrorBody),
               (status = 422, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 async fn create(
     State(state): State<AppState>,
     AdminAuth(who): AdminAuth,
@@ -72,19 +72,19 @@ async fn create(
 }
 
 /// List webhook sources (never their secrets).
-#[utoipa::path(get, path = "/api/webhook-sources", tag = "webhooks",
-    responses((status = 200, body = Vec<SourceInfo>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("bearer" = [])))]
+#[utoipa::path(get, path = "/webhook-sources", tag = "webhooks",
+    responses((status = 200, body = Vec<SourceInfo>)),
+    security(("bearer" = ["admin"])))]
 async fn list(State(state): State<AppState>, _auth: AdminAuth) -> ApiResult<Json<Vec<SourceInfo>>> {
     Ok(Json(sources::list(&state.pool).await?))
 }
 
 /// Remove a webhook source; its deliveries are refused from then on (within seconds on other replicas).
-#[utoipa::path(delete, path = "/api/webhook-sources/{id}", tag = "webhooks",
+#[utoipa::path(delete, path = "/webhook-sources/{id}", tag = "webhooks",
     params(("id" = i64, Path, description = "Source id")),
-    responses((status = 204, description = "Removed"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+    responses((status = 204, description = "Removed"),
               (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 async fn remove(
     State(state): State<AppState>,
     AdminAuth(who): AdminAuth,

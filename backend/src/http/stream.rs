@@ -2,14 +2,14 @@
 
 use std::convert::Infallible;
 use std::time::Duration;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use axum::extract::State;
 use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::Router;
 use futures_util::stream::{self, StreamExt};
 use prometheus::IntGauge;
 use serde::{Deserialize, Serialize};
@@ -20,7 +20,7 @@ use super::auth::{authorize, authorize_token};
 use super::extract::Query;
 use super::AppState;
 use crate::auth::Scope;
-use crate::error::{ApiResult, ErrorBody};
+use crate::error::ApiResult;
 use crate::live::LiveEvent;
 
 /// How long a client waits before reconnecting after the stream breaks (the SSE `retry` field).
@@ -28,8 +28,8 @@ pub const RETRY: Duration = Duration::from_secs(3);
 /// A comment line this often keeps proxies from closing a quiet stream.
 pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/stream", get(stream))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(stream))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -76,12 +76,11 @@ pub struct Resync {
 /// A comment line (`: keep-alive`) comes every 15 s. Every replica sends every change, whichever
 /// replica made it. `EventSource` cannot send an `Authorization` header: pass a read token as
 /// `?token=` instead (not needed when reads are public).
-#[utoipa::path(get, path = "/api/stream", tag = "stream", params(StreamParams),
+#[utoipa::path(get, path = "/stream", tag = "stream", params(StreamParams),
     responses(
         (status = 200, description = "An endless stream of `hello`, `run`, `incident` and `resync` events",
-         content_type = "text/event-stream", body = String),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)),
-    security((), ("bearer" = [])))]
+         content_type = "text/event-stream", body = String)),
+    security((), ("bearer" = ["read"])))]
 async fn stream(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -2,11 +2,12 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::extract::{Json as JsonBody, Path};
 use super::{AdminAuth, AppState};
@@ -15,10 +16,10 @@ use crate::db::audit::{self, Action};
 use crate::db::tokens::{self, TokenInfo};
 use crate::error::{ApiError, ApiResult, ErrorBody, FieldError};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/tokens", get(list).post(create))
-        .route("/tokens/{id}", delete(revoke))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(revoke))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -38,10 +39,9 @@ pub struct CreatedToken {
 }
 
 /// Create a token (the secret is in this response only).
-#[utoipa::path(post, path = "/api/tokens", tag = "tokens", request_body = CreateToken,
-    responses((status = 201, body = CreatedToken), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-              (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
-    security(("bearer" = [])))]
+#[utoipa::path(post, path = "/tokens", tag = "tokens", request_body = CreateToken,
+    responses((status = 201, body = CreatedToken), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = ["admin"])))]
 async fn create(
     State(state): State<AppState>,
     AdminAuth(who): AdminAuth,
@@ -71,18 +71,18 @@ async fn create(
 }
 
 /// List tokens (never their secrets).
-#[utoipa::path(get, path = "/api/tokens", tag = "tokens",
-    responses((status = 200, body = Vec<TokenInfo>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
-    security(("bearer" = [])))]
+#[utoipa::path(get, path = "/tokens", tag = "tokens",
+    responses((status = 200, body = Vec<TokenInfo>)),
+    security(("bearer" = ["admin"])))]
 async fn list(State(state): State<AppState>, _auth: AdminAuth) -> ApiResult<Json<Vec<TokenInfo>>> {
     Ok(Json(tokens::list(&state.pool).await?))
 }
 
 /// Revoke a token.
-#[utoipa::path(delete, path = "/api/tokens/{id}", tag = "tokens", params(("id" = i64, Path, description = "Token id")),
-    responses((status = 204, description = "Revoked"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+#[utoipa::path(delete, path = "/tokens/{id}", tag = "tokens", params(("id" = i64, Path, description = "Token id")),
+    responses((status = 204, description = "Revoked"),
               (status = 404, body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 async fn revoke(
     State(state): State<AppState>,
     AdminAuth(who): AdminAuth,

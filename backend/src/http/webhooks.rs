@@ -8,11 +8,12 @@
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::{authorize, authorize_token};
 use super::extract::Query;
@@ -23,12 +24,12 @@ use crate::domain::{Outcome, RunStatus};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::ingest::{cdevents, github, gitlab, jenkins, Malformed, Parsed};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/webhooks/github", post(github_hook))
-        .route("/webhooks/gitlab", post(gitlab_hook))
-        .route("/webhooks/jenkins", post(jenkins_hook))
-        .route("/webhooks/cdevents", post(cdevents_hook))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(github_hook))
+        .routes(routes!(gitlab_hook))
+        .routes(routes!(jenkins_hook))
+        .routes(routes!(cdevents_hook))
 }
 
 /// What a delivery did.
@@ -130,7 +131,7 @@ async fn duplicate(
 }
 
 /// GitHub Actions webhook (`workflow_run`, `workflow_job`, `ping`).
-#[utoipa::path(post, path = "/api/webhooks/github", tag = "webhooks",
+#[utoipa::path(post, path = "/webhooks/github", tag = "webhooks",
     request_body(content = serde_json::Value, description = "A GitHub webhook delivery (JSON or form-encoded `payload=`)"),
     params(
         ("X-GitHub-Event" = String, Header, description = "workflow_run, workflow_job, ping, …"),
@@ -169,7 +170,7 @@ async fn github_hook(
 }
 
 /// GitLab pipeline webhook (`Pipeline Hook`, with its `builds[]` as jobs).
-#[utoipa::path(post, path = "/api/webhooks/gitlab", tag = "webhooks",
+#[utoipa::path(post, path = "/webhooks/gitlab", tag = "webhooks",
     request_body(content = serde_json::Value, description = "A GitLab pipeline hook"),
     params(
         ("X-Gitlab-Token" = String, Header, description = "The webhook's secret token"),
@@ -207,17 +208,15 @@ pub struct TokenParam {
 }
 
 /// Jenkins Notification plugin.
-#[utoipa::path(post, path = "/api/webhooks/jenkins", tag = "webhooks", params(TokenParam),
+#[utoipa::path(post, path = "/webhooks/jenkins", tag = "webhooks", params(TokenParam),
     request_body(content = serde_json::Value, description = "A Notification plugin message (JSON)"),
     responses(
         (status = 200, description = "Recorded or ignored (with the reason)", body = WebhookResponse),
         (status = 400, description = "The body is not JSON", body = ErrorBody),
-        (status = 401, description = "No valid ingest token", body = ErrorBody),
-        (status = 403, description = "The token lacks the ingest scope", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
         (status = 503, description = "Database unavailable", body = ErrorBody),
     ),
-    security(("bearer" = [])))]
+    security(("bearer" = ["ingest"])))]
 async fn jenkins_hook(
     State(state): State<AppState>,
     Query(q): Query<TokenParam>,
@@ -236,17 +235,14 @@ async fn jenkins_hook(
 }
 
 /// CDEvents over CloudEvents (binary, structured or batch mode).
-#[utoipa::path(post, path = "/api/webhooks/cdevents", tag = "webhooks",
+#[utoipa::path(post, path = "/webhooks/cdevents", tag = "webhooks",
     request_body(content = serde_json::Value, description = "CDEvents pipelinerun/taskrun events as CloudEvents"),
     responses(
         (status = 200, description = "Recorded or ignored (with the reason)", body = WebhookResponse),
         (status = 400, description = "The body is not JSON", body = ErrorBody),
-        (status = 401, description = "No valid ingest token", body = ErrorBody),
-        (status = 403, description = "The token lacks the ingest scope", body = ErrorBody),
         (status = 413, description = "Body over 1 MiB", body = ErrorBody),
-        (status = 503, description = "Database unavailable", body = ErrorBody),
-    ),
-    security(("bearer" = [])))]
+        (status = 503, description = "Database unavailable", body = ErrorBody)),
+    security(("bearer" = ["ingest"])))]
 async fn cdevents_hook(
     State(state): State<AppState>,
     _auth: IngestAuth,
