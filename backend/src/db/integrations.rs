@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
-use sqlx::{FromRow, PgExecutor};
+use sqlx::{FromRow, PgConnection, PgExecutor};
 
 use cicd_monitor_crds::IntegrationSpec;
 
@@ -172,19 +172,39 @@ pub async fn delete(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<bool> {
         == 1)
 }
 
-/// Pending notifications of one integration.
-pub async fn pending_count(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<i64> {
-    sqlx::query_scalar("select count(*) from notifications where integration_id = $1 and status = 'pending'")
-        .bind(id)
-        .fetch_one(db)
-        .await
+/// The integration whose send slot is due first and that has pending notifications, locked for
+/// update (skipping those another worker holds); suspended integrations wait.
+pub async fn next_due(conn: &mut PgConnection) -> sqlx::Result<Option<IntegrationRow>> {
+    sqlx::query_as(&format!(
+        "select {COLUMNS} from integrations i where i.next_send_at <= now() \
+             and not coalesce((i.spec ->> 'suspend')::boolean, false) \
+             and exists (select 1 from notifications n where n.integration_id = i.id and n.status = 'pending') \
+         order by i.next_send_at, i.id limit 1 for update skip locked"
+    ))
+    .fetch_optional(conn)
+    .await
 }
 
-/// Pending notifications per integration.
-pub async fn pending_counts(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<(i64, i64)>> {
-    sqlx::query_as("select integration_id, count(*) from notifications where status = 'pending' group by 1")
-        .fetch_all(db)
-        .await
+/// Records a delivery attempt: the next send slot, and the success or the error.
+pub async fn record_delivery(
+    conn: &mut PgConnection,
+    id: i64,
+    next_send_at: DateTime<Utc>,
+    error: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "update integrations set next_send_at = $2, \
+             last_success_at = case when $3 then now() else last_success_at end, \
+             last_error = case when $3 then last_error else $4 end, \
+             last_error_at = case when $3 then last_error_at else now() end where id = $1",
+    )
+    .bind(id)
+    .bind(next_send_at)
+    .bind(error.is_none())
+    .bind(error)
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 /// Makes the integration `slack` stand for `SLACK_WEBHOOK_URL` (or removes it when unset). A

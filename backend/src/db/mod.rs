@@ -1,13 +1,18 @@
 //! PostgreSQL access: the pool, migrations, and one module of small query functions per table.
 
 pub mod audit;
+pub mod incidents;
 pub mod integrations;
 pub mod jobs;
+pub mod notifications;
+pub mod notify;
+pub mod retention;
 pub mod rollups;
 pub mod rules;
 pub mod runs;
 pub mod settings;
 pub mod sources;
+pub mod sync_state;
 pub mod tokens;
 
 use std::time::Duration;

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::types::Json;
-use sqlx::{FromRow, PgExecutor};
+use sqlx::{FromRow, PgConnection, PgExecutor};
 
 use cicd_monitor_crds::AlertRuleSpec;
 
@@ -123,4 +123,24 @@ pub async fn delete(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<bool> {
         .await?
         .rows_affected()
         == 1)
+}
+
+/// Whether the rule still exists; while it does, `for key share` keeps a concurrent delete
+/// waiting until the transaction ends.
+pub async fn exists_key_share(conn: &mut PgConnection, id: i64) -> sqlx::Result<bool> {
+    let found: Option<i32> = sqlx::query_scalar("select 1 from alerts where id = $1 for key share")
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// Records that the rule fired at `now`.
+pub async fn mark_triggered(conn: &mut PgConnection, id: i64, now: DateTime<Utc>) -> sqlx::Result<()> {
+    sqlx::query("update alerts set last_triggered = $2 where id = $1")
+        .bind(id)
+        .bind(now)
+        .execute(conn)
+        .await
+        .map(drop)
 }

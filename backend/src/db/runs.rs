@@ -8,6 +8,7 @@ use sqlx::{FromRow, PgConnection, PgPool, Postgres, QueryBuilder};
 use crate::db::rollups::{self, Contributions};
 use crate::live::{self, RunNotices};
 
+pub mod group;
 mod list;
 use crate::domain::{Run, RunState, RunStatus};
 pub use list::{list, RunFilter, RunSort, SortKey};

@@ -18,6 +18,7 @@ use super::{AdminAuth, AppState, OperatorAuth};
 use crate::auth::Principal;
 use crate::db::audit::{self, Action};
 use crate::db::integrations::{self as db, IntegrationRow, K8sRef, NewIntegration, Owner};
+use crate::db::notifications;
 use crate::error::{ApiError, ApiResult, ErrorBody, FieldError};
 
 pub fn router() -> Router<AppState> {
@@ -342,7 +343,7 @@ async fn create(
     responses((status = 200, body = Vec<IntegrationInfo>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
     security(("bearer" = [])))]
 async fn list(State(state): State<AppState>, _auth: AdminAuth) -> ApiResult<Json<Vec<IntegrationInfo>>> {
-    let pending = db::pending_counts(&state.pool).await?;
+    let pending = notifications::pending_counts(&state.pool).await?;
     let rows = db::list(&state.pool).await?;
     Ok(Json(
         rows.into_iter()
@@ -365,7 +366,7 @@ async fn get_one(
     Path(id): Path<i64>,
 ) -> ApiResult<Json<IntegrationInfo>> {
     let row = found(db::get(&state.pool, id).await?, id)?;
-    let pending = db::pending_count(&state.pool, id).await?;
+    let pending = notifications::pending_count(&state.pool, id).await?;
     Ok(Json(info(row, pending)))
 }
 
@@ -391,7 +392,7 @@ async fn replace(
     let mut spec = body.spec;
     keep_secrets(&state, &row, &mut spec);
     let row = write(&state, who, Some(id), &body.name, &spec, &Owner::api()).await?;
-    let pending = db::pending_count(&state.pool, id).await?;
+    let pending = notifications::pending_count(&state.pool, id).await?;
     Ok(Json(info(row, pending)))
 }
 
@@ -427,7 +428,7 @@ async fn upsert_k8s(
     let owner = Owner::kubernetes(uid.clone(), body.namespace, body.name);
     let existing = db::by_uid(&state.pool, &uid).await?.map(|r| r.id);
     let row = write(&state, who, existing, &name, &body.spec, &owner).await?;
-    let pending = db::pending_count(&state.pool, row.id).await?;
+    let pending = notifications::pending_count(&state.pool, row.id).await?;
     Ok(Json(info(row, pending)))
 }
 
