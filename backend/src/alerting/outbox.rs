@@ -15,12 +15,13 @@ use secrecy::SecretString;
 use sqlx::PgPool;
 
 use super::deliver;
+use super::integrations::Secrets;
 use super::{Delivery, Target};
 use crate::crypto::SecretBox;
 use crate::db;
 use crate::db::integrations::IntegrationRow;
 use crate::db::notifications::Pending;
-use crate::http::integrations::Secrets;
+use crate::domain::owner::Owner;
 use crate::telemetry::Metrics;
 
 /// Attempts before a notification is given up.
@@ -42,7 +43,7 @@ pub struct Outbox {
 impl Outbox {
     /// Where an integration's messages go, its secrets opened; `None` when they cannot be.
     pub fn target(&self, i: &IntegrationRow) -> Option<Target> {
-        let secrets: Secrets = if i.source == "env" {
+        let secrets: Secrets = if i.source == Owner::Env {
             Secrets {
                 url: secrecy::ExposeSecret::expose_secret(self.env_slack.as_ref()?).to_owned(),
                 hmac_secret: None,

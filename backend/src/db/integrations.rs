@@ -6,52 +6,7 @@ use sqlx::{FromRow, PgConnection, PgExecutor};
 
 use cicd_monitor_crds::IntegrationSpec;
 
-/// Who owns a rule or an integration: the API (`api`), a custom resource (`kubernetes`, with its
-/// namespace/name), or the environment (`env`, the integration `SLACK_WEBHOOK_URL` declares).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Owner {
-    pub source: &'static str,
-    pub k8s: Option<K8sRef>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct K8sRef {
-    pub uid: String,
-    pub namespace: String,
-    pub name: String,
-}
-
-impl K8sRef {
-    /// From the `k8s_uid`, `k8s_namespace`, `k8s_name` columns (`None` unless Kubernetes owns the row).
-    pub fn from_columns(
-        uid: &Option<String>,
-        namespace: &Option<String>,
-        name: &Option<String>,
-    ) -> Option<Self> {
-        Some(K8sRef {
-            uid: uid.clone()?,
-            namespace: namespace.clone().unwrap_or_default(),
-            name: name.clone().unwrap_or_default(),
-        })
-    }
-}
-
-impl Owner {
-    pub fn api() -> Self {
-        Owner {
-            source: "api",
-            k8s: None,
-        }
-    }
-
-    /// The custom resource `namespace/name` with this uid.
-    pub fn kubernetes(uid: String, namespace: String, name: String) -> Self {
-        Owner {
-            source: "kubernetes",
-            k8s: Some(K8sRef { uid, namespace, name }),
-        }
-    }
-}
+use crate::domain::owner::{K8sRef, Owner, Ownership};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct IntegrationRow {
@@ -62,7 +17,7 @@ pub struct IntegrationRow {
     pub spec: Json<IntegrationSpec>,
     pub secrets_sealed: Vec<u8>,
     pub url_hint: String,
-    pub source: String,
+    pub source: Owner,
     pub k8s_uid: Option<String>,
     pub k8s_namespace: Option<String>,
     pub k8s_name: Option<String>,
@@ -95,7 +50,7 @@ pub struct NewIntegration<'a> {
 pub async fn insert(
     db: impl PgExecutor<'_>,
     new: &NewIntegration<'_>,
-    owner: &Owner,
+    owner: &Ownership,
 ) -> sqlx::Result<IntegrationRow> {
     let k8s = owner.k8s.as_ref();
     sqlx::query_as(&format!(
@@ -107,7 +62,7 @@ pub async fn insert(
     .bind(Json(new.spec))
     .bind(new.sealed)
     .bind(new.url_hint)
-    .bind(owner.source)
+    .bind(owner.owner)
     .bind(k8s.map(|k| &k.uid))
     .bind(k8s.map(|k| &k.namespace))
     .bind(k8s.map(|k| &k.name))
@@ -212,7 +167,8 @@ pub async fn record_delivery(
 pub async fn sync_env_slack(db: &sqlx::PgPool, url_hint: Option<&str>) -> sqlx::Result<()> {
     match url_hint {
         None => {
-            sqlx::query("delete from integrations where source = 'env'")
+            sqlx::query("delete from integrations where source = $1")
+                .bind(Owner::Env)
                 .execute(db)
                 .await?;
         }
@@ -220,12 +176,13 @@ pub async fn sync_env_slack(db: &sqlx::PgPool, url_hint: Option<&str>) -> sqlx::
             let spec = serde_json::json!({"type": "Slack", "slack": {"webhookUrl": {}}});
             sqlx::query(
                 "insert into integrations (name, type, spec, secrets_sealed, url_hint, source) \
-                 values ('slack', 'slack', $1, '', $2, 'env') \
+                 values ('slack', 'slack', $1, '', $2, $3) \
                  on conflict (name) do update set url_hint = excluded.url_hint, updated_at = now() \
-                 where integrations.source = 'env'",
+                 where integrations.source = $3",
             )
             .bind(spec)
             .bind(hint)
+            .bind(Owner::Env)
             .execute(db)
             .await?;
         }

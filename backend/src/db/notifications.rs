@@ -5,6 +5,7 @@ use sqlx::types::Json;
 use sqlx::{PgConnection, PgExecutor};
 
 use crate::alerting::Notice;
+use crate::domain::owner::Owner;
 
 /// A notification waiting to be sent.
 #[derive(Debug, sqlx::FromRow)]
@@ -28,7 +29,7 @@ pub async fn enqueue(
     Ok(sqlx::query(
         "insert into notifications (incident_id, integration_id, kind, notice) \
          select $1, i.id, $2, $3 from integrations i \
-         where (i.name = any($4) or (cardinality($4) = 0 and i.source = 'env')) \
+         where (i.name = any($4) or (cardinality($4) = 0 and i.source = $6)) \
              and (not $5 or coalesce((i.spec ->> 'sendResolved')::boolean, true)) \
          order by i.id on conflict do nothing",
     )
@@ -37,6 +38,7 @@ pub async fn enqueue(
     .bind(Json(notice))
     .bind(integrations)
     .bind(resolved)
+    .bind(Owner::Env)
     .execute(conn)
     .await?
     .rows_affected())

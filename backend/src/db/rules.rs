@@ -6,7 +6,7 @@ use sqlx::{FromRow, PgConnection, PgExecutor};
 
 use cicd_monitor_crds::AlertRuleSpec;
 
-use super::integrations::{K8sRef, Owner};
+use crate::domain::owner::{K8sRef, Owner, Ownership};
 
 #[derive(Debug, Clone, FromRow)]
 pub struct RuleRow {
@@ -15,7 +15,7 @@ pub struct RuleRow {
     pub spec: Json<AlertRuleSpec>,
     pub enabled: bool,
     pub last_triggered: Option<DateTime<Utc>>,
-    pub source: String,
+    pub source: Owner,
     pub k8s_uid: Option<String>,
     pub k8s_namespace: Option<String>,
     pub k8s_name: Option<String>,
@@ -53,7 +53,7 @@ pub async fn insert(
     db: impl PgExecutor<'_>,
     name: &str,
     spec: &AlertRuleSpec,
-    owner: &Owner,
+    owner: &Ownership,
 ) -> sqlx::Result<i64> {
     let k8s = owner.k8s.as_ref();
     sqlx::query_scalar(
@@ -65,7 +65,7 @@ pub async fn insert(
     .bind(threshold_value(spec))
     .bind(Json(spec))
     .bind(!spec.suspend)
-    .bind(owner.source)
+    .bind(owner.owner)
     .bind(k8s.map(|k| &k.uid))
     .bind(k8s.map(|k| &k.namespace))
     .bind(k8s.map(|k| &k.name))
