@@ -59,12 +59,14 @@ pub struct NewIncident<'a> {
 
 /// Takes the (rule, group) advisory lock for the rest of the transaction.
 pub async fn lock_group(conn: &mut PgConnection, rule_id: i64, group_key: &str) -> sqlx::Result<()> {
-    sqlx::query("select pg_advisory_xact_lock($1::int4, hashtext($2))")
-        .bind(rule_id as i32)
-        .bind(group_key)
-        .execute(conn)
-        .await
-        .map(drop)
+    sqlx::query!(
+        "select pg_advisory_xact_lock($1::int4, hashtext($2))",
+        rule_id as i32,
+        group_key,
+    )
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 /// The open incident of a (rule, group), locked for update.
@@ -73,36 +75,36 @@ pub async fn open_for_update(
     rule_id: i64,
     group_key: &str,
 ) -> sqlx::Result<Option<OpenIncident>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        OpenIncident,
         "select id, state, started_at, last_notified_at, repeats, acknowledged_at, muted_until, run_ids \
          from alert_incidents where rule_id = $1 and group_key = $2 and state <> 'resolved' for update",
+        rule_id,
+        group_key,
     )
-    .bind(rule_id)
-    .bind(group_key)
     .fetch_optional(conn)
     .await
 }
 
 /// Opens a pending incident; returns its id.
 pub async fn insert_pending(conn: &mut PgConnection, new: &NewIncident<'_>) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "insert into alert_incidents (rule_id, group_key, labels, state, value, threshold, started_at, run_ids) \
          values ($1, $2, $3, 'pending', $4, $5, $6, $7) returning id",
+        new.rule_id,
+        new.group_key,
+        Json(new.labels) as _,
+        new.value,
+        new.threshold,
+        new.started_at,
+        new.run_ids,
     )
-    .bind(new.rule_id)
-    .bind(new.group_key)
-    .bind(Json(new.labels))
-    .bind(new.value)
-    .bind(new.threshold)
-    .bind(new.started_at)
-    .bind(new.run_ids)
     .fetch_one(conn)
     .await
 }
 
 pub async fn delete(conn: &mut PgConnection, id: i64) -> sqlx::Result<()> {
-    sqlx::query("delete from alert_incidents where id = $1")
-        .bind(id)
+    sqlx::query!("delete from alert_incidents where id = $1", id,)
         .execute(conn)
         .await
         .map(drop)
@@ -114,13 +116,13 @@ pub async fn resolve(
     now: DateTime<Utc>,
     value: Option<f64>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "update alert_incidents set state = 'resolved', resolved_at = $2, value = $3, updated_at = $2 \
          where id = $1",
+        id,
+        now,
+        value,
     )
-    .bind(id)
-    .bind(now)
-    .bind(value)
     .execute(conn)
     .await
     .map(drop)
@@ -133,13 +135,13 @@ pub async fn fire(
     now: DateTime<Utc>,
     run_ids: &[String],
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "update alert_incidents set state = 'firing', firing_at = $2, last_notified_at = $2, run_ids = $3, \
              updated_at = $2 where id = $1",
+        id,
+        now,
+        run_ids,
     )
-    .bind(id)
-    .bind(now)
-    .bind(run_ids)
     .execute(conn)
     .await
     .map(drop)
@@ -153,24 +155,26 @@ pub async fn update_value(
     threshold: Option<f64>,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query("update alert_incidents set value = $2, threshold = $3, updated_at = $4 where id = $1")
-        .bind(id)
-        .bind(value)
-        .bind(threshold)
-        .bind(now)
-        .execute(conn)
-        .await
-        .map(drop)
+    sqlx::query!(
+        "update alert_incidents set value = $2, threshold = $3, updated_at = $4 where id = $1",
+        id,
+        value,
+        threshold,
+        now,
+    )
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 /// Adds a further failed run to a firing incident, notified now.
 pub async fn add_run(conn: &mut PgConnection, id: i64, run: &str, now: DateTime<Utc>) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "update alert_incidents set run_ids = array_append(run_ids, $2), last_notified_at = $3 where id = $1",
+        id,
+        run,
+        now,
     )
-    .bind(id)
-    .bind(run)
-    .bind(now)
     .execute(conn)
     .await
     .map(drop)
@@ -183,18 +187,20 @@ pub async fn repeated(
     repeats: i32,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query("update alert_incidents set repeats = $2, last_notified_at = $3 where id = $1")
-        .bind(id)
-        .bind(repeats)
-        .bind(now)
-        .execute(conn)
-        .await
-        .map(drop)
+    sqlx::query!(
+        "update alert_incidents set repeats = $2, last_notified_at = $3 where id = $1",
+        id,
+        repeats,
+        now,
+    )
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 /// Incidents firing now, across rules.
 pub async fn count_firing(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
-    sqlx::query_scalar("select count(*) from alert_incidents where state = 'firing'")
+    sqlx::query_scalar!(r#"select count(*) as "count!" from alert_incidents where state = 'firing'"#)
         .fetch_one(db)
         .await
 }
@@ -204,10 +210,14 @@ pub async fn open_groups(
     db: impl PgExecutor<'_>,
     rule_id: i64,
 ) -> sqlx::Result<Vec<(String, Json<BTreeMap<String, String>>)>> {
-    sqlx::query_as("select group_key, labels from alert_incidents where rule_id = $1 and state <> 'resolved'")
-        .bind(rule_id)
-        .fetch_all(db)
-        .await
+    let rows = sqlx::query!(
+        r#"select group_key, labels as "labels: Json<BTreeMap<String, String>>"
+           from alert_incidents where rule_id = $1 and state <> 'resolved'"#,
+        rule_id,
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.group_key, r.labels)).collect())
 }
 
 /// Incidents in one of `states` (of one rule, when given): active first, then newest.
@@ -217,29 +227,33 @@ pub async fn list(
     rule_id: Option<i64>,
     limit: i64,
 ) -> sqlx::Result<Vec<Incident>> {
-    sqlx::query_as(
-        "select i.id, i.rule_id, a.name as rule_name, \
-             coalesce(a.spec ->> 'severity', 'warning') as severity, i.state, i.labels, i.value, i.threshold, \
-             i.started_at, i.firing_at, i.resolved_at, i.acknowledged_at, i.muted_until, i.run_ids \
-         from alert_incidents i join alerts a on a.id = i.rule_id \
-         where i.state = any($1) and ($2::int8 is null or i.rule_id = $2) \
-         order by (i.state = 'resolved'), coalesce(i.resolved_at, i.started_at) desc, i.id desc limit $3",
+    sqlx::query_as!(
+        Incident,
+        r#"select i.id, i.rule_id, a.name as rule_name,
+               coalesce(a.spec ->> 'severity', 'warning') as "severity!", i.state,
+               i.labels as "labels: Json<BTreeMap<String, String>>", i.value, i.threshold,
+               i.started_at, i.firing_at, i.resolved_at, i.acknowledged_at, i.muted_until, i.run_ids
+           from alert_incidents i join alerts a on a.id = i.rule_id
+           where i.state = any($1) and ($2::int8 is null or i.rule_id = $2)
+           order by (i.state = 'resolved'), coalesce(i.resolved_at, i.started_at) desc, i.id desc limit $3"#,
+        states as _,
+        rule_id,
+        limit,
     )
-    .bind(states)
-    .bind(rule_id)
-    .bind(limit)
     .fetch_all(db)
     .await
 }
 
 pub async fn get(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Incident>> {
-    sqlx::query_as(
-        "select i.id, i.rule_id, a.name as rule_name, \
-             coalesce(a.spec ->> 'severity', 'warning') as severity, i.state, i.labels, i.value, i.threshold, \
-             i.started_at, i.firing_at, i.resolved_at, i.acknowledged_at, i.muted_until, i.run_ids \
-         from alert_incidents i join alerts a on a.id = i.rule_id where i.id = $1",
+    sqlx::query_as!(
+        Incident,
+        r#"select i.id, i.rule_id, a.name as rule_name,
+               coalesce(a.spec ->> 'severity', 'warning') as "severity!", i.state,
+               i.labels as "labels: Json<BTreeMap<String, String>>", i.value, i.threshold,
+               i.started_at, i.firing_at, i.resolved_at, i.acknowledged_at, i.muted_until, i.run_ids
+           from alert_incidents i join alerts a on a.id = i.rule_id where i.id = $1"#,
+        id,
     )
-    .bind(id)
     .fetch_optional(db)
     .await
 }
@@ -247,14 +261,14 @@ pub async fn get(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Incide
 /// Acknowledges an incident not acknowledged yet, announcing it on `channel` (at commit);
 /// whether it did.
 pub async fn acknowledge(conn: &mut PgConnection, id: i64, channel: &str) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "with acked as (update alert_incidents set acknowledged_at = now() \
              where id = $1 and acknowledged_at is null returning id, rule_id, state) \
          select pg_notify($2, json_build_object('id', id, 'rule_id', rule_id, 'state', state, \
              'change', 'acknowledged')::text) from acked",
+        id,
+        channel,
     )
-    .bind(id)
-    .bind(channel)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() > 0)
@@ -267,14 +281,14 @@ pub async fn mute(
     until: DateTime<Utc>,
     channel: &str,
 ) -> sqlx::Result<bool> {
-    let done = sqlx::query(
+    let done = sqlx::query!(
         "with muted as (update alert_incidents set muted_until = $2 where id = $1 returning id, rule_id, state) \
          select pg_notify($3, json_build_object('id', id, 'rule_id', rule_id, 'state', state, \
              'change', 'muted')::text) from muted",
+        id,
+        until,
+        channel,
     )
-    .bind(id)
-    .bind(until)
-    .bind(channel)
     .execute(conn)
     .await?;
     Ok(done.rows_affected() > 0)
@@ -282,7 +296,7 @@ pub async fn mute(
 
 /// Deletes incidents resolved before 30 days ago that no pending notification refers to.
 pub async fn prune_resolved(db: impl PgExecutor<'_>) -> sqlx::Result<u64> {
-    Ok(sqlx::query(
+    Ok(sqlx::query!(
         "delete from alert_incidents where state = 'resolved' and resolved_at < now() - interval '30 days' \
          and not exists (select 1 from notifications n where n.incident_id = alert_incidents.id \
              and n.status = 'pending')",

@@ -9,9 +9,7 @@ pub const OUTBOX: &str = "cicd_outbox";
 
 /// Sends `payload` on `channel`.
 pub async fn send(db: impl PgExecutor<'_>, channel: &str, payload: &str) -> sqlx::Result<()> {
-    sqlx::query("select pg_notify($1, $2)")
-        .bind(channel)
-        .bind(payload)
+    sqlx::query!("select pg_notify($1, $2)", channel, payload)
         .execute(db)
         .await
         .map(drop)
@@ -19,12 +17,14 @@ pub async fn send(db: impl PgExecutor<'_>, channel: &str, payload: &str) -> sqlx
 
 /// Sends each of `payloads` on `channel`, in order, in one statement.
 pub async fn send_all(conn: &mut PgConnection, channel: &str, payloads: &[String]) -> sqlx::Result<()> {
-    sqlx::query("select pg_notify($1, p) from unnest($2::text[]) as p")
-        .bind(channel)
-        .bind(payloads)
-        .execute(conn)
-        .await
-        .map(drop)
+    sqlx::query!(
+        "select pg_notify($1, p) from unnest($2::text[]) as p",
+        channel,
+        payloads
+    )
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 /// Wakes the outbox's delivery workers (at commit of the surrounding transaction).
@@ -34,5 +34,8 @@ pub async fn wake_outbox(db: impl PgExecutor<'_>) -> sqlx::Result<()> {
 
 /// A round trip on a listening connection, to find out whether it is still alive.
 pub async fn ping(listener: &mut PgListener) -> sqlx::Result<()> {
-    sqlx::query("select 1").execute(listener).await.map(drop)
+    sqlx::query!("select 1 as one")
+        .fetch_one(listener)
+        .await
+        .map(drop)
 }

@@ -11,7 +11,7 @@ pub async fn delete_runs(
     cut: DateTime<Utc>,
     batch: i64,
 ) -> sqlx::Result<(u64, u64)> {
-    let (runs, jobs): (i64, i64) = sqlx::query_as(
+    let row = sqlx::query!(
         "with doomed as ( \
              select id from pipeline_runs where run_at < $1 \
              order by run_at limit $2 for update skip locked \
@@ -20,23 +20,23 @@ pub async fn delete_runs(
          ), jobs as ( \
              delete from run_jobs j using runs r where j.run_id = r.id returning 1 \
          ) \
-         select (select count(*) from runs), (select count(*) from jobs)",
+         select (select count(*) from runs) as \"runs!\", (select count(*) from jobs) as \"jobs!\"",
+        cut,
+        batch,
     )
-    .bind(cut)
-    .bind(batch)
     .fetch_one(db)
     .await?;
-    Ok((runs as u64, jobs as u64))
+    Ok((row.runs as u64, row.jobs as u64))
 }
 
 /// Deletes up to `batch` rollup buckets older than `cut`.
 pub async fn delete_rollups(db: impl PgExecutor<'_>, cut: DateTime<Utc>, batch: i64) -> sqlx::Result<u64> {
-    Ok(sqlx::query(
+    Ok(sqlx::query!(
         "delete from run_rollups where ctid = any(array( \
              select ctid from run_rollups where bucket < $1 limit $2 for update skip locked))",
+        cut,
+        batch,
     )
-    .bind(cut)
-    .bind(batch)
     .execute(db)
     .await?
     .rows_affected())
@@ -44,12 +44,12 @@ pub async fn delete_rollups(db: impl PgExecutor<'_>, cut: DateTime<Utc>, batch: 
 
 /// Deletes up to `batch` dimensions (repo, workflow, branch…) last seen before `cut`.
 pub async fn delete_dimensions(db: impl PgExecutor<'_>, cut: DateTime<Utc>, batch: i64) -> sqlx::Result<u64> {
-    Ok(sqlx::query(
+    Ok(sqlx::query!(
         "delete from run_dimensions where ctid = any(array( \
              select ctid from run_dimensions where last_seen_at < $1 limit $2 for update skip locked))",
+        cut,
+        batch,
     )
-    .bind(cut)
-    .bind(batch)
     .execute(db)
     .await?
     .rows_affected())

@@ -27,20 +27,21 @@ pub async fn latest(
     n: i64,
 ) -> sqlx::Result<Vec<(String, RunStatus, Option<String>)>> {
     let (p, r, w, b) = columns(tuples);
-    sqlx::query_as(
-        "select id, status, url from pipeline_runs \
-         where (provider, repo, workflow, coalesce(branch, '')) in \
-             (select * from unnest($1::text[], $2::text[], $3::text[], $4::text[])) \
-             and status in ('success', 'failure') \
-         order by run_at desc, id desc limit $5",
+    let rows = sqlx::query!(
+        r#"select id, status as "status: RunStatus", url from pipeline_runs
+           where (provider, repo, workflow, coalesce(branch, '')) in
+               (select * from unnest($1::text[], $2::text[], $3::text[], $4::text[]))
+               and status in ('success', 'failure')
+           order by run_at desc, id desc limit $5"#,
+        &p,
+        &r,
+        &w,
+        &b,
+        n,
     )
-    .bind(p)
-    .bind(r)
-    .bind(w)
-    .bind(b)
-    .bind(n)
     .fetch_all(conn)
-    .await
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.status, r.url)).collect())
 }
 
 /// Finished runs in `[from, to)`, newest first: `(id, status, duration, queue seconds)`.
@@ -51,24 +52,29 @@ pub async fn window(
     to: DateTime<Utc>,
 ) -> sqlx::Result<Vec<(String, RunStatus, Option<f64>, Option<f64>)>> {
     let (p, r, w, b) = columns(tuples);
-    sqlx::query_as(
-        "select id, status, duration_seconds, \
-             case when started_at >= queued_at then extract(epoch from started_at - queued_at)::float8 end \
-         from pipeline_runs \
-         where (provider, repo, workflow, coalesce(branch, '')) in \
-             (select * from unnest($1::text[], $2::text[], $3::text[], $4::text[])) \
-             and run_at >= $5 and run_at < $6 \
-             and status in ('success', 'failure', 'cancelled', 'skipped') \
-         order by run_at desc, id desc",
+    let rows = sqlx::query!(
+        r#"select id, status as "status: RunStatus", duration_seconds,
+               case when started_at >= queued_at then extract(epoch from started_at - queued_at)::float8 end
+                   as queue_seconds
+           from pipeline_runs
+           where (provider, repo, workflow, coalesce(branch, '')) in
+               (select * from unnest($1::text[], $2::text[], $3::text[], $4::text[]))
+               and run_at >= $5 and run_at < $6
+               and status in ('success', 'failure', 'cancelled', 'skipped')
+           order by run_at desc, id desc"#,
+        &p,
+        &r,
+        &w,
+        &b,
+        from,
+        to,
     )
-    .bind(p)
-    .bind(r)
-    .bind(w)
-    .bind(b)
-    .bind(from)
-    .bind(to)
     .fetch_all(conn)
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.id, r.status, r.duration_seconds, r.queue_seconds))
+        .collect())
 }
 
 /// When the newest success since `since` was charted; `None` when there was none.
@@ -78,17 +84,17 @@ pub async fn last_success(
     since: DateTime<Utc>,
 ) -> sqlx::Result<Option<DateTime<Utc>>> {
     let (p, r, w, b) = columns(tuples);
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "select max(run_at) from pipeline_runs \
          where (provider, repo, workflow, coalesce(branch, '')) in \
              (select * from unnest($1::text[], $2::text[], $3::text[], $4::text[])) \
              and status = 'success' and run_at >= $5",
+        &p,
+        &r,
+        &w,
+        &b,
+        since,
     )
-    .bind(p)
-    .bind(r)
-    .bind(w)
-    .bind(b)
-    .bind(since)
     .fetch_one(conn)
     .await
 }
