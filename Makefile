@@ -11,6 +11,9 @@ ifeq ($(CI),true)
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/ci-cd-monitor/target
 export CARGO_INCREMENTAL ?= 0
 endif
+# sqlx's query macros read the offline data in .sqlx/, never a database: a DATABASE_URL set for the
+# tests must not make a build connect. `make lint` checks .sqlx/ against a migrated database.
+export SQLX_OFFLINE := true
 TARGET_DIR  := $(or $(CARGO_TARGET_DIR),target)
 BIN         := $(TARGET_DIR)/release/cicd-monitor
 APT_UPDATED := $(HOME)/.cache/ci-cd-monitor/apt-updated
@@ -85,11 +88,20 @@ run: build
 	echo "serving on http://localhost:8080"; \
 	exec $(BIN) serve
 
-# Rust: rustfmt and clippy. The dashboard: ESLint (layers, hooks, type-aware rules), Prettier, tsc.
-lint: deps-rust deps-frontend
+# Rust: rustfmt, clippy, and the compile-time checked queries' offline data (.sqlx/) against the
+# migrations. The dashboard: ESLint (layers, hooks, type-aware rules), Prettier, tsc.
+lint: deps-rust deps-sqlx deps-frontend
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	scripts/sqlx-check.sh
 	cd frontend && npm run lint && npm run format:check && npm run typecheck
+
+# sqlx-cli, for `cargo sqlx prepare` (scripts/sqlx-check.sh; `scripts/sqlx-check.sh --write`
+# updates .sqlx/ after a query changes).
+.PHONY: deps-sqlx
+deps-sqlx:
+	@test -x $(HOME)/.cache/ci-cd-monitor/tools/bin/cargo-sqlx || \
+	  $(CARGO) install sqlx-cli --version =0.8.6 --no-default-features --features postgres,rustls --locked --root $(HOME)/.cache/ci-cd-monitor/tools
 
 # Dependency checks: cargo-deny (advisories when the RustSec database is reachable, licenses, bans,
 # sources; see deny.toml) and npm audit of the dashboard's runtime dependencies.

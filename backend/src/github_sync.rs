@@ -119,7 +119,7 @@ impl Poller {
             error: None,
             not_before: None,
         };
-        let state = match load_state(&self.pool, repo).await {
+        let state = match db::sync_state::load(&self.pool, repo).await {
             Ok(s) => s,
             Err(e) => return report.failed(format!("reading the sync state: {e}")),
         };
@@ -368,39 +368,17 @@ fn next_link(headers: &HeaderMap) -> Option<String> {
     })
 }
 
-#[derive(Debug, Default, sqlx::FromRow)]
-struct SyncState {
-    etag: Option<String>,
-    not_before: Option<DateTime<Utc>>,
-}
-
-async fn load_state(pool: &PgPool, repo: &str) -> sqlx::Result<SyncState> {
-    Ok(
-        sqlx::query_as("select etag, not_before from github_sync_state where repo = $1")
-            .bind(repo)
-            .fetch_optional(pool)
-            .await?
-            .unwrap_or_default(),
-    )
-}
-
 async fn save_state(pool: &PgPool, report: &RepoReport, etag: Option<String>) -> sqlx::Result<()> {
     let ok = matches!(report.outcome, "synced" | "not_modified");
-    sqlx::query(
-        "insert into github_sync_state as s (repo, etag, last_synced_at, last_error, not_before) \
-         values ($1, $2, case when $3 then now() end, $4, $5) \
-         on conflict (repo) do update set etag = excluded.etag, \
-             last_synced_at = coalesce(excluded.last_synced_at, s.last_synced_at), \
-             last_error = excluded.last_error, not_before = excluded.not_before, updated_at = now()",
+    db::sync_state::save(
+        pool,
+        &report.repo,
+        etag.as_deref(),
+        ok,
+        report.error.as_deref(),
+        report.not_before,
     )
-    .bind(&report.repo)
-    .bind(etag)
-    .bind(ok)
-    .bind(&report.error)
-    .bind(report.not_before)
-    .execute(pool)
     .await
-    .map(drop)
 }
 
 #[cfg(test)]

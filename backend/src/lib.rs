@@ -115,7 +115,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let hint = config
         .slack_webhook_url
         .as_ref()
-        .map(|u| http::integrations::mask(u.expose_secret()));
+        .map(|u| alerting::integrations::mask(u.expose_secret()));
     db::integrations::sync_env_slack(&pool, hint.as_deref()).await?;
     background(&config, &state)?;
     let live = state.live.clone();

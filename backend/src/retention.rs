@@ -133,9 +133,7 @@ impl Retention {
             }
         }
         loop {
-            let rollups = self
-                .delete_where("run_rollups", "bucket < $1", rollup_cut)
-                .await?;
+            let rollups = db::retention::delete_rollups(&self.pool, rollup_cut, self.batch).await?;
             self.metrics
                 .deleted
                 .with_label_values(&["run_rollups"])
@@ -146,9 +144,7 @@ impl Retention {
             }
         }
         loop {
-            let dims = self
-                .delete_where("run_dimensions", "last_seen_at < $1", rollup_cut)
-                .await?;
+            let dims = db::retention::delete_dimensions(&self.pool, rollup_cut, self.batch).await?;
             self.metrics
                 .deleted
                 .with_label_values(&["run_dimensions"])
@@ -176,40 +172,10 @@ impl Retention {
     /// Deletes up to `batch` runs charted before `cut`, oldest first, with their jobs, in one
     /// transaction. Runs locked by a writer right now are left for the next batch or pass.
     async fn delete_runs(&self, cut: DateTime<Utc>) -> sqlx::Result<(u64, u64)> {
-        let (runs, jobs): (i64, i64) = sqlx::query_as(
-            "with doomed as ( \
-                 select id from pipeline_runs where run_at < $1 \
-                 order by run_at limit $2 for update skip locked \
-             ), runs as ( \
-                 delete from pipeline_runs r using doomed d where r.id = d.id returning r.id \
-             ), jobs as ( \
-                 delete from run_jobs j using runs r where j.run_id = r.id returning 1 \
-             ) \
-             select (select count(*) from runs), (select count(*) from jobs)",
-        )
-        .bind(cut)
-        .bind(self.batch)
-        .fetch_one(&self.pool)
-        .await?;
-        let (runs, jobs) = (runs as u64, jobs as u64);
+        let (runs, jobs) = db::retention::delete_runs(&self.pool, cut, self.batch).await?;
         let deleted = &self.metrics.deleted;
         deleted.with_label_values(&["pipeline_runs"]).inc_by(runs);
         deleted.with_label_values(&["run_jobs"]).inc_by(jobs);
         Ok((runs, jobs))
-    }
-
-    /// Deletes up to `batch` rows of `table` matching `condition` (on `$1`) in one transaction.
-    async fn delete_where(&self, table: &str, condition: &str, cut: DateTime<Utc>) -> sqlx::Result<u64> {
-        // `table` and `condition` are constants of this module, never input.
-        let sql = format!(
-            "delete from {table} where ctid = any(array( \
-                 select ctid from {table} where {condition} limit $2 for update skip locked))"
-        );
-        let done = sqlx::query(&sql)
-            .bind(cut)
-            .bind(self.batch)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected())
     }
 }

@@ -123,9 +123,7 @@ impl Alerts {
         {
             return Ok(false);
         }
-        let firing: i64 = sqlx::query_scalar("select count(*) from alert_incidents where state = 'firing'")
-            .fetch_one(&self.pool)
-            .await?;
+        let firing = db::incidents::count_firing(&self.pool).await?;
         self.metrics.incidents_firing.set(firing);
         Ok(true)
     }
@@ -138,15 +136,7 @@ impl Alerts {
                 self.evaluate(&rule, g, now).await?;
             }
             // Open incidents of groups the rule no longer watches (its selector changed) resolve.
-            let open: Vec<(
-                String,
-                sqlx::types::Json<std::collections::BTreeMap<String, String>>,
-            )> = sqlx::query_as(
-                "select group_key, labels from alert_incidents where rule_id = $1 and state <> 'resolved'",
-            )
-            .bind(rule.id)
-            .fetch_all(&self.pool)
-            .await?;
+            let open = db::incidents::open_groups(&self.pool, rule.id).await?;
             let missing = |groups: &[Group], key: &str| !groups.iter().any(|g| g.key == key);
             if !open.iter().any(|(key, _)| missing(&groups, key)) {
                 continue;
@@ -187,11 +177,7 @@ impl Alerts {
         let mut tx = self.pool.begin().await?;
         // The rule may have been deleted since it was read: then there is nothing to evaluate. While
         // it exists, KEY SHARE keeps a concurrent delete waiting until this transaction ends.
-        let exists: Option<i32> = sqlx::query_scalar("select 1 from alerts where id = $1 for key share")
-            .bind(rule.id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_none() {
+        if !db::rules::exists_key_share(&mut tx, rule.id).await? {
             return Ok(());
         }
         incidents::lock(&mut tx, rule, g).await?;
@@ -215,18 +201,7 @@ impl Alerts {
 /// Forgets delivered or failed notifications and resolved incidents older than 30 days; returns
 /// how many rows went.
 pub async fn prune(pool: &PgPool) -> sqlx::Result<u64> {
-    let notifications = sqlx::query(
-        "delete from notifications where status <> 'pending' and created_at < now() - interval '30 days'",
-    )
-    .execute(pool)
-    .await?
-    .rows_affected();
-    let incidents = sqlx::query(
-        "delete from alert_incidents where state = 'resolved' and resolved_at < now() - interval '30 days' \
-         and not exists (select 1 from notifications n where n.incident_id = alert_incidents.id and n.status = 'pending')",
-    )
-    .execute(pool)
-    .await?
-    .rows_affected();
+    let notifications = db::notifications::prune(pool).await?;
+    let incidents = db::incidents::prune_resolved(pool).await?;
     Ok(notifications + incidents)
 }

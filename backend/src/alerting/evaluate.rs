@@ -10,6 +10,7 @@ use cicd_monitor_crds::{Condition, GroupKey, Span, Stat};
 use sqlx::PgConnection;
 
 use super::selector::Matcher;
+use crate::db;
 use crate::db::runs::DimensionRow;
 use crate::domain::RunStatus;
 
@@ -148,65 +149,23 @@ fn seconds_text(s: f64) -> String {
     Span::from_secs(s.round().max(0.0) as u64).to_string()
 }
 
-type Tuples = (Vec<String>, Vec<String>, Vec<String>, Vec<String>);
-
-fn columns(g: &Group) -> Tuples {
-    let mut t: Tuples = Default::default();
-    for [p, r, w, b] in &g.tuples {
-        t.0.push(p.clone());
-        t.1.push(r.clone());
-        t.2.push(w.clone());
-        t.3.push(b.clone());
-    }
-    t
-}
-
-const IN_GROUP: &str = "(provider, repo, workflow, coalesce(branch, '')) in \
-     (select * from unnest($1::text[], $2::text[], $3::text[], $4::text[]))";
-
-/// The newest `n` runs that succeeded or failed, newest first: `(id, status, url)`.
+/// The newest `n` runs of the group that succeeded or failed, newest first: `(id, status, url)`.
 async fn latest(
     pool: &mut PgConnection,
     g: &Group,
     n: i64,
 ) -> sqlx::Result<Vec<(String, RunStatus, Option<String>)>> {
-    let (p, r, w, b) = columns(g);
-    sqlx::query_as(&format!(
-        "select id, status, url from pipeline_runs where {IN_GROUP} and status in ('success', 'failure') \
-         order by run_at desc, id desc limit $5"
-    ))
-    .bind(p)
-    .bind(r)
-    .bind(w)
-    .bind(b)
-    .bind(n)
-    .fetch_all(&mut *pool)
-    .await
+    db::runs::group::latest(pool, &g.tuples, n).await
 }
 
-/// Finished runs in `[from, to)`: `(id, status, duration, queue seconds)`.
+/// The group's finished runs in `[from, to)`: `(id, status, duration, queue seconds)`.
 async fn window(
     pool: &mut PgConnection,
     g: &Group,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> sqlx::Result<Vec<(String, RunStatus, Option<f64>, Option<f64>)>> {
-    let (p, r, w, b) = columns(g);
-    sqlx::query_as(&format!(
-        "select id, status, duration_seconds, \
-             case when started_at >= queued_at then extract(epoch from started_at - queued_at)::float8 end \
-         from pipeline_runs where {IN_GROUP} and run_at >= $5 and run_at < $6 \
-             and status in ('success', 'failure', 'cancelled', 'skipped') \
-         order by run_at desc, id desc"
-    ))
-    .bind(p)
-    .bind(r)
-    .bind(w)
-    .bind(b)
-    .bind(from)
-    .bind(to)
-    .fetch_all(&mut *pool)
-    .await
+    db::runs::group::window(pool, &g.tuples, from, to).await
 }
 
 /// The `q` quantile (nearest rank) or the mean of some values.
@@ -342,17 +301,7 @@ pub async fn measure(
             m.runs = recent.iter().take(10).map(|x| x.0.clone()).collect();
         }
         Condition::NoSuccessWithin { window: w } => {
-            let (p, r, wf, b) = columns(g);
-            let last: Option<DateTime<Utc>> = sqlx::query_scalar(&format!(
-                "select max(run_at) from pipeline_runs where {IN_GROUP} and status = 'success' and run_at >= $5"
-            ))
-            .bind(p)
-            .bind(r)
-            .bind(wf)
-            .bind(b)
-            .bind(since(now, *w))
-            .fetch_one(&mut *pool)
-            .await?;
+            let last = db::runs::group::last_success(pool, &g.tuples, since(now, *w)).await?;
             m.bad = last.is_none();
             m.threshold = Some(w.as_secs() as f64);
             m.threshold_text = Some(w.to_string());

@@ -13,11 +13,12 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use cicd_monitor_crds::Condition;
-use sqlx::types::Json;
-use sqlx::{FromRow, Postgres, Transaction};
+use sqlx::{Postgres, Transaction};
 
 use super::evaluate::{describe, Group, Measure};
 use super::{Notice, NoticeKind};
+use crate::db;
+use crate::db::incidents::NewIncident;
 use crate::db::rules::RuleRow;
 use crate::live;
 
@@ -29,27 +30,12 @@ pub struct NoticeContext {
     pub public_url: Option<String>,
 }
 
-#[derive(Debug, FromRow)]
-struct Open {
-    id: i64,
-    state: String,
-    started_at: DateTime<Utc>,
-    last_notified_at: Option<DateTime<Utc>>,
-    repeats: i32,
-    acknowledged_at: Option<DateTime<Utc>>,
-    muted_until: Option<DateTime<Utc>>,
-    run_ids: Vec<String>,
-}
+type Open = db::incidents::OpenIncident;
 
 /// Takes the (rule, group) lock for the rest of the transaction. Measure after taking it: a
 /// measurement taken before could be older than one another replica has applied meanwhile.
 pub async fn lock(tx: &mut Transaction<'_, Postgres>, rule: &RuleRow, group: &Group) -> sqlx::Result<()> {
-    sqlx::query("select pg_advisory_xact_lock($1::int4, hashtext($2))")
-        .bind(rule.id as i32)
-        .bind(&group.key)
-        .execute(&mut **tx)
-        .await
-        .map(drop)
+    db::incidents::lock_group(tx, rule.id, &group.key).await
 }
 
 /// Applies one measurement to the (rule, group) incident, under [`lock`]; returns how many
@@ -62,14 +48,7 @@ pub async fn step(
     now: DateTime<Utc>,
     ctx: &NoticeContext,
 ) -> sqlx::Result<usize> {
-    let open: Option<Open> = sqlx::query_as(
-        "select id, state, started_at, last_notified_at, repeats, acknowledged_at, muted_until, run_ids \
-         from alert_incidents where rule_id = $1 and group_key = $2 and state <> 'resolved' for update",
-    )
-    .bind(rule.id)
-    .bind(&group.key)
-    .fetch_optional(&mut **tx)
-    .await?;
+    let open = db::incidents::open_for_update(tx, rule.id, &group.key).await?;
     let spec = &rule.spec.0;
     let wait = TimeDelta::seconds(spec.notify.group_wait.as_secs() as i64);
     let mut sent = 0;
@@ -78,19 +57,16 @@ pub async fn step(
     match (open, m.bad) {
         (None, false) => {}
         (None, true) => {
-            let id: i64 = sqlx::query_scalar(
-                "insert into alert_incidents (rule_id, group_key, labels, state, value, threshold, started_at, run_ids) \
-                 values ($1, $2, $3, 'pending', $4, $5, $6, $7) returning id",
-            )
-            .bind(rule.id)
-            .bind(&group.key)
-            .bind(Json(&group.labels))
-            .bind(m.value)
-            .bind(m.threshold)
-            .bind(now)
-            .bind(&m.runs)
-            .fetch_one(&mut **tx)
-            .await?;
+            let new = NewIncident {
+                rule_id: rule.id,
+                group_key: &group.key,
+                labels: &group.labels,
+                value: m.value,
+                threshold: m.threshold,
+                started_at: now,
+                run_ids: &m.runs,
+            };
+            let id = db::incidents::insert_pending(tx, &new).await?;
             let mut state = "pending";
             if wait <= TimeDelta::zero() {
                 sent += fire(tx, rule, group, m, id, now, now, ctx).await?;
@@ -99,19 +75,11 @@ pub async fn step(
             change = Some((id, state, "opened"));
         }
         (Some(o), false) if o.state == "pending" => {
-            sqlx::query("delete from alert_incidents where id = $1")
-                .bind(o.id)
-                .execute(&mut **tx)
-                .await?;
+            db::incidents::delete(tx, o.id).await?;
             change = Some((o.id, "deleted", "deleted"));
         }
         (Some(o), false) => {
-            sqlx::query("update alert_incidents set state = 'resolved', resolved_at = $2, value = $3, updated_at = $2 where id = $1")
-                .bind(o.id)
-                .bind(now)
-                .bind(m.value)
-                .execute(&mut **tx)
-                .await?;
+            db::incidents::resolve(tx, o.id, now, m.value).await?;
             change = Some((o.id, "resolved", "resolved"));
             if spec.notify.send_resolved && !muted(&o, now) {
                 let notice = notice(
@@ -139,12 +107,7 @@ pub async fn step(
             let every_failure = matches!(spec.condition, Condition::RunFailed { only_first: false });
             let new_failure = m.runs.first().filter(|r| every_failure && !o.run_ids.contains(r));
             if let Some(run) = new_failure {
-                sqlx::query("update alert_incidents set run_ids = array_append(run_ids, $2), last_notified_at = $3 where id = $1")
-                    .bind(o.id)
-                    .bind(run)
-                    .bind(now)
-                    .execute(&mut **tx)
-                    .await?;
+                db::incidents::add_run(tx, o.id, run, now).await?;
                 change = Some((o.id, "firing", "new_run"));
                 if !muted(&o, now) {
                     let notice = notice(rule, group, m, o.id, o.started_at, None, NoticeKind::Firing, ctx);
@@ -155,14 +118,7 @@ pub async fn step(
                 let due = o.last_notified_at.is_some_and(|t| now - t >= repeat);
                 if due && o.acknowledged_at.is_none() && !muted(&o, now) {
                     let n = o.repeats + 1;
-                    sqlx::query(
-                        "update alert_incidents set repeats = $2, last_notified_at = $3 where id = $1",
-                    )
-                    .bind(o.id)
-                    .bind(n)
-                    .bind(now)
-                    .execute(&mut **tx)
-                    .await?;
+                    db::incidents::repeated(tx, o.id, n, now).await?;
                     let notice = notice(rule, group, m, o.id, o.started_at, None, NoticeKind::Repeat, ctx);
                     sent += enqueue(tx, rule, o.id, &format!("repeat:{n}"), &notice).await?;
                 }
@@ -185,14 +141,7 @@ async fn update_value(
     m: &Measure,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query("update alert_incidents set value = $2, threshold = $3, updated_at = $4 where id = $1")
-        .bind(id)
-        .bind(m.value)
-        .bind(m.threshold)
-        .bind(now)
-        .execute(&mut **tx)
-        .await
-        .map(drop)
+    db::incidents::update_value(tx, id, m.value, m.threshold, now).await
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -206,20 +155,8 @@ async fn fire(
     now: DateTime<Utc>,
     ctx: &NoticeContext,
 ) -> sqlx::Result<usize> {
-    sqlx::query(
-        "update alert_incidents set state = 'firing', firing_at = $2, last_notified_at = $2, run_ids = $3, \
-             updated_at = $2 where id = $1",
-    )
-    .bind(id)
-    .bind(now)
-    .bind(&m.runs)
-    .execute(&mut **tx)
-    .await?;
-    sqlx::query("update alerts set last_triggered = $2 where id = $1")
-        .bind(rule.id)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
+    db::incidents::fire(tx, id, now, &m.runs).await?;
+    db::rules::mark_triggered(tx, rule.id, now).await?;
     let notice = notice(rule, group, m, id, started_at, None, NoticeKind::Firing, ctx);
     enqueue(tx, rule, id, "firing", &notice).await
 }
@@ -293,23 +230,9 @@ async fn enqueue(
         .map(|i| i.name.clone())
         .collect();
     let resolved = notice.kind == NoticeKind::Resolved;
-    let done = sqlx::query(
-        "insert into notifications (incident_id, integration_id, kind, notice) \
-         select $1, i.id, $2, $3 from integrations i \
-         where (i.name = any($4) or (cardinality($4) = 0 and i.source = 'env')) and (not $5 or coalesce((i.spec ->> 'sendResolved')::boolean, true)) \
-         order by i.id on conflict do nothing",
-    )
-    .bind(incident)
-    .bind(kind)
-    .bind(Json(notice))
-    .bind(&names)
-    .bind(resolved)
-    .execute(&mut **tx)
-    .await?;
-    if done.rows_affected() > 0 {
-        sqlx::query("select pg_notify('cicd_outbox', '')")
-            .execute(&mut **tx)
-            .await?;
+    let added = db::notifications::enqueue(tx, incident, kind, notice, &names, resolved).await?;
+    if added > 0 {
+        db::notify::wake_outbox(&mut **tx).await?;
     }
-    Ok(done.rows_affected() as usize)
+    Ok(added as usize)
 }

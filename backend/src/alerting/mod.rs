@@ -5,7 +5,10 @@ pub mod deliver;
 pub mod engine;
 pub mod evaluate;
 pub mod incidents;
+pub mod integrations;
 pub mod outbox;
+pub mod owned;
+pub mod rules;
 pub mod selector;
 
 use std::collections::BTreeMap;

@@ -12,14 +12,16 @@ use std::time::Duration;
 use chrono::{TimeDelta, Utc};
 use rand::Rng;
 use secrecy::SecretString;
-use sqlx::types::Json;
 use sqlx::PgPool;
 
 use super::deliver;
-use super::{Delivery, Notice, Target};
+use super::integrations::Secrets;
+use super::{Delivery, Target};
 use crate::crypto::SecretBox;
+use crate::db;
 use crate::db::integrations::IntegrationRow;
-use crate::http::integrations::Secrets;
+use crate::db::notifications::Pending;
+use crate::domain::owner::Owner;
 use crate::telemetry::Metrics;
 
 /// Attempts before a notification is given up.
@@ -41,7 +43,7 @@ pub struct Outbox {
 impl Outbox {
     /// Where an integration's messages go, its secrets opened; `None` when they cannot be.
     pub fn target(&self, i: &IntegrationRow) -> Option<Target> {
-        let secrets: Secrets = if i.source == "env" {
+        let secrets: Secrets = if i.source == Owner::Env {
             Secrets {
                 url: secrecy::ExposeSecret::expose_secret(self.env_slack.as_ref()?).to_owned(),
                 hmac_secret: None,
@@ -64,7 +66,7 @@ impl Outbox {
     pub async fn run(self: Arc<Self>) {
         let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await.ok();
         if let Some(l) = &mut listener {
-            if let Err(e) = l.listen("cicd_outbox").await {
+            if let Err(e) = l.listen(db::notify::OUTBOX).await {
                 tracing::debug!(error = %e, "outbox: no LISTEN, polling");
                 listener = None;
             }
@@ -92,24 +94,12 @@ impl Outbox {
     /// Sends one notification if an integration's slot is due; `false` when there was nothing to do.
     pub async fn deliver_one(&self) -> sqlx::Result<bool> {
         let mut tx = self.pool.begin().await?;
-        let integration: Option<IntegrationRow> = sqlx::query_as(
-            "select * from integrations i where i.next_send_at <= now() \
-                 and not coalesce((i.spec ->> 'suspend')::boolean, false) \
-                 and exists (select 1 from notifications n where n.integration_id = i.id and n.status = 'pending') \
-             order by i.next_send_at, i.id limit 1 for update skip locked",
-        )
-        .fetch_optional(&mut *tx)
-        .await?;
+        let integration = db::integrations::next_due(&mut tx).await?;
         let Some(integration) = integration else {
             return Ok(false);
         };
-        let (id, notice, attempts): (i64, Json<Notice>, i32) = sqlx::query_as(
-            "select id, notice, attempts from notifications where integration_id = $1 and status = 'pending' \
-             order by id limit 1 for update",
-        )
-        .bind(integration.id)
-        .fetch_one(&mut *tx)
-        .await?;
+        let Pending { id, notice, attempts } =
+            db::notifications::oldest_pending(&mut tx, integration.id).await?;
         let result = match self.target(&integration) {
             Some(t) => deliver::send(&self.client, &t, &notice.0).await,
             None => Delivery::Retry {
@@ -144,29 +134,9 @@ impl Outbox {
                 ("failed", Some(reason.clone()), Duration::from_secs(1), "failed")
             }
         };
-        sqlx::query(
-            "update notifications set status = $2, attempts = $3, last_error = $4, \
-                 sent_at = case when $2 = 'sent' then now() end where id = $1",
-        )
-        .bind(id)
-        .bind(status)
-        .bind(attempts)
-        .bind(&error)
-        .execute(&mut *tx)
-        .await?;
+        db::notifications::record_attempt(&mut tx, id, status, attempts, error.as_deref()).await?;
         let next = Utc::now() + TimeDelta::from_std(wait).unwrap_or(TimeDelta::MAX);
-        sqlx::query(
-            "update integrations set next_send_at = $2, \
-                 last_success_at = case when $3 then now() else last_success_at end, \
-                 last_error = case when $3 then last_error else $4 end, \
-                 last_error_at = case when $3 then last_error_at else now() end where id = $1",
-        )
-        .bind(integration.id)
-        .bind(next)
-        .bind(status == "sent")
-        .bind(&error)
-        .execute(&mut *tx)
-        .await?;
+        db::integrations::record_delivery(&mut tx, integration.id, next, error.as_deref()).await?;
         tx.commit().await?;
         let reason = error.as_deref().map_or("", reason_label);
         self.metrics

@@ -72,21 +72,21 @@ pub async fn record(db: impl PgExecutor<'_>, who: Option<Principal>, what: Actio
         Some(p) => (p.token_id, p.scope.as_str()),
         None => (None, "none"),
     };
-    sqlx::query(
+    sqlx::query!(
         "insert into audit_log (actor, actor_token_id, actor_scope, action, target_kind, target_id, \
              target_name, detail) \
          values (case when $3 = 'operator' then 'kubernetes operator' \
                       when $2::bigint is null and $3 = 'admin' then 'bootstrap admin' \
                       else coalesce((select name from api_tokens where id = $2), 'anonymous') end, \
                  $2, $3, $1, $4, $5, $6, $7)",
+        what.action,
+        token_id,
+        scope,
+        what.target_kind,
+        what.target_id,
+        what.target_name,
+        what.detail,
     )
-    .bind(what.action)
-    .bind(token_id)
-    .bind(scope)
-    .bind(what.target_kind)
-    .bind(what.target_id)
-    .bind(what.target_name)
-    .bind(what.detail)
     .execute(db)
     .await
     .map(drop)
@@ -106,21 +106,22 @@ pub struct AuditFilter {
 
 /// Newest first, at most `limit` entries.
 pub async fn list(db: impl PgExecutor<'_>, f: &AuditFilter, limit: i64) -> sqlx::Result<Vec<AuditEntry>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        AuditEntry,
         "select id, at, actor, actor_token_id, actor_scope, action, target_kind, target_id, target_name, detail \
          from audit_log \
          where ($1::text is null or action = $1) and ($2::text is null or target_kind = $2) \
            and ($3::text is null or target_id = $3) and ($4::timestamptz is null or at >= $4) \
            and ($5::timestamptz is null or at < $5) and ($6::bigint is null or id < $6) \
          order by id desc limit $7",
+        f.action.as_deref(),
+        f.target_kind.as_deref(),
+        f.target_id.as_deref(),
+        f.from,
+        f.to,
+        f.before_id,
+        limit,
     )
-    .bind(&f.action)
-    .bind(&f.target_kind)
-    .bind(&f.target_id)
-    .bind(f.from)
-    .bind(f.to)
-    .bind(f.before_id)
-    .bind(limit)
     .fetch_all(db)
     .await
 }

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::types::Json;
-use sqlx::{FromRow, PgPool};
+use sqlx::PgPool;
 
 use crate::domain::{Job, JobEvent, RunStatus, Step};
 
@@ -40,7 +40,7 @@ pub async fn upsert(pool: &PgPool, events: Vec<JobEvent>) -> sqlx::Result<()> {
             })
         })
         .collect();
-    sqlx::query(
+    sqlx::query!(
         "insert into run_jobs as j (run_id, id, provider, name, stage, status, queued_at, started_at, \
              finished_at, runner_name, runner_group, labels, steps, url, failure_reason) \
          select run_id, id, provider, name, stage, status, queued_at, started_at, finished_at, \
@@ -63,14 +63,14 @@ pub async fn upsert(pool: &PgPool, events: Vec<JobEvent>) -> sqlx::Result<()> {
              failure_reason = coalesce(excluded.failure_reason, j.failure_reason), \
              updated_at = now() \
          where run_stage(excluded.status) >= run_stage(j.status)",
+        Json(rows) as _,
     )
-    .bind(Json(rows))
     .execute(pool)
     .await
     .map(drop)
 }
 
-#[derive(Debug, FromRow)]
+#[derive(Debug)]
 struct JobRow {
     id: String,
     name: String,
@@ -90,13 +90,15 @@ struct JobRow {
 
 /// The jobs of a run, in the order they were queued.
 pub async fn of_run(pool: &PgPool, run_id: &str) -> sqlx::Result<Vec<Job>> {
-    let rows: Vec<JobRow> = sqlx::query_as(
-        "select id, name, stage, status, queued_at, started_at, finished_at, runner_name, runner_group, \
-             labels, steps, url, failure_reason, updated_at \
-         from run_jobs where run_id = $1 \
-         order by coalesce(queued_at, started_at, created_at), name, id",
+    let rows = sqlx::query_as!(
+        JobRow,
+        r#"select id, name, stage, status as "status: RunStatus", queued_at, started_at, finished_at,
+               runner_name, runner_group, labels, steps as "steps: Json<Vec<Step>>", url, failure_reason,
+               updated_at
+           from run_jobs where run_id = $1
+           order by coalesce(queued_at, started_at, created_at), name, id"#,
+        run_id,
     )
-    .bind(run_id)
     .fetch_all(pool)
     .await?;
     let secs = |a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>| match (a, b) {

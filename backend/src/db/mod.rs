@@ -1,13 +1,18 @@
 //! PostgreSQL access: the pool, migrations, and one module of small query functions per table.
 
 pub mod audit;
+pub mod incidents;
 pub mod integrations;
 pub mod jobs;
+pub mod notifications;
+pub mod notify;
+pub mod retention;
 pub mod rollups;
 pub mod rules;
 pub mod runs;
 pub mod settings;
 pub mod sources;
+pub mod sync_state;
 pub mod tokens;
 
 use std::time::Duration;
@@ -79,17 +84,15 @@ pub async fn exclusively<T, E: From<sqlx::Error>>(
     work: impl std::future::Future<Output = Result<T, E>>,
 ) -> Result<Option<T>, E> {
     let mut conn = pool.acquire().await?;
-    let locked: bool = sqlx::query_scalar("select pg_try_advisory_lock($1)")
-        .bind(key)
+    let locked = sqlx::query_scalar!(r#"select pg_try_advisory_lock($1) as "locked!""#, key)
         .fetch_one(&mut *conn)
         .await?;
     if !locked {
         return Ok(None);
     }
     let result = work.await;
-    if sqlx::query("select pg_advisory_unlock($1)")
-        .bind(key)
-        .execute(&mut *conn)
+    if sqlx::query_scalar!("select pg_advisory_unlock($1)", key)
+        .fetch_one(&mut *conn)
         .await
         .is_err()
     {
@@ -100,10 +103,9 @@ pub async fn exclusively<T, E: From<sqlx::Error>>(
 
 /// Whether every embedded migration is applied (for `/ready`).
 pub async fn migrations_applied(pool: &PgPool) -> Result<bool, sqlx::Error> {
-    let applied: Vec<i64> =
-        sqlx::query_scalar("select version from _sqlx_migrations where success order by version")
-            .fetch_all(pool)
-            .await?;
+    let applied = sqlx::query_scalar!("select version from _sqlx_migrations where success order by version")
+        .fetch_all(pool)
+        .await?;
     Ok(MIGRATOR.iter().all(|m| applied.contains(&m.version)))
 }
 

@@ -8,6 +8,7 @@ use sqlx::{FromRow, PgConnection, PgPool, Postgres, QueryBuilder};
 use crate::db::rollups::{self, Contributions};
 use crate::live::{self, RunNotices};
 
+pub mod group;
 mod list;
 use crate::domain::{Run, RunState, RunStatus};
 pub use list::{list, RunFilter, RunSort, SortKey};
@@ -291,11 +292,12 @@ pub struct Attempt {
 
 /// Every attempt of the run `run_key`, first attempt first.
 pub async fn attempts(pool: &PgPool, run_key: &str) -> sqlx::Result<Vec<Attempt>> {
-    sqlx::query_as(
-        "select id, attempt, status, started_at, finished_at, duration_seconds from pipeline_runs \
-         where run_key = $1 order by attempt, id",
+    sqlx::query_as!(
+        Attempt,
+        r#"select id, attempt, status as "status: RunStatus", started_at, finished_at, duration_seconds
+           from pipeline_runs where run_key = $1 order by attempt, id"#,
+        run_key,
     )
-    .bind(run_key)
     .fetch_all(pool)
     .await
 }
@@ -317,7 +319,8 @@ pub struct DimensionRow {
 }
 
 pub async fn dimensions(pool: &PgPool) -> sqlx::Result<Vec<DimensionRow>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        DimensionRow,
         "select provider, repo, workflow, branch from run_dimensions order by repo, workflow, branch",
     )
     .fetch_all(pool)

@@ -17,8 +17,6 @@ pub struct SourceInfo {
     pub last_used_at: Option<DateTime<Utc>>,
 }
 
-const INFO: &str = "id, provider, name, created_at, last_used_at";
-
 #[derive(Debug, FromRow)]
 pub struct SealedSource {
     pub id: i64,
@@ -33,64 +31,75 @@ pub async fn insert(
     name: &str,
     sealed: &[u8],
 ) -> sqlx::Result<SourceInfo> {
-    sqlx::query_as(&format!(
-        "insert into webhook_sources (provider, name, secret_sealed) values ($1, $2, $3) returning {INFO}"
-    ))
-    .bind(provider)
-    .bind(name)
-    .bind(sealed)
+    sqlx::query_as!(
+        SourceInfo,
+        "insert into webhook_sources (provider, name, secret_sealed) values ($1, $2, $3) \
+         returning id, provider, name, created_at, last_used_at",
+        provider,
+        name,
+        sealed,
+    )
     .fetch_one(db)
     .await
 }
 
 pub async fn list(pool: &PgPool) -> sqlx::Result<Vec<SourceInfo>> {
-    sqlx::query_as(&format!(
-        "select {INFO} from webhook_sources order by provider, name"
-    ))
+    sqlx::query_as!(
+        SourceInfo,
+        "select id, provider, name, created_at, last_used_at from webhook_sources order by provider, name"
+    )
     .fetch_all(pool)
     .await
 }
 
 /// Deletes a source; its provider and name, or `None` when there is no such source.
 pub async fn delete(db: impl sqlx::PgExecutor<'_>, id: i64) -> sqlx::Result<Option<(String, String)>> {
-    sqlx::query_as("delete from webhook_sources where id = $1 returning provider, name")
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    let row = sqlx::query!(
+        "delete from webhook_sources where id = $1 returning provider, name",
+        id
+    )
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|r| (r.provider, r.name)))
 }
 
 pub async fn all_sealed(pool: &PgPool) -> sqlx::Result<Vec<SealedSource>> {
-    sqlx::query_as("select id, provider, name, secret_sealed from webhook_sources")
-        .fetch_all(pool)
-        .await
+    sqlx::query_as!(
+        SealedSource,
+        "select id, provider, name, secret_sealed from webhook_sources"
+    )
+    .fetch_all(pool)
+    .await
 }
 
 pub async fn touch(pool: &PgPool, id: i64) -> sqlx::Result<()> {
-    sqlx::query("update webhook_sources set last_used_at = now() where id = $1")
-        .bind(id)
-        .execute(pool)
-        .await
-        .map(drop)
+    sqlx::query!(
+        "update webhook_sources set last_used_at = now() where id = $1",
+        id
+    )
+    .execute(pool)
+    .await
+    .map(drop)
 }
 
 /// Whether a delivery was already recorded.
 pub async fn delivered(pool: &PgPool, provider: &str, delivery: &str) -> sqlx::Result<bool> {
-    sqlx::query_scalar(
-        "select exists (select 1 from webhook_deliveries where provider = $1 and delivery_id = $2)",
+    sqlx::query_scalar!(
+        r#"select exists (select 1 from webhook_deliveries where provider = $1 and delivery_id = $2) as "exists!""#,
+        provider,
+        delivery,
     )
-    .bind(provider)
-    .bind(delivery)
     .fetch_one(pool)
     .await
 }
 
 /// Remembers a recorded delivery (a concurrent duplicate is harmless: writes are idempotent).
 pub async fn record_delivery(pool: &PgPool, provider: &str, delivery: &str) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "insert into webhook_deliveries (provider, delivery_id) values ($1, $2) on conflict do nothing",
+        provider,
+        delivery,
     )
-    .bind(provider)
-    .bind(delivery)
     .execute(pool)
     .await
     .map(drop)
@@ -98,7 +107,7 @@ pub async fn record_delivery(pool: &PgPool, provider: &str, delivery: &str) -> s
 
 /// Forgets deliveries older than a week; returns how many.
 pub async fn prune_deliveries(pool: &PgPool) -> sqlx::Result<u64> {
-    let done = sqlx::query("delete from webhook_deliveries where received_at < now() - interval '7 days'")
+    let done = sqlx::query!("delete from webhook_deliveries where received_at < now() - interval '7 days'")
         .execute(pool)
         .await?;
     Ok(done.rows_affected())

@@ -27,20 +27,22 @@ pub async fn insert(
     hash: &[u8],
     prefix: &str,
 ) -> sqlx::Result<TokenInfo> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        TokenInfo,
         "insert into api_tokens (name, scope, token_hash, prefix) values ($1, $2, $3, $4) \
          returning id, name, scope, prefix, created_at, last_used_at, revoked_at",
+        name,
+        scope,
+        hash,
+        prefix,
     )
-    .bind(name)
-    .bind(scope)
-    .bind(hash)
-    .bind(prefix)
     .fetch_one(db)
     .await
 }
 
 pub async fn list(pool: &PgPool) -> sqlx::Result<Vec<TokenInfo>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        TokenInfo,
         "select id, name, scope, prefix, created_at, last_used_at, revoked_at from api_tokens order by id",
     )
     .fetch_all(pool)
@@ -49,30 +51,34 @@ pub async fn list(pool: &PgPool) -> sqlx::Result<Vec<TokenInfo>> {
 
 /// Revokes a token; its listing, or `None` when no live token has that id.
 pub async fn revoke(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<TokenInfo>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        TokenInfo,
         "update api_tokens set revoked_at = now() where id = $1 and revoked_at is null \
          returning id, name, scope, prefix, created_at, last_used_at, revoked_at",
+        id,
     )
-    .bind(id)
     .fetch_optional(db)
     .await
 }
 
 /// The id and scope of the live token with this hash.
 pub async fn find_live(pool: &PgPool, hash: &[u8]) -> sqlx::Result<Option<(i64, String)>> {
-    sqlx::query_as("select id, scope from api_tokens where token_hash = $1 and revoked_at is null")
-        .bind(hash)
-        .fetch_optional(pool)
-        .await
+    let row = sqlx::query!(
+        "select id, scope from api_tokens where token_hash = $1 and revoked_at is null",
+        hash,
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| (r.id, r.scope)))
 }
 
 /// Marks a token used, at most once a minute (a no-op write is skipped by the where clause).
 pub async fn touch(pool: &PgPool, id: i64) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "update api_tokens set last_used_at = now() \
          where id = $1 and (last_used_at is null or last_used_at < now() - interval '1 minute')",
+        id,
     )
-    .bind(id)
     .execute(pool)
     .await?;
     Ok(())

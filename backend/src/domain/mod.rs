@@ -4,6 +4,7 @@ pub mod histogram;
 pub mod job;
 pub mod limits;
 pub mod merge;
+pub mod owner;
 pub mod rollup;
 pub mod run;
 pub mod settings;

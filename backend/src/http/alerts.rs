@@ -10,14 +10,13 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use cicd_monitor_crds::{Severity, Span};
 use serde::{Deserialize, Serialize};
-use sqlx::types::Json as SqlJson;
-use sqlx::FromRow;
 use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{Json as JsonBody, Path, Query};
 use super::{AdminAuth, AppState, ReadAuth};
 use crate::alerting::{deliver, Delivery, Notice, NoticeKind};
 use crate::db::audit::{self, Action};
+use crate::db::incidents::{self, Incident};
 use crate::db::integrations;
 use crate::error::{ApiError, ApiResult, ErrorBody, FieldError};
 use crate::live;
@@ -40,34 +39,6 @@ pub struct AlertQuery {
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
-
-#[derive(Debug, Serialize, FromRow, ToSchema)]
-pub struct Incident {
-    pub id: i64,
-    pub rule_id: i64,
-    pub rule_name: String,
-    #[schema(value_type = String)]
-    pub severity: String,
-    /// `pending`, `firing` or `resolved`.
-    pub state: String,
-    /// The group: repo / workflow / branch.
-    #[schema(value_type = Object)]
-    pub labels: SqlJson<BTreeMap<String, String>>,
-    pub value: Option<f64>,
-    pub threshold: Option<f64>,
-    pub started_at: DateTime<Utc>,
-    pub firing_at: Option<DateTime<Utc>>,
-    pub resolved_at: Option<DateTime<Utc>>,
-    pub acknowledged_at: Option<DateTime<Utc>>,
-    pub muted_until: Option<DateTime<Utc>>,
-    /// The runs that caused it, newest first.
-    pub run_ids: Vec<String>,
-}
-
-const INCIDENTS: &str = "select i.id, i.rule_id, a.name as rule_name, \
-     coalesce(a.spec ->> 'severity', 'warning') as severity, i.state, i.labels, i.value, i.threshold, \
-     i.started_at, i.firing_at, i.resolved_at, i.acknowledged_at, i.muted_until, i.run_ids \
-     from alert_incidents i join alerts a on a.id = i.rule_id";
 
 /// Incidents, active first then recent.
 #[utoipa::path(get, path = "/alerts", tag = "alerting", params(AlertQuery),
@@ -98,24 +69,15 @@ async fn list(
             "must be between 1 and 500",
         )]));
     }
-    let rows = sqlx::query_as(&format!(
-        "{INCIDENTS} where i.state = any($1) and ($2::int8 is null or i.rule_id = $2) \
-             order by (i.state = 'resolved'), coalesce(i.resolved_at, i.started_at) desc, i.id desc limit $3"
+    Ok(Json(
+        incidents::list(&state.pool, states, q.rule_id, limit).await?,
     ))
-    .bind(states)
-    .bind(q.rule_id)
-    .bind(limit)
-    .fetch_all(&state.pool)
-    .await?;
-    Ok(Json(rows))
 }
 
 async fn one(db: impl sqlx::PgExecutor<'_>, id: i64) -> ApiResult<Incident> {
-    let row: Option<Incident> = sqlx::query_as(&format!("{INCIDENTS} where i.id = $1"))
-        .bind(id)
-        .fetch_optional(db)
-        .await?;
-    row.ok_or_else(|| ApiError::NotFound(format!("no incident with id {id}")))
+    incidents::get(db, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no incident with id {id}")))
 }
 
 /// Acknowledge an incident: no more repeats while it keeps firing (resolution is still notified).
@@ -129,19 +91,9 @@ async fn ack(
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Incident>> {
     let mut tx = state.pool.begin().await?;
-    let acked = sqlx::query(&format!(
-        "with acked as (update alert_incidents set acknowledged_at = now() \
-             where id = $1 and acknowledged_at is null returning id, rule_id, state) \
-         select pg_notify($2, {}) from acked",
-        live::publish::incident_json_sql("acknowledged")
-    ))
-    .bind(id)
-    .bind(live::INCIDENTS)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    let acked = incidents::acknowledge(&mut tx, id, live::INCIDENTS).await?;
     let incident = one(&mut *tx, id).await?;
-    if acked > 0 {
+    if acked {
         audit::record(&mut *tx, who, audited("incident.acknowledged", &incident, None)).await?;
     }
     tx.commit().await?;
@@ -189,19 +141,9 @@ async fn mute(
         }
     };
     let mut tx = state.pool.begin().await?;
-    let muted = sqlx::query(&format!(
-        "with muted as (update alert_incidents set muted_until = $2 where id = $1 returning id, rule_id, state) \
-         select pg_notify($3, {}) from muted",
-        live::publish::incident_json_sql("muted")
-    ))
-    .bind(id)
-    .bind(until)
-    .bind(live::INCIDENTS)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
+    let muted = incidents::mute(&mut tx, id, until, live::INCIDENTS).await?;
     let incident = one(&mut *tx, id).await?;
-    if muted > 0 {
+    if muted {
         audit::record(&mut *tx, who, audited("incident.muted", &incident, Some(until))).await?;
     }
     tx.commit().await?;

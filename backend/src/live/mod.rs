@@ -146,7 +146,7 @@ impl Live {
                 // Quiet for a while: a connection cut without a word (a failover, a NAT dropping
                 // it) would otherwise wait here forever.
                 Err(_) => {
-                    let ping = sqlx::query("select 1").execute(&mut *listener);
+                    let ping = db::notify::ping(listener);
                     match tokio::time::timeout(PING_TIMEOUT, ping).await {
                         Ok(Ok(_)) => {}
                         Ok(Err(e)) => return e,

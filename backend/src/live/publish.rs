@@ -11,6 +11,7 @@ use serde::Serialize;
 use sqlx::PgConnection;
 use utoipa::ToSchema;
 
+use crate::db;
 use crate::domain::Run;
 
 /// The channel of recorded or changed runs.
@@ -81,12 +82,7 @@ impl RunNotices {
         if self.items.is_empty() {
             return Ok(());
         }
-        sqlx::query("select pg_notify($1, p) from unnest($2::text[]) as p")
-            .bind(RUNS)
-            .bind(self.payloads())
-            .execute(conn)
-            .await
-            .map(drop)
+        db::notify::send_all(conn, RUNS, &self.payloads()).await
     }
 }
 
@@ -122,18 +118,12 @@ pub async fn incident(
         state: state.to_owned(),
         change: change.to_owned(),
     };
-    sqlx::query("select pg_notify($1, $2)")
-        .bind(INCIDENTS)
-        .bind(serde_json::to_string(&payload).unwrap_or_default())
-        .execute(conn)
-        .await
-        .map(drop)
-}
-
-/// The SQL expression of an incident change payload, for statements that announce what they
-/// update (`rows` must have `id`, `rule_id` and `state` columns).
-pub fn incident_json_sql(change: &'static str) -> String {
-    format!("json_build_object('id', id, 'rule_id', rule_id, 'state', state, 'change', '{change}')::text")
+    db::notify::send(
+        conn,
+        INCIDENTS,
+        &serde_json::to_string(&payload).unwrap_or_default(),
+    )
+    .await
 }
 
 #[cfg(test)]

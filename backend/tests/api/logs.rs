@@ -92,7 +92,7 @@ async fn no_configured_or_created_secret_appears_in_the_logs(pool: PgPool) {
     let mut cfg = config(false, "/nonexistent".into());
     cfg.slack_webhook_url = Some(env_slack.clone().into());
     let app = TestApp::with_config(pool.clone(), cfg).await;
-    let hint = cicd_monitor::http::integrations::mask(&env_slack);
+    let hint = cicd_monitor::alerting::integrations::mask(&env_slack);
     cicd_monitor::db::integrations::sync_env_slack(&pool, Some(&hint))
         .await
         .unwrap();

@@ -1,0 +1,56 @@
+//! The retention job's deletes, each one batch in one statement (so one short transaction) that
+//! skips rows a writer holds right now.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgExecutor;
+
+/// Deletes up to `batch` runs charted before `cut`, oldest first, with their jobs; returns
+/// `(runs, jobs)` deleted.
+pub async fn delete_runs(
+    db: impl PgExecutor<'_>,
+    cut: DateTime<Utc>,
+    batch: i64,
+) -> sqlx::Result<(u64, u64)> {
+    let row = sqlx::query!(
+        "with doomed as ( \
+             select id from pipeline_runs where run_at < $1 \
+             order by run_at limit $2 for update skip locked \
+         ), runs as ( \
+             delete from pipeline_runs r using doomed d where r.id = d.id returning r.id \
+         ), jobs as ( \
+             delete from run_jobs j using runs r where j.run_id = r.id returning 1 \
+         ) \
+         select (select count(*) from runs) as \"runs!\", (select count(*) from jobs) as \"jobs!\"",
+        cut,
+        batch,
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((row.runs as u64, row.jobs as u64))
+}
+
+/// Deletes up to `batch` rollup buckets older than `cut`.
+pub async fn delete_rollups(db: impl PgExecutor<'_>, cut: DateTime<Utc>, batch: i64) -> sqlx::Result<u64> {
+    Ok(sqlx::query!(
+        "delete from run_rollups where ctid = any(array( \
+             select ctid from run_rollups where bucket < $1 limit $2 for update skip locked))",
+        cut,
+        batch,
+    )
+    .execute(db)
+    .await?
+    .rows_affected())
+}
+
+/// Deletes up to `batch` dimensions (repo, workflow, branch…) last seen before `cut`.
+pub async fn delete_dimensions(db: impl PgExecutor<'_>, cut: DateTime<Utc>, batch: i64) -> sqlx::Result<u64> {
+    Ok(sqlx::query!(
+        "delete from run_dimensions where ctid = any(array( \
+             select ctid from run_dimensions where last_seen_at < $1 limit $2 for update skip locked))",
+        cut,
+        batch,
+    )
+    .execute(db)
+    .await?
+    .rows_affected())
+}
