@@ -50,31 +50,22 @@ impl Modify for BearerAuth {
 }
 
 /// The answers that every authenticated route shares, from its `security` requirement: a route
-/// that takes a bearer token answers `401` without a valid one, `403` when the token's scope is not
-/// enough (a scope other than `read` is named), and `503` while the database that holds the
+/// that takes a bearer token (the requirement names the scope it needs) answers `401` without a
+/// valid one, `403` to a token of another scope, and `503` while the database that holds the
 /// tokens cannot be reached.
 struct AuthResponses;
 
 impl Modify for AuthResponses {
     fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        const SHARED: [(&str, &str); 3] = [
+            ("401", "No valid token (missing, malformed, unknown or revoked)"),
+            ("403", "The token's scope does not allow this route"),
+            ("503", "The database is unavailable; retry"),
+        ];
         for item in api.paths.paths.values_mut() {
-            for op in operations_mut(item) {
-                let Some(scopes) = bearer_scopes(op) else { continue };
-                let shared = [
-                    (
-                        "401",
-                        "No valid token (missing, malformed, unknown or revoked)",
-                        true,
-                    ),
-                    (
-                        "403",
-                        "The token's scope does not allow this route",
-                        scopes.iter().any(|s| s != "read"),
-                    ),
-                    ("503", "The database is unavailable; retry", true),
-                ];
-                for (status, description, applies) in shared {
-                    if applies && !op.responses.responses.contains_key(status) {
+            for op in operations_mut(item).filter(|op| takes_bearer(op)) {
+                for (status, description) in SHARED {
+                    if !op.responses.responses.contains_key(status) {
                         let response = error_response(description, false);
                         op.responses.responses.insert(status.into(), RefOr::T(response));
                     }
@@ -84,14 +75,13 @@ impl Modify for AuthResponses {
     }
 }
 
-/// The scopes of an operation's `bearer` requirement, if it has one.
-fn bearer_scopes(op: &Operation) -> Option<Vec<String>> {
-    let requirements = serde_json::to_value(op.security.as_ref()?).ok()?;
+/// Whether an operation accepts a bearer token.
+fn takes_bearer(op: &Operation) -> bool {
+    let requirements = op.security.as_ref().and_then(|s| serde_json::to_value(s).ok());
     requirements
-        .as_array()?
-        .iter()
-        .find_map(|r| r.get("bearer"))
-        .and_then(|s| serde_json::from_value(s.clone()).ok())
+        .as_ref()
+        .and_then(|r| r.as_array())
+        .is_some_and(|r| r.iter().any(|r| r.get("bearer").is_some()))
 }
 
 /// Every route that reads a path parameter, a query or a body answers `400` in the error shape when

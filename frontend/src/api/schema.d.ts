@@ -924,6 +924,7 @@ export interface components {
              */
             live: boolean;
         };
+        /** @description An incident as `GET /api/alerts` shows it. */
         Incident: {
             /** Format: date-time */
             acknowledged_at?: string | null;
@@ -1108,6 +1109,7 @@ export interface components {
             namespace: string;
             spec: components["schemas"]["IntegrationSpec"];
         };
+        /** @description The custom resource that owns a row. */
         K8sRef: {
             name: string;
             namespace: string;
@@ -1467,7 +1469,17 @@ export interface operations {
                     "application/json": components["schemas"]["RuleInfo"][];
                 };
             };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's scope does not allow this route */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1480,6 +1492,15 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable; retry */
+            503: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -1517,6 +1538,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1525,6 +1547,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The token's scope does not allow this route */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1555,6 +1578,15 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable; retry */
+            503: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -1595,6 +1627,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1603,6 +1636,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The token's scope does not allow this route */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1638,6 +1672,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The database is unavailable; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     remove_k8s_alert_rules: {
@@ -1667,6 +1710,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1675,6 +1719,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The token's scope does not allow this route */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1696,6 +1741,15 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable; retry */
+            503: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -1732,7 +1786,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's scope does not allow this route */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1753,6 +1817,15 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable; retry */
+            503: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -1793,6 +1866,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1801,6 +1875,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The token's scope does not allow this route */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1845,6 +1920,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The database is unavailable; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     remove_alert_rules: {
@@ -1874,6 +1958,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -1882,6 +1967,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The token's scope does not allow this route */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1912,6 +1998,15 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable; retry */
+            503: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -1952,7 +2047,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's scope does not allow this route */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1973,6 +2078,15 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable; retry */
+            503: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -2011,6 +2125,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2019,6 +2134,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The token's scope does not allow this route */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2055,6 +2171,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The database is unavailable; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     ack: {
@@ -2085,6 +2210,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2093,6 +2219,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The token's scope does not allow this route */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2114,6 +2241,15 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable; retry */
+            503: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -2154,6 +2290,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2162,6 +2299,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The token's scope does not allow this route */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2191,6 +2329,15 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable; retry */
+            503: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -2243,6 +2390,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2251,6 +2399,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The token's scope does not allow this route */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2264,6 +2413,15 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable; retry */
+            503: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -2343,7 +2501,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No valid token */
+            /** @description No valid token (missing, malformed, unknown or revoked) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2352,7 +2510,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The token lacks the ingest scope */
+            /** @description The token's scope does not allow this route */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2433,7 +2591,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No valid token */
+            /** @description No valid token (missing, malformed, unknown or revoked) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2442,7 +2600,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The token lacks the ingest scope */
+            /** @description The token's scope does not allow this route */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2499,7 +2657,17 @@ export interface operations {
                     "application/json": components["schemas"]["Filters"];
                 };
             };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's scope does not allow this route */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2518,6 +2686,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The database is unavailable; retry */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2545,6 +2714,7 @@ export interface operations {
                     "application/json": components["schemas"]["IntegrationInfo"][];
                 };
             };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2553,6 +2723,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The token's scope does not allow this route */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2566,6 +2737,15 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable; retry */
+            503: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -2603,6 +2783,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2611,6 +2792,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The token's scope does not allow this route */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2641,6 +2823,15 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable; retry */
+            503: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -2681,6 +2872,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2689,6 +2881,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The token's scope does not allow this route */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2724,6 +2917,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The database is unavailable; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     remove_k8s_integrations: {
@@ -2753,6 +2955,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2761,6 +2964,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The token's scope does not allow this route */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2782,6 +2986,15 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable; retry */
+            503: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -2818,6 +3031,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2826,6 +3040,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The token's scope does not allow this route */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2847,6 +3062,15 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable; retry */
+            503: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -2887,6 +3111,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2895,6 +3120,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The token's scope does not allow this route */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -2939,6 +3165,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The database is unavailable; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     remove_integrations: {
@@ -2968,6 +3203,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2976,6 +3212,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The token's scope does not allow this route */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3006,6 +3243,15 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable; retry */
+            503: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -3060,8 +3306,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Reads need a token here */
+            /** @description No valid token (missing, malformed, unknown or revoked) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's scope does not allow this route */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3177,7 +3432,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's scope does not allow this route */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3204,6 +3469,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The database is unavailable; retry */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3243,7 +3509,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's scope does not allow this route */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3270,6 +3546,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The database is unavailable; retry */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3297,7 +3574,17 @@ export interface operations {
                     "application/json": components["schemas"]["Settings"];
                 };
             };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's scope does not allow this route */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3316,6 +3603,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The database is unavailable; retry */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3355,6 +3643,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3363,6 +3652,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The token's scope does not allow this route */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3390,6 +3680,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The database is unavailable; retry */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3433,6 +3724,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3441,6 +3733,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The token's scope does not allow this route */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3460,6 +3753,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The database is unavailable; retry */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3487,6 +3781,7 @@ export interface operations {
                     "application/json": components["schemas"]["TokenInfo"][];
                 };
             };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3495,6 +3790,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The token's scope does not allow this route */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3508,6 +3804,15 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable; retry */
+            503: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -3545,6 +3850,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3553,6 +3859,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The token's scope does not allow this route */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3574,6 +3881,15 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable; retry */
+            503: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -3610,6 +3926,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3618,6 +3935,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The token's scope does not allow this route */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3645,6 +3963,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The database is unavailable; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     list_webhook_sources: {
@@ -3664,6 +3991,7 @@ export interface operations {
                     "application/json": components["schemas"]["SourceInfo"][];
                 };
             };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3672,6 +4000,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The token's scope does not allow this route */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3685,6 +4014,15 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable; retry */
+            503: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -3722,6 +4060,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3730,6 +4069,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The token's scope does not allow this route */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3766,6 +4106,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The database is unavailable; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     remove_webhook_sources: {
@@ -3796,6 +4145,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3804,6 +4154,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The token's scope does not allow this route */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3825,6 +4176,15 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable; retry */
+            503: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -3865,7 +4225,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No valid ingest token */
+            /** @description No valid token (missing, malformed, unknown or revoked) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3874,7 +4234,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The token lacks the ingest scope */
+            /** @description The token's scope does not allow this route */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -4110,7 +4470,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description No valid ingest token */
+            /** @description No valid token (missing, malformed, unknown or revoked) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4119,7 +4479,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The token lacks the ingest scope */
+            /** @description The token's scope does not allow this route */
             403: {
                 headers: {
                     [name: string]: unknown;
