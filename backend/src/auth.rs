@@ -11,11 +11,9 @@ use std::time::{Duration, Instant};
 
 use rand::distributions::{Alphanumeric, DistString};
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use subtle::ConstantTimeEq;
-use utoipa::ToSchema;
 
 use crate::db;
 use crate::throttle::Throttle;
@@ -25,48 +23,7 @@ const CACHE_TTL: Duration = Duration::from_secs(10);
 const CACHE_MAX: usize = 10_000;
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
 
-/// What a token may do. `admin` may do everything except manage what Kubernetes owns; `read` and
-/// `ingest` only what they say; `operator` (the Kubernetes operator's token) reads, and manages the
-/// rules and integrations declared as custom resources.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Scope {
-    Ingest,
-    Read,
-    Admin,
-    Operator,
-}
-
-impl Scope {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Scope::Ingest => "ingest",
-            Scope::Read => "read",
-            Scope::Admin => "admin",
-            Scope::Operator => "operator",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [Scope::Ingest, Scope::Read, Scope::Admin, Scope::Operator]
-            .into_iter()
-            .find(|x| x.as_str() == s)
-    }
-
-    pub fn allows(self, needed: Scope) -> bool {
-        self == needed
-            || (self == Scope::Admin && needed != Scope::Operator)
-            || (self == Scope::Operator && needed == Scope::Read)
-    }
-}
-
-/// Who made a request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Principal {
-    /// `None` for the bootstrap tokens from `CICD_ADMIN_TOKEN` and `CICD_OPERATOR_TOKEN`.
-    pub token_id: Option<i64>,
-    pub scope: Scope,
-}
+pub use crate::domain::access::{Principal, Scope};
 
 /// A new token: the secret (shown once), its hash and display prefix.
 pub struct NewToken {

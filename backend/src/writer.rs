@@ -14,12 +14,12 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 
 use crate::alerting::engine::Alerts;
 use crate::db;
+use crate::db::notify::RunNotices;
 use crate::db::rollups::Contributions;
 use crate::domain::rollup::{contribution, Counters, RollupKey};
 use crate::domain::run::micros;
 use crate::domain::{merge, Outcome, Run, RunEvent, RunState};
 use crate::error::ApiError;
-use crate::live::RunNotices;
 use crate::telemetry::Metrics;
 
 /// What one event did.

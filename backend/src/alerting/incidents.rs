@@ -3,7 +3,7 @@
 //! before measuring), so replicas evaluating the same group at once take turns, each acting on a
 //! measurement no older than the previous one applied, and each notification is enqueued once.
 //!
-//! Every change clients of `GET /api/stream` should see is announced on [`live::INCIDENTS`] in the
+//! Every change clients of `GET /api/stream` should see is announced on [`db::notify::INCIDENTS`] in the
 //! same transaction.
 //!
 //! pending (bad, inside `groupWait`) → firing (notify) → resolved (notify "back to green" when
@@ -20,7 +20,6 @@ use super::{Notice, NoticeKind};
 use crate::db;
 use crate::db::incidents::NewIncident;
 use crate::db::rules::RuleRow;
-use crate::live;
 
 /// Facts every notice carries.
 #[derive(Debug, Clone, Default)]
@@ -126,7 +125,7 @@ pub async fn step(
         }
     }
     if let Some((id, state, what)) = change {
-        live::publish::incident(tx, id, rule.id, state, what).await?;
+        db::notify::incident(tx, id, rule.id, state, what).await?;
     }
     Ok(sent)
 }

@@ -6,7 +6,7 @@ use serde_json::Value;
 use sqlx::{FromRow, PgExecutor};
 use utoipa::ToSchema;
 
-use crate::auth::Principal;
+use crate::domain::access::Principal;
 
 /// One admin action.
 #[derive(Debug, Clone, FromRow, Serialize, ToSchema)]

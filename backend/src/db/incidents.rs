@@ -9,6 +9,8 @@ use sqlx::types::Json;
 use sqlx::{FromRow, PgConnection, PgExecutor};
 use utoipa::ToSchema;
 
+use crate::db::notify;
+
 /// An incident as `GET /api/alerts` shows it.
 #[derive(Debug, Serialize, FromRow, ToSchema)]
 pub struct Incident {
@@ -258,36 +260,31 @@ pub async fn get(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Incide
     .await
 }
 
-/// Acknowledges an incident not acknowledged yet, announcing it on `channel` (at commit);
+/// Acknowledges an incident not acknowledged yet, announcing it on [`notify::INCIDENTS`] (at commit);
 /// whether it did.
-pub async fn acknowledge(conn: &mut PgConnection, id: i64, channel: &str) -> sqlx::Result<bool> {
+pub async fn acknowledge(conn: &mut PgConnection, id: i64) -> sqlx::Result<bool> {
     let done = sqlx::query!(
         "with acked as (update alert_incidents set acknowledged_at = now() \
              where id = $1 and acknowledged_at is null returning id, rule_id, state) \
          select pg_notify($2, json_build_object('id', id, 'rule_id', rule_id, 'state', state, \
              'change', 'acknowledged')::text) from acked",
         id,
-        channel,
+        notify::INCIDENTS,
     )
     .execute(conn)
     .await?;
     Ok(done.rows_affected() > 0)
 }
 
-/// Mutes an incident until `until`, announcing it on `channel` (at commit); whether it exists.
-pub async fn mute(
-    conn: &mut PgConnection,
-    id: i64,
-    until: DateTime<Utc>,
-    channel: &str,
-) -> sqlx::Result<bool> {
+/// Mutes an incident until `until`, announcing it on [`notify::INCIDENTS`] (at commit); whether it exists.
+pub async fn mute(conn: &mut PgConnection, id: i64, until: DateTime<Utc>) -> sqlx::Result<bool> {
     let done = sqlx::query!(
         "with muted as (update alert_incidents set muted_until = $2 where id = $1 returning id, rule_id, state) \
          select pg_notify($3, json_build_object('id', id, 'rule_id', rule_id, 'state', state, \
              'change', 'muted')::text) from muted",
         id,
         until,
-        channel,
+        notify::INCIDENTS,
     )
     .execute(conn)
     .await?;

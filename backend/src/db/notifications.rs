@@ -4,7 +4,7 @@
 use sqlx::types::Json;
 use sqlx::{PgConnection, PgExecutor};
 
-use crate::alerting::Notice;
+use crate::domain::notice::Notice;
 use crate::domain::owner::Owner;
 
 /// A notification waiting to be sent.

@@ -5,8 +5,8 @@ use std::sync::LazyLock;
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgConnection, PgPool, Postgres, QueryBuilder};
 
+use crate::db::notify::{self, RunNotices};
 use crate::db::rollups::{self, Contributions};
-use crate::live::{self, RunNotices};
 
 pub mod group;
 mod list;
@@ -143,7 +143,7 @@ const UNNEST: &str = "unnest($1::text[], $2::text[], $3::text[], $4::text[], $5:
 const UNNEST_PARAMS: usize = 17;
 
 /// Inserts the runs that do not exist yet, adds their rollup contributions, records their
-/// dimensions and announces them on [`live::RUNS`] — one statement, so a batch of new runs costs
+/// dimensions and announces them on [`notify::RUNS`] — one statement, so a batch of new runs costs
 /// one round trip and commits (and notifies) on its own. `notices` are of `states`, in the same
 /// order; only those of the runs inserted are sent. Returns the ids actually inserted. A row that
 /// another transaction inserts concurrently makes this wait for it, then counts as existing (and
@@ -187,7 +187,7 @@ pub async fn insert_new(
             touch = touch_dimensions_sql("seen", &format!("${}", UNNEST_PARAMS + Contributions::PARAMS + 1)),
             items = UNNEST_PARAMS + Contributions::PARAMS + 2,
             chunks = UNNEST_PARAMS + Contributions::PARAMS + 3,
-            channel = live::RUNS,
+            channel = notify::RUNS,
         )
     });
     let q = Columns::of(states).bind(sqlx::query_scalar(&SQL));

@@ -1,9 +1,12 @@
-//! Domain types: what a pipeline run is, how events about it merge, and what it adds to the rollups.
+//! Domain types: what a pipeline run is, how events about it merge, what it adds to the rollups,
+//! who owns a rule or integration, who may do what, and what a notification says.
 
+pub mod access;
 pub mod histogram;
 pub mod job;
 pub mod limits;
 pub mod merge;
+pub mod notice;
 pub mod owner;
 pub mod rollup;
 pub mod run;

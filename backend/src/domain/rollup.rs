@@ -5,7 +5,7 @@
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 
 use super::histogram::{bucket_of, BUCKETS};
-use super::run::{RunState, RunStatus};
+use super::run::{seconds_between, RunState, RunStatus};
 
 /// Which dimensions a rollup row is keyed by (the others are stored as '').
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -131,12 +131,6 @@ impl Counters {
     pub fn is_zero(&self) -> bool {
         self.runs == 0 && self.duration.is_zero() && self.queue.is_zero()
     }
-}
-
-/// Seconds between two instants, when both are known and in order.
-pub fn seconds_between(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Option<f64> {
-    let (from, to) = (from?, to?);
-    (to >= from).then(|| (to - from).num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6)
 }
 
 /// Durations are summed in whole milliseconds so that add/subtract cycles stay exact.

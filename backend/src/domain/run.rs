@@ -192,7 +192,7 @@ impl Run {
             attempt: state.attempt,
             run_key: state.run_key.clone(),
             duration_seconds: state.duration_seconds,
-            queue_seconds: crate::domain::rollup::seconds_between(state.queued_at, state.started_at),
+            queue_seconds: seconds_between(state.queued_at, state.started_at),
             queued_at: state.queued_at,
             started_at: state.started_at,
             finished_at: state.finished_at,
@@ -203,6 +203,12 @@ impl Run {
             updated_at,
         }
     }
+}
+
+/// Seconds between two instants, when both are known and in order.
+pub fn seconds_between(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Option<f64> {
+    let (from, to) = (from?, to?);
+    (to >= from).then(|| (to - from).num_microseconds().unwrap_or(i64::MAX) as f64 / 1e6)
 }
 
 #[cfg(test)]

@@ -19,7 +19,6 @@ use crate::db::audit::{self, Action};
 use crate::db::incidents::{self, Incident};
 use crate::db::integrations;
 use crate::error::{ApiError, ApiResult, ErrorBody, FieldError};
-use crate::live;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -91,7 +90,7 @@ async fn ack(
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Incident>> {
     let mut tx = state.pool.begin().await?;
-    let acked = incidents::acknowledge(&mut tx, id, live::INCIDENTS).await?;
+    let acked = incidents::acknowledge(&mut tx, id).await?;
     let incident = one(&mut *tx, id).await?;
     if acked {
         audit::record(&mut *tx, who, audited("incident.acknowledged", &incident, None)).await?;
@@ -141,7 +140,7 @@ async fn mute(
         }
     };
     let mut tx = state.pool.begin().await?;
-    let muted = incidents::mute(&mut tx, id, until, live::INCIDENTS).await?;
+    let muted = incidents::mute(&mut tx, id, until).await?;
     let incident = one(&mut *tx, id).await?;
     if muted {
         audit::record(&mut *tx, who, audited("incident.muted", &incident, Some(until))).await?;

@@ -1,10 +1,8 @@
 //! Live updates across replicas. Writers announce changes with `NOTIFY` inside their transactions
-//! ([`publish`]); one listener task per process holds a `LISTEN` connection and hands every
+//! ([`db::notify`]); one listener task per process holds a `LISTEN` connection and hands every
 //! notification to the process's `GET /api/stream` clients through a broadcast channel. After the
 //! connection is lost and found again — notifications sent meanwhile are gone — every client is
 //! told to resync.
-
-pub mod publish;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +14,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::db;
 use crate::domain::Run;
-pub use publish::{IncidentChange, RunNotices, INCIDENTS, RUNS};
+pub use db::notify::{IncidentChange, INCIDENTS, RUNS};
 
 /// Events kept for clients that fall behind; a client further behind is told to resync.
 pub const CAPACITY: usize = 4096;

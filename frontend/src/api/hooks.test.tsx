@@ -4,7 +4,8 @@ import type { ReactNode } from "react";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { View } from "../lib/url";
 import { ApiError, tokenStore, type Run, type Schemas } from "./client";
-import { applyRun, matchesView, metricsParams, runsParams, useMetrics, useRuns } from "./hooks";
+import { applyRun, matchesView, useMetrics, useRuns } from "./hooks";
+import { metricsParams, runsParams } from "./params";
 import { keys } from "./keys";
 
 const view: View = { page: "dashboard", range: "24h", sort: "newest", repo: "acme/api" };

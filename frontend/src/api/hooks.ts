@@ -10,47 +10,14 @@ import {
   type QueryClient,
 } from "@tanstack/react-query";
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from "react";
-import { viewZone } from "../lib/prefs";
-import { parseView, windowOf, type View } from "../lib/url";
-import { ianaZone } from "../lib/zone";
+import { parseView, type View } from "../lib/url";
 import { alertsQuery } from "./alerts";
 import { api, call, type Filters, type Run, type Schemas } from "./client";
 import { keys } from "./keys";
+import { metricsParams, runsParams } from "./params";
 import { openStream, type StreamState } from "./stream";
 
 type RunPage = Schemas["RunPage"];
-
-/**
- * The query parameters the dashboard's filters turn into. `tz` (an IANA name; the browser's own
- * for "local") makes days and weeks start at midnight where the user is.
- */
-export function metricsParams(view: View, now = new Date()) {
-  const w = windowOf(view, now);
-  return {
-    from: w.from.toISOString(),
-    to: w.to.toISOString(),
-    group_by: w.group,
-    tz: ianaZone(viewZone(view)),
-    limit: 0,
-    ...(view.repo ? { repo: view.repo } : {}),
-    ...(view.workflow ? { workflow: view.workflow } : {}),
-    ...(view.branch ? { branch: view.branch } : {}),
-  };
-}
-
-export function runsParams(view: View, now = new Date()) {
-  const w = windowOf(view, now);
-  return {
-    from: w.from.toISOString(),
-    to: w.to.toISOString(),
-    sort: view.sort,
-    limit: 50,
-    ...(view.repo ? { repo: view.repo } : {}),
-    ...(view.workflow ? { workflow: view.workflow } : {}),
-    ...(view.branch ? { branch: view.branch } : {}),
-    ...(view.status ? { status: view.status } : {}),
-  };
-}
 
 const configQuery = {
   queryKey: keys.config,

@@ -1,6 +1,6 @@
 // The query keys of every API resource, in one place: queries, mutations (their invalidations) and
 // the live stream all name the same cache entries.
-import type { metricsParams, runsParams } from "./hooks";
+import type { metricsParams, runsParams } from "./params";
 
 export const keys = {
   config: ["config"] as const,
