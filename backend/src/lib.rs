@@ -15,9 +15,9 @@ pub mod http;
 pub mod ingest;
 pub mod live;
 pub mod retention;
+pub mod signatures;
 pub mod telemetry;
 pub mod throttle;
-pub mod webhooks;
 pub mod writer;
 
 use std::sync::Arc;
@@ -34,8 +34,8 @@ use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::crypto::SecretBox;
 use crate::http::{AppState, Info};
+use crate::signatures::Verifier;
 use crate::telemetry::Metrics;
-use crate::webhooks::Verifier;
 use crate::writer::Writer;
 
 /// Builds the application state on an existing pool (also used by tests).
@@ -96,7 +96,7 @@ pub fn state(pool: PgPool, config: &Config) -> anyhow::Result<AppState> {
             started: Instant::now(),
         }),
         live: Arc::new(live::Live::new(pool.clone())),
-        limits: Arc::new(http::limits::Limits::new(&config.security)),
+        limits: Arc::new(http::rate_limit::Limits::new(&config.security)),
         pool,
     })
 }

@@ -2,16 +2,16 @@
 
 mod alerts;
 mod audit;
-mod auth;
+mod bearer;
 mod events;
 mod extract;
 mod headers;
 mod health;
 pub mod integrations;
-pub mod limits;
 mod metrics;
 mod middleware;
 pub mod openapi;
+pub mod rate_limit;
 mod rules;
 mod runs;
 mod settings;
@@ -35,11 +35,11 @@ use crate::alerting::outbox::Outbox;
 use crate::auth::Authenticator;
 use crate::crypto::SecretBox;
 use crate::live::Live;
+use crate::signatures::Verifier;
 use crate::telemetry::Metrics;
-use crate::webhooks::Verifier;
 use crate::writer::Writer;
 
-pub use auth::{AdminAuth, IngestAuth, OperatorAuth, ReadAuth};
+pub use bearer::{AdminAuth, IngestAuth, OperatorAuth, ReadAuth};
 
 /// Largest body of a single-event request.
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -62,7 +62,7 @@ pub struct AppState {
     /// Live updates for `GET /api/stream`.
     pub live: Arc<Live>,
     /// Rate limits and the client-address rules.
-    pub limits: Arc<limits::Limits>,
+    pub limits: Arc<rate_limit::Limits>,
 }
 
 /// Facts about this process that the API reports.
@@ -110,7 +110,7 @@ pub fn routes_document() -> utoipa::openapi::OpenApi {
 pub fn router(state: AppState, static_dir: &Path) -> Router {
     let ingest = ingest_routes().route_layer(axum::middleware::from_fn_with_state(
         state.clone(),
-        limits::ingest,
+        rate_limit::ingest,
     ));
     let (api, _) = ingest.merge(api_routes()).split_for_parts();
     let api = api
@@ -119,7 +119,7 @@ pub fn router(state: AppState, static_dir: &Path) -> Router {
         .method_not_allowed_fallback(spa::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            limits::auth_failures,
+            rate_limit::auth_failures,
         ));
     let (probes, _) = health::router().split_for_parts();
     let app = Router::new()
@@ -129,7 +129,7 @@ pub fn router(state: AppState, static_dir: &Path) -> Router {
         .fallback(spa::service(static_dir))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            limits::resolve_client,
+            rate_limit::resolve_client,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -15,7 +15,7 @@ use super::{AdminAuth, AppState};
 use crate::db::audit::{self, Action};
 use crate::db::sources::{self, SourceInfo};
 use crate::error::{ApiError, ApiResult, ErrorBody, FieldError};
-use crate::webhooks::Provider;
+use crate::signatures::Provider;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

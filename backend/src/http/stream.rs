@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{broadcast, watch};
 use utoipa::{IntoParams, ToSchema};
 
-use super::auth::{authorize, authorize_token};
+use super::bearer::{authorize, authorize_token};
 use super::extract::Query;
 use super::AppState;
 use crate::auth::Scope;

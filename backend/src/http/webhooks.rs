@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::{authorize, authorize_token};
+use super::bearer::{authorize, authorize_token};
 use super::extract::Query;
 use super::{AppState, IngestAuth};
 use crate::auth::Scope;

@@ -225,7 +225,7 @@ pub async fn resolve_client(State(state): State<AppState>, mut req: Request, nex
 }
 
 /// The per-address limit of the ingest routes (the per-token one is applied once the token is
-/// known, in [`super::auth::authorize_token`]).
+/// known, in [`super::bearer::authorize_token`]).
 pub async fn ingest(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if let Some(ClientIp(ip)) = req.extensions().get::<ClientIp>().copied() {
         if let Err(e) = state.limits.ingest_ip(ip) {
