@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use secrecy::SecretString;
 
+use crate::domain::Provider;
 use crate::telemetry::LogFormat;
 
 /// Settings of the `serve` command (the same names serve make, docker-compose and the chart).
@@ -86,6 +87,17 @@ pub struct WebhookConfig {
     /// Token(s) GitLab webhooks send in X-Gitlab-Token; several, separated by commas, while rotating.
     #[arg(long, env = "GITLAB_WEBHOOK_TOKEN", hide_env_values = true)]
     pub gitlab_webhook_token: Option<SecretString>,
+}
+
+impl WebhookConfig {
+    /// The environment's secret(s) of a provider whose webhooks carry one.
+    pub fn secret(&self, provider: Provider) -> Option<&SecretString> {
+        match provider {
+            Provider::Github => self.github_webhook_secret.as_ref(),
+            Provider::Gitlab => self.gitlab_webhook_token.as_ref(),
+            Provider::Generic | Provider::Jenkins | Provider::Cdevents => None,
+        }
+    }
 }
 
 /// The GitHub Actions API poller (`github-sync`, and in the background of `serve`).

@@ -10,6 +10,7 @@ use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, LogNormal};
 use sqlx::PgPool;
 
+use crate::domain::Provider;
 use crate::domain::{RunEvent, RunStatus};
 use crate::writer;
 
@@ -157,7 +158,7 @@ fn event(
 ) -> RunEvent {
     RunEvent {
         id: format!("demo-{repo}-{workflow}-{k}"),
-        provider: "generic".into(),
+        provider: Provider::Generic.as_str().into(),
         repo: repo.to_owned(),
         workflow: workflow.to_owned(),
         branch: Some(branch.to_owned()),

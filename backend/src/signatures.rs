@@ -15,35 +15,13 @@ use subtle::ConstantTimeEq;
 use crate::config::WebhookConfig;
 use crate::crypto::SecretBox;
 use crate::db;
+use crate::domain::Provider;
 use crate::error::ApiError;
 use crate::ingest::github;
 use crate::throttle::Throttle;
 
 const CACHE_TTL: Duration = Duration::from_secs(5);
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
-
-/// The providers whose webhooks carry a shared secret.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Provider {
-    Github,
-    Gitlab,
-}
-
-impl Provider {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Provider::Github => "github",
-            Provider::Gitlab => "gitlab",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        [Provider::Github, Provider::Gitlab]
-            .into_iter()
-            .find(|p| p.as_str() == s)
-    }
-}
 
 struct Secret {
     /// The stored source's id; `None` for the environment's secrets.
@@ -81,8 +59,9 @@ fn split(provider: Provider, list: Option<&SecretString>) -> Vec<Secret> {
 
 impl Verifier {
     pub fn new(pool: PgPool, config: &WebhookConfig, secret_box: Option<SecretBox>) -> Self {
-        let mut env = split(Provider::Github, config.github_webhook_secret.as_ref());
-        env.extend(split(Provider::Gitlab, config.gitlab_webhook_token.as_ref()));
+        let env = Provider::with_secrets()
+            .flat_map(|p| split(p, config.secret(p)))
+            .collect();
         Verifier {
             pool,
             secret_box,

@@ -18,7 +18,7 @@ use crate::db::notify::RunNotices;
 use crate::db::rollups::Contributions;
 use crate::domain::rollup::{contribution, Counters, RollupKey};
 use crate::domain::run::micros;
-use crate::domain::{merge, Outcome, Run, RunEvent, RunState};
+use crate::domain::{merge, Outcome, Provider, Run, RunEvent, RunState};
 use crate::error::ApiError;
 use crate::telemetry::Metrics;
 
@@ -124,12 +124,6 @@ async fn worker(
     }
 }
 
-/// Providers are free text in the generic API; metric labels must stay bounded.
-fn provider_label(provider: &str) -> &str {
-    const KNOWN: [&str; 5] = ["generic", "github", "gitlab", "jenkins", "cdevents"];
-    KNOWN.into_iter().find(|k| *k == provider).unwrap_or("other")
-}
-
 async fn process(pool: &PgPool, metrics: &Metrics, jobs: Vec<Job>, alerts: Option<&Alerts>) {
     let (events, replies): (Vec<RunEvent>, Vec<_>) = jobs.into_iter().map(|j| (j.event, j.reply)).unzip();
     let timer = metrics.ingest_transaction.start_timer();
@@ -158,7 +152,7 @@ async fn process(pool: &PgPool, metrics: &Metrics, jobs: Vec<Job>, alerts: Optio
                 if w.outcome.changed() {
                     metrics
                         .runs_ingested
-                        .with_label_values(&[provider_label(&w.run.provider), w.run.status.as_str()])
+                        .with_label_values(&[Provider::label(&w.run.provider), w.run.status.as_str()])
                         .inc();
                 }
                 let _ = reply.send(Ok(w));
@@ -352,14 +346,5 @@ fn fold(
 fn add(deltas: &mut HashMap<RollupKey, Counters>, state: &RunState, sign: i64) {
     for (key, c) in contribution(state) {
         deltas.entry(key).or_default().add(&c, sign);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn unknown_providers_share_one_metric_label() {
-        assert_eq!(super::provider_label("github"), "github");
-        assert_eq!(super::provider_label("my-own-ci-42"), "other");
     }
 }

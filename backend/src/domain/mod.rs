@@ -8,10 +8,12 @@ pub mod limits;
 pub mod merge;
 pub mod notice;
 pub mod owner;
+pub mod provider;
 pub mod rollup;
 pub mod run;
 pub mod settings;
 
 pub use job::{Job, JobEvent, Step};
 pub use merge::{merge, Outcome};
+pub use provider::Provider;
 pub use run::{Run, RunEvent, RunState, RunStatus};

@@ -284,3 +284,23 @@ async fn openapi_json() -> impl IntoResponse {
         LazyLock::new(|| document().to_json().expect("the OpenAPI document serialises"));
     ([(header::CONTENT_TYPE, "application/json")], DOCUMENT.as_str())
 }
+
+#[cfg(test)]
+mod tests {
+    use strum::IntoEnumIterator;
+
+    use crate::domain::Provider;
+
+    #[test]
+    fn every_provider_has_a_receiver_in_the_document() {
+        let document = super::document();
+        for provider in Provider::iter() {
+            let item = document.paths.paths.get(provider.receiver());
+            assert!(
+                item.is_some_and(|i| i.post.is_some()),
+                "no POST {} for {provider}",
+                provider.receiver()
+            );
+        }
+    }
+}

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -14,8 +14,8 @@ use super::extract::{Json as JsonBody, Path};
 use super::{AdminAuth, AppState};
 use crate::db::audit::{self, Action};
 use crate::db::sources::{self, SourceInfo};
+use crate::domain::provider::{Credential, Provider};
 use crate::error::{ApiError, ApiResult, ErrorBody, FieldError};
-use crate::signatures::Provider;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -25,6 +25,9 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateSource {
+    /// A provider whose webhooks carry a secret.
+    #[serde(deserialize_with = "with_secrets")]
+    #[schema(schema_with = providers_with_secrets)]
     pub provider: Provider,
     /// A name to tell sources apart, e.g. the organisation (1–100 characters); runs record it as
     /// `metadata.webhook_source`.
@@ -34,6 +37,27 @@ pub struct CreateSource {
     /// never returned.
     #[schema(value_type = String, example = "a-long-random-secret")]
     pub secret: SecretString,
+}
+
+/// Reads a provider whose webhooks carry a secret (GitHub, GitLab).
+fn with_secrets<'de, D: Deserializer<'de>>(d: D) -> Result<Provider, D::Error> {
+    let name = String::deserialize(d)?;
+    Provider::parse(&name)
+        .filter(|p| p.credential() == Credential::SharedSecret)
+        .ok_or_else(|| {
+            let expected: Vec<String> = Provider::with_secrets().map(|p| format!("`{p}`")).collect();
+            serde::de::Error::custom(format!(
+                "unknown provider `{name}`, expected {}",
+                expected.join(" or ")
+            ))
+        })
+}
+
+fn providers_with_secrets() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .enum_values(Some(Provider::with_secrets().map(Provider::as_str)))
+        .build()
 }
 
 /// Add a webhook source.

@@ -20,6 +20,7 @@ use super::extract::Query;
 use super::{AppState, IngestAuth};
 use crate::auth::Scope;
 use crate::db;
+use crate::domain::Provider;
 use crate::domain::{Outcome, RunStatus};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::ingest::{cdevents, github, gitlab, jenkins, Malformed, Parsed};
@@ -75,14 +76,14 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// Writes what a delivery carries and remembers its delivery id.
 async fn record(
     state: &AppState,
-    provider: &str,
+    provider: Provider,
     delivery: Option<&str>,
     source: Option<String>,
     parsed: Result<Parsed, Malformed>,
 ) -> ApiResult<Json<WebhookResponse>> {
     let (mut runs, jobs) = match parsed.map_err(|e| ApiError::BadRequest(e.0))? {
         Parsed::Ignored(reason) => {
-            tracing::debug!(provider, %reason, "webhook delivery ignored");
+            tracing::debug!(provider = provider.as_str(), %reason, "webhook delivery ignored");
             return Ok(WebhookResponse::nothing("ignored", reason));
         }
         Parsed::Records { runs, jobs } => (runs, jobs),
@@ -107,7 +108,7 @@ async fn record(
     let job_count = jobs.len();
     db::jobs::upsert(&state.pool, jobs).await?;
     if let Some(delivery) = delivery {
-        db::sources::record_delivery(&state.pool, provider, delivery).await?;
+        db::sources::record_delivery(&state.pool, provider.as_str(), delivery).await?;
     }
     Ok(Json(WebhookResponse {
         status: "recorded",
@@ -120,11 +121,11 @@ async fn record(
 /// The answer to a delivery already recorded (it is not written again).
 async fn duplicate(
     state: &AppState,
-    provider: &str,
+    provider: Provider,
     delivery: Option<&str>,
 ) -> ApiResult<Option<Json<WebhookResponse>>> {
     let seen = match delivery {
-        Some(d) => db::sources::delivered(&state.pool, provider, d).await?,
+        Some(d) => db::sources::delivered(&state.pool, provider.as_str(), d).await?,
         None => false,
     };
     Ok(seen.then(|| WebhookResponse::nothing("duplicate", "this delivery was already recorded".into())))
@@ -156,7 +157,7 @@ async fn github_hook(
         .github(&body, header(&headers, "x-hub-signature-256"))
         .await?;
     let delivery = header(&headers, "x-github-delivery");
-    if let Some(answer) = duplicate(&state, "github", delivery).await? {
+    if let Some(answer) = duplicate(&state, Provider::Github, delivery).await? {
         return Ok(answer);
     }
     let event = header(&headers, "x-github-event").unwrap_or_default();
@@ -166,7 +167,7 @@ async fn github_hook(
         &body,
         Utc::now(),
     );
-    record(&state, "github", delivery, Some(source), parsed).await
+    record(&state, Provider::Github, delivery, Some(source), parsed).await
 }
 
 /// GitLab pipeline webhook (`Pipeline Hook`, with its `builds[]` as jobs).
@@ -192,11 +193,11 @@ async fn gitlab_hook(
     let body = body?;
     let source = state.verifier.gitlab(header(&headers, "x-gitlab-token")).await?;
     let delivery = header(&headers, "idempotency-key");
-    if let Some(answer) = duplicate(&state, "gitlab", delivery).await? {
+    if let Some(answer) = duplicate(&state, Provider::Gitlab, delivery).await? {
         return Ok(answer);
     }
     let parsed = gitlab::parse(header(&headers, "x-gitlab-event"), &body, Utc::now());
-    record(&state, "gitlab", delivery, Some(source), parsed).await
+    record(&state, Provider::Gitlab, delivery, Some(source), parsed).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -231,7 +232,14 @@ async fn jenkins_hook(
             authorize(&headers, &state, Scope::Ingest).await?;
         }
     }
-    record(&state, "jenkins", None, None, jenkins::parse(&body?, Utc::now())).await
+    record(
+        &state,
+        Provider::Jenkins,
+        None,
+        None,
+        jenkins::parse(&body?, Utc::now()),
+    )
+    .await
 }
 
 /// CDEvents over CloudEvents (binary, structured or batch mode).
@@ -250,5 +258,5 @@ async fn cdevents_hook(
     body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> ApiResult<Json<WebhookResponse>> {
     let parsed = cdevents::parse(&headers, &body?, Utc::now());
-    record(&state, "cdevents", None, None, parsed).await
+    record(&state, Provider::Cdevents, None, None, parsed).await
 }

@@ -64,9 +64,10 @@ use sha2::{Digest, Sha256};
 use super::{
     at, bounded, clean_job, clean_run, json_body, parse_time, text, time, Malformed, Parsed, MAX_NAME,
 };
+use crate::domain::Provider;
 use crate::domain::{JobEvent, RunEvent, RunStatus};
 
-const PROVIDER: &str = "cdevents";
+const PROVIDER: Provider = Provider::Cdevents;
 
 /// Reads one CloudEvents HTTP request carrying CDEvents (see the module documentation).
 pub fn parse(headers: &HeaderMap, body: &[u8], now: DateTime<Utc>) -> Result<Parsed, Malformed> {
@@ -321,7 +322,7 @@ fn cdevent(ev: &Value, env: &Envelope, now: DateTime<Utc>) -> Parsed {
             let custom = at(ev, "customData").filter(|c| c.is_object());
             let mut run = RunEvent {
                 id: run_id(&source, &subject_id),
-                provider: PROVIDER.to_owned(),
+                provider: PROVIDER.as_str().to_owned(),
                 repo: bounded(
                     custom
                         .and_then(custom_repo)
@@ -354,7 +355,7 @@ fn cdevent(ev: &Value, env: &Envelope, now: DateTime<Utc>) -> Parsed {
             let mut job = JobEvent {
                 run_id: run_id(&source, &pipeline_run),
                 id: capped(subject_id.clone()),
-                provider: PROVIDER.to_owned(),
+                provider: PROVIDER.as_str().to_owned(),
                 name: bounded(text(content, "taskName").unwrap_or(subject_id)),
                 stage: None,
                 status,
@@ -625,7 +626,7 @@ mod tests {
             run,
             RunEvent {
                 id: "cdevents:https://github.com/acme/api/actions:run-4711".into(),
-                provider: "cdevents".into(),
+                provider: PROVIDER.as_str().into(),
                 repo: "acme/api".into(),
                 workflow: "build".into(),
                 branch: None,
@@ -739,7 +740,7 @@ mod tests {
             JobEvent {
                 run_id: run.id.clone(),
                 id: "job-9".into(),
-                provider: "cdevents".into(),
+                provider: PROVIDER.as_str().into(),
                 name: "unit-tests".into(),
                 stage: None,
                 status: RunStatus::Running,

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use crate::domain::limits::{
     self, MAX_JSON_DEPTH, MAX_META_BYTES, MAX_META_KEY, MAX_META_KEYS, MAX_NAME, MAX_URL,
 };
+use crate::domain::Provider;
 use crate::domain::{RunEvent, RunStatus};
 use crate::error::{ApiError, FieldError};
 
@@ -209,7 +210,7 @@ fn validate(ev: GenericEvent, field: &dyn Fn(&str) -> String) -> Result<RunEvent
     let non_empty = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     Ok(RunEvent {
         id,
-        provider: non_empty(ev.provider).unwrap_or_else(|| "generic".to_owned()),
+        provider: non_empty(ev.provider).unwrap_or_else(|| Provider::Generic.as_str().to_owned()),
         repo,
         workflow,
         branch: non_empty(ev.branch),

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 
 use super::{at, bounded, clean_job, clean_run, int, strings, text, time, Malformed, Parsed};
+use crate::domain::Provider;
 use crate::domain::{JobEvent, RunEvent, RunStatus, Step};
 
 /// Whether `header` (`X-Hub-Signature-256`) is `sha256=` + the hex HMAC-SHA256 of `body` under
@@ -165,7 +166,7 @@ fn run_event(run: &Value, repo: Option<String>, payload: &Value, now: DateTime<U
     }
     let mut ev = RunEvent {
         id,
-        provider: "github".into(),
+        provider: Provider::Github.as_str().into(),
         repo,
         workflow: bounded(workflow),
         branch: text(run, "head_branch").map(bounded),
@@ -210,7 +211,7 @@ fn job_event(job: &Value, repo: Option<String>, now: DateTime<Utc>) -> Option<Jo
     let mut ev = JobEvent {
         run_id: run_ids(&repo, &run_id, attempt).0,
         id: text(job, "id")?,
-        provider: "github".into(),
+        provider: Provider::Github.as_str().into(),
         name: text(job, "name").map(bounded).unwrap_or_else(|| "job".into()),
         stage: None,
         status,

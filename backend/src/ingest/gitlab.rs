@@ -8,9 +8,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Map, Value};
 
 use super::{at, bounded, clean_job, clean_run, json_body, number, strings, text, time, Malformed, Parsed};
+use crate::domain::Provider;
 use crate::domain::{JobEvent, RunEvent, RunStatus};
 
-const PROVIDER: &str = "gitlab";
+const PROVIDER: Provider = Provider::Gitlab;
 
 /// Reads one delivery; `event` is the `X-Gitlab-Event` header.
 ///
@@ -112,7 +113,7 @@ fn run(
         url(v, "object_attributes/url").or_else(|| web_url.map(|w| format!("{w}/-/pipelines/{pipeline_id}")));
     let mut ev = RunEvent {
         id,
-        provider: PROVIDER.to_owned(),
+        provider: PROVIDER.as_str().to_owned(),
         repo,
         workflow: bounded(workflow),
         branch: text(v, "object_attributes/ref").map(bounded),
@@ -220,7 +221,7 @@ fn job(b: &Value, run_id: &str, web_url: Option<&str>, now: DateTime<Utc>) -> Op
     let mut job = JobEvent {
         run_id: run_id.to_owned(),
         name: bounded(text(b, "name").unwrap_or_else(|| id.clone())),
-        provider: PROVIDER.to_owned(),
+        provider: PROVIDER.as_str().to_owned(),
         stage: text(b, "stage").map(bounded),
         status,
         queued_at: time(b, "created_at"),

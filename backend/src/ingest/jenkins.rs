@@ -10,9 +10,10 @@ use serde_json::Value;
 use super::{
     at, bounded, clean_run, epoch_millis, int, json_body, number, parse_time, text, Malformed, Parsed,
 };
+use crate::domain::Provider;
 use crate::domain::{RunEvent, RunStatus};
 
-const PROVIDER: &str = "jenkins";
+const PROVIDER: Provider = Provider::Jenkins;
 
 /// Reads one notification. Not JSON → [`Malformed`]; a body that is not an object, or has no job
 /// `name` or no `build.number` → [`Parsed::Ignored`], saying why.
@@ -64,7 +65,7 @@ pub fn parse(body: &[u8], now: DateTime<Utc>) -> Result<Parsed, Malformed> {
     let scm_url = text(&v, "build/scm/url");
     let mut ev = RunEvent {
         id: format!("{PROVIDER}:{job}:{build_number}"),
-        provider: PROVIDER.to_owned(),
+        provider: PROVIDER.as_str().to_owned(),
         repo: bounded(
             scm_url
                 .as_deref()
