@@ -213,4 +213,39 @@ impl From<BytesRejection> for ApiError {
     }
 }
 
+impl From<crate::alerting::owned::Error> for ApiError {
+    fn from(e: crate::alerting::owned::Error) -> Self {
+        use crate::alerting::owned::Error;
+        match e {
+            Error::NotFound { .. } => ApiError::NotFound(e.to_string()),
+            Error::ManagedByKubernetes { .. } | Error::DeclaredByEnvironment { .. } | Error::NoSecretKey => {
+                ApiError::Conflict(e.to_string())
+            }
+            Error::Invalid(fields) => ApiError::Validation(fields),
+            Error::Database(e) => e.into(),
+            Error::Internal(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<crate::writer::Error> for ApiError {
+    fn from(e: crate::writer::Error) -> Self {
+        match e {
+            crate::writer::Error::Database(e) => e.into(),
+            crate::writer::Error::Unavailable => ApiError::Unavailable,
+            crate::writer::Error::Stopped => ApiError::Internal(e.into()),
+        }
+    }
+}
+
+impl From<crate::signatures::Error> for ApiError {
+    fn from(e: crate::signatures::Error) -> Self {
+        match e {
+            crate::signatures::Error::Rejected(why) => ApiError::BadSignature(why),
+            crate::signatures::Error::NoSecretKey => ApiError::Conflict(e.to_string()),
+            crate::signatures::Error::Database(e) => e.into(),
+        }
+    }
+}
+
 pub type ApiResult<T> = Result<T, ApiError>;

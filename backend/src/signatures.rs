@@ -16,12 +16,24 @@ use crate::config::WebhookConfig;
 use crate::crypto::SecretBox;
 use crate::db;
 use crate::domain::Provider;
-use crate::error::ApiError;
 use crate::ingest::github;
 use crate::throttle::Throttle;
 
 const CACHE_TTL: Duration = Duration::from_secs(5);
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
+
+/// Why a delivery or a secret was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The delivery's signature or token is missing or matches no secret.
+    #[error("{0}")]
+    Rejected(String),
+    /// Storing a secret needs `CICD_SECRET_KEY`.
+    #[error("storing secrets needs CICD_SECRET_KEY to be set on the server")]
+    NoSecretKey,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
 
 struct Secret {
     /// The stored source's id; `None` for the environment's secrets.
@@ -72,13 +84,11 @@ impl Verifier {
     }
 
     /// Seals a secret for storage; refused when no `CICD_SECRET_KEY` is configured.
-    pub fn seal(&self, secret: &str) -> Result<Vec<u8>, ApiError> {
+    pub fn seal(&self, secret: &str) -> Result<Vec<u8>, Error> {
         self.secret_box
             .as_ref()
             .map(|b| b.seal(secret.as_bytes()))
-            .ok_or_else(|| {
-                ApiError::Conflict("storing secrets needs CICD_SECRET_KEY to be set on the server".into())
-            })
+            .ok_or(Error::NoSecretKey)
     }
 
     /// Forgets cached sources (after a change on this replica).
@@ -86,7 +96,7 @@ impl Verifier {
         *self.cache.lock().unwrap_or_else(|e| e.into_inner()) = None;
     }
 
-    async fn stored(&self) -> Result<Arc<Vec<Secret>>, ApiError> {
+    async fn stored(&self) -> Result<Arc<Vec<Secret>>, Error> {
         if let Some((at, secrets)) = &*self.cache.lock().unwrap_or_else(|e| e.into_inner()) {
             if at.elapsed() < CACHE_TTL {
                 return Ok(secrets.clone());
@@ -118,7 +128,7 @@ impl Verifier {
         &self,
         provider: Provider,
         accepts: impl Fn(&[u8]) -> bool,
-    ) -> Result<Option<String>, ApiError> {
+    ) -> Result<Option<String>, Error> {
         let stored = self.stored().await?;
         let mut any = false;
         for s in self
@@ -136,7 +146,7 @@ impl Verifier {
             }
         }
         if !any {
-            return Err(ApiError::BadSignature(format!(
+            return Err(Error::Rejected(format!(
                 "no {} webhook secret is configured on the server",
                 provider.as_str()
             )));
@@ -145,9 +155,9 @@ impl Verifier {
     }
 
     /// Checks `X-Hub-Signature-256` over the raw body against every GitHub secret.
-    pub async fn github(&self, body: &[u8], signature: Option<&str>) -> Result<String, ApiError> {
+    pub async fn github(&self, body: &[u8], signature: Option<&str>) -> Result<String, Error> {
         let Some(signature) = signature else {
-            return Err(ApiError::BadSignature(
+            return Err(Error::Rejected(
                 "the X-Hub-Signature-256 header is missing".into(),
             ));
         };
@@ -155,23 +165,21 @@ impl Verifier {
             github::signature_matches(secret, body, signature)
         })
         .await?
-        .ok_or_else(|| ApiError::BadSignature("the X-Hub-Signature-256 signature does not match".into()))
+        .ok_or_else(|| Error::Rejected("the X-Hub-Signature-256 signature does not match".into()))
     }
 
     /// Checks `X-Gitlab-Token` against every GitLab token (hashes compared, so that neither the
     /// content nor the length of a token leaks through timing).
-    pub async fn gitlab(&self, token: Option<&str>) -> Result<String, ApiError> {
+    pub async fn gitlab(&self, token: Option<&str>) -> Result<String, Error> {
         let Some(token) = token else {
-            return Err(ApiError::BadSignature(
-                "the X-Gitlab-Token header is missing".into(),
-            ));
+            return Err(Error::Rejected("the X-Gitlab-Token header is missing".into()));
         };
         let given = Sha256::digest(token.as_bytes());
         self.find(Provider::Gitlab, |secret| {
             bool::from(Sha256::digest(secret).ct_eq(&given))
         })
         .await?
-        .ok_or_else(|| ApiError::BadSignature("the X-Gitlab-Token does not match".into()))
+        .ok_or_else(|| Error::Rejected("the X-Gitlab-Token does not match".into()))
     }
 
     /// Records use of a stored source in the background, at most once a minute per replica.

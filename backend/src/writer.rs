@@ -19,8 +19,21 @@ use crate::db::rollups::Contributions;
 use crate::domain::rollup::{contribution, Counters, RollupKey};
 use crate::domain::run::micros;
 use crate::domain::{merge, Outcome, Provider, Run, RunEvent, RunState};
-use crate::error::ApiError;
 use crate::telemetry::Metrics;
+
+/// Why an event was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The database refused the write or could not be reached.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    /// The database could not be reached; nothing was written.
+    #[error("the database is unavailable")]
+    Unavailable,
+    /// The writer tasks are gone (the process is stopping).
+    #[error("the writer stopped")]
+    Stopped,
+}
 
 /// What one event did.
 #[derive(Debug, Clone)]
@@ -31,7 +44,7 @@ pub struct Written {
 
 struct Job {
     event: RunEvent,
-    reply: oneshot::Sender<Result<Written, ApiError>>,
+    reply: oneshot::Sender<Result<Written, Error>>,
 }
 
 /// Handle to the writer tasks.
@@ -65,19 +78,17 @@ impl Writer {
     }
 
     /// Writes one event; returns once it is committed.
-    pub async fn write(&self, event: RunEvent) -> Result<Written, ApiError> {
+    pub async fn write(&self, event: RunEvent) -> Result<Written, Error> {
         let (reply, answer) = oneshot::channel();
         self.tx
             .send(Job { event, reply })
             .await
-            .map_err(|_| ApiError::Internal(anyhow::anyhow!("writer stopped")))?;
-        answer
-            .await
-            .map_err(|_| ApiError::Internal(anyhow::anyhow!("writer dropped an event")))?
+            .map_err(|_| Error::Stopped)?;
+        answer.await.map_err(|_| Error::Stopped)?
     }
 
     /// Writes several events (each on its own: one failing does not fail the others).
-    pub async fn write_all(&self, events: Vec<RunEvent>) -> Vec<Result<Written, ApiError>> {
+    pub async fn write_all(&self, events: Vec<RunEvent>) -> Vec<Result<Written, Error>> {
         let mut answers = Vec::with_capacity(events.len());
         for event in events {
             let (reply, answer) = oneshot::channel();
@@ -88,10 +99,7 @@ impl Writer {
         }
         let mut out = Vec::with_capacity(answers.len());
         for a in answers {
-            out.push(
-                a.await
-                    .unwrap_or_else(|_| Err(ApiError::Internal(anyhow::anyhow!("writer dropped an event")))),
-            );
+            out.push(a.await.unwrap_or(Err(Error::Stopped)));
         }
         out
     }
@@ -159,8 +167,9 @@ async fn process(pool: &PgPool, metrics: &Metrics, jobs: Vec<Job>, alerts: Optio
             }
         }
         Err(e) if db::is_unavailable(&e) => {
+            tracing::debug!(error = %e, "database unavailable; the batch is refused");
             for reply in replies {
-                let _ = reply.send(Err(ApiError::Unavailable));
+                let _ = reply.send(Err(Error::Unavailable));
             }
         }
         // One event the database refuses must not fail the others: write them one by one.
@@ -168,13 +177,13 @@ async fn process(pool: &PgPool, metrics: &Metrics, jobs: Vec<Job>, alerts: Optio
             tracing::warn!(error = %e, events = events.len(), "batch failed; writing its events one by one");
             for (event, reply) in events.iter().zip(replies) {
                 let result = write_now(pool, std::slice::from_ref(event)).await;
-                let _ = reply.send(result.map(|mut w| w.remove(0)).map_err(ApiError::from));
+                let _ = reply.send(result.map(|mut w| w.remove(0)).map_err(Error::from));
             }
         }
         Err(e) => {
             // A batch of one (a batch of none has nothing to answer).
             if let Some(reply) = replies.into_iter().next() {
-                let _ = reply.send(Err(ApiError::from(e)));
+                let _ = reply.send(Err(Error::from(e)));
             }
         }
     }

@@ -14,7 +14,7 @@ use sqlx::{PgConnection, PgPool};
 use crate::auth::Principal;
 use crate::db::audit::{self, Action};
 use crate::domain::owner::{K8sRef, Owner, Ownership};
-use crate::error::{ApiError, FieldError};
+use crate::error::FieldError;
 
 /// Why a change to an owned resource (or its preparation) failed.
 #[derive(Debug, thiserror::Error)]
@@ -42,20 +42,6 @@ pub enum Error {
     Database(#[from] sqlx::Error),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
-}
-
-impl From<Error> for ApiError {
-    fn from(e: Error) -> Self {
-        match e {
-            Error::NotFound { .. } => ApiError::NotFound(e.to_string()),
-            Error::ManagedByKubernetes { .. } | Error::DeclaredByEnvironment { .. } | Error::NoSecretKey => {
-                ApiError::Conflict(e.to_string())
-            }
-            Error::Invalid(fields) => ApiError::Validation(fields),
-            Error::Database(e) => e.into(),
-            Error::Internal(e) => ApiError::Internal(e),
-        }
-    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -149,7 +149,9 @@ async fn ingest_batch(
         }
     }
     let (indices, events): (Vec<usize>, Vec<_>) = valid.into_iter().unzip();
-    let written = state.writer.write_all(events).await;
+    let written: Vec<_> = (state.writer.write_all(events).await.into_iter())
+        .map(|w| w.map_err(ApiError::from))
+        .collect();
     if written.iter().all(|w| matches!(w, Err(ApiError::Unavailable))) && !written.is_empty() {
         return Err(ApiError::Unavailable);
     }
