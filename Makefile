@@ -18,7 +18,7 @@ TARGET_DIR  := $(or $(CARGO_TARGET_DIR),target)
 BIN         := $(TARGET_DIR)/release/cicd-monitor
 APT_UPDATED := $(HOME)/.cache/ci-cd-monitor/apt-updated
 
-.PHONY: help run test test-rust test-frontend test-chart deps-chart test-deploy test-faults test-api-fuzz test-e2e test-docs docs fuzz lint audit bench bench-ui reliability deps-rust deps-test deps-frontend deps-browser deps-control-plane build frontend clean-db
+.PHONY: help run test prebuild-control-plane test-rust test-frontend test-chart deps-chart test-deploy test-faults test-api-fuzz test-e2e test-docs docs fuzz lint audit bench bench-ui reliability deps-rust deps-test deps-frontend deps-browser deps-control-plane build frontend clean-db
 
 help:
 	@echo "make run        start the backend on http://localhost:8080 (DEMO=1 loads demo data first)"
@@ -150,7 +150,13 @@ test-deploy: build
 test-api-fuzz: build
 	scripts/with-postgres.sh scripts/api-fuzz.sh $(BIN)
 
-test: lint audit test-rust test-frontend test-api-fuzz test-chart test-deploy test-faults test-e2e test-docs
+# The control plane's Go build (the slowest tool build, once per Kubernetes version) starts at once
+# in the background, at low priority, so that it fills the cores the Rust builds and the tests leave
+# idle; test-e2e waits for it (scripts/control-plane.sh builds one at a time).
+prebuild-control-plane:
+	@mkdir -p .local; nohup nice -n 10 scripts/control-plane.sh build >.local/control-plane-build.log 2>&1 &
+
+test: prebuild-control-plane lint audit test-rust test-frontend test-api-fuzz test-chart test-deploy test-faults test-e2e test-docs
 
 # The property tests of every webhook parser and the generic validator (make test runs them with
 # 256-512 cases), here with many more.

@@ -47,6 +47,10 @@ build() {
   root=$(cache_root)
   bin="$root/bin"
   hash=$(inputs_hash)
+  # One build at a time: `make test` starts one in the background, and the e2e tests wait for it here.
+  mkdir -p "$root"
+  exec 9>"$root.lock"
+  flock 9
   if [ -x "$bin/kube-apiserver" ] && [ -x "$bin/kubectl" ] && [ -x "$bin/etcd" ] \
     && [ "$(cat "$root/inputs" 2>/dev/null)" = "$hash" ]; then
     log "cached binaries in $bin"
