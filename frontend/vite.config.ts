@@ -8,8 +8,8 @@ import { defineConfig } from "vitest/config";
 /**
  * Writes `<file>.br` and `<file>.gz` beside every text asset of the build, compressed once at the
  * highest levels, so that the backend (and nginx's gzip_static) send them as they are instead of
- * compressing the bundle again on every request (about 20 ms per request for the 377 kB bundle at
- * the on-the-fly level, and 16% larger: 124 kB against 107 kB).
+ * compressing the bundle again on every request, at a lower level and a larger size
+ * (docs/decisions/0007-precompressed-static-files.md).
  */
 function precompress(): Plugin {
   let outDir = "dist";

@@ -113,7 +113,7 @@ describe("dashboard", () => {
   it("shows the demo data quickly, in light and dark", async () => {
     // From navigation start to the first render with figures, as the page measured it. The test
     // keeps its hands off the page meanwhile: each poll runs Playwright's scripts on the page's
-    // main thread, which it shares with the app's first render (a trace showed 110 ms of them).
+    // main thread, which it shares with the app's first render (docs/decisions/0014-dashboard-first-paint.md).
     const firstDataPaint = async (page: Page) => {
       await page.waitForTimeout(2_000);
       await expect.poll(() => kpi(page, "Total runs").textContent(), { timeout: 10_000 }).toMatch(/^[0-9,]+$/);

@@ -328,7 +328,7 @@ async fn repeated_failed_authentications_block_the_address_for_a_while(pool: PgP
 #[sqlx::test(migrations = "../migrations")]
 async fn the_default_limits_let_a_busy_sender_through(pool: PgPool) {
     // The defaults (10,000 requests/s, burst 20,000) are far above what one sender does in tests
-    // and above the ~4,000 events/s the ingest benchmark reaches from one token and one address.
+    // and above what the ingest benchmark reaches from one token and one address (docs/benchmarks.md).
     let app = TestApp::with_config(pool, with_security(SecurityConfig::default())).await;
     for i in 0..200 {
         let (status, _, body) = post_event(&app, "127.0.0.1:9", &app.ingest, &format!("busy{i}")).await;

@@ -7,8 +7,8 @@ let ownZone: string | undefined;
 
 /**
  * The browser's own zone ("Europe/Berlin"); "UTC" when it cannot say. Looked up once: every zoned
- * time asks, and building the DateTimeFormat that knows it each time cost 28 ms of the dashboard's
- * first load in a CPU profile.
+ * time asks, and building the DateTimeFormat that knows it each time was a visible part of the
+ * dashboard's first load in a CPU profile (docs/decisions/0014-dashboard-first-paint.md).
  */
 export function browserZone(): string {
   if (ownZone === undefined) {
