@@ -26,19 +26,12 @@ pub struct Kubectl {
 }
 
 impl Kubectl {
-    /// The admin's kubectl, or `None` (after saying why) when the tests should not run: no
-    /// `KUBECONFIG`, or one naming a server that is not on the loopback interface.
-    pub fn admin() -> Option<Kubectl> {
-        let Some(kubeconfig) = std::env::var_os("KUBECONFIG") else {
-            assert!(
-                std::env::var_os("CICD_E2E_REQUIRED").is_none(),
-                "CICD_E2E_REQUIRED is set but KUBECONFIG is not: run under scripts/with-control-plane.sh"
-            );
-            eprintln!(
-                "skipped: KUBECONFIG is not set (make test-e2e runs this against a throwaway kube-apiserver)"
-            );
-            return None;
-        };
+    /// The admin's kubectl. Panics (the test is run on purpose, with `--include-ignored`) without
+    /// `KUBECONFIG`, or when it names a server that is not on the loopback interface.
+    pub fn admin() -> Kubectl {
+        let kubeconfig = std::env::var_os("KUBECONFIG").expect(
+            "KUBECONFIG is not set: run this test under scripts/with-control-plane.sh (make test-e2e)",
+        );
         let k = Kubectl {
             bin: std::env::var("KUBECTL").unwrap_or_else(|_| "kubectl".into()),
             kubeconfig: kubeconfig.into(),
@@ -53,11 +46,11 @@ impl Kubectl {
         let local = ["https://127.0.0.1:", "https://localhost:", "https://[::1]:"]
             .iter()
             .any(|p| server.starts_with(p));
-        if !local && std::env::var("CICD_E2E_ANY_CLUSTER").as_deref() != Ok("1") {
-            eprintln!("skipped: KUBECONFIG names {server}, not a loopback server; set CICD_E2E_ANY_CLUSTER=1 to test against it");
-            return None;
-        }
-        Some(k)
+        assert!(
+            local || std::env::var("CICD_E2E_ANY_CLUSTER").as_deref() == Ok("1"),
+            "KUBECONFIG names {server}, not a loopback server; set CICD_E2E_ANY_CLUSTER=1 to test against it"
+        );
+        k
     }
 
     /// The same kubectl with another kubeconfig.
