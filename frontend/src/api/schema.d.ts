@@ -803,7 +803,8 @@ export interface components {
              * @example acme-org
              */
             name: string;
-            provider: components["schemas"]["Provider"];
+            /** @enum {string} */
+            provider: "github" | "gitlab";
             /**
              * @description The webhook secret (GitHub) or secret token (GitLab), at least 16 characters. Stored sealed,
              *     never returned.
@@ -1200,11 +1201,6 @@ export interface components {
             /** Format: date-time */
             timestamp: string;
         };
-        /**
-         * @description The providers whose webhooks carry a shared secret.
-         * @enum {string}
-         */
-        Provider: "github" | "gitlab";
         Ready: {
             database: boolean;
             migrations: boolean;
