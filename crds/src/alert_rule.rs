@@ -1,11 +1,13 @@
 //! The `AlertRule` spec: which runs a rule watches, what condition fires it, and how it notifies.
 //! The same type is the body of `PUT /api/alert-rules/…` and the spec of the custom resource.
 
+#[cfg(feature = "resource")]
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::span::Span;
+#[cfg(feature = "resource")]
 pub use crate::status::AlertRuleStatus;
 
 // The spec of the `AlertRule` custom resource (`cicd-monitor.dev/v1alpha1`). Its CRD schema is
@@ -13,36 +15,40 @@ pub use crate::status::AlertRuleStatus;
 // No `///` here: it would become the description of the REST API's `AlertRuleSpec`.
 // clippy reads the repeated `printcolumn(type_ = …)` arguments as duplicated attributes.
 #[allow(clippy::duplicated_attributes)]
-#[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[kube(
-    group = "cicd-monitor.dev",
-    version = "v1alpha1",
-    kind = "AlertRule",
-    namespaced,
-    status = "AlertRuleStatus",
-    derive = "PartialEq",
-    schema = "manual",
-    shortname = "cicdrule",
-    category = "cicd-monitor",
-    printcolumn(
-        name = "Ready",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
-    ),
-    printcolumn(name = "Severity", type_ = "string", json_path = ".spec.severity"),
-    printcolumn(
-        name = "Condition",
-        type_ = "string",
-        json_path = ".spec.condition.type",
-        priority = 1
-    ),
-    printcolumn(
-        name = "Firing",
-        type_ = "integer",
-        json_path = ".status.firing",
-        description = "Groups currently firing"
-    ),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(
+    feature = "resource",
+    derive(CustomResource),
+    kube(
+        group = "cicd-monitor.dev",
+        version = "v1alpha1",
+        kind = "AlertRule",
+        namespaced,
+        status = "AlertRuleStatus",
+        derive = "PartialEq",
+        schema = "manual",
+        shortname = "cicdrule",
+        category = "cicd-monitor",
+        printcolumn(
+            name = "Ready",
+            type_ = "string",
+            json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+        ),
+        printcolumn(name = "Severity", type_ = "string", json_path = ".spec.severity"),
+        printcolumn(
+            name = "Condition",
+            type_ = "string",
+            json_path = ".spec.condition.type",
+            priority = 1
+        ),
+        printcolumn(
+            name = "Firing",
+            type_ = "integer",
+            json_path = ".status.firing",
+            description = "Groups currently firing"
+        ),
+        printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct AlertRuleSpec {

@@ -2,10 +2,12 @@
 //! `PUT /api/integrations/…` and the spec of the custom resource; secrets are given by value through
 //! the API and by reference to a Secret in Kubernetes (the operator resolves them).
 
+#[cfg(feature = "resource")]
 use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "resource")]
 pub use crate::status::IntegrationStatus;
 
 // The spec of the `Integration` custom resource (`cicd-monitor.dev/v1alpha1`). Its CRD schema is
@@ -13,24 +15,28 @@ pub use crate::status::IntegrationStatus;
 // No `///` here: it would become the description of the REST API's `IntegrationSpec`.
 // clippy reads the repeated `printcolumn(type_ = …)` arguments as duplicated attributes.
 #[allow(clippy::duplicated_attributes)]
-#[derive(CustomResource, Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
-#[kube(
-    group = "cicd-monitor.dev",
-    version = "v1alpha1",
-    kind = "Integration",
-    namespaced,
-    status = "IntegrationStatus",
-    derive = "PartialEq",
-    schema = "manual",
-    shortname = "cicdint",
-    category = "cicd-monitor",
-    printcolumn(
-        name = "Ready",
-        type_ = "string",
-        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
-    ),
-    printcolumn(name = "Type", type_ = "string", json_path = ".spec.type"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[cfg_attr(
+    feature = "resource",
+    derive(CustomResource),
+    kube(
+        group = "cicd-monitor.dev",
+        version = "v1alpha1",
+        kind = "Integration",
+        namespaced,
+        status = "IntegrationStatus",
+        derive = "PartialEq",
+        schema = "manual",
+        shortname = "cicdint",
+        category = "cicd-monitor",
+        printcolumn(
+            name = "Ready",
+            type_ = "string",
+            json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+        ),
+        printcolumn(name = "Type", type_ = "string", json_path = ".spec.type"),
+        printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct IntegrationSpec {

@@ -3,21 +3,30 @@
 //! `/api/integrations`), so a rule declared in YAML and one created through the API cannot mean
 //! different things.
 
+//!
+//! The `resource` feature (on by default) adds the custom resources themselves: kube's derive, their
+//! status, the CRD schemas and manifests. Without it, only the specs (what the backend needs).
+
 pub mod alert_rule;
+#[cfg(feature = "resource")]
 pub mod crdgen;
 pub mod integration;
+#[cfg(feature = "resource")]
 pub mod schema;
 pub mod span;
+#[cfg(feature = "resource")]
 pub mod status;
 
+#[cfg(feature = "resource")]
+pub use alert_rule::AlertRule;
 pub use alert_rule::{
-    AlertRule, AlertRuleSpec, Annotations, Condition, GroupKey, IntegrationRef, Notify, Selector, Severity,
-    Stat,
+    AlertRuleSpec, Annotations, Condition, GroupKey, IntegrationRef, Notify, Selector, Severity, Stat,
 };
-pub use integration::{
-    Integration, IntegrationSpec, IntegrationType, SecretKeyRef, SecretValue, SlackSpec, WebhookSpec,
-};
+#[cfg(feature = "resource")]
+pub use integration::Integration;
+pub use integration::{IntegrationSpec, IntegrationType, SecretKeyRef, SecretValue, SlackSpec, WebhookSpec};
 pub use span::Span;
+#[cfg(feature = "resource")]
 pub use status::{AlertRuleStatus, IntegrationStatus};
 
 /// API group of the custom resources.

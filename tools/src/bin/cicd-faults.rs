@@ -23,13 +23,9 @@ use anyhow::{ensure, Context};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{TimeDelta, Utc};
+use cicd_monitor_tools::server::{fresh_database, Server, ADMIN};
 use clap::Parser;
 use serde_json::{json, Value};
-
-#[path = "common/server.rs"]
-mod server;
-
-use server::{fresh_database, Server, ADMIN};
 
 #[derive(Debug, Parser)]
 struct Args {

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use chrono::{TimeDelta, Utc};
 use cicd_monitor::demo;
+use cicd_monitor_tools::server::{fresh_database, Server};
 use clap::Parser;
 use sqlx::{Connection, PgConnection, PgPool};
 
@@ -36,12 +37,6 @@ struct Args {
     #[arg(long, default_value_t = 200)]
     requests: usize,
 }
-
-#[path = "common/server.rs"]
-#[allow(dead_code)] // shared with cicd-faults, which restarts and signals the server
-mod server;
-
-use server::{fresh_database, Server};
 
 fn event_body(client: usize, i: u64) -> String {
     let start = Utc::now() - TimeDelta::seconds(300);
