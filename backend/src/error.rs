@@ -228,6 +228,21 @@ impl From<crate::alerting::owned::Error> for ApiError {
     }
 }
 
+impl From<crate::ingest::Malformed> for ApiError {
+    fn from(e: crate::ingest::Malformed) -> Self {
+        ApiError::BadRequest(e.0)
+    }
+}
+
+impl From<crate::ingest::generic::Error> for ApiError {
+    fn from(e: crate::ingest::generic::Error) -> Self {
+        match e {
+            crate::ingest::generic::Error::Malformed(e) => e.into(),
+            crate::ingest::generic::Error::Invalid(fields) => ApiError::Validation(fields),
+        }
+    }
+}
+
 impl From<crate::writer::Error> for ApiError {
     fn from(e: crate::writer::Error) -> Self {
         match e {

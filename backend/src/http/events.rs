@@ -14,7 +14,7 @@ use super::{AppState, IngestAuth, MAX_BATCH_BODY};
 use crate::domain::limits::MAX_JSON_DEPTH;
 use crate::domain::{Outcome, Run};
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::ingest::generic;
+use crate::ingest::{self, generic};
 use crate::writer::Written;
 
 /// Most events in one batch.
@@ -119,7 +119,7 @@ async fn ingest_batch(
 ) -> ApiResult<Json<BatchResponse>> {
     let body = body?;
     // Each event may nest as deeply as a single one; the array adds a level.
-    generic::check_depth(&body, MAX_JSON_DEPTH + 1)?;
+    ingest::check_depth(&body, MAX_JSON_DEPTH + 1)?;
     let value: serde_json::Value =
         serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
     let serde_json::Value::Array(items) = value else {
@@ -145,7 +145,7 @@ async fn ingest_batch(
                 valid.push((index, event));
                 results.push(None);
             }
-            Err(e) => results.push(Some(failed(index, &e))),
+            Err(e) => results.push(Some(failed(index, &e.into()))),
         }
     }
     let (indices, events): (Vec<usize>, Vec<_>) = valid.into_iter().unzip();

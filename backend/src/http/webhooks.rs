@@ -22,7 +22,7 @@ use crate::auth::Scope;
 use crate::db;
 use crate::domain::Provider;
 use crate::domain::{Outcome, RunStatus};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiResult, ErrorBody};
 use crate::ingest::{cdevents, github, gitlab, jenkins, Malformed, Parsed};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -81,7 +81,7 @@ async fn record(
     source: Option<String>,
     parsed: Result<Parsed, Malformed>,
 ) -> ApiResult<Json<WebhookResponse>> {
-    let (mut runs, jobs) = match parsed.map_err(|e| ApiError::BadRequest(e.0))? {
+    let (mut runs, jobs) = match parsed? {
         Parsed::Ignored(reason) => {
             tracing::debug!(provider = provider.as_str(), %reason, "webhook delivery ignored");
             return Ok(WebhookResponse::nothing("ignored", reason));

@@ -9,7 +9,8 @@ use crate::domain::limits::{
 };
 use crate::domain::Provider;
 use crate::domain::{RunEvent, RunStatus};
-use crate::error::{ApiError, FieldError};
+use crate::error::FieldError;
+use crate::ingest::{check_depth, Malformed};
 
 /// A run event in the generic format. Unknown fields are ignored.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -58,56 +59,60 @@ pub struct GenericEvent {
     pub meta: Option<serde_json::Value>,
 }
 
-/// Reads one generic event: 400 when the JSON is malformed, 422 naming every bad field.
-pub fn parse(body: &[u8]) -> Result<RunEvent, ApiError> {
+/// Why a generic event is refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Error {
+    /// The body is not JSON, or nested too deeply (a 400).
+    #[error(transparent)]
+    Malformed(#[from] Malformed),
+    /// Fields are missing or invalid, each one named (a 422).
+    #[error("the request has invalid fields")]
+    Invalid(Vec<FieldError>),
+}
+
+fn malformed(e: impl std::fmt::Display) -> Error {
+    Error::Malformed(Malformed(format!("malformed JSON: {e}")))
+}
+
+/// Reads one generic event: [`Error::Malformed`] when the JSON is, [`Error::Invalid`] naming every
+/// bad field.
+pub fn parse(body: &[u8]) -> Result<RunEvent, Error> {
     check_depth(body, MAX_JSON_DEPTH)?;
     if limits::may_hold_nul(body) {
-        let value =
-            serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
+        let value = serde_json::from_slice(body).map_err(malformed)?;
         return from_value(value, "");
     }
     let mut de = serde_json::Deserializer::from_slice(body);
     let ev: GenericEvent = match serde_path_to_error::deserialize(&mut de) {
         Ok(ev) => {
-            de.end()
-                .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
+            de.end().map_err(malformed)?;
             ev
         }
         Err(e) if e.inner().is_data() => {
             if e.path().iter().next().is_none() {
-                return Err(ApiError::Validation(vec![FieldError::new(
+                return Err(Error::Invalid(vec![FieldError::new(
                     "body",
                     "must be a JSON object",
                 )]));
             }
             return Err(type_error(&e, ""));
         }
-        Err(e) => return Err(ApiError::BadRequest(format!("malformed JSON: {}", e.inner()))),
+        Err(e) => return Err(malformed(e.inner())),
     };
     validate(ev, &|name: &str| name.to_owned())
 }
 
-/// A body nested deeper than `max` is a 400 (before it is parsed).
-pub fn check_depth(body: &[u8], max: usize) -> Result<(), ApiError> {
-    if limits::json_depth(body, max) > max {
-        return Err(ApiError::BadRequest(format!(
-            "the JSON is nested deeper than {MAX_JSON_DEPTH} levels"
-        )));
-    }
-    Ok(())
-}
-
-fn type_error<E: std::fmt::Display>(e: &serde_path_to_error::Error<E>, path: &str) -> ApiError {
+fn type_error<E: std::fmt::Display>(e: &serde_path_to_error::Error<E>, path: &str) -> Error {
     let inner = e.inner().to_string();
     let message = inner.split(" at line").next().unwrap_or(&inner).to_owned();
-    ApiError::Validation(vec![FieldError::new(format!("{path}{}", e.path()), message)])
+    Error::Invalid(vec![FieldError::new(format!("{path}{}", e.path()), message)])
 }
 
 /// Validates one event already parsed as JSON; `path` prefixes field names (batch items).
-pub fn from_value(value: serde_json::Value, path: &str) -> Result<RunEvent, ApiError> {
+pub fn from_value(value: serde_json::Value, path: &str) -> Result<RunEvent, Error> {
     let field = |name: &str| format!("{path}{name}");
     if !value.is_object() {
-        return Err(ApiError::Validation(vec![FieldError::new(
+        return Err(Error::Invalid(vec![FieldError::new(
             if path.is_empty() {
                 "body".to_owned()
             } else {
@@ -117,7 +122,7 @@ pub fn from_value(value: serde_json::Value, path: &str) -> Result<RunEvent, ApiE
         )]));
     }
     if let Some(at) = limits::nul_path(&value) {
-        return Err(ApiError::Validation(vec![FieldError::new(
+        return Err(Error::Invalid(vec![FieldError::new(
             field(&at),
             limits::NUL_MESSAGE,
         )]));
@@ -126,7 +131,7 @@ pub fn from_value(value: serde_json::Value, path: &str) -> Result<RunEvent, ApiE
     validate(ev, &field)
 }
 
-fn validate(ev: GenericEvent, field: &dyn Fn(&str) -> String) -> Result<RunEvent, ApiError> {
+fn validate(ev: GenericEvent, field: &dyn Fn(&str) -> String) -> Result<RunEvent, Error> {
     let mut errors = Vec::new();
     let mut required = |name: &str, v: Option<String>| -> String {
         let v = v.map(|s| s.trim().to_owned()).unwrap_or_default();
@@ -205,7 +210,7 @@ fn validate(ev: GenericEvent, field: &dyn Fn(&str) -> String) -> Result<RunEvent
         }
     }
     let (Some(status), true) = (status, errors.is_empty()) else {
-        return Err(ApiError::Validation(errors));
+        return Err(Error::Invalid(errors));
     };
     let non_empty = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     Ok(RunEvent {
@@ -262,9 +267,9 @@ mod tests {
         "started_at":"2025-08-27T06:00:00Z","finished_at":"2025-08-27T06:02:03Z",
         "repo":"org/repo","branch":"main","triggered_by":"push","meta":{"runner":"ubuntu-latest"}}"#;
 
-    fn fields(err: ApiError) -> Vec<String> {
+    fn fields(err: Error) -> Vec<String> {
         match err {
-            ApiError::Validation(d) => d.into_iter().map(|f| f.field).collect(),
+            Error::Invalid(d) => d.into_iter().map(|f| f.field).collect(),
             other => panic!("expected a validation error, got {other:?}"),
         }
     }
@@ -280,7 +285,7 @@ mod tests {
 
     #[test]
     fn malformed_json_is_a_bad_request() {
-        assert!(matches!(parse(b"{\"id\":"), Err(ApiError::BadRequest(_))));
+        assert!(matches!(parse(b"{\"id\":"), Err(Error::Malformed(_))));
     }
 
     #[test]
@@ -375,13 +380,10 @@ mod tests {
         assert!(parse(body(MAX_JSON_DEPTH - 2).as_bytes()).is_ok());
         let err = parse(body(MAX_JSON_DEPTH - 1).as_bytes()).unwrap_err();
         assert!(
-            matches!(&err, ApiError::BadRequest(m) if m.contains("nested deeper than 64")),
+            matches!(&err, Error::Malformed(Malformed(m)) if m.contains("nested deeper than 64")),
             "{err:?}"
         );
         // Deeper than serde_json's own limit: the same answer.
-        assert!(matches!(
-            parse(body(500).as_bytes()),
-            Err(ApiError::BadRequest(_))
-        ));
+        assert!(matches!(parse(body(500).as_bytes()), Err(Error::Malformed(_))));
     }
 }

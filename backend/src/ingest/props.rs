@@ -19,6 +19,7 @@ use crate::domain::limits::{
 };
 use crate::domain::provider::Provider;
 use crate::domain::{JobEvent, RunEvent};
+use crate::error::ApiError;
 
 mod formats;
 
@@ -316,7 +317,7 @@ proptest! {
         }
         match generic::parse(&body) {
             Ok(run) => well_formed_run(&run, false)?,
-            Err(e) => prop_assert!(e.status().is_client_error(), "{e:?}"),
+            Err(e) => prop_assert!(ApiError::from(e.clone()).status().is_client_error(), "{e:?}"),
         }
     }
 
@@ -328,7 +329,7 @@ proptest! {
         }
         match generic::from_value(v.clone(), "") {
             Ok(run) => well_formed_run(&run, false)?,
-            Err(e) => prop_assert!(e.status().is_client_error(), "{e:?}"),
+            Err(e) => prop_assert!(ApiError::from(e.clone()).status().is_client_error(), "{e:?}"),
         }
         // The same value as each provider's expected top-level key, to get past the first checks.
         for key in ["workflow_run", "workflow_job", "object_attributes", "build", "subject", "data"] {

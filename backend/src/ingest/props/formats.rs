@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 
 use super::{cases, now, well_formed, well_formed_run};
 use crate::domain::limits::MAX_JSON_DEPTH;
+use crate::error::ApiError;
 use crate::ingest::{cdevents, generic, github, gitlab, jenkins, Parsed};
 
 /// A string: a usual value, a short random one, or one past the stored limits.
@@ -199,11 +200,7 @@ fn generic_event() -> impl Strategy<Value = Value> {
         (string(), string(), string(), string(), number()),
         (time(), time(), time()),
         (string(), string(), number(), string()),
-        prop_oneof![
-            Just(Value::Null),
-            Just(json!({"runner": "x"})),
-            super::json()
-        ],
+        prop_oneof![Just(Value::Null), Just(json!({"runner": "x"})), super::json()],
     )
         .prop_map(
             |(
@@ -283,12 +280,12 @@ proptest! {
                 well_formed_run(&run, false)?;
                 prop_assert!(run.metadata.is_object());
             }
-            Err(e) => prop_assert!(e.status().is_client_error(), "{e:?}"),
+            Err(e) => prop_assert!(ApiError::from(e.clone()).status().is_client_error(), "{e:?}"),
         }
         // The same event as a batch item.
         match generic::from_value(ev, "[0].") {
             Ok(run) => well_formed_run(&run, false)?,
-            Err(e) => prop_assert!(e.status().is_client_error(), "{e:?}"),
+            Err(e) => prop_assert!(ApiError::from(e.clone()).status().is_client_error(), "{e:?}"),
         }
     }
 
@@ -298,7 +295,7 @@ proptest! {
         depth in 0..(3 * MAX_JSON_DEPTH),
     ) {
         if let Err(e) = generic::parse(&body) {
-            prop_assert!(e.status().is_client_error(), "{e:?}");
+            prop_assert!(ApiError::from(e.clone()).status().is_client_error(), "{e:?}");
         }
         let nested = format!(r#"{{"id":"x","repo":"r","workflow":"w","status":"success","meta":{{"a":{}1{}}}}}"#,
             "[".repeat(depth), "]".repeat(depth));
