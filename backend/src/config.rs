@@ -68,6 +68,37 @@ pub struct Config {
     pub log_format: LogFormat,
 }
 
+impl Config {
+    /// A configuration for tests that run the app in-process: the declared defaults where they fit,
+    /// nothing read from the environment, no token, secret or key (a test adds the ones it needs
+    /// with `..Config::for_tests()`), no rate limit, and no background retention.
+    pub fn for_tests() -> Self {
+        Config {
+            db: DbConfig {
+                database_url: "postgres://unused".into(),
+                db_max_connections: 4,
+            },
+            webhooks: WebhookConfig::default(),
+            github: GithubConfig::default(),
+            security: SecurityConfig::unlimited(),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            environment: "test".into(),
+            admin_token: None,
+            operator_token: None,
+            public_read: true,
+            static_dir: PathBuf::from("/nonexistent"),
+            ingest_writers: 2,
+            ingest_max_batch: 200,
+            secret_key: None,
+            public_url: None,
+            slack_webhook_url: None,
+            alert_tick: 15,
+            retention_interval: 0,
+            log_format: LogFormat::Pretty,
+        }
+    }
+}
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct DbConfig {
     /// PostgreSQL connection URL.

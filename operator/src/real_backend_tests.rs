@@ -1,12 +1,11 @@
 //! The reconcilers driving the real backend (in-process, on a socket) on a real PostgreSQL; the
 //! Kubernetes API is the mock server. Needs `DATABASE_URL` (`make test` runs it under `scripts/with-postgres.sh`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use cicd_monitor::auth::{self, Scope};
-use cicd_monitor::config::{Config, DbConfig, GithubConfig, SecurityConfig, WebhookConfig};
-use cicd_monitor::telemetry::LogFormat;
+use cicd_monitor::config::{Config, SecurityConfig};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
@@ -19,30 +18,12 @@ const ADMIN: &str = "operator-test-admin";
 
 fn config() -> Config {
     Config {
-        db: DbConfig {
-            database_url: "postgres://unused".into(),
-            db_max_connections: 4,
-        },
-        webhooks: WebhookConfig {
-            github_webhook_secret: None,
-            gitlab_webhook_token: None,
-        },
-        github: GithubConfig::default(),
         security: SecurityConfig::default(),
         secret_key: Some("0123456789abcdef0123456789abcdef-test-key".into()),
-        public_url: None,
-        slack_webhook_url: None,
-        alert_tick: 15,
-        retention_interval: 0,
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        environment: "test".into(),
         admin_token: Some(ADMIN.into()),
-        operator_token: None,
         public_read: false,
-        static_dir: PathBuf::from("/nonexistent"),
         ingest_writers: 1,
-        ingest_max_batch: 200,
-        log_format: LogFormat::Pretty,
+        ..Config::for_tests()
     }
 }
 

@@ -4,8 +4,7 @@ use axum::body::Body;
 use axum::http::{header, HeaderMap, Method, Request, StatusCode};
 use axum::Router;
 use cicd_monitor::auth::{self, Scope};
-use cicd_monitor::config::{Config, DbConfig, GithubConfig, SecurityConfig, WebhookConfig};
-use cicd_monitor::telemetry::LogFormat;
+use cicd_monitor::config::{Config, WebhookConfig};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use sqlx::PgPool;
@@ -20,32 +19,20 @@ pub const GITHUB_OLD_SECRET: &str = "the-previous-github-secret";
 pub const GITLAB_TOKEN: &str = "gitlab-token-for-tests";
 pub const SECRET_KEY: &str = "0123456789abcdef0123456789abcdef-test-key";
 
+/// The tests' configuration: [`Config::for_tests`] with the tokens, webhook secrets and key above.
 pub fn config(public_read: bool, static_dir: PathBuf) -> Config {
     Config {
-        db: DbConfig {
-            database_url: "postgres://unused".into(),
-            db_max_connections: 4,
-        },
         webhooks: WebhookConfig {
             github_webhook_secret: Some(format!("{GITHUB_SECRET},{GITHUB_OLD_SECRET}").into()),
             gitlab_webhook_token: Some(GITLAB_TOKEN.into()),
         },
-        github: GithubConfig::default(),
-        security: SecurityConfig::unlimited(),
         secret_key: Some(SECRET_KEY.into()),
         public_url: Some("https://cicd.example.com".into()),
-        slack_webhook_url: None,
-        alert_tick: 15,
-        retention_interval: 0,
-        listen: "127.0.0.1:0".parse().unwrap(),
-        environment: "test".into(),
         admin_token: Some(ADMIN.into()),
         operator_token: Some(OPERATOR.into()),
         public_read,
         static_dir,
-        ingest_writers: 2,
-        ingest_max_batch: 200,
-        log_format: LogFormat::Pretty,
+        ..Config::for_tests()
     }
 }
 
