@@ -149,12 +149,13 @@ fn seconds_text(s: f64) -> String {
     Span::from_secs(s.round().max(0.0) as u64).to_string()
 }
 
+/// A run as the window conditions see it: `(id, status, duration, queue seconds)`.
+type WindowRun = (String, RunStatus, Option<f64>, Option<f64>);
+/// A run as the latest-run conditions see it: `(id, status, url)`.
+type LatestRun = (String, RunStatus, Option<String>);
+
 /// The newest `n` runs of the group that succeeded or failed, newest first: `(id, status, url)`.
-async fn latest(
-    pool: &mut PgConnection,
-    g: &Group,
-    n: i64,
-) -> sqlx::Result<Vec<(String, RunStatus, Option<String>)>> {
+async fn latest(pool: &mut PgConnection, g: &Group, n: i64) -> sqlx::Result<Vec<LatestRun>> {
     db::runs::group::latest(pool, &g.tuples, n).await
 }
 
@@ -164,7 +165,7 @@ async fn window(
     g: &Group,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> sqlx::Result<Vec<(String, RunStatus, Option<f64>, Option<f64>)>> {
+) -> sqlx::Result<Vec<WindowRun>> {
     db::runs::group::window(pool, &g.tuples, from, to).await
 }
 
@@ -187,87 +188,48 @@ fn since(now: DateTime<Utc>, span: Span) -> DateTime<Utc> {
     now - TimeDelta::seconds(span.as_secs() as i64)
 }
 
-/// Measures `condition` for `group` at `now`.
+/// Measures `condition` for `group` at `now`: reads the runs the condition looks at, then judges
+/// them (one function per kind of condition).
 pub async fn measure(
     pool: &mut PgConnection,
     condition: &Condition,
     g: &Group,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Measure> {
-    let mut m = Measure::good();
-    match condition {
-        Condition::RunFailed { .. } => {
-            let runs = latest(pool, g, 1).await?;
-            if let Some((id, status, url)) = runs.into_iter().next() {
-                m.bad = status == RunStatus::Failure;
-                if m.bad {
-                    m.runs = vec![id.clone()];
-                }
-                m.latest = Some((id, url));
-            }
-        }
+    Ok(match condition {
+        Condition::RunFailed { .. } => run_failed(latest(pool, g, 1).await?),
         Condition::ConsecutiveFailures { threshold } => {
-            let runs = latest(pool, g, i64::from(*threshold)).await?;
-            let streak = runs.iter().take_while(|r| r.1 == RunStatus::Failure).count();
-            m.bad = streak as u32 >= *threshold && *threshold > 0;
-            m.value = Some(streak as f64);
-            m.threshold = Some(f64::from(*threshold));
-            m.value_text = Some(format!("{streak} failures in a row"));
-            m.threshold_text = Some(format!("{threshold}"));
-            m.runs = runs.iter().take(streak).map(|r| r.0.clone()).collect();
-            m.latest = runs.into_iter().next().map(|(id, _, url)| (id, url));
+            consecutive_failures(latest(pool, g, i64::from(*threshold)).await?, *threshold)
         }
         Condition::FailureRate {
             threshold,
             window: w,
             min_runs,
-        } => {
-            let runs = window(pool, g, since(now, *w), now).await?;
-            let failed: Vec<&String> = runs
-                .iter()
-                .filter(|r| r.1 == RunStatus::Failure)
-                .map(|r| &r.0)
-                .collect();
-            let counted = runs
-                .iter()
-                .filter(|r| matches!(r.1, RunStatus::Success | RunStatus::Failure))
-                .count();
-            if counted > 0 {
-                let rate = 100.0 * failed.len() as f64 / counted as f64;
-                m.value = Some(rate);
-                m.value_text = Some(format!("{rate:.1}% of {counted} runs"));
-                m.bad = counted as u32 >= *min_runs && rate >= *threshold;
-            }
-            m.threshold = Some(*threshold);
-            m.threshold_text = Some(format!("{threshold}%"));
-            m.runs = failed.into_iter().take(10).cloned().collect();
-        }
+        } => failure_rate(
+            &window(pool, g, since(now, *w), now).await?,
+            *threshold,
+            *min_runs,
+        ),
         Condition::Duration {
             stat: s,
             threshold,
             window: w,
-        }
-        | Condition::QueueTime {
+        } => run_time(
+            &window(pool, g, since(now, *w), now).await?,
+            *s,
+            *threshold,
+            |r| r.2,
+        ),
+        Condition::QueueTime {
             stat: s,
             threshold,
             window: w,
-        } => {
-            let queue = matches!(condition, Condition::QueueTime { .. });
-            let runs = window(pool, g, since(now, *w), now).await?;
-            let mut values: Vec<f64> = runs
-                .iter()
-                .filter_map(|r| if queue { r.3 } else { r.2 })
-                .collect();
-            let limit = threshold.as_secs() as f64;
-            if let Some(v) = stat(&mut values, *s) {
-                m.value = Some(v);
-                m.value_text = Some(seconds_text(v));
-                m.bad = v > limit;
-            }
-            m.threshold = Some(limit);
-            m.threshold_text = Some(threshold.to_string());
-            m.runs = runs.iter().take(10).map(|r| r.0.clone()).collect();
-        }
+        } => run_time(
+            &window(pool, g, since(now, *w), now).await?,
+            *s,
+            *threshold,
+            |r| r.3,
+        ),
         Condition::DurationRegression {
             percent,
             window: w,
@@ -275,47 +237,125 @@ pub async fn measure(
         } => {
             let start = since(now, *w);
             let recent = window(pool, g, start, now).await?;
-            let baseline = window(
-                pool,
-                g,
-                start - TimeDelta::seconds(baseline_window.as_secs() as i64),
-                start,
-            )
-            .await?;
-            let mut r: Vec<f64> = recent.iter().filter_map(|x| x.2).collect();
-            let mut b: Vec<f64> = baseline.iter().filter_map(|x| x.2).collect();
-            if let (Some(now_p95), Some(base_p95)) = (stat(&mut r, Stat::P95), stat(&mut b, Stat::P95)) {
-                if base_p95 > 0.0 {
-                    let change = 100.0 * (now_p95 - base_p95) / base_p95;
-                    m.value = Some(change);
-                    m.value_text = Some(format!(
-                        "{change:+.0}% (p95 {} vs {})",
-                        seconds_text(now_p95),
-                        seconds_text(base_p95)
-                    ));
-                    m.bad = change >= *percent;
-                }
-            }
-            m.threshold = Some(*percent);
-            m.threshold_text = Some(format!("+{percent}%"));
-            m.runs = recent.iter().take(10).map(|x| x.0.clone()).collect();
+            let baseline = window(pool, g, since(start, *baseline_window), start).await?;
+            regression(&recent, &baseline, *percent)
         }
         Condition::NoSuccessWithin { window: w } => {
             let last = db::runs::group::last_success(pool, &g.tuples, since(now, *w)).await?;
-            m.bad = last.is_none();
-            m.threshold = Some(w.as_secs() as f64);
-            m.threshold_text = Some(w.to_string());
-            m.value_text = Some(match last {
-                Some(t) => format!(
-                    "last success {} ago",
-                    seconds_text((now - t).num_seconds() as f64)
-                ),
-                None => format!("no success in the last {w}"),
-            });
+            let mut m = no_success_within(last, *w, now);
             m.runs = latest(pool, g, 5).await?.into_iter().map(|r| r.0).collect();
+            m
+        }
+    })
+}
+
+/// Bad when the latest run failed.
+fn run_failed(runs: Vec<LatestRun>) -> Measure {
+    let mut m = Measure::good();
+    if let Some((id, status, url)) = runs.into_iter().next() {
+        m.bad = status == RunStatus::Failure;
+        if m.bad {
+            m.runs = vec![id.clone()];
+        }
+        m.latest = Some((id, url));
+    }
+    m
+}
+
+/// Bad when the latest `threshold` runs all failed.
+fn consecutive_failures(runs: Vec<LatestRun>, threshold: u32) -> Measure {
+    let streak = runs.iter().take_while(|r| r.1 == RunStatus::Failure).count();
+    Measure {
+        bad: streak as u32 >= threshold && threshold > 0,
+        value: Some(streak as f64),
+        threshold: Some(f64::from(threshold)),
+        value_text: Some(format!("{streak} failures in a row")),
+        threshold_text: Some(format!("{threshold}")),
+        runs: runs.iter().take(streak).map(|r| r.0.clone()).collect(),
+        latest: runs.into_iter().next().map(|(id, _, url)| (id, url)),
+    }
+}
+
+/// Bad when at least `threshold` percent of the window's finished runs failed, out of at least
+/// `min_runs`.
+fn failure_rate(runs: &[WindowRun], threshold: f64, min_runs: u32) -> Measure {
+    let mut m = Measure::good();
+    let failed: Vec<&String> = runs
+        .iter()
+        .filter(|r| r.1 == RunStatus::Failure)
+        .map(|r| &r.0)
+        .collect();
+    let counted = runs
+        .iter()
+        .filter(|r| matches!(r.1, RunStatus::Success | RunStatus::Failure))
+        .count();
+    if counted > 0 {
+        let rate = 100.0 * failed.len() as f64 / counted as f64;
+        m.value = Some(rate);
+        m.value_text = Some(format!("{rate:.1}% of {counted} runs"));
+        m.bad = counted as u32 >= min_runs && rate >= threshold;
+    }
+    m.threshold = Some(threshold);
+    m.threshold_text = Some(format!("{threshold}%"));
+    m.runs = failed.into_iter().take(10).cloned().collect();
+    m
+}
+
+/// Bad when the window's `stat` of a run time (duration or queue time, as `seconds` reads it) is
+/// over `threshold`.
+fn run_time(runs: &[WindowRun], s: Stat, threshold: Span, seconds: fn(&WindowRun) -> Option<f64>) -> Measure {
+    let mut m = Measure::good();
+    let mut values: Vec<f64> = runs.iter().filter_map(seconds).collect();
+    let limit = threshold.as_secs() as f64;
+    if let Some(v) = stat(&mut values, s) {
+        m.value = Some(v);
+        m.value_text = Some(seconds_text(v));
+        m.bad = v > limit;
+    }
+    m.threshold = Some(limit);
+    m.threshold_text = Some(threshold.to_string());
+    m.runs = runs.iter().take(10).map(|r| r.0.clone()).collect();
+    m
+}
+
+/// Bad when the recent p95 duration is at least `percent` above the baseline's.
+fn regression(recent: &[WindowRun], baseline: &[WindowRun], percent: f64) -> Measure {
+    let mut m = Measure::good();
+    let mut r: Vec<f64> = recent.iter().filter_map(|x| x.2).collect();
+    let mut b: Vec<f64> = baseline.iter().filter_map(|x| x.2).collect();
+    if let (Some(now_p95), Some(base_p95)) = (stat(&mut r, Stat::P95), stat(&mut b, Stat::P95)) {
+        if base_p95 > 0.0 {
+            let change = 100.0 * (now_p95 - base_p95) / base_p95;
+            m.value = Some(change);
+            m.value_text = Some(format!(
+                "{change:+.0}% (p95 {} vs {})",
+                seconds_text(now_p95),
+                seconds_text(base_p95)
+            ));
+            m.bad = change >= percent;
         }
     }
-    Ok(m)
+    m.threshold = Some(percent);
+    m.threshold_text = Some(format!("+{percent}%"));
+    m.runs = recent.iter().take(10).map(|x| x.0.clone()).collect();
+    m
+}
+
+/// Bad when no run succeeded within the window (`last` is the latest success in it).
+fn no_success_within(last: Option<DateTime<Utc>>, w: Span, now: DateTime<Utc>) -> Measure {
+    Measure {
+        bad: last.is_none(),
+        threshold: Some(w.as_secs() as f64),
+        threshold_text: Some(w.to_string()),
+        value_text: Some(match last {
+            Some(t) => format!(
+                "last success {} ago",
+                seconds_text((now - t).num_seconds() as f64)
+            ),
+            None => format!("no success in the last {w}"),
+        }),
+        ..Measure::good()
+    }
 }
 
 #[cfg(test)]

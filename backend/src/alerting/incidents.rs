@@ -48,86 +48,149 @@ pub async fn step(
     ctx: &NoticeContext,
 ) -> sqlx::Result<usize> {
     let open = db::incidents::open_for_update(tx, rule.id, &group.key).await?;
-    let spec = &rule.spec.0;
-    let wait = TimeDelta::seconds(spec.notify.group_wait.as_secs() as i64);
-    let mut sent = 0;
-    // What the stream's clients hear of: (incident, its state now, what happened).
-    let mut change: Option<(i64, &str, &str)> = None;
-    match (open, m.bad) {
-        (None, false) => {}
-        (None, true) => {
-            let new = NewIncident {
-                rule_id: rule.id,
-                group_key: &group.key,
-                labels: &group.labels,
-                value: m.value,
-                threshold: m.threshold,
-                started_at: now,
-                run_ids: &m.runs,
-            };
-            let id = db::incidents::insert_pending(tx, &new).await?;
-            let mut state = "pending";
-            if wait <= TimeDelta::zero() {
-                sent += fire(tx, rule, group, m, id, now, now, ctx).await?;
-                state = "firing";
-            }
-            change = Some((id, state, "opened"));
-        }
-        (Some(o), false) if o.state == "pending" => {
-            db::incidents::delete(tx, o.id).await?;
-            change = Some((o.id, "deleted", "deleted"));
-        }
-        (Some(o), false) => {
-            db::incidents::resolve(tx, o.id, now, m.value).await?;
-            change = Some((o.id, "resolved", "resolved"));
-            if spec.notify.send_resolved && !muted(&o, now) {
-                let notice = notice(
-                    rule,
-                    group,
-                    m,
-                    o.id,
-                    o.started_at,
-                    Some(now),
-                    NoticeKind::Resolved,
-                    ctx,
-                );
-                sent += enqueue(tx, rule, o.id, "resolved", &notice).await?;
-            }
-        }
-        (Some(o), true) if o.state == "pending" => {
-            update_value(tx, o.id, m, now).await?;
-            if now - o.started_at >= wait {
-                sent += fire(tx, rule, group, m, o.id, o.started_at, now, ctx).await?;
-                change = Some((o.id, "firing", "fired"));
-            }
-        }
-        (Some(o), true) => {
-            update_value(tx, o.id, m, now).await?;
-            let every_failure = matches!(spec.condition, Condition::RunFailed { only_first: false });
-            let new_failure = m.runs.first().filter(|r| every_failure && !o.run_ids.contains(r));
-            if let Some(run) = new_failure {
-                db::incidents::add_run(tx, o.id, run, now).await?;
-                change = Some((o.id, "firing", "new_run"));
-                if !muted(&o, now) {
-                    let notice = notice(rule, group, m, o.id, o.started_at, None, NoticeKind::Firing, ctx);
-                    sent += enqueue(tx, rule, o.id, &format!("run:{run}"), &notice).await?;
-                }
-            } else {
-                let repeat = TimeDelta::seconds(spec.notify.repeat_interval.as_secs() as i64);
-                let due = o.last_notified_at.is_some_and(|t| now - t >= repeat);
-                if due && o.acknowledged_at.is_none() && !muted(&o, now) {
-                    let n = o.repeats + 1;
-                    db::incidents::repeated(tx, o.id, n, now).await?;
-                    let notice = notice(rule, group, m, o.id, o.started_at, None, NoticeKind::Repeat, ctx);
-                    sent += enqueue(tx, rule, o.id, &format!("repeat:{n}"), &notice).await?;
-                }
-            }
-        }
-    }
-    if let Some((id, state, what)) = change {
+    let s = Step {
+        rule,
+        group,
+        m,
+        now,
+        ctx,
+    };
+    let done = match (open, m.bad) {
+        (None, false) => Done::default(),
+        (None, true) => s.open(tx).await?,
+        (Some(o), false) => s.clear(tx, &o).await?,
+        (Some(o), true) => s.still_bad(tx, &o).await?,
+    };
+    if let Some((id, state, what)) = done.change {
         db::notify::incident(tx, id, rule.id, state, what).await?;
     }
-    Ok(sent)
+    Ok(done.sent)
+}
+
+/// One measurement of one (rule, group), being applied.
+struct Step<'a> {
+    rule: &'a RuleRow,
+    group: &'a Group,
+    m: &'a Measure,
+    now: DateTime<Utc>,
+    ctx: &'a NoticeContext,
+}
+
+/// What applying it did: the notifications it enqueued, and the change the stream's clients hear
+/// of (incident, its state now, what happened).
+#[derive(Default)]
+struct Done {
+    sent: usize,
+    change: Option<(i64, &'static str, &'static str)>,
+}
+
+impl Step<'_> {
+    fn group_wait(&self) -> TimeDelta {
+        TimeDelta::seconds(self.rule.spec.0.notify.group_wait.as_secs() as i64)
+    }
+
+    fn notice(&self, o: &Open, resolved_at: Option<DateTime<Utc>>, kind: NoticeKind) -> Notice {
+        notice(
+            self.rule,
+            self.group,
+            self.m,
+            o.id,
+            o.started_at,
+            resolved_at,
+            kind,
+            self.ctx,
+        )
+    }
+
+    /// The condition holds and no incident is open: a pending one, firing at once without a
+    /// group wait.
+    async fn open(&self, tx: &mut Transaction<'_, Postgres>) -> sqlx::Result<Done> {
+        let (rule, group, m, now) = (self.rule, self.group, self.m, self.now);
+        let new = NewIncident {
+            rule_id: rule.id,
+            group_key: &group.key,
+            labels: &group.labels,
+            value: m.value,
+            threshold: m.threshold,
+            started_at: now,
+            run_ids: &m.runs,
+        };
+        let id = db::incidents::insert_pending(tx, &new).await?;
+        if self.group_wait() > TimeDelta::zero() {
+            return Ok(Done {
+                sent: 0,
+                change: Some((id, "pending", "opened")),
+            });
+        }
+        Ok(Done {
+            sent: fire(tx, rule, group, m, id, now, now, self.ctx).await?,
+            change: Some((id, "firing", "opened")),
+        })
+    }
+
+    /// The condition no longer holds: a pending incident is dropped, a firing one resolved (and
+    /// said so, unless muted or the rule does not send resolved notices).
+    async fn clear(&self, tx: &mut Transaction<'_, Postgres>, o: &Open) -> sqlx::Result<Done> {
+        if o.state == "pending" {
+            db::incidents::delete(tx, o.id).await?;
+            return Ok(Done {
+                sent: 0,
+                change: Some((o.id, "deleted", "deleted")),
+            });
+        }
+        db::incidents::resolve(tx, o.id, self.now, self.m.value).await?;
+        let mut sent = 0;
+        if self.rule.spec.0.notify.send_resolved && !muted(o, self.now) {
+            let notice = self.notice(o, Some(self.now), NoticeKind::Resolved);
+            sent = enqueue(tx, self.rule, o.id, "resolved", &notice).await?;
+        }
+        Ok(Done {
+            sent,
+            change: Some((o.id, "resolved", "resolved")),
+        })
+    }
+
+    /// The condition still holds: a pending incident fires once its group wait is over; a firing
+    /// one notifies of each new failed run (`RunFailed` without `onlyFirst`) or repeats when due.
+    async fn still_bad(&self, tx: &mut Transaction<'_, Postgres>, o: &Open) -> sqlx::Result<Done> {
+        let (rule, m, now) = (self.rule, self.m, self.now);
+        let spec = &rule.spec.0;
+        update_value(tx, o.id, m, now).await?;
+        if o.state == "pending" {
+            if now - o.started_at < self.group_wait() {
+                return Ok(Done::default());
+            }
+            return Ok(Done {
+                sent: fire(tx, rule, self.group, m, o.id, o.started_at, now, self.ctx).await?,
+                change: Some((o.id, "firing", "fired")),
+            });
+        }
+        let every_failure = matches!(spec.condition, Condition::RunFailed { only_first: false });
+        if let Some(run) = m.runs.first().filter(|r| every_failure && !o.run_ids.contains(r)) {
+            db::incidents::add_run(tx, o.id, run, now).await?;
+            let mut sent = 0;
+            if !muted(o, now) {
+                let notice = self.notice(o, None, NoticeKind::Firing);
+                sent = enqueue(tx, rule, o.id, &format!("run:{run}"), &notice).await?;
+            }
+            return Ok(Done {
+                sent,
+                change: Some((o.id, "firing", "new_run")),
+            });
+        }
+        let repeat = TimeDelta::seconds(spec.notify.repeat_interval.as_secs() as i64);
+        let due = o.last_notified_at.is_some_and(|t| now - t >= repeat);
+        if !due || o.acknowledged_at.is_some() || muted(o, now) {
+            return Ok(Done::default());
+        }
+        let n = o.repeats + 1;
+        db::incidents::repeated(tx, o.id, n, now).await?;
+        let notice = self.notice(o, None, NoticeKind::Repeat);
+        Ok(Done {
+            sent: enqueue(tx, rule, o.id, &format!("repeat:{n}"), &notice).await?,
+            change: None,
+        })
+    }
 }
 
 fn muted(o: &Open, now: DateTime<Utc>) -> bool {

@@ -671,93 +671,8 @@ async fn soak(pg: &Postgres, seconds: u64) -> anyhow::Result<Report> {
         stop.clone(),
         Arc::default(),
     );
-    let read_errors = Arc::new(AtomicU64::new(0));
-    let read_latencies = Arc::new(Mutex::new(Vec::new()));
-    let mut readers = Vec::new();
-    for k in 0..4 {
-        let (base, stop, errors, lat) = (
-            server.base.clone(),
-            stop.clone(),
-            read_errors.clone(),
-            read_latencies.clone(),
-        );
-        readers.push(tokio::spawn(async move {
-            let http = reqwest::Client::new();
-            let paths = [
-                "/api/metrics?group_by=hour",
-                "/api/runs?limit=50",
-                "/api/metrics?group_by=day&repo=fault/repo-1",
-                "/api/alerts",
-            ];
-            let mut i = k;
-            while !stop.load(Ordering::Relaxed) {
-                let sent = Instant::now();
-                match http
-                    .get(format!("{base}{}", paths[i % paths.len()]))
-                    .bearer_auth(ADMIN)
-                    .send()
-                    .await
-                {
-                    Ok(res) if res.status().is_success() => {
-                        let _ = res.bytes().await;
-                        lat.lock()
-                            .expect("lock")
-                            .push(sent.elapsed().as_secs_f64() * 1000.0);
-                    }
-                    _ => {
-                        errors.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                i += 1;
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-        }));
-    }
-    let streamed = Arc::new(AtomicU64::new(0));
-    let stream_drops = Arc::new(AtomicU64::new(0));
-    let mut streams = Vec::new();
-    for _ in 0..10 {
-        let (base, stop, streamed, drops) = (
-            server.base.clone(),
-            stop.clone(),
-            streamed.clone(),
-            stream_drops.clone(),
-        );
-        streams.push(tokio::spawn(async move {
-            let http = reqwest::Client::new();
-            while !stop.load(Ordering::Relaxed) {
-                let Ok(mut res) = http
-                    .get(format!("{base}/api/stream"))
-                    .bearer_auth(ADMIN)
-                    .send()
-                    .await
-                else {
-                    drops.fetch_add(1, Ordering::Relaxed);
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                };
-                loop {
-                    tokio::select! {
-                        chunk = res.chunk() => match chunk {
-                            Ok(Some(bytes)) => {
-                                let n = bytes.windows(10).filter(|w| w == b"event: run").count();
-                                streamed.fetch_add(n as u64, Ordering::Relaxed);
-                            }
-                            _ => {
-                                if !stop.load(Ordering::Relaxed) {
-                                    drops.fetch_add(1, Ordering::Relaxed);
-                                }
-                                break;
-                            }
-                        },
-                        () = tokio::time::sleep(Duration::from_millis(200)) => {
-                            if stop.load(Ordering::Relaxed) { return; }
-                        }
-                    }
-                }
-            }
-        }));
-    }
+    let readers = dashboard_readers(&server.base, 4, &stop);
+    let streams = stream_clients(&server.base, STREAM_CLIENTS, &stop);
     let started = Instant::now();
     let mut samples = Vec::new();
     while started.elapsed() < Duration::from_secs(seconds) {
@@ -766,7 +681,7 @@ async fn soak(pg: &Postgres, seconds: u64) -> anyhow::Result<Report> {
     }
     stop.store(true, Ordering::Relaxed);
     let mut o = load.await?;
-    for t in readers.into_iter().chain(streams) {
+    for t in readers.tasks.into_iter().chain(streams.tasks) {
         let _ = t.await;
     }
     let in_db = found(&url, &o.acked).await?;
@@ -796,7 +711,7 @@ async fn soak(pg: &Postgres, seconds: u64) -> anyhow::Result<Report> {
             pct(&mut o.latencies_ms, 1.0)
         ),
     );
-    let mut reads = std::mem::take(&mut *read_latencies.lock().expect("lock"));
+    let mut reads = std::mem::take(&mut *readers.latencies_ms.lock().expect("lock"));
     r.row(
         "dashboard reads, p50 / p99 (count)",
         format!(
@@ -806,21 +721,19 @@ async fn soak(pg: &Postgres, seconds: u64) -> anyhow::Result<Report> {
             reads.len()
         ),
     );
-    r.row("read errors", read_errors.load(Ordering::Relaxed));
-    let per_stream = streamed.load(Ordering::Relaxed) as f64 / 10.0;
+    let read_errors = readers.errors.load(Ordering::Relaxed);
+    r.row("read errors", read_errors);
+    let per_stream = streams.run_events.load(Ordering::Relaxed) as f64 / STREAM_CLIENTS as f64;
     r.row(
         "run events per stream client (of runs acknowledged)",
         format!("{per_stream:.0} of {}", o.acked.len()),
     );
-    r.row("stream disconnects", stream_drops.load(Ordering::Relaxed));
+    r.row("stream disconnects", streams.drops.load(Ordering::Relaxed));
     r.check(
         o.unavailable == 0 && o.refused == 0 && o.broken.is_empty(),
         "ingest errors during the soak",
     );
-    r.check(
-        read_errors.load(Ordering::Relaxed) == 0,
-        "read errors during the soak",
-    );
+    r.check(read_errors == 0, "read errors during the soak");
     // Flat: the end within 25% (and 8 MiB) of the level after warm-up.
     r.check(
         last <= first * 1.25 + 8.0,
@@ -832,6 +745,125 @@ async fn soak(pg: &Postgres, seconds: u64) -> anyhow::Result<Report> {
         "stream clients missed runs",
     );
     Ok(r)
+}
+
+/// Live stream clients in the soak.
+const STREAM_CLIENTS: usize = 10;
+
+/// Dashboard readers: each cycles through the dashboard's queries every 500 ms until `stop`.
+struct Readers {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    errors: Arc<AtomicU64>,
+    latencies_ms: Arc<Mutex<Vec<f64>>>,
+}
+
+fn dashboard_readers(base: &str, n: usize, stop: &Arc<AtomicBool>) -> Readers {
+    let errors = Arc::new(AtomicU64::new(0));
+    let latencies_ms = Arc::new(Mutex::new(Vec::new()));
+    let tasks = (0..n)
+        .map(|k| {
+            let (base, stop, errors, lat) = (
+                base.to_owned(),
+                stop.clone(),
+                errors.clone(),
+                latencies_ms.clone(),
+            );
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                let paths = [
+                    "/api/metrics?group_by=hour",
+                    "/api/runs?limit=50",
+                    "/api/metrics?group_by=day&repo=fault/repo-1",
+                    "/api/alerts",
+                ];
+                let mut i = k;
+                while !stop.load(Ordering::Relaxed) {
+                    let sent = Instant::now();
+                    match http
+                        .get(format!("{base}{}", paths[i % paths.len()]))
+                        .bearer_auth(ADMIN)
+                        .send()
+                        .await
+                    {
+                        Ok(res) if res.status().is_success() => {
+                            let _ = res.bytes().await;
+                            lat.lock()
+                                .expect("lock")
+                                .push(sent.elapsed().as_secs_f64() * 1000.0);
+                        }
+                        _ => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    i += 1;
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            })
+        })
+        .collect();
+    Readers {
+        tasks,
+        errors,
+        latencies_ms,
+    }
+}
+
+/// Clients of the live stream, reconnecting until `stop`: the run events they received, and how
+/// often a stream ended that was not asked to.
+struct StreamClients {
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    run_events: Arc<AtomicU64>,
+    drops: Arc<AtomicU64>,
+}
+
+fn stream_clients(base: &str, n: usize, stop: &Arc<AtomicBool>) -> StreamClients {
+    let run_events = Arc::new(AtomicU64::new(0));
+    let drops = Arc::new(AtomicU64::new(0));
+    let tasks = (0..n)
+        .map(|_| {
+            let (base, stop, streamed, drops) =
+                (base.to_owned(), stop.clone(), run_events.clone(), drops.clone());
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let Ok(mut res) = http
+                        .get(format!("{base}/api/stream"))
+                        .bearer_auth(ADMIN)
+                        .send()
+                        .await
+                    else {
+                        drops.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    };
+                    loop {
+                        tokio::select! {
+                            chunk = res.chunk() => match chunk {
+                                Ok(Some(bytes)) => {
+                                    let n = bytes.windows(10).filter(|w| w == b"event: run").count();
+                                    streamed.fetch_add(n as u64, Ordering::Relaxed);
+                                }
+                                _ => {
+                                    if !stop.load(Ordering::Relaxed) {
+                                        drops.fetch_add(1, Ordering::Relaxed);
+                                    }
+                                    break;
+                                }
+                            },
+                            () = tokio::time::sleep(Duration::from_millis(200)) => {
+                                if stop.load(Ordering::Relaxed) { return; }
+                            }
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    StreamClients {
+        tasks,
+        run_events,
+        drops,
+    }
 }
 
 /// In `--out`'s file, this line and all after it are not this program's and stay as they are.
