@@ -1,4 +1,5 @@
 //! Tools that drive the release backend from outside: `cicd-bench` (`make bench`) and
 //! `cicd-faults` (`make reliability`, shortened in `make test`).
 
+pub mod report;
 pub mod server;

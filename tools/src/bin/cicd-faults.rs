@@ -23,6 +23,7 @@ use anyhow::{ensure, Context};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{TimeDelta, Utc};
+use cicd_monitor_tools::report::write_keeping;
 use cicd_monitor_tools::server::{fresh_database, Server, ADMIN};
 use clap::Parser;
 use serde_json::{json, Value};
@@ -866,9 +867,6 @@ fn stream_clients(base: &str, n: usize, stop: &Arc<AtomicBool>) -> StreamClients
     }
 }
 
-/// In `--out`'s file, this line and all after it are not this program's and stay as they are.
-const KEPT_MARKER: &str = "<!-- not written by cicd-faults: kept as is when it rewrites this file -->";
-
 fn markdown(reports: &[Report], args: &Args) -> String {
     let mut md = String::from("# Reliability\n\n");
     md.push_str(&format!(
@@ -957,17 +955,10 @@ async fn main() -> anyhow::Result<()> {
         );
         reports.push(report);
     }
-    let mut md = markdown(&reports, &args);
+    let md = markdown(&reports, &args);
     if let Some(out) = &args.out {
         // What follows the marker (bad input and security, measured by other commands) is kept.
-        if let Some(kept) = std::fs::read_to_string(out)
-            .ok()
-            .and_then(|old| old.find(KEPT_MARKER).map(|i| old[i..].to_owned()))
-        {
-            md.push('\n');
-            md.push_str(&kept);
-        }
-        std::fs::write(out, &md)?;
+        write_keeping(out, &md)?;
     }
     let failed: Vec<&str> = reports.iter().filter(|r| !r.ok).map(|r| r.name).collect();
     ensure!(failed.is_empty(), "did not hold: {}", failed.join(", "));
