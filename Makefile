@@ -60,9 +60,16 @@ $(NODE_STAMP): frontend/package-lock.json
 	cd frontend && npm ci --no-audit --no-fund
 	@touch $@
 
-frontend: deps-frontend
+# Rebuilt only when a source, the config or the lock file changed (tests excepted), so a warm
+# `make run` starts at once.
+FRONTEND_SRC   := $(shell find frontend/src frontend/public -type f -not -name '*.test.*' 2>/dev/null) \
+                  frontend/index.html frontend/vite.config.ts frontend/tsconfig.json frontend/package.json
+FRONTEND_STAMP := frontend/dist/index.html
+frontend: $(FRONTEND_STAMP)
+$(FRONTEND_STAMP): $(NODE_STAMP) $(FRONTEND_SRC)
 	cd frontend && npm run build
 	scripts/bundle-size.sh frontend/dist 250
+	@touch $@
 
 # Debian's Chromium for the browser tests (playwright-core drives it; nothing is downloaded).
 deps-browser:
