@@ -18,7 +18,7 @@ TARGET_DIR  := $(or $(CARGO_TARGET_DIR),target)
 BIN         := $(TARGET_DIR)/release/cicd-monitor
 APT_UPDATED := $(HOME)/.cache/ci-cd-monitor/apt-updated
 
-.PHONY: help run test prebuild-control-plane test-rust test-frontend test-chart deps-chart test-deploy test-faults test-api-fuzz test-e2e test-docs docs fuzz lint audit bench bench-ui reliability deps-rust deps-test deps-frontend deps-browser deps-control-plane build tools frontend clean-db
+.PHONY: help run test prebuild-control-plane test-rust test-frontend test-chart deps-chart test-deploy test-faults test-api-fuzz test-e2e test-docs test-doc-examples docs fuzz lint audit bench bench-ui reliability deps-rust deps-test deps-frontend deps-browser deps-control-plane build tools frontend token clean-db
 
 help:
 	@echo "make run        start the backend on http://localhost:8080 (DEMO=1 loads demo data first)"
@@ -27,6 +27,7 @@ help:
 	@echo "                the CRDs, the chart and the operator against a real kube-apiserver (built from source once),"
 	@echo "                and the docs (the book builds, every link resolves)"
 
+	@echo "make token NAME=ci [SCOPE=ingest]  a new API token for the local backend, printed once"
 	@echo "make bench      ingest and query benchmarks; writes docs/benchmarks.md"
 	@echo "make reliability  fault scenarios at full length; writes docs/reliability.md"
 	@echo "make fuzz       the parsers' property tests with FUZZ_CASES (200000) cases each"
@@ -37,12 +38,17 @@ deps-rust:
 	  curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal -c clippy,rustfmt; }
 	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt clippy
 
-# promtool (from Debian's prometheus package) checks the /metrics format in tests.
+# promtool (from Debian's prometheus package) checks the /metrics format in tests; jq runs the
+# README's examples.
 deps-test:
 	@command -v promtool >/dev/null || { \
 	  echo "installing promtool (apt-get install prometheus)"; \
 	  export DEBIAN_FRONTEND=noninteractive; \
 	  apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+	@command -v jq >/dev/null || { \
+	  echo "installing jq (apt-get install jq)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends jq >/dev/null; }
 
 build: deps-rust frontend
 	$(CARGO) build --release --locked -p cicd-monitor
@@ -98,6 +104,16 @@ run: build
 	fi; \
 	echo "serving on http://localhost:8080"; \
 	exec $(BIN) serve
+
+# A new API token, printed once on stdout (what it is on stderr), against the PostgreSQL of `make run`
+# (or DATABASE_URL): CICD_TOKEN=$$(make -s token NAME=my-ci SCOPE=ingest). Scopes: ingest, read,
+# admin, operator.
+SCOPE ?= ingest
+token:
+	@[ -n "$(NAME)" ] || { echo "usage: make token NAME=<what it is for> [SCOPE=ingest|read|admin|operator]" >&2; exit 2; }
+	@[ -x $(BIN) ] || $(MAKE) -s build >&2
+	@set -e; if [ -z "$$DATABASE_URL" ]; then DATABASE_URL=$$(scripts/pg.sh start $(PG_DIR) $(PG_PORT)); export DATABASE_URL; fi; \
+	$(BIN) token create --name "$(NAME)" --scope "$(SCOPE)"
 
 # Rust: rustfmt, clippy, and the compile-time checked queries' offline data (.sqlx/) against the
 # migrations. The dashboard: ESLint (layers, hooks, type-aware rules), Prettier, tsc.
@@ -167,7 +183,7 @@ test-api-fuzz: build
 prebuild-control-plane:
 	@mkdir -p .local; nohup nice -n 10 scripts/control-plane.sh build >.local/control-plane-build.log 2>&1 &
 
-test: prebuild-control-plane lint audit test-rust test-frontend test-api-fuzz test-chart test-deploy test-faults test-e2e test-docs
+test: prebuild-control-plane lint audit test-rust test-frontend test-api-fuzz test-chart test-deploy test-faults test-e2e test-docs test-doc-examples
 
 # The property tests of every webhook parser and the generic validator (make test runs them with
 # 256-512 cases), here with many more.
@@ -215,6 +231,10 @@ docs: deps-rust
 	    --no-default-features --features search --root "$$tools"; \
 	fi; \
 	"$$tools/bin/mdbook" build docs
+
+# The README's first-run example, run as written against the release backend (scripts/test-doc-examples.py).
+test-doc-examples: build deps-test
+	scripts/with-postgres.sh scripts/test-doc-examples.py $(BIN)
 
 # The book builds, and every relative link and #anchor in README.md, docs/ and the chart's README
 # resolves (scripts/check-doc-links.py).

@@ -84,9 +84,10 @@ function TokenDialog({ reason, onClose }: { reason: string; onClose: (token: str
           />
         </label>
         <p className="muted">
-          Kept in this browser tab only (session storage). Create one with{" "}
-          <code>cicd-monitor token create --scope admin</code>; <code>make run</code> writes its admin token to{" "}
-          <code>.local/admin-token</code>.
+          Kept in this browser tab only (session storage). <code>make run</code> writes its admin token to{" "}
+          <code>.local/admin-token</code>; create another with <code>make -s token NAME=me SCOPE=admin</code> from the
+          repository (or <code>cicd-monitor token create --name me --scope admin</code> with <code>DATABASE_URL</code>{" "}
+          set).
         </p>
         <div className="row">
           <span className="spacer" />

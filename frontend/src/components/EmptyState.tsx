@@ -12,8 +12,8 @@ export function EmptyState() {
       <h2 id="empty-title">No runs yet — send the first one</h2>
       <ol>
         <li>
-          Create an ingest token (Settings → API tokens, or{" "}
-          <code>cicd-monitor token create --scope ingest --name ci</code>) and put it in <code>CICD_TOKEN</code>.
+          Create an ingest token and put it in <code>CICD_TOKEN</code>: Settings → API tokens, or, from the repository
+          after <code>make run</code>, <code>export CICD_TOKEN=$(make -s token NAME=ci SCOPE=ingest)</code>.
         </li>
         <li>
           Post a run (<code>id</code>, <code>repo</code>, <code>workflow</code> and <code>status</code> are required;
