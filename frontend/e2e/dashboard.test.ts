@@ -176,6 +176,22 @@ describe("dashboard", () => {
     expect(await stored.locator("#root").innerHTML()).toBe("");
   });
 
+  it("puts the alerts beside the figures and charts at 1440 px, as tall as they are, and the runs below", async () => {
+    const page = await open("/?range=24h");
+    await page.locator("tr[data-run-id]").first().waitFor();
+    await page.locator(".chart canvas").first().waitFor();
+    const kpis = (await page.locator(".board > .kpis").boundingBox())!;
+    const charts = (await page.locator(".board > .charts").boundingBox())!;
+    const alerts = (await page.locator(".board > .alerts").boundingBox())!;
+    const runs = (await page.locator(".board > .runs").boundingBox())!;
+    expect(alerts.x).toBeGreaterThanOrEqual(kpis.x + kpis.width);
+    expect(Math.abs(alerts.y - kpis.y)).toBeLessThan(2);
+    // No strip below the alerts: the column ends where the charts do, and the runs span both columns.
+    expect(Math.abs(alerts.y + alerts.height - (charts.y + charts.height))).toBeLessThan(2);
+    expect(runs.y).toBeGreaterThan(charts.y + charts.height);
+    expect(Math.abs(runs.x + runs.width - (alerts.x + alerts.width))).toBeLessThan(2);
+  });
+
   it("shows the wall-TV layout at 1920 × 1080", async () => {
     const page = await open("/?range=24h", { width: 1920, height: 1080 });
     await page.locator("tr[data-run-id]").first().waitFor();

@@ -1,5 +1,6 @@
-// Active incidents, with acknowledge and mute, and a test message through an integration.
-import { useEffect, useRef, useState } from "react";
+// Active incidents (their group, the runs that caused them, their rule), with acknowledge and mute,
+// and a test message through an integration.
+import { Fragment, useEffect, useRef, useState } from "react";
 import { useAlerts, useIncidentAction, useSendTest } from "../api/alerts";
 import type { Incident } from "../api/client";
 import { useIntegrations } from "../api/integrations";
@@ -51,12 +52,21 @@ function MuteControl({
   );
 }
 
-export function AlertsPanel() {
+/** The group labels of an incident, in words. */
+const LABELS: Record<string, string> = { repo: "Repository", workflow: "Workflow", branch: "Branch" };
+
+/** How many of an incident's runs its card links to. */
+const SHOWN_RUNS = 3;
+
+export function AlertsPanel({ onOpenRun }: { onOpenRun: (id: string) => void }) {
   const zone = useZone();
   const now = new Date(useNow());
   const alerts = useAlerts();
   const [testing, setTesting] = useState(false);
   const act = useIncidentAction();
+  // Without a token the list is an error, and the button stays: its dialog asks for one.
+  const integrations = useIntegrations();
+  const noIntegration = integrations.data?.length === 0;
 
   const list = alerts.data ?? [];
   return (
@@ -64,7 +74,18 @@ export function AlertsPanel() {
       <div className="chart-head">
         <h2 id="alerts-title">Alerts {list.length > 0 && <span className="pill">{list.length} active</span>}</h2>
         <span className="spacer" />
-        <button type="button" className="btn small" onClick={() => setTesting(true)}>
+        {noIntegration && (
+          <span className="muted small" id="test-unavailable">
+            No integration to send through: add one under Settings → Integrations.
+          </span>
+        )}
+        <button
+          type="button"
+          className="btn small"
+          onClick={() => setTesting(true)}
+          disabled={noIntegration}
+          aria-describedby={noIntegration ? "test-unavailable" : undefined}
+        >
           Send test message
         </button>
       </div>
@@ -90,11 +111,7 @@ export function AlertsPanel() {
                   </span>
                 )}
               </div>
-              <div className="labels">
-                {Object.entries(i.labels as Record<string, string>)
-                  .map(([k, v]) => `${k}=${v}`)
-                  .join(" · ") || "all runs"}
-              </div>
+              <IncidentDetails incident={i} onOpenRun={onOpenRun} />
               <div className="row muted">
                 <span title={formatTime(i.firing_at ?? i.started_at, zone, "full")}>
                   since {formatAgo(i.firing_at ?? i.started_at, now)}
@@ -125,6 +142,48 @@ export function AlertsPanel() {
       )}
       {testing && <TestDialog onClose={() => setTesting(false)} />}
     </article>
+  );
+}
+
+function IncidentDetails({ incident, onOpenRun }: { incident: Incident; onOpenRun: (id: string) => void }) {
+  const labels = Object.entries(incident.labels);
+  const runs = incident.run_ids.slice(0, SHOWN_RUNS);
+  return (
+    <dl className="fields incident-fields">
+      {labels.length === 0 ? (
+        <>
+          <dt>Runs</dt>
+          <dd>all runs</dd>
+        </>
+      ) : (
+        labels.map(([k, v]) => (
+          <Fragment key={k}>
+            <dt>{LABELS[k] ?? k}</dt>
+            <dd>{v}</dd>
+          </Fragment>
+        ))
+      )}
+      {runs.length > 0 && (
+        <>
+          <dt>Caused by</dt>
+          <dd>
+            {runs.map((id, n) => (
+              <Fragment key={id}>
+                {n > 0 && ", "}
+                <button type="button" className="link" onClick={() => onOpenRun(id)} title={`Open run ${id}`}>
+                  {id}
+                </button>
+              </Fragment>
+            ))}
+            {incident.run_ids.length > SHOWN_RUNS && ` and ${incident.run_ids.length - SHOWN_RUNS} more`}
+          </dd>
+        </>
+      )}
+      <dt>Rule</dt>
+      <dd>
+        <a href={`/settings#rule-${encodeURIComponent(incident.rule_name)}`}>{incident.rule_name}</a>
+      </dd>
+    </dl>
   );
 }
 

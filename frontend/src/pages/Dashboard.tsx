@@ -63,7 +63,7 @@ export function Dashboard({
             </>
           )}
           <RunsTable view={view} onView={onView} onOpen={open} />
-          <AlertsPanel />
+          <AlertsPanel onOpenRun={(id) => open(id)} />
         </div>
       )}
       {view.run && (

@@ -1,6 +1,6 @@
 // Alert rules: list, create, edit, enable/disable. Rules declared as Kubernetes resources are
 // shown read-only with their namespace/name (change them with kubectl).
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { useIntegrations } from "../../api/integrations";
 import { useDeleteRule, useRules, useSaveRule, useToggleRule, type RuleSave } from "../../api/rules";
 import { ErrorBox, Skeleton } from "../../components/common";
@@ -22,6 +22,19 @@ import {
 /** The rule being edited (`id` null for a new one). */
 type Draft = RuleSave;
 
+/**
+ * The rule a link points at (`/settings#rule-NAME`, as an incident links its rule): scrolled into
+ * view once the rules are on screen, and marked.
+ */
+function useLinkedRule(loaded: boolean): string | null {
+  const hash = window.location.hash;
+  const name = hash.startsWith("#rule-") ? decodeURIComponent(hash.slice("#rule-".length)) : null;
+  useEffect(() => {
+    if (loaded && name) document.getElementById(`rule-${name}`)?.scrollIntoView({ block: "center" });
+  }, [loaded, name]);
+  return name;
+}
+
 export function Rules() {
   const now = new Date(useNow());
   const [draft, setDraft] = useState<Draft | null>(null);
@@ -29,6 +42,7 @@ export function Rules() {
   const save = useSaveRule({ onSuccess: () => setDraft(null) });
   const toggle = useToggleRule();
   const remove = useDeleteRule();
+  const linked = useLinkedRule(rules.isSuccess);
 
   return (
     <section className="card" aria-labelledby="rules-title">
@@ -86,7 +100,12 @@ export function Rules() {
               {rules.data.map((r) => {
                 const k8s = r.source === "kubernetes";
                 return (
-                  <tr key={r.id} data-rule={r.name}>
+                  <tr
+                    key={r.id}
+                    id={`rule-${r.name}`}
+                    data-rule={r.name}
+                    aria-current={linked === r.name ? "true" : undefined}
+                  >
                     <td>{r.name}</td>
                     <td>{describeMatch(r.spec.match)}</td>
                     <td>{describeCondition(r.spec.condition)}</td>
