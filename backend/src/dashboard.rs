@@ -19,7 +19,7 @@ use crate::db::runs::{self, RunFilter};
 use crate::domain::histogram::quantile;
 use crate::domain::rollup::{hour_of, Counters, Scope};
 use crate::domain::{Run, RunStatus};
-use crate::error::{ApiError, FieldError};
+use crate::error::FieldError;
 
 const DEFAULT_WINDOW_DAYS: i64 = 7;
 use crate::domain::limits::{MAX_PAGE, MAX_WINDOW_DAYS};
@@ -327,14 +327,24 @@ impl Source {
     }
 }
 
+/// Why a dashboard cannot be computed: fields of the query at fault (the caller's `422`), or the
+/// database.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("the query has invalid fields")]
+    Invalid(Vec<FieldError>),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
 /// PostgreSQL's time zone data can be older than the backend's (chrono-tz): a zone only the backend
-/// knows is the caller's `422` on `tz`, not a `500`.
-pub fn zone_unknown_to_database(e: sqlx::Error, tz: Tz) -> ApiError {
+/// knows is the caller's fault on `tz`, not a database error.
+pub fn zone_unknown_to_database(e: sqlx::Error, tz: Tz) -> Error {
     match &e {
         sqlx::Error::Database(db)
             if db.code().as_deref() == Some("22023") && db.message().contains("time zone") =>
         {
-            ApiError::Validation(vec![FieldError::new(
+            Error::Invalid(vec![FieldError::new(
                 "tz",
                 format!(
                     "{} is not in the database's time zone data; choose another zone",
@@ -342,75 +352,106 @@ pub fn zone_unknown_to_database(e: sqlx::Error, tz: Tz) -> ApiError {
                 ),
             )])
         }
-        _ => e.into(),
+        _ => Error::Database(e),
     }
 }
 
-/// Computes the dashboard for `params` at time `now`.
+/// A [`MetricsParams`] read and checked: the window in whole hours, its grain and zone, the filters.
+#[derive(Debug, Clone)]
+pub struct MetricsQuery {
+    /// Repository, workflow and branch (trimmed, empty ones dropped).
+    pub filter: RunFilter,
+    pub status: Option<RunStatus>,
+    pub tz: Tz,
+    /// The window's first hour.
+    pub from: DateTime<Utc>,
+    /// The hour after the window's last one.
+    pub to: DateTime<Utc>,
+    pub grain: Grain,
+    /// Recent runs to list.
+    pub limit: i64,
+}
+
+impl MetricsQuery {
+    /// Checks `params`, whose window defaults to the 7 days before `now`.
+    pub fn parse(params: &MetricsParams, now: DateTime<Utc>) -> Result<Self, Vec<FieldError>> {
+        let invalid = |field: &str, message: String| vec![FieldError::new(field, message)];
+        let too_long = crate::domain::limits::filter_errors([
+            ("repo", &params.repo),
+            ("workflow", &params.workflow),
+            ("branch", &params.branch),
+        ]);
+        if !too_long.is_empty() {
+            return Err(too_long);
+        }
+        let tz: Tz = match params.tz.as_deref().map(str::trim).filter(|z| !z.is_empty()) {
+            None => Tz::UTC,
+            Some(name) => name.parse().map_err(|_| {
+                invalid(
+                    "tz",
+                    "must be an IANA time zone such as Europe/Paris or UTC".into(),
+                )
+            })?,
+        };
+        let to = params.to.unwrap_or(now);
+        let from = params.from.unwrap_or(to - TimeDelta::days(DEFAULT_WINDOW_DAYS));
+        if from >= to {
+            return Err(invalid("from", "must be before to".into()));
+        }
+        if to - from > TimeDelta::days(MAX_WINDOW_DAYS) {
+            return Err(invalid(
+                "from",
+                format!("the window may span at most {MAX_WINDOW_DAYS} days"),
+            ));
+        }
+        let (from, to) = (hour_of(from), ceil_hour(to));
+        let grain = params.group_by.unwrap_or_else(|| Grain::auto(to - from));
+        if (to - from).num_seconds() / grain.step().num_seconds() > MAX_POINTS {
+            return Err(invalid(
+                "group_by",
+                format!("would give more than {MAX_POINTS} points; choose a coarser grain"),
+            ));
+        }
+        let limit = params.limit.unwrap_or(20);
+        if !(0..=MAX_PAGE).contains(&limit) {
+            return Err(invalid("limit", format!("must be between 0 and {MAX_PAGE}")));
+        }
+        Ok(MetricsQuery {
+            filter: RunFilter {
+                repo: non_empty(&params.repo),
+                workflow: non_empty(&params.workflow),
+                branch: non_empty(&params.branch),
+                ..Default::default()
+            },
+            status: params.status,
+            tz,
+            from,
+            to,
+            grain,
+            limit,
+        })
+    }
+}
+
+/// Computes the dashboard for `query` at time `now`.
 pub async fn metrics(
     pool: &PgPool,
-    params: &MetricsParams,
+    query: &MetricsQuery,
     now: DateTime<Utc>,
-) -> Result<MetricsResponse, ApiError> {
-    let too_long = crate::domain::limits::filter_errors([
-        ("repo", &params.repo),
-        ("workflow", &params.workflow),
-        ("branch", &params.branch),
-    ]);
-    if !too_long.is_empty() {
-        return Err(ApiError::Validation(too_long));
-    }
-    let tz: Tz = match params.tz.as_deref().map(str::trim).filter(|z| !z.is_empty()) {
-        None => Tz::UTC,
-        Some(name) => name.parse().map_err(|_| {
-            ApiError::Validation(vec![FieldError::new(
-                "tz",
-                "must be an IANA time zone such as Europe/Paris or UTC",
-            )])
-        })?,
-    };
-    let to = params.to.unwrap_or(now);
-    let from = params.from.unwrap_or(to - TimeDelta::days(DEFAULT_WINDOW_DAYS));
-    if from >= to {
-        return Err(ApiError::Validation(vec![FieldError::new(
-            "from",
-            "must be before to",
-        )]));
-    }
-    if to - from > TimeDelta::days(MAX_WINDOW_DAYS) {
-        return Err(ApiError::Validation(vec![FieldError::new(
-            "from",
-            format!("the window may span at most {MAX_WINDOW_DAYS} days"),
-        )]));
-    }
-    let from_h = hour_of(from);
-    let to_h = ceil_hour(to);
+) -> Result<MetricsResponse, Error> {
+    let MetricsQuery {
+        filter,
+        status,
+        tz,
+        from: from_h,
+        to: to_h,
+        grain,
+        limit,
+    } = query.clone();
     let span = to_h - from_h;
-    let grain = params.group_by.unwrap_or_else(|| Grain::auto(span));
-    if span.num_seconds() / grain.step().num_seconds() > MAX_POINTS {
-        return Err(ApiError::Validation(vec![FieldError::new(
-            "group_by",
-            format!("would give more than {MAX_POINTS} points; choose a coarser grain"),
-        )]));
-    }
-    let limit = params.limit.unwrap_or(20);
-    if !(0..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::Validation(vec![FieldError::new(
-            "limit",
-            format!("must be between 0 and {MAX_PAGE}"),
-        )]));
-    }
-
-    let filter = RunFilter {
-        repo: non_empty(&params.repo),
-        workflow: non_empty(&params.workflow),
-        branch: non_empty(&params.branch),
-        ..Default::default()
-    };
     let source = Source::plan(&filter);
     let prev_from = from_h - span;
     let day_ago = hour_of(now - TimeDelta::hours(24));
-    let status = params.status;
     let failed_status = if status.is_none_or(|s| s == RunStatus::Failure) {
         Some(RunStatus::Failure)
     } else {

@@ -45,9 +45,9 @@ pub enum ApiError {
     /// 400: the body or query could not be read (malformed JSON, bad parameter).
     #[error("{0}")]
     BadRequest(String),
-    /// 401: no token, or one that is unknown or revoked.
-    #[error("a valid bearer token is required")]
-    Unauthorized,
+    /// 401: no token, a header that is not `Bearer <token>`, or a token unknown or revoked.
+    #[error("{0}")]
+    Unauthorized(Unauthenticated),
     /// 401: a webhook's signature or shared token does not match any configured secret.
     #[error("{0}")]
     BadSignature(String),
@@ -84,7 +84,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::Unauthorized | ApiError::BadSignature(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized(_) | ApiError::BadSignature(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -100,7 +100,7 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             ApiError::BadRequest(_) => "bad_request",
-            ApiError::Unauthorized => "unauthorized",
+            ApiError::Unauthorized(_) => "unauthorized",
             ApiError::BadSignature(_) => "invalid_signature",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
@@ -130,6 +130,17 @@ impl ApiError {
     }
 }
 
+/// Why a request is not authenticated, each with its own message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Unauthenticated {
+    #[error("this route needs a token: send the header `Authorization: Bearer <token>`")]
+    Missing,
+    #[error("the Authorization header must be `Bearer <token>`")]
+    NotBearer,
+    #[error("the token is unknown or has been revoked")]
+    Unknown,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let ApiError::Internal(e) = &self {
@@ -138,7 +149,7 @@ impl IntoResponse for ApiError {
         let mut res = (self.status(), Json(self.body())).into_response();
         let headers = res.headers_mut();
         match self {
-            ApiError::Unauthorized => {
+            ApiError::Unauthorized(_) => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             ApiError::Unavailable => {
@@ -168,11 +179,74 @@ impl From<sqlx::Error> for ApiError {
     }
 }
 
+/// serde's and chrono's words, in a user's: no Rust type names (`expected f64` is `expected a
+/// number`), and a date that cannot be read says which format is expected.
+pub fn in_plain_words(message: &str) -> String {
+    const TYPES: [(&str, &str); 4] = [
+        ("expected a sequence", "expected an array"),
+        ("expected a map", "expected an object"),
+        ("expected unit", "expected null"),
+        ("expected a borrowed string", "expected a string"),
+    ];
+    const NUMBERS: [&str; 12] = [
+        "f64", "f32", "i64", "i32", "i16", "i8", "u64", "u32", "u16", "u8", "usize", "isize",
+    ];
+    // chrono's parse errors, as its `Display` writes them.
+    const DATE_ERRORS: [&str; 6] = [
+        "input contains invalid characters",
+        "premature end of input",
+        "trailing input",
+        "input is out of range",
+        "no possible date and time matching input",
+        "input is not enough for unique date and time",
+    ];
+    let mut text = message.to_owned();
+    for (rust, plain) in TYPES {
+        text = text.replace(rust, plain);
+    }
+    for number in NUMBERS {
+        let plain = if number.starts_with('f') {
+            "a number"
+        } else {
+            "an integer"
+        };
+        text = replace_word(&text, &format!("expected {number}"), &format!("expected {plain}"));
+    }
+    while let Some(at) = text.find("expected struct ") {
+        let name_end = text[at + 16..]
+            .find(|c: char| !c.is_alphanumeric() && c != '_')
+            .map_or(text.len(), |n| at + 16 + n);
+        text.replace_range(at..name_end, "expected an object");
+    }
+    if DATE_ERRORS.iter().any(|e| text.contains(e)) {
+        text.push_str(": expected an RFC 3339 date-time such as 2026-01-31T09:30:00Z");
+    }
+    text
+}
+
+/// `text` with `word` replaced where it is not followed by more of a word.
+fn replace_word(text: &str, word: &str, with: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(word) {
+        let after = &rest[at + word.len()..];
+        out.push_str(&rest[..at]);
+        if after.starts_with(|c: char| c.is_alphanumeric() || c == '_') {
+            out.push_str(word);
+        } else {
+            out.push_str(with);
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
 fn rejection(status: StatusCode, text: String) -> ApiError {
     if status == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::PayloadTooLarge(text)
     } else {
-        ApiError::BadRequest(text)
+        ApiError::BadRequest(in_plain_words(&text))
     }
 }
 
@@ -191,7 +265,7 @@ impl From<JsonRejection> for ApiError {
             Some((path, message)) if !path.contains(' ') => (path, message),
             _ => ("body", detail),
         };
-        ApiError::Validation(vec![FieldError::new(field, message)])
+        ApiError::Validation(vec![FieldError::new(field, in_plain_words(message))])
     }
 }
 
@@ -243,6 +317,15 @@ impl From<crate::ingest::generic::Error> for ApiError {
     }
 }
 
+impl From<crate::dashboard::Error> for ApiError {
+    fn from(e: crate::dashboard::Error) -> Self {
+        match e {
+            crate::dashboard::Error::Invalid(fields) => ApiError::Validation(fields),
+            crate::dashboard::Error::Database(e) => e.into(),
+        }
+    }
+}
+
 impl From<crate::writer::Error> for ApiError {
     fn from(e: crate::writer::Error) -> Self {
         match e {
@@ -264,3 +347,35 @@ impl From<crate::signatures::Error> for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::in_plain_words;
+
+    #[test]
+    fn serde_and_chrono_words_become_plain_ones() {
+        assert_eq!(
+            in_plain_words("invalid type: string \"x\", expected f64"),
+            "invalid type: string \"x\", expected a number"
+        );
+        assert_eq!(
+            in_plain_words("invalid value: integer `-1`, expected u32"),
+            "invalid value: integer `-1`, expected an integer"
+        );
+        assert_eq!(
+            in_plain_words("invalid type: string \"s\", expected struct SecretValue"),
+            "invalid type: string \"s\", expected an object"
+        );
+        assert_eq!(
+            in_plain_words("invalid type: map, expected a sequence"),
+            "invalid type: map, expected an array"
+        );
+        // A word that only starts like a type name stays.
+        assert_eq!(in_plain_words("expected u8x"), "expected u8x");
+        assert_eq!(
+            in_plain_words("from: input contains invalid characters"),
+            "from: input contains invalid characters: expected an RFC 3339 date-time such as \
+             2026-01-31T09:30:00Z"
+        );
+    }
+}

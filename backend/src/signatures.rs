@@ -83,6 +83,11 @@ impl Verifier {
         }
     }
 
+    /// Whether the environment holds a secret for `provider`.
+    pub fn has_environment_secret(&self, provider: Provider) -> bool {
+        self.env.iter().any(|s| s.provider == provider)
+    }
+
     /// Seals a secret for storage; refused when no `CICD_SECRET_KEY` is configured.
     pub fn seal(&self, secret: &str) -> Result<Vec<u8>, Error> {
         self.secret_box

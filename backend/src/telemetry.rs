@@ -95,9 +95,10 @@ impl Metrics {
         let notifications = IntCounterVec::new(
             Opts::new(
                 "cicd_notifications_total",
-                "Notification delivery attempts, by integration type, outcome (sent, retry, failed) and reason.",
+                "Notification delivery attempts, by integration type, message kind (firing, repeat, \
+                 resolved, test), outcome (sent, retry, failed) and reason.",
             ),
-            &["type", "outcome", "reason"],
+            &["type", "kind", "outcome", "reason"],
         )
         .expect("valid metric");
         let incidents_firing = IntGauge::new(

@@ -88,7 +88,10 @@ pub struct WebhookSpec {
 /// A secret: its value (REST API) or a reference to a key of a Secret in the same namespace
 /// (Kubernetes).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
+#[serde(
+    rename_all = "camelCase",
+    expecting = "an object with `value` or `secretKeyRef`"
+)]
 pub struct SecretValue {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
@@ -97,6 +100,7 @@ pub struct SecretValue {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(expecting = "an object with `name` and `key`")]
 pub struct SecretKeyRef {
     pub name: String,
     pub key: String,

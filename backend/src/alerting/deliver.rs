@@ -47,6 +47,9 @@ const REASON_BODY_MAX: usize = 200;
 /// it can neither mention (`<!channel>`) nor link; plain-text objects (the header, button labels) are
 /// not parsed by Slack and are left as they are. Long values are cut at a character boundary with `…`
 /// so that every limit holds.
+/// What a test message says, once (its fallback text).
+const TEST_MESSAGE: &str = "🧪 Test message from ci-cd-monitor: if you can read this, the integration works.";
+
 pub fn slack_message(n: &Notice) -> Value {
     let rule = esc(&n.rule_name, 300);
     let group = esc(&group_line(n), 600);
@@ -72,16 +75,14 @@ pub fn slack_message(n: &Notice) -> Value {
             Some(d) => format!("✅ resolved: [{severity}] {rule}{on} (after {d})"),
             None => format!("✅ resolved: [{severity}] {rule}{on}"),
         },
-        NoticeKind::Test => {
-            format!("🧪 test message from ci-cd-monitor — [{severity}] {rule}{on}: {condition}")
-        }
+        NoticeKind::Test => TEST_MESSAGE.to_owned(),
     };
 
     let header = match n.kind {
         NoticeKind::Firing => format!("{sev_emoji} {}", n.rule_name),
         NoticeKind::Repeat => format!("🔁 Still firing: {}", n.rule_name),
         NoticeKind::Resolved => format!("✅ Resolved: {}", n.rule_name),
-        NoticeKind::Test => format!("🧪 Test: {}", n.rule_name),
+        NoticeKind::Test => "🧪 Test message from ci-cd-monitor".to_owned(),
     };
 
     let headline = match n.kind {
@@ -96,26 +97,30 @@ pub fn slack_message(n: &Notice) -> Value {
             Some(d) => format!("✅ *Resolved* after {d} (was: {condition})"),
             None => format!("✅ *Resolved* (was: {condition})"),
         },
-        NoticeKind::Test => format!(
-            "🧪 *Test message from ci-cd-monitor*: if you can read this, the integration works. \
-             A sample alert follows: {condition}"
-        ),
+        NoticeKind::Test => "If you can read this, the integration works. Nothing is firing: alerts \
+                             will arrive here."
+            .to_owned(),
     };
     let section_text = match n.summary.as_deref().filter(|s| !s.trim().is_empty()) {
         Some(summary) => format!("{headline}\n{}", esc(summary, 1800)),
         None => headline,
     };
 
+    let mut section = json!({
+        "type": "section",
+        "text": mrkdwn(truncate(&section_text, SECTION_TEXT_MAX)),
+    });
+    let fields = fields(n, duration.as_deref());
+    // Slack refuses an empty `fields` array: a section without fields has none.
+    if !fields.is_empty() {
+        section["fields"] = fields.into();
+    }
     let mut blocks = vec![
         json!({
             "type": "header",
             "text": {"type": "plain_text", "text": truncate(&header, HEADER_MAX), "emoji": true}
         }),
-        json!({
-            "type": "section",
-            "text": mrkdwn(truncate(&section_text, SECTION_TEXT_MAX)),
-            "fields": fields(n, duration.as_deref()),
-        }),
+        section,
         json!({"type": "context", "elements": context(n)}),
     ];
     let buttons = buttons(n);
@@ -411,8 +416,17 @@ fn ordered_labels(n: &Notice) -> Vec<(&str, &str)> {
 /// At most [`MAX_FIELDS`] fields: severity, the group, value vs threshold, started, resolved. Labels
 /// beyond the room left are dropped (they are still in the text and the context line).
 fn fields(n: &Notice, duration: Option<&str>) -> Vec<Value> {
+    if n.kind == NoticeKind::Test {
+        return Vec::new();
+    }
     let mut tail = Vec::new();
-    match (&n.value, &n.threshold) {
+    // A resolution's value is the good one it ended with ("0 failures in a row"): the headline says
+    // what was wrong instead.
+    let (value, threshold) = match n.kind {
+        NoticeKind::Resolved => (&None, &None),
+        _ => (&n.value, &n.threshold),
+    };
+    match (value, threshold) {
         (Some(v), Some(t)) => tail.push(field(
             "Value",
             &format!("{} (threshold {})", esc(v, 900), esc(t, 900)),
@@ -453,10 +467,11 @@ fn context(n: &Notice) -> Vec<Value> {
         "Environment: *{}*",
         esc(&n.environment, CONTEXT_PART_MAX)
     )];
-    parts.push(match n.rule_id {
-        Some(id) => format!("Rule: {} (#{id})", esc(&n.rule_name, CONTEXT_PART_MAX)),
-        None => format!("Rule: {}", esc(&n.rule_name, CONTEXT_PART_MAX)),
-    });
+    match n.rule_id {
+        _ if n.kind == NoticeKind::Test => {}
+        Some(id) => parts.push(format!("Rule: {} (#{id})", esc(&n.rule_name, CONTEXT_PART_MAX))),
+        None => parts.push(format!("Rule: {}", esc(&n.rule_name, CONTEXT_PART_MAX))),
+    }
     if let Some(id) = n.incident_id {
         parts.push(format!("Incident #{id}"));
     }

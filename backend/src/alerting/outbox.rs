@@ -16,7 +16,7 @@ use sqlx::PgPool;
 
 use super::deliver;
 use super::integrations::Secrets;
-use super::{Delivery, Target};
+use super::{Delivery, NoticeKind, Target};
 use crate::crypto::SecretBox;
 use crate::db;
 use crate::db::integrations::IntegrationRow;
@@ -138,11 +138,7 @@ impl Outbox {
         let next = Utc::now() + TimeDelta::from_std(wait).unwrap_or(TimeDelta::MAX);
         db::integrations::record_delivery(&mut tx, integration.id, next, error.as_deref()).await?;
         tx.commit().await?;
-        let reason = error.as_deref().map_or("", reason_label);
-        self.metrics
-            .notifications
-            .with_label_values(&[&integration.kind, outcome, reason])
-            .inc();
+        self.count(&integration.kind, notice.0.kind, outcome, error.as_deref());
         match &error {
             Some(e) => {
                 tracing::warn!(integration = %integration.name, notification = id, attempts, outcome, error = %e, "notification not delivered")
@@ -150,6 +146,15 @@ impl Outbox {
             None => tracing::info!(integration = %integration.name, notification = id, "notification sent"),
         }
         Ok(true)
+    }
+
+    /// Counts one delivery attempt in `cicd_notifications_total`.
+    pub fn count(&self, integration_kind: &str, kind: NoticeKind, outcome: &str, error: Option<&str>) {
+        let reason = error.map_or("", reason_label);
+        self.metrics
+            .notifications
+            .with_label_values(&[integration_kind, kind.as_str(), outcome, reason])
+            .inc();
     }
 
     fn backoff(&self, attempts: i32) -> Duration {

@@ -155,6 +155,50 @@ pub fn nul_path(v: &Value) -> Option<String> {
     }
 }
 
+/// Removes from `v` what a `T` read from it would ignore (unknown fields): those are never stored,
+/// so a NUL there is no reason to refuse the request.
+pub fn drop_ignored<T: serde::de::DeserializeOwned>(v: &mut Value) {
+    let mut ignored: Vec<Vec<Step>> = Vec::new();
+    let _ = serde_ignored::deserialize::<_, _, T>(&*v, |path| ignored.push(steps(&path)));
+    for path in ignored {
+        if let Some((Step::Key(key), parent)) = path.split_last() {
+            let parent = parent.iter().try_fold(&mut *v, |v, step| match step {
+                Step::Key(k) => v.get_mut(k.as_str()),
+                Step::Index(i) => v.get_mut(*i),
+            });
+            if let Some(Value::Object(map)) = parent {
+                map.remove(key);
+            }
+        }
+    }
+}
+
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+/// The steps from the root to a value serde_ignored names.
+fn steps(path: &serde_ignored::Path) -> Vec<Step> {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => Vec::new(),
+        Path::Seq { parent, index } => {
+            let mut steps = steps(parent);
+            steps.push(Step::Index(*index));
+            steps
+        }
+        Path::Map { parent, key } => {
+            let mut steps = steps(parent);
+            steps.push(Step::Key(key.clone()));
+            steps
+        }
+        Path::Some { parent } | Path::NewtypeStruct { parent } | Path::NewtypeVariant { parent } => {
+            steps(parent)
+        }
+    }
+}
+
 fn dotted(rest: &str) -> String {
     if rest.is_empty() || rest.starts_with('[') {
         rest.to_owned()
@@ -194,6 +238,32 @@ pub fn replace_nul(v: &mut Value) -> usize {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn what_a_type_ignores_is_dropped_before_looking_for_a_nul() {
+        #[derive(serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Body {
+            name: String,
+            items: Vec<Item>,
+            meta: Option<Value>,
+        }
+        #[derive(serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Item {
+            id: i64,
+        }
+        let mut v = json!({
+            "name": "a", "unknown": "x\u{0}", "items": [{"id": 1, "extra\u{0}": 1}],
+            "meta": {"kept": "y\u{0}"}
+        });
+        drop_ignored::<Body>(&mut v);
+        assert_eq!(
+            v,
+            json!({"name": "a", "items": [{"id": 1}], "meta": {"kept": "y\u{0}"}})
+        );
+        assert_eq!(nul_path(&v).as_deref(), Some("meta.kept"));
+    }
 
     #[test]
     fn nul_characters_are_found_by_path_and_replaced() {

@@ -20,6 +20,17 @@ pub enum NoticeKind {
     Test,
 }
 
+impl NoticeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeKind::Firing => "firing",
+            NoticeKind::Repeat => "repeat",
+            NoticeKind::Resolved => "resolved",
+            NoticeKind::Test => "test",
+        }
+    }
+}
+
 /// Everything a message says. Stored with the notification in the outbox, so that a retry after a
 /// restart sends the same words.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

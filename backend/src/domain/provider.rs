@@ -38,7 +38,8 @@ pub enum Provider {
 }
 
 /// How a provider's deliveries prove who sent them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
 pub enum Credential {
     /// An ingest token: `Authorization: Bearer` (or `?token=` where the sender cannot set headers).
     IngestToken,

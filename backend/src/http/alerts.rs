@@ -8,7 +8,7 @@ use utoipa_axum::routes;
 use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
-use cicd_monitor_crds::{Severity, Span};
+use cicd_monitor_crds::Severity;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -31,12 +31,39 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AlertQuery {
-    /// `active` (pending and firing, the default), `firing`, `pending`, `resolved` or `all`.
-    pub state: Option<String>,
+    /// Which incidents (default `active`).
+    #[param(inline)]
+    pub state: Option<StateFilter>,
     pub rule_id: Option<i64>,
     /// At most this many, newest first (default 100, at most 500).
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+}
+
+/// The incident states `GET /api/alerts` lists.
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum StateFilter {
+    /// Pending and firing.
+    #[default]
+    Active,
+    Firing,
+    Pending,
+    Resolved,
+    /// Every state.
+    All,
+}
+
+impl StateFilter {
+    fn states(self) -> &'static [&'static str] {
+        match self {
+            StateFilter::Active => &["pending", "firing"],
+            StateFilter::Firing => &["firing"],
+            StateFilter::Pending => &["pending"],
+            StateFilter::Resolved => &["resolved"],
+            StateFilter::All => &["pending", "firing", "resolved"],
+        }
+    }
 }
 
 /// Incidents, active first then recent.
@@ -48,19 +75,7 @@ async fn list(
     _auth: ReadAuth,
     Query(q): Query<AlertQuery>,
 ) -> ApiResult<Json<Vec<Incident>>> {
-    let states: &[&str] = match q.state.as_deref().unwrap_or("active") {
-        "active" => &["pending", "firing"],
-        "firing" => &["firing"],
-        "pending" => &["pending"],
-        "resolved" => &["resolved"],
-        "all" => &["pending", "firing", "resolved"],
-        _ => {
-            return Err(ApiError::Validation(vec![FieldError::new(
-                "state",
-                "must be active, firing, pending, resolved or all",
-            )]))
-        }
-    };
+    let states = q.state.unwrap_or_default().states();
     let limit = q.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
         return Err(ApiError::Validation(vec![FieldError::new(
@@ -108,14 +123,69 @@ fn audited<'a>(action: &'a str, incident: &'a Incident, until: Option<DateTime<U
     Action::new(action, "incident", incident.id, &incident.rule_name).detail(detail)
 }
 
+/// A mute's body: `until` an instant or `for` a while, exactly one of them (the document says so
+/// with [`mute_body_schema`]).
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct MuteBody {
-    /// Mute until this instant…
     pub until: Option<DateTime<Utc>>,
-    /// …or for this long (`30m`, `4h`, `1d`).
     #[serde(rename = "for")]
-    #[schema(value_type = Option<String>)]
-    pub duration: Option<Span>,
+    pub duration: Option<String>,
+}
+
+/// What `for` may be: up to four parts of up to four digits and a unit (`30m`, `4h`, `1d12h`), so
+/// the end of a mute is always a representable instant (at most about a century away).
+const MUTE_FOR_PATTERN: &str = "^([0-9]{1,4}[smhd]){1,4}$";
+
+/// How long `for` says, when it matches [`MUTE_FOR_PATTERN`].
+fn mute_for(text: &str) -> Option<chrono::TimeDelta> {
+    let (mut secs, mut parts, mut digits, mut n) = (0i64, 0, 0, 0i64);
+    for c in text.chars() {
+        match c {
+            '0'..='9' if digits < 4 => {
+                digits += 1;
+                n = n * 10 + i64::from(c as u8 - b'0');
+            }
+            's' | 'm' | 'h' | 'd' if digits > 0 && parts < 4 => {
+                let unit = match c {
+                    's' => 1,
+                    'm' => 60,
+                    'h' => 3600,
+                    _ => 86_400,
+                };
+                secs += n * unit;
+                (parts, digits, n) = (parts + 1, 0, 0);
+            }
+            _ => return None,
+        }
+    }
+    (parts > 0 && digits == 0).then(|| chrono::TimeDelta::seconds(secs))
+}
+
+/// The schema of [`MuteBody`]: one branch with `until`, one with `for`.
+pub fn mute_body_schema() -> utoipa::openapi::Schema {
+    use utoipa::openapi::schema::{KnownFormat, SchemaFormat};
+    use utoipa::openapi::{ObjectBuilder, OneOfBuilder, Type};
+    let branch = |given: &str, other: &str, schema: ObjectBuilder| {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property(given, schema)
+            .property(other, ObjectBuilder::new().schema_type(Type::Null))
+            .required(given)
+    };
+    let until = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+        .description(Some("Mute until this instant."));
+    let duration = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(MUTE_FOR_PATTERN))
+        .description(Some("Mute for this long from now: `30m`, `4h`, `1d12h`."));
+    OneOfBuilder::new()
+        .description(Some("Exactly one of `until` and `for`."))
+        .item(branch("until", "for", until))
+        .item(branch("for", "until", duration))
+        .build()
+        .into()
 }
 
 /// Mute an incident until a time: nothing is sent for it until then.
@@ -131,7 +201,15 @@ async fn mute(
 ) -> ApiResult<Json<Incident>> {
     let until = match (body.until, body.duration) {
         (Some(t), None) => t,
-        (None, Some(d)) => Utc::now() + chrono::TimeDelta::seconds(d.as_secs() as i64),
+        (None, Some(d)) => match mute_for(&d) {
+            Some(d) => Utc::now() + d,
+            None => {
+                return Err(ApiError::Validation(vec![FieldError::new(
+                    "for",
+                    "must be like 30m, 4h or 1d12h (up to four parts of up to four digits)",
+                )]));
+            }
+        },
         _ => {
             return Err(ApiError::Validation(vec![FieldError::new(
                 "until",
@@ -188,7 +266,7 @@ async fn test(
         rule_id: None,
         rule_name: "test".into(),
         severity: Severity::Info,
-        summary: Some("A test message from ci-cd-monitor: this integration works.".into()),
+        summary: None,
         runbook_url: None,
         condition: "test".into(),
         labels: BTreeMap::new(),
@@ -210,11 +288,15 @@ async fn test(
                 reason: "the integration's secrets cannot be opened".into(),
             },
         };
-        let (outcome, error) = match result {
-            Delivery::Sent => ("sent", None),
-            Delivery::Retry { reason, .. } => ("retry", Some(reason)),
-            Delivery::Permanent { reason } => ("failed", Some(reason)),
+        // A test is sent once: one that would be retried has failed.
+        let (outcome, counted, error) = match result {
+            Delivery::Sent => ("sent", "sent", None),
+            Delivery::Retry { reason, .. } => ("retry", "failed", Some(reason)),
+            Delivery::Permanent { reason } => ("failed", "failed", Some(reason)),
         };
+        state
+            .outbox
+            .count(&row.kind, NoticeKind::Test, counted, error.as_deref());
         out.push(TestResult {
             integration: row.name,
             outcome,
@@ -222,4 +304,29 @@ async fn test(
         });
     }
     Ok(Json(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mute_for;
+
+    #[test]
+    fn a_mute_lasts_what_for_says_within_its_pattern() {
+        assert_eq!(mute_for("30m").unwrap().num_seconds(), 1800);
+        assert_eq!(mute_for("1d12h").unwrap().num_seconds(), 129_600);
+        assert_eq!(mute_for("9999d9999d9999d9999d").unwrap().num_days(), 39_996);
+        for refused in [
+            "",
+            "m",
+            "30",
+            "30x",
+            "10000d",
+            "1s1s1s1s1s",
+            "1 hour",
+            "-1h",
+            "1.5h",
+        ] {
+            assert_eq!(mute_for(refused), None, "{refused:?}");
+        }
+    }
 }

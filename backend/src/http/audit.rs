@@ -13,7 +13,8 @@ use utoipa_axum::routes;
 use super::extract::Query;
 use super::{AdminAuth, AppState};
 use crate::db::audit::{self, AuditEntry, AuditFilter};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::domain::limits::MAX_PAGE;
+use crate::error::{ApiError, ApiResult, ErrorBody, FieldError};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list))
@@ -34,8 +35,10 @@ pub struct AuditParams {
     /// Only entries before this instant (RFC 3339).
     pub to: Option<DateTime<Utc>>,
     /// Page size (default 50, at most 500).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page (another string is a 400).
+    #[param(min_length = 1, pattern = "^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
 }
 
@@ -58,7 +61,8 @@ fn decode_cursor(c: &str) -> Option<i64> {
 /// Admin actions, newest first: who (token name, `kubernetes operator` or `bootstrap admin`) did
 /// what to which target, and when.
 #[utoipa::path(get, path = "/audit", tag = "tokens", params(AuditParams),
-    responses((status = 200, body = AuditPage), (status = 400, description = "Bad parameter or cursor", body = ErrorBody)),
+    responses((status = 200, body = AuditPage), (status = 400, description = "Bad parameter or cursor", body = ErrorBody),
+              (status = 422, description = "`limit` out of range", body = ErrorBody)),
     security(("bearer" = ["admin"])))]
 async fn list(
     State(state): State<AppState>,
@@ -66,8 +70,11 @@ async fn list(
     Query(q): Query<AuditParams>,
 ) -> ApiResult<Json<AuditPage>> {
     let limit = q.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(ApiError::BadRequest("limit must be between 1 and 500".into()));
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::Validation(vec![FieldError::new(
+            "limit",
+            format!("must be between 1 and {MAX_PAGE}"),
+        )]));
     }
     let before_id = match q.cursor.as_deref() {
         Some(c) => Some(

@@ -7,7 +7,7 @@ use axum::http::HeaderMap;
 
 use super::AppState;
 use crate::auth::{Principal, Scope};
-use crate::error::ApiError;
+use crate::error::{ApiError, Unauthenticated};
 
 /// The caller of a request with an `Authorization: Bearer` header (or nobody, for public reads).
 pub async fn authorize(
@@ -15,23 +15,30 @@ pub async fn authorize(
     state: &AppState,
     needed: Scope,
 ) -> Result<Option<Principal>, ApiError> {
-    let token = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim);
-    let Some(token) = token else {
-        if needed == Scope::Read && state.info.public_read {
-            return Ok(None);
-        }
-        return Err(ApiError::Unauthorized);
+    let token = match headers.get(AUTHORIZATION) {
+        None => Err(Unauthenticated::Missing),
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .ok_or(Unauthenticated::NotBearer),
     };
-    authorize_token(state, token, needed).await.map(Some)
+    match token {
+        Ok(token) => authorize_token(state, token, needed).await.map(Some),
+        // Public reads pass whatever else the header carries (a proxy's Basic credentials).
+        Err(_) if needed == Scope::Read && state.info.public_read => Ok(None),
+        Err(why) => Err(ApiError::Unauthorized(why)),
+    }
 }
 
 /// The caller a token stands for, if it has the `needed` scope.
 pub async fn authorize_token(state: &AppState, token: &str, needed: Scope) -> Result<Principal, ApiError> {
-    let principal = state.auth.resolve(token).await?.ok_or(ApiError::Unauthorized)?;
+    let principal = state
+        .auth
+        .resolve(token)
+        .await?
+        .ok_or(ApiError::Unauthorized(Unauthenticated::Unknown))?;
     if !principal.scope.allows(needed) {
         return Err(ApiError::Forbidden(format!(
             "this route needs a token with the {} scope; this one has {}",

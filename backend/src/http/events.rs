@@ -1,7 +1,6 @@
 //! `POST /api/events` and `POST /api/events/batch`: the generic ingest API.
 
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -10,6 +9,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::extract::{body_limit, RawBody};
 use super::{AppState, IngestAuth, MAX_BATCH_BODY};
 use crate::domain::limits::MAX_JSON_DEPTH;
 use crate::domain::{Outcome, Run};
@@ -23,7 +23,7 @@ pub const MAX_BATCH: usize = 1000;
 pub fn router() -> OpenApiRouter<AppState> {
     let batch = OpenApiRouter::new()
         .routes(routes!(ingest_batch))
-        .layer(DefaultBodyLimit::max(MAX_BATCH_BODY));
+        .layer(body_limit(MAX_BATCH_BODY));
     OpenApiRouter::new().routes(routes!(ingest)).merge(batch)
 }
 
@@ -76,7 +76,7 @@ fn status_of(outcome: Outcome) -> StatusCode {
 async fn ingest(
     State(state): State<AppState>,
     _auth: IngestAuth,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    RawBody(body): RawBody,
 ) -> ApiResult<Response> {
     let event = generic::parse(&body?)?;
     let written = state.writer.write(event).await?;
@@ -115,7 +115,7 @@ pub struct BatchResponse {
 async fn ingest_batch(
     State(state): State<AppState>,
     _auth: IngestAuth,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    RawBody(body): RawBody,
 ) -> ApiResult<Json<BatchResponse>> {
     let body = body?;
     // Each event may nest as deeply as a single one; the array adds a level.

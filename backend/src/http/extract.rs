@@ -11,6 +11,53 @@ use serde::de::DeserializeOwned;
 use crate::domain::limits::{self, NUL_MESSAGE};
 use crate::error::{ApiError, FieldError};
 
+/// The most a route's body may hold, set beside its `DefaultBodyLimit` (by [`body_limit`]) so that
+/// a `413` can say what it is.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyLimit(pub usize);
+
+/// A route's body limit: axum's, and the [`BodyLimit`] that names it in a `413`.
+pub fn body_limit(
+    max: usize,
+) -> tower::ServiceBuilder<
+    tower::layer::util::Stack<
+        axum::Extension<BodyLimit>,
+        tower::layer::util::Stack<axum::extract::DefaultBodyLimit, tower::layer::util::Identity>,
+    >,
+> {
+    tower::ServiceBuilder::new()
+        .layer(axum::extract::DefaultBodyLimit::max(max))
+        .layer(axum::Extension(BodyLimit(max)))
+}
+
+/// The raw body, or why it cannot be read: a `413` names the route's limit. Taken after the
+/// authentication extractors, whose refusal comes first.
+pub struct RawBody(pub Result<Bytes, ApiError>);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let limit = req.extensions().get::<BodyLimit>().copied();
+        Ok(RawBody(
+            Bytes::from_request(req, state)
+                .await
+                .map_err(|r| too_large(r.into(), limit)),
+        ))
+    }
+}
+
+/// A `413` that says the limit, when the route has one.
+fn too_large(e: ApiError, limit: Option<BodyLimit>) -> ApiError {
+    match (e, limit) {
+        (ApiError::PayloadTooLarge(_), Some(BodyLimit(max))) => ApiError::PayloadTooLarge(format!(
+            "the body is larger than this route accepts ({} MiB)",
+            max / (1024 * 1024)
+        )),
+        (e, _) => e,
+    }
+}
+
 /// `Query<T>` answering a bad parameter with a JSON 400.
 pub struct Query<T>(pub T);
 
@@ -57,10 +104,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         let (parts, body) = req.into_parts();
-        let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state).await?;
+        let Ok(RawBody(bytes)) = RawBody::from_request(Request::from_parts(parts.clone(), body), state).await;
+        let bytes = bytes?;
         // JSON carries a NUL only as the escape `\u0000`; the exact search runs when one may be there.
         if limits::may_hold_nul(&bytes) {
-            if let Ok(value) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+            if let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+                limits::drop_ignored::<T>(&mut value);
                 if let Some(at) = limits::nul_path(&value) {
                     let field = if at.is_empty() { "body".into() } else { at };
                     return Err(ApiError::Validation(vec![FieldError::new(field, NUL_MESSAGE)]));

@@ -7,8 +7,8 @@ use utoipa_axum::routes;
 
 use super::extract::Query;
 use super::{AppState, ReadAuth};
-use crate::dashboard::{self, MetricsParams, MetricsResponse};
-use crate::error::{ApiResult, ErrorBody};
+use crate::dashboard::{self, MetricsParams, MetricsQuery, MetricsResponse};
+use crate::error::{ApiError, ApiResult, ErrorBody};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(metrics))
@@ -27,7 +27,7 @@ async fn metrics(
     _auth: ReadAuth,
     Query(params): Query<MetricsParams>,
 ) -> ApiResult<Json<MetricsResponse>> {
-    Ok(Json(
-        dashboard::metrics(&state.pool, &params, chrono::Utc::now()).await?,
-    ))
+    let now = chrono::Utc::now();
+    let query = MetricsQuery::parse(&params, now).map_err(ApiError::Validation)?;
+    Ok(Json(dashboard::metrics(&state.pool, &query, now).await?))
 }

@@ -25,7 +25,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::DefaultBodyLimit;
+use axum::response::Redirect;
+use axum::routing::get;
 use axum::Router;
 use sqlx::PgPool;
 use utoipa_axum::router::OpenApiRouter;
@@ -114,7 +115,8 @@ pub fn router(state: AppState, static_dir: &Path) -> Router {
     ));
     let (api, _) = ingest.merge(api_routes()).split_for_parts();
     let api = api
-        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .route("/docs", spa::api_docs(static_dir))
+        .layer(extract::body_limit(MAX_BODY))
         .fallback(spa::api_not_found)
         .method_not_allowed_fallback(spa::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
@@ -125,6 +127,9 @@ pub fn router(state: AppState, static_dir: &Path) -> Router {
     let app = Router::new()
         .nest("/api", api)
         .merge(probes)
+        // Where people look for API docs first.
+        .route("/docs", get(|| async { Redirect::permanent("/api/docs") }))
+        .route("/swagger", get(|| async { Redirect::permanent("/api/docs") }))
         .method_not_allowed_fallback(spa::method_not_allowed)
         .fallback(spa::service(static_dir))
         .layer(axum::middleware::from_fn_with_state(

@@ -52,7 +52,9 @@ pub struct ListParams {
     /// Page size (default 50, at most 500).
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
-    /// `next_cursor` of the previous page, with the same `sort` (a cursor of another sort is a 400).
+    /// `next_cursor` of the previous page, with the same `sort` (another string, or a cursor of
+    /// another sort, is a 400).
+    #[param(min_length = 1, pattern = "^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
 }
 

@@ -5,7 +5,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
+use strum::IntoEnumIterator;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -21,6 +22,37 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
         .routes(routes!(remove))
+        .routes(routes!(receivers))
+}
+
+/// Where a provider's deliveries go, and how they prove who sent them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Receiver {
+    pub provider: Provider,
+    /// The path to give the CI system, after this server's address.
+    #[schema(example = "/api/webhooks/github")]
+    pub path: &'static str,
+    pub credential: Credential,
+    /// Whether the environment holds a secret for it (`GITHUB_WEBHOOK_SECRET`,
+    /// `GITLAB_WEBHOOK_TOKEN`); the stored ones are `GET /api/webhook-sources`.
+    pub environment_secret: bool,
+}
+
+/// Every provider's receiver: the URLs to paste into GitHub, GitLab, Jenkins or a CDEvents producer.
+#[utoipa::path(get, path = "/webhook-receivers", tag = "webhooks",
+    responses((status = 200, body = Vec<Receiver>)),
+    security(("bearer" = ["admin"])))]
+async fn receivers(State(state): State<AppState>, _auth: AdminAuth) -> Json<Vec<Receiver>> {
+    Json(
+        Provider::iter()
+            .map(|provider| Receiver {
+                provider,
+                path: provider.receiver(),
+                credential: provider.credential(),
+                environment_secret: state.verifier.has_environment_secret(provider),
+            })
+            .collect(),
+    )
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -31,11 +63,11 @@ pub struct CreateSource {
     pub provider: Provider,
     /// A name to tell sources apart, e.g. the organisation (1–100 characters); runs record it as
     /// `metadata.webhook_source`.
-    #[schema(example = "acme-org")]
+    #[schema(example = "acme-org", min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
-    /// The webhook secret (GitHub) or secret token (GitLab), at least 16 characters. Stored sealed,
-    /// never returned.
-    #[schema(value_type = String, example = "a-long-random-secret")]
+    /// The webhook secret (GitHub) or secret token (GitLab), at least 16 characters and no comma.
+    /// Stored sealed, never returned.
+    #[schema(value_type = String, example = "a-long-random-secret", min_length = 16, pattern = "^[^,]*$")]
     pub secret: SecretString,
 }
 

@@ -9,12 +9,13 @@
 
 use std::path::Path;
 
-use axum::extract::Request;
-use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::extract::{OriginalUri, Request};
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
 use tower_http::services::{ServeDir, ServeFile};
+use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::AppState;
 use crate::error::ApiError;
@@ -46,6 +47,34 @@ pub fn service(dir: &Path) -> MethodRouter<AppState> {
     }
 }
 
+/// The policy of the API documentation page: the dashboard's, with `data:` images, which Swagger
+/// UI's stylesheet uses for its icons.
+const DOCS_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; \
+     frame-ancestors 'none'";
+
+/// `GET /api/docs`: readable, interactive API documentation (Swagger UI, bundled into the build
+/// as `api-docs.html`) of `/api/openapi.json`; a JSON 404 that says so when it is not built.
+pub fn api_docs(dir: &Path) -> MethodRouter<AppState> {
+    let page = dir.join("api-docs.html");
+    if page.is_file() {
+        let page = ServeFile::new(page).precompressed_br().precompressed_gzip();
+        axum::routing::get_service(page)
+            .layer(SetResponseHeaderLayer::overriding(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(DOCS_CSP),
+            ))
+            .layer(middleware::from_fn(caching))
+    } else {
+        let missing = page.display().to_string();
+        get(move || async move {
+            ApiError::NotFound(format!(
+                "the API documentation is not built ({missing}); the document is at /api/openapi.json"
+            ))
+        })
+    }
+}
+
 /// Cache-Control by path, and a 404 for assets that are not there (see the module's doc).
 async fn caching(req: Request, next: Next) -> Response {
     let path = req.uri().path().to_owned();
@@ -70,10 +99,11 @@ async fn caching(req: Request, next: Next) -> Response {
     res
 }
 
-pub async fn api_not_found(uri: Uri) -> ApiError {
+/// Both name the path as sent (`OriginalUri`): under `/api` the router sees it without its prefix.
+pub async fn api_not_found(OriginalUri(uri): OriginalUri) -> ApiError {
     ApiError::NotFound(format!("no API route {}", uri.path()))
 }
 
-pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+pub async fn method_not_allowed(method: Method, OriginalUri(uri): OriginalUri) -> ApiError {
     ApiError::MethodNotAllowed(format!("{} does not accept {method}", uri.path()))
 }

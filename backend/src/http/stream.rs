@@ -57,6 +57,70 @@ pub struct Resync {
     pub reason: &'static str,
 }
 
+/// The schema of one event of the stream (the component `StreamEvent`, which the stream's response
+/// names as the schema of each event, as OpenAPI 3.1 tools read it): its name, and its `data` line,
+/// a JSON document whose schema (`contentSchema`) depends on the name.
+pub fn event_schema() -> utoipa::openapi::Schema {
+    use utoipa::openapi::extensions::Extensions;
+    use utoipa::openapi::{ObjectBuilder, OneOfBuilder, Type};
+    let event = |name: &str, data: &str, what: &str| {
+        let json = Extensions::from_iter([(
+            "contentSchema",
+            serde_json::json!({"$ref": format!("#/components/schemas/{data}")}),
+        )]);
+        let mut event = ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .title(Some(name))
+            .description(Some(what))
+            .property(
+                "event",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some([name])),
+            )
+            .property(
+                "data",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .content_media_type("application/json")
+                    .extensions(Some(json)),
+            )
+            .required("event")
+            .required("data");
+        if name == "hello" {
+            event = event
+                .property(
+                    "retry",
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .enum_values(Some([RETRY.as_millis() as u64])),
+                )
+                .required("retry");
+        }
+        event
+    };
+    OneOfBuilder::new()
+        .description(Some("One server-sent event of `GET /api/stream`."))
+        .item(event(
+            "hello",
+            "Hello",
+            "First, once connected, with the reconnection delay in ms.",
+        ))
+        .item(event(
+            "run",
+            "Run",
+            "A run was recorded or changed (without `metadata`).",
+        ))
+        .item(event("incident", "IncidentChange", "An incident changed."))
+        .item(event(
+            "resync",
+            "Resync",
+            "Changes may have been missed: fetch everything again.",
+        ))
+        .build()
+        .into()
+}
+
 /// Live updates (server-sent events, `text/event-stream`).
 ///
 /// Events, each with one JSON `data` line:
@@ -73,7 +137,7 @@ pub struct Resync {
 /// - `resync` — `{"reason"}` (schema `Resync`): changes may have been missed; fetch everything
 ///   again.
 ///
-/// A comment line (`: keep-alive`) comes every 15 s. Every replica sends every change, whichever
+/// Each event is one of the schema `StreamEvent`. A comment line (`: keep-alive`) comes every 15 s. Every replica sends every change, whichever
 /// replica made it. `EventSource` cannot send an `Authorization` header: pass a read token as
 /// `?token=` instead (not needed when reads are public).
 #[utoipa::path(get, path = "/stream", tag = "stream", params(StreamParams),

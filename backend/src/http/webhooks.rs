@@ -5,7 +5,6 @@
 //! the pure parser of its provider and writes through the same group-commit writer as the generic
 //! API. A well-formed delivery with nothing to record is answered `200` with `status: ignored`.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
 use axum::Json;
@@ -16,7 +15,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::bearer::{authorize, authorize_token};
-use super::extract::Query;
+use super::extract::{Query, RawBody};
 use super::{AppState, IngestAuth};
 use crate::auth::Scope;
 use crate::db;
@@ -149,7 +148,7 @@ async fn duplicate(
 async fn github_hook(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    RawBody(body): RawBody,
 ) -> ApiResult<Json<WebhookResponse>> {
     let body = body?;
     let source = state
@@ -188,7 +187,7 @@ async fn github_hook(
 async fn gitlab_hook(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    RawBody(body): RawBody,
 ) -> ApiResult<Json<WebhookResponse>> {
     let body = body?;
     let source = state.verifier.gitlab(header(&headers, "x-gitlab-token")).await?;
@@ -222,7 +221,7 @@ async fn jenkins_hook(
     State(state): State<AppState>,
     Query(q): Query<TokenParam>,
     headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    RawBody(body): RawBody,
 ) -> ApiResult<Json<WebhookResponse>> {
     match q.token.as_deref() {
         Some(token) if !headers.contains_key(header::AUTHORIZATION) => {
@@ -255,7 +254,7 @@ async fn cdevents_hook(
     State(state): State<AppState>,
     _auth: IngestAuth,
     headers: HeaderMap,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    RawBody(body): RawBody,
 ) -> ApiResult<Json<WebhookResponse>> {
     let parsed = cdevents::parse(&headers, &body?, Utc::now());
     record(&state, Provider::Cdevents, None, None, parsed).await

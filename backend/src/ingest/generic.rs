@@ -9,7 +9,7 @@ use crate::domain::limits::{
 };
 use crate::domain::Provider;
 use crate::domain::{RunEvent, RunStatus};
-use crate::error::FieldError;
+use crate::error::{in_plain_words, FieldError};
 use crate::ingest::{check_depth, Malformed};
 
 /// A run event in the generic format. Unknown fields are ignored.
@@ -78,6 +78,14 @@ fn malformed(e: impl std::fmt::Display) -> Error {
 /// bad field.
 pub fn parse(body: &[u8]) -> Result<RunEvent, Error> {
     check_depth(body, MAX_JSON_DEPTH)?;
+    if body.trim_ascii_start().starts_with(b"[")
+        && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok()
+    {
+        return Err(Error::Invalid(vec![FieldError::new(
+            "body",
+            "must be one event, a JSON object: send an array of events to POST /api/events/batch",
+        )]));
+    }
     if limits::may_hold_nul(body) {
         let value = serde_json::from_slice(body).map_err(malformed)?;
         return from_value(value, "");
@@ -104,7 +112,7 @@ pub fn parse(body: &[u8]) -> Result<RunEvent, Error> {
 
 fn type_error<E: std::fmt::Display>(e: &serde_path_to_error::Error<E>, path: &str) -> Error {
     let inner = e.inner().to_string();
-    let message = inner.split(" at line").next().unwrap_or(&inner).to_owned();
+    let message = in_plain_words(inner.split(" at line").next().unwrap_or(&inner));
     Error::Invalid(vec![FieldError::new(format!("{path}{}", e.path()), message)])
 }
 

@@ -44,6 +44,7 @@ const NEEDS: &[(&str, &str, Needs)] = &[
     ("GET", "/api/webhook-sources", Admin),
     ("POST", "/api/webhook-sources", Admin),
     ("DELETE", "/api/webhook-sources/{id}", Admin),
+    ("GET", "/api/webhook-receivers", Admin),
     ("GET", "/api/integrations", Admin),
     ("POST", "/api/integrations", Admin),
     ("GET", "/api/integrations/{id}", Admin),

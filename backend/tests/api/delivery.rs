@@ -356,6 +356,21 @@ async fn the_test_endpoint_reports_each_integration(pool: PgPool) {
     assert_eq!(r.body[0]["outcome"], "sent");
     assert_eq!(r.body[1]["outcome"], "failed");
     assert!(r.body[1]["error"].as_str().unwrap().contains("no_service"));
+    // Test messages are counted like every other message, by kind.
+    let exposition = app.get("/metrics").await.text;
+    let counted = |outcome: &str| {
+        exposition
+            .lines()
+            .find(|l| {
+                l.starts_with("cicd_notifications_total{")
+                    && l.contains("kind=\"test\"")
+                    && l.contains(&format!("outcome=\"{outcome}\""))
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .map(str::to_owned)
+    };
+    assert_eq!(counted("sent").as_deref(), Some("1"), "{exposition}");
+    assert_eq!(counted("failed").as_deref(), Some("1"), "{exposition}");
     let one = app
         .post(
             "/api/alerts/test",

@@ -168,6 +168,7 @@ async fn unknown_api_paths_get_a_json_404_and_others_the_spa(pool: PgPool) {
     let r = app.get("/api/nope").await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(r.body["error"]["code"], "not_found");
+    assert_eq!(r.body["error"]["message"], "no API route /api/nope");
     let wrong_method = app
         .raw(
             axum::http::Method::GET,
@@ -178,6 +179,10 @@ async fn unknown_api_paths_get_a_json_404_and_others_the_spa(pool: PgPool) {
         .await;
     assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(wrong_method.body["error"]["code"], "method_not_allowed");
+    assert_eq!(
+        wrong_method.body["error"]["message"],
+        "/api/events does not accept GET"
+    );
     let page = app.get("/runs/123").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.text.contains("ci-cd-monitor"));
@@ -216,6 +221,40 @@ async fn unknown_api_paths_get_a_json_404_and_others_the_spa(pool: PgPool) {
     assert_eq!(missing.body["error"]["code"], "not_found");
     assert_eq!(missing.headers.get("cache-control"), None);
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_api_docs_are_served_at_api_docs_and_found_from_docs_and_swagger(pool: PgPool) {
+    let dir = std::env::temp_dir().join(format!("cicd-docs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("index.html"), "<!doctype html><title>app</title>").unwrap();
+    std::fs::write(dir.join("api-docs.html"), "<!doctype html><title>API</title>").unwrap();
+    let app = TestApp::with(pool.clone(), true, dir.clone()).await;
+    let docs = app.get("/api/docs").await;
+    assert_eq!(docs.status, StatusCode::OK);
+    assert_eq!(docs.text, "<!doctype html><title>API</title>");
+    assert_eq!(docs.headers["cache-control"], "no-cache");
+    let csp = docs.headers["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("img-src 'self' data:") && csp.contains("script-src 'self';"),
+        "{csp}"
+    );
+    for alias in ["/docs", "/swagger"] {
+        let r = app.get(alias).await;
+        assert_eq!(r.status, StatusCode::PERMANENT_REDIRECT, "{alias}");
+        assert_eq!(r.headers["location"], "/api/docs");
+    }
+    // Other paths under /api stay JSON 404s.
+    let nope = app.get("/api/docs/nope").await;
+    assert_eq!(nope.status, StatusCode::NOT_FOUND);
+    assert_eq!(nope.body["error"]["code"], "not_found");
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    // Not built: a JSON 404 that says so.
+    let unbuilt = TestApp::new(pool).await.get("/api/docs").await;
+    assert_eq!(unbuilt.status, StatusCode::NOT_FOUND);
+    let message = unbuilt.body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("not built"), "{message}");
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -129,6 +129,43 @@ async fn a_body_over_one_mebibyte_is_a_413(pool: PgPool) {
     let r = app.event(&big).await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(r.body["error"]["code"], "payload_too_large");
+    assert_eq!(
+        r.body["error"]["message"],
+        "the body is larger than this route accepts (1 MiB)"
+    );
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_array_sent_as_one_event_points_to_the_batch_route(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let r = app.event(&json!([event(json!({}))])).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    let message = r.body["error"]["details"][0]["message"].as_str().unwrap();
+    assert!(message.contains("POST /api/events/batch"), "{message}");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn refusals_name_what_is_expected_in_plain_words(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let message = |r: &crate::support::Reply| {
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        r.body["error"]["details"][0]["message"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let date = message(&app.event(&event(json!({"started_at": "27/08/2025 06:00"}))).await);
+    assert!(
+        date.contains("RFC 3339") && date.contains("2026-01-31T09:30:00Z"),
+        "{date}"
+    );
+    let number = message(&app.event(&event(json!({"duration_seconds": "fast"}))).await);
+    assert!(number.ends_with("expected a number"), "{number}");
+    // A query parameter, too (a 400: the query cannot be read).
+    let r = app.get("/api/runs?from=yesterday").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    let query = r.body["error"]["message"].as_str().unwrap();
+    assert!(query.contains("RFC 3339"), "{query}");
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -38,6 +38,10 @@ async fn a_batch_body_may_reach_ten_mebibytes_and_no_further(pool: PgPool) {
     let r = app.post("/api/events/batch", Some(&token), &json!(events)).await;
     assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", r.text);
     assert_eq!(r.body["error"]["code"], "payload_too_large");
+    assert_eq!(
+        r.body["error"]["message"],
+        "the body is larger than this route accepts (10 MiB)"
+    );
     assert_eq!(runs(&pool).await, 40, "nothing of the refused batch was written");
 }
 

@@ -1,5 +1,6 @@
 use axum::http::StatusCode;
 use chrono::{DateTime, TimeDelta, Utc};
+use cicd_monitor::dashboard;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
@@ -331,16 +332,16 @@ async fn a_zone_the_database_does_not_know_is_a_422_on_tz(pool: PgPool) {
         .execute(&pool)
         .await
         .unwrap_err();
-    let api = cicd_monitor::dashboard::zone_unknown_to_database(err, chrono_tz::Tz::UTC);
+    let e = dashboard::zone_unknown_to_database(err, chrono_tz::Tz::UTC);
     assert!(
-        matches!(&api, cicd_monitor::error::ApiError::Validation(f) if f.len() == 1 && f[0].field == "tz"),
-        "{api:?}"
+        matches!(&e, dashboard::Error::Invalid(f) if f.len() == 1 && f[0].field == "tz"),
+        "{e:?}"
     );
     // Any other database error stays what it was.
     let other = sqlx::query("select 1/0").execute(&pool).await.unwrap_err();
-    assert!(!matches!(
-        cicd_monitor::dashboard::zone_unknown_to_database(other, chrono_tz::Tz::UTC),
-        cicd_monitor::error::ApiError::Validation(_)
+    assert!(matches!(
+        dashboard::zone_unknown_to_database(other, chrono_tz::Tz::UTC),
+        dashboard::Error::Database(_)
     ));
 }
 

@@ -1,8 +1,9 @@
 //! `GET /api/stream`: runs and incident changes reach every replica's clients through PostgreSQL
 //! LISTEN/NOTIFY, within a second of their commit.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -30,6 +31,38 @@ struct Sse {
     event: String,
     data: String,
     retry: Option<String>,
+}
+
+/// Checks an event against the OpenAPI document's `StreamEvent`: its name is one of the union's, and
+/// its data is valid against the `contentSchema` that name's branch gives it (formats included).
+fn assert_documented(e: &Sse) {
+    static SCHEMAS: LazyLock<HashMap<String, jsonschema::Validator>> = LazyLock::new(|| {
+        let doc = serde_json::to_value(cicd_monitor::http::openapi::document()).unwrap();
+        let branches = doc["components"]["schemas"]["StreamEvent"]["oneOf"]
+            .as_array()
+            .unwrap();
+        branches
+            .iter()
+            .map(|branch| {
+                let name = branch["properties"]["event"]["enum"][0].as_str().unwrap();
+                // The document is the root, so that the data's `$ref`s to components resolve.
+                let mut root = json!({"components": doc["components"]});
+                root["$ref"] = branch["properties"]["data"]["contentSchema"]["$ref"].clone();
+                let validator = jsonschema::options()
+                    .should_validate_formats(true)
+                    .build(&root)
+                    .unwrap_or_else(|e| panic!("the {name} event's schema: {e}"));
+                (name.to_owned(), validator)
+            })
+            .collect()
+    });
+    let schema = SCHEMAS
+        .get(&e.event)
+        .unwrap_or_else(|| panic!("an event the document does not name: {e:?}"));
+    let data: Value = serde_json::from_str(&e.data).expect("an event's data is JSON");
+    if let Err(error) = schema.validate(&data) {
+        panic!("the {} event is not as documented: {error}\n{}", e.event, e.data);
+    }
 }
 
 /// The client end of a stream.
@@ -86,6 +119,7 @@ impl Stream {
                     fields += 1;
                 }
                 if fields > 0 {
+                    assert_documented(&e);
                     return Some(e);
                 }
             }
@@ -392,9 +426,30 @@ async fn a_client_that_falls_behind_is_told_to_resync(pool: PgPool) {
         json!({"live": false})
     );
     for i in 0..5 {
-        state
-            .live
-            .publish(LiveEvent::Run(format!("{{\"id\":\"r{i}\"}}").into()));
+        let now = Utc::now();
+        let run = cicd_monitor::domain::Run {
+            id: format!("r{i}"),
+            provider: "generic".into(),
+            workflow: "build".into(),
+            repo: "org/repo".into(),
+            branch: None,
+            commit_sha: None,
+            status: cicd_monitor::domain::RunStatus::Success,
+            attempt: 1,
+            run_key: None,
+            duration_seconds: Some(1.0),
+            queue_seconds: None,
+            queued_at: None,
+            started_at: Some(now),
+            finished_at: Some(now),
+            triggered_by: None,
+            url: None,
+            metadata: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let json = serde_json::to_string(&run).unwrap();
+        state.live.publish(LiveEvent::Run(json.into()));
     }
     assert_eq!(stream.expect("resync", SECOND).await, json!({"reason": "lagged"}));
     // What is still queued follows.

@@ -120,3 +120,27 @@ async fn token_use_is_recorded(pool: PgPool) {
     }
     panic!("last_used_at was never set");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_missing_a_malformed_and_an_unknown_token_each_say_what_is_wrong(pool: PgPool) {
+    let app = TestApp::with(pool, false, "/nonexistent".into()).await;
+    let message = |r: &crate::support::Reply| {
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+        assert_eq!(r.body["error"]["code"], "unauthorized");
+        r.body["error"]["message"].as_str().unwrap().to_owned()
+    };
+    let missing = message(&app.get_with("/api/runs", &[]).await);
+    let not_bearer = message(&app.get_with("/api/runs", &[("authorization", ADMIN)]).await);
+    let unknown = message(&app.get_as("/api/runs", "cicd_no-such-token").await);
+    assert!(missing.contains("Authorization: Bearer <token>"), "{missing}");
+    assert!(not_bearer.contains("must be `Bearer <token>`"), "{not_bearer}");
+    assert!(unknown.contains("unknown or has been revoked"), "{unknown}");
+
+    // With public reads, a header that is not a bearer token (a proxy's Basic credentials) is no
+    // reason to refuse a read.
+    let public = TestApp::new(app.pool.clone()).await;
+    let basic = public
+        .get_with("/api/runs", &[("authorization", "Basic dXNlcjpwYXNz")])
+        .await;
+    assert_eq!(basic.status, StatusCode::OK, "{}", basic.text);
+}

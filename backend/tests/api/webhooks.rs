@@ -653,3 +653,34 @@ async fn cdevents_arrive_in_every_cloudevents_mode(pool: PgPool) {
         .await;
     assert_eq!(not_json.status, StatusCode::BAD_REQUEST);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_receivers_list_every_providers_path_and_credential_without_secrets(pool: PgPool) {
+    let mut cfg = crate::support::config(true, "/nonexistent".into());
+    cfg.webhooks.gitlab_webhook_token = None;
+    let app = TestApp::with_config(pool, cfg).await;
+    assert_eq!(
+        app.get("/api/webhook-receivers").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let r = app.get_as("/api/webhook-receivers", ADMIN).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let by = |provider: &str| -> Value {
+        r.body
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["provider"] == provider)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {provider} in {}", r.text))
+    };
+    assert_eq!(r.body.as_array().unwrap().len(), 5);
+    let github = by("github");
+    assert_eq!(github["path"], "/api/webhooks/github");
+    assert_eq!(github["credential"], "shared_secret");
+    assert_eq!(github["environment_secret"], true);
+    assert_eq!(by("gitlab")["environment_secret"], false);
+    assert_eq!(by("jenkins")["credential"], "ingest_token");
+    assert_eq!(by("generic")["path"], "/api/events");
+    assert!(!r.text.contains(GITHUB_SECRET), "never a secret");
+}
