@@ -69,7 +69,7 @@ $(NODE_STAMP): frontend/package-lock.json
 # Rebuilt only when a source, the config or the lock file changed (tests excepted), so a warm
 # `make run` starts at once.
 FRONTEND_SRC   := $(shell find frontend/src frontend/public -type f -not -name '*.test.*' 2>/dev/null) \
-                  frontend/index.html frontend/vite.config.ts frontend/tsconfig.json frontend/package.json
+                  frontend/index.html frontend/api-docs.html frontend/vite.config.ts frontend/tsconfig.json frontend/package.json
 FRONTEND_STAMP := frontend/dist/index.html
 frontend: $(FRONTEND_STAMP)
 $(FRONTEND_STAMP): $(NODE_STAMP) $(FRONTEND_SRC)

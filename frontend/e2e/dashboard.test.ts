@@ -192,6 +192,27 @@ describe("dashboard", () => {
     expect(Math.abs(runs.x + runs.width - (alerts.x + alerts.width))).toBeLessThan(2);
   });
 
+  it("serves readable API docs at /api/docs, under their Content-Security-Policy and from the build alone", async () => {
+    const violations: string[] = [];
+    const elsewhere: string[] = [];
+    const page = await open("/api/docs", {
+      setup: (p) => {
+        p.on("console", (m) => {
+          if (/Content.Security.Policy/i.test(m.text())) violations.push(m.text());
+        });
+        p.on("request", (r) => {
+          if (!r.url().startsWith(server.url) && !r.url().startsWith("data:")) elsewhere.push(r.url());
+        });
+        return Promise.resolve();
+      },
+    });
+    await page.locator(".swagger-ui .opblock").first().waitFor();
+    expect(await page.locator(".swagger-ui .opblock").count()).toBeGreaterThan(20);
+    expect(await page.locator(".swagger-ui .info .title").textContent()).toContain("ci-cd-monitor");
+    expect(violations).toEqual([]);
+    expect(elsewhere).toEqual([]);
+  });
+
   it("shows the wall-TV layout at 1920 × 1080", async () => {
     const page = await open("/?range=24h", { width: 1920, height: 1080 });
     await page.locator("tr[data-run-id]").first().waitFor();
@@ -235,7 +256,8 @@ describe("dashboard", () => {
     const from = range.getByLabel(/^From/);
     const to = range.getByLabel(/^To/);
     const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
-    await from.fill(`${day(-3)}T06:00`);
+    // ISO 8601 with a space (what the inputs show) or a T.
+    await from.fill(`${day(-3)} 06:00`);
     await to.fill(`${day(-1)}T18:30`);
     await page.getByRole("button", { name: "Apply" }).click();
     await expect.poll(() => page.url()).toContain(`from=${day(-3)}T06%3A00%3A00.000Z`);
@@ -245,14 +267,14 @@ describe("dashboard", () => {
     await expect.poll(() => from.count()).toBe(0);
     await page.goBack();
     await expect.poll(() => page.url()).toContain("range=custom");
-    await expect.poll(() => from.inputValue()).toBe(`${day(-3)}T06:00`);
-    expect(await to.inputValue()).toBe(`${day(-1)}T18:30`);
+    await expect.poll(() => from.inputValue()).toBe(`${day(-3)} 06:00`);
+    expect(await to.inputValue()).toBe(`${day(-1)} 18:30`);
     expect(await page.getByRole("button", { name: "Custom", exact: true }).getAttribute("aria-pressed")).toBe("true");
     // The same window, in another zone: the inputs show its wall clock there.
     const zone = page.getByLabel("Time zone");
     await zone.focus();
     await zone.selectOption("Asia/Tokyo");
-    await expect.poll(() => from.inputValue()).toBe(`${day(-3)}T15:00`);
+    await expect.poll(() => from.inputValue()).toBe(`${day(-3)} 15:00`);
     expect(page.url()).toContain(`from=${day(-3)}T06%3A00%3A00.000Z`);
   });
 
@@ -445,8 +467,16 @@ describe("dashboard", () => {
     await shoot(page, "settings", { fullPage: true });
     await page.getByRole("button", { name: "Done" }).click();
     await expect.poll(() => secret.count()).toBe(0);
-    await expect.poll(() => page.locator("table").last().textContent()).toContain("e2e-created");
+    const tokens = page.locator("section", { has: page.getByRole("heading", { name: "API tokens" }) });
+    await expect.poll(() => tokens.locator("table").textContent()).toContain("e2e-created");
     expect(await page.content()).not.toContain(token);
+    // The audit log under Settings shows it at once, without the secret.
+    const audit = page.getByRole("table", { name: "Audit log" });
+    await expect.poll(() => audit.textContent()).toContain("token.created");
+    expect(await audit.textContent()).toContain("e2e-created");
+    // Webhook sources: the URL to paste into each CI system, on this server.
+    const receivers = page.getByRole("table", { name: "Receivers" });
+    await expect.poll(() => receivers.textContent()).toContain(`${server.url}/api/webhooks/github`);
 
     // Retention: both figures saved together; rollups kept for less time than runs is refused by the
     // form (the server would answer 422 too) and nothing changes.

@@ -1,11 +1,13 @@
 // The query cache and the first screen's requests, started before React and the app's modules are
 // evaluated: main.tsx imports this module first, so the requests run while the rest of the bundle
 // starts (the bundle's modules are evaluated in import order).
-import { QueryClient } from "@tanstack/react-query";
+import { MutationCache, QueryClient } from "@tanstack/react-query";
 import { ApiError } from "./api/client";
 import { prefetchFirstScreen } from "./api/hooks";
 
-export const client = new QueryClient({
+export const client: QueryClient = new QueryClient({
+  // Every change the page makes is an admin action the audit log records: it is read again.
+  mutationCache: new MutationCache({ onSuccess: () => client.invalidateQueries({ queryKey: ["audit"] }) }),
   defaultOptions: {
     queries: {
       staleTime: 15_000,

@@ -1,5 +1,6 @@
 // The query keys of every API resource, in one place: queries, mutations (their invalidations) and
 // the live stream all name the same cache entries.
+import type { AuditFilter } from "./audit";
 import type { metricsParams, runsParams } from "./params";
 
 export const keys = {
@@ -12,5 +13,8 @@ export const keys = {
   integrations: ["integrations"] as const,
   rules: ["rules"] as const,
   tokens: ["tokens"] as const,
+  receivers: ["receivers"] as const,
+  sources: ["sources"] as const,
+  audit: (f: AuditFilter) => ["audit", f] as const,
   settings: ["settings"] as const,
 };

@@ -388,7 +388,7 @@ export interface paths {
          *     - `resync` — `{"reason"}` (schema `Resync`): changes may have been missed; fetch everything
          *       again.
          *
-         *     A comment line (`: keep-alive`) comes every 15 s. Every replica sends every change, whichever
+         *     Each event is one of the schema `StreamEvent`. A comment line (`: keep-alive`) comes every 15 s. Every replica sends every change, whichever
          *     replica made it. `EventSource` cannot send an `Authorization` header: pass a read token as
          *     `?token=` instead (not needed when reads are public).
          */
@@ -431,6 +431,23 @@ export interface paths {
         post?: never;
         /** Revoke a token. */
         delete: operations["revoke"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/webhook-receivers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every provider's receiver: the URLs to paste into GitHub, GitLab, Jenkins or a CDEvents producer. */
+        get: operations["receivers"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -806,8 +823,8 @@ export interface components {
             /** @enum {string} */
             provider: "github" | "gitlab";
             /**
-             * @description The webhook secret (GitHub) or secret token (GitLab), at least 16 characters. Stored sealed,
-             *     never returned.
+             * @description The webhook secret (GitHub) or secret token (GitLab), at least 16 characters and no comma.
+             *     Stored sealed, never returned.
              * @example a-long-random-secret
              */
             secret: string;
@@ -824,6 +841,11 @@ export interface components {
             /** @description The token itself. It is shown this once and cannot be recovered. */
             token: string;
         };
+        /**
+         * @description How a provider's deliveries prove who sent them.
+         * @enum {string}
+         */
+        Credential: "ingest_token" | "shared_secret";
         /** @description The error body every route answers with. */
         ErrorBody: {
             error: components["schemas"]["ErrorDetail"];
@@ -1130,14 +1152,18 @@ export interface components {
             time_series: components["schemas"]["Point"][];
             window: components["schemas"]["Window"];
         };
+        /** @description Exactly one of `until` and `for`. */
         MuteBody: {
-            /** @description …or for this long (`30m`, `4h`, `1d`). */
-            for?: string | null;
+            for?: null;
             /**
              * Format: date-time
-             * @description Mute until this instant…
+             * @description Mute until this instant.
              */
-            until?: string | null;
+            until: string;
+        } | {
+            /** @description Mute for this long from now: `30m`, `4h`, `1d12h`. */
+            for: string;
+            until?: null;
         };
         /**
          * @description What an event did to the stored run.
@@ -1201,11 +1227,32 @@ export interface components {
             /** Format: date-time */
             timestamp: string;
         };
+        /**
+         * @description A CI system with a receiver of its own. A run's `provider` is one of these names, or, through
+         *     the generic API, whatever its sender calls itself.
+         * @enum {string}
+         */
+        Provider: "generic" | "github" | "gitlab" | "jenkins" | "cdevents";
         Ready: {
             database: boolean;
             migrations: boolean;
             /** @example ready */
             status: string;
+        };
+        /** @description Where a provider's deliveries go, and how they prove who sent them. */
+        Receiver: {
+            credential: components["schemas"]["Credential"];
+            /**
+             * @description Whether the environment holds a secret for it (`GITHUB_WEBHOOK_SECRET`,
+             *     `GITLAB_WEBHOOK_TOKEN`); the stored ones are `GET /api/webhook-sources`.
+             */
+            environment_secret: boolean;
+            /**
+             * @description The path to give the CI system, after this server's address.
+             * @example /api/webhooks/github
+             */
+            path: string;
+            provider: components["schemas"]["Provider"];
         };
         /** @description Clients should fetch everything they show again: changes may have been missed. */
         Resync: {
@@ -1352,6 +1399,26 @@ export interface components {
             /** Format: date-time */
             started_at?: string | null;
             status: components["schemas"]["RunStatus"];
+        };
+        /** @description One server-sent event of `GET /api/stream`. */
+        StreamEvent: {
+            data: string;
+            /** @enum {string} */
+            event: "hello";
+            /** @enum {integer} */
+            retry: 3000;
+        } | {
+            data: string;
+            /** @enum {string} */
+            event: "run";
+        } | {
+            data: string;
+            /** @enum {string} */
+            event: "incident";
+        } | {
+            data: string;
+            /** @enum {string} */
+            event: "resync";
         };
         Summary: components["schemas"]["PeriodStats"] & {
             /**
@@ -2014,8 +2081,8 @@ export interface operations {
     list_alerts: {
         parameters: {
             query?: {
-                /** @description `active` (pending and firing, the default), `firing`, `pending`, `resolved` or `all`. */
-                state?: string;
+                /** @description Which incidents (default `active`). */
+                state?: "active" | "firing" | "pending" | "resolved" | "all";
                 rule_id?: number;
                 /** @description At most this many, newest first (default 100, at most 500). */
                 limit?: number;
@@ -2360,7 +2427,7 @@ export interface operations {
                 to?: string;
                 /** @description Page size (default 50, at most 500). */
                 limit?: number;
-                /** @description `next_cursor` of the previous page. */
+                /** @description `next_cursor` of the previous page (another string is a 400). */
                 cursor?: string;
             };
             header?: never;
@@ -2397,6 +2464,15 @@ export interface operations {
             };
             /** @description The token's scope does not allow this route */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `limit` out of range */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3403,7 +3479,10 @@ export interface operations {
                 sort?: "newest" | "oldest" | "slowest" | "fastest";
                 /** @description Page size (default 50, at most 500). */
                 limit?: number;
-                /** @description `next_cursor` of the previous page, with the same `sort` (a cursor of another sort is a 400). */
+                /**
+                 * @description `next_cursor` of the previous page, with the same `sort` (another string, or a cursor of
+                 *     another sort, is a 400).
+                 */
                 cursor?: string;
             };
             header?: never;
@@ -3708,7 +3787,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": components["schemas"]["StreamEvent"];
                 };
             };
             /** @description A parameter or the body cannot be read */
@@ -3941,6 +4020,63 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests: failed authentications from this address, or a sender over the ingest rate; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    receivers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Receiver"][];
+                };
+            };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's scope does not allow this route */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -46,10 +46,10 @@ const input = (label: RegExp) => screen.getByLabelText<HTMLInputElement>(label);
 describe("custom range", () => {
   it("shows and reads the window in the chosen time zone", () => {
     const { onView } = setup(custom, "Europe/Berlin");
-    expect(input(/^From/).value).toBe("2026-11-01T09:00");
-    expect(input(/^To/).value).toBe("2026-11-02T09:00");
+    expect(input(/^From/).value).toBe("2026-11-01 09:00");
+    expect(input(/^To/).value).toBe("2026-11-02 09:00");
     expect(screen.getByLabelText(/^From/).closest("label")!.textContent).toContain("Europe/Berlin");
-    fireEvent.change(input(/^From/), { target: { value: "2026-11-01T00:00" } });
+    fireEvent.change(input(/^From/), { target: { value: "2026-11-01 00:00" } });
     fireEvent.click(screen.getByRole("button", { name: "Apply" }));
     expect(onView).toHaveBeenCalledWith({
       range: "custom",
@@ -61,12 +61,12 @@ describe("custom range", () => {
 
   it("comes from the URL: back/forward and another zone reset the inputs", () => {
     const { rerender } = setup(custom, "UTC");
-    expect(input(/^From/).value).toBe("2026-11-01T08:00");
+    expect(input(/^From/).value).toBe("2026-11-01 08:00");
     fireEvent.change(input(/^From/), { target: { value: "2026-10-30T00:00" } });
     act(() => rerender({ ...custom, from: "2026-10-01T00:00:00.000Z" }, "UTC"));
-    expect(input(/^From/).value).toBe("2026-10-01T00:00");
+    expect(input(/^From/).value).toBe("2026-10-01 00:00");
     act(() => rerender({ ...custom, from: "2026-10-01T00:00:00.000Z" }, "America/New_York"));
-    expect(input(/^From/).value).toBe("2026-09-30T20:00");
+    expect(input(/^From/).value).toBe("2026-09-30 20:00");
     act(() => rerender({ page: "dashboard", range: "24h", sort: "newest" }, "UTC"));
     expect(screen.queryByLabelText(/^From/)).toBeNull();
     expect(screen.getByRole("button", { name: "24 h" }).getAttribute("aria-pressed")).toBe("true");
@@ -84,5 +84,9 @@ describe("custom range", () => {
     fireEvent.change(input(/^To/), { target: { value: "2026-10-01T00:00" } });
     expect(apply.disabled).toBe(true);
     expect(screen.getByRole("alert").textContent).toContain("must be before");
+    // ISO 8601 whatever the locale: a US-style date is refused with the format to use.
+    fireEvent.change(input(/^To/), { target: { value: "11/02/2026 09:00 AM" } });
+    expect(apply.disabled).toBe(true);
+    expect(screen.getByRole("alert").textContent).toContain("YYYY-MM-DD HH:MM");
   });
 });

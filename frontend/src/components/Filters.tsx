@@ -14,20 +14,52 @@ const RANGES: [Range, string][] = [
   ["custom", "Custom"],
 ];
 
+/** How the custom window's inputs write a time: ISO 8601, the same in every locale. */
+const ISO_HINT = "YYYY-MM-DD HH:MM";
+
+/** A datetime-local value (`2026-11-01T09:00`) as the inputs show it (`2026-11-01 09:00`). */
+const shown = (value: string) => value.replace("T", " ");
+
 /**
- * The custom window's inputs: wall-clock times in the page's time zone. Their drafts start from the
+ * The custom window's inputs: wall-clock times in the page's time zone, written in ISO 8601
+ * (`2026-11-01 09:00`, or with a `T`) whatever the browser's locale. Their drafts start from the
  * URL's window and start over whenever it changes (back/forward, another zone), so the URL stays the
  * one source of truth.
  */
 function CustomRange({ view, onView }: { view: View; onView: (patch: Partial<View>) => void }) {
   const zone = useZone();
-  const [from, setFrom] = useState(toZonedInput(view.from, zone));
-  const [to, setTo] = useState(toZonedInput(view.to, zone));
-  const fromIso = fromZonedInput(from, zone);
-  const toIso = fromZonedInput(to, zone);
+  const [from, setFrom] = useState(shown(toZonedInput(view.from, zone)));
+  const [to, setTo] = useState(shown(toZonedInput(view.to, zone)));
+  const read = (text: string) => fromZonedInput(text.trim().replace(/\s+/, "T"), zone);
+  const fromIso = read(from);
+  const toIso = read(to);
   const valid = !!fromIso && !!toIso && fromIso < toIso;
   const unchanged = fromIso === view.from && toIso === view.to;
   const zoneName = zone === LOCAL ? `local, ${browserZone()}` : zone;
+  const problem =
+    !from || !to
+      ? null
+      : !fromIso || !toIso
+        ? `Write times as ${ISO_HINT}.`
+        : !valid
+          ? "“From” must be before “To”."
+          : null;
+  const field = (label: string, value: string, set: (v: string) => void) => (
+    <label className="field">
+      <span>
+        {label} <span className="zone-hint">({zoneName})</span>
+      </span>
+      <input
+        type="text"
+        inputMode="numeric"
+        spellCheck={false}
+        placeholder={ISO_HINT}
+        title={`ISO 8601: ${ISO_HINT}`}
+        value={value}
+        onChange={(e) => set(e.target.value)}
+      />
+    </label>
+  );
   return (
     <form
       className="row custom-range"
@@ -37,24 +69,14 @@ function CustomRange({ view, onView }: { view: View; onView: (patch: Partial<Vie
         if (valid) onView({ range: "custom", from: fromIso, to: toIso, group: undefined });
       }}
     >
-      <label className="field">
-        <span>
-          From <span className="zone-hint">({zoneName})</span>
-        </span>
-        <input type="datetime-local" value={from} max={to || undefined} onChange={(e) => setFrom(e.target.value)} />
-      </label>
-      <label className="field">
-        <span>
-          To <span className="zone-hint">({zoneName})</span>
-        </span>
-        <input type="datetime-local" value={to} min={from || undefined} onChange={(e) => setTo(e.target.value)} />
-      </label>
+      {field("From", from, setFrom)}
+      {field("To", to, setTo)}
       <button type="submit" className="btn" disabled={!valid || unchanged}>
         Apply
       </button>
-      {from && to && !valid && (
+      {problem && (
         <span className="field-error" role="alert">
-          “From” must be before “To”.
+          {problem}
         </span>
       )}
     </form>

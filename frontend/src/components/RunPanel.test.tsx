@@ -154,6 +154,21 @@ describe("run panel", () => {
     expect(full.open).toBe(false);
     expect(JSON.parse(full.querySelector("pre")!.textContent)).toEqual(detail);
     expect(screen.getByTestId<HTMLDetailsElement>("raw-json").open).toBe(false);
+    expect(screen.queryByTestId("meta-fields")).toBeNull();
+  });
+
+  it("shows a generic run's meta as fields, and a webhook run's payload only raw", async () => {
+    const generic = { ...detail, provider: "generic", metadata: { runner: "ubuntu-latest", shards: [1, 2] } };
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(() =>
+        Promise.resolve(new Response(JSON.stringify(generic), { headers: { "Content-Type": "application/json" } })),
+      ),
+    );
+    mount();
+    const meta = await screen.findByTestId("meta-fields");
+    expect(within(meta).getByText("runner").nextElementSibling!.textContent).toBe("ubuntu-latest");
+    expect(within(meta).getByText("shards").nextElementSibling!.textContent).toBe("[1,2]");
   });
 
   it("opens with the raw payload expanded from the table's Raw action", async () => {

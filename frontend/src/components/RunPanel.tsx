@@ -126,6 +126,34 @@ function Fields<T>({
   );
 }
 
+/** Runs the webhook receivers record keep the provider's payload as metadata; the others, the
+ * generic event's `meta`. */
+const WEBHOOK_PROVIDERS = new Set(["github", "gitlab", "jenkins", "cdevents"]);
+const MAX_META_FIELDS = 30;
+
+/** A generic event's `meta`, key by key: values as text, objects and arrays as compact JSON. */
+function MetaFields({ meta }: { meta: Record<string, unknown> }) {
+  const entries = Object.entries(meta);
+  return (
+    <section aria-labelledby="panel-meta">
+      <h3 id="panel-meta">Metadata</h3>
+      <dl className="fields" data-testid="meta-fields">
+        {entries.slice(0, MAX_META_FIELDS).map(([key, value]) => (
+          <div key={key} className="field-row">
+            <dt>{key}</dt>
+            <dd className={typeof value === "object" && value !== null ? "mono" : undefined}>
+              {typeof value === "string" ? value : JSON.stringify(value)}
+            </dd>
+          </div>
+        ))}
+      </dl>
+      {entries.length > MAX_META_FIELDS && (
+        <p className="muted small">and {entries.length - MAX_META_FIELDS} more in the raw payload</p>
+      )}
+    </section>
+  );
+}
+
 function JsonBlock({
   title,
   json,
@@ -220,9 +248,14 @@ function RunBody({ id, showRaw, onOpen }: { id: string; showRaw: boolean; onOpen
   if (run.isError) return <ErrorBox error={run.error} retry={() => void run.refetch()} />;
   const r = run.data;
   const raw = r.metadata != null ? JSON.stringify(r.metadata, null, 2) : null;
+  const meta =
+    r.metadata && typeof r.metadata === "object" && !Array.isArray(r.metadata) && !WEBHOOK_PROVIDERS.has(r.provider)
+      ? (r.metadata as Record<string, unknown>)
+      : null;
   return (
     <>
       <Fields fields={RUN_FIELDS} value={r} zone={zone} />
+      {meta && Object.keys(meta).length > 0 && <MetaFields meta={meta} />}
       {r.attempts.length > 1 && (
         <section aria-labelledby="panel-attempts">
           <h3 id="panel-attempts">Attempts</h3>

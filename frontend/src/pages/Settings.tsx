@@ -1,7 +1,9 @@
-// Settings: integrations, alert rules, API tokens and retention. Changing them needs an admin token.
+// Settings: integrations, alert rules, API tokens, webhook sources, retention and the audit log. Changing them needs an admin token.
+import { AuditLog } from "./settings/AuditLog";
 import { Integrations } from "./settings/Integrations";
 import { Retention } from "./settings/Retention";
 import { Rules } from "./settings/Rules";
+import { Sources } from "./settings/Sources";
 import { Tokens } from "./settings/Tokens";
 
 export function Settings() {
@@ -10,7 +12,9 @@ export function Settings() {
       <Integrations />
       <Rules />
       <Tokens />
+      <Sources />
       <Retention />
+      <AuditLog />
     </div>
   );
 }
