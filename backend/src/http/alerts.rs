@@ -123,9 +123,8 @@ fn audited<'a>(action: &'a str, incident: &'a Incident, until: Option<DateTime<U
     Action::new(action, "incident", incident.id, &incident.rule_name).detail(detail)
 }
 
-/// A mute's body: `until` an instant or `for` a while, exactly one of them (the document says so
-/// with [`mute_body_schema`]).
-#[derive(Debug, Deserialize, ToSchema)]
+/// A mute's body: `until` an instant or `for` a while, exactly one of them (its schema says so).
+#[derive(Debug, Deserialize)]
 pub struct MuteBody {
     pub until: Option<DateTime<Utc>>,
     #[serde(rename = "for")]
@@ -161,8 +160,16 @@ fn mute_for(text: &str) -> Option<chrono::TimeDelta> {
     (parts > 0 && digits == 0).then(|| chrono::TimeDelta::seconds(secs))
 }
 
-/// The schema of [`MuteBody`]: one branch with `until`, one with `for`.
-pub fn mute_body_schema() -> utoipa::openapi::Schema {
+impl ToSchema for MuteBody {}
+
+/// One branch with `until`, one with `for`.
+impl utoipa::PartialSchema for MuteBody {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        mute_body_schema().into()
+    }
+}
+
+fn mute_body_schema() -> utoipa::openapi::Schema {
     use utoipa::openapi::schema::{KnownFormat, SchemaFormat};
     use utoipa::openapi::{ObjectBuilder, OneOfBuilder, Type};
     let branch = |given: &str, other: &str, schema: ObjectBuilder| {

@@ -149,36 +149,14 @@ fn error_response(description: &str, retry_after: bool) -> utoipa::openapi::Resp
     response.build()
 }
 
-/// Schemas a derive cannot write. The `AlertRule` and `Integration` specs are the custom resources'
-/// types (schemars, shared with the operator); their JSON Schema becomes the components
-/// `AlertRuleSpec` and `IntegrationSpec`, so a rule means the same thing from YAML, from the UI and
-/// from generated clients. A mute's body takes one of two fields. The live stream's events are
-/// one schema each, and the stream's response names their union (one event per item, as
-/// OpenAPI 3.2's `itemSchema` would).
-struct OwnSchemas;
+/// The `AlertRule` and `Integration` specs are the custom resources' types (schemars, shared with
+/// the operator); their JSON Schema becomes the components `AlertRuleSpec` and `IntegrationSpec`,
+/// so a rule means the same thing from YAML, from the UI and from generated clients.
+struct CrdSpecs;
 
-impl Modify for OwnSchemas {
+impl Modify for CrdSpecs {
     fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
         let components = api.components.get_or_insert_with(Default::default);
-        components
-            .schemas
-            .insert("MuteBody".into(), super::alerts::mute_body_schema().into());
-        components
-            .schemas
-            .insert("StreamEvent".into(), super::stream::event_schema().into());
-        let stream = api
-            .paths
-            .paths
-            .get_mut("/api/stream")
-            .and_then(|item| item.get.as_mut());
-        let events = stream
-            .and_then(|op| op.responses.responses.get_mut("200"))
-            .and_then(|r| match r {
-                RefOr::T(response) => response.content.get_mut("text/event-stream"),
-                RefOr::Ref(_) => None,
-            })
-            .expect("GET /api/stream answers text/event-stream");
-        events.schema = Some(Ref::from_schema_name("StreamEvent").into());
         components
             .schemas
             .insert("AlertRuleSpec".into(), crd_schema::<AlertRuleSpec>());
@@ -289,7 +267,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         &BearerAuth,
         &AuthResponses,
         &UniqueOperationIds,
-        &OwnSchemas,
+        &CrdSpecs,
         &BadRequests,
         &RateLimited,
     ];

@@ -57,10 +57,20 @@ pub struct Resync {
     pub reason: &'static str,
 }
 
-/// The schema of one event of the stream (the component `StreamEvent`, which the stream's response
-/// names as the schema of each event, as OpenAPI 3.1 tools read it): its name, and its `data` line,
-/// a JSON document whose schema (`contentSchema`) depends on the name.
-pub fn event_schema() -> utoipa::openapi::Schema {
+/// One event of the stream, as the document describes it (the component `StreamEvent`, which the
+/// stream's response names as the schema of each event, as OpenAPI 3.1 tools read it): its name,
+/// and its `data` line, a JSON document whose schema (`contentSchema`) depends on the name.
+pub struct StreamEvent;
+
+impl utoipa::ToSchema for StreamEvent {}
+
+impl utoipa::PartialSchema for StreamEvent {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        event_schema().into()
+    }
+}
+
+fn event_schema() -> utoipa::openapi::Schema {
     use utoipa::openapi::extensions::Extensions;
     use utoipa::openapi::{ObjectBuilder, OneOfBuilder, Type};
     let event = |name: &str, data: &str, what: &str| {
@@ -143,7 +153,7 @@ pub fn event_schema() -> utoipa::openapi::Schema {
 #[utoipa::path(get, path = "/stream", tag = "stream", params(StreamParams),
     responses(
         (status = 200, description = "An endless stream of `hello`, `run`, `incident` and `resync` events",
-         content_type = "text/event-stream", body = String)),
+         content_type = "text/event-stream", body = StreamEvent)),
     security((), ("bearer" = ["read"])))]
 async fn stream(
     State(state): State<AppState>,
