@@ -18,8 +18,8 @@ use crate::db::rollups::{self, Sample, ScopeKey};
 use crate::db::runs::{self, RunFilter};
 use crate::domain::histogram::quantile;
 use crate::domain::rollup::{hour_of, Counters, Scope};
+use crate::domain::FieldError;
 use crate::domain::{Run, RunStatus};
-use crate::error::FieldError;
 
 const DEFAULT_WINDOW_DAYS: i64 = 7;
 use crate::domain::limits::{MAX_PAGE, MAX_WINDOW_DAYS};

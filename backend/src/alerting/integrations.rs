@@ -13,7 +13,7 @@ use crate::auth::Principal;
 use crate::crypto::SecretBox;
 use crate::db::integrations::{self as db, IntegrationRow, NewIntegration};
 use crate::domain::owner::{K8sRef, Owner, Ownership};
-use crate::error::FieldError;
+use crate::domain::FieldError;
 
 /// The secrets an integration keeps sealed.
 #[derive(Debug, Serialize, Deserialize)]

@@ -14,7 +14,7 @@ use sqlx::{PgConnection, PgPool};
 use crate::auth::Principal;
 use crate::db::audit::{self, Action};
 use crate::domain::owner::{K8sRef, Owner, Ownership};
-use crate::error::FieldError;
+use crate::domain::FieldError;
 
 /// Why a change to an owned resource (or its preparation) failed.
 #[derive(Debug, thiserror::Error)]

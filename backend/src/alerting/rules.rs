@@ -9,7 +9,7 @@ use crate::auth::Principal;
 use crate::db::integrations;
 use crate::db::rules::{self as db, RuleRow};
 use crate::domain::owner::{K8sRef, Owner, Ownership};
-use crate::error::FieldError;
+use crate::domain::FieldError;
 
 /// A validated rule to store.
 pub struct Prepared {

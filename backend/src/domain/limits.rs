@@ -41,12 +41,12 @@ pub const MAX_PAGE: i64 = 500;
 /// A 422 detail for each filter parameter longer than [`MAX_NAME`] (no stored value can match it).
 pub fn filter_errors<'a>(
     filters: impl IntoIterator<Item = (&'a str, &'a Option<String>)>,
-) -> Vec<crate::error::FieldError> {
+) -> Vec<crate::domain::FieldError> {
     filters
         .into_iter()
         .filter(|(_, v)| v.as_ref().is_some_and(|v| v.chars().count() > MAX_NAME))
         .map(|(name, _)| {
-            crate::error::FieldError::new(name, format!("must be at most {MAX_NAME} characters"))
+            crate::domain::FieldError::new(name, format!("must be at most {MAX_NAME} characters"))
         })
         .collect()
 }

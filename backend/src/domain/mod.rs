@@ -2,6 +2,7 @@
 //! who owns a rule or integration, who may do what, and what a notification says.
 
 pub mod access;
+pub mod field_error;
 pub mod histogram;
 pub mod job;
 pub mod limits;
@@ -13,6 +14,7 @@ pub mod rollup;
 pub mod run;
 pub mod settings;
 
+pub use field_error::FieldError;
 pub use job::{Job, JobEvent, Step};
 pub use merge::{merge, Outcome};
 pub use provider::Provider;

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::error::FieldError;
+use crate::domain::FieldError;
 
 /// Allowed `retention_days` and `rollup_retention_days`.
 pub const RETENTION_DAYS: std::ops::RangeInclusive<i64> = 1..=3650;

@@ -4,12 +4,12 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
+use crate::domain::field_error::{in_plain_words, FieldError};
 use crate::domain::limits::{
     self, MAX_JSON_DEPTH, MAX_META_BYTES, MAX_META_KEY, MAX_META_KEYS, MAX_NAME, MAX_URL,
 };
 use crate::domain::Provider;
 use crate::domain::{RunEvent, RunStatus};
-use crate::error::{in_plain_words, FieldError};
 use crate::ingest::{check_depth, Malformed};
 
 /// A run event in the generic format. Unknown fields are ignored.

@@ -3,15 +3,9 @@ import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { useAuth } from "./auth";
 import { api, call } from "./client";
 import { keys } from "./keys";
+import type { AuditFilter } from "./params";
 
 const ADMIN = "The audit log needs an admin token.";
-
-export interface AuditFilter {
-  target_kind?: string;
-  action?: string;
-  /** `next_cursor` of the page before; absent for the newest page. */
-  cursor?: string;
-}
 
 export function useAudit(filter: AuditFilter) {
   const { withToken } = useAuth();

@@ -1,7 +1,6 @@
 // The query keys of every API resource, in one place: queries, mutations (their invalidations) and
 // the live stream all name the same cache entries.
-import type { AuditFilter } from "./audit";
-import type { metricsParams, runsParams } from "./params";
+import type { AuditFilter, metricsParams, runsParams } from "./params";
 
 export const keys = {
   config: ["config"] as const,

@@ -35,3 +35,11 @@ export function runsParams(view: View, now = new Date()) {
     ...(view.status ? { status: view.status } : {}),
   };
 }
+
+/** The audit log's filters and page. */
+export interface AuditFilter {
+  target_kind?: string;
+  action?: string;
+  /** `next_cursor` of the page before; absent for the newest page. */
+  cursor?: string;
+}

@@ -1,7 +1,8 @@
 // The audit log: who did what to which setting, newest first, filtered by kind of target and
 // action, a page of 25 at a time.
 import { useState } from "react";
-import { useAudit, type AuditFilter } from "../../api/audit";
+import { useAudit } from "../../api/audit";
+import type { AuditFilter } from "../../api/params";
 import { ErrorBox, Skeleton } from "../../components/common";
 import { formatTime } from "../../lib/format";
 import { useZone } from "../../lib/prefs";
