@@ -8,7 +8,8 @@ use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-pub use crate::domain::field_error::{in_plain_words, FieldError};
+use crate::domain::field_error::in_plain_words;
+pub use crate::domain::field_error::FieldError;
 
 /// The error body every route answers with.
 #[derive(Debug, Serialize, ToSchema)]
