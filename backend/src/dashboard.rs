@@ -374,15 +374,15 @@ pub struct MetricsQuery {
 
 impl MetricsQuery {
     /// Checks `params`, whose window defaults to the 7 days before `now`.
-    pub fn parse(params: &MetricsParams, now: DateTime<Utc>) -> Result<Self, Vec<FieldError>> {
-        let invalid = |field: &str, message: String| vec![FieldError::new(field, message)];
+    pub fn parse(params: &MetricsParams, now: DateTime<Utc>) -> Result<Self, Error> {
+        let invalid = |field: &str, message: String| Error::Invalid(vec![FieldError::new(field, message)]);
         let too_long = crate::domain::limits::filter_errors([
             ("repo", &params.repo),
             ("workflow", &params.workflow),
             ("branch", &params.branch),
         ]);
         if !too_long.is_empty() {
-            return Err(too_long);
+            return Err(Error::Invalid(too_long));
         }
         let tz: Tz = match params.tz.as_deref().map(str::trim).filter(|z| !z.is_empty()) {
             None => Tz::UTC,

@@ -8,7 +8,7 @@ use utoipa_axum::routes;
 use super::extract::Query;
 use super::{AppState, ReadAuth};
 use crate::dashboard::{self, MetricsParams, MetricsQuery, MetricsResponse};
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiResult, ErrorBody};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(metrics))
@@ -28,6 +28,6 @@ async fn metrics(
     Query(params): Query<MetricsParams>,
 ) -> ApiResult<Json<MetricsResponse>> {
     let now = chrono::Utc::now();
-    let query = MetricsQuery::parse(&params, now).map_err(ApiError::Validation)?;
+    let query = MetricsQuery::parse(&params, now)?;
     Ok(Json(dashboard::metrics(&state.pool, &query, now).await?))
 }

@@ -47,22 +47,18 @@ pub fn service(dir: &Path) -> MethodRouter<AppState> {
     }
 }
 
-/// The policy of the API documentation page: the dashboard's, with `data:` images, which Swagger
-/// UI's stylesheet uses for its icons.
-const DOCS_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-     font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; \
-     frame-ancestors 'none'";
-
 /// `GET /api/docs`: readable, interactive API documentation (Swagger UI, bundled into the build
 /// as `api-docs.html`) of `/api/openapi.json`; a JSON 404 that says so when it is not built.
 pub fn api_docs(dir: &Path) -> MethodRouter<AppState> {
     let page = dir.join("api-docs.html");
     if page.is_file() {
         let page = ServeFile::new(page).precompressed_br().precompressed_gzip();
+        // The dashboard's policy, with `data:` images: Swagger UI's stylesheet draws its icons so.
+        let policy = super::headers::CSP.replace("img-src 'self';", "img-src 'self' data:;");
         axum::routing::get_service(page)
             .layer(SetResponseHeaderLayer::overriding(
                 header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(DOCS_CSP),
+                HeaderValue::from_str(&policy).expect("a valid header value"),
             ))
             .layer(middleware::from_fn(caching))
     } else {
