@@ -63,6 +63,17 @@ pub struct Config {
     /// `retention_days` and `rollup_retention_days`); 0 turns retention off on this replica.
     #[arg(long, env = "CICD_RETENTION_INTERVAL", default_value_t = 3600)]
     pub retention_interval: u64,
+    /// Hours after which a job still reported queued or running is taken for lost: it leaves the
+    /// runners' live counts and is reported as stale.
+    #[arg(long, env = "CICD_STALE_JOB_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=8760))]
+    pub stale_job_hours: u32,
+    /// The initial price table, as JSON (`{"ubuntu-latest": 0.008}`): stored in the settings at
+    /// start when none is stored yet (the settings then win).
+    #[arg(long, env = "CICD_RUNNER_PRICES")]
+    pub runner_prices: Option<String>,
+    /// The initial currency of the price table, with the same rule.
+    #[arg(long, env = "CICD_CURRENCY")]
+    pub currency: Option<String>,
     /// Log format.
     #[arg(long, env = "CICD_LOG_FORMAT", value_enum, default_value = "pretty")]
     pub log_format: LogFormat,
@@ -94,6 +105,9 @@ impl Config {
             slack_webhook_url: None,
             alert_tick: 15,
             retention_interval: 0,
+            stale_job_hours: 24,
+            runner_prices: None,
+            currency: None,
             log_format: LogFormat::Pretty,
         }
     }

@@ -44,7 +44,7 @@ impl Grain {
 
     /// Start of the period that contains `t`: the UTC hour, or the day or week (from Monday)
     /// beginning at local midnight in `tz`.
-    fn start_of(self, t: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
+    pub fn start_of(self, t: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
         let date = t.with_timezone(&tz).date_naive();
         match self {
             Grain::Hour => hour_of(t),
@@ -58,7 +58,7 @@ impl Grain {
 
     /// Start of the period after the one starting at `start` (days are 23 to 25 hours long
     /// where the clocks change).
-    fn next(self, start: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
+    pub fn next(self, start: DateTime<Utc>, tz: Tz) -> DateTime<Utc> {
         match self {
             Grain::Hour => start + TimeDelta::hours(1),
             Grain::Day | Grain::Week => self.start_of(start + self.step() + TimeDelta::hours(12), tz),
@@ -73,7 +73,7 @@ impl Grain {
         }
     }
 
-    fn auto(span: TimeDelta) -> Self {
+    pub fn auto(span: TimeDelta) -> Self {
         if span <= TimeDelta::days(2) {
             Grain::Hour
         } else if span <= TimeDelta::days(90) {
@@ -237,7 +237,7 @@ impl Acc {
     }
 }
 
-fn non_empty(v: &Option<String>) -> Option<String> {
+pub fn non_empty(v: &Option<String>) -> Option<String> {
     v.as_ref().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
@@ -356,6 +356,53 @@ pub fn zone_unknown_to_database(e: sqlx::Error, tz: Tz) -> Error {
     }
 }
 
+/// A window of whole hours and the zone its days start in.
+#[derive(Debug, Clone, Copy)]
+pub struct TimeWindow {
+    pub tz: Tz,
+    /// The window's first hour.
+    pub from: DateTime<Utc>,
+    /// The hour after the window's last one.
+    pub to: DateTime<Utc>,
+}
+
+impl TimeWindow {
+    /// Checks a window's parameters; the window defaults to the 7 days before `now`.
+    pub fn parse(
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        tz: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Self, Error> {
+        let invalid = |field: &str, message: String| Error::Invalid(vec![FieldError::new(field, message)]);
+        let tz: Tz = match tz.map(str::trim).filter(|z| !z.is_empty()) {
+            None => Tz::UTC,
+            Some(name) => name.parse().map_err(|_| {
+                invalid(
+                    "tz",
+                    "must be an IANA time zone such as Europe/Paris or UTC".into(),
+                )
+            })?,
+        };
+        let to = to.unwrap_or(now);
+        let from = from.unwrap_or(to - TimeDelta::days(DEFAULT_WINDOW_DAYS));
+        if from >= to {
+            return Err(invalid("from", "must be before to".into()));
+        }
+        if to - from > TimeDelta::days(MAX_WINDOW_DAYS) {
+            return Err(invalid(
+                "from",
+                format!("the window may span at most {MAX_WINDOW_DAYS} days"),
+            ));
+        }
+        Ok(TimeWindow {
+            tz,
+            from: hour_of(from),
+            to: ceil_hour(to),
+        })
+    }
+}
+
 /// A [`MetricsParams`] read and checked: the window in whole hours, its grain and zone, the filters.
 #[derive(Debug, Clone)]
 pub struct MetricsQuery {
@@ -384,27 +431,8 @@ impl MetricsQuery {
         if !too_long.is_empty() {
             return Err(Error::Invalid(too_long));
         }
-        let tz: Tz = match params.tz.as_deref().map(str::trim).filter(|z| !z.is_empty()) {
-            None => Tz::UTC,
-            Some(name) => name.parse().map_err(|_| {
-                invalid(
-                    "tz",
-                    "must be an IANA time zone such as Europe/Paris or UTC".into(),
-                )
-            })?,
-        };
-        let to = params.to.unwrap_or(now);
-        let from = params.from.unwrap_or(to - TimeDelta::days(DEFAULT_WINDOW_DAYS));
-        if from >= to {
-            return Err(invalid("from", "must be before to".into()));
-        }
-        if to - from > TimeDelta::days(MAX_WINDOW_DAYS) {
-            return Err(invalid(
-                "from",
-                format!("the window may span at most {MAX_WINDOW_DAYS} days"),
-            ));
-        }
-        let (from, to) = (hour_of(from), ceil_hour(to));
+        let TimeWindow { tz, from, to } =
+            TimeWindow::parse(params.from, params.to, params.tz.as_deref(), now)?;
         let grain = params.group_by.unwrap_or_else(|| Grain::auto(to - from));
         if (to - from).num_seconds() / grain.step().num_seconds() > MAX_POINTS {
             return Err(invalid(

@@ -2,7 +2,9 @@
 //!
 //! Several repos and workflows over N days; a success/failure/cancelled/skipped mix; log-normal
 //! durations and queue times; a workflow that got slower; a branch that stayed red for a while;
-//! and a few runs still in flight.
+//! and a few runs still in flight. Each run has its jobs, on GitHub-hosted (`ubuntu-latest`,
+//! `macos-14`) and self-hosted runners (`linux,x64`, `deploy`, `gpu`); the `gpu` pool is starved:
+//! its jobs wait long, and some are waiting now.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use rand::rngs::StdRng;
@@ -10,9 +12,10 @@ use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, LogNormal};
 use sqlx::PgPool;
 
+use crate::domain::job_rollup::normalize_labels;
 use crate::domain::Provider;
-use crate::domain::{RunEvent, RunStatus};
-use crate::writer;
+use crate::domain::{JobEvent, RunEvent, RunStatus};
+use crate::{db, writer};
 
 /// Shape of a generated history.
 #[derive(Debug, Clone)]
@@ -42,7 +45,8 @@ impl Spec {
             workflows: ["ci", "lint", "deploy", "nightly"].map(String::from).to_vec(),
             days,
             runs_per_day: 8.0,
-            in_flight: 5,
+            // Eight, so that a nightly (the starved gpu pool's workflow) is among those running.
+            in_flight: 8,
         }
     }
 
@@ -158,7 +162,7 @@ fn event(
 ) -> RunEvent {
     RunEvent {
         id: format!("demo-{repo}-{workflow}-{k}"),
-        provider: Provider::Generic.as_str().into(),
+        provider: Provider::Github.as_str().into(),
         repo: repo.to_owned(),
         workflow: workflow.to_owned(),
         branch: Some(branch.to_owned()),
@@ -180,13 +184,155 @@ fn event(
     }
 }
 
-/// Writes the generated history through the normal write path (runs + rollups), 1,000 per commit.
+/// One job of a workflow's plan: it runs after the first job (or is the first), on `labels`,
+/// for `share` of the time left.
+struct PlannedJob {
+    name: &'static str,
+    labels: &'static str,
+    share: f64,
+}
+
+const fn planned(name: &'static str, labels: &'static str, share: f64) -> PlannedJob {
+    PlannedJob { name, labels, share }
+}
+
+/// The jobs of a workflow: the first, then the others in parallel.
+fn plan(workflow: &str) -> &'static [PlannedJob] {
+    const CI: &[PlannedJob] = &[
+        planned("build", "ubuntu-latest", 0.3),
+        planned("test (linux)", "ubuntu-latest", 0.9),
+        planned("test (macos)", "macos-14", 1.0),
+        planned("integration", "self-hosted,linux,x64", 0.7),
+        planned("docs", "ubuntu-latest", 0.2),
+    ];
+    const LINT: &[PlannedJob] = &[planned("lint", "ubuntu-latest", 1.0)];
+    const DEPLOY: &[PlannedJob] = &[
+        planned("package", "ubuntu-latest", 0.4),
+        planned("deploy", "self-hosted,linux,deploy", 1.0),
+    ];
+    const NIGHTLY: &[PlannedJob] = &[
+        planned("build", "ubuntu-latest", 0.2),
+        planned("train", "self-hosted,linux,gpu", 1.0),
+        planned("benchmark", "self-hosted,linux,gpu", 0.6),
+    ];
+    match workflow {
+        "lint" => LINT,
+        "deploy" => DEPLOY,
+        "nightly" => NIGHTLY,
+        _ => CI,
+    }
+}
+
+/// Whether a label set is the starved pool.
+fn starved(labels: &str) -> bool {
+    labels.contains("gpu")
+}
+
+/// The jobs of the generated runs: finished runs get finished jobs laid out within the run (the
+/// first job, then the others in parallel, each after its wait for a runner); a failed or
+/// cancelled run ends with one failed or cancelled job; runs in flight have jobs queued or running.
+pub fn jobs(runs: &[RunEvent], seed: u64, now: DateTime<Utc>) -> Vec<JobEvent> {
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x6a6f_6273);
+    let mut out = Vec::new();
+    for run in runs {
+        let plan = plan(&run.workflow);
+        let job = |i: usize, status, queued, started, finished| JobEvent {
+            run_id: run.id.clone(),
+            id: format!("{}-{i}", run.id),
+            provider: run.provider.clone(),
+            name: plan[i].name.to_owned(),
+            stage: None,
+            status,
+            queued_at: Some(queued),
+            started_at: started,
+            finished_at: finished,
+            runner_name: started.map(|_| format!("{}-{}", plan[i].labels.replace(',', "-"), i % 3)),
+            runner_group: None,
+            labels: normalize_labels([plan[i].labels.to_owned()]),
+            steps: Vec::new(),
+            url: run.url.as_ref().map(|u| format!("{u}/job/{i}")),
+            failure_reason: None,
+        };
+        let Some(started) = run.started_at else {
+            // Queued: its first job waits.
+            out.push(job(
+                0,
+                RunStatus::Queued,
+                run.queued_at.unwrap_or(now),
+                None,
+                None,
+            ));
+            continue;
+        };
+        let Some(finished) = run.finished_at else {
+            // Running: its first job is done, the others wait or run (the starved pool waits).
+            let first_end = started + (now - started) / 3;
+            out.push(job(
+                0,
+                RunStatus::Success,
+                started,
+                Some(started),
+                Some(first_end),
+            ));
+            for (i, p) in plan.iter().enumerate().skip(1) {
+                if starved(p.labels) {
+                    let queued = now - TimeDelta::seconds(rng.gen_range(600..2400));
+                    out.push(job(i, RunStatus::Queued, queued, None, None));
+                } else {
+                    out.push(job(i, RunStatus::Running, first_end, Some(first_end), None));
+                }
+            }
+            continue;
+        };
+        if run.status == RunStatus::Skipped {
+            continue;
+        }
+        let span = (finished - started).num_milliseconds().max(1000) as f64;
+        let first = span * plan[0].share.min(0.99);
+        let first_end = started + TimeDelta::milliseconds(first as i64);
+        out.push(job(
+            0,
+            RunStatus::Success,
+            started,
+            Some(started),
+            Some(first_end),
+        ));
+        let rest = span - first;
+        for (i, p) in plan.iter().enumerate().skip(1) {
+            let wait = rest
+                * if starved(p.labels) {
+                    rng.gen_range(0.3..0.6)
+                } else {
+                    rng.gen_range(0.0..0.08)
+                };
+            let start = first_end + TimeDelta::milliseconds(wait as i64);
+            let end =
+                start + TimeDelta::milliseconds(((rest - wait) * p.share * rng.gen_range(0.7..1.0)) as i64);
+            let last = i + 1 == plan.len();
+            let status = match run.status {
+                RunStatus::Failure if last => RunStatus::Failure,
+                RunStatus::Cancelled if last => RunStatus::Cancelled,
+                _ => RunStatus::Success,
+            };
+            out.push(job(i, status, first_end, Some(start), Some(end.min(finished))));
+        }
+    }
+    out
+}
+
+/// Writes the generated history through the normal write paths (runs and rollups, 1,000 per
+/// commit; then their jobs, folded into the job rollups).
 pub async fn load(pool: &PgPool, spec: &Spec, seed: u64, now: DateTime<Utc>) -> anyhow::Result<usize> {
     let events = generate(spec, seed, now);
     let mut conn = pool.acquire().await?;
     for chunk in events.chunks(1000) {
         writer::write_batch(&mut conn, chunk, Utc::now()).await?;
     }
+    drop(conn);
+    for chunk in jobs(&events, seed, now).chunks(2000) {
+        db::jobs::upsert(pool, chunk.to_vec()).await?;
+    }
+    while db::job_rollups::fold(pool, crate::fold::BATCH).await?.jobs > 0 {}
     Ok(events.len())
 }
 
@@ -203,6 +349,33 @@ mod tests {
         assert!(a.iter().any(|e| e.status == RunStatus::Running));
         assert!(a.iter().any(|e| e.status == RunStatus::Failure));
         assert!(a.iter().all(|e| e.finished_at.is_none_or(|f| f <= now)));
+    }
+
+    #[test]
+    fn runs_have_jobs_within_them_and_the_gpu_pool_waits() {
+        let now = Utc::now();
+        let runs = generate(&Spec::demo(3), 7, now);
+        let jobs = jobs(&runs, 7, now);
+        assert_eq!(jobs, super::jobs(&runs, 7, now), "reproducible");
+        for j in &jobs {
+            let run = runs.iter().find(|r| r.id == j.run_id).unwrap();
+            if let (Some(rs), Some(rf), Some(js), Some(jf)) =
+                (run.started_at, run.finished_at, j.started_at, j.finished_at)
+            {
+                assert!(rs <= js && js <= jf && jf <= rf, "{j:?} outside {run:?}");
+            }
+        }
+        let gpu_waiting = jobs
+            .iter()
+            .filter(|j| j.status == RunStatus::Queued && j.labels.contains(&"gpu".to_owned()))
+            .count();
+        assert!(gpu_waiting > 0, "the starved pool has jobs waiting now");
+        for labels in ["macos-14", "ubuntu-latest", "deploy"] {
+            assert!(
+                jobs.iter().any(|j| j.labels.iter().any(|l| l == labels)),
+                "{labels}"
+            );
+        }
     }
 
     #[test]

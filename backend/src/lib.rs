@@ -10,9 +10,11 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod fold;
 pub mod github_sync;
 pub mod http;
 pub mod ingest;
+pub mod insight;
 pub mod live;
 pub mod retention;
 pub mod signatures;
@@ -97,6 +99,8 @@ pub fn state(pool: PgPool, config: &Config) -> anyhow::Result<AppState> {
         }),
         live: Arc::new(live::Live::new(pool.clone())),
         limits: Arc::new(http::rate_limit::Limits::new(&config.security)),
+        folder: fold::Folder::new(pool.clone()),
+        stale_after: chrono::TimeDelta::hours(config.stale_job_hours.into()),
         pool,
     })
 }
@@ -117,6 +121,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .as_ref()
         .map(|u| alerting::integrations::mask(u.expose_secret()));
     db::integrations::sync_env_slack(&pool, hint.as_deref()).await?;
+    seed_settings(&pool, &config).await?;
     background(&config, &state)?;
     let live = state.live.clone();
     let app = http::router(state, &config.static_dir);
@@ -131,6 +136,23 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         live.close();
     })
     .await?;
+    Ok(())
+}
+
+/// The configuration's initial price table and currency, stored unless settings hold some.
+async fn seed_settings(pool: &PgPool, config: &Config) -> anyhow::Result<()> {
+    use crate::domain::settings::{currency, runner_prices};
+    if let Some(json) = &config.runner_prices {
+        let value: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| anyhow::anyhow!("CICD_RUNNER_PRICES is not JSON: {e}"))?;
+        runner_prices(&value).map_err(|e| anyhow::anyhow!("CICD_RUNNER_PRICES: {e}"))?;
+        db::settings::seed(pool, "runner_prices", &value).await?;
+    }
+    if let Some(c) = &config.currency {
+        let value = serde_json::Value::from(c.as_str());
+        currency(&value).map_err(|e| anyhow::anyhow!("CICD_CURRENCY: {e}"))?;
+        db::settings::seed(pool, "currency", &value).await?;
+    }
     Ok(())
 }
 
@@ -159,6 +181,7 @@ fn background(config: &Config, state: &AppState) -> anyhow::Result<()> {
         _ => {}
     }
     state.live.spawn();
+    state.folder.clone().spawn(std::time::Duration::from_secs(5));
     let limits = state.limits.clone();
     tokio::spawn(async move {
         // Idle limiter keys are forgotten within seconds (their buckets refill that fast).

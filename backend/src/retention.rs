@@ -37,7 +37,7 @@ impl RetentionMetrics {
         let deleted = IntCounterVec::new(
             Opts::new(
                 "cicd_retention_deleted_rows_total",
-                "Rows deleted by the retention job, by table (pipeline_runs, run_jobs, run_rollups, run_dimensions).",
+                "Rows deleted by the retention job, by table (pipeline_runs, run_jobs, run_rollups, job_rollups, runner_busy, runner_busy_hours, run_dimensions).",
             ),
             &["table"],
         )
@@ -141,6 +141,16 @@ impl Retention {
             report.rollups += rollups;
             if !self.after_batch(&mut report, rollups).await {
                 break;
+            }
+        }
+        for table in db::retention::JOB_FIGURES {
+            loop {
+                let n = db::retention::delete_job_figures(&self.pool, table, rollup_cut, self.batch).await?;
+                self.metrics.deleted.with_label_values(&[table.0]).inc_by(n);
+                report.rollups += n;
+                if !self.after_batch(&mut report, n).await {
+                    break;
+                }
             }
         }
         loop {

@@ -11,7 +11,9 @@ use crate::domain::{Job, JobEvent, RunStatus, Step};
 
 /// Writes job events in one statement. Like runs, a job's status never moves backwards: an event
 /// of a lower stage than the stored one changes nothing; otherwise known fields replace stored
-/// ones and absent fields keep them.
+/// ones and absent fields keep them. A job written is marked for the folder (see
+/// [`super::job_rollups::fold`]), and the label sets whose jobs changed are announced on
+/// [`RUNNERS`](super::notify::RUNNERS) when the statement commits.
 pub async fn upsert(pool: &PgPool, events: Vec<JobEvent>) -> sqlx::Result<()> {
     // One row per job (a statement may not touch a row twice): the furthest-along event wins,
     // the later one among equals.
@@ -40,8 +42,9 @@ pub async fn upsert(pool: &PgPool, events: Vec<JobEvent>) -> sqlx::Result<()> {
             })
         })
         .collect();
-    sqlx::query!(
-        "insert into run_jobs as j (run_id, id, provider, name, stage, status, queued_at, started_at, \
+    sqlx::query(
+        "with written as ( \
+         insert into run_jobs as j (run_id, id, provider, name, stage, status, queued_at, started_at, \
              finished_at, runner_name, runner_group, labels, steps, url, failure_reason) \
          select run_id, id, provider, name, stage, status, queued_at, started_at, finished_at, \
              runner_name, runner_group, coalesce(labels, '{}'), coalesce(steps, '[]'), url, failure_reason \
@@ -61,10 +64,15 @@ pub async fn upsert(pool: &PgPool, events: Vec<JobEvent>) -> sqlx::Result<()> {
              steps = case when jsonb_array_length(excluded.steps) > 0 then excluded.steps else j.steps end, \
              url = coalesce(excluded.url, j.url), \
              failure_reason = coalesce(excluded.failure_reason, j.failure_reason), \
-             updated_at = now() \
-         where run_stage(excluded.status) >= run_stage(j.status)",
-        Json(rows) as _,
+             updated_at = now(), pending = true \
+         where run_stage(excluded.status) >= run_stage(j.status) \
+         returning j.labels) \
+         select pg_notify($2, case when length(p) < 7000 then p else '[]' end) \
+         from (select jsonb_agg(distinct array_to_string(labels, ','))::text as p from written) s \
+         where p is not null",
     )
+    .bind(Json(rows))
+    .bind(super::notify::RUNNERS)
     .execute(pool)
     .await
     .map(drop)

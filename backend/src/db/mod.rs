@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod incidents;
 pub mod integrations;
+pub mod job_rollups;
 pub mod jobs;
 pub mod notifications;
 pub mod notify;

@@ -53,6 +53,30 @@ pub async fn ping(listener: &mut PgListener) -> sqlx::Result<()> {
 
 /// The channel of recorded or changed runs.
 pub const RUNS: &str = "cicd_runs";
+/// The channel of runner pools' changes: a JSON array of the label sets (`"linux,x64"`) whose
+/// jobs changed (empty when too many to list).
+pub const RUNNERS: &str = "cicd_runners";
+
+/// The runner pools whose jobs changed, as `GET /api/stream` sends it.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, ToSchema)]
+pub struct RunnersChange {
+    /// The label sets (each sorted, as `GET /api/runners` lists them); empty when more changed
+    /// than a notification holds: every pool may have changed.
+    pub labels: Vec<Vec<String>>,
+}
+
+impl RunnersChange {
+    /// The change announced by a notification's payload.
+    pub fn from_payload(payload: &str) -> serde_json::Result<Self> {
+        let sets: Vec<String> = serde_json::from_str(payload)?;
+        Ok(RunnersChange {
+            labels: sets
+                .iter()
+                .map(|s| crate::domain::job_rollup::labels_of(s))
+                .collect(),
+        })
+    }
+}
 /// The channel of incident changes.
 pub const INCIDENTS: &str = "cicd_alerts";
 /// Largest payload sent: PostgreSQL refuses one of 8,000 bytes or more.

@@ -54,3 +54,32 @@ pub async fn delete_dimensions(db: impl PgExecutor<'_>, cut: DateTime<Utc>, batc
     .await?
     .rows_affected())
 }
+
+/// Tables of job figures, each with the column that dates a row: job rollups (by the end of the
+/// period a row counts), and runner pools' busy minutes and hours.
+pub const JOB_FIGURES: [(&str, &str); 3] = [
+    (
+        "job_rollups",
+        "bucket + case grain when 0 then interval '1 hour' when 1 then interval '1 day' else interval '7 days' end",
+    ),
+    ("runner_busy", "minute + interval '1 minute'"),
+    ("runner_busy_hours", "hour + interval '1 hour'"),
+];
+
+/// Deletes up to `batch` rows of `table` (one of [`JOB_FIGURES`]) whose period ended by `cut`.
+pub async fn delete_job_figures(
+    db: impl PgExecutor<'_>,
+    (table, end): (&str, &str),
+    cut: DateTime<Utc>,
+    batch: i64,
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query(&format!(
+        "delete from {table} where ctid = any(array( \
+             select ctid from {table} where {end} <= $1 limit $2 for update skip locked))"
+    ))
+    .bind(cut)
+    .bind(batch)
+    .execute(db)
+    .await?
+    .rows_affected())
+}

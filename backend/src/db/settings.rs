@@ -33,3 +33,16 @@ pub async fn save(db: impl PgExecutor<'_>, settings: &Settings) -> sqlx::Result<
     .await
     .map(drop)
 }
+
+/// Stores `value` under `key` unless a value is stored already (initial values from the
+/// configuration, which the settings then override).
+pub async fn seed(db: impl PgExecutor<'_>, key: &str, value: &Value) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into settings (key, value, updated_at) values ($1, $2, now()) on conflict (key) do nothing",
+    )
+    .bind(key)
+    .bind(value)
+    .execute(db)
+    .await
+    .map(drop)
+}

@@ -5,6 +5,7 @@ pub mod access;
 pub mod field_error;
 pub mod histogram;
 pub mod job;
+pub mod job_rollup;
 pub mod limits;
 pub mod merge;
 pub mod notice;

@@ -1,6 +1,8 @@
 //! Runtime policy that operators change without a redeploy (the `settings` table): its typed
 //! form, the validation of a replacement, and the mapping to stored key → JSON value rows.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -11,7 +13,16 @@ use crate::domain::FieldError;
 pub const RETENTION_DAYS: std::ops::RangeInclusive<i64> = 1..=3650;
 
 /// The settings' names, in the order they are checked.
-const KEYS: [&str; 2] = ["retention_days", "rollup_retention_days"];
+const KEYS: [&str; 4] = [
+    "retention_days",
+    "rollup_retention_days",
+    "runner_prices",
+    "currency",
+];
+/// Labels a price table may name.
+pub const MAX_PRICES: usize = 500;
+/// The highest price per minute accepted (a typo guard: hosted runners cost cents).
+pub const MAX_PRICE: f64 = 1000.0;
 
 /// Every runtime setting. `PUT /api/settings` replaces all of them at once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -24,6 +35,22 @@ pub struct Settings {
     /// least `retention_days`).
     #[schema(minimum = 1, maximum = 3650, example = 400)]
     pub rollup_retention_days: i32,
+    /// Price per minute of a job by runner label (`{"ubuntu-latest": 0.008, "gpu": 0.12}`): a
+    /// job costs its minutes (GitHub: rounded up per job, before the OS multiplier) times the
+    /// highest price among its labels; labels not listed cost 0. Optional in a replacement
+    /// (default: none).
+    #[serde(default)]
+    #[schema(example = json!({"ubuntu-latest": 0.008, "macos-14": 0.08, "gpu": 0.12}))]
+    pub runner_prices: BTreeMap<String, f64>,
+    /// The currency prices are in, shown beside costs (1–8 characters; default `USD`). Optional
+    /// in a replacement.
+    #[serde(default = "default_currency")]
+    #[schema(min_length = 1, max_length = 8, example = "USD")]
+    pub currency: String,
+}
+
+fn default_currency() -> String {
+    "USD".to_owned()
 }
 
 impl Default for Settings {
@@ -31,6 +58,8 @@ impl Default for Settings {
         Settings {
             retention_days: 90,
             rollup_retention_days: 400,
+            runner_prices: BTreeMap::new(),
+            currency: default_currency(),
         }
     }
 }
@@ -41,13 +70,27 @@ impl Settings {
     pub fn from_stored<'a>(rows: impl IntoIterator<Item = (&'a str, &'a Value)>) -> Self {
         let mut s = Settings::default();
         for (key, value) in rows {
-            let Some(days) = retention_days(value) else {
-                continue;
-            };
             match key {
-                "retention_days" => s.retention_days = days,
-                "rollup_retention_days" => s.rollup_retention_days = days,
-                _ => {}
+                "runner_prices" => {
+                    if let Ok(prices) = runner_prices(value) {
+                        s.runner_prices = prices;
+                    }
+                }
+                "currency" => {
+                    if let Ok(c) = currency(value) {
+                        s.currency = c;
+                    }
+                }
+                _ => {
+                    let Some(days) = retention_days(value) else {
+                        continue;
+                    };
+                    match key {
+                        "retention_days" => s.retention_days = days,
+                        "rollup_retention_days" => s.rollup_retention_days = days,
+                        _ => {}
+                    }
+                }
             }
         }
         // Rollups are never dropped before the runs they count.
@@ -60,7 +103,18 @@ impl Settings {
         vec![
             ("retention_days", Value::from(self.retention_days)),
             ("rollup_retention_days", Value::from(self.rollup_retention_days)),
+            ("runner_prices", serde_json::json!(self.runner_prices)),
+            ("currency", Value::from(self.currency.clone())),
         ]
+    }
+
+    /// The price per minute of a label set: the highest price among its labels (0 when none is
+    /// listed).
+    pub fn price_of(&self, labels: &[String]) -> f64 {
+        labels
+            .iter()
+            .filter_map(|l| self.runner_prices.get(l))
+            .fold(0.0, |a: f64, &b| a.max(b))
     }
 
     /// A full replacement from a request body: every setting present and valid, no other key.
@@ -76,7 +130,19 @@ impl Settings {
                 format!("unknown setting (known: {})", KEYS.join(", ")),
             ));
         }
-        let mut days = KEYS.map(|key| match map.get(key) {
+        let prices = match map.get("runner_prices") {
+            None => Ok(BTreeMap::new()),
+            Some(v) => runner_prices(v),
+        }
+        .map_err(|m| errors.push(FieldError::new("runner_prices", m)))
+        .unwrap_or_default();
+        let currency = match map.get("currency") {
+            None => Ok(default_currency()),
+            Some(v) => currency(v),
+        }
+        .map_err(|m| errors.push(FieldError::new("currency", m)))
+        .unwrap_or_default();
+        let mut days = ["retention_days", "rollup_retention_days"].map(|key| match map.get(key) {
             None => {
                 errors.push(FieldError::new(key, "is required"));
                 None
@@ -109,10 +175,52 @@ impl Settings {
             [Some(retention_days), Some(rollup_retention_days)] if errors.is_empty() => Ok(Settings {
                 retention_days,
                 rollup_retention_days,
+                runner_prices: prices,
+                currency,
             }),
             _ => Err(errors),
         }
     }
+}
+
+/// A price table: an object of at most [`MAX_PRICES`] labels (as jobs' labels are normalised:
+/// trimmed, lower case, no comma) to prices per minute from 0 to [`MAX_PRICE`].
+pub fn runner_prices(v: &Value) -> Result<BTreeMap<String, f64>, String> {
+    let Value::Object(m) = v else {
+        return Err("must be an object of runner labels to prices per minute".into());
+    };
+    if m.len() > MAX_PRICES {
+        return Err(format!("may list at most {MAX_PRICES} labels"));
+    }
+    let mut out = BTreeMap::new();
+    for (label, price) in m {
+        let normal = crate::domain::job_rollup::normalize_labels([label.clone()]);
+        if normal.len() != 1 || &normal[0] != label || label.chars().count() > 255 {
+            return Err(format!(
+                "{label:?} is not a runner label as jobs carry them (trimmed, lower case, no comma, \
+                 at most 255 characters)"
+            ));
+        }
+        match price.as_f64() {
+            Some(p) if (0.0..=MAX_PRICE).contains(&p) => {
+                out.insert(label.clone(), p);
+            }
+            _ => {
+                return Err(format!(
+                    "the price of {label:?} must be a number from 0 to {MAX_PRICE}"
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub fn currency(v: &Value) -> Result<String, String> {
+    v.as_str()
+        .map(str::trim)
+        .filter(|c| (1..=8).contains(&c.chars().count()))
+        .map(str::to_owned)
+        .ok_or_else(|| "must be a currency code of 1 to 8 characters, such as USD or EUR".to_owned())
 }
 
 /// An integer JSON number within [`RETENTION_DAYS`] (`90`, not `90.0` or `"90"`).
@@ -142,8 +250,32 @@ mod tests {
             Settings::parse(&json!({"retention_days": 30, "rollup_retention_days": 60})),
             Ok(Settings {
                 retention_days: 30,
-                rollup_retention_days: 60
+                rollup_retention_days: 60,
+                ..Settings::default()
             })
+        );
+        let priced = Settings::parse(&json!({"retention_days": 30, "rollup_retention_days": 60,
+            "runner_prices": {"ubuntu-latest": 0.008, "gpu": 0.5}, "currency": "EUR"}))
+        .unwrap();
+        assert_eq!(priced.price_of(&["gpu".into(), "linux".into()]), 0.5);
+        assert_eq!(priced.price_of(&["self-hosted".into()]), 0.0);
+        assert_eq!(priced.currency, "EUR");
+        for bad in [
+            json!([]),
+            json!({"GPU": 1}),
+            json!({"a,b": 1}),
+            json!({"gpu": -1}),
+            json!({"gpu": "1"}),
+        ] {
+            assert_eq!(
+                fields(json!({"retention_days": 30, "rollup_retention_days": 60, "runner_prices": bad})),
+                ["runner_prices"],
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            fields(json!({"retention_days": 30, "rollup_retention_days": 60, "currency": ""})),
+            ["currency"]
         );
         for ok in [1, 3650] {
             assert!(Settings::parse(&json!({ "retention_days": ok, "rollup_retention_days": ok })).is_ok());
@@ -187,24 +319,24 @@ mod tests {
             Settings::from_stored([("retention_days", &days), ("future_key", &other)]),
             Settings {
                 retention_days: 30,
-                rollup_retention_days: 400
+                rollup_retention_days: 400,
+                ..Settings::default()
             }
         );
         assert_eq!(
             Settings::from_stored([("retention_days", &junk), ("rollup_retention_days", &junk)]),
             Settings::default()
         );
-        let stored = Settings {
+        let settings = Settings {
             retention_days: 7,
             rollup_retention_days: 9,
-        }
-        .to_stored();
+            runner_prices: [("gpu".to_owned(), 0.25)].into(),
+            currency: "EUR".into(),
+        };
+        let stored = settings.to_stored();
         assert_eq!(
             Settings::from_stored(stored.iter().map(|(k, v)| (*k, v))),
-            Settings {
-                retention_days: 7,
-                rollup_retention_days: 9
-            }
+            settings
         );
         // Rollups are kept at least as long as runs, whatever is stored.
         let (long, short) = (json!(500), json!(100));

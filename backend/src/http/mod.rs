@@ -7,6 +7,7 @@ mod events;
 mod extract;
 mod headers;
 mod health;
+mod insight;
 pub mod integrations;
 mod metrics;
 mod middleware;
@@ -64,6 +65,10 @@ pub struct AppState {
     pub live: Arc<Live>,
     /// Rate limits and the client-address rules.
     pub limits: Arc<rate_limit::Limits>,
+    /// Folds written jobs into the job rollups.
+    pub folder: Arc<crate::fold::Folder>,
+    /// Jobs queued or running for longer are stale (`CICD_STALE_JOB_HOURS`).
+    pub stale_after: chrono::TimeDelta,
 }
 
 /// Facts about this process that the API reports.
@@ -90,6 +95,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(rules::router())
         .merge(alerts::router())
         .merge(metrics::router())
+        .merge(insight::router())
         .merge(runs::router())
         .merge(settings::router())
         .merge(stream::router())

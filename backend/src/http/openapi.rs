@@ -17,15 +17,16 @@ use super::AppState;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "ci-cd-monitor", description = "Records CI/CD pipeline runs, serves dashboard metrics and alerts."),
-    components(schemas(super::stream::Hello, super::stream::Resync, crate::db::notify::IncidentChange, crate::domain::Run)),
+    components(schemas(super::stream::Hello, super::stream::Resync, crate::db::notify::IncidentChange, crate::db::notify::RunnersChange, crate::domain::Run)),
     tags(
         (name = "ingest", description = "Recording run events"),
         (name = "webhooks", description = "Native CI webhooks (GitHub, GitLab, Jenkins, CDEvents) and their sources"),
         (name = "alerting", description = "Alert rules, integrations and incidents"),
         (name = "dashboard", description = "Aggregated metrics"),
         (name = "runs", description = "Individual runs"),
+        (name = "jobs", description = "Jobs, runner pools and usage: where CI time and money go"),
         (name = "stream", description = "Live updates (server-sent events)"),
-        (name = "settings", description = "Runtime policy (retention)"),
+        (name = "settings", description = "Runtime policy (retention, runner prices)"),
         (name = "tokens", description = "API tokens and the audit log of admin actions (admin)"),
         (name = "health", description = "Probes, Prometheus metrics and UI config"),
     )

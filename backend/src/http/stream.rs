@@ -123,6 +123,11 @@ fn event_schema() -> utoipa::openapi::Schema {
         ))
         .item(event("incident", "IncidentChange", "An incident changed."))
         .item(event(
+            "runners",
+            "RunnersChange",
+            "Jobs of runner pools were queued, started, finished or folded into their figures.",
+        ))
+        .item(event(
             "resync",
             "Resync",
             "Changes may have been missed: fetch everything again.",
@@ -144,6 +149,9 @@ fn event_schema() -> utoipa::openapi::Schema {
 /// - `incident` — an incident was opened, fired, resolved, deleted, acknowledged or muted, or
 ///   another failed run joined it: `{"id", "rule_id", "state", "change"}` (schema
 ///   `IncidentChange`). `GET /api/alerts` has the incident itself.
+/// - `runners` — jobs of some runner pools were queued, started or finished, or their figures
+///   moved: `{"labels": [[…], …]}` (schema `RunnersChange`; empty when every pool may have
+///   changed). `GET /api/runners` has the pools.
 /// - `resync` — `{"reason"}` (schema `Resync`): changes may have been missed; fetch everything
 ///   again.
 ///
@@ -152,7 +160,7 @@ fn event_schema() -> utoipa::openapi::Schema {
 /// `?token=` instead (not needed when reads are public).
 #[utoipa::path(get, path = "/stream", tag = "stream", params(StreamParams),
     responses(
-        (status = 200, description = "An endless stream of `hello`, `run`, `incident` and `resync` events",
+        (status = 200, description = "An endless stream of `hello`, `run`, `incident`, `runners` and `resync` events",
          content_type = "text/event-stream", body = StreamEvent)),
     security((), ("bearer" = ["read"])))]
 async fn stream(
@@ -204,6 +212,7 @@ async fn next(mut c: Client) -> Option<(Result<Event, Infallible>, Client)> {
     let event = match received {
         Ok(LiveEvent::Run(json)) => Event::default().event("run").data(&*json),
         Ok(LiveEvent::Incident(json)) => Event::default().event("incident").data(&*json),
+        Ok(LiveEvent::Runners(json)) => Event::default().event("runners").data(&*json),
         Ok(LiveEvent::Resync(reason)) => resync(reason),
         // The events it missed are gone; what is still queued follows.
         Err(broadcast::error::RecvError::Lagged(_)) => resync("lagged"),

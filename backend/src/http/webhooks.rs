@@ -105,7 +105,10 @@ async fn record(
         });
     }
     let job_count = jobs.len();
-    db::jobs::upsert(&state.pool, jobs).await?;
+    if !jobs.is_empty() {
+        db::jobs::upsert(&state.pool, jobs).await?;
+        state.folder.wake();
+    }
     if let Some(delivery) = delivery {
         db::sources::record_delivery(&state.pool, provider.as_str(), delivery).await?;
     }

@@ -50,8 +50,9 @@
 //! `cdevents:{pipelineRun.source, else context.source}:{pipelineRun.id}` (the id that run's own
 //! events produce when the task run names it as the spec says), with the subject id as job id,
 //! `taskName` (else the subject id) as name, the status as above and `errors` as the failure reason
-//! of a failed or cancelled job. A task run without a `pipelineRun` reference is ignored: jobs only
-//! exist under a run.
+//! of a failed or cancelled job, and `customData.labels` (an array, or labels separated by commas)
+//! and `customData.runner` as its runner labels and name. A task run without a `pipelineRun`
+//! reference is ignored: jobs only exist under a run.
 
 use std::borrow::Cow;
 
@@ -62,7 +63,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::{
-    at, bounded, clean_job, clean_run, json_body, parse_time, text, time, Malformed, Parsed, MAX_NAME,
+    at, bounded, clean_job, clean_run, json_body, parse_time, strings, text, time, Malformed, Parsed,
+    MAX_NAME,
 };
 use crate::domain::Provider;
 use crate::domain::{JobEvent, RunEvent, RunStatus};
@@ -346,6 +348,7 @@ fn cdevent(ev: &Value, env: &Envelope, now: DateTime<Utc>) -> Parsed {
             Parsed::run(run)
         }
         Kind::TaskRun => {
+            let custom = at(ev, "customData").filter(|c| c.is_object());
             let Some(pipeline_run) = text(content, "pipelineRun/id") else {
                 return ignored("the task run names no pipelineRun, and jobs are only recorded under a run");
             };
@@ -362,9 +365,9 @@ fn cdevent(ev: &Value, env: &Envelope, now: DateTime<Utc>) -> Parsed {
                 queued_at: None,
                 started_at: when(Phase::Started),
                 finished_at: when(Phase::Finished),
-                runner_name: None,
+                runner_name: custom.and_then(|c| text(c, "runner")).map(bounded),
                 runner_group: None,
-                labels: Vec::new(),
+                labels: custom.map(custom_labels).unwrap_or_default(),
                 steps: Vec::new(),
                 url: link(content),
                 failure_reason: text(content, "errors")
@@ -428,6 +431,15 @@ fn custom_repo(custom: &Value) -> Option<String> {
         Some((_, segments)) => repo_path(&segments, true).unwrap_or(repo),
         None => repo,
     })
+}
+
+/// A task run's runner labels: `customData.labels`, an array or a comma-separated string.
+fn custom_labels(custom: &Value) -> Vec<String> {
+    match at(custom, "labels") {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(_)) => strings(custom, "labels"),
+        _ => Vec::new(),
+    }
 }
 
 fn custom_branch(custom: &Value) -> Option<String> {

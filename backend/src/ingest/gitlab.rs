@@ -1,8 +1,9 @@
-//! GitLab pipeline webhooks (`X-Gitlab-Event: Pipeline Hook`): one run per delivery, and one job per
-//! entry of `builds`.
+//! GitLab webhooks: pipeline hooks (`X-Gitlab-Event: Pipeline Hook`) give one run per delivery and
+//! one job per entry of `builds`; job hooks (`Job Hook`, `object_kind: build`) give one job, with
+//! its queue time (`build_queued_duration`) and runner tags, as it moves.
 //!
 //! A pipeline is identified as `gitlab:{project path}:{pipeline id}`; every hook about it (created,
-//! running, finished, retried) updates the same run.
+//! running, finished, retried) updates the same run, and its jobs are attached to it by that id.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Map, Value};
@@ -15,14 +16,14 @@ const PROVIDER: Provider = Provider::Gitlab;
 
 /// Reads one delivery; `event` is the `X-Gitlab-Event` header.
 ///
-/// Not JSON → [`Malformed`]. Other hooks (push, job, merge request…), bodies that are not objects and
-/// pipeline events without a project path or pipeline id → [`Parsed::Ignored`], saying why.
+/// Not JSON → [`Malformed`]. Other hooks (push, merge request…), bodies that are not objects, and
+/// pipeline or job events without a project path or pipeline id → [`Parsed::Ignored`], saying why.
 pub fn parse(event: Option<&str>, body: &[u8], now: DateTime<Utc>) -> Result<Parsed, Malformed> {
     let v = json_body(body)?;
     if let Some(event) = event.map(str::trim).filter(|e| !e.is_empty()) {
-        if !event.eq_ignore_ascii_case("Pipeline Hook") {
+        if !event.eq_ignore_ascii_case("Pipeline Hook") && !event.eq_ignore_ascii_case("Job Hook") {
             return Ok(ignored(format!(
-                "X-Gitlab-Event is {}: only pipeline hooks are recorded",
+                "X-Gitlab-Event is {}: only pipeline and job hooks are recorded",
                 shown(event)
             )));
         }
@@ -32,13 +33,14 @@ pub fn parse(event: Option<&str>, body: &[u8], now: DateTime<Utc>) -> Result<Par
     }
     match text(&v, "object_kind") {
         Some(kind) if kind.eq_ignore_ascii_case("pipeline") => {}
+        Some(kind) if kind.eq_ignore_ascii_case("build") => return Ok(job_hook(&v, now)),
         Some(kind) => {
             return Ok(ignored(format!(
-                "object_kind is {}: only pipeline events are recorded",
+                "object_kind is {}: only pipeline and build (job) events are recorded",
                 shown(&kind)
             )))
         }
-        None => return Ok(ignored("no object_kind: not a pipeline event".to_owned())),
+        None => return Ok(ignored("no object_kind: not a pipeline or job event".to_owned())),
     }
     let Some(repo) = text(&v, "project/path_with_namespace") else {
         return Ok(ignored(
@@ -214,18 +216,62 @@ fn metadata(v: &Value) -> Value {
     Value::Object(m)
 }
 
-/// One entry of `builds`; `None` without an id.
+/// A job hook: the job of one pipeline, as it moves.
+fn job_hook(v: &Value, now: DateTime<Utc>) -> Parsed {
+    let Some(repo) = text(v, "project/path_with_namespace") else {
+        return ignored("job event without project.path_with_namespace".to_owned());
+    };
+    let Some(pipeline_id) = text(v, "pipeline_id") else {
+        return ignored("job event without pipeline_id".to_owned());
+    };
+    let run_id = format!("{PROVIDER}:{}:{}", bounded(repo), bounded(pipeline_id));
+    let web_url = url(v, "project/web_url").map(|u| u.trim_end_matches('/').to_owned());
+    // The job hook names its fields `build_*`; the pipeline hook's `builds[]` do not.
+    let fields: Map<String, Value> = [
+        ("id", "build_id"),
+        ("name", "build_name"),
+        ("stage", "build_stage"),
+        ("status", "build_status"),
+        ("created_at", "build_created_at"),
+        ("started_at", "build_started_at"),
+        ("finished_at", "build_finished_at"),
+        ("queued_duration", "build_queued_duration"),
+        ("failure_reason", "build_failure_reason"),
+        ("runner", "runner"),
+    ]
+    .into_iter()
+    .filter_map(|(to, from)| Some((to.to_owned(), at(v, from)?.clone())))
+    .collect();
+    match job(&Value::Object(fields), &run_id, web_url.as_deref(), now) {
+        Some(job) => Parsed::job(job),
+        None => ignored("job event without build_id".to_owned()),
+    }
+}
+
+/// One entry of `builds` (or a job hook's fields under the same names); `None` without an id.
+///
+/// GitLab's `created_at` is when the job was created, which may be long before it could run (its
+/// stage waits for the previous ones); `queued_duration`, when given, is the time it waited for a
+/// runner, so the job counts as queued from `started_at − queued_duration`.
 fn job(b: &Value, run_id: &str, web_url: Option<&str>, now: DateTime<Utc>) -> Option<JobEvent> {
     let id = bounded(text(b, "id")?);
     let status = status(text(b, "status").as_deref());
+    let started_at = time(b, "started_at");
+    let queued_for = number(b, "queued_duration")
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .and_then(|s| TimeDelta::try_milliseconds((s * 1000.0) as i64));
+    let queued_at = match (started_at, queued_for) {
+        (Some(s), Some(q)) => s.checked_sub_signed(q),
+        _ => time(b, "created_at"),
+    };
     let mut job = JobEvent {
         run_id: run_id.to_owned(),
         name: bounded(text(b, "name").unwrap_or_else(|| id.clone())),
         provider: PROVIDER.as_str().to_owned(),
         stage: text(b, "stage").map(bounded),
         status,
-        queued_at: time(b, "created_at"),
-        started_at: time(b, "started_at"),
+        queued_at,
+        started_at,
         finished_at: time(b, "finished_at").filter(|_| status.is_terminal()),
         runner_name: text(b, "runner/description").map(bounded),
         runner_group: None,

@@ -3,15 +3,18 @@
 //! scm: {url, branch, commit}}}`, one delivery per phase of a build.
 //!
 //! A build is identified as `jenkins:{job}:{number}`, where the job is its full name (`folder/job`).
+//! It is also recorded as the one job of that run (it holds one executor), with the node's labels
+//! when the build passes them as the `NODE_LABELS` (or `LABEL`) parameter, and `NODE_NAME`.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 
 use super::{
-    at, bounded, clean_run, epoch_millis, int, json_body, number, parse_time, text, Malformed, Parsed,
+    at, bounded, clean_job, clean_run, epoch_millis, int, json_body, number, parse_time, text, Malformed,
+    Parsed,
 };
 use crate::domain::Provider;
-use crate::domain::{RunEvent, RunStatus};
+use crate::domain::{JobEvent, RunEvent, RunStatus};
 
 const PROVIDER: Provider = Provider::Jenkins;
 
@@ -63,6 +66,30 @@ pub fn parse(body: &[u8], now: DateTime<Utc>) -> Result<Parsed, Malformed> {
     }
 
     let scm_url = text(&v, "build/scm/url");
+    // The build is also the one job of its run: it holds one executor on one node. Jenkins does
+    // not send the node; a build that passes `NODE_LABELS` (space-separated, as Jenkins sets it)
+    // or `LABEL` and `NODE_NAME` as parameters gets its pool.
+    let node_labels = text(&v, "build/parameters/NODE_LABELS")
+        .or_else(|| text(&v, "build/parameters/LABEL"))
+        .map(|l| l.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default();
+    let mut build = JobEvent {
+        run_id: String::new(),
+        id: build_number.to_string(),
+        provider: PROVIDER.as_str().to_owned(),
+        name: job.rsplit('/').next().unwrap_or(&job).to_owned(),
+        stage: None,
+        status,
+        queued_at,
+        started_at,
+        finished_at,
+        runner_name: text(&v, "build/parameters/NODE_NAME"),
+        runner_group: None,
+        labels: node_labels,
+        steps: Vec::new(),
+        url: None,
+        failure_reason: None,
+    };
     let mut ev = RunEvent {
         id: format!("{PROVIDER}:{job}:{build_number}"),
         provider: PROVIDER.as_str().to_owned(),
@@ -89,7 +116,13 @@ pub fn parse(body: &[u8], now: DateTime<Utc>) -> Result<Parsed, Malformed> {
         metadata: metadata(v),
     };
     clean_run(&mut ev, now);
-    Ok(Parsed::run(ev))
+    build.run_id = ev.id.clone();
+    build.url = ev.url.clone();
+    clean_job(&mut build, now);
+    Ok(Parsed::Records {
+        runs: vec![ev],
+        jobs: vec![build],
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

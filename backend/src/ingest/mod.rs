@@ -18,6 +18,7 @@ mod props;
 use chrono::{DateTime, NaiveDateTime, TimeDelta, TimeZone, Utc};
 use serde_json::Value;
 
+use crate::domain::job_rollup::normalize_labels;
 use crate::domain::limits::{
     self, capped_id, cut, MAX_ID, MAX_JSON_DEPTH, MAX_LABELS, MAX_STEPS, MAX_STORED_METADATA, MAX_TEXT,
     MAX_URL,
@@ -298,6 +299,7 @@ fn fit_job(job: &mut JobEvent) {
     fit_opt_name("stage", &mut job.stage, notes);
     fit_opt_name("runner_name", &mut job.runner_name, notes);
     fit_opt_name("runner_group", &mut job.runner_group, notes);
+    job.labels = normalize_labels(std::mem::take(&mut job.labels));
     job.labels.truncate(MAX_LABELS);
     for label in &mut job.labels {
         fit_name("label", label, notes);

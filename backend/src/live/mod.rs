@@ -14,7 +14,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::db;
 use crate::domain::Run;
-pub use db::notify::{IncidentChange, INCIDENTS, RUNS};
+pub use db::notify::{IncidentChange, RunnersChange, INCIDENTS, RUNNERS, RUNS};
 
 /// Events kept for clients that fall behind; a client further behind is told to resync.
 pub const CAPACITY: usize = 4096;
@@ -31,6 +31,8 @@ pub enum LiveEvent {
     Run(Arc<str>),
     /// An incident changed: the JSON of an [`IncidentChange`].
     Incident(Arc<str>),
+    /// Runner pools changed: the JSON of a [`RunnersChange`].
+    Runners(Arc<str>),
     /// Changes may have been missed: clients should fetch everything again.
     Resync(&'static str),
 }
@@ -130,7 +132,7 @@ impl Live {
         // A lost connection is reported to `receive` (rather than silently replaced), so that the
         // clients hear of the gap.
         listener.eager_reconnect(false);
-        listener.listen_all([RUNS, INCIDENTS]).await?;
+        listener.listen_all([RUNS, INCIDENTS, RUNNERS]).await?;
         Ok(listener)
     }
 
@@ -178,6 +180,13 @@ impl Live {
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "stream: unreadable run notification");
+                    self.publish(LiveEvent::Resync("unavailable"));
+                }
+            },
+            RUNNERS => match RunnersChange::from_payload(n.payload()) {
+                Ok(change) => self.publish(LiveEvent::Runners(json(&change).into())),
+                Err(e) => {
+                    tracing::warn!(error = %e, "stream: unreadable runners notification");
                     self.publish(LiveEvent::Resync("unavailable"));
                 }
             },

@@ -11,6 +11,8 @@ mod fake_slack;
 mod github_sync;
 mod health;
 mod ingest;
+mod job_rollups;
+mod jobs;
 mod limits;
 mod logs;
 mod metrics;

@@ -29,14 +29,24 @@ async fn settings_start_at_the_migrated_defaults_and_admins_replace_them(pool: P
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(
         r.body,
-        json!({"retention_days": 90, "rollup_retention_days": 400})
+        json!({"retention_days": 90, "rollup_retention_days": 400, "runner_prices": {}, "currency": "USD"})
     );
 
-    let changed = json!({"retention_days": 30, "rollup_retention_days": 365});
+    let changed = json!({"retention_days": 30, "rollup_retention_days": 365,
+                         "runner_prices": {"macos-14": 0.08}, "currency": "EUR"});
     let r = put(&app, Some(ADMIN), &changed).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body, changed);
     assert_eq!(app.get("/api/settings").await.body, changed);
+    // The price table and currency may be left out of a replacement (clients that predate them).
+    let r = put(
+        &app,
+        Some(ADMIN),
+        &json!({"retention_days": 30, "rollup_retention_days": 365}),
+    )
+    .await;
+    assert_eq!(r.body["runner_prices"], json!({}));
+    assert_eq!(r.body["currency"], "USD");
     assert_eq!(stored_days(&pool).await, json!(30));
 
     // The bounds are allowed, and both settings may be equal.

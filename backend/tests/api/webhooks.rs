@@ -477,7 +477,11 @@ async fn gitlab_pipelines_and_their_builds_are_recorded(pool: PgPool) {
     assert_eq!(job["name"], "rspec");
     assert_eq!(job["stage"], "test");
     assert_eq!(job["status"], "failure");
-    assert_eq!(job["labels"], json!(["linux", "docker"]));
+    assert_eq!(
+        job["labels"],
+        json!(["docker", "linux"]),
+        "labels are a sorted set"
+    );
     assert_eq!(job["runner_name"], "shared-runners-manager-6");
 
     let wrong = send(gitlab_pipeline("running", Value::Null), "not-the-token", "k3").await;

@@ -220,6 +220,11 @@ CICD_RATE_LIMIT_INGEST: {{ $b.rateLimit.ingest | quote }}
 CICD_RATE_LIMIT_INGEST_BURST: {{ $b.rateLimit.ingestBurst | quote }}
 CICD_RATE_LIMIT_AUTH_FAILURES: {{ $b.rateLimit.authFailures | quote }}
 CICD_RETENTION_INTERVAL: {{ $b.retentionInterval | quote }}
+CICD_STALE_JOB_HOURS: {{ $b.staleJobHours | quote }}
+{{- with $b.runnerPrices }}
+CICD_RUNNER_PRICES: {{ toJson . | quote }}
+{{- end }}
+CICD_CURRENCY: {{ $b.currency | quote }}
 {{- end }}
 
 {{/* The operator's rules in a watched namespace (or cluster-wide). */}}

@@ -273,6 +273,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/jobs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Jobs (a job name in a repository's workflow) with their runs, failure rate, duration and
+         *     queue-time percentiles, billable minutes and cost, beside the period before.
+         */
+        get: operations["jobs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/jobs/timeseries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One job over time (by `repo`, `workflow` and `job`), and its slowest executions. */
+        get: operations["job_series"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/metrics": {
         parameters: {
             query?: never;
@@ -299,6 +336,43 @@ export interface paths {
         };
         /** This document. */
         get: operations["openapi_json"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runners": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Runner pools (label sets): jobs queued and running now, queue time and concurrency over the
+         *     window, and the job waiting longest.
+         */
+        get: operations["runners"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/runners/timeseries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One label set's queue time, jobs and concurrency over time. */
+        get: operations["runner_series"];
         put?: never;
         post?: never;
         delete?: never;
@@ -385,6 +459,9 @@ export interface paths {
          *     - `incident` — an incident was opened, fired, resolved, deleted, acknowledged or muted, or
          *       another failed run joined it: `{"id", "rule_id", "state", "change"}` (schema
          *       `IncidentChange`). `GET /api/alerts` has the incident itself.
+         *     - `runners` — jobs of some runner pools were queued, started or finished, or their figures
+         *       moved: `{"labels": [[…], …]}` (schema `RunnersChange`; empty when every pool may have
+         *       changed). `GET /api/runners` has the pools.
          *     - `resync` — `{"reason"}` (schema `Resync`): changes may have been missed; fetch everything
          *       again.
          *
@@ -431,6 +508,26 @@ export interface paths {
         post?: never;
         /** Revoke a token. */
         delete: operations["revoke"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Billable minutes and cost per repository, workflow or label set, per day and in total,
+         *     beside the period before.
+         */
+        get: operations["usage"];
+        put?: never;
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -862,6 +959,46 @@ export interface components {
             field: string;
             message: string;
         };
+        /** @description A job's (or any group's) figures over one period. */
+        Figures: {
+            /**
+             * Format: double
+             * @description GitHub: each job rounded up to a minute, times the hosted runner's OS multiplier; wall
+             *     minutes elsewhere.
+             */
+            billable_minutes: number;
+            /**
+             * Format: double
+             * @description Minutes times the price per minute of the job's labels (settings' `runner_prices`).
+             */
+            cost: number;
+            /**
+             * Format: double
+             * @description Estimated from a log-scale histogram (buckets 19% wide, interpolated).
+             */
+            duration_p50_seconds?: number | null;
+            /** Format: double */
+            duration_p95_seconds?: number | null;
+            /**
+             * Format: double
+             * @description failures / (successes + failures); null when neither happened.
+             */
+            failure_rate?: number | null;
+            /** Format: int64 */
+            failures: number;
+            /**
+             * Format: double
+             * @description Queue time: started − queued.
+             */
+            queue_p50_seconds?: number | null;
+            /** Format: double */
+            queue_p95_seconds?: number | null;
+            /**
+             * Format: int64
+             * @description Finished executions of the job.
+             */
+            runs: number;
+        };
         /** @description Everything seen, for the dashboard's selectors. */
         Filters: {
             branches: string[];
@@ -1126,6 +1263,51 @@ export interface components {
             updated_at: string;
             url?: string | null;
         };
+        /** @description One execution of a job. */
+        JobExecution: {
+            branch?: string | null;
+            /** Format: double */
+            duration_seconds?: number | null;
+            job_id: string;
+            /** Format: double */
+            queue_seconds?: number | null;
+            run_id: string;
+            /** Format: date-time */
+            started_at?: string | null;
+            status: components["schemas"]["RunStatus"];
+            url?: string | null;
+        };
+        /** @description A page of `GET /api/jobs`. */
+        JobList: {
+            currency: string;
+            /** Format: date-time */
+            from: string;
+            items: components["schemas"]["JobStats"][];
+            /** Format: date-time */
+            to: string;
+            /** @description Jobs in the window, on every page. */
+            total: number;
+        };
+        /** @description One job over time. */
+        JobSeries: {
+            group_by: components["schemas"]["Grain"];
+            job: string;
+            points: components["schemas"]["Point"][];
+            repo: string;
+            /** @description Its slowest executions in the window, slowest first. */
+            slowest: components["schemas"]["JobExecution"][];
+            workflow: string;
+        };
+        /** @description One job: a job name in a repository's workflow. */
+        JobStats: components["schemas"]["Figures"] & {
+            job: string;
+            /** @description The runner label sets it ran on. */
+            labels: string[][];
+            /** @description The same figures over the period before the window. */
+            previous: components["schemas"]["Figures"];
+            repo: string;
+            workflow: string;
+        };
         /** @description The operator's upsert: the resource's namespace and name, and its spec with secrets resolved. */
         K8sIntegrationBody: {
             name: string;
@@ -1353,6 +1535,80 @@ export interface components {
          * @enum {string}
          */
         RunStatus: "queued" | "running" | "success" | "failure" | "cancelled" | "skipped";
+        /** @description One runner pool: the jobs asking for one label set. */
+        RunnerPool: {
+            /** Format: double */
+            billable_minutes: number;
+            /**
+             * Format: double
+             * @description Average number of jobs running over the window.
+             */
+            busy_avg: number;
+            /**
+             * Format: double
+             * @description The highest per-minute average of jobs running in the window.
+             */
+            busy_max: number;
+            /** Format: double */
+            cost: number;
+            /**
+             * Format: int64
+             * @description Finished jobs in the window.
+             */
+            jobs: number;
+            /** @description The label set (sorted, lower case); empty for jobs that named none. */
+            labels: string[];
+            oldest_queued?: null | components["schemas"]["WaitingJob"];
+            /** Format: double */
+            queue_p50_seconds?: number | null;
+            /** Format: double */
+            queue_p95_seconds?: number | null;
+            /**
+             * Format: int64
+             * @description Jobs queued now (for less than the stale limit).
+             */
+            queued: number;
+            /**
+             * Format: int64
+             * @description Jobs running now (for less than the stale limit).
+             */
+            running: number;
+            /**
+             * Format: int64
+             * @description Jobs reported queued or running for longer than the stale limit: left out of the counts
+             *     above (their completion was surely lost).
+             */
+            stale: number;
+        };
+        /** @description One label set over time. */
+        RunnerSeries: {
+            group_by: components["schemas"]["Grain"];
+            labels: string[];
+            points: components["schemas"]["Point"][];
+        };
+        /** @description `GET /api/runners`. */
+        Runners: {
+            currency: string;
+            /** Format: date-time */
+            from: string;
+            /** @description Label sets with jobs now or in the window, most queued first. */
+            items: components["schemas"]["RunnerPool"][];
+            /**
+             * Format: int64
+             * @description Hours after which a queued or running job counts as stale.
+             */
+            stale_after_hours: number;
+            /** Format: date-time */
+            to: string;
+        };
+        /** @description The runner pools whose jobs changed, as `GET /api/stream` sends it. */
+        RunnersChange: {
+            /**
+             * @description The label sets (each sorted, as `GET /api/runners` lists them); empty when more changed
+             *     than a notification holds: every pool may have changed.
+             */
+            labels: string[][];
+        };
         /**
          * @description What a token may do. `admin` may do everything except manage what Kubernetes owns; `read` and
          *     `ingest` only what they say; `operator` (the Kubernetes operator's token) reads, and manages the
@@ -1362,6 +1618,12 @@ export interface components {
         Scope: "ingest" | "read" | "admin" | "operator";
         /** @description Every runtime setting. `PUT /api/settings` replaces all of them at once. */
         Settings: {
+            /**
+             * @description The currency prices are in, shown beside costs (1–8 characters; default `USD`). Optional
+             *     in a replacement.
+             * @example USD
+             */
+            currency?: string;
             /**
              * Format: int32
              * @description How many days runs (with their jobs and raw payloads) are kept (1–3650).
@@ -1375,6 +1637,20 @@ export interface components {
              * @example 400
              */
             rollup_retention_days: number;
+            /**
+             * @description Price per minute of a job by runner label (`{"ubuntu-latest": 0.008, "gpu": 0.12}`): a
+             *     job costs its minutes (GitHub: rounded up per job, before the OS multiplier) times the
+             *     highest price among its labels; labels not listed cost 0. Optional in a replacement
+             *     (default: none).
+             * @example {
+             *       "gpu": 0.12,
+             *       "macos-14": 0.08,
+             *       "ubuntu-latest": 0.008
+             *     }
+             */
+            runner_prices?: {
+                [key: string]: number;
+            };
         };
         /** @description A webhook source as listed by the API: never its secret. */
         SourceInfo: {
@@ -1415,6 +1691,10 @@ export interface components {
             data: string;
             /** @enum {string} */
             event: "incident";
+        } | {
+            data: string;
+            /** @enum {string} */
+            event: "runners";
         } | {
             data: string;
             /** @enum {string} */
@@ -1477,6 +1757,76 @@ export interface components {
             /** @example dev */
             environment: string;
             version: string;
+        };
+        /** @description `GET /api/usage`. */
+        Usage: {
+            currency: string;
+            days: components["schemas"]["UsageDay"][];
+            /** Format: date-time */
+            from: string;
+            group_by: components["schemas"]["UsageGroup"];
+            /** @description Most billable minutes first. */
+            groups: components["schemas"]["UsageRow"][];
+            previous: components["schemas"]["UsageFigures"];
+            /** Format: date-time */
+            to: string;
+            total: components["schemas"]["UsageFigures"];
+        };
+        /** @description One day's figures. */
+        UsageDay: components["schemas"]["UsageFigures"] & {
+            /**
+             * Format: date-time
+             * @description The day's first instant (local midnight in `tz`).
+             */
+            day: string;
+        };
+        /** @description Minutes and cost of a group or of everything, over a period or a day. */
+        UsageFigures: {
+            /** Format: double */
+            billable_minutes: number;
+            /** Format: double */
+            cost: number;
+            /**
+             * Format: int64
+             * @description Finished jobs.
+             */
+            jobs: number;
+            /**
+             * Format: double
+             * @description The minutes prices apply to (billable minutes before GitHub's OS multiplier).
+             */
+            minutes: number;
+        };
+        /**
+         * @description What `GET /api/usage` groups by.
+         * @enum {string}
+         */
+        UsageGroup: "repo" | "workflow" | "labels";
+        /** @description One group's figures. */
+        UsageRow: components["schemas"]["UsageFigures"] & {
+            /** @description Per day of the window, zero-filled. */
+            days: components["schemas"]["UsageDay"][];
+            /** @description The label set (`labels` groups). */
+            labels?: string[] | null;
+            /** @description The same figures over the period before the window. */
+            previous: components["schemas"]["UsageFigures"];
+            /** @description The repository (`repo`, `workflow` groups). */
+            repo?: string | null;
+            /** @description The workflow (`workflow` groups). */
+            workflow?: string | null;
+        };
+        /** @description A job waiting for a runner. */
+        WaitingJob: {
+            job_id: string;
+            name: string;
+            /** Format: date-time */
+            queued_at: string;
+            repo?: string | null;
+            run_id: string;
+            url?: string | null;
+            /** Format: double */
+            waiting_seconds: number;
+            workflow?: string | null;
         };
         /** @description What a delivery did. */
         WebhookResponse: {
@@ -3332,6 +3682,190 @@ export interface operations {
             };
         };
     };
+    jobs: {
+        parameters: {
+            query?: {
+                /** @description Start of the window (RFC 3339). Default: 7 days before `to`. Rounded down to the hour. */
+                from?: string;
+                /** @description End of the window (RFC 3339). Default: now. Rounded up to the hour. */
+                to?: string;
+                repo?: string;
+                workflow?: string;
+                branch?: string;
+                /**
+                 * @description IANA time zone; accepted for symmetry with the other views (jobs are counted by the hour).
+                 * @example Europe/Paris
+                 */
+                tz?: string;
+                sort?: "slowest" | "failing" | "queue" | "minutes" | "runs" | "name";
+                /** @description Jobs per page (default 50, at most 500). */
+                limit?: number;
+                /** @description Jobs to skip (for the next pages). */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobList"];
+                };
+            };
+            /** @description Unreadable parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's scope does not allow this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Window, filter or page out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests: failed authentications from this address, or a sender over the ingest rate; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    job_series: {
+        parameters: {
+            query?: {
+                from?: string;
+                to?: string;
+                /** @description Point grain; default `hour` up to 2 days, `day` up to 90 days, else `week`. */
+                group_by?: components["schemas"]["Grain"];
+                /** @example Europe/Paris */
+                tz?: string;
+                /** @description The job's repository (with `workflow` and `job`, for `/api/jobs/timeseries`). */
+                repo?: string;
+                workflow?: string;
+                job?: string;
+                /**
+                 * @description A label set, labels separated by commas (for `/api/runners/timeseries`).
+                 * @example linux,self-hosted
+                 */
+                labels?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JobSeries"];
+                };
+            };
+            /** @description Unreadable parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's scope does not allow this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No job named, or window out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests: failed authentications from this address, or a sender over the ingest rate; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     metrics: {
         parameters: {
             query?: {
@@ -3448,6 +3982,177 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before retrying */
                     "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    runners: {
+        parameters: {
+            query?: {
+                from?: string;
+                to?: string;
+                /** @example Europe/Paris */
+                tz?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Runners"];
+                };
+            };
+            /** @description Unreadable parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's scope does not allow this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Window out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests: failed authentications from this address, or a sender over the ingest rate; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    runner_series: {
+        parameters: {
+            query?: {
+                from?: string;
+                to?: string;
+                /** @description Point grain; default `hour` up to 2 days, `day` up to 90 days, else `week`. */
+                group_by?: components["schemas"]["Grain"];
+                /** @example Europe/Paris */
+                tz?: string;
+                /** @description The job's repository (with `workflow` and `job`, for `/api/jobs/timeseries`). */
+                repo?: string;
+                workflow?: string;
+                job?: string;
+                /**
+                 * @description A label set, labels separated by commas (for `/api/runners/timeseries`).
+                 * @example linux,self-hosted
+                 */
+                labels?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunnerSeries"];
+                };
+            };
+            /** @description Unreadable parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's scope does not allow this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No label set, or window out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests: failed authentications from this address, or a sender over the ingest rate; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable */
+            503: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -3781,7 +4486,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description An endless stream of `hello`, `run`, `incident` and `resync` events */
+            /** @description An endless stream of `hello`, `run`, `incident`, `runners` and `resync` events */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4039,6 +4744,95 @@ export interface operations {
                 };
             };
             /** @description The database is unavailable; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    usage: {
+        parameters: {
+            query?: {
+                from?: string;
+                to?: string;
+                /**
+                 * @description IANA time zone whose local midnight starts each day; default `UTC`.
+                 * @example Europe/Paris
+                 */
+                tz?: string;
+                group_by?: "repo" | "workflow" | "labels";
+                /** @description Only this repository (any grouping). */
+                repo?: string;
+                /** @description `json` (default) or `csv` (one line per group and day). */
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description format=csv */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description Unreadable parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's scope does not allow this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Window out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests: failed authentications from this address, or a sender over the ingest rate; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -240,7 +240,14 @@ fn task_runs_are_jobs_of_their_pipeline_run() {
                "outcome": "failure", "errors": "golangci-lint: 3 issues"}),
     );
     finished["subject"]["id"] = json!("lint-1");
+    finished["customData"] = json!({"labels": "Linux, arm64", "runner": "tekton-pool-2"});
     let job = one_job(parse_bare(&finished).unwrap());
+    assert_eq!(
+        job.labels,
+        ["arm64", "linux"],
+        "customData.labels, as a label set"
+    );
+    assert_eq!(job.runner_name.as_deref(), Some("tekton-pool-2"));
     assert_eq!(job.run_id, "cdevents:/tekton/other:pipelinerun-build-x7k2p");
     assert_eq!(job.id, "lint-1");
     assert_eq!(job.name, "lint");

@@ -200,7 +200,8 @@ fn builds_become_jobs() {
     assert_eq!(compile.name, "compile");
     assert_eq!(compile.stage.as_deref(), Some("build"));
     assert_eq!(compile.status, RunStatus::Success);
-    assert_eq!(compile.queued_at, t("2025-08-27T06:00:00Z"));
+    // Queued `queued_duration` (12.1 s) before it started.
+    assert_eq!(compile.queued_at, t("2025-08-27T05:59:59.900Z"));
     assert_eq!(compile.started_at, t("2025-08-27T06:00:12Z"));
     assert_eq!(compile.finished_at, t("2025-08-27T06:03:12Z"));
     assert_eq!(compile.runner_name.as_deref(), Some("shared-runner-3"));
@@ -341,9 +342,9 @@ fn every_status_maps() {
 
 #[test]
 fn other_hooks_are_ignored_with_a_reason() {
-    assert!(ignored_reason(Some("Job Hook"), FAILED).contains("\"Job Hook\""));
+    assert!(ignored_reason(Some("Deployment Hook"), FAILED).contains("\"Deployment Hook\""));
     assert!(ignored_reason(Some("Push Hook"), r#"{"object_kind":"push"}"#).contains("Push Hook"));
-    assert!(ignored_reason(None, r#"{"object_kind":"build","build_id":1}"#).contains("\"build\""));
+    assert!(ignored_reason(None, r#"{"object_kind":"build","build_id":1}"#).contains("project"));
     assert!(ignored_reason(Some("Pipeline Hook"), r#"{"object_kind":"push"}"#).contains("push"));
     assert!(ignored_reason(None, r#"{"object_attributes":{"id":1}}"#).contains("object_kind"));
     assert!(ignored_reason(None, "[1, 2]").contains("not a JSON object"));
@@ -429,4 +430,73 @@ fn wrongly_typed_fields_count_as_absent() {
     assert_eq!(run.metadata.get("tag"), None);
     assert_eq!(run.metadata.get("user"), None);
     assert!(jobs.is_empty());
+}
+
+/// A job hook as GitLab documents it (`object_kind: build`), with the runner's tags and the time it
+/// waited for a runner.
+const JOB_HOOK: &str = r#"{
+  "object_kind": "build",
+  "ref": "main",
+  "tag": false,
+  "before_sha": "2293ada6b400935a1378653304eaf6221e0fdb8f",
+  "sha": "2293ada6b400935a1378653304eaf6221e0fdb8f",
+  "build_id": 1977,
+  "build_name": "rspec:linux",
+  "build_stage": "test",
+  "build_status": "failed",
+  "build_created_at": "2025-08-27 06:00:00 UTC",
+  "build_started_at": "2025-08-27 06:10:00 UTC",
+  "build_finished_at": "2025-08-27 06:14:00 UTC",
+  "build_duration": 240.0,
+  "build_queued_duration": 95.5,
+  "build_allow_failure": false,
+  "build_failure_reason": "script_failure",
+  "retries_count": 0,
+  "pipeline_id": 2366,
+  "project_id": 380,
+  "project_name": "Gitlab Org / Gitlab Test",
+  "user": {"id": 3, "name": "User", "username": "user", "email": "user@gitlab.com"},
+  "commit": {"id": 2366, "name": "Build pipeline", "sha": "2293ada6b400935a1378653304eaf6221e0fdb8f",
+             "message": "test\n", "status": "failed", "duration": null, "started_at": null, "finished_at": null},
+  "repository": {"name": "gitlab_test", "homepage": "https://gitlab.example.com/gitlab-org/gitlab-test"},
+  "project": {"id": 380, "name": "Gitlab Test", "web_url": "https://gitlab.example.com/gitlab-org/gitlab-test",
+              "path_with_namespace": "gitlab-org/gitlab-test", "default_branch": "main"},
+  "runner": {"active": true, "runner_type": "project_type", "is_shared": false, "id": 380987,
+             "description": "shared-runners-manager-6.gitlab.com", "tags": ["Linux", "docker"]},
+  "environment": null
+}"#;
+
+#[test]
+fn job_hooks_are_jobs_of_their_pipeline_with_their_queue_time() {
+    let Parsed::Records { runs, jobs } = parse(Some("Job Hook"), JOB_HOOK.as_bytes(), now()).unwrap() else {
+        panic!("not recorded");
+    };
+    assert!(runs.is_empty());
+    let [job] = &jobs[..] else { panic!("{jobs:?}") };
+    assert_eq!(job.run_id, "gitlab:gitlab-org/gitlab-test:2366");
+    assert_eq!(job.id, "1977");
+    assert_eq!(job.name, "rspec:linux");
+    assert_eq!(job.stage.as_deref(), Some("test"));
+    assert_eq!(job.status, RunStatus::Failure);
+    assert_eq!(job.started_at, t("2025-08-27T06:10:00Z"));
+    // Queued 95.5 s before it started, not since its creation (its stage waited before that).
+    assert_eq!(job.queued_at, t("2025-08-27T06:08:24.500Z"));
+    assert_eq!(job.finished_at, t("2025-08-27T06:14:00Z"));
+    assert_eq!(job.labels, ["docker", "linux"]);
+    assert_eq!(
+        job.runner_name.as_deref(),
+        Some("shared-runners-manager-6.gitlab.com")
+    );
+    assert_eq!(job.failure_reason.as_deref(), Some("script_failure"));
+    assert_eq!(
+        job.url.as_deref(),
+        Some("https://gitlab.example.com/gitlab-org/gitlab-test/-/jobs/1977")
+    );
+    // Without the pipeline it belongs to, a job cannot be recorded.
+    let mut v: Value = serde_json::from_str(JOB_HOOK).unwrap();
+    v.as_object_mut().unwrap().remove("pipeline_id");
+    assert!(matches!(
+        parse(Some("Job Hook"), v.to_string().as_bytes(), now()).unwrap(),
+        Parsed::Ignored(r) if r.contains("pipeline_id")
+    ));
 }

@@ -45,15 +45,37 @@ fn delivery(phase: &str, status: Option<&str>, timestamp: i64, duration: i64) ->
     v
 }
 
+/// The run of a delivery; its one job (the build) mirrors it.
 fn run_of(v: &Value) -> RunEvent {
+    let (run, job) = records(v);
+    assert_eq!(job.run_id, run.id);
+    assert_eq!(
+        (job.status, job.queued_at, job.started_at, job.finished_at),
+        (run.status, run.queued_at, run.started_at, run.finished_at)
+    );
+    run
+}
+
+fn records(v: &Value) -> (RunEvent, JobEvent) {
     match parse(v.to_string().as_bytes(), now()).unwrap() {
-        Parsed::Records { mut runs, jobs } => {
-            assert!(jobs.is_empty());
-            assert_eq!(runs.len(), 1);
-            runs.remove(0)
+        Parsed::Records { mut runs, mut jobs } => {
+            assert_eq!((runs.len(), jobs.len()), (1, 1));
+            (runs.remove(0), jobs.remove(0))
         }
         Parsed::Ignored(why) => panic!("ignored: {why}"),
     }
+}
+
+#[test]
+fn the_build_is_the_job_of_its_run_on_its_node() {
+    let mut v = delivery("STARTED", None, 1_756_274_430_000, 0);
+    let (run, job) = records(&v);
+    assert_eq!(job.id, run.id.rsplit(':').next().unwrap());
+    assert!(job.labels.is_empty(), "Jenkins does not send the node");
+    v["build"]["parameters"] = json!({"NODE_LABELS": "linux Docker  builder-7", "NODE_NAME": "builder-7"});
+    let (_, job) = records(&v);
+    assert_eq!(job.labels, ["builder-7", "docker", "linux"]);
+    assert_eq!(job.runner_name.as_deref(), Some("builder-7"));
 }
 
 fn ignored(body: &str) -> String {

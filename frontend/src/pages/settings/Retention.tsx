@@ -35,7 +35,12 @@ export function Retention() {
           className="row"
           onSubmit={(e) => {
             e.preventDefault();
-            save.mutate({ retention_days: Number(form.runs), rollup_retention_days: Number(form.rollups) });
+            // A replacement: the other settings (the price table) go back as they are.
+            save.mutate({
+              ...settings.data,
+              retention_days: Number(form.runs),
+              rollup_retention_days: Number(form.rollups),
+            });
           }}
         >
           <label className="field">

@@ -1,0 +1,64 @@
+//! The folder: moves finished jobs into the job rollups and runner pools' busy time, a batch at a
+//! time, shortly after they are written (see [`db::job_rollups::fold`]). One replica folds at a
+//! time; the others find the lock taken and wait for their next turn.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::PgPool;
+use tokio::sync::Notify;
+
+use crate::db;
+
+/// Jobs folded per transaction.
+pub const BATCH: i64 = 2000;
+
+/// Handle to the folder task.
+pub struct Folder {
+    pool: PgPool,
+    wake: Notify,
+}
+
+impl Folder {
+    pub fn new(pool: PgPool) -> Arc<Self> {
+        Arc::new(Folder {
+            pool,
+            wake: Notify::new(),
+        })
+    }
+
+    /// Asks for a fold now (jobs were written).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Folds everything pending; returns the number of jobs taken.
+    pub async fn run_once(&self) -> sqlx::Result<usize> {
+        let mut total = 0;
+        loop {
+            let folded = db::job_rollups::fold(&self.pool, BATCH).await?;
+            total += folded.jobs;
+            if folded.jobs < BATCH as usize {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Folds when woken, and every `interval` (jobs written by other replicas, jobs whose run
+    /// arrived later).
+    pub fn spawn(self: Arc<Self>, interval: Duration) {
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(interval) => {}
+                }
+                // A burst of writes is folded together.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if let Err(e) = self.run_once().await {
+                    tracing::warn!(error = %e, "could not fold jobs into the rollups; retrying");
+                }
+            }
+        });
+    }
+}
