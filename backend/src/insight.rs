@@ -92,7 +92,9 @@ impl Totals {
         self.priced_ms
             .iter()
             .map(|(labels, ms)| *ms as f64 / 60_000.0 * prices.price_of(&labels_of(labels)))
-            .sum()
+            .sum::<f64>()
+            // A sum of nothing is -0.0.
+            + 0.0
     }
 
     fn figures(&self, prices: &Settings) -> Figures {
@@ -404,7 +406,7 @@ pub struct SeriesParams {
 
 /// One point of a time series.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-pub struct Point {
+pub struct JobPoint {
     /// Start of the period.
     pub t: DateTime<Utc>,
     #[serde(flatten)]
@@ -435,7 +437,7 @@ fn series(
     grain: Period,
     settings: &Settings,
     busy: Option<&BTreeMap<DateTime<Utc>, (i64, i64)>>,
-) -> Vec<Point> {
+) -> Vec<JobPoint> {
     let starts = periods(window, grain);
     let mut totals: BTreeMap<DateTime<Utc>, Totals> = BTreeMap::new();
     for r in rows {
@@ -453,7 +455,7 @@ fn series(
         .map(|&t| {
             let end = grain.next(t, window.tz).min(window.to);
             let b = busy_per.get(&t).copied().unwrap_or_default();
-            Point {
+            JobPoint {
                 t,
                 figures: totals.get(&t).cloned().unwrap_or_default().figures(settings),
                 busy_avg: busy
@@ -485,7 +487,7 @@ pub struct JobSeries {
     pub workflow: String,
     pub job: String,
     pub group_by: Period,
-    pub points: Vec<Point>,
+    pub points: Vec<JobPoint>,
     /// Its slowest executions in the window, slowest first.
     pub slowest: Vec<JobExecution>,
 }
@@ -576,6 +578,9 @@ fn tiles_by_hour(window: &TimeWindow) -> Vec<(Grain, DateTime<Utc>, bool)> {
     }
     out
 }
+
+/// The longest `labels` parameter.
+const MAX_LABEL_PARAM: usize = 4000;
 
 /// A label set from a query parameter (normalised as jobs' labels are).
 pub fn label_param(labels: &Option<String>) -> Option<String> {
@@ -773,7 +778,7 @@ pub async fn runners(
 pub struct RunnerSeries {
     pub labels: Vec<String>,
     pub group_by: Period,
-    pub points: Vec<Point>,
+    pub points: Vec<JobPoint>,
 }
 
 /// `GET /api/runners/timeseries`.
@@ -784,6 +789,16 @@ pub async fn runner_series(
     now: DateTime<Utc>,
 ) -> Result<RunnerSeries, Error> {
     let (window, grain) = series_window(params, now)?;
+    if params
+        .labels
+        .as_ref()
+        .is_some_and(|l| l.chars().count() > MAX_LABEL_PARAM)
+    {
+        return Err(invalid(
+            "labels",
+            format!("may be at most {MAX_LABEL_PARAM} characters long"),
+        ));
+    }
     let Some(labels) = label_param(&params.labels) else {
         return Err(invalid(
             "labels",

@@ -133,8 +133,8 @@ enum UsageFormat {
 /// beside the period before.
 #[utoipa::path(get, path = "/usage", tag = "jobs", params(UsageParams, Format),
     responses(
-        (status = 200, body = Usage, content_type = "application/json"),
-        (status = 200, description = "format=csv", body = String, content_type = "text/csv"),
+        (status = 200, description = "JSON, or CSV with `format=csv`",
+         content((Usage = "application/json"), (String = "text/csv"))),
         (status = 400, description = "Unreadable parameter", body = ErrorBody),
         (status = 422, description = "Window out of range", body = ErrorBody),
         (status = 503, description = "Database unavailable", body = ErrorBody)),

@@ -239,6 +239,14 @@ async fn jobs_runners_and_usage_from_github_deliveries(pool: PgPool) {
         .fold(0.0, f64::max);
     assert_eq!(busy_max, 1.0);
 
+    let too_long = app
+        .get(&format!("/api/runners/timeseries?labels={}", "a".repeat(4001)))
+        .await;
+    assert_eq!(too_long.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(crate::support::fields(&too_long.body), ["labels"]);
+    let none = app.get("/api/runners/timeseries").await;
+    assert_eq!(crate::support::fields(&none.body), ["labels"]);
+
     let job_series = app
         .get("/api/jobs/timeseries?repo=acme/api&workflow=CI&job=test")
         .await;

@@ -1288,11 +1288,29 @@ export interface components {
             /** @description Jobs in the window, on every page. */
             total: number;
         };
+        /** @description One point of a time series. */
+        JobPoint: components["schemas"]["Figures"] & {
+            /**
+             * Format: double
+             * @description Average number of jobs running over the period (label sets only).
+             */
+            busy_avg?: number | null;
+            /**
+             * Format: double
+             * @description The highest per-minute average of jobs running in the period (label sets only).
+             */
+            busy_max?: number | null;
+            /**
+             * Format: date-time
+             * @description Start of the period.
+             */
+            t: string;
+        };
         /** @description One job over time. */
         JobSeries: {
             group_by: components["schemas"]["Grain"];
             job: string;
-            points: components["schemas"]["Point"][];
+            points: components["schemas"]["JobPoint"][];
             repo: string;
             /** @description Its slowest executions in the window, slowest first. */
             slowest: components["schemas"]["JobExecution"][];
@@ -1584,7 +1602,7 @@ export interface components {
         RunnerSeries: {
             group_by: components["schemas"]["Grain"];
             labels: string[];
-            points: components["schemas"]["Point"][];
+            points: components["schemas"]["JobPoint"][];
         };
         /** @description `GET /api/runners`. */
         Runners: {
@@ -4776,12 +4794,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description format=csv */
+            /** @description JSON, or CSV with `format=csv` */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
+                    "application/json": components["schemas"]["Usage"];
                     "text/csv": string;
                 };
             };
