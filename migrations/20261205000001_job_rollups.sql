@@ -22,8 +22,9 @@ update run_jobs j set labels = coalesce((
 where labels <> '{}';
 
 create index idx_run_jobs_pending on run_jobs (run_id, id) where pending;
--- Jobs whose run has not arrived yet: counted once it does.
-create index idx_run_jobs_orphans on run_jobs (run_id) where repo is null;
+-- Jobs folded before their run arrived: counted once it does (a small set; the folder looks
+-- them up at every fold).
+create index idx_run_jobs_orphans on run_jobs (run_id) where repo is null and not pending;
 -- Live state: jobs queued or running now, per label set.
 create index idx_run_jobs_active on run_jobs (labels, status) where status in ('queued', 'running');
 -- A job's recent runs, and filters the rollups have no scope for (branch).

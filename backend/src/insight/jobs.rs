@@ -1,0 +1,261 @@
+//! `GET /api/jobs` and `GET /api/jobs/timeseries`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use utoipa::{IntoParams, ToSchema};
+
+use super::*;
+
+/// Sort orders of `GET /api/jobs`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JobSort {
+    /// Highest duration p95 first.
+    #[default]
+    Slowest,
+    /// Highest failure rate first.
+    Failing,
+    /// Highest queue-time p95 first.
+    Queue,
+    /// Most billable minutes first.
+    Minutes,
+    /// Most runs first.
+    Runs,
+    /// By repository, workflow and job name.
+    Name,
+}
+
+/// Query parameters of `GET /api/jobs`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct JobsParams {
+    /// Start of the window (RFC 3339). Default: 7 days before `to`. Rounded down to the hour.
+    pub from: Option<DateTime<Utc>>,
+    /// End of the window (RFC 3339). Default: now. Rounded up to the hour.
+    pub to: Option<DateTime<Utc>>,
+    #[param(max_length = 255)]
+    pub repo: Option<String>,
+    #[param(max_length = 255)]
+    pub workflow: Option<String>,
+    #[param(max_length = 255)]
+    pub branch: Option<String>,
+    /// IANA time zone; accepted for symmetry with the other views (jobs are counted by the hour).
+    #[param(max_length = 64, example = "Europe/Paris")]
+    pub tz: Option<String>,
+    #[param(inline)]
+    pub sort: Option<JobSort>,
+    /// Jobs per page (default 50, at most 500).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<i64>,
+    /// Jobs to skip (for the next pages).
+    #[param(minimum = 0)]
+    pub offset: Option<i64>,
+}
+
+/// One job: a job name in a repository's workflow.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct JobStats {
+    pub repo: String,
+    pub workflow: String,
+    pub job: String,
+    /// The runner label sets it ran on.
+    pub labels: Vec<Vec<String>>,
+    #[serde(flatten)]
+    pub figures: Figures,
+    /// The same figures over the period before the window.
+    pub previous: Figures,
+}
+
+/// A page of `GET /api/jobs`.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct JobList {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    /// Jobs in the window, on every page.
+    pub total: usize,
+    pub currency: String,
+    pub items: Vec<JobStats>,
+}
+
+/// `GET /api/jobs`.
+pub async fn jobs(
+    pool: &PgPool,
+    params: &JobsParams,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Result<JobList, Error> {
+    check_filters([
+        ("repo", &params.repo),
+        ("workflow", &params.workflow),
+        ("branch", &params.branch),
+    ])?;
+    let window = TimeWindow::parse(params.from, params.to, params.tz.as_deref(), now)?;
+    let limit = params.limit.unwrap_or(50);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(invalid("limit", format!("must be between 1 and {MAX_PAGE}")));
+    }
+    let offset = params.offset.unwrap_or(0);
+    if offset < 0 {
+        return Err(invalid("offset", "must not be negative"));
+    }
+    let span = Span::new(window, now);
+    let filter = KeyFilter {
+        repo: non_empty(&params.repo),
+        workflow: non_empty(&params.workflow),
+        ..KeyFilter::default()
+    };
+    let rows = rows_of(
+        pool,
+        &span,
+        JobScope::Job,
+        &filter,
+        non_empty(&params.branch).as_deref(),
+    )
+    .await?;
+    type Key = (String, String, String);
+    let mut by_job: BTreeMap<Key, (Totals, Totals, BTreeSet<String>)> = BTreeMap::new();
+    for r in rows {
+        let k = r.key;
+        let entry = by_job.entry((k.repo, k.workflow, k.job)).or_default();
+        if r.current {
+            entry.0.add(&k.labels, &r.counters);
+            entry.2.insert(k.labels);
+        } else {
+            entry.1.add(&k.labels, &r.counters);
+        }
+    }
+    let mut items: Vec<JobStats> = by_job
+        .into_iter()
+        .filter(|(_, (cur, _, _))| cur.counters.jobs > 0)
+        .map(|((repo, workflow, job), (cur, prev, labels))| JobStats {
+            repo,
+            workflow,
+            job,
+            labels: labels.iter().map(|l| labels_of(l)).collect(),
+            figures: cur.figures(settings),
+            previous: prev.figures(settings),
+        })
+        .collect();
+    let sort = params.sort.unwrap_or_default();
+    let key = |s: &JobStats| -> f64 {
+        let f = &s.figures;
+        match sort {
+            JobSort::Slowest => f.duration_p95_seconds.unwrap_or(-1.0),
+            JobSort::Failing => f.failure_rate.unwrap_or(-1.0),
+            JobSort::Queue => f.queue_p95_seconds.unwrap_or(-1.0),
+            JobSort::Minutes => f.billable_minutes,
+            JobSort::Runs => f.runs as f64,
+            JobSort::Name => 0.0,
+        }
+    };
+    // Descending by the figure, then by name, so pages are stable.
+    items.sort_by(|a, b| {
+        key(b)
+            .total_cmp(&key(a))
+            .then_with(|| (&a.repo, &a.workflow, &a.job).cmp(&(&b.repo, &b.workflow, &b.job)))
+    });
+    let total = items.len();
+    let items = items
+        .into_iter()
+        .skip(offset as usize)
+        .take(limit as usize)
+        .collect();
+    Ok(JobList {
+        from: window.from,
+        to: window.to,
+        total,
+        currency: settings.currency.clone(),
+        items,
+    })
+}
+
+/// One job over time.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct JobSeries {
+    pub repo: String,
+    pub workflow: String,
+    pub job: String,
+    pub group_by: Period,
+    pub points: Vec<JobPoint>,
+    /// Its slowest executions in the window, slowest first.
+    pub slowest: Vec<JobExecution>,
+}
+
+/// One execution of a job.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema, sqlx::FromRow)]
+pub struct JobExecution {
+    pub run_id: String,
+    pub job_id: String,
+    pub status: crate::domain::RunStatus,
+    pub started_at: Option<DateTime<Utc>>,
+    pub duration_seconds: Option<f64>,
+    pub queue_seconds: Option<f64>,
+    pub branch: Option<String>,
+    pub url: Option<String>,
+}
+
+/// `GET /api/jobs/timeseries`.
+pub async fn job_series(
+    pool: &PgPool,
+    params: &SeriesParams,
+    settings: &Settings,
+    now: DateTime<Utc>,
+) -> Result<JobSeries, Error> {
+    check_filters([
+        ("repo", &params.repo),
+        ("workflow", &params.workflow),
+        ("job", &params.job),
+    ])?;
+    let (window, grain) = series_window(params, now)?;
+    let (Some(repo), Some(workflow), Some(job)) = (
+        non_empty(&params.repo),
+        non_empty(&params.workflow),
+        non_empty(&params.job),
+    ) else {
+        return Err(Error::Invalid(
+            [
+                ("repo", &params.repo),
+                ("workflow", &params.workflow),
+                ("job", &params.job),
+            ]
+            .into_iter()
+            .filter(|(_, v)| non_empty(v).is_none())
+            .map(|(f, _)| FieldError::new(f, "is required: a job is named by its repo, workflow and job"))
+            .collect(),
+        ));
+    };
+    let hours: Vec<_> = tiles_by_hour(&window);
+    let filter = KeyFilter {
+        repo: Some(repo.clone()),
+        workflow: Some(workflow.clone()),
+        job: Some(job.clone()),
+        labels: None,
+    };
+    let rows = job_rollups::read(pool, JobScope::Job, &hours, &filter).await?;
+    let slowest: Vec<JobExecution> = sqlx::query_as(
+        "select run_id, id as job_id, status, started_at, \
+             extract(epoch from finished_at - started_at)::float8 as duration_seconds, \
+             extract(epoch from started_at - queued_at)::float8 as queue_seconds, branch, url \
+         from run_jobs where repo = $1 and workflow = $2 and name = $3 \
+             and started_at >= $4 and started_at < $5 and finished_at is not null \
+         order by finished_at - started_at desc limit 10",
+    )
+    .bind(&repo)
+    .bind(&workflow)
+    .bind(&job)
+    .bind(window.from)
+    .bind(window.to)
+    .fetch_all(pool)
+    .await?;
+    Ok(JobSeries {
+        points: series(rows, &window, grain, settings, None),
+        repo,
+        workflow,
+        job,
+        group_by: grain,
+        slowest,
+    })
+}
