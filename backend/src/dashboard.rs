@@ -17,7 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::db::rollups::{self, Sample, ScopeKey};
 use crate::db::runs::{self, RunFilter};
 use crate::domain::histogram::quantile;
-use crate::domain::rollup::{hour_of, Counters, Scope};
+use crate::domain::rollup::{ceil_hour, hour_of, Counters, Scope};
 use crate::domain::FieldError;
 use crate::domain::{Run, RunStatus};
 
@@ -581,15 +581,6 @@ pub async fn metrics(
             source: source.name(),
         },
     })
-}
-
-fn ceil_hour(t: DateTime<Utc>) -> DateTime<Utc> {
-    let h = hour_of(t);
-    if h == t {
-        h
-    } else {
-        h + TimeDelta::hours(1)
-    }
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use chrono::{DateTime, Datelike, DurationRound, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::histogram::bucket_of;
-use super::rollup::hour_of;
+use super::rollup::{ceil_hour, hour_of};
 use super::run::RunStatus;
 
 /// The separator of a label set's labels in its one-text form (no label contains it: labels are
@@ -361,12 +361,13 @@ pub fn busy_minutes(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(DateTime<Utc
     out
 }
 
-/// The rollup rows that tile `[from, to)` (whole hours), fewest first: weeks, then days, then
-/// hours. When `open` (the window ends now, and nothing is charted later) the last tile may reach
-/// past `to`.
+/// The rollup rows that tile `[from, to)`, fewest first: weeks, then days, then hours. An hour
+/// row belongs to the range its start falls in, so ranges cut at a half hour (a day in
+/// Asia/Kolkata) share no row. When `open` (the window ends now, and nothing is charted later)
+/// the last tile may reach past `to`.
 pub fn tiles(from: DateTime<Utc>, to: DateTime<Utc>, open: bool) -> Vec<(Grain, DateTime<Utc>)> {
     let mut out = Vec::new();
-    let mut t = hour_of(from);
+    let mut t = ceil_hour(from);
     while t < to {
         let grain = [Grain::Week, Grain::Day, Grain::Hour]
             .into_iter()
@@ -496,5 +497,10 @@ mod tests {
         // An open window ends with one coarse tile.
         let open = tiles(at(2, 0, 0, 0), at(4, 5, 0, 0), true);
         assert_eq!(open, vec![(Grain::Week, at(2, 0, 0, 0))]);
+        // Ranges cut at a half hour share no hour row.
+        let before = tiles(at(2, 10, 0, 0), at(2, 12, 30, 0), false);
+        let after = tiles(at(2, 12, 30, 0), at(2, 14, 0, 0), false);
+        assert_eq!(before.last(), Some(&(Grain::Hour, at(2, 12, 0, 0))));
+        assert_eq!(after.first(), Some(&(Grain::Hour, at(2, 13, 0, 0))));
     }
 }

@@ -143,6 +143,16 @@ pub fn hour_of(t: DateTime<Utc>) -> DateTime<Utc> {
     t.duration_trunc(TimeDelta::hours(1)).unwrap_or(t)
 }
 
+/// The first hour boundary at or after `t`.
+pub fn ceil_hour(t: DateTime<Utc>) -> DateTime<Utc> {
+    let h = hour_of(t);
+    if h == t {
+        h
+    } else {
+        h + TimeDelta::hours(1)
+    }
+}
+
 /// The rollup rows one stored run counts in: none until it is finished.
 pub fn contribution(run: &RunState) -> Vec<(RollupKey, Counters)> {
     if !run.status.is_terminal() {

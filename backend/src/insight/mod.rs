@@ -27,6 +27,7 @@ use crate::db::job_rollups::{self, KeyFilter, Read, RowKey};
 use crate::domain::histogram::quantile;
 use crate::domain::job_rollup::{labels_of, normalize_labels, tiles, Grain, JobCount, JobCounters, JobScope};
 use crate::domain::limits::MAX_PAGE;
+use crate::domain::rollup::ceil_hour;
 use crate::domain::settings::Settings;
 use crate::domain::FieldError;
 /// A window and the one of the same length before it.
@@ -327,7 +328,7 @@ fn series_window(params: &SeriesParams, now: DateTime<Utc>) -> Result<(TimeWindo
 /// Every hour row of a window (for series, which are cut at period boundaries in any zone).
 fn tiles_by_hour(window: &TimeWindow) -> Vec<(Grain, DateTime<Utc>, bool)> {
     let mut out = Vec::new();
-    let mut t = window.from;
+    let mut t = ceil_hour(window.from);
     while t < window.to {
         out.push((Grain::Hour, t, true));
         t += TimeDelta::hours(1);

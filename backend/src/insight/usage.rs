@@ -159,7 +159,7 @@ pub async fn usage(
         };
         let g = groups.entry(group).or_default();
         if r.current {
-            let day = Period::Day.start_of(r.bucket.max(window.from), window.tz);
+            let day = Period::Day.start_of(r.bucket, window.tz);
             g.0.add(&k.labels, &r.counters);
             g.2.entry(day).or_default().add(&k.labels, &r.counters);
             total.add(&k.labels, &r.counters);

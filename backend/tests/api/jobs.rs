@@ -345,3 +345,64 @@ async fn stale_jobs_leave_the_live_counts(pool: PgPool) {
         (Some(0), Some(1))
     );
 }
+
+/// Days in Asia/Kolkata start at :30 past a UTC hour; each hour's jobs still count in one day.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_day_cut_at_a_half_hour_counts_every_job_once(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    let mut n = 0;
+    // Local midnight of 3 March in Kolkata is 2 March 18:30 UTC; jobs around it, hour by hour.
+    let midnight = "2026-03-02T18:30:00Z".parse::<DateTime<Utc>>().unwrap();
+    for i in 0..6 {
+        let at = midnight + TimeDelta::minutes(40 * i - 130);
+        send(
+            &app,
+            "workflow_run",
+            &mut n,
+            &run(i, at, "in_progress", Value::Null),
+        )
+        .await;
+        let done = job(
+            i,
+            500 + i,
+            "build",
+            &["ubuntu-latest"],
+            "completed",
+            json!("success"),
+            at,
+            5,
+            50,
+        );
+        send(&app, "workflow_job", &mut n, &done).await;
+    }
+    app.state.folder.run_once().await.unwrap();
+    for window in [
+        "from=2026-03-01T18:30:00Z&to=2026-03-04T18:30:00Z",
+        "from=2026-03-02T00:00:00Z&to=2026-03-03T12:00:00Z",
+    ] {
+        let usage = app.get(&format!("/api/usage?tz=Asia/Kolkata&{window}")).await;
+        assert_eq!(usage.status, StatusCode::OK, "{}", usage.text);
+        // Six jobs of 50 s, each a billable minute.
+        assert_eq!(usage.body["total"]["jobs"], 6, "{}", usage.text);
+        assert_eq!(usage.body["groups"][0]["billable_minutes"], 6.0);
+        let per_day: Vec<i64> = usage.body["days"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["jobs"].as_i64().unwrap())
+            .collect();
+        assert_eq!(per_day.iter().sum::<i64>(), 6, "{per_day:?}");
+        let series = app
+            .get(&format!(
+                "/api/jobs/timeseries?repo=acme/api&workflow=CI&job=build&group_by=day&tz=Asia/Kolkata&{window}"
+            ))
+            .await;
+        let runs: i64 = series.body["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["runs"].as_i64().unwrap())
+            .sum();
+        assert_eq!(runs, 6, "{}", series.text);
+    }
+}
