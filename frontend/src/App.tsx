@@ -4,6 +4,7 @@ import { lazy, Suspense, useCallback, useEffect, useRef, useState, useSyncExtern
 import { ApiError } from "./api/client";
 import { useAuth } from "./api/auth";
 import { useLiveUpdates, useConfig } from "./api/hooks";
+import { jobsParams, runnersParams, usageParams } from "./api/insight";
 import { metricsParams } from "./api/params";
 import { keys } from "./api/keys";
 import { AuthProvider } from "./components/Auth";
@@ -14,8 +15,25 @@ import { withFilter, type View } from "./lib/url";
 import { useView } from "./lib/useView";
 import { Dashboard } from "./pages/Dashboard";
 
-// Settings load on first visit: the dashboard's first paint does not wait for them.
+// The other pages load on first visit: the dashboard's first paint does not wait for them.
 const Settings = lazy(() => import("./pages/Settings").then((m) => ({ default: m.Settings })));
+const Jobs = lazy(() => import("./pages/Jobs").then((m) => ({ default: m.Jobs })));
+const Runners = lazy(() => import("./pages/Runners").then((m) => ({ default: m.Runners })));
+const Usage = lazy(() => import("./pages/Usage").then((m) => ({ default: m.Usage })));
+
+/** The query whose last load the header's "Updated" shows: the page's main figures. */
+function updatedKey(view: View) {
+  switch (view.page) {
+    case "jobs":
+      return keys.jobs(jobsParams(view));
+    case "runners":
+      return keys.runners(runnersParams(view));
+    case "usage":
+      return keys.usage(usageParams(view));
+    default:
+      return keys.metrics(metricsParams(view));
+  }
+}
 
 export function App() {
   return (
@@ -89,7 +107,7 @@ function Shell() {
         view={view}
         onView={onView}
         live={live.state}
-        updatedKey={keys.metrics(metricsParams(view))}
+        updatedKey={updatedKey(view)}
         theme={theme}
         onTheme={(t) => {
           prefs.setTheme(t);
@@ -101,7 +119,7 @@ function Shell() {
           The backend cannot be reached. Showing the last figures; reconnecting by itself…
         </div>
       )}
-      {!offline && needsToken && view.page === "dashboard" && (
+      {!offline && needsToken && view.page !== "settings" && (
         <div className="banner warn" role="alert">
           {error?.message}{" "}
           <button
@@ -114,12 +132,20 @@ function Shell() {
         </div>
       )}
       <main>
-        {view.page === "settings" ? (
-          <Suspense fallback={<Skeleton lines={6} />}>
-            <Settings />
-          </Suspense>
-        ) : (
+        {view.page === "dashboard" ? (
           <Dashboard view={view} onView={onView} theme={shown} />
+        ) : (
+          <Suspense fallback={<Skeleton lines={6} />}>
+            {view.page === "settings" ? (
+              <Settings />
+            ) : view.page === "jobs" ? (
+              <Jobs view={view} onView={onView} theme={shown} />
+            ) : view.page === "runners" ? (
+              <Runners view={view} onView={onView} theme={shown} />
+            ) : (
+              <Usage view={view} onView={onView} theme={shown} />
+            )}
+          </Suspense>
         )}
       </main>
     </ZoneContext.Provider>

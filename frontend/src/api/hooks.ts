@@ -13,6 +13,7 @@ import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from "
 import { parseView, type View } from "../lib/url";
 import { alertsQuery } from "./alerts";
 import { api, call, type Filters, type Run, type Schemas } from "./client";
+import { jobsQuery, runnersQuery, usageQuery } from "./insight";
 import { keys } from "./keys";
 import { metricsParams, runsParams } from "./params";
 import { openStream, type StreamState } from "./stream";
@@ -54,6 +55,10 @@ function runsQuery(view: View) {
 export function prefetchFirstScreen(client: QueryClient): Promise<unknown> {
   const view = parseView(window.location.pathname, window.location.search);
   const config = client.prefetchQuery(configQuery);
+  // The other pages' main figures (their code loads on first visit; their data need not wait for it).
+  if (view.page === "jobs") return Promise.all([config, client.prefetchQuery(jobsQuery(view))]);
+  if (view.page === "runners") return Promise.all([config, client.prefetchQuery(runnersQuery(view))]);
+  if (view.page === "usage") return Promise.all([config, client.prefetchQuery(usageQuery(view))]);
   if (view.page !== "dashboard") return config;
   return Promise.all([
     config,
@@ -138,8 +143,33 @@ export function applyRun(client: QueryClient, run: Run): void {
 }
 
 /**
+ * Calls `run` once per `ms` at most, however often it is asked to: the first ask starts the wait,
+ * asks during it are folded into that call. Returns the ask and a cancel.
+ */
+export function coalesce(run: () => void, ms: number): [ask: () => void, cancel: () => void] {
+  let pending: ReturnType<typeof setTimeout> | undefined;
+  return [
+    () => {
+      if (pending) return;
+      pending = setTimeout(() => {
+        pending = undefined;
+        run();
+      }, ms);
+    },
+    () => clearTimeout(pending),
+  ];
+}
+
+/**
+ * How often a busy stream refetches the period figures of jobs (with their sparklines) and usage at
+ * most (the runner pools: every 150 ms).
+ */
+const JOB_FIGURES_MS = 10_000;
+
+/**
  * Subscribes to `/api/stream` while mounted: runs go straight into cached lists, the metrics
- * are refetched (coalesced to one request per 150 ms), and everything is refetched after a
+ * are refetched (coalesced to one request per 150 ms), the runner pools on a `runners` event
+ * (150 ms too; the jobs and usage figures every 10 s at most), and everything is refetched after a
  * reconnect or a `resync`, since events may have been missed meanwhile.
  */
 export function useLiveUpdates(): { state: StreamState; lastEvent: Date | null } {
@@ -157,6 +187,13 @@ export function useLiveUpdates(): { state: StreamState; lastEvent: Date | null }
         void client.invalidateQueries({ queryKey: ["metrics"] });
       }, 150);
     };
+    const [refreshRunners, cancelRunners] = coalesce(() => {
+      void client.invalidateQueries({ queryKey: ["runners"] });
+      void client.invalidateQueries({ queryKey: ["runner-series"] });
+    }, 150);
+    const [refreshJobFigures, cancelJobFigures] = coalesce(() => {
+      for (const queryKey of [["jobs"], ["job-series"], ["usage"]]) void client.invalidateQueries({ queryKey });
+    }, JOB_FIGURES_MS);
     const stop = openStream({
       onState(next) {
         setState(next);
@@ -191,6 +228,9 @@ export function useLiveUpdates(): { state: StreamState; lastEvent: Date | null }
         } else if (event === "incident") {
           void client.invalidateQueries({ queryKey: keys.alerts });
           void client.invalidateQueries({ queryKey: keys.rules });
+        } else if (event === "runners") {
+          refreshRunners();
+          refreshJobFigures();
         } else if (event === "resync") {
           void client.invalidateQueries();
         }
@@ -198,6 +238,8 @@ export function useLiveUpdates(): { state: StreamState; lastEvent: Date | null }
     });
     return () => {
       clearTimeout(pending);
+      cancelRunners();
+      cancelJobFigures();
       stop();
     };
   }, [client]);

@@ -1,5 +1,6 @@
 // The query keys of every API resource, in one place: queries, mutations (their invalidations) and
 // the live stream all name the same cache entries.
+import type { jobSeriesParams, jobsParams, runnerSeriesParams, runnersParams, usageParams } from "./insight";
 import type { AuditFilter, metricsParams, runsParams } from "./params";
 
 export const keys = {
@@ -16,4 +17,9 @@ export const keys = {
   sources: ["sources"] as const,
   audit: (f: AuditFilter) => ["audit", f] as const,
   settings: ["settings"] as const,
+  jobs: (p: ReturnType<typeof jobsParams>) => ["jobs", p] as const,
+  jobSeries: (p: ReturnType<typeof jobSeriesParams>) => ["job-series", p] as const,
+  runners: (p: ReturnType<typeof runnersParams>) => ["runners", p] as const,
+  runnerSeries: (p: ReturnType<typeof runnerSeriesParams>) => ["runner-series", p] as const,
+  usage: (p: ReturnType<typeof usageParams>) => ["usage", p] as const,
 };

@@ -1,4 +1,4 @@
-// Runtime settings (the retention policy): read, and replace as a whole.
+// Runtime settings (the retention policy, runner prices and currency): read, and replace as a whole.
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useAuth } from "./auth";
 import { api, call, type Schemas } from "./client";
@@ -13,7 +13,7 @@ export function useSaveSettings() {
   const { withToken } = useAuth();
   return useMutation({
     mutationFn: (body: Schemas["Settings"]) =>
-      withToken("Changing the retention policy needs an admin token.", () => call(api.PUT("/api/settings", { body }))),
+      withToken("Changing the settings needs an admin token.", () => call(api.PUT("/api/settings", { body }))),
     onSuccess: (data) => client.setQueryData(keys.settings, data),
   });
 }

@@ -1,35 +1,17 @@
 // The two charts (uPlot): runs per period, stacked by outcome, and average / p95 duration.
 // Hovering — or the arrow keys on a focused chart — shows the exact values of a period in a legend
 // under the title. Each chart has a text summary (its accessible name) and a table of its data.
+// The pieces are exported for the other views' charts (SeriesChart.tsx).
 import { useEffect, useEffectEvent, useId, useMemo, useRef, useState } from "react";
 import uPlot, { type AlignedData, type Options } from "uplot";
 import "uplot/dist/uPlot.min.css";
 import type { Metrics } from "../api/client";
-import { periodLabel, timeAxisLabels } from "../lib/axis";
+import { periodLabel } from "../lib/axis";
 import { keyStep, peak, stack } from "../lib/charts";
-import { formatCount, formatDuration, formatTime, LOCAL, type TimeZone } from "../lib/format";
+import { formatCount, formatDuration, formatTime, type TimeZone } from "../lib/format";
 import type { Grain } from "../lib/url";
 import { useZone } from "../lib/prefs";
-
-function cssVar(name: string): string {
-  return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#888";
-}
-
-/** What the charts draw with from the stylesheet: custom properties, which differ by theme. */
-function readPalette() {
-  return {
-    ok: cssVar("--ok"),
-    bad: cssVar("--bad"),
-    neutral: cssVar("--neutral"),
-    accent: cssVar("--accent"),
-    warn: cssVar("--warn"),
-    muted: cssVar("--muted"),
-    border: cssVar("--border"),
-    font: cssVar("--font"),
-  };
-}
-
-type Palette = ReturnType<typeof readPalette>;
+import { baseOptions, readPalette, useRootFontPx } from "./chart-options";
 
 /** The runs chart's series, bottom-up, with their colours. */
 const OUTCOMES = [
@@ -38,26 +20,14 @@ const OUTCOMES = [
   { label: "cancelled", color: "neutral" },
 ] as const;
 
-/** The root font size in px (the wall-TV layout raises it), followed across resizes. */
-function useRootFontPx(): number {
-  const read = () => parseFloat(getComputedStyle(document.documentElement).fontSize) || 14;
-  const [px, setPx] = useState(read);
-  useEffect(() => {
-    const onResize = () => setPx(read());
-    window.addEventListener("resize", onResize);
-    return () => window.removeEventListener("resize", onResize);
-  }, []);
-  return px;
-}
-
-interface Series {
+export interface Series {
   label: string;
   color: string;
   values: (number | null)[];
   format: (v: number | null) => string;
 }
 
-function UPlot({
+export function UPlot({
   options,
   data,
   label,
@@ -143,51 +113,7 @@ function UPlot({
   );
 }
 
-/** Tick steps that read well as durations: 1s … 30s, 1m … 30m, 1h … 12h, days. */
-const DURATION_STEPS = [
-  1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800,
-];
-
-function baseOptions(
-  zone: TimeZone,
-  rootPx: number,
-  palette: Palette,
-  yFormat: (v: number) => string,
-  durations = false,
-): Omit<Options, "width" | "height" | "series"> {
-  const fontPx = Math.round(rootPx * 0.86);
-  const font = `${fontPx}px ${palette.font}`;
-  const axis = {
-    stroke: palette.muted,
-    font,
-    grid: { stroke: palette.border, width: 1 },
-    ticks: { stroke: palette.border },
-  };
-  return {
-    // Ticks fall on midnights and hours of the chosen zone, and are labelled in it (24-hour clock).
-    ...(zone === LOCAL ? {} : { tzDate: (ts: number) => uPlot.tzDate(new Date(ts * 1e3), zone) }),
-    legend: { show: false },
-    cursor: { points: { size: 6 }, drag: { x: false, y: false } },
-    scales: { x: { time: true } },
-    axes: [
-      {
-        ...axis,
-        // Two lines: the time, and the date under a new day's first tick.
-        size: Math.round(fontPx * 4.6),
-        space: fontPx * 4,
-        values: (_u, splits, _axis, _space, incr) => timeAxisLabels(splits, incr, zone),
-      },
-      {
-        ...axis,
-        size: Math.round(fontPx * 5.8),
-        values: (_u, ticks) => ticks.map((t) => yFormat(t)),
-        ...(durations ? { incrs: DURATION_STEPS } : {}),
-      },
-    ],
-  };
-}
-
-function Legend({
+export function Legend({
   series,
   idx,
   times,
@@ -222,7 +148,7 @@ function Legend({
 }
 
 /** The chart's numbers as a table, built only when opened (there may be 2,000 periods). */
-function DataTable({
+export function DataTable({
   caption,
   series,
   times,

@@ -83,7 +83,19 @@ function CustomRange({ view, onView }: { view: View; onView: (patch: Partial<Vie
   );
 }
 
-export function Filters({ view, onView }: { view: View; onView: (patch: Partial<View>) => void }) {
+type Field = "repo" | "workflow" | "branch";
+const ALL_FIELDS: readonly Field[] = ["repo", "workflow", "branch"];
+
+export function Filters({
+  view,
+  onView,
+  fields = ALL_FIELDS,
+}: {
+  view: View;
+  onView: (patch: Partial<View>) => void;
+  /** The selectors a page's data can be filtered by (all three when absent); the time range is always there. */
+  fields?: readonly Field[];
+}) {
   const filters = useFilters();
   const zone = useZone();
   const f = filters.data;
@@ -91,24 +103,25 @@ export function Filters({ view, onView }: { view: View; onView: (patch: Partial<
     ...new Set((f?.workflows ?? []).filter((w) => !view.repo || w.repo === view.repo).map((w) => w.workflow)),
   ].sort();
 
-  const select = (label: string, key: "repo" | "workflow" | "branch", options: string[]) => (
-    <label className="field">
-      {label}
-      <select
-        value={view[key] ?? ""}
-        onChange={(e) => onView({ [key]: e.target.value || undefined })}
-        aria-label={label}
-      >
-        <option value="">All</option>
-        {view[key] && !options.includes(view[key]) && <option value={view[key]}>{view[key]}</option>}
-        {options.map((o) => (
-          <option key={o} value={o}>
-            {o}
-          </option>
-        ))}
-      </select>
-    </label>
-  );
+  const select = (label: string, key: Field, options: string[]) =>
+    fields.includes(key) && (
+      <label className="field">
+        {label}
+        <select
+          value={view[key] ?? ""}
+          onChange={(e) => onView({ [key]: e.target.value || undefined })}
+          aria-label={label}
+        >
+          <option value="">All</option>
+          {view[key] && !options.includes(view[key]) && <option value={view[key]}>{view[key]}</option>}
+          {options.map((o) => (
+            <option key={o} value={o}>
+              {o}
+            </option>
+          ))}
+        </select>
+      </label>
+    );
 
   return (
     <section className="card filters" aria-label="Filters">
@@ -142,7 +155,7 @@ export function Filters({ view, onView }: { view: View; onView: (patch: Partial<
         </div>
       </div>
       {view.range === "custom" && <CustomRange key={`${view.from}|${view.to}|${zone}`} view={view} onView={onView} />}
-      {(view.repo || view.workflow || view.branch || view.status) && (
+      {(fields.some((key) => view[key]) || (view.page === "dashboard" && view.status)) && (
         <button
           type="button"
           className="btn ghost"

@@ -86,4 +86,48 @@ describe("header", () => {
     expect(screen.getByRole("status").textContent).toBe("Not live");
     unsubscribe();
   });
+
+  it("links every page, keeping the filters and leaving the page's selection behind", () => {
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(() =>
+        Promise.resolve(new Response(JSON.stringify({}), { headers: { "Content-Type": "application/json" } })),
+      ),
+    );
+    const onView = vi.fn();
+    render(
+      wrap(
+        new QueryClient({ defaultOptions: { queries: { retry: false } } }),
+        <Header
+          view={{
+            page: "jobs",
+            range: "30d",
+            sort: "newest",
+            repo: "acme/api",
+            job: { repo: "a", workflow: "b", job: "c" },
+          }}
+          onView={onView}
+          live="live"
+          updatedKey={["jobs"]}
+          theme="system"
+          onTheme={() => {}}
+        />,
+      ),
+    );
+    const nav = screen.getByRole("navigation", { name: "Pages" });
+    const links = Array.from(nav.querySelectorAll("a")).map((a) => [
+      a.textContent,
+      a.getAttribute("href"),
+      a.getAttribute("aria-current"),
+    ]);
+    expect(links).toEqual([
+      ["Dashboard", "/?repo=acme%2Fapi&range=30d", null],
+      ["Jobs", "/jobs?repo=acme%2Fapi&range=30d&job_repo=a&job_workflow=b&job=c", "page"],
+      ["Runners", "/runners?repo=acme%2Fapi&range=30d", null],
+      ["Usage", "/usage?repo=acme%2Fapi&range=30d", null],
+      ["Settings", "/settings?repo=acme%2Fapi&range=30d", null],
+    ]);
+    fireEvent.click(screen.getByRole("link", { name: "Runners" }));
+    expect(onView).toHaveBeenLastCalledWith({ page: "runners" });
+  });
 });

@@ -6,10 +6,18 @@ import { useConfig, useDataUpdatedAt } from "../api/hooks";
 import type { StreamState } from "../api/stream";
 import { formatTime, zoneNames } from "../lib/format";
 import { prefs, useZone, type Theme } from "../lib/prefs";
-import type { View } from "../lib/url";
+import { formatView, withFilter, type Page, type View } from "../lib/url";
 import { browserZone } from "../lib/zone";
 
 const THEMES: Theme[] = ["system", "light", "dark"];
+
+const PAGES: [Page, string][] = [
+  ["dashboard", "Dashboard"],
+  ["jobs", "Jobs"],
+  ["runners", "Runners"],
+  ["usage", "Usage"],
+  ["settings", "Settings"],
+];
 
 const LIVE: Record<StreamState, { text: string; title: string; tone: string }> = {
   live: { text: "Live", title: "Receiving live updates", tone: "live-on" },
@@ -84,76 +92,72 @@ export function Header({
         </span>
       )}
       <nav aria-label="Pages" className="row">
-        <a
-          href={`/${location.search}`}
-          aria-current={view.page === "dashboard" ? "page" : undefined}
-          onClick={(e) => {
-            e.preventDefault();
-            onView({ page: "dashboard" });
-          }}
-        >
-          Dashboard
-        </a>
-        <a
-          href={`/settings${location.search}`}
-          aria-current={view.page === "settings" ? "page" : undefined}
-          onClick={(e) => {
-            e.preventDefault();
-            onView({ page: "settings", run: undefined });
-          }}
-        >
-          Settings
-        </a>
+        {PAGES.map(([page, label]) => (
+          <a
+            key={page}
+            href={formatView(withFilter(view, { page }))}
+            aria-current={view.page === page ? "page" : undefined}
+            onClick={(e) => {
+              e.preventDefault();
+              onView({ page });
+            }}
+          >
+            {label}
+          </a>
+        ))}
       </nav>
       <span className="spacer" />
-      <span className={`live ${LIVE[live].tone}`} role="status" title={LIVE[live].title}>
-        {LIVE[live].text}
-      </span>
-      <UpdatedAt queryKey={updatedKey} />
-      <label className="row">
-        <span className="sr-only">Time zone</span>
-        <select
-          aria-label="Time zone"
-          value={zone}
-          onFocus={() => setZonesShown(true)}
-          onPointerDown={() => setZonesShown(true)}
-          onChange={(e) => {
-            prefs.setZone(e.target.value);
-            onView({ tz: e.target.value === "local" ? undefined : e.target.value }, true);
-          }}
-        >
-          {!zones.includes(zone) && <option value={zone}>{zone}</option>}
-          {zones.map((z) => (
-            <option key={z} value={z}>
-              {z === "local" ? `Local (${browserZone()})` : z}
-            </option>
-          ))}
-        </select>
-      </label>
-      <button
-        type="button"
-        className="btn"
-        aria-label={`Theme: ${theme}. Change theme`}
-        onClick={() => onTheme(THEMES[(THEMES.indexOf(theme) + 1) % THEMES.length]!)}
-      >
-        {theme === "dark" ? "☾ Dark" : theme === "light" ? "☀ Light" : "◐ Auto"}
-      </button>
-      <button type="button" className="btn" aria-label="Refresh" disabled={refreshing} onClick={() => void refresh()}>
-        ⟳ {refreshing ? "Refreshing" : "Refresh"}
-      </button>
-      {token ? (
-        <button type="button" className="btn ghost" onClick={signOut} title="Forget the API token of this tab">
-          Sign out
-        </button>
-      ) : (
+      {/* One group: on a narrow screen it wraps to a line of its own, as a whole. */}
+      <div className="row header-tools">
+        <span className={`live ${LIVE[live].tone}`} role="status" title={LIVE[live].title}>
+          {LIVE[live].text}
+        </span>
+        <UpdatedAt queryKey={updatedKey} />
+        <label className="row">
+          <span className="sr-only">Time zone</span>
+          <select
+            aria-label="Time zone"
+            value={zone}
+            onFocus={() => setZonesShown(true)}
+            onPointerDown={() => setZonesShown(true)}
+            onChange={(e) => {
+              prefs.setZone(e.target.value);
+              onView({ tz: e.target.value === "local" ? undefined : e.target.value }, true);
+            }}
+          >
+            {!zones.includes(zone) && <option value={zone}>{zone}</option>}
+            {zones.map((z) => (
+              <option key={z} value={z}>
+                {z === "local" ? `Local (${browserZone()})` : z}
+              </option>
+            ))}
+          </select>
+        </label>
         <button
           type="button"
-          className="btn ghost"
-          onClick={() => void ask("Enter an API token (admin for settings, read when reads are not public).")}
+          className="btn"
+          aria-label={`Theme: ${theme}. Change theme`}
+          onClick={() => onTheme(THEMES[(THEMES.indexOf(theme) + 1) % THEMES.length]!)}
         >
-          Token…
+          {theme === "dark" ? "☾ Dark" : theme === "light" ? "☀ Light" : "◐ Auto"}
         </button>
-      )}
+        <button type="button" className="btn" aria-label="Refresh" disabled={refreshing} onClick={() => void refresh()}>
+          ⟳ {refreshing ? "Refreshing" : "Refresh"}
+        </button>
+        {token ? (
+          <button type="button" className="btn ghost" onClick={signOut} title="Forget the API token of this tab">
+            Sign out
+          </button>
+        ) : (
+          <button
+            type="button"
+            className="btn ghost"
+            onClick={() => void ask("Enter an API token (admin for settings, read when reads are not public).")}
+          >
+            Token…
+          </button>
+        )}
+      </div>
     </header>
   );
 }

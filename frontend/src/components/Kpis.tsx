@@ -31,7 +31,7 @@ export function Kpis({ metrics }: { metrics: Metrics }) {
   );
 }
 
-function Sparkline({ values, label }: { values: (number | null)[]; label: string }) {
+export function Sparkline({ values, label }: { values: (number | null)[]; label: string }) {
   const d = sparkPath(values, 200, 32);
   return (
     <svg className="spark" viewBox="0 0 200 32" preserveAspectRatio="none" role="img" aria-label={label}>

@@ -2,10 +2,12 @@ import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { act, fireEvent, render, screen, within } from "@testing-library/react";
 import { useState } from "react";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import type { RunDetail } from "../api/client";
+import type { RunDetail, Schemas } from "../api/client";
 import { ZoneContext } from "../lib/prefs";
 import { AuthProvider } from "./Auth";
 import { RunPanel } from "./RunPanel";
+
+type Job = Schemas["Job"];
 
 const detail: RunDetail = {
   id: "gh-42",
@@ -75,18 +77,70 @@ const detail: RunDetail = {
   ],
 };
 
-beforeEach(() => {
+/** The first attempt of gh-42: build and lint side by side, then test after build. */
+const firstAttempt: RunDetail = {
+  ...detail,
+  id: "gh-41",
+  attempt: 1,
+  started_at: "2026-11-27T09:00:00Z",
+  finished_at: "2026-11-27T09:04:00Z",
+  metadata: null,
+  jobs: [
+    job("a1-build", "build", "success", "09:00:00", "09:00:05", "09:01:00"),
+    job("a1-lint", "lint", "success", "09:00:00", "09:00:02", "09:00:30"),
+    job("a1-test", "test", "failure", "09:01:01", "09:01:10", "09:04:00"),
+  ],
+};
+
+/** A job of 27 Nov 2026 (times as hh:mm:ss UTC), or at ISO times; null: not known. */
+function job(
+  id: string,
+  name: string,
+  status: Job["status"],
+  queued: string | null,
+  started: string | null,
+  finished: string | null,
+  steps: Job["steps"] = [],
+): Job {
+  const t = (hms: string | null) => (hms?.includes("T") ? hms : hms ? `2026-11-27T${hms}Z` : null);
+  return {
+    id,
+    name,
+    status,
+    labels: [],
+    queued_at: t(queued),
+    started_at: t(started),
+    finished_at: t(finished),
+    updated_at: t(finished ?? started ?? queued) ?? "2026-11-27T09:00:00Z",
+    steps,
+  };
+}
+
+/** Answers GET /api/runs/{id} from these runs (404 for others), as the backend does. */
+function serve(...runs: RunDetail[]) {
   vi.stubGlobal(
     "fetch",
-    vi.fn(() =>
-      Promise.resolve(new Response(JSON.stringify(detail), { headers: { "Content-Type": "application/json" } })),
-    ),
+    vi.fn((input: Request | string) => {
+      const url = typeof input === "string" ? input : input.url;
+      const id = decodeURIComponent(url.split("/api/runs/")[1] ?? "");
+      const run = runs.find((r) => r.id === id);
+      return Promise.resolve(
+        new Response(JSON.stringify(run ?? { error: `no run with id ${id}` }), {
+          status: run ? 200 : 404,
+          headers: { "Content-Type": "application/json" },
+        }),
+      );
+    }),
   );
+}
+
+beforeEach(() => {
+  serve(detail, firstAttempt);
   document.body.innerHTML = '<div id="root"></div>';
 });
 afterEach(() => vi.unstubAllGlobals());
 
-function Page({ raw = false }: { raw?: boolean }) {
+function Page({ raw = false, id = "gh-42" }: { raw?: boolean; id?: string }) {
   const [open, setOpen] = useState(true);
   return (
     <>
@@ -102,18 +156,18 @@ function Page({ raw = false }: { raw?: boolean }) {
           </tbody>
         </table>
       </main>
-      {open && <RunPanel id="gh-42" showRaw={raw} onClose={() => setOpen(false)} onOpen={() => {}} />}
+      {open && <RunPanel id={id} showRaw={raw} onClose={() => setOpen(false)} onOpen={() => {}} />}
     </>
   );
 }
 
-function mount(raw = false) {
+function mount(raw = false, id?: string) {
   const client = new QueryClient({ defaultOptions: { queries: { retry: false } } });
   return render(
     <QueryClientProvider client={client}>
       <AuthProvider>
         <ZoneContext.Provider value="UTC">
-          <Page raw={raw} />
+          <Page raw={raw} id={id} />
         </ZoneContext.Provider>
       </AuthProvider>
     </QueryClientProvider>,
@@ -159,12 +213,7 @@ describe("run panel", () => {
 
   it("shows a generic run's meta as fields, and a webhook run's payload only raw", async () => {
     const generic = { ...detail, provider: "generic", metadata: { runner: "ubuntu-latest", shards: [1, 2] } };
-    vi.stubGlobal(
-      "fetch",
-      vi.fn(() =>
-        Promise.resolve(new Response(JSON.stringify(generic), { headers: { "Content-Type": "application/json" } })),
-      ),
-    );
+    serve(generic as unknown as RunDetail, firstAttempt);
     mount();
     const meta = await screen.findByTestId("meta-fields");
     expect(within(meta).getByText("runner").nextElementSibling!.textContent).toBe("ubuntu-latest");
@@ -190,5 +239,194 @@ describe("run panel", () => {
     expect(screen.queryByRole("dialog")).toBeNull();
     expect(document.querySelector("header")!.hasAttribute("inert")).toBe(false);
     expect(document.activeElement).toBe(row());
+  });
+});
+
+/** A run of its own (no other attempts) with these jobs. */
+function single(id: string, jobs: Job[]): RunDetail {
+  return { ...detail, id, run_key: null, attempts: [], jobs };
+}
+
+const tree = (name: string | RegExp) => screen.findByRole("tree", { name });
+const items = (t: HTMLElement) => within(t).getAllByRole("treeitem");
+const label = (el: Element) => el.getAttribute("aria-label") ?? "";
+
+describe("run panel timeline", () => {
+  it("draws each attempt's jobs side by side, with the critical path and a table of the same", async () => {
+    mount();
+    const panel = await screen.findByRole("dialog", { name: "Run gh-42" });
+    const first = await tree("Attempt 1: jobs and steps over time");
+    const second = await tree("Attempt 2: jobs and steps over time");
+    const timeline = within(panel).getByRole("region", { name: "Timeline" });
+    // Two attempts: the panel is wide enough for two columns, each labelled.
+    expect(panel.classList.contains("wide")).toBe(true);
+    expect(within(timeline).getByRole("region", { name: "Attempt 1" })).toBeTruthy();
+    expect(within(timeline).getByRole("region", { name: "Attempt 2" }).textContent).toContain("shown");
+
+    expect(items(first).map(label)).toEqual([
+      "build: success, queued 5s, ran 55s, 09:00:00 to 09:01:00, on the critical path",
+      "lint: success, queued 2s, ran 28s, 09:00:00 to 09:00:30",
+      "test: failure, queued 9s, ran 2m 50s, 09:01:01 to 09:04:00, on the critical path",
+    ]);
+    expect(within(timeline).getByText(/Critical path: build → test/).textContent).toBe(
+      "◆ Critical path: build → test (4m 00s)",
+    );
+    // Attempt 2's one job with its step, open (few steps in all).
+    const [job, step] = items(second);
+    expect(label(job!)).toBe(
+      "test: failure, queued 9s, ran 4m 40s, 10:00:31 to 10:05:20, on the critical path, 1 step",
+    );
+    expect(job!.getAttribute("aria-expanded")).toBe("true");
+    expect(label(step!)).toBe("Checkout: success, ran 4s, 10:00:40 to 10:00:44");
+
+    // One scale for both attempts: attempt 1's build (55 s of its 4 min) is drawn at the length
+    // it would have in attempt 2 (4 min 49 s, the longer).
+    const bar = first.querySelector<HTMLElement>('[data-key="j0"] .gantt-bar')!;
+    expect(parseFloat(bar.style.width)).toBeCloseTo((55 / 289) * 100, 1);
+    expect(parseFloat(bar.style.left)).toBeCloseTo((5 / 289) * 100, 1);
+    const queue = first.querySelector<HTMLElement>('[data-key="j0"] .gantt-queue')!;
+    expect(parseFloat(queue.style.width)).toBeCloseTo((5 / 289) * 100, 1);
+
+    const table = within(timeline).getByRole("table", { name: "Attempt 1: jobs" });
+    const rows = within(table)
+      .getAllByRole("row")
+      .slice(1)
+      .map((tr) => Array.from(tr.children).map((c) => c.textContent));
+    expect(rows).toEqual([
+      ["build", "success", "09:00:00", "09:00:05", "09:01:00", "5s", "55s", "yes"],
+      ["lint", "success", "09:00:00", "09:00:02", "09:00:30", "2s", "28s", "no"],
+      ["test", "failure", "09:01:01", "09:01:10", "09:04:00", "9s", "2m 50s", "yes"],
+    ]);
+  });
+
+  it("says when an attempt's jobs cannot be loaded", async () => {
+    serve(detail);
+    mount();
+    const attempt = await screen.findByRole("region", { name: "Attempt 1" });
+    await within(attempt).findByRole("alert");
+    expect(await tree("Attempt 2: jobs and steps over time")).toBeTruthy();
+  });
+
+  it("shows an attempt without jobs beside one with jobs", async () => {
+    serve({ ...detail, jobs: [] }, firstAttempt);
+    mount();
+    expect(items(await tree("Attempt 1: jobs and steps over time"))).toHaveLength(3);
+    const second = screen.getByRole("region", { name: "Attempt 2" });
+    expect(second.textContent).toContain("No jobs recorded for this attempt.");
+    expect(within(second).queryByRole("tree")).toBeNull();
+  });
+
+  it("has no timeline for a run without jobs", async () => {
+    serve(single("empty", []));
+    mount(false, "empty");
+    const panel = await screen.findByRole("dialog", { name: "Run empty" });
+    await within(panel).findByText("The provider sent no jobs for this run.");
+    expect(within(panel).queryByRole("region", { name: "Timeline" })).toBeNull();
+    expect(panel.classList.contains("wide")).toBe(false);
+  });
+
+  it("draws running jobs and queued ones on to now, and a job without times as such", async () => {
+    const ago = (s: number) => new Date(Date.now() - s * 1000).toISOString();
+    serve(
+      single("live", [
+        job("b", "build", "success", ago(300), ago(290), ago(200)),
+        job("t", "test", "running", ago(199), ago(180), null),
+        job("w", "wait", "queued", ago(30), null, null),
+        job("n", "notes", "success", null, null, null),
+        job("c", "e2e", "cancelled", ago(100), null, ago(40)),
+      ]),
+    );
+    mount(false, "live");
+    const t = await tree("Timeline: jobs and steps over time");
+    const [build, test, wait, notes, cancelled] = items(t);
+    expect(label(test!)).toMatch(
+      /^test: running, queued 19s, running for 3m 0\ds so far, since \d\d:\d\d:\d\d, on the critical path$/,
+    );
+    expect(label(wait!)).toMatch(/^wait: queued, queued for (30|31)s so far, since /);
+    expect(label(notes!)).toBe("notes: success, no times recorded");
+    expect(label(build!)).toContain("on the critical path");
+    // The running bar and the queued one reach the end of the axis: now.
+    const end = (el: Element | null) =>
+      parseFloat((el as HTMLElement).style.left) + parseFloat((el as HTMLElement).style.width);
+    expect(end(test!.querySelector(".gantt-bar"))).toBeCloseTo(100, 0);
+    expect(end(wait!.querySelector(".gantt-queue"))).toBeCloseTo(100, 0);
+    expect(wait!.querySelector(".gantt-bar")).toBeNull();
+    expect(test!.querySelector(".gantt-line")!.classList.contains("open")).toBe(true);
+    expect(notes!.textContent).toContain("no times");
+    // Cancelled while queued: its queue time is all it has, drawn up to its end, not to now.
+    expect(label(cancelled!)).toMatch(/^e2e: cancelled, queued 1m 00s, \d\d:\d\d:\d\d to \d\d:\d\d:\d\d$/);
+    expect(cancelled!.querySelector(".gantt-bar")).toBeNull();
+    expect(end(cancelled!.querySelector(".gantt-queue"))).toBeLessThan(95);
+  });
+
+  it("is one tab stop that the arrow keys move through, opening and closing a job's steps", async () => {
+    const steps = Array.from({ length: 9 }, (_, i) => ({
+      number: i + 1,
+      name: `step ${i + 1}`,
+      status: "success" as const,
+      started_at: `2026-11-27T09:00:${String(10 + i).padStart(2, "0")}Z`,
+      finished_at: `2026-11-27T09:00:${String(11 + i).padStart(2, "0")}Z`,
+    }));
+    // 18 steps in all: closed at first.
+    serve(
+      single("keys", [
+        job("a", "compile", "success", "09:00:00", "09:00:10", "09:00:20", steps),
+        job("b", "package", "success", "09:00:21", "09:00:22", "09:00:40", steps),
+      ]),
+    );
+    mount(false, "keys");
+    const t = await tree("Timeline: jobs and steps over time");
+    const [compile, pack] = items(t);
+    expect(items(t)).toHaveLength(2);
+    expect(compile!.tabIndex).toBe(0);
+    expect(pack!.tabIndex).toBe(-1);
+    act(() => compile!.focus());
+    // Focus shows the bar's tooltip.
+    expect(compile!.querySelector(".gantt-tip")!.textContent).toBe(label(compile!));
+    await act(() => Promise.resolve(fireEvent.keyDown(compile!, { key: "ArrowDown" })));
+    expect(document.activeElement).toBe(pack);
+    expect(pack!.tabIndex).toBe(0);
+    expect(compile!.tabIndex).toBe(-1);
+    await act(() => Promise.resolve(fireEvent.keyDown(pack!, { key: "ArrowRight" })));
+    expect(pack!.getAttribute("aria-expanded")).toBe("true");
+    expect(items(t)).toHaveLength(11);
+    await act(() => Promise.resolve(fireEvent.keyDown(pack!, { key: "ArrowRight" })));
+    expect(label(document.activeElement!)).toMatch(/^step 1: success, ran 1s/);
+    expect(document.activeElement!.getAttribute("aria-level")).toBe("2");
+    await act(() => Promise.resolve(fireEvent.keyDown(document.activeElement!, { key: "End" })));
+    expect(label(document.activeElement!)).toMatch(/^step 9: /);
+    await act(() => Promise.resolve(fireEvent.keyDown(document.activeElement!, { key: "ArrowLeft" })));
+    expect(document.activeElement).toBe(pack);
+    await act(() => Promise.resolve(fireEvent.keyDown(pack!, { key: "ArrowLeft" })));
+    expect(pack!.getAttribute("aria-expanded")).toBe("false");
+    await act(() => Promise.resolve(fireEvent.keyDown(pack!, { key: "Home" })));
+    expect(document.activeElement).toBe(compile);
+    await act(() => Promise.resolve(fireEvent.keyDown(compile!, { key: "Enter" })));
+    expect(compile!.getAttribute("aria-expanded")).toBe("true");
+    // A click opens and closes too; "Show steps" opens them all.
+    fireEvent.click(compile!.querySelector(".gantt-line")!);
+    expect(compile!.getAttribute("aria-expanded")).toBe("false");
+    fireEvent.click(screen.getByRole("button", { name: "Show steps" }));
+    expect(items(t)).toHaveLength(20);
+    fireEvent.click(screen.getByRole("button", { name: "Hide steps" }));
+    expect(items(t)).toHaveLength(2);
+    // Hovering shows the tooltip as well.
+    fireEvent.mouseEnter(pack!.querySelector(".gantt-line")!);
+    expect(pack!.querySelector(".gantt-tip")!.textContent).toContain("package: success, queued 1s, ran 18s");
+  });
+
+  it("lists 60 jobs in a scrolling timeline", async () => {
+    const many = Array.from({ length: 60 }, (_, i) => {
+      const s = (n: number) => `09:${String(Math.floor(n / 60)).padStart(2, "0")}:${String(n % 60).padStart(2, "0")}`;
+      return job(`j${i}`, `shard ${i + 1}`, "success", s(i), s(i + 2), s(i + 90));
+    });
+    serve(single("many", many));
+    mount(false, "many");
+    const t = await tree("Timeline: jobs and steps over time");
+    expect(items(t)).toHaveLength(60);
+    expect(items(t).filter((el) => el.tabIndex === 0)).toHaveLength(1);
+    expect(t.closest("[data-testid=gantt-scroll]")).toBeTruthy();
+    // The last shard finished last; it was queued with the others running: the path is that job.
+    expect(items(t).filter((el) => el.dataset.critical)).toEqual([items(t)[59]]);
   });
 });

@@ -1,7 +1,8 @@
 // The side panel of one run: every field of the run, its jobs and their steps, its attempts, the
-// whole record and the raw payload. A modal: the page behind it is inert, Escape closes it, and focus
-// goes back to the run's row. The field lists are typed against the generated schema, so a field the
-// API gains fails the type check until the panel shows it.
+// timeline of its jobs (beside those of its other attempts), the whole record and the raw payload.
+// A modal: the page behind it is inert, Escape closes it, and focus goes back to the run's row. The
+// field lists are typed against the generated schema, so a field the API gains fails the type check
+// until the panel shows it.
 import { useEffect, useEffectEvent, useRef, useState, type ReactNode } from "react";
 import { createPortal } from "react-dom";
 import type { RunDetail, Schemas } from "../api/client";
@@ -9,6 +10,7 @@ import { useRun } from "../api/hooks";
 import { formatDuration, formatTime, type TimeZone } from "../lib/format";
 import { useZone } from "../lib/prefs";
 import { CopyButton, ErrorBox, Skeleton, StatusBadge } from "./common";
+import { Timeline } from "./Timeline";
 
 type Run = Schemas["Run"];
 type Job = Schemas["Job"];
@@ -286,6 +288,7 @@ function RunBody({ id, showRaw, onOpen }: { id: string; showRaw: boolean; onOpen
           </ol>
         </section>
       )}
+      <Timeline run={r} />
       <section aria-labelledby="panel-jobs">
         <h3 id="panel-jobs">Jobs</h3>
         <Jobs run={r} zone={zone} />
@@ -374,10 +377,12 @@ export function RunPanel({
   }, [firstId]);
 
   const url = run.data?.url;
+  // The attempts of a re-run have their timelines side by side: room for two.
+  const several = (run.data?.attempts.length ?? 0) > 1;
   return createPortal(
     <div className="panel-layer">
       <div className="panel-backdrop" onClick={onClose} aria-hidden="true" />
-      <aside className="panel" role="dialog" aria-modal="true" aria-labelledby="panel-title">
+      <aside className={several ? "panel wide" : "panel"} role="dialog" aria-modal="true" aria-labelledby="panel-title">
         <div className="row panel-head">
           <h2 id="panel-title">Run {id}</h2>
           <span className="spacer" />

@@ -81,3 +81,77 @@ describe("windows", () => {
     expect(naturalGrain(200 * 24 * 3_600_000)).toBe("week");
   });
 });
+
+describe("the jobs, runners and usage views' URLs", () => {
+  const base = { range: "7d", sort: "newest" } as const;
+  const roundTrip = (view: View) => {
+    const [path, search = ""] = formatView(view).split("?");
+    return parseView(path!, search);
+  };
+
+  it("round-trip each page's own state and leave defaults out", () => {
+    const jobs: View = {
+      ...base,
+      page: "jobs",
+      repo: "acme/api",
+      jobSort: "failing",
+      jobsPage: 3,
+      job: { repo: "acme/api", workflow: "CI / build", job: "test (ubuntu, 20)" },
+    };
+    expect(formatView(jobs)).toBe(
+      "/jobs?repo=acme%2Fapi&order=failing&p=3&job_repo=acme%2Fapi&job_workflow=CI+%2F+build&job=test+%28ubuntu%2C+20%29",
+    );
+    expect(roundTrip(jobs)).toEqual(jobs);
+    expect(formatView({ ...base, page: "jobs", jobSort: "slowest", jobsPage: 1 })).toBe("/jobs");
+    const runners: View = { ...base, page: "runners", labels: "gpu,self-hosted" };
+    expect(formatView(runners)).toBe("/runners?labels=gpu%2Cself-hosted");
+    expect(roundTrip(runners)).toEqual(runners);
+    const usage: View = { ...base, page: "usage", usageBy: "labels" };
+    expect(formatView(usage)).toBe("/usage?by=labels");
+    expect(roundTrip(usage)).toEqual(usage);
+    expect(formatView({ ...base, page: "usage", usageBy: "repo" })).toBe("/usage");
+  });
+
+  it("keep the pool of jobs that named no label, and drop half a job or a bad page", () => {
+    expect(parseView("/runners", "labels=").labels).toBe("");
+    expect(formatView({ ...base, page: "runners", labels: "" })).toBe("/runners?labels=");
+    expect(parseView("/runners", "").labels).toBeUndefined();
+    expect(parseView("/jobs", "job=test&job_repo=acme%2Fapi").job).toBeUndefined();
+    expect(parseView("/jobs", "p=0").jobsPage).toBeUndefined();
+    expect(parseView("/jobs", "p=2.5").jobsPage).toBeUndefined();
+    expect(parseView("/jobs", "order=random").jobSort).toBeUndefined();
+    expect(parseView("/usage", "by=planet").usageBy).toBeUndefined();
+    expect(parseView("/nowhere", "").page).toBe("dashboard");
+    expect(parseView("/usage/", "").page).toBe("usage");
+  });
+
+  it("go back to the first page of jobs when the filters or the order change", () => {
+    const view: View = { ...base, page: "jobs", jobsPage: 4 };
+    expect(withFilter(view, { repo: "acme/web" }).jobsPage).toBeUndefined();
+    expect(withFilter(view, { jobSort: "queue" }).jobsPage).toBeUndefined();
+    expect(withFilter(view, { range: "30d" }).jobsPage).toBeUndefined();
+    expect(withFilter(view, { jobsPage: 5 }).jobsPage).toBe(5);
+    // Choosing a job keeps the page it is on.
+    expect(withFilter(view, { job: { repo: "a", workflow: "b", job: "c" } }).jobsPage).toBe(4);
+  });
+
+  it("leave a page's selection behind on another page, and keep the filters", () => {
+    const view: View = {
+      ...base,
+      page: "jobs",
+      repo: "acme/api",
+      run: "r1",
+      job: { repo: "acme/api", workflow: "ci", job: "test" },
+      jobsPage: 2,
+      labels: "gpu",
+    };
+    expect(withFilter(view, { page: "runners" })).toEqual({ ...base, page: "runners", repo: "acme/api" });
+    // Unless the patch sets them: the waiting list opens a job on the jobs page.
+    const job = { repo: "acme/api", workflow: "nightly", job: "train" };
+    expect(withFilter({ ...base, page: "runners", labels: "gpu" }, { page: "jobs", job })).toEqual({
+      ...base,
+      page: "jobs",
+      job,
+    });
+  });
+});

@@ -4,11 +4,21 @@
 import type { components, paths } from "../api/schema";
 
 export type Range = "24h" | "7d" | "30d" | "custom";
-export type Page = "dashboard" | "settings";
+export type Page = "dashboard" | "jobs" | "runners" | "usage" | "settings";
 // The API's own types (its group_by, sort and status parameters).
 export type Grain = components["schemas"]["Grain"];
 export type Sort = NonNullable<NonNullable<paths["/api/runs"]["get"]["parameters"]["query"]>["sort"]>;
 export type RunStatus = components["schemas"]["RunStatus"];
+/** The orders the jobs view offers (the API has `runs` and `name` too). */
+export type JobSort = "slowest" | "failing" | "queue" | "minutes";
+export type UsageGroup = components["schemas"]["UsageGroup"];
+
+/** A job: a job name in a repository's workflow. */
+export interface JobRef {
+  repo: string;
+  workflow: string;
+  job: string;
+}
 
 export interface View {
   page: Page;
@@ -27,12 +37,23 @@ export interface View {
   /** The run open in the side panel. */
   run?: string;
   sort: Sort;
+  /** Jobs view: the order (`slowest` when absent), the page (1 when absent) and the job whose trend is open. */
+  jobSort?: JobSort;
+  jobsPage?: number;
+  job?: JobRef;
+  /** Runners view: the label set whose charts are open, labels joined by commas ("" for jobs that named none). */
+  labels?: string;
+  /** Usage view: what minutes and cost are grouped by (`repo` when absent). */
+  usageBy?: UsageGroup;
 }
 
 const RANGES: readonly Range[] = ["24h", "7d", "30d", "custom"];
 const GRAINS: readonly Grain[] = ["hour", "day", "week"];
 const SORTS: readonly Sort[] = ["newest", "oldest", "slowest", "fastest"];
 const STATUSES: readonly RunStatus[] = ["queued", "running", "success", "failure", "cancelled", "skipped"];
+const PAGES: readonly Page[] = ["jobs", "runners", "usage", "settings"];
+export const JOB_SORTS: readonly JobSort[] = ["slowest", "failing", "queue", "minutes"];
+export const USAGE_GROUPS: readonly UsageGroup[] = ["repo", "workflow", "labels"];
 
 export const DEFAULT_RANGE = "7d" satisfies Range;
 
@@ -64,8 +85,9 @@ export function parseView(pathname: string, search: string): View {
     from = undefined;
     to = undefined;
   }
+  const last = pathname.replace(/\/+$/, "").split("/").pop() ?? "";
   const view: View = {
-    page: pathname.replace(/\/+$/, "").endsWith("/settings") ? "settings" : "dashboard",
+    page: oneOf(last, PAGES) ?? "dashboard",
     range,
     sort: oneOf(q.get("sort"), SORTS) ?? "newest",
   };
@@ -83,6 +105,17 @@ export function parseView(pathname: string, search: string): View {
   for (const [key, value] of fields) {
     if (value !== undefined) (view as unknown as Record<string, string>)[key] = value;
   }
+  const jobSort = oneOf(q.get("order"), JOB_SORTS);
+  if (jobSort && jobSort !== "slowest") view.jobSort = jobSort;
+  const pageNo = Number(q.get("p"));
+  if (Number.isInteger(pageNo) && pageNo > 1) view.jobsPage = pageNo;
+  const job = { repo: text(q.get("job_repo")), workflow: text(q.get("job_workflow")), job: text(q.get("job")) };
+  if (job.repo && job.workflow && job.job) view.job = job as JobRef;
+  // Present but empty: the label set of jobs that named no label.
+  const labels = q.get("labels");
+  if (labels !== null) view.labels = labels.trim();
+  const usageBy = oneOf(q.get("by"), USAGE_GROUPS);
+  if (usageBy && usageBy !== "repo") view.usageBy = usageBy;
   return view;
 }
 
@@ -105,14 +138,34 @@ export function formatView(view: View): string {
   put("tz", view.tz === "local" ? undefined : view.tz);
   if (view.sort !== "newest") put("sort", view.sort);
   put("run", view.run);
+  if (view.jobSort && view.jobSort !== "slowest") put("order", view.jobSort);
+  if (view.jobsPage && view.jobsPage > 1) put("p", String(view.jobsPage));
+  if (view.job) {
+    put("job_repo", view.job.repo);
+    put("job_workflow", view.job.workflow);
+    put("job", view.job.job);
+  }
+  if (view.labels !== undefined) q.set("labels", view.labels);
+  if (view.usageBy && view.usageBy !== "repo") put("by", view.usageBy);
   const query = q.toString();
-  return `${view.page === "settings" ? "/settings" : "/"}${query ? `?${query}` : ""}`;
+  return `${view.page === "dashboard" ? "/" : `/${view.page}`}${query ? `?${query}` : ""}`;
 }
 
-/** Changing the repository clears the workflow (workflows belong to a repository). */
+/** What changes the jobs list (back to its first page when it does). */
+const JOB_LIST_KEYS: readonly (keyof View)[] = ["repo", "workflow", "branch", "range", "from", "to", "jobSort"];
+
+/**
+ * Changing the repository clears the workflow (workflows belong to a repository); changing the
+ * jobs' filters or order goes back to their first page; another page leaves the previous page's
+ * selection (the run, job or label set open) behind.
+ */
 export function withFilter(view: View, patch: Partial<View>): View {
   const next = { ...view, ...patch };
   if ("repo" in patch && patch.repo !== view.repo && !("workflow" in patch)) delete next.workflow;
+  if (!("jobsPage" in patch) && JOB_LIST_KEYS.some((k) => k in patch && patch[k] !== view[k])) delete next.jobsPage;
+  if (patch.page !== undefined && patch.page !== view.page) {
+    for (const key of ["run", "job", "labels", "jobsPage"] as const) if (!(key in patch)) delete next[key];
+  }
   for (const key of Object.keys(next) as (keyof View)[]) {
     if (next[key] === undefined) delete next[key];
   }

@@ -1,6 +1,7 @@
-// Settings: integrations, alert rules, API tokens, webhook sources, retention and the audit log. Changing them needs an admin token.
+// Settings: integrations, alert rules, API tokens, webhook sources, retention, runner prices and the audit log. Changing them needs an admin token.
 import { AuditLog } from "./settings/AuditLog";
 import { Integrations } from "./settings/Integrations";
+import { Prices } from "./settings/Prices";
 import { Retention } from "./settings/Retention";
 import { Rules } from "./settings/Rules";
 import { Sources } from "./settings/Sources";
@@ -14,6 +15,7 @@ export function Settings() {
       <Tokens />
       <Sources />
       <Retention />
+      <Prices />
       <AuditLog />
     </div>
   );
