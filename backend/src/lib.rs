@@ -60,6 +60,7 @@ pub fn state(pool: PgPool, config: &Config) -> anyhow::Result<AppState> {
             public_url: config.public_url.clone(),
         },
         metrics.clone(),
+        chrono::TimeDelta::hours(config.stale_job_hours.into()),
     ));
     Ok(AppState {
         writer: Writer::start(

@@ -131,7 +131,65 @@ pub enum Condition {
     },
     /// No successful run for longer than `window` (a red branch, or a scheduled workflow gone silent).
     NoSuccessWithin { window: Span },
+    /// The p50 or p95 queue time (started − queued) over `window` of the jobs asking for the
+    /// runner label set `labels` is above `threshold`.
+    JobQueueTime {
+        labels: Vec<String>,
+        #[serde(default)]
+        stat: Percentile,
+        threshold: Span,
+        window: Span,
+    },
+    /// At least `threshold` jobs asking for the runner label set `labels` are queued now, and
+    /// have been for `for` (a backlog that persists, not a blip).
+    QueuedJobs {
+        labels: Vec<String>,
+        threshold: u32,
+        #[serde(rename = "for")]
+        for_: Span,
+    },
+    /// Failures / (successes + failures) of one job over `window` is at least `threshold`
+    /// percent, counted only once at least `minRuns` of its executions succeeded or failed.
+    #[serde(rename_all = "camelCase")]
+    JobFailureRate {
+        job: JobRef,
+        threshold: f64,
+        window: Span,
+        #[serde(default = "default_min_runs")]
+        min_runs: u32,
+    },
+    /// The p50 or p95 duration of one job over `window` is above `threshold`.
+    JobDuration {
+        job: JobRef,
+        #[serde(default)]
+        stat: Percentile,
+        threshold: Span,
+        window: Span,
+    },
 }
+
+/// One job, named as the jobs API names it: its repository, workflow and job name (exact).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct JobRef {
+    /// Repository, e.g. `acme/api`.
+    pub repo: String,
+    /// Workflow, e.g. `ci`.
+    pub workflow: String,
+    /// The job's name, e.g. `test`.
+    pub name: String,
+}
+
+/// Which percentile of the jobs' times a job or runner condition compares.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Percentile {
+    P50,
+    #[default]
+    P95,
+}
+
+/// The longest `for` of a `QueuedJobs` condition.
+pub const MAX_FOR_SECS: u64 = 86_400;
 
 fn default_min_runs() -> u32 {
     5
@@ -148,7 +206,23 @@ impl Condition {
             Condition::DurationRegression { .. } => "DurationRegression",
             Condition::QueueTime { .. } => "QueueTime",
             Condition::NoSuccessWithin { .. } => "NoSuccessWithin",
+            Condition::JobQueueTime { .. } => "JobQueueTime",
+            Condition::QueuedJobs { .. } => "QueuedJobs",
+            Condition::JobFailureRate { .. } => "JobFailureRate",
+            Condition::JobDuration { .. } => "JobDuration",
         }
+    }
+
+    /// Whether the condition watches one runner label set or one job rather than groups of runs:
+    /// then `match` does not apply, and the rule has one incident at most.
+    pub fn is_job_condition(&self) -> bool {
+        matches!(
+            self,
+            Condition::JobQueueTime { .. }
+                | Condition::QueuedJobs { .. }
+                | Condition::JobFailureRate { .. }
+                | Condition::JobDuration { .. }
+        )
     }
 
     /// Problems that the types cannot express (ranges), as `(field, message)`.
@@ -158,7 +232,7 @@ impl Condition {
             Condition::ConsecutiveFailures { threshold } if *threshold < 1 => {
                 out.push(("condition.threshold", "must be at least 1".into()));
             }
-            Condition::FailureRate { threshold, .. }
+            Condition::FailureRate { threshold, .. } | Condition::JobFailureRate { threshold, .. }
                 if !(threshold.is_finite() && *threshold > 0.0 && *threshold <= 100.0) =>
             {
                 out.push((
@@ -169,13 +243,49 @@ impl Condition {
             Condition::DurationRegression { percent, .. } if !(percent.is_finite() && *percent > 0.0) => {
                 out.push(("condition.percent", "must be above 0".into()));
             }
+            Condition::QueuedJobs { threshold, .. } if *threshold < 1 => {
+                out.push(("condition.threshold", "must be at least 1".into()));
+            }
             _ => {}
+        }
+        match self {
+            Condition::JobQueueTime { labels, .. } | Condition::QueuedJobs { labels, .. }
+                if labels.iter().all(|l| l.split(',').all(|p| p.trim().is_empty())) =>
+            {
+                out.push((
+                    "condition.labels",
+                    "must name the runner label set, e.g. [self-hosted, gpu]".into(),
+                ));
+            }
+            Condition::JobFailureRate { job, .. } | Condition::JobDuration { job, .. } => {
+                for (field, value) in [
+                    ("condition.job.repo", &job.repo),
+                    ("condition.job.workflow", &job.workflow),
+                    ("condition.job.name", &job.name),
+                ] {
+                    if value.trim().is_empty() {
+                        out.push((
+                            field,
+                            "must not be empty: a job is named by its repo, workflow and name".into(),
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+        if let Condition::QueuedJobs { for_, .. } = self {
+            if for_.as_secs() > MAX_FOR_SECS {
+                out.push(("condition.for", "must be at most 1d".into()));
+            }
         }
         let windows: Vec<(&'static str, &Span)> = match self {
             Condition::FailureRate { window, .. }
             | Condition::Duration { window, .. }
             | Condition::QueueTime { window, .. }
-            | Condition::NoSuccessWithin { window } => vec![("condition.window", window)],
+            | Condition::NoSuccessWithin { window }
+            | Condition::JobQueueTime { window, .. }
+            | Condition::JobFailureRate { window, .. }
+            | Condition::JobDuration { window, .. } => vec![("condition.window", window)],
             Condition::DurationRegression {
                 window,
                 baseline_window,
@@ -325,7 +435,38 @@ pub(crate) mod tests {
             Condition::NoSuccessWithin {
                 window: span(2 * 86_400),
             },
+            Condition::JobQueueTime {
+                labels: vec!["gpu".into(), "self-hosted".into()],
+                stat: Percentile::P50,
+                threshold: span(600),
+                window: span(3600),
+            },
+            Condition::QueuedJobs {
+                labels: vec!["gpu".into()],
+                threshold: 10,
+                for_: span(900),
+            },
+            Condition::JobFailureRate {
+                job: job(),
+                threshold: 30.0,
+                window: span(86_400),
+                min_runs: 8,
+            },
+            Condition::JobDuration {
+                job: job(),
+                stat: Percentile::P95,
+                threshold: span(1200),
+                window: span(6 * 3600),
+            },
         ]
+    }
+
+    fn job() -> JobRef {
+        JobRef {
+            repo: "acme/api".into(),
+            workflow: "ci".into(),
+            name: "test".into(),
+        }
     }
 
     #[test]
@@ -364,6 +505,9 @@ pub(crate) mod tests {
             "baselineWindow",
             "groupWait",
             "runbookUrl",
+            "labels",
+            "for",
+            "job",
         ] {
             assert!(found.iter().any(|n| n == expected), "{expected} missing");
         }
@@ -422,5 +566,92 @@ pub(crate) mod tests {
         assert!(Condition::ConsecutiveFailures { threshold: 3 }
             .problems()
             .is_empty());
+    }
+
+    #[test]
+    fn job_and_runner_conditions_read_with_defaults_and_check_their_fields() {
+        let q: Condition = serde_json::from_value(serde_json::json!({
+            "type": "QueuedJobs", "labels": ["self-hosted", "gpu"], "threshold": 5, "for": "10m"
+        }))
+        .unwrap();
+        assert_eq!(
+            q,
+            Condition::QueuedJobs {
+                labels: vec!["self-hosted".into(), "gpu".into()],
+                threshold: 5,
+                for_: Span::from_secs(600),
+            }
+        );
+        assert_eq!(serde_json::to_value(&q).unwrap()["for"], "10m");
+        assert!(q.is_job_condition());
+        let d: Condition = serde_json::from_value(serde_json::json!({
+            "type": "JobDuration", "job": {"repo": "acme/api", "workflow": "ci", "name": "test"},
+            "threshold": "20m", "window": "6h"
+        }))
+        .unwrap();
+        assert!(matches!(
+            d,
+            Condition::JobDuration {
+                stat: Percentile::P95,
+                ..
+            }
+        ));
+        let fr: Condition = serde_json::from_value(serde_json::json!({
+            "type": "JobFailureRate", "job": {"repo": "acme/api", "workflow": "ci", "name": "test"},
+            "threshold": 30, "window": "1d"
+        }))
+        .unwrap();
+        assert!(matches!(fr, Condition::JobFailureRate { min_runs: 5, .. }));
+        assert!(!Condition::RunFailed { only_first: false }.is_job_condition());
+        // p50 is a percentile of the job conditions only; avg is not one.
+        assert!(serde_json::from_value::<Condition>(serde_json::json!({
+            "type": "JobQueueTime", "labels": ["gpu"], "stat": "avg", "threshold": "5m", "window": "1h"
+        }))
+        .is_err());
+
+        let bad = [
+            (
+                Condition::QueuedJobs {
+                    labels: vec![" ".into(), ",".into()],
+                    threshold: 0,
+                    for_: Span::from_secs(2 * 86_400),
+                },
+                vec!["condition.threshold", "condition.labels", "condition.for"],
+            ),
+            (
+                Condition::JobFailureRate {
+                    job: JobRef {
+                        repo: "acme/api".into(),
+                        workflow: " ".into(),
+                        name: String::new(),
+                    },
+                    threshold: 0.0,
+                    window: Span::from_secs(30),
+                    min_runs: 1,
+                },
+                vec![
+                    "condition.threshold",
+                    "condition.job.workflow",
+                    "condition.job.name",
+                    "condition.window",
+                ],
+            ),
+            (
+                Condition::JobQueueTime {
+                    labels: Vec::new(),
+                    stat: Percentile::P95,
+                    threshold: Span::from_secs(60),
+                    window: Span::from_secs(91 * 86_400),
+                },
+                vec!["condition.labels", "condition.window"],
+            ),
+        ];
+        for (c, expected) in bad {
+            let fields: Vec<_> = c.problems().into_iter().map(|(f, _)| f).collect();
+            assert_eq!(fields, expected, "{c:?}");
+        }
+        for c in one_of_each_condition() {
+            assert!(c.problems().is_empty(), "{c:?}: {:?}", c.problems());
+        }
     }
 }

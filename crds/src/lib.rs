@@ -20,7 +20,8 @@ pub mod status;
 #[cfg(feature = "resource")]
 pub use alert_rule::AlertRule;
 pub use alert_rule::{
-    AlertRuleSpec, Annotations, Condition, GroupKey, IntegrationRef, Notify, Selector, Severity, Stat,
+    AlertRuleSpec, Annotations, Condition, GroupKey, IntegrationRef, JobRef, Notify, Percentile, Selector,
+    Severity, Stat,
 };
 #[cfg(feature = "resource")]
 pub use integration::Integration;

@@ -163,7 +163,16 @@ const FIELDS: &[(&str, &[&str])] = &[
     ("onlyFirst", &["RunFailed"]),
     (
         "threshold",
-        &["ConsecutiveFailures", "FailureRate", "Duration", "QueueTime"],
+        &[
+            "ConsecutiveFailures",
+            "FailureRate",
+            "Duration",
+            "QueueTime",
+            "JobQueueTime",
+            "QueuedJobs",
+            "JobFailureRate",
+            "JobDuration",
+        ],
     ),
     (
         "window",
@@ -173,19 +182,34 @@ const FIELDS: &[(&str, &[&str])] = &[
             "DurationRegression",
             "QueueTime",
             "NoSuccessWithin",
+            "JobQueueTime",
+            "JobFailureRate",
+            "JobDuration",
         ],
     ),
-    ("minRuns", &["FailureRate"]),
-    ("stat", &["Duration", "QueueTime"]),
+    ("minRuns", &["FailureRate", "JobFailureRate"]),
+    ("stat", &["Duration", "QueueTime", "JobQueueTime", "JobDuration"]),
     ("percent", &["DurationRegression"]),
     ("baselineWindow", &["DurationRegression"]),
+    ("labels", &["JobQueueTime", "QueuedJobs"]),
+    ("for", &["QueuedJobs"]),
+    ("job", &["JobFailureRate", "JobDuration"]),
 ];
 
 /// Fields each condition type needs.
 const REQUIRED: &[(&str, &[&str])] = &[
     (
         "threshold",
-        &["ConsecutiveFailures", "FailureRate", "Duration", "QueueTime"],
+        &[
+            "ConsecutiveFailures",
+            "FailureRate",
+            "Duration",
+            "QueueTime",
+            "JobQueueTime",
+            "QueuedJobs",
+            "JobFailureRate",
+            "JobDuration",
+        ],
     ),
     (
         "window",
@@ -195,10 +219,16 @@ const REQUIRED: &[(&str, &[&str])] = &[
             "DurationRegression",
             "QueueTime",
             "NoSuccessWithin",
+            "JobQueueTime",
+            "JobFailureRate",
+            "JobDuration",
         ],
     ),
     ("percent", &["DurationRegression"]),
     ("baselineWindow", &["DurationRegression"]),
+    ("labels", &["JobQueueTime", "QueuedJobs"]),
+    ("for", &["QueuedJobs"]),
+    ("job", &["JobFailureRate", "JobDuration"]),
 ];
 
 /// The condition types, as in `type`.
@@ -210,7 +240,44 @@ pub const CONDITION_TYPES: &[&str] = &[
     "DurationRegression",
     "QueueTime",
     "NoSuccessWithin",
+    "JobQueueTime",
+    "QueuedJobs",
+    "JobFailureRate",
+    "JobDuration",
 ];
+
+/// A property as CEL names it: the apiserver escapes CEL's reserved words (`for` is
+/// `__for__`).
+pub fn cel_field(field: &str) -> String {
+    const RESERVED: &[&str] = &[
+        "true",
+        "false",
+        "null",
+        "in",
+        "as",
+        "break",
+        "const",
+        "continue",
+        "else",
+        "for",
+        "function",
+        "if",
+        "import",
+        "let",
+        "loop",
+        "package",
+        "namespace",
+        "return",
+        "var",
+        "void",
+        "while",
+    ];
+    if RESERVED.contains(&field) {
+        format!("__{field}__")
+    } else {
+        field.to_owned()
+    }
+}
 
 fn cel_list(types: &[&str]) -> String {
     let quoted: Vec<String> = types.iter().map(|t| format!("'{t}'")).collect();
@@ -225,13 +292,21 @@ fn condition_schema() -> Value {
     let mut rules = Vec::new();
     for (field, types) in REQUIRED {
         rules.push(rule(
-            &format!("!(self.type in {}) || has(self.{field})", cel_list(types)),
+            &format!(
+                "!(self.type in {}) || has(self.{})",
+                cel_list(types),
+                cel_field(field)
+            ),
             &format!("{field} is required for type {}", types.join(", ")),
         ));
     }
     for (field, types) in FIELDS {
         rules.push(rule(
-            &format!("!has(self.{field}) || self.type in {}", cel_list(types)),
+            &format!(
+                "!has(self.{}) || self.type in {}",
+                cel_field(field),
+                cel_list(types)
+            ),
             &format!("{field} applies only to type {}", types.join(", ")),
         ));
     }
@@ -245,8 +320,24 @@ fn condition_schema() -> Value {
             "FailureRate: threshold is a whole percentage above 0 and at most 100",
         ),
         rule(
-            "!(self.type in ['Duration', 'QueueTime']) || !has(self.threshold) || type(self.threshold) == string",
-            "Duration, QueueTime: threshold is a span like 10m or 1h30m",
+            "!(self.type in ['Duration', 'QueueTime', 'JobQueueTime', 'JobDuration']) || !has(self.threshold) || type(self.threshold) == string",
+            "Duration, QueueTime, JobQueueTime, JobDuration: threshold is a span like 10m or 1h30m",
+        ),
+        rule(
+            "self.type != 'QueuedJobs' || !has(self.threshold) || (type(self.threshold) == int && self.threshold >= 1)",
+            "QueuedJobs: threshold is a whole number of queued jobs, at least 1",
+        ),
+        rule(
+            "self.type != 'JobFailureRate' || !has(self.threshold) || (type(self.threshold) == int && self.threshold > 0 && self.threshold <= 100)",
+            "JobFailureRate: threshold is a whole percentage above 0 and at most 100",
+        ),
+        rule(
+            "!has(self.stat) || !(self.type in ['Duration', 'QueueTime']) || self.stat in ['avg', 'p95']",
+            "Duration, QueueTime: stat is avg or p95",
+        ),
+        rule(
+            "!has(self.stat) || !(self.type in ['JobQueueTime', 'JobDuration']) || self.stat in ['p50', 'p95']",
+            "JobQueueTime, JobDuration: stat is p50 or p95",
         ),
     ]);
     json!({
@@ -254,7 +345,9 @@ fn condition_schema() -> Value {
             takes only its own fields: RunFailed{onlyFirst}, ConsecutiveFailures{threshold}, \
             FailureRate{threshold, window, minRuns}, Duration{stat, threshold, window}, \
             DurationRegression{percent, window, baselineWindow}, QueueTime{stat, threshold, window}, \
-            NoSuccessWithin{window}.",
+            NoSuccessWithin{window}, JobQueueTime{labels, stat, threshold, window}, \
+            QueuedJobs{labels, threshold, for}, JobFailureRate{job, threshold, window, minRuns}, \
+            JobDuration{job, stat, threshold, window}.",
         "type": "object",
         "required": ["type"],
         "properties": {
@@ -266,21 +359,24 @@ fn condition_schema() -> Value {
             "threshold": {
                 "x-kubernetes-int-or-string": true,
                 "pattern": SPAN_PATTERN,
-                "description": "ConsecutiveFailures: failed runs in a row (at least 1). FailureRate: \
-                    percent of finished runs that failed (1 to 100). Duration, QueueTime: a span \
-                    such as 10m.",
+                "description": "ConsecutiveFailures: failed runs in a row (at least 1). FailureRate, \
+                    JobFailureRate: percent of finished runs that failed (1 to 100). QueuedJobs: \
+                    jobs queued (at least 1). Duration, QueueTime, JobQueueTime, JobDuration: a \
+                    span such as 10m.",
             },
             "window": span("The span of runs looked at, e.g. 1h, 1d (1m to 90d)."),
             "minRuns": {
                 "type": "integer",
                 "format": "uint32",
                 "minimum": 0,
-                "description": "FailureRate: finished runs needed before the rate counts (default 5).",
+                "description": "FailureRate, JobFailureRate: finished runs needed before the rate \
+                    counts (default 5).",
             },
             "stat": {
                 "type": "string",
-                "enum": ["avg", "p95"],
-                "description": "Duration, QueueTime: which statistic (default p95).",
+                "enum": ["avg", "p50", "p95"],
+                "description": "Duration, QueueTime: avg or p95. JobQueueTime, JobDuration: p50 or \
+                    p95. Default p95.",
             },
             "percent": {
                 "type": "number",
@@ -289,6 +385,25 @@ fn condition_schema() -> Value {
                 "description": "DurationRegression: how much slower than the baseline, in percent.",
             },
             "baselineWindow": span("DurationRegression: the span before `window` compared against."),
+            "labels": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 64,
+                "items": {"type": "string", "minLength": 1, "maxLength": 255},
+                "description": "JobQueueTime, QueuedJobs: the runner label set the jobs ask for, \
+                    e.g. [self-hosted, gpu] (order and case do not matter).",
+            },
+            "for": span("QueuedJobs: how long the backlog must last before it fires (0s to 1d)."),
+            "job": {
+                "type": "object",
+                "required": ["repo", "workflow", "name"],
+                "properties": {
+                    "repo": {"type": "string", "minLength": 1, "description": "Repository, e.g. acme/api."},
+                    "workflow": {"type": "string", "minLength": 1, "description": "Workflow, e.g. ci."},
+                    "name": {"type": "string", "minLength": 1, "description": "The job's name, e.g. test."},
+                },
+                "description": "JobFailureRate, JobDuration: the job, by repository, workflow and name.",
+            },
         },
         "x-kubernetes-validations": rules,
     })

@@ -177,6 +177,101 @@ fn every_valid_example_is_accepted() {
     }
 }
 
+/// Applies one AlertRule in team-a with this condition (as YAML flow); the apiserver's stderr
+/// when it refuses it.
+fn apply_condition(name: &str, condition: &str) -> Result<(), String> {
+    let manifest = format!(
+        "apiVersion: cicd-monitor.dev/v1alpha1\nkind: AlertRule\n\
+         metadata: {{name: {name}, namespace: team-a}}\nspec:\n  condition: {condition}\n"
+    );
+    let path = std::env::temp_dir().join(format!("cicd-e2e-{name}-{}.yaml", std::process::id()));
+    std::fs::write(&path, manifest).expect("a temporary manifest");
+    let out = kubectl(&[
+        "apply",
+        "--server-side",
+        "--field-manager=cicd-e2e",
+        "-f",
+        path.to_str().expect("a UTF-8 path"),
+    ]);
+    let _ = std::fs::remove_file(&path);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    if out.status.success() && !stderr.contains("Warning") {
+        Ok(())
+    } else {
+        Err(stderr)
+    }
+}
+
+#[test]
+#[ignore = "needs a kube-apiserver: make test-e2e"]
+fn job_and_runner_conditions_are_checked_by_the_apiserver() {
+    cluster();
+    install_crds();
+    // `for` is a CEL reserved word, escaped as `__for__` in the rules: accepted when given.
+    apply_condition(
+        "e2e-backlog",
+        "{type: QueuedJobs, labels: [gpu, self-hosted], threshold: 3, for: 10m}",
+    )
+    .unwrap_or_else(|e| panic!("a valid QueuedJobs was refused:\n{e}"));
+    apply_condition(
+        "e2e-job-p50",
+        "{type: JobDuration, job: {repo: acme/api, workflow: ci, name: test}, stat: p50, threshold: 5m, window: 1h}",
+    )
+    .unwrap_or_else(|e| panic!("a valid JobDuration was refused:\n{e}"));
+    let refused: &[(&str, &str, &str)] = &[
+        (
+            "e2e-avg-job",
+            "{type: JobQueueTime, labels: [gpu], stat: avg, threshold: 5m, window: 1h}",
+            "JobQueueTime, JobDuration: stat is p50 or p95",
+        ),
+        (
+            "e2e-p50-run",
+            "{type: Duration, stat: p50, threshold: 5m, window: 1h}",
+            "Duration, QueueTime: stat is avg or p95",
+        ),
+        (
+            "e2e-zero-backlog",
+            "{type: QueuedJobs, labels: [gpu], threshold: 0, for: 5m}",
+            "QueuedJobs: threshold is a whole number of queued jobs, at least 1",
+        ),
+        (
+            "e2e-span-backlog",
+            "{type: QueuedJobs, labels: [gpu], threshold: 5m, for: 5m}",
+            "QueuedJobs: threshold is a whole number of queued jobs, at least 1",
+        ),
+        (
+            "e2e-job-rate",
+            "{type: JobFailureRate, job: {repo: acme/api, workflow: ci, name: test}, threshold: 150, window: 1d}",
+            "JobFailureRate: threshold is a whole percentage above 0 and at most 100",
+        ),
+        (
+            "e2e-no-labels",
+            "{type: QueuedJobs, labels: [], threshold: 2, for: 5m}",
+            "spec.condition.labels: Invalid value",
+        ),
+        (
+            "e2e-half-job",
+            "{type: JobDuration, job: {repo: acme/api, name: test}, threshold: 5m, window: 1h}",
+            "spec.condition.job.workflow: Required value",
+        ),
+        (
+            "e2e-job-on-labels",
+            "{type: JobDuration, labels: [gpu], job: {repo: a, workflow: b, name: c}, threshold: 5m, window: 1h}",
+            "labels applies only to type JobQueueTime, QueuedJobs",
+        ),
+    ];
+    for (name, condition, message) in refused {
+        let stderr = apply_condition(name, condition)
+            .err()
+            .unwrap_or_else(|| panic!("{name} was accepted: {condition}"));
+        assert!(
+            stderr.contains("is invalid"),
+            "{name}: refused for another reason:\n{stderr}"
+        );
+        assert!(stderr.contains(message), "{name}: no {message:?} in:\n{stderr}");
+    }
+}
+
 #[test]
 #[ignore = "needs a kube-apiserver: make test-e2e"]
 fn every_invalid_example_is_rejected_with_its_message() {
@@ -186,13 +281,22 @@ fn every_invalid_example_is_rejected_with_its_message() {
         (
             "invalid-condition-fields.yaml",
             &[
-                "threshold is required for type ConsecutiveFailures, FailureRate, Duration, QueueTime",
-                "window applies only to type FailureRate, Duration, DurationRegression, QueueTime, NoSuccessWithin",
+                "threshold is required for type ConsecutiveFailures, FailureRate, Duration, QueueTime, \
+                 JobQueueTime, QueuedJobs, JobFailureRate, JobDuration",
+                "window applies only to type FailureRate, Duration, DurationRegression, QueueTime, \
+                 NoSuccessWithin, JobQueueTime, JobFailureRate, JobDuration",
             ],
         ),
         (
             "invalid-failure-rate.yaml",
             &["FailureRate: threshold is a whole percentage above 0 and at most 100"],
+        ),
+        (
+            "invalid-queued-jobs.yaml",
+            &[
+                "for is required for type QueuedJobs",
+                "stat applies only to type Duration, QueueTime, JobQueueTime, JobDuration",
+            ],
         ),
         (
             "invalid-secret-by-value.yaml",
@@ -203,11 +307,16 @@ fn every_invalid_example_is_rejected_with_its_message() {
         ),
         (
             "invalid-severity.yaml",
-            &[r#"spec.severity: Unsupported value: "urgent": supported values: "info", "warning", "critical""#],
+            &[
+                r#"spec.severity: Unsupported value: "urgent": supported values: "info", "warning", "critical""#,
+            ],
         ),
         (
             "invalid-type-without-block.yaml",
-            &["type Webhook needs a webhook block", "type Webhook takes no slack block"],
+            &[
+                "type Webhook needs a webhook block",
+                "type Webhook takes no slack block",
+            ],
         ),
     ];
     assert_eq!(

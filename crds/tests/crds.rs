@@ -129,6 +129,7 @@ fn invalid_examples_are_rejected() {
     let expected = [
         ("invalid-condition-fields.yaml", "cel"),
         ("invalid-failure-rate.yaml", "types"),
+        ("invalid-queued-jobs.yaml", "cel"),
         ("invalid-secret-by-value.yaml", "cel"),
         ("invalid-severity.yaml", "types"),
         ("invalid-type-without-block.yaml", "cel"),

@@ -242,6 +242,69 @@ mod tests {
         );
     }
 
+    /// The job and runner conditions reach the backend as written in the resource (the backend
+    /// reads the same type), with only the integrations renamed.
+    #[test]
+    fn job_and_runner_conditions_are_sent_unchanged() {
+        let conditions = [
+            serde_json::json!({"type": "JobQueueTime", "labels": ["self-hosted", "gpu"], "stat": "p50",
+                               "threshold": "10m", "window": "1h"}),
+            serde_json::json!({"type": "QueuedJobs", "labels": ["gpu"], "threshold": 5, "for": "15m"}),
+            serde_json::json!({"type": "JobFailureRate", "job": {"repo": "acme/api", "workflow": "ci", "name": "test"},
+                               "threshold": 30.0, "window": "1d", "minRuns": 10}),
+            serde_json::json!({"type": "JobDuration", "job": {"repo": "acme/api", "workflow": "ci", "name": "test"},
+                               "stat": "p95", "threshold": "20m", "window": "6h"}),
+        ];
+        for condition in conditions {
+            let s = spec(serde_json::json!({"condition": condition,
+                "notify": {"integrations": [{"name": "slack"}]}}));
+            assert_eq!(problems(&s), None, "{condition}");
+            let body = serde_json::to_value(Upsert {
+                namespace: "team-a",
+                name: "jobs",
+                spec: &backend_spec("team-a", &s),
+            })
+            .expect("json");
+            assert_eq!(body["spec"]["condition"], condition);
+            assert_eq!(
+                body["spec"]["notify"]["integrations"],
+                serde_json::json!([{"name": "team-a/slack"}])
+            );
+        }
+        // A resource without `stat` gets the default percentile, p95.
+        let s = spec(serde_json::json!({"condition": {"type": "JobDuration",
+            "job": {"repo": "a", "workflow": "b", "name": "c"}, "threshold": "5m", "window": "1h"}}));
+        assert_eq!(
+            serde_json::to_value(backend_spec("ns", &s)).expect("json")["condition"]["stat"],
+            "p95"
+        );
+    }
+
+    #[test]
+    fn out_of_range_job_and_runner_conditions_are_invalid() {
+        let cases = [
+            (
+                serde_json::json!({"type": "QueuedJobs", "labels": ["gpu"], "threshold": 0, "for": "2d"}),
+                "spec.condition.threshold: must be at least 1; spec.condition.for: must be at most 1d",
+            ),
+            (
+                serde_json::json!({"type": "JobFailureRate", "job": {"repo": "a", "workflow": "b", "name": " "},
+                                   "threshold": 120, "window": "1h"}),
+                "spec.condition.threshold: must be a percentage above 0 and at most 100; \
+                 spec.condition.job.name: must not be empty: a job is named by its repo, workflow and name",
+            ),
+            (
+                serde_json::json!({"type": "JobQueueTime", "labels": [" "], "threshold": "5m", "window": "100d"}),
+                "spec.condition.labels: must name the runner label set, e.g. [self-hosted, gpu]; \
+                 spec.condition.window: must be between 1m and 90d",
+            ),
+        ];
+        for (condition, expected) in cases {
+            let s = spec(serde_json::json!({ "condition": condition }));
+            assert_eq!(problems(&s).as_deref(), Some(expected), "{condition}");
+        }
+    }
+
     #[test]
     fn missing_integrations_are_named() {
         let found = vec![("slack".to_string(), None)];

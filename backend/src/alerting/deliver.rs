@@ -164,6 +164,8 @@ pub fn slack_message(n: &Notice) -> Value {
 ///   `POST /api/alerts/test`).
 /// - `rule.severity`: `info`, `warning` or `critical`.
 /// - `group`: the labels the rule groups by (`repo`, `workflow`, `branch`); `{}` when it does not.
+///   A job condition's group is its job (`repo`, `workflow`, `job`), a runner condition's its
+///   label set (`labels`: `gpu,self-hosted`).
 /// - `value`, `threshold`: already formatted with their unit (`42%`, `12m 30s`).
 /// - `started_at`, `resolved_at`: RFC 3339, UTC, whole seconds.
 ///
@@ -391,7 +393,8 @@ fn severity_emoji(severity: Severity) -> &'static str {
     }
 }
 
-/// The group's values in the order repo, workflow, branch, then any other label by name.
+/// The group's values in the order repo, workflow, job, branch, runner labels, then any other
+/// label by name.
 fn group_line(n: &Notice) -> String {
     ordered_labels(n)
         .into_iter()
@@ -401,7 +404,7 @@ fn group_line(n: &Notice) -> String {
 }
 
 fn ordered_labels(n: &Notice) -> Vec<(&str, &str)> {
-    const KNOWN: [&str; 3] = ["repo", "workflow", "branch"];
+    const KNOWN: [&str; 5] = ["repo", "workflow", "job", "branch", "labels"];
     let known = KNOWN
         .iter()
         .filter_map(|k| n.labels.get(*k).map(|v| (*k, v.as_str())));
@@ -448,6 +451,8 @@ fn fields(n: &Notice, duration: Option<&str>) -> Vec<Value> {
             "repo" => "Repo".to_owned(),
             "workflow" => "Workflow".to_owned(),
             "branch" => "Branch".to_owned(),
+            "job" => "Job".to_owned(),
+            "labels" => "Runner labels".to_owned(),
             other => esc(other, 60),
         };
         out.push(field(&title, &esc(value, 1800)));

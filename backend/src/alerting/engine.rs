@@ -12,8 +12,9 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use tokio::sync::Notify;
 
-use super::evaluate::{self, Group, Measure};
+use super::evaluate::{self, Group, Measure, Sources};
 use super::incidents::{self, NoticeContext};
+use super::jobs;
 use super::selector::Matcher;
 use crate::db;
 use crate::db::rules::RuleRow;
@@ -28,6 +29,8 @@ const TICK_LOCK: i64 = 0x61_6c72_7469_636b;
 pub struct Alerts {
     pool: PgPool,
     ctx: NoticeContext,
+    /// Jobs queued for longer are stale and leave the queued counts (`CICD_STALE_JOB_HOURS`).
+    stale_after: chrono::TimeDelta,
     metrics: Arc<Metrics>,
     /// Dimensions of runs finished since the last evaluation: a set, so its size is bounded by the
     /// number of distinct dimensions however fast runs arrive.
@@ -38,10 +41,16 @@ pub struct Alerts {
 type Rule = (RuleRow, Matcher);
 
 impl Alerts {
-    pub fn new(pool: PgPool, ctx: NoticeContext, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        pool: PgPool,
+        ctx: NoticeContext,
+        metrics: Arc<Metrics>,
+        stale_after: chrono::TimeDelta,
+    ) -> Self {
         Alerts {
             pool,
             ctx,
+            stale_after,
             metrics,
             finished: Mutex::default(),
             wake: Notify::new(),
@@ -106,7 +115,7 @@ impl Alerts {
         }
         let dims = db::runs::dimensions(&self.pool).await?;
         for (rule, matcher) in rules {
-            for g in evaluate::groups(&matcher, &rule.spec.0.notify.group_by, &dims) {
+            for g in rule_groups(&rule, &matcher, &dims) {
                 if g.tuples.iter().any(|t| touched.contains(t)) {
                     self.evaluate(&rule, &g, now).await?;
                 }
@@ -131,7 +140,7 @@ impl Alerts {
     async fn evaluate_all(&self, now: DateTime<Utc>) -> sqlx::Result<()> {
         let dims = db::runs::dimensions(&self.pool).await?;
         for (rule, matcher) in self.rules().await? {
-            let groups = evaluate::groups(&matcher, &rule.spec.0.notify.group_by, &dims);
+            let groups = rule_groups(&rule, &matcher, &dims);
             for g in &groups {
                 self.evaluate(&rule, g, now).await?;
             }
@@ -143,11 +152,7 @@ impl Alerts {
             }
             // Another replica may have opened an incident for a dimension newer than the snapshot
             // above: read the dimensions again (they are committed before any incident on them).
-            let fresh = evaluate::groups(
-                &matcher,
-                &rule.spec.0.notify.group_by,
-                &db::runs::dimensions(&self.pool).await?,
-            );
+            let fresh = rule_groups(&rule, &matcher, &db::runs::dimensions(&self.pool).await?);
             for (key, labels) in open {
                 if missing(&fresh, &key) {
                     let gone = Group {
@@ -185,7 +190,11 @@ impl Alerts {
         let m = match given {
             Some(m) => m,
             None => {
-                measured = evaluate::measure(&mut tx, &rule.spec.0.condition, g, now).await?;
+                let sources = Sources {
+                    pool: &self.pool,
+                    stale_after: self.stale_after,
+                };
+                measured = evaluate::measure(&mut tx, sources, &rule.spec.0.condition, g, now).await?;
                 &measured
             }
         };
@@ -195,6 +204,15 @@ impl Alerts {
             tracing::info!(rule = %rule.name, group = %g.key, notifications = n, "alert notifications enqueued");
         }
         Ok(())
+    }
+}
+
+/// The groups a rule watches: the one label set or job of a job or runner condition, else the
+/// groups of the runs its selector matches.
+fn rule_groups(rule: &RuleRow, matcher: &Matcher, dims: &[db::runs::DimensionRow]) -> Vec<Group> {
+    match jobs::group(&rule.spec.0.condition) {
+        Some(g) => vec![g],
+        None => evaluate::groups(matcher, &rule.spec.0.notify.group_by, dims),
     }
 }
 

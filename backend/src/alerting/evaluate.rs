@@ -9,6 +9,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use cicd_monitor_crds::{Condition, GroupKey, Span, Stat};
 use sqlx::PgConnection;
 
+use super::jobs;
 use super::selector::Matcher;
 use crate::db;
 use crate::db::runs::DimensionRow;
@@ -135,6 +136,43 @@ pub fn describe(c: &Condition) -> String {
             format!("{} queue time > {threshold} over {window}", stat_name(*stat))
         }
         Condition::NoSuccessWithin { window } => format!("no success within {window}"),
+        Condition::JobQueueTime {
+            labels,
+            stat,
+            threshold,
+            window,
+        } => format!(
+            "{} queue time of jobs on runners {} > {threshold} over {window}",
+            jobs::percentile_name(*stat),
+            jobs::labels_text(labels)
+        ),
+        Condition::QueuedJobs {
+            labels,
+            threshold,
+            for_,
+        } => format!(
+            "≥ {threshold} jobs queued for runners {} for {for_}",
+            jobs::labels_text(labels)
+        ),
+        Condition::JobFailureRate {
+            job,
+            threshold,
+            window,
+            min_runs,
+        } => format!(
+            "failure rate of job {} ≥ {threshold}% over {window} (at least {min_runs} runs)",
+            jobs::job_name(job)
+        ),
+        Condition::JobDuration {
+            job,
+            stat,
+            threshold,
+            window,
+        } => format!(
+            "{} duration of job {} > {threshold} over {window}",
+            jobs::percentile_name(*stat),
+            jobs::job_name(job)
+        ),
     }
 }
 
@@ -188,15 +226,33 @@ fn since(now: DateTime<Utc>, span: Span) -> DateTime<Utc> {
     now - TimeDelta::seconds(span.as_secs() as i64)
 }
 
+/// What measuring reads from besides the evaluation's own connection.
+#[derive(Clone, Copy)]
+pub struct Sources<'a> {
+    /// For the job and runner conditions, which read the job rollups and runner pools as the jobs
+    /// and runners views do.
+    pub pool: &'a sqlx::PgPool,
+    /// Jobs queued for longer are stale: they leave the queued counts (`CICD_STALE_JOB_HOURS`).
+    pub stale_after: TimeDelta,
+}
+
 /// Measures `condition` for `group` at `now`: reads the runs the condition looks at, then judges
-/// them (one function per kind of condition).
+/// them (one function per kind of condition). The job and runner conditions read jobs instead
+/// ([`jobs::measure`]).
 pub async fn measure(
     pool: &mut PgConnection,
+    sources: Sources<'_>,
     condition: &Condition,
     g: &Group,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Measure> {
     Ok(match condition {
+        Condition::JobQueueTime { .. }
+        | Condition::QueuedJobs { .. }
+        | Condition::JobFailureRate { .. }
+        | Condition::JobDuration { .. } => {
+            jobs::measure(sources.pool, condition, now, sources.stale_after).await?
+        }
         Condition::RunFailed { .. } => run_failed(latest(pool, g, 1).await?),
         Condition::ConsecutiveFailures { threshold } => {
             consecutive_failures(latest(pool, g, i64::from(*threshold)).await?, *threshold)

@@ -85,8 +85,16 @@ struct Done {
 }
 
 impl Step<'_> {
+    /// How long a bad group stays pending before it fires: `groupWait`, after the `for` of a
+    /// `QueuedJobs` condition (the pending incident's start is when the backlog began, stored with
+    /// it, so the wait survives restarts and holds across replicas).
     fn group_wait(&self) -> TimeDelta {
-        TimeDelta::seconds(self.rule.spec.0.notify.group_wait.as_secs() as i64)
+        let spec = &self.rule.spec.0;
+        let hold = match &spec.condition {
+            Condition::QueuedJobs { for_, .. } => for_.as_secs(),
+            _ => 0,
+        };
+        TimeDelta::seconds((spec.notify.group_wait.as_secs() + hold) as i64)
     }
 
     fn notice(&self, o: &Open, resolved_at: Option<DateTime<Utc>>, kind: NoticeKind) -> Notice {
@@ -236,8 +244,18 @@ fn notice(
 ) -> Notice {
     let spec = &rule.spec.0;
     let dashboard_url = ctx.public_url.as_ref().map(|base| {
-        let query: Vec<String> = group
-            .labels
+        // A job or runner condition links to its job's trend or its runner pool; the others to
+        // the dashboard filtered on the group.
+        let (path, pairs) =
+            super::jobs::dashboard_view(&spec.condition, &group.labels).unwrap_or_else(|| {
+                let pairs = group
+                    .labels
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.clone()))
+                    .collect();
+                ("", pairs)
+            });
+        let query: Vec<String> = pairs
             .iter()
             .map(|(k, v)| {
                 format!(
@@ -246,7 +264,7 @@ fn notice(
                 )
             })
             .collect();
-        format!("{}/?{}", base.trim_end_matches('/'), query.join("&"))
+        format!("{}/{path}?{}", base.trim_end_matches('/'), query.join("&"))
     });
     let (run_id, run_url) = match &m.latest {
         Some((id, url)) => (Some(id.clone()), url.clone()),

@@ -6,6 +6,7 @@ pub mod engine;
 pub mod evaluate;
 pub mod incidents;
 pub mod integrations;
+pub mod jobs;
 pub mod outbox;
 pub mod owned;
 pub mod rules;

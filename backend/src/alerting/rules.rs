@@ -26,6 +26,18 @@ pub async fn prepare(pool: &PgPool, name: &str, spec: &AlertRuleSpec) -> Result<
     for (field, message) in spec.condition.problems() {
         errors.push(FieldError::new(format!("spec.{field}"), message));
     }
+    let sel = &spec.selector;
+    let selects =
+        sel.provider.is_some() || sel.repo.is_some() || !sel.workflows.is_empty() || !sel.branches.is_empty();
+    if spec.condition.is_job_condition() && selects {
+        errors.push(FieldError::new(
+            "spec.match",
+            format!(
+                "must be empty for {}: it watches the runner label set or the job named in the condition",
+                spec.condition.kind()
+            ),
+        ));
+    }
     if let Err(problems) = Matcher::new(&spec.selector) {
         errors.extend(
             problems

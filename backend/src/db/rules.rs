@@ -36,9 +36,12 @@ fn threshold_value(spec: &AlertRuleSpec) -> Option<f64> {
     use cicd_monitor_crds::Condition::*;
     match &spec.condition {
         RunFailed { .. } => None,
-        ConsecutiveFailures { threshold } => Some(f64::from(*threshold)),
-        FailureRate { threshold, .. } => Some(*threshold),
-        Duration { threshold, .. } | QueueTime { threshold, .. } => Some(threshold.as_secs() as f64),
+        ConsecutiveFailures { threshold } | QueuedJobs { threshold, .. } => Some(f64::from(*threshold)),
+        FailureRate { threshold, .. } | JobFailureRate { threshold, .. } => Some(*threshold),
+        Duration { threshold, .. }
+        | QueueTime { threshold, .. }
+        | JobQueueTime { threshold, .. }
+        | JobDuration { threshold, .. } => Some(threshold.as_secs() as f64),
         DurationRegression { percent, .. } => Some(*percent),
         NoSuccessWithin { window } => Some(window.as_secs() as f64),
     }

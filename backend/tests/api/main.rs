@@ -11,6 +11,7 @@ mod fake_slack;
 mod github_sync;
 mod health;
 mod ingest;
+mod job_alerts;
 mod job_rollups;
 mod jobs;
 mod limits;

@@ -148,7 +148,16 @@ fn condition_rules_cover_every_type_and_field() {
     let schema = schema_of(&AlertRule::crd());
     let condition = "/properties/spec/properties/condition";
     let rules = rules_at(&schema, condition);
-    for field in ["threshold", "window", "percent", "baselineWindow"] {
+    for field in [
+        "threshold",
+        "window",
+        "percent",
+        "baselineWindow",
+        "labels",
+        "job",
+        "for",
+    ] {
+        let field = super::cel_field(field);
         assert!(
             rules
                 .iter()
@@ -164,7 +173,11 @@ fn condition_rules_cover_every_type_and_field() {
         "stat",
         "percent",
         "baselineWindow",
+        "labels",
+        "job",
+        "for",
     ] {
+        let field = super::cel_field(field);
         assert!(
             rules
                 .iter()
@@ -173,6 +186,18 @@ fn condition_rules_cover_every_type_and_field() {
         );
     }
     assert!(rules.iter().any(|r| r.contains("self.threshold <= 100")));
+    // `for` is a CEL reserved word: the apiserver names it `__for__`.
+    assert!(rules
+        .iter()
+        .all(|r| !r.contains("self.for ") && !r.ends_with("self.for)")));
+    assert!(rules
+        .iter()
+        .any(|r| r.starts_with("self.type != 'QueuedJobs'") && r.contains("self.threshold >= 1")));
+    assert!(rules
+        .iter()
+        .any(|r| r.starts_with("self.type != 'JobFailureRate'") && r.contains("self.threshold <= 100")));
+    assert!(rules.iter().any(|r| r.ends_with("self.stat in ['p50', 'p95']")));
+    assert!(rules.iter().any(|r| r.ends_with("self.stat in ['avg', 'p95']")));
     let types = schema.pointer(&format!("{condition}/properties/type/enum"));
     assert_eq!(
         types,
@@ -236,8 +261,15 @@ fn bounds_and_enums_are_in_the_schema() {
     );
     assert_eq!(
         at("/condition/properties/stat/enum"),
-        serde_json::json!(["avg", "p95"])
+        serde_json::json!(["avg", "p50", "p95"])
     );
+    assert_eq!(at("/condition/properties/labels/minItems"), 1);
+    assert_eq!(at("/condition/properties/labels/items/minLength"), 1);
+    let mut required: Vec<String> =
+        serde_json::from_value(at("/condition/properties/job/required")).unwrap_or_default();
+    required.sort();
+    assert_eq!(required, ["name", "repo", "workflow"]);
+    assert_eq!(at("/condition/properties/for/pattern"), crate::span::SPAN_PATTERN);
     assert_eq!(at("/condition/properties/percent/exclusiveMinimum"), true);
     let span = crate::span::SPAN_PATTERN;
     assert_eq!(at("/condition/properties/window/pattern"), span);

@@ -768,6 +768,65 @@ export interface components {
                 /** @enum {string} */
                 type: "NoSuccessWithin";
                 window: string;
+            } | {
+                labels: string[];
+                /**
+                 * @description Which percentile of the jobs' times a job or runner condition compares.
+                 * @default p95
+                 * @enum {string}
+                 */
+                stat: "p50" | "p95";
+                threshold: string;
+                /** @enum {string} */
+                type: "JobQueueTime";
+                window: string;
+            } | {
+                for: string;
+                labels: string[];
+                /** Format: uint32 */
+                threshold: number;
+                /** @enum {string} */
+                type: "QueuedJobs";
+            } | {
+                /** @description One job, named as the jobs API names it: its repository, workflow and job name (exact). */
+                job: {
+                    /** @description The job's name, e.g. `test`. */
+                    name: string;
+                    /** @description Repository, e.g. `acme/api`. */
+                    repo: string;
+                    /** @description Workflow, e.g. `ci`. */
+                    workflow: string;
+                };
+                /**
+                 * Format: uint32
+                 * @default 5
+                 */
+                minRuns: number;
+                /** Format: double */
+                threshold: number;
+                /** @enum {string} */
+                type: "JobFailureRate";
+                window: string;
+            } | {
+                /** @description One job, named as the jobs API names it: its repository, workflow and job name (exact). */
+                job: {
+                    /** @description The job's name, e.g. `test`. */
+                    name: string;
+                    /** @description Repository, e.g. `acme/api`. */
+                    repo: string;
+                    /** @description Workflow, e.g. `ci`. */
+                    workflow: string;
+                };
+                /**
+                 * @description Which percentile of the jobs' times a job or runner condition compares.
+                 * @default p95
+                 * @enum {string}
+                 */
+                stat: "p50" | "p95";
+                threshold: string;
+                /** @enum {string} */
+                type: "JobDuration";
+                window: string;
             };
             /**
              * @description Which runs the rule watches; empty matches every run.

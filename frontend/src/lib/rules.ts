@@ -14,7 +14,35 @@ export const CONDITION_TYPES: { type: ConditionType; label: string }[] = [
   { type: "DurationRegression", label: "Duration regression vs baseline" },
   { type: "QueueTime", label: "Queue time above a limit" },
   { type: "NoSuccessWithin", label: "No success within a window" },
+  { type: "JobQueueTime", label: "Runner pool: queue time above a limit" },
+  { type: "QueuedJobs", label: "Runner pool: jobs queued for a while" },
+  { type: "JobFailureRate", label: "One job: failure rate over a window" },
+  { type: "JobDuration", label: "One job: duration above a limit" },
 ];
+
+/** The condition types that watch one runner label set. */
+export const RUNNER_CONDITIONS: readonly ConditionType[] = ["JobQueueTime", "QueuedJobs"];
+/** The condition types that watch one job (repo, workflow and job name). */
+export const JOB_CONDITIONS: readonly ConditionType[] = ["JobFailureRate", "JobDuration"];
+
+/**
+ * Whether a condition watches one runner label set or one job rather than groups of runs: then the
+ * rule's `match` must stay empty (the backend refuses it otherwise).
+ */
+export function isJobCondition(type: ConditionType): boolean {
+  return RUNNER_CONDITIONS.includes(type) || JOB_CONDITIONS.includes(type);
+}
+
+/** A label set as the runners view shows it: "[gpu, self-hosted]" (trimmed, lower case, sorted). */
+export function labelSet(labels: string[]): string {
+  const set = [...new Set(splitList(labels.join(",")).map((l) => l.toLowerCase()))].sort();
+  return `[${set.join(", ")}]`;
+}
+
+/** "acme/api · ci · test". */
+export function jobName(job: { repo: string; workflow: string; name: string }): string {
+  return `${job.repo} · ${job.workflow} · ${job.name}`;
+}
 
 /** A sensible starting condition of each type (what the form shows when the type changes). */
 export function defaultCondition(type: ConditionType): Condition {
@@ -33,6 +61,14 @@ export function defaultCondition(type: ConditionType): Condition {
       return { type, stat: "p95", threshold: "5m", window: "1h" };
     case "NoSuccessWithin":
       return { type, window: "1d" };
+    case "JobQueueTime":
+      return { type, labels: [], stat: "p95", threshold: "10m", window: "1h" };
+    case "QueuedJobs":
+      return { type, labels: [], threshold: 5, for: "15m" };
+    case "JobFailureRate":
+      return { type, job: { repo: "", workflow: "", name: "" }, threshold: 25, window: "1d", minRuns: 5 };
+    case "JobDuration":
+      return { type, job: { repo: "", workflow: "", name: "" }, stat: "p95", threshold: "15m", window: "6h" };
   }
 }
 
@@ -53,7 +89,23 @@ export function describeCondition(c: Condition): string {
       return `${c.stat} queue time > ${c.threshold} over ${c.window}`;
     case "NoSuccessWithin":
       return `no success for ${c.window}`;
+    case "JobQueueTime":
+      return `${c.stat} queue time of jobs on ${labelSet(c.labels)} > ${c.threshold} over ${c.window}`;
+    case "QueuedJobs":
+      return `≥ ${c.threshold} job${c.threshold === 1 ? "" : "s"} queued for ${labelSet(c.labels)} for ${c.for}`;
+    case "JobFailureRate":
+      return `failure rate of ${jobName(c.job)} ≥ ${c.threshold}% over ${c.window} (at least ${c.minRuns} runs)`;
+    case "JobDuration":
+      return `${c.stat} duration of ${jobName(c.job)} > ${c.threshold} over ${c.window}`;
   }
+}
+
+/** What a rule watches: its runner pool or job, or the runs its `match` selects. */
+export function describeWatched(spec: RuleSpec): string {
+  const c = spec.condition;
+  if (c.type === "JobQueueTime" || c.type === "QueuedJobs") return `runners ${labelSet(c.labels)}`;
+  if (c.type === "JobFailureRate" || c.type === "JobDuration") return `job ${jobName(c.job)}`;
+  return describeMatch(spec.match);
 }
 
 /** What the rule watches: "acme/* · ci, deploy · main". */

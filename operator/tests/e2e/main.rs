@@ -267,6 +267,47 @@ async fn the_operator_syncs_resources_into_the_backend_as_its_service_account() 
         json!([FINALIZER]),
         "{main_rule}"
     );
+    // The job and runner conditions reach the backend as written (`for` included); one with a
+    // `match` is refused by the backend, naming the field.
+    let job_rule = |name: &str, extra: &str, condition: &str| {
+        format!(
+            "apiVersion: cicd-monitor.dev/v1alpha1\nkind: AlertRule\nmetadata: {{name: {name}, namespace: {ns}}}\n\
+             spec:\n{extra}  condition: {condition}\n  notify: {{integrations: [{{name: slack}}]}}\n"
+        )
+    };
+    admin.apply(&job_rule(
+        "gpu-backlog",
+        "",
+        "{type: QueuedJobs, labels: [self-hosted, gpu], threshold: 5, for: 15m}",
+    ));
+    admin.apply(&job_rule(
+        "flaky-tests",
+        "",
+        "{type: JobFailureRate, job: {repo: acme/api, workflow: ci, name: test}, threshold: 30, window: 1d}",
+    ));
+    admin.apply(&job_rule(
+        "scoped-backlog",
+        "  match: {repo: \"acme/*\"}\n",
+        "{type: QueuedJobs, labels: [gpu], threshold: 5, for: 15m}",
+    ));
+    until_ready(&admin, "alertrule", &ns, "gpu-backlog", "True", "Synced").await;
+    until_ready(&admin, "alertrule", &ns, "flaky-tests", "True", "Synced").await;
+    let backlog = until_backend(&backend, "alert-rules", &format!("{ns}/gpu-backlog"), |_| true).await;
+    assert_eq!(
+        backlog["spec"]["condition"],
+        json!({"type": "QueuedJobs", "labels": ["self-hosted", "gpu"], "threshold": 5, "for": "15m"}),
+        "{backlog}"
+    );
+    let flaky = until_backend(&backend, "alert-rules", &format!("{ns}/flaky-tests"), |_| true).await;
+    assert_eq!(
+        flaky["spec"]["condition"],
+        json!({"type": "JobFailureRate", "job": {"repo": "acme/api", "workflow": "ci", "name": "test"},
+               "threshold": 30.0, "window": "1d", "minRuns": 5}),
+        "{flaky}"
+    );
+    let (_, message) = until_ready(&admin, "alertrule", &ns, "scoped-backlog", "False", "InvalidSpec").await;
+    assert!(message.contains("spec.match"), "{message}");
+
     eventually("an Event from the operator on main-is-red", WAIT, || async {
         let events: Value =
             serde_json::from_str(&admin.ok(&["get", "events.events.k8s.io", "-n", &ns, "-o", "json"]))

@@ -842,3 +842,88 @@ async fn webhooks_are_signed_over_the_exact_body() {
     );
     log.take();
 }
+
+#[test]
+fn a_runner_pool_notice_names_its_label_set_figure_and_view() {
+    let n = Notice {
+        condition: "≥ 5 jobs queued for runners [gpu, self-hosted] for 15m".into(),
+        labels: labels(&[("labels", "gpu,self-hosted")]),
+        value: Some("7 jobs queued (the oldest for 23m)".into()),
+        threshold: Some("5 jobs queued for 15m".into()),
+        run_id: None,
+        run_url: None,
+        dashboard_url: Some("https://cicd.example.com/runners?labels=gpu%2Cself-hosted".into()),
+        ..notice(NoticeKind::Firing)
+    };
+    let msg = slack_message(&n);
+    assert_within_slack_limits(&msg);
+    assert_eq!(
+        msg["text"],
+        "🔴 [critical] main is red — gpu,self-hosted: ≥ 5 jobs queued for runners [gpu, self-hosted] for 15m"
+    );
+    let fields = field_texts(&msg);
+    assert_eq!(fields[1], "*Runner labels*\ngpu,self-hosted");
+    assert_eq!(
+        fields[2],
+        "*Value*\n7 jobs queued (the oldest for 23m) (threshold 5 jobs queued for 15m)"
+    );
+    assert_eq!(
+        button_urls(&msg)[0],
+        (
+            "Dashboard".into(),
+            "https://cicd.example.com/runners?labels=gpu%2Cself-hosted".into()
+        )
+    );
+    let body = webhook_body(&n);
+    assert_eq!(body["group"], serde_json::json!({"labels": "gpu,self-hosted"}));
+    assert_eq!(body["value"], "7 jobs queued (the oldest for 23m)");
+    assert_eq!(
+        body["dashboard_url"],
+        "https://cicd.example.com/runners?labels=gpu%2Cself-hosted"
+    );
+}
+
+#[test]
+fn a_job_notice_names_the_job_in_order() {
+    let n = Notice {
+        condition: "failure rate of job acme/api · ci · test ≥ 30% over 1d (at least 10 runs)".into(),
+        labels: labels(&[("job", "test"), ("repo", "acme/api"), ("workflow", "ci")]),
+        value: Some("40.0% of 20 runs".into()),
+        threshold: Some("30% (at least 10 runs)".into()),
+        dashboard_url: Some(
+            "https://cicd.example.com/jobs?job_repo=acme%2Fapi&job_workflow=ci&job=test".into(),
+        ),
+        ..notice(NoticeKind::Firing)
+    };
+    let msg = slack_message(&n);
+    assert_within_slack_limits(&msg);
+    assert!(
+        msg["text"]
+            .as_str()
+            .unwrap()
+            .contains("— acme/api · ci · test: failure rate of job"),
+        "{}",
+        msg["text"]
+    );
+    assert_eq!(
+        field_texts(&msg)[1..5],
+        [
+            "*Repo*\nacme/api",
+            "*Workflow*\nci",
+            "*Job*\ntest",
+            "*Value*\n40.0% of 20 runs (threshold 30% (at least 10 runs))",
+        ]
+    );
+    let urls = button_urls(&msg);
+    assert!(urls.contains(&(
+        "Dashboard".into(),
+        "https://cicd.example.com/jobs?job_repo=acme%2Fapi&job_workflow=ci&job=test".into()
+    )));
+    let resolved = slack_message(&Notice {
+        kind: NoticeKind::Resolved,
+        resolved_at: Some(at("2025-08-27T13:05:00Z")),
+        ..n
+    });
+    assert_within_slack_limits(&resolved);
+    assert!(field_texts(&resolved).contains(&"*Job*\ntest".to_owned()));
+}

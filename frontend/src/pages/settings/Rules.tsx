@@ -10,7 +10,8 @@ import {
   CONDITION_TYPES,
   defaultCondition,
   describeCondition,
-  describeMatch,
+  describeWatched,
+  isJobCondition,
   isSpan,
   newRuleSpec,
   splitList,
@@ -107,7 +108,7 @@ export function Rules() {
                     aria-current={linked === r.name ? "true" : undefined}
                   >
                     <td>{r.name}</td>
-                    <td>{describeMatch(r.spec.match)}</td>
+                    <td>{describeWatched(r.spec)}</td>
                     <td>{describeCondition(r.spec.condition)}</td>
                     <td>
                       <span className={`sev ${r.spec.severity}`}>{r.spec.severity}</span>
@@ -203,6 +204,7 @@ function RuleForm({
     workflows: spec.match.workflows?.join(", ") ?? "",
     branches: spec.match.branches?.join(", ") ?? "",
     notify: spec.notify.integrations.map((i) => i.name).join(", "),
+    labels: "labels" in spec.condition ? spec.condition.labels.join(", ") : "",
   });
   const setSpec = (patch: Partial<RuleSpec>) => onChange({ ...draft, spec: { ...spec, ...patch } });
   const setCondition = (patch: Partial<Condition>) =>
@@ -251,6 +253,58 @@ function RuleForm({
       </select>
     </label>
   );
+  // The job and runner conditions compare a percentile of the jobs' times (the jobs view's p50, p95).
+  const percentileField = (
+    <label className="field">
+      Percentile
+      <select
+        value={typeof c.stat === "string" ? c.stat : "p95"}
+        onChange={(e) => setCondition({ stat: e.target.value } as Partial<Condition>)}
+      >
+        <option value="p95">p95</option>
+        <option value="p50">p50 (median)</option>
+      </select>
+    </label>
+  );
+  const labelsField = (
+    <label className="field">
+      Runner labels (comma-separated)
+      <input
+        type="text"
+        required
+        value={lists.labels}
+        placeholder="self-hosted, gpu"
+        onChange={(e) => {
+          setLists({ ...lists, labels: e.target.value });
+          setCondition({ labels: splitList(e.target.value) });
+        }}
+      />
+    </label>
+  );
+  const job = "job" in spec.condition ? spec.condition.job : null;
+  const jobFields = job && (
+    <>
+      {(
+        [
+          ["repo", "Job's repository", "acme/api"],
+          ["workflow", "Job's workflow", "ci"],
+          ["name", "Job name", "test"],
+        ] as const
+      ).map(([key, label, placeholder]) => (
+        <label className="field" key={key}>
+          {label}
+          <input
+            type="text"
+            required
+            value={job[key]}
+            placeholder={placeholder}
+            onChange={(e) => setCondition({ job: { ...job, [key]: e.target.value } })}
+          />
+        </label>
+      ))}
+    </>
+  );
+  const watchesRuns = !isJobCondition(spec.condition.type);
   const known = integrations.data?.map((i) => i.name) ?? [];
 
   return (
@@ -273,44 +327,57 @@ function RuleForm({
             placeholder="main-is-red"
           />
         </label>
-        <label className="field">
-          Repository (glob)
-          <input
-            type="text"
-            value={spec.match.repo ?? ""}
-            placeholder="all, or acme/payments-*"
-            onChange={(e) => setSpec({ match: { ...spec.match, repo: e.target.value.trim() || null } })}
-          />
-        </label>
-        <label className="field">
-          Workflows (comma-separated)
-          <input
-            type="text"
-            value={lists.workflows}
-            placeholder="all"
-            onChange={(e) => {
-              setLists({ ...lists, workflows: e.target.value });
-              setSpec({ match: { ...spec.match, workflows: splitList(e.target.value) } });
-            }}
-          />
-        </label>
-        <label className="field">
-          Branches (comma-separated globs)
-          <input
-            type="text"
-            value={lists.branches}
-            placeholder="all, or main, release/*"
-            onChange={(e) => {
-              setLists({ ...lists, branches: e.target.value });
-              setSpec({ match: { ...spec.match, branches: splitList(e.target.value) } });
-            }}
-          />
-        </label>
+        {watchesRuns && (
+          <>
+            <label className="field">
+              Repository (glob)
+              <input
+                type="text"
+                value={spec.match.repo ?? ""}
+                placeholder="all, or acme/payments-*"
+                onChange={(e) => setSpec({ match: { ...spec.match, repo: e.target.value.trim() || null } })}
+              />
+            </label>
+            <label className="field">
+              Workflows (comma-separated)
+              <input
+                type="text"
+                value={lists.workflows}
+                placeholder="all"
+                onChange={(e) => {
+                  setLists({ ...lists, workflows: e.target.value });
+                  setSpec({ match: { ...spec.match, workflows: splitList(e.target.value) } });
+                }}
+              />
+            </label>
+            <label className="field">
+              Branches (comma-separated globs)
+              <input
+                type="text"
+                value={lists.branches}
+                placeholder="all, or main, release/*"
+                onChange={(e) => {
+                  setLists({ ...lists, branches: e.target.value });
+                  setSpec({ match: { ...spec.match, branches: splitList(e.target.value) } });
+                }}
+              />
+            </label>
+          </>
+        )}
         <label className="field">
           Condition
           <select
             value={spec.condition.type}
-            onChange={(e) => setSpec({ condition: defaultCondition(e.target.value as ConditionType) })}
+            onChange={(e) => {
+              const type = e.target.value as ConditionType;
+              if (isJobCondition(type)) {
+                // A job or runner condition watches what it names: the selector must be empty.
+                setLists({ ...lists, workflows: "", branches: "", labels: "" });
+                setSpec({ condition: defaultCondition(type), match: { repo: null, workflows: [], branches: [] } });
+              } else {
+                setSpec({ condition: defaultCondition(type) });
+              }
+            }}
           >
             {CONDITION_TYPES.map((t) => (
               <option key={t.type} value={t.type}>
@@ -352,6 +419,37 @@ function RuleForm({
           </>
         )}
         {c.type === "NoSuccessWithin" && spanField("window", "No success for")}
+        {c.type === "JobQueueTime" && (
+          <>
+            {labelsField}
+            {percentileField}
+            {spanField("threshold", "Queue time above")}
+            {spanField("window", "Window")}
+          </>
+        )}
+        {c.type === "QueuedJobs" && (
+          <>
+            {labelsField}
+            {numberField("threshold", "Jobs queued (at least)", 1)}
+            {spanField("for", "For at least")}
+          </>
+        )}
+        {c.type === "JobFailureRate" && (
+          <>
+            {jobFields}
+            {numberField("threshold", "Failure rate (%)", 0.1, 100)}
+            {spanField("window", "Window")}
+            {numberField("minRuns", "Minimum runs", 0)}
+          </>
+        )}
+        {c.type === "JobDuration" && (
+          <>
+            {jobFields}
+            {percentileField}
+            {spanField("threshold", "Duration above")}
+            {spanField("window", "Window")}
+          </>
+        )}
         <label className="field">
           Severity
           <select value={spec.severity} onChange={(e) => setSpec({ severity: e.target.value as RuleSpec["severity"] })}>
@@ -416,7 +514,7 @@ function RuleForm({
         </label>
       </div>
       <p className="muted">
-        Fires on: {describeCondition(spec.condition)} · watches {describeMatch(spec.match)}
+        Fires on: {describeCondition(spec.condition)} · watches {describeWatched(spec)}
       </p>
       <div className="row">
         <label className="row">
