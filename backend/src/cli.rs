@@ -120,7 +120,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let pool = db::connect(args.db.database_url.expose_secret(), 4).await?;
             db::migrate_when_ready(&pool).await?;
             let n = demo::load(&pool, &demo::Spec::demo(args.days), args.seed, chrono::Utc::now()).await?;
-            println!("wrote {n} demo run events");
+            println!("wrote {} demo run events and {} jobs", n.runs, n.jobs);
             Ok(())
         }
         Command::GithubSync(args) => {

@@ -320,20 +320,42 @@ pub fn jobs(runs: &[RunEvent], seed: u64, now: DateTime<Utc>) -> Vec<JobEvent> {
     out
 }
 
+/// What [`load`] wrote, and how long each phase took.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Loaded {
+    pub runs: usize,
+    pub jobs: usize,
+    pub runs_secs: f64,
+    pub jobs_secs: f64,
+    pub fold_secs: f64,
+}
+
 /// Writes the generated history through the normal write paths (runs and rollups, 1,000 per
-/// commit; then their jobs, folded into the job rollups).
-pub async fn load(pool: &PgPool, spec: &Spec, seed: u64, now: DateTime<Utc>) -> anyhow::Result<usize> {
+/// commit; then their jobs, 2,000 per statement, folded into the job rollups).
+pub async fn load(pool: &PgPool, spec: &Spec, seed: u64, now: DateTime<Utc>) -> anyhow::Result<Loaded> {
     let events = generate(spec, seed, now);
+    let jobs = jobs(&events, seed, now);
+    let mut loaded = Loaded {
+        runs: events.len(),
+        jobs: jobs.len(),
+        ..Loaded::default()
+    };
+    let t = std::time::Instant::now();
     let mut conn = pool.acquire().await?;
     for chunk in events.chunks(1000) {
         writer::write_batch(&mut conn, chunk, Utc::now()).await?;
     }
     drop(conn);
-    for chunk in jobs(&events, seed, now).chunks(2000) {
+    loaded.runs_secs = t.elapsed().as_secs_f64();
+    let t = std::time::Instant::now();
+    for chunk in jobs.chunks(2000) {
         db::jobs::upsert(pool, chunk.to_vec()).await?;
     }
+    loaded.jobs_secs = t.elapsed().as_secs_f64();
+    let t = std::time::Instant::now();
     while db::job_rollups::fold(pool, crate::fold::BATCH).await?.jobs > 0 {}
-    Ok(events.len())
+    loaded.fold_secs = t.elapsed().as_secs_f64();
+    Ok(loaded)
 }
 
 #[cfg(test)]

@@ -5,7 +5,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
-use serde_json::{json, Value};
 use sqlx::types::Json;
 use sqlx::{FromRow, PgConnection, PgPool, Postgres, QueryBuilder};
 
@@ -35,6 +34,17 @@ struct Pending {
     repo: Option<String>,
     workflow: Option<String>,
     branch: Option<String>,
+}
+
+/// What the folder writes back to the jobs it took, one array per column.
+#[derive(Default)]
+struct Updates {
+    run_ids: Vec<String>,
+    ids: Vec<String>,
+    repos: Vec<Option<String>>,
+    workflows: Vec<Option<String>>,
+    branches: Vec<Option<String>>,
+    counted: Vec<Option<Json<JobCount>>>,
 }
 
 /// What one fold did.
@@ -81,7 +91,7 @@ pub async fn fold(pool: &PgPool, batch: i64) -> sqlx::Result<Folded> {
     };
     let mut deltas: HashMap<JobKey, JobCounters> = HashMap::new();
     let mut busy: BTreeMap<(String, DateTime<Utc>), i64> = BTreeMap::new();
-    let mut updates = Vec::with_capacity(pending.len());
+    let mut updates = Updates::default();
     for p in pending {
         let old = p.counted.map(|c| c.0);
         // Without a repository (its run has not arrived) a job cannot be counted yet.
@@ -116,19 +126,27 @@ pub async fn fold(pool: &PgPool, batch: i64) -> sqlx::Result<Folded> {
                 }
             }
         }
-        updates.push(json!({
-            "run_id": p.run_id, "id": p.id, "repo": p.repo, "workflow": p.workflow,
-            "branch": p.branch, "counted": new,
-        }));
+        updates.run_ids.push(p.run_id);
+        updates.ids.push(p.id);
+        updates.repos.push(p.repo);
+        updates.workflows.push(p.workflow);
+        updates.branches.push(p.branch);
+        updates.counted.push(new.map(Json));
     }
-    if !updates.is_empty() {
+    if !updates.run_ids.is_empty() {
         sqlx::query(
             "update run_jobs j set repo = coalesce(j.repo, u.repo), workflow = coalesce(j.workflow, u.workflow), \
                  branch = coalesce(j.branch, u.branch), counted = u.counted, pending = false \
-             from jsonb_to_recordset($1) as u(run_id text, id text, repo text, workflow text, branch text, counted jsonb) \
+             from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[]) \
+                 as u(run_id, id, repo, workflow, branch, counted) \
              where j.run_id = u.run_id and j.id = u.id",
         )
-        .bind(Json(updates))
+        .bind(&updates.run_ids)
+        .bind(&updates.ids)
+        .bind(&updates.repos)
+        .bind(&updates.workflows)
+        .bind(&updates.branches)
+        .bind(&updates.counted)
         .execute(&mut *tx)
         .await?;
     }
@@ -230,6 +248,60 @@ impl StoredRow {
     }
 }
 
+/// Rollup row keys as one array per column (for `unnest`).
+#[derive(Default)]
+struct KeyColumns {
+    grains: Vec<i16>,
+    buckets: Vec<DateTime<Utc>>,
+    scopes: Vec<i16>,
+    repos: Vec<String>,
+    workflows: Vec<String>,
+    jobs: Vec<String>,
+    labels: Vec<String>,
+}
+
+impl KeyColumns {
+    fn push(&mut self, k: &JobKey) {
+        self.grains.push(k.grain as i16);
+        self.buckets.push(k.bucket);
+        self.scopes.push(k.scope as i16);
+        self.repos.push(k.repo.clone());
+        self.workflows.push(k.workflow.clone());
+        self.jobs.push(k.job.clone());
+        self.labels.push(k.labels.clone());
+    }
+
+    fn is_empty(&self) -> bool {
+        self.grains.is_empty()
+    }
+
+    /// Binds the keys as `unnest($n::int2[], …) as k(grain, bucket, scope, repo, workflow, job, labels)`.
+    fn bind<'q>(&'q self, q: &mut QueryBuilder<'q, Postgres>) {
+        q.push("unnest(")
+            .push_bind(&self.grains)
+            .push("::int2[], ")
+            .push_bind(&self.buckets)
+            .push("::timestamptz[], ")
+            .push_bind(&self.scopes)
+            .push("::int2[], ")
+            .push_bind(&self.repos)
+            .push("::text[], ")
+            .push_bind(&self.workflows)
+            .push("::text[], ")
+            .push_bind(&self.jobs)
+            .push("::text[], ")
+            .push_bind(&self.labels)
+            .push("::text[]");
+    }
+}
+
+/// A histogram as a PostgreSQL array literal (arrays of arrays must be rectangular, so each
+/// row's sparse histogram travels as text).
+fn hist_literal(hist: &BTreeMap<i16, i64>) -> String {
+    let items: Vec<String> = JobCounters::encode(hist).iter().map(i32::to_string).collect();
+    format!("{{{}}}", items.join(","))
+}
+
 /// Adds `deltas` to their rows: the folder is the table's only writer, so it reads the rows,
 /// adds in memory (histograms are sparse) and writes them back; rows that fall to zero go.
 async fn apply(conn: &mut PgConnection, deltas: HashMap<JobKey, JobCounters>) -> sqlx::Result<()> {
@@ -238,91 +310,91 @@ async fn apply(conn: &mut PgConnection, deltas: HashMap<JobKey, JobCounters>) ->
         return Ok(());
     }
     deltas.sort_by(|a, b| a.0.cmp(&b.0));
-    let key_json: Vec<Value> = deltas.iter().map(|(k, _)| key_value(k)).collect();
-    let stored: Vec<StoredRow> = sqlx::query_as(&format!(
+    let mut keys = KeyColumns::default();
+    for (k, _) in &deltas {
+        keys.push(k);
+    }
+    let mut q = QueryBuilder::new(format!(
         "select r.grain, r.bucket, r.scope, r.repo, r.workflow, r.job, r.labels, {COUNTERS} \
-         from job_rollups r join jsonb_to_recordset($1) as k(grain int2, bucket timestamptz, scope int2, \
-             repo text, workflow text, job text, labels text) \
-         using (grain, bucket, scope, repo, workflow, job, labels)"
-    ))
-    .bind(Json(&key_json))
-    .fetch_all(&mut *conn)
-    .await?;
+         from job_rollups r join "
+    ));
+    keys.bind(&mut q);
+    q.push(") as k(grain, bucket, scope, repo, workflow, job, labels) using (grain, bucket, scope, repo, workflow, job, labels)");
+    let stored: Vec<StoredRow> = q.build_query_as().fetch_all(&mut *conn).await?;
     let mut merged: HashMap<JobKey, JobCounters> =
         stored.into_iter().filter_map(StoredRow::into_pair).collect();
-    let (mut upserts, mut deletes) = (Vec::new(), Vec::new());
+    let (mut upserts, mut deletes) = (KeyColumns::default(), KeyColumns::default());
+    let mut values: [Vec<i64>; 10] = Default::default();
+    let (mut duration_hist, mut queue_hist) = (Vec::new(), Vec::new());
     for (key, delta) in deltas {
         let row = merged.entry(key.clone()).or_default();
         row.add(&delta, 1);
-        let mut v = key_value(&key);
         if row.is_zero() {
-            deletes.push(v);
+            deletes.push(&key);
             continue;
         }
-        if let Value::Object(m) = &mut v {
-            for (name, n) in [
-                ("jobs", row.jobs),
-                ("failures", row.failures),
-                ("cancelled", row.cancelled),
-                ("skipped", row.skipped),
-                ("duration_count", row.duration_count),
-                ("duration_ms", row.duration_ms),
-                ("queue_count", row.queue_count),
-                ("queue_ms", row.queue_ms),
-                ("billable_ms", row.billable_ms),
-                ("priced_ms", row.priced_ms),
-            ] {
-                m.insert(name.into(), n.into());
-            }
-            m.insert(
-                "duration_hist".into(),
-                JobCounters::encode(&row.duration_hist).into(),
-            );
-            m.insert("queue_hist".into(), JobCounters::encode(&row.queue_hist).into());
+        upserts.push(&key);
+        for (column, n) in values.iter_mut().zip([
+            row.jobs,
+            row.failures,
+            row.cancelled,
+            row.skipped,
+            row.duration_count,
+            row.duration_ms,
+            row.queue_count,
+            row.queue_ms,
+            row.billable_ms,
+            row.priced_ms,
+        ]) {
+            column.push(n);
         }
-        upserts.push(v);
+        duration_hist.push(hist_literal(&row.duration_hist));
+        queue_hist.push(hist_literal(&row.queue_hist));
     }
     if !upserts.is_empty() {
-        sqlx::query(&format!(
+        let mut q = QueryBuilder::new(format!(
             "insert into job_rollups (grain, bucket, scope, repo, workflow, job, labels, {COUNTERS}) \
-             select grain, bucket, scope, repo, workflow, job, labels, {COUNTERS} \
-             from jsonb_to_recordset($1) as r(grain int2, bucket timestamptz, scope int2, repo text, \
-                 workflow text, job text, labels text, jobs int4, failures int4, cancelled int4, \
-                 skipped int4, duration_count int4, duration_ms int8, queue_count int4, queue_ms int8, \
-                 billable_ms int8, priced_ms int8, duration_hist int4[], queue_hist int4[]) \
-             on conflict (grain, bucket, scope, repo, workflow, job, labels) do update set {sets}",
-            sets = COUNTERS
-                .split(", ")
-                .map(|c| format!("{c} = excluded.{c}"))
-                .collect::<Vec<_>>()
-                .join(", "),
-        ))
-        .bind(Json(upserts))
-        .execute(&mut *conn)
-        .await?;
+             select grain, bucket, scope, repo, workflow, job, labels, jobs, failures, cancelled, skipped, \
+                 duration_count, duration_ms, queue_count, queue_ms, billable_ms, priced_ms, \
+                 duration_hist::int4[], queue_hist::int4[] from "
+        ));
+        upserts.bind(&mut q);
+        for column in &values {
+            q.push(", ").push_bind(column).push("::int8[]");
+        }
+        q.push(", ")
+            .push_bind(&duration_hist)
+            .push("::text[], ")
+            .push_bind(&queue_hist)
+            .push(format!(
+                "::text[]) as r(grain, bucket, scope, repo, workflow, job, labels, {COUNTERS}) \
+                 on conflict (grain, bucket, scope, repo, workflow, job, labels) do update set {sets}",
+                sets = COUNTERS
+                    .split(", ")
+                    .map(|c| format!("{c} = excluded.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ));
+        q.build().execute(&mut *conn).await?;
     }
     if !deletes.is_empty() {
-        sqlx::query(
-            "delete from job_rollups r using jsonb_to_recordset($1) as k(grain int2, bucket timestamptz, \
-                 scope int2, repo text, workflow text, job text, labels text) \
+        let mut q = QueryBuilder::new("delete from job_rollups r using ");
+        deletes.bind(&mut q);
+        q.push(
+            ") as k(grain, bucket, scope, repo, workflow, job, labels) \
              where (r.grain, r.bucket, r.scope, r.repo, r.workflow, r.job, r.labels) = \
                    (k.grain, k.bucket, k.scope, k.repo, k.workflow, k.job, k.labels)",
-        )
-        .bind(Json(deletes))
-        .execute(&mut *conn)
-        .await?;
+        );
+        q.build().execute(&mut *conn).await?;
     }
     Ok(())
 }
 
-fn key_value(k: &JobKey) -> Value {
-    json!({
-        "grain": k.grain as i16, "bucket": k.bucket, "scope": k.scope as i16, "repo": k.repo,
-        "workflow": k.workflow, "job": k.job, "labels": k.labels,
-    })
-}
-
-/// Adds busy time per label set and minute, then recomputes the hours it touched.
+/// Adds busy time per label set and minute, and keeps each hour's sum and busiest minute.
+///
+/// An hour whose minutes only grew is updated in place (its peak is the greater of the old peak
+/// and the grown minutes); an hour where a minute shrank (a job re-counted) is summed again from
+/// its 60 minutes.
 async fn apply_busy(
     conn: &mut PgConnection,
     busy: BTreeMap<(String, DateTime<Utc>), i64>,
@@ -331,50 +403,106 @@ async fn apply_busy(
     if busy.is_empty() {
         return Ok(());
     }
-    let (labels, minutes, ms): (Vec<String>, Vec<DateTime<Utc>>, Vec<i64>) = busy
-        .iter()
-        .map(|((l, m), ms)| (l.clone(), *m, *ms))
-        .fold((vec![], vec![], vec![]), |(mut a, mut b, mut c), (l, m, ms)| {
-            a.push(l);
-            b.push(m);
-            c.push(ms);
-            (a, b, c)
-        });
-    sqlx::query(
+    let mut labels = Vec::with_capacity(busy.len());
+    let mut minutes = Vec::with_capacity(busy.len());
+    let mut deltas = Vec::with_capacity(busy.len());
+    for ((l, m), ms) in &busy {
+        labels.push(l.clone());
+        minutes.push(*m);
+        deltas.push(*ms);
+    }
+    let now: Vec<(String, DateTime<Utc>, i64)> = sqlx::query_as(
         "insert into runner_busy as b (labels, minute, busy_ms) \
          select * from unnest($1::text[], $2::timestamptz[], $3::int8[]) \
-         on conflict (labels, minute) do update set busy_ms = b.busy_ms + excluded.busy_ms",
+         on conflict (labels, minute) do update set busy_ms = b.busy_ms + excluded.busy_ms \
+         returning labels, minute, busy_ms",
     )
     .bind(&labels)
     .bind(&minutes)
-    .bind(&ms)
-    .execute(&mut *conn)
+    .bind(&deltas)
+    .fetch_all(&mut *conn)
     .await?;
-    let hours: BTreeSet<(String, DateTime<Utc>)> = busy
-        .iter()
-        .map(|((l, m), _)| (l.clone(), m.duration_trunc(TimeDelta::hours(1)).unwrap_or(*m)))
-        .collect();
-    let (hl, hh): (Vec<String>, Vec<DateTime<Utc>>) = hours.into_iter().unzip();
-    sqlx::query(
-        "with touched as (select * from unnest($1::text[], $2::timestamptz[]) as t(labels, hour)), \
-         gone as (delete from runner_busy b using touched t \
-                  where b.labels = t.labels and b.minute >= t.hour and b.minute < t.hour + interval '1 hour' \
-                    and b.busy_ms = 0), \
-         sums as (select t.labels, t.hour, coalesce(sum(b.busy_ms), 0)::int8 as busy_ms, \
-                         coalesce(max(b.busy_ms), 0)::int8 as peak_ms \
-                  from touched t left join runner_busy b on b.labels = t.labels \
-                       and b.minute >= t.hour and b.minute < t.hour + interval '1 hour' and b.busy_ms <> 0 \
-                  group by t.labels, t.hour), \
-         upserted as (insert into runner_busy_hours (labels, hour, busy_ms, peak_ms) \
-                      select * from sums where busy_ms <> 0 \
-                      on conflict (labels, hour) do update set busy_ms = excluded.busy_ms, peak_ms = excluded.peak_ms) \
-         delete from runner_busy_hours h using sums s \
-         where h.labels = s.labels and h.hour = s.hour and s.busy_ms = 0",
-    )
-    .bind(&hl)
-    .bind(&hh)
-    .execute(&mut *conn)
-    .await?;
+    // Per hour: the added time and busiest grown minute, or None when a minute shrank.
+    let mut hours: BTreeMap<(String, DateTime<Utc>), Option<(i64, i64)>> = BTreeMap::new();
+    let mut gone: (Vec<String>, Vec<DateTime<Utc>>) = (Vec::new(), Vec::new());
+    for ((l, m), delta) in &busy {
+        let hour = m.duration_trunc(TimeDelta::hours(1)).unwrap_or(*m);
+        let entry = hours.entry((l.clone(), hour)).or_insert(Some((0, 0)));
+        match entry {
+            Some((sum, _)) if *delta > 0 => *sum += delta,
+            _ => *entry = None,
+        }
+    }
+    for (l, m, ms) in now {
+        let hour = m.duration_trunc(TimeDelta::hours(1)).unwrap_or(m);
+        if let Some(Some((_, peak))) = hours.get_mut(&(l.clone(), hour)) {
+            *peak = (*peak).max(ms);
+        }
+        if ms == 0 {
+            gone.0.push(l);
+            gone.1.push(m);
+        }
+    }
+    if !gone.0.is_empty() {
+        sqlx::query(
+            "delete from runner_busy b using unnest($1::text[], $2::timestamptz[]) as t(labels, minute) \
+             where b.labels = t.labels and b.minute = t.minute and b.busy_ms = 0",
+        )
+        .bind(&gone.0)
+        .bind(&gone.1)
+        .execute(&mut *conn)
+        .await?;
+    }
+    let (mut grown, mut shrunk) = ((vec![], vec![], vec![], vec![]), (vec![], vec![]));
+    for ((l, h), change) in hours {
+        match change {
+            Some((sum, peak)) => {
+                grown.0.push(l);
+                grown.1.push(h);
+                grown.2.push(sum);
+                grown.3.push(peak);
+            }
+            None => {
+                shrunk.0.push(l);
+                shrunk.1.push(h);
+            }
+        }
+    }
+    if !grown.0.is_empty() {
+        sqlx::query(
+            "insert into runner_busy_hours as h (labels, hour, busy_ms, peak_ms) \
+             select * from unnest($1::text[], $2::timestamptz[], $3::int8[], $4::int8[]) \
+             on conflict (labels, hour) do update \
+             set busy_ms = h.busy_ms + excluded.busy_ms, peak_ms = greatest(h.peak_ms, excluded.peak_ms)",
+        )
+        .bind(&grown.0)
+        .bind(&grown.1)
+        .bind(&grown.2)
+        .bind(&grown.3)
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !shrunk.0.is_empty() {
+        // Each hour from its own minutes (a lateral index range scan: a join on the label set
+        // alone would read every minute of the pool for every hour).
+        sqlx::query(
+            "with sums as (select t.labels, t.hour, s.busy_ms, s.peak_ms \
+                      from unnest($1::text[], $2::timestamptz[]) as t(labels, hour) \
+                      cross join lateral (select coalesce(sum(b.busy_ms), 0)::int8 as busy_ms, \
+                                                 coalesce(max(b.busy_ms), 0)::int8 as peak_ms \
+                                          from runner_busy b where b.labels = t.labels \
+                                           and b.minute >= t.hour and b.minute < t.hour + interval '1 hour') s), \
+             upserted as (insert into runner_busy_hours (labels, hour, busy_ms, peak_ms) \
+                          select * from sums where busy_ms <> 0 \
+                          on conflict (labels, hour) do update set busy_ms = excluded.busy_ms, peak_ms = excluded.peak_ms) \
+             delete from runner_busy_hours h using sums s \
+             where h.labels = s.labels and h.hour = s.hour and s.busy_ms = 0",
+        )
+        .bind(&shrunk.0)
+        .bind(&shrunk.1)
+        .execute(&mut *conn)
+        .await?;
+    }
     Ok(())
 }
 
