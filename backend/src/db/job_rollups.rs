@@ -509,8 +509,10 @@ async fn apply_busy(
 /// One rollup row read for a view.
 #[derive(Debug, Clone)]
 pub struct Read {
-    /// Whether the row lies in the window itself (not the one before it).
-    pub current: bool,
+    /// The tag of the tile it was read for (a period of the caller's).
+    pub tag: u32,
+    /// `1` to add its counters, `-1` to take them away (see [`crate::domain::job_rollup::tiles`]).
+    pub sign: i64,
     pub grain: Grain,
     pub bucket: DateTime<Utc>,
     pub key: RowKey,
@@ -526,11 +528,11 @@ pub struct KeyFilter {
     pub labels: Option<String>,
 }
 
-/// The rows of `scope` at the given tiles (grain, bucket, whether in the current window).
+/// The rows of `scope` at the given tiles, each `(grain, bucket, sign, tag)`.
 pub async fn read(
     pool: &PgPool,
     scope: JobScope,
-    tiles: &[(Grain, DateTime<Utc>, bool)],
+    tiles: &[(Grain, DateTime<Utc>, i64, u32)],
     filter: &KeyFilter,
 ) -> sqlx::Result<Vec<Read>> {
     if tiles.is_empty() {
@@ -538,17 +540,20 @@ pub async fn read(
     }
     let grains: Vec<i16> = tiles.iter().map(|t| t.0 as i16).collect();
     let buckets: Vec<DateTime<Utc>> = tiles.iter().map(|t| t.1).collect();
-    let current: Vec<bool> = tiles.iter().map(|t| t.2).collect();
+    let signs: Vec<i16> = tiles.iter().map(|t| t.2 as i16).collect();
+    let tags: Vec<i32> = tiles.iter().map(|t| t.3 as i32).collect();
     let mut q: QueryBuilder<'_, Postgres> = QueryBuilder::new(format!(
-        "select t.current, r.grain, r.bucket, r.scope, r.repo, r.workflow, r.job, r.labels, {COUNTERS} \
+        "select t.sign, t.tag, r.grain, r.bucket, r.scope, r.repo, r.workflow, r.job, r.labels, {COUNTERS} \
          from unnest("
     ));
     q.push_bind(grains)
         .push("::int2[], ")
         .push_bind(buckets)
         .push("::timestamptz[], ")
-        .push_bind(current)
-        .push("::bool[]) as t(grain, bucket, current) join job_rollups r on r.grain = t.grain and r.bucket = t.bucket and r.scope = ")
+        .push_bind(signs)
+        .push("::int2[], ")
+        .push_bind(tags)
+        .push("::int4[]) as t(grain, bucket, sign, tag) join job_rollups r on r.grain = t.grain and r.bucket = t.bucket and r.scope = ")
         .push_bind(scope as i16);
     for (column, value) in [
         ("repo", &filter.repo),
@@ -562,7 +567,8 @@ pub async fn read(
     }
     #[derive(FromRow)]
     struct Row {
-        current: bool,
+        sign: i16,
+        tag: i32,
         #[sqlx(flatten)]
         row: StoredRow,
     }
@@ -570,13 +576,12 @@ pub async fn read(
     Ok(rows
         .into_iter()
         .filter_map(|r| {
-            let current = r.current;
-            let (grain, bucket, key) = (grain_of(r.row.grain)?, r.row.bucket, r.row.key);
             Some(Read {
-                current,
-                grain,
-                bucket,
-                key,
+                tag: r.tag as u32,
+                sign: r.sign.into(),
+                grain: grain_of(r.row.grain)?,
+                bucket: r.row.bucket,
+                key: r.row.key,
                 counters: r.row.counters.into(),
             })
         })

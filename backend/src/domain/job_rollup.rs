@@ -276,6 +276,13 @@ impl JobCounters {
     }
 
     pub fn add(&mut self, o: &JobCounters, sign: i64) {
+        self.add_scalars(o, sign);
+        add_hist(&mut self.duration_hist, &o.duration_hist, sign);
+        add_hist(&mut self.queue_hist, &o.queue_hist, sign);
+    }
+
+    /// Adds every counter but the histograms.
+    pub fn add_scalars(&mut self, o: &JobCounters, sign: i64) {
         self.jobs += sign * o.jobs;
         self.failures += sign * o.failures;
         self.cancelled += sign * o.cancelled;
@@ -286,8 +293,6 @@ impl JobCounters {
         self.queue_ms += sign * o.queue_ms;
         self.billable_ms += sign * o.billable_ms;
         self.priced_ms += sign * o.priced_ms;
-        add_hist(&mut self.duration_hist, &o.duration_hist, sign);
-        add_hist(&mut self.queue_hist, &o.queue_hist, sign);
     }
 
     pub fn is_zero(&self) -> bool {
@@ -361,20 +366,88 @@ pub fn busy_minutes(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<(DateTime<Utc
     out
 }
 
-/// The rollup rows that tile `[from, to)`, fewest first: weeks, then days, then hours. An hour
-/// row belongs to the range its start falls in, so ranges cut at a half hour (a day in
-/// Asia/Kolkata) share no row. When `open` (the window ends now, and nothing is charted later)
-/// the last tile may reach past `to`.
-pub fn tiles(from: DateTime<Utc>, to: DateTime<Utc>, open: bool) -> Vec<(Grain, DateTime<Utc>)> {
+/// A rollup row to read, and whether its counters are added (`1`) or taken away (`-1`).
+pub type Tile = (Grain, DateTime<Utc>, i64);
+
+/// The fewest rollup rows whose signed sum is exactly `[from, to)`: whole weeks and days where
+/// they fit, and at a ragged edge the shorter of the finer rows up to the boundary or the
+/// enclosing coarse row less the finer rows outside the range (a window from 02:00 reads a day
+/// less two hours, not 22 hours). An hour row belongs to the range its start falls in, so ranges
+/// cut at a half hour (a day in Asia/Kolkata) share no row. When `open` (the window ends now,
+/// and nothing is charted later) the last tile may reach past `to`.
+pub fn tiles(from: DateTime<Utc>, to: DateTime<Utc>, open: bool) -> Vec<Tile> {
+    let (a, b) = (ceil_hour(from), ceil_hour(to));
+    if a >= b {
+        return Vec::new();
+    }
+    cover(a, b, open, Grain::Week)
+}
+
+fn finer(g: Grain) -> Grain {
+    match g {
+        Grain::Week => Grain::Day,
+        _ => Grain::Hour,
+    }
+}
+
+fn negated(tiles: Vec<Tile>) -> impl Iterator<Item = Tile> {
+    tiles.into_iter().map(|(g, t, sign)| (g, t, -sign))
+}
+
+fn shorter(a: Vec<Tile>, b: Vec<Tile>) -> Vec<Tile> {
+    if b.len() < a.len() {
+        b
+    } else {
+        a
+    }
+}
+
+/// `g`'s row at `start`, less the finer rows of `[start, a)` and (unless open) of `[b, end)`.
+fn coarse_less(g: Grain, start: DateTime<Utc>, a: DateTime<Utc>, b: DateTime<Utc>, open: bool) -> Vec<Tile> {
+    let end = start + g.step();
+    let mut out = vec![(g, start, 1)];
+    if start < a {
+        out.extend(negated(cover(start, a, false, finer(g))));
+    }
+    if !open && b < end {
+        out.extend(negated(cover(b, end, false, finer(g))));
+    }
+    out
+}
+
+/// Signed rows of grain `g` or finer covering the hours `[a, b)` (hour-aligned, `a < b`).
+fn cover(a: DateTime<Utc>, b: DateTime<Utc>, open: bool, g: Grain) -> Vec<Tile> {
+    if g == Grain::Hour {
+        let mut out = Vec::new();
+        let mut t = a;
+        while t < b {
+            out.push((Grain::Hour, t, 1));
+            t += Grain::Hour.step();
+        }
+        return out;
+    }
+    let f = finer(g);
+    let first = g.start_of(a);
+    let ca = if first == a { a } else { first + g.step() };
+    let fb = g.start_of(b);
+    if ca > fb {
+        // Inside one row of grain g, touching neither of its ends.
+        return shorter(cover(a, b, open, f), coarse_less(g, first, a, b, open));
+    }
     let mut out = Vec::new();
-    let mut t = ceil_hour(from);
-    while t < to {
-        let grain = [Grain::Week, Grain::Day, Grain::Hour]
-            .into_iter()
-            .find(|g| g.start_of(t) == t && (open || t + g.step() <= to))
-            .unwrap_or(Grain::Hour);
-        out.push((grain, t));
-        t += grain.step();
+    if a < ca {
+        out.extend(shorter(
+            cover(a, ca, false, f),
+            coarse_less(g, first, a, ca, false),
+        ));
+    }
+    let mut t = ca;
+    while t < fb {
+        out.push((g, t, 1));
+        t += g.step();
+    }
+    if fb < b {
+        out.extend(shorter(cover(fb, b, open, f), coarse_less(g, fb, fb, b, open)));
     }
     out
 }
@@ -484,23 +557,91 @@ mod tests {
 
     #[test]
     fn windows_are_tiled_by_the_fewest_rows() {
-        // 2026-03-02 is a Monday.
+        // 2026-03-02 is a Monday. From Sunday 22:00: two hours, a week, a day, three hours.
         let t = tiles(at(1, 22, 0, 0), at(10, 3, 0, 0), false);
-        let grains: Vec<Grain> = t.iter().map(|(g, _)| *g).collect();
+        let grains: Vec<Grain> = t.iter().map(|(g, _, _)| *g).collect();
         let mut expected = vec![Grain::Hour, Grain::Hour, Grain::Week, Grain::Day];
         expected.extend([Grain::Hour; 3]);
         assert_eq!(grains, expected);
-        assert_eq!(t[2].1, at(2, 0, 0, 0));
-        // Tiles cover the window exactly.
-        let covered: TimeDelta = t.iter().map(|(g, _)| g.step()).sum();
-        assert_eq!(covered, at(10, 3, 0, 0) - at(1, 22, 0, 0));
+        assert_eq!(t[2], (Grain::Week, at(2, 0, 0, 0), 1));
+        // From 02:00: the day less two hours, not 22 hours.
+        let t = tiles(at(3, 2, 0, 0), at(5, 0, 0, 0), false);
+        assert_eq!(
+            t,
+            vec![
+                (Grain::Day, at(3, 0, 0, 0), 1),
+                (Grain::Hour, at(3, 0, 0, 0), -1),
+                (Grain::Hour, at(3, 1, 0, 0), -1),
+                (Grain::Day, at(4, 0, 0, 0), 1),
+            ]
+        );
         // An open window ends with one coarse tile.
         let open = tiles(at(2, 0, 0, 0), at(4, 5, 0, 0), true);
-        assert_eq!(open, vec![(Grain::Week, at(2, 0, 0, 0))]);
+        assert_eq!(open, vec![(Grain::Week, at(2, 0, 0, 0), 1)]);
         // Ranges cut at a half hour share no hour row.
         let before = tiles(at(2, 10, 0, 0), at(2, 12, 30, 0), false);
         let after = tiles(at(2, 12, 30, 0), at(2, 14, 0, 0), false);
-        assert_eq!(before.last(), Some(&(Grain::Hour, at(2, 12, 0, 0))));
-        assert_eq!(after.first(), Some(&(Grain::Hour, at(2, 13, 0, 0))));
+        assert_eq!(before.last(), Some(&(Grain::Hour, at(2, 12, 0, 0), 1)));
+        assert_eq!(after.first(), Some(&(Grain::Hour, at(2, 13, 0, 0), 1)));
+    }
+
+    /// How many times each hour of March 2026 is counted by `tiles`.
+    fn coverage(tiles: &[Tile]) -> BTreeMap<DateTime<Utc>, i64> {
+        let mut out = BTreeMap::new();
+        for &(g, start, sign) in tiles {
+            let mut t = start;
+            while t < start + g.step() {
+                *out.entry(t).or_default() += sign;
+                t += TimeDelta::hours(1);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn signed_tiles_count_every_hour_of_the_range_once_and_no_other() {
+        let base = at(1, 0, 0, 0);
+        // Every range of up to 23 days starting in the first 9 days of March, by steps of 7 hours
+        // and 30 minutes, closed and open.
+        for start in (0..9 * 24 * 2).step_by(7) {
+            for len in (1..23 * 24 * 2).step_by(13) {
+                let from = base + TimeDelta::minutes(30 * start);
+                let to = from + TimeDelta::minutes(30 * len);
+                for open in [false, true] {
+                    let t = tiles(from, to, open);
+                    let cov = coverage(&t);
+                    let (a, b) = (ceil_hour(from), ceil_hour(to));
+                    for (hour, n) in &cov {
+                        let want = i64::from(*hour >= a && *hour < b);
+                        if open && *hour >= b {
+                            assert!(*n == 0 || *n == 1, "{from} {to} {hour}: {n}");
+                        } else {
+                            assert_eq!(*n, want, "{from}..{to} open={open} at {hour}: {t:?}");
+                        }
+                    }
+                    let mut h = a;
+                    while h < b {
+                        assert_eq!(cov.get(&h), Some(&1), "{from}..{to} misses {h}");
+                        h += TimeDelta::hours(1);
+                    }
+                    // Never more rows than whole hours, days and weeks forward would take.
+                    assert!(t.len() <= forward_len(a, b), "{from}..{to}: {}", t.len());
+                }
+            }
+        }
+    }
+
+    /// The number of rows of a positive-only tiling (weeks, days, then hours, coarsest first).
+    fn forward_len(a: DateTime<Utc>, b: DateTime<Utc>) -> usize {
+        let (mut t, mut n) = (a, 0);
+        while t < b {
+            let g = [Grain::Week, Grain::Day, Grain::Hour]
+                .into_iter()
+                .find(|g| g.start_of(t) == t && t + g.step() <= b)
+                .unwrap_or(Grain::Hour);
+            t += g.step();
+            n += 1;
+        }
+        n
     }
 }

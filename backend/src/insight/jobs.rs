@@ -1,6 +1,6 @@
 //! `GET /api/jobs` and `GET /api/jobs/timeseries`.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -116,15 +116,16 @@ pub async fn jobs(
     )
     .await?;
     type Key = (String, String, String);
-    let mut by_job: BTreeMap<Key, (Totals, Totals, BTreeSet<String>)> = BTreeMap::new();
+    // Per job: the window's totals, the previous period's, and jobs per label set.
+    let mut by_job: BTreeMap<Key, (Totals, Totals, BTreeMap<String, i64>)> = BTreeMap::new();
     for r in rows {
         let k = r.key;
         let entry = by_job.entry((k.repo, k.workflow, k.job)).or_default();
-        if r.current {
-            entry.0.add(&k.labels, &r.counters);
-            entry.2.insert(k.labels);
+        if r.tag == CURRENT {
+            entry.0.add(&k.labels, &r.counters, r.sign);
+            *entry.2.entry(k.labels).or_default() += r.sign * r.counters.jobs;
         } else {
-            entry.1.add(&k.labels, &r.counters);
+            entry.1.add(&k.labels, &r.counters, r.sign);
         }
     }
     let mut items: Vec<JobStats> = by_job
@@ -134,7 +135,11 @@ pub async fn jobs(
             repo,
             workflow,
             job,
-            labels: labels.iter().map(|l| labels_of(l)).collect(),
+            labels: labels
+                .iter()
+                .filter(|(_, jobs)| **jobs > 0)
+                .map(|(l, _)| labels_of(l))
+                .collect(),
             figures: cur.figures(settings),
             previous: prev.figures(settings),
         })

@@ -24,8 +24,10 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::dashboard::{non_empty, Error, Grain as Period, TimeWindow};
 use crate::db::job_rollups::{self, KeyFilter, Read, RowKey};
-use crate::domain::histogram::quantile;
-use crate::domain::job_rollup::{labels_of, normalize_labels, tiles, Grain, JobCount, JobCounters, JobScope};
+use crate::domain::histogram::{quantile, BUCKETS};
+use crate::domain::job_rollup::{
+    labels_of, normalize_labels, tiles, Grain, JobCount, JobCounters, JobScope, Tile,
+};
 use crate::domain::limits::MAX_PAGE;
 use crate::domain::rollup::ceil_hour;
 use crate::domain::settings::Settings;
@@ -54,46 +56,74 @@ impl Span {
         self.window.from - self.length()
     }
 
-    /// Tiles of the window (`true`) and of the period before it (`false`).
-    fn tiles(&self) -> Vec<(Grain, DateTime<Utc>, bool)> {
+    /// Tiles of the window (tagged [`CURRENT`]) and of the period before it ([`PREVIOUS`]).
+    fn tiles(&self) -> Vec<(Grain, DateTime<Utc>, i64, u32)> {
         let w = &self.window;
-        let mut out: Vec<_> = tiles(w.from, w.to, self.open)
-            .into_iter()
-            .map(|(g, b)| (g, b, true))
-            .collect();
-        out.extend(
-            tiles(self.previous_from(), w.from, false)
-                .into_iter()
-                .map(|(g, b)| (g, b, false)),
-        );
+        let mut out = tagged(tiles(w.from, w.to, self.open), CURRENT);
+        out.extend(tagged(tiles(self.previous_from(), w.from, false), PREVIOUS));
         out
     }
 
-    /// Whether a job charted in `hour` is in the window (`Some(true)`), the one before
-    /// (`Some(false)`) or neither.
-    fn period_of(&self, hour: DateTime<Utc>) -> Option<bool> {
+    /// Whether a job charted in `hour` is in the window ([`CURRENT`]), the one before
+    /// ([`PREVIOUS`]) or neither.
+    fn period_of(&self, hour: DateTime<Utc>) -> Option<u32> {
         let w = &self.window;
         if hour >= w.from && (self.open || hour < w.to) {
-            Some(true)
+            Some(CURRENT)
         } else if hour >= self.previous_from() && hour < w.from {
-            Some(false)
+            Some(PREVIOUS)
         } else {
             None
         }
     }
 }
 
+/// The tag of rows read for the window.
+const CURRENT: u32 = 1;
+/// The tag of rows read for the period before it.
+const PREVIOUS: u32 = 0;
+
+/// Tiles to read, each with `tag`.
+fn tagged(tiles: Vec<Tile>, tag: u32) -> Vec<(Grain, DateTime<Utc>, i64, u32)> {
+    tiles.into_iter().map(|(g, b, sign)| (g, b, sign, tag)).collect()
+}
+
 /// Counters of one period, with the minutes each label set ran (its price applies to them).
+/// Histograms are summed dense: views add up thousands of rows.
 #[derive(Debug, Clone, Default)]
 pub struct Totals {
+    /// Every counter but the histograms.
     pub counters: JobCounters,
+    duration_hist: Vec<i64>,
+    queue_hist: Vec<i64>,
     pub priced_ms: BTreeMap<String, i64>,
 }
 
+fn add_dense(into: &mut Vec<i64>, from: &BTreeMap<i16, i64>, sign: i64) {
+    if from.is_empty() {
+        return;
+    }
+    if into.is_empty() {
+        into.resize(BUCKETS, 0);
+    }
+    for (&b, &n) in from {
+        if let Some(slot) = into.get_mut(b as usize) {
+            *slot += sign * n;
+        }
+    }
+}
+
 impl Totals {
-    fn add(&mut self, labels: &str, c: &JobCounters) {
-        self.counters.add(c, 1);
-        *self.priced_ms.entry(labels.to_owned()).or_default() += c.priced_ms;
+    fn add(&mut self, labels: &str, c: &JobCounters, sign: i64) {
+        self.counters.add_scalars(c, sign);
+        add_dense(&mut self.duration_hist, &c.duration_hist, sign);
+        add_dense(&mut self.queue_hist, &c.queue_hist, sign);
+        match self.priced_ms.get_mut(labels) {
+            Some(ms) => *ms += sign * c.priced_ms,
+            None => {
+                self.priced_ms.insert(labels.to_owned(), sign * c.priced_ms);
+            }
+        }
     }
 
     fn cost(&self, prices: &Settings) -> f64 {
@@ -107,17 +137,17 @@ impl Totals {
 
     fn figures(&self, prices: &Settings) -> Figures {
         let c = &self.counters;
-        let q = |h: &BTreeMap<i16, i64>, p: f64| quantile(&JobCounters::dense(h), p);
+        let q = |h: &[i64], p: f64| quantile(h, p);
         let success = c.jobs - c.failures - c.cancelled - c.skipped;
         Figures {
             runs: c.jobs,
             failures: c.failures,
             failure_rate: (success + c.failures > 0)
                 .then(|| c.failures as f64 / (success + c.failures) as f64),
-            duration_p50_seconds: q(&c.duration_hist, 0.5),
-            duration_p95_seconds: q(&c.duration_hist, 0.95),
-            queue_p50_seconds: q(&c.queue_hist, 0.5),
-            queue_p95_seconds: q(&c.queue_hist, 0.95),
+            duration_p50_seconds: q(&self.duration_hist, 0.5),
+            duration_p95_seconds: q(&self.duration_hist, 0.95),
+            queue_p50_seconds: q(&self.queue_hist, 0.5),
+            queue_p95_seconds: q(&self.queue_hist, 0.95),
             billable_minutes: c.billable_ms as f64 / 60_000.0,
             cost: self.cost(prices),
         }
@@ -184,7 +214,7 @@ async fn rows_of(
     Ok(counted
         .into_iter()
         .filter_map(|Json(c)| {
-            let current = span.period_of(c.hour)?;
+            let tag = span.period_of(c.hour)?;
             if filter.job.as_ref().is_some_and(|j| *j != c.job)
                 || filter.labels.as_ref().is_some_and(|l| *l != c.labels)
             {
@@ -217,7 +247,8 @@ async fn rows_of(
                 },
             };
             Some(Read {
-                current,
+                tag,
+                sign: 1,
                 grain: Grain::Hour,
                 bucket: c.hour,
                 key,
@@ -287,7 +318,10 @@ fn series(
     let mut totals: BTreeMap<DateTime<Utc>, Totals> = BTreeMap::new();
     for r in rows {
         let p = grain.start_of(r.bucket, window.tz);
-        totals.entry(p).or_default().add(&r.key.labels, &r.counters);
+        totals
+            .entry(p)
+            .or_default()
+            .add(&r.key.labels, &r.counters, r.sign);
     }
     let mut busy_per: BTreeMap<DateTime<Utc>, (i64, i64)> = BTreeMap::new();
     for (hour, (ms, peak)) in busy.into_iter().flatten() {
@@ -326,11 +360,11 @@ fn series_window(params: &SeriesParams, now: DateTime<Utc>) -> Result<(TimeWindo
 }
 
 /// Every hour row of a window (for series, which are cut at period boundaries in any zone).
-fn tiles_by_hour(window: &TimeWindow) -> Vec<(Grain, DateTime<Utc>, bool)> {
+fn tiles_by_hour(window: &TimeWindow) -> Vec<(Grain, DateTime<Utc>, i64, u32)> {
     let mut out = Vec::new();
     let mut t = ceil_hour(window.from);
     while t < window.to {
-        out.push((Grain::Hour, t, true));
+        out.push((Grain::Hour, t, 1, CURRENT));
         t += TimeDelta::hours(1);
     }
     out

@@ -135,14 +135,14 @@ pub async fn runners(
 ) -> Result<Runners, Error> {
     let window = TimeWindow::parse(params.from, params.to, params.tz.as_deref(), now)?;
     let span = Span::new(window, now);
-    let current: Vec<_> = span.tiles().into_iter().filter(|t| t.2).collect();
+    let current: Vec<_> = span.tiles().into_iter().filter(|t| t.3 == CURRENT).collect();
     let rows = job_rollups::read(pool, JobScope::Labels, &current, &KeyFilter::default()).await?;
     let mut totals: BTreeMap<String, Totals> = BTreeMap::new();
     for r in rows {
         totals
             .entry(r.key.labels.clone())
             .or_default()
-            .add(&r.key.labels, &r.counters);
+            .add(&r.key.labels, &r.counters, r.sign);
     }
     let mut busy: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     for (labels, _, ms, peak) in job_rollups::busy_hours(pool, None, window.from, window.to).await? {

@@ -30,7 +30,7 @@ pub struct UsageParams {
     pub tz: Option<String>,
     #[param(inline)]
     pub group_by: Option<UsageGroup>,
-    /// Only this repository (any grouping).
+    /// Only this repository (when grouping by repo or workflow).
     #[param(max_length = 255)]
     pub repo: Option<String>,
 }
@@ -123,23 +123,18 @@ pub async fn usage(
             "cannot filter usage grouped by labels; group by repo or workflow",
         ));
     }
-    // Each local day is tiled on its own, so every row falls in one day.
+    // Each local day is tiled on its own, tagged with its place in `days` (after PREVIOUS), so
+    // every row falls in one day.
     let days = periods(&window, Period::Day);
-    let mut tiles_all = Vec::new();
+    let mut tiles_all = tagged(tiles(span.previous_from(), window.from, false), PREVIOUS);
     for (i, &d) in days.iter().enumerate() {
         let end = Period::Day.next(d, window.tz).min(window.to);
         let last = i + 1 == days.len();
-        tiles_all.extend(
-            tiles(d.max(window.from), end, span.open && last)
-                .into_iter()
-                .map(|(g, b)| (g, b, true)),
-        );
+        tiles_all.extend(tagged(
+            tiles(d.max(window.from), end, span.open && last),
+            PREVIOUS + 1 + i as u32,
+        ));
     }
-    tiles_all.extend(
-        tiles(span.previous_from(), window.from, false)
-            .into_iter()
-            .map(|(g, b)| (g, b, false)),
-    );
     let filter = KeyFilter {
         repo,
         ..KeyFilter::default()
@@ -158,15 +153,19 @@ pub async fn usage(
             UsageGroup::Labels => (String::new(), String::new(), k.labels.clone()),
         };
         let g = groups.entry(group).or_default();
-        if r.current {
-            let day = Period::Day.start_of(r.bucket, window.tz);
-            g.0.add(&k.labels, &r.counters);
-            g.2.entry(day).or_default().add(&k.labels, &r.counters);
-            total.add(&k.labels, &r.counters);
-            per_day.entry(day).or_default().add(&k.labels, &r.counters);
-        } else {
-            g.1.add(&k.labels, &r.counters);
-            previous.add(&k.labels, &r.counters);
+        let (labels, c, sign) = (&k.labels, &r.counters, r.sign);
+        match r.tag.checked_sub(PREVIOUS + 1) {
+            Some(i) => {
+                let day = days[i as usize];
+                g.0.add(labels, c, sign);
+                g.2.entry(day).or_default().add(labels, c, sign);
+                total.add(labels, c, sign);
+                per_day.entry(day).or_default().add(labels, c, sign);
+            }
+            None => {
+                g.1.add(labels, c, sign);
+                previous.add(labels, c, sign);
+            }
         }
     }
     let day_list = |m: &BTreeMap<DateTime<Utc>, Totals>| -> Vec<UsageDay> {
