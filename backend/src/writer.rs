@@ -4,6 +4,9 @@
 //! runs it changed with one `NOTIFY` (see [`crate::live`]) — and answers each request only after
 //! its commit. Throughput comes from sharing durable commits among many requests, never from
 //! acknowledging before the write.
+//!
+//! Jobs and the ids of webhook deliveries are group-committed the same way, by their own tasks
+//! (a GitHub run sends about six `workflow_job` deliveries for its one `workflow_run`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -18,7 +21,7 @@ use crate::db::notify::RunNotices;
 use crate::db::rollups::Contributions;
 use crate::domain::rollup::{contribution, Counters, RollupKey};
 use crate::domain::run::micros;
-use crate::domain::{merge, Outcome, Provider, Run, RunEvent, RunState};
+use crate::domain::{merge, JobEvent, Outcome, Provider, Run, RunEvent, RunState};
 use crate::telemetry::Metrics;
 
 /// Why an event was not written.
@@ -47,10 +50,20 @@ struct Job {
     reply: oneshot::Sender<Result<Written, Error>>,
 }
 
+/// Jobs and the id of the webhook delivery that brought them (recorded so that a repeat is
+/// dropped), to write in one commit with others.
+struct Delivery {
+    jobs: Vec<JobEvent>,
+    /// `(provider, delivery id)`.
+    id: Option<(&'static str, String)>,
+    reply: oneshot::Sender<Result<(), Error>>,
+}
+
 /// Handle to the writer tasks.
 #[derive(Clone)]
 pub struct Writer {
     tx: mpsc::Sender<Job>,
+    deliveries: mpsc::Sender<Delivery>,
 }
 
 impl Writer {
@@ -65,6 +78,8 @@ impl Writer {
     ) -> Self {
         let (tx, rx) = mpsc::channel(max_batch * 8);
         let rx = Arc::new(Mutex::new(rx));
+        let (deliveries, delivery_rx) = mpsc::channel(max_batch * 8);
+        let delivery_rx = Arc::new(Mutex::new(delivery_rx));
         for _ in 0..workers.max(1) {
             tokio::spawn(worker(
                 rx.clone(),
@@ -73,8 +88,23 @@ impl Writer {
                 max_batch,
                 alerts.clone(),
             ));
+            tokio::spawn(delivery_worker(delivery_rx.clone(), pool.clone(), max_batch));
         }
-        Writer { tx }
+        Writer { tx, deliveries }
+    }
+
+    /// Writes jobs and remembers the webhook delivery `id` (`(provider, delivery id)`); returns
+    /// once they are committed.
+    pub async fn record(&self, jobs: Vec<JobEvent>, id: Option<(&'static str, String)>) -> Result<(), Error> {
+        if jobs.is_empty() && id.is_none() {
+            return Ok(());
+        }
+        let (reply, answer) = oneshot::channel();
+        self.deliveries
+            .send(Delivery { jobs, id, reply })
+            .await
+            .map_err(|_| Error::Stopped)?;
+        answer.await.map_err(|_| Error::Stopped)?
     }
 
     /// Writes one event; returns once it is committed.
@@ -105,6 +135,19 @@ impl Writer {
     }
 }
 
+/// Everything waiting on `rx` (at least one, at most `max`); `None` once the channel is closed.
+async fn next_batch<T>(rx: &Mutex<mpsc::Receiver<T>>, max: usize) -> Option<Vec<T>> {
+    let mut rx = rx.lock().await;
+    let mut batch = vec![rx.recv().await?];
+    while batch.len() < max {
+        match rx.try_recv() {
+            Ok(item) => batch.push(item),
+            Err(_) => break,
+        }
+    }
+    Some(batch)
+}
+
 async fn worker(
     rx: Arc<Mutex<mpsc::Receiver<Job>>>,
     pool: PgPool,
@@ -112,24 +155,54 @@ async fn worker(
     max_batch: usize,
     alerts: Option<Arc<Alerts>>,
 ) {
-    loop {
-        let mut jobs = Vec::new();
-        {
-            let mut rx = rx.lock().await;
-            match rx.recv().await {
-                Some(job) => jobs.push(job),
-                None => return,
-            }
-            while jobs.len() < max_batch {
-                match rx.try_recv() {
-                    Ok(job) => jobs.push(job),
-                    Err(_) => break,
-                }
-            }
-        }
+    while let Some(jobs) = next_batch(&rx, max_batch).await {
         metrics.ingest_batch_size.observe(jobs.len() as f64);
         process(&pool, &metrics, jobs, alerts.as_deref()).await;
     }
+}
+
+async fn delivery_worker(rx: Arc<Mutex<mpsc::Receiver<Delivery>>>, pool: PgPool, max_batch: usize) {
+    while let Some(batch) = next_batch(&rx, max_batch).await {
+        let (items, replies): (Vec<_>, Vec<_>) = batch.into_iter().map(|d| ((d.jobs, d.id), d.reply)).unzip();
+        match record_now(&pool, &items).await {
+            Ok(()) => {
+                for reply in replies {
+                    let _ = reply.send(Ok(()));
+                }
+            }
+            Err(e) if db::is_unavailable(&e) => {
+                for reply in replies {
+                    let _ = reply.send(Err(Error::Unavailable));
+                }
+            }
+            // One delivery the database refuses must not fail the others.
+            Err(e) => {
+                if items.len() > 1 {
+                    tracing::warn!(error = %e, deliveries = items.len(), "batch failed; writing its deliveries one by one");
+                }
+                for (item, reply) in items.iter().zip(replies) {
+                    let result = record_now(&pool, std::slice::from_ref(item)).await;
+                    let _ = reply.send(result.map_err(Error::from));
+                }
+            }
+        }
+    }
+}
+
+/// Writes the jobs and delivery ids of several deliveries in one transaction.
+async fn record_now(
+    pool: &PgPool,
+    items: &[(Vec<JobEvent>, Option<(&'static str, String)>)],
+) -> sqlx::Result<()> {
+    let jobs: Vec<JobEvent> = items.iter().flat_map(|(jobs, _)| jobs.iter().cloned()).collect();
+    let ids: Vec<(&str, &str)> = items
+        .iter()
+        .filter_map(|(_, id)| id.as_ref().map(|(p, d)| (*p, d.as_str())))
+        .collect();
+    let mut tx = pool.begin().await?;
+    db::jobs::upsert(&mut *tx, jobs).await?;
+    db::sources::record_deliveries(&mut *tx, &ids).await?;
+    tx.commit().await
 }
 
 async fn process(pool: &PgPool, metrics: &Metrics, jobs: Vec<Job>, alerts: Option<&Alerts>) {

@@ -14,7 +14,7 @@ use crate::domain::{Job, JobEvent, RunStatus, Step};
 /// ones and absent fields keep them. A job written is marked for the folder (see
 /// [`super::job_rollups::fold`]), and the label sets whose jobs changed are announced on
 /// [`RUNNERS`](super::notify::RUNNERS) when the statement commits.
-pub async fn upsert(pool: &PgPool, events: Vec<JobEvent>) -> sqlx::Result<()> {
+pub async fn upsert(db: impl sqlx::PgExecutor<'_>, events: Vec<JobEvent>) -> sqlx::Result<()> {
     // One row per job (a statement may not touch a row twice): the furthest-along event wins,
     // the later one among equals.
     let mut latest: HashMap<(String, String), JobEvent> = HashMap::new();
@@ -73,7 +73,7 @@ pub async fn upsert(pool: &PgPool, events: Vec<JobEvent>) -> sqlx::Result<()> {
     )
     .bind(Json(rows))
     .bind(super::notify::RUNNERS)
-    .execute(pool)
+    .execute(db)
     .await
     .map(drop)
 }

@@ -93,14 +93,23 @@ pub async fn delivered(pool: &PgPool, provider: &str, delivery: &str) -> sqlx::R
     .await
 }
 
-/// Remembers a recorded delivery (a concurrent duplicate is harmless: writes are idempotent).
-pub async fn record_delivery(pool: &PgPool, provider: &str, delivery: &str) -> sqlx::Result<()> {
-    sqlx::query!(
-        "insert into webhook_deliveries (provider, delivery_id) values ($1, $2) on conflict do nothing",
-        provider,
-        delivery,
+/// Remembers recorded deliveries, `(provider, delivery id)` (a concurrent duplicate is harmless:
+/// writes are idempotent).
+pub async fn record_deliveries(
+    db: impl sqlx::PgExecutor<'_>,
+    deliveries: &[(&str, &str)],
+) -> sqlx::Result<()> {
+    if deliveries.is_empty() {
+        return Ok(());
+    }
+    let (providers, ids): (Vec<&str>, Vec<&str>) = deliveries.iter().copied().unzip();
+    sqlx::query(
+        "insert into webhook_deliveries (provider, delivery_id) \
+         select * from unnest($1::text[], $2::text[]) on conflict do nothing",
     )
-    .execute(pool)
+    .bind(providers)
+    .bind(ids)
+    .execute(db)
     .await
     .map(drop)
 }

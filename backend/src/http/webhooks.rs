@@ -105,12 +105,12 @@ async fn record(
         });
     }
     let job_count = jobs.len();
-    if !jobs.is_empty() {
-        db::jobs::upsert(&state.pool, jobs).await?;
+    state
+        .writer
+        .record(jobs, delivery.map(|d| (provider.as_str(), d.to_owned())))
+        .await?;
+    if job_count > 0 {
         state.folder.wake();
-    }
-    if let Some(delivery) = delivery {
-        db::sources::record_delivery(&state.pool, provider.as_str(), delivery).await?;
     }
     Ok(Json(WebhookResponse {
         status: "recorded",

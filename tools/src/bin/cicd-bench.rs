@@ -15,6 +15,8 @@ use cicd_monitor::demo;
 use cicd_monitor_tools::report::write_keeping;
 use cicd_monitor_tools::server::{fresh_database, Server};
 use clap::Parser;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use sqlx::{Connection, PgConnection, PgPool};
 
 #[derive(Debug, Parser)]
@@ -51,6 +53,99 @@ fn event_body(client: usize, i: u64) -> String {
     .to_string()
 }
 
+/// The secret the bench's backend checks GitHub deliveries with.
+const GITHUB_SECRET: &str = "bench-github-webhook-secret-0001";
+
+/// Label sets of the GitHub mix's jobs.
+const MIX_LABELS: [&[&str]; 4] = [
+    &["ubuntu-latest"],
+    &["ubuntu-latest"],
+    &["macos-14"],
+    &["self-hosted", "gpu"],
+];
+
+/// The `i`th delivery of client `client` in a GitHub mix: per run a `workflow_run` and six
+/// `workflow_job` deliveries (two jobs, each queued, in progress and completed), signed.
+fn github_delivery(client: usize, i: u64) -> Request {
+    use serde_json::{json, Value};
+    let (run, step) = (i / 7, i % 7);
+    let run_id = client as u64 * 1_000_000_000 + run;
+    let at = Utc::now() - TimeDelta::seconds(120);
+    let ts = |t: chrono::DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let repo = json!({"full_name": format!("org/repo-{:02}", client % 50)});
+    let workflow = format!("workflow-{}", run % 10);
+    let (event, payload) = if step == 0 {
+        let run = json!({
+            "id": run_id, "name": workflow, "run_number": run, "run_attempt": 1,
+            "head_branch": "main", "head_sha": "0123abcd", "event": "push",
+            "status": "in_progress", "conclusion": null,
+            "created_at": ts(at), "run_started_at": ts(at), "updated_at": ts(at),
+        });
+        (
+            "workflow_run",
+            json!({"action": "in_progress", "workflow_run": run, "repository": repo}),
+        )
+    } else {
+        // Job 0 queued and in progress, job 1 queued, job 0 completed, job 1 in progress and completed.
+        const STEPS: [(u64, &str); 6] = [
+            (0, "queued"),
+            (0, "in_progress"),
+            (1, "queued"),
+            (0, "completed"),
+            (1, "in_progress"),
+            (1, "completed"),
+        ];
+        let (job, action) = STEPS[step as usize - 1];
+        let labels = MIX_LABELS[((run + job) % MIX_LABELS.len() as u64) as usize];
+        let started = at + TimeDelta::seconds(5 + 20 * job as i64);
+        let done = action == "completed";
+        let job = json!({
+            "id": run_id * 2 + job, "run_id": run_id, "run_attempt": 1, "name": format!("job-{job}"),
+            "workflow_name": workflow, "head_branch": "main", "status": action,
+            "conclusion": if done { json!("success") } else { Value::Null },
+            "created_at": ts(at), "started_at": ts(if action == "queued" { at } else { started }),
+            "completed_at": if done { json!(ts(started + TimeDelta::seconds(61))) } else { Value::Null },
+            "labels": labels,
+            "runner_name": if action == "queued" { Value::Null } else { json!("runner-1") },
+            "runner_group_name": Value::Null, "steps": [],
+        });
+        (
+            "workflow_job",
+            json!({"action": action, "workflow_job": job, "repository": repo}),
+        )
+    };
+    let body = payload.to_string();
+    let mut mac = Hmac::<Sha256>::new_from_slice(GITHUB_SECRET.as_bytes()).expect("any key length");
+    mac.update(body.as_bytes());
+    let signature = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+    Request {
+        body,
+        events: 1,
+        headers: vec![
+            ("x-github-event", event.to_owned()),
+            ("x-github-delivery", format!("bench-{client}-{i}")),
+            ("x-hub-signature-256", signature),
+        ],
+    }
+}
+
+/// One request of a load: its body (empty: a GET), the events it carries and extra headers.
+struct Request {
+    body: String,
+    events: u64,
+    headers: Vec<(&'static str, String)>,
+}
+
+impl Request {
+    fn of(body: String, events: u64) -> Self {
+        Request {
+            body,
+            events,
+            headers: Vec::new(),
+        }
+    }
+}
+
 struct IngestResult {
     batch_mean: f64,
     txn_ms: f64,
@@ -58,12 +153,15 @@ struct IngestResult {
     errors: u64,
     seconds: f64,
     batch_rate: f64,
+    /// Signed GitHub deliveries per second (one `workflow_run` and six `workflow_job` per run).
+    github_rate: f64,
+    github_errors: u64,
     health_rate: f64,
     rss_mib: f64,
 }
 
 async fn ingest(url: &str, args: &Args) -> anyhow::Result<IngestResult> {
-    let server = Server::start_with(url, &[]).await?;
+    let server = Server::start_with(url, &[("GITHUB_WEBHOOK_SECRET".into(), GITHUB_SECRET.into())]).await?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.clients)
         .build()?;
@@ -75,7 +173,7 @@ async fn ingest(url: &str, args: &Args) -> anyhow::Result<IngestResult> {
         &token,
         args.clients,
         args.ingest_seconds,
-        |c, i| (event_body(c, i), 1),
+        |c, i| Request::of(event_body(c, i), 1),
     )
     .await;
     let seconds = started.elapsed().as_secs_f64();
@@ -104,8 +202,17 @@ async fn ingest(url: &str, args: &Args) -> anyhow::Result<IngestResult> {
         args.ingest_seconds,
         |c, i| {
             let events: Vec<String> = (0..100).map(|k| event_body(1000 + c, i * 100 + k)).collect();
-            (format!("[{}]", events.join(",")), 100)
+            Request::of(format!("[{}]", events.join(",")), 100)
         },
+    )
+    .await;
+    let github = load(
+        &client,
+        &format!("{}/api/webhooks/github", server.base),
+        "",
+        args.clients,
+        args.ingest_seconds,
+        github_delivery,
     )
     .await;
     let health = load(
@@ -114,7 +221,7 @@ async fn ingest(url: &str, args: &Args) -> anyhow::Result<IngestResult> {
         "",
         args.clients,
         5,
-        |_, _| (String::new(), 1),
+        |_, _| Request::of(String::new(), 1),
     )
     .await;
     Ok(IngestResult {
@@ -124,20 +231,22 @@ async fn ingest(url: &str, args: &Args) -> anyhow::Result<IngestResult> {
         errors: single.1,
         seconds,
         batch_rate: batch.0 as f64 / batch.2,
+        github_rate: github.0 as f64 / github.2,
+        github_errors: github.1,
         health_rate: health.0 as f64 / health.2,
         rss_mib: server.rss_mib(true),
     })
 }
 
 /// `clients` tasks sending requests for `seconds`; `body(client, i)` gives a request body and
-/// how many events it carries (an empty body means GET). Returns (events ok, failed requests, s).
+/// what it carries. Returns (events ok, failed requests, s).
 async fn load(
     client: &reqwest::Client,
     url: &str,
     token: &str,
     clients: usize,
     seconds: u64,
-    body: impl Fn(usize, u64) -> (String, u64) + Send + Sync + Copy + 'static,
+    body: impl Fn(usize, u64) -> Request + Send + Sync + Copy + 'static,
 ) -> (u64, u64, f64) {
     let ok = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
@@ -155,18 +264,23 @@ async fn load(
         tasks.push(tokio::spawn(async move {
             let mut i = 0u64;
             while Instant::now() < deadline {
-                let (payload, events) = body(c, i);
-                let req = if payload.is_empty() {
+                let request = body(c, i);
+                let mut req = if request.body.is_empty() {
                     client.get(&url)
                 } else {
                     client
                         .post(&url)
-                        .bearer_auth(&token)
                         .header("content-type", "application/json")
-                        .body(payload)
+                        .body(request.body)
                 };
+                if !token.is_empty() {
+                    req = req.bearer_auth(&token);
+                }
+                for (name, value) in request.headers {
+                    req = req.header(name, value);
+                }
                 match req.send().await {
-                    Ok(r) if r.status().is_success() => ok.fetch_add(events, Ordering::Relaxed),
+                    Ok(r) if r.status().is_success() => ok.fetch_add(request.events, Ordering::Relaxed),
                     _ => errors.fetch_add(1, Ordering::Relaxed),
                 };
                 i += 1;
@@ -416,6 +530,12 @@ async fn main() -> anyhow::Result<()> {
         "  batch endpoint {:.0} events/s; GET /health {:.0} requests/s; backend peak RSS {:.1} MiB",
         ing.batch_rate, ing.health_rate, ing.rss_mib
     );
+    eprintln!(
+        "  signed GitHub mix {:.0} deliveries/s ({} failed requests), {:.2}x single events",
+        ing.github_rate,
+        ing.github_errors,
+        ing.github_rate / http_rate
+    );
     if args.only_ingest {
         return Ok(());
     }
@@ -464,6 +584,13 @@ async fn main() -> anyhow::Result<()> {
         "| `POST /api/events/batch`, 100 events per request, 16 clients | {:.0} | {:.2} |\n",
         ing.batch_rate,
         ing.batch_rate / http_rate
+    ));
+    md.push_str(&format!(
+        "| `POST /api/webhooks/github`, signed, one `workflow_run` and six `workflow_job` deliveries per run, {} clients ({} failed requests) | {:.0} | {:.2} |\n",
+        args.clients,
+        ing.github_errors,
+        ing.github_rate,
+        ing.github_rate / http_rate
     ));
     md.push_str(&format!(
         "| `GET /health`, {} clients: the HTTP ceiling (no body, no database), requests/s | {:.0} | {:.2} |\n",
