@@ -112,11 +112,11 @@ async fn totals(
     let from = hour_of(now - TimeDelta::seconds(window.as_secs() as i64));
     let tiles: Vec<_> = tiles(from, now, true)
         .into_iter()
-        .map(|(g, b)| (g, b, true))
+        .map(|(g, b, sign)| (g, b, sign, 0))
         .collect();
     let mut sum = JobCounters::default();
     for r in job_rollups::read(pool, scope, &tiles, filter).await? {
-        sum.add(&r.counters, 1);
+        sum.add(&r.counters, r.sign);
     }
     Ok(sum)
 }
