@@ -50,12 +50,14 @@ struct Job {
     reply: oneshot::Sender<Result<Written, Error>>,
 }
 
+/// A webhook delivery's `(provider, delivery id)`.
+type DeliveryId = (&'static str, String);
+
 /// Jobs and the id of the webhook delivery that brought them (recorded so that a repeat is
 /// dropped), to write in one commit with others.
 struct Delivery {
     jobs: Vec<JobEvent>,
-    /// `(provider, delivery id)`.
-    id: Option<(&'static str, String)>,
+    id: Option<DeliveryId>,
     reply: oneshot::Sender<Result<(), Error>>,
 }
 
@@ -95,7 +97,7 @@ impl Writer {
 
     /// Writes jobs and remembers the webhook delivery `id` (`(provider, delivery id)`); returns
     /// once they are committed.
-    pub async fn record(&self, jobs: Vec<JobEvent>, id: Option<(&'static str, String)>) -> Result<(), Error> {
+    pub async fn record(&self, jobs: Vec<JobEvent>, id: Option<DeliveryId>) -> Result<(), Error> {
         if jobs.is_empty() && id.is_none() {
             return Ok(());
         }
@@ -190,10 +192,7 @@ async fn delivery_worker(rx: Arc<Mutex<mpsc::Receiver<Delivery>>>, pool: PgPool,
 }
 
 /// Writes the jobs and delivery ids of several deliveries in one transaction.
-async fn record_now(
-    pool: &PgPool,
-    items: &[(Vec<JobEvent>, Option<(&'static str, String)>)],
-) -> sqlx::Result<()> {
+async fn record_now(pool: &PgPool, items: &[(Vec<JobEvent>, Option<DeliveryId>)]) -> sqlx::Result<()> {
     let jobs: Vec<JobEvent> = items.iter().flat_map(|(jobs, _)| jobs.iter().cloned()).collect();
     let ids: Vec<(&str, &str)> = items
         .iter()

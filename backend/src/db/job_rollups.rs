@@ -423,7 +423,8 @@ async fn apply_busy(
     .fetch_all(&mut *conn)
     .await?;
     // Per hour: the added time and busiest grown minute, or None when a minute shrank.
-    let mut hours: BTreeMap<(String, DateTime<Utc>), Option<(i64, i64)>> = BTreeMap::new();
+    type LabelHour = (String, DateTime<Utc>);
+    let mut hours: BTreeMap<LabelHour, Option<(i64, i64)>> = BTreeMap::new();
     let mut gone: (Vec<String>, Vec<DateTime<Utc>>) = (Vec::new(), Vec::new());
     for ((l, m), delta) in &busy {
         let hour = m.duration_trunc(TimeDelta::hours(1)).unwrap_or(*m);

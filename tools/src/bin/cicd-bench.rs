@@ -161,7 +161,7 @@ struct IngestResult {
 }
 
 async fn ingest(url: &str, args: &Args) -> anyhow::Result<IngestResult> {
-    let server = Server::start_with(url, &[("GITHUB_WEBHOOK_SECRET".into(), GITHUB_SECRET.into())]).await?;
+    let server = Server::start_with(url, &[("GITHUB_WEBHOOK_SECRET", GITHUB_SECRET)]).await?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.clients)
         .build()?;
