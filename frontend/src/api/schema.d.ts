@@ -4842,7 +4842,7 @@ export interface operations {
                  */
                 tz?: string;
                 group_by?: "repo" | "workflow" | "labels";
-                /** @description Only this repository (any grouping). */
+                /** @description Only this repository (when grouping by repo or workflow). */
                 repo?: string;
                 /** @description `json` (default) or `csv` (one line per group and day). */
                 format?: "json" | "csv";
