@@ -16,10 +16,6 @@ use crate::alerting::{rule, slack_integration};
 use crate::support::{TestApp, ADMIN, GITHUB_SECRET};
 use crate::webhooks::deliver;
 
-fn ts(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
 /// Sends GitHub deliveries, each with a new delivery id.
 struct Github<'a> {
     app: &'a TestApp,
@@ -35,17 +31,8 @@ impl Github<'_> {
 
     /// A `workflow_run` of `acme/api`'s CI (run `id`), created at `at`.
     async fn run(&mut self, id: i64, at: DateTime<Utc>, status: &str, conclusion: Value) {
-        let payload = json!({
-            "action": if status == "completed" { "completed" } else { status },
-            "workflow_run": {
-                "id": id, "name": "CI", "run_number": id, "run_attempt": 1,
-                "head_branch": "main", "head_sha": "abc123", "event": "push",
-                "status": status, "conclusion": conclusion,
-                "created_at": ts(at), "run_started_at": ts(at), "updated_at": ts(at + TimeDelta::minutes(1)),
-            },
-            "repository": {"full_name": "acme/api"}
-        });
-        self.send("workflow_run", &payload).await;
+        self.send("workflow_run", &crate::jobs::run(id, at, status, conclusion))
+            .await;
     }
 
     /// A `workflow_job` of run `run_id` (`action` queued, in_progress or completed): queued at
@@ -63,23 +50,9 @@ impl Github<'_> {
         queue_s: i64,
         ran_s: i64,
     ) {
-        let started = queued + TimeDelta::seconds(queue_s);
-        let payload = json!({
-            "action": action,
-            "workflow_job": {
-                "id": id, "run_id": run_id, "run_attempt": 1, "name": name, "workflow_name": "CI",
-                "head_branch": "main", "status": action, "conclusion": conclusion,
-                "created_at": ts(queued),
-                "started_at": ts(if action == "queued" { queued } else { started }),
-                "completed_at": if action == "completed" { json!(ts(started + TimeDelta::seconds(ran_s))) } else { Value::Null },
-                "labels": labels,
-                "runner_name": if action == "queued" { Value::Null } else { json!("runner-1") },
-                "runner_group_name": if action == "queued" { Value::Null } else { json!("gpu-pool") },
-                "html_url": format!("https://github.com/acme/api/actions/runs/{run_id}/job/{id}"),
-                "steps": []
-            },
-            "repository": {"full_name": "acme/api"}
-        });
+        let payload = crate::jobs::job(
+            run_id, id, name, labels, action, conclusion, queued, queue_s, ran_s,
+        );
         self.send("workflow_job", &payload).await;
     }
 

@@ -9,12 +9,12 @@ use sqlx::PgPool;
 use crate::support::{TestApp, ADMIN, GITHUB_SECRET};
 use crate::webhooks::deliver;
 
-fn ts(t: DateTime<Utc>) -> String {
+pub fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// A `workflow_run` of `acme/api` (run `id`), created at `at`.
-fn run(id: i64, at: DateTime<Utc>, status: &str, conclusion: Value) -> Value {
+pub fn run(id: i64, at: DateTime<Utc>, status: &str, conclusion: Value) -> Value {
     json!({
         "action": if status == "completed" { "completed" } else { status },
         "workflow_run": {
@@ -28,7 +28,8 @@ fn run(id: i64, at: DateTime<Utc>, status: &str, conclusion: Value) -> Value {
 }
 
 /// A `workflow_job` of run `run_id`: queued at `queued`, started `queue_s` later, ran `ran_s`.
-fn job(
+#[allow(clippy::too_many_arguments)]
+pub fn job(
     run_id: i64,
     id: i64,
     name: &str,
@@ -50,6 +51,7 @@ fn job(
             "completed_at": if action == "completed" { json!(ts(started + TimeDelta::seconds(ran_s))) } else { Value::Null },
             "labels": labels, "runner_name": if action == "queued" { Value::Null } else { json!("runner-1") },
             "runner_group_name": if action == "queued" { Value::Null } else if labels.contains(&"self-hosted") { json!("gpu-pool") } else { json!("GitHub Actions") },
+            "html_url": format!("https://github.com/acme/api/actions/runs/{run_id}/job/{id}"),
             "steps": []
         },
         "repository": {"full_name": "acme/api"}
