@@ -514,7 +514,7 @@ pub struct Read {
     pub tag: u32,
     /// `1` to add its counters, `-1` to take them away (see [`crate::domain::job_rollup::tiles`]).
     pub sign: i64,
-    pub grain: Grain,
+    /// The start of its hour, day or week.
     pub bucket: DateTime<Utc>,
     pub key: RowKey,
     pub counters: JobCounters,
@@ -576,15 +576,12 @@ pub async fn read(
     let rows: Vec<Row> = q.build_query_as().fetch_all(pool).await?;
     Ok(rows
         .into_iter()
-        .filter_map(|r| {
-            Some(Read {
-                tag: r.tag as u32,
-                sign: r.sign.into(),
-                grain: grain_of(r.row.grain)?,
-                bucket: r.row.bucket,
-                key: r.row.key,
-                counters: r.row.counters.into(),
-            })
+        .map(|r| Read {
+            tag: r.tag as u32,
+            sign: r.sign.into(),
+            bucket: r.row.bucket,
+            key: r.row.key,
+            counters: r.row.counters.into(),
         })
         .collect())
 }

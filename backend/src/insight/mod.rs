@@ -249,7 +249,6 @@ async fn rows_of(
             Some(Read {
                 tag,
                 sign: 1,
-                grain: Grain::Hour,
                 bucket: c.hour,
                 key,
                 counters: JobCounters::of(&c),
