@@ -67,11 +67,18 @@ pub async fn fold(pool: &PgPool, batch: i64) -> sqlx::Result<Folded> {
     if !locked {
         return Ok(Folded::default());
     }
-    // Jobs that arrived before their run are counted once it is there.
+    // Jobs that arrived before their run are counted once it is there. They are found through
+    // their partial index in its order (with a limit, so the plan stays an index scan however
+    // many jobs are pending) and taken in turn by the folds that follow.
     sqlx::query(
-        "update run_jobs j set pending = true from pipeline_runs r \
-         where j.repo is null and not j.pending and r.id = j.run_id",
+        "update run_jobs j set pending = true \
+         from (select o.run_id, o.id from run_jobs o \
+               where o.repo is null and not o.pending \
+                 and exists (select 1 from pipeline_runs r where r.id = o.run_id) \
+               order by o.run_id limit $1) o \
+         where j.run_id = o.run_id and j.id = o.id",
     )
+    .bind(batch)
     .execute(&mut *tx)
     .await?;
     let pending: Vec<Pending> = sqlx::query_as(
