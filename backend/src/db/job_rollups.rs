@@ -19,6 +19,8 @@ const FOLD_LOCK: i64 = 0x6369_6364_6a6f_6273;
 /// A job waiting to be folded, with its run's names when the job has none of its own yet.
 #[derive(FromRow)]
 struct Pending {
+    /// The row version read (`xmin`, as text): a job written again since is left pending.
+    version: String,
     run_id: String,
     id: String,
     provider: String,
@@ -39,6 +41,7 @@ struct Pending {
 /// What the folder writes back to the jobs it took, one array per column.
 #[derive(Default)]
 struct Updates {
+    versions: Vec<String>,
     run_ids: Vec<String>,
     ids: Vec<String>,
     repos: Vec<Option<String>>,
@@ -58,6 +61,11 @@ pub struct Folded {
 
 /// Folds up to `batch` pending jobs into the rollups in one transaction; does nothing when
 /// another replica's folder is at work.
+///
+/// Jobs are read without a lock, so job writes never wait for a fold's reads: a job written
+/// again between the read and the fold's own update keeps `pending` (its row version changed)
+/// and is folded again, from what this fold counted. Its row is locked only by that update, the
+/// fold's last statements before commit.
 pub async fn fold(pool: &PgPool, batch: i64) -> sqlx::Result<Folded> {
     let mut tx = pool.begin().await?;
     let locked: bool = sqlx::query_scalar("select pg_try_advisory_xact_lock($1)")
@@ -82,12 +90,12 @@ pub async fn fold(pool: &PgPool, batch: i64) -> sqlx::Result<Folded> {
     .execute(&mut *tx)
     .await?;
     let pending: Vec<Pending> = sqlx::query_as(
-        "select j.run_id, j.id, j.provider, j.name, j.labels, j.runner_group, j.status, j.queued_at, \
+        "select j.xmin::text as version, j.run_id, j.id, j.provider, j.name, j.labels, j.runner_group, j.status, j.queued_at, \
              j.started_at, j.finished_at, j.created_at, j.counted, \
              coalesce(j.repo, r.repo) as repo, coalesce(j.workflow, r.workflow) as workflow, \
              coalesce(j.branch, r.branch) as branch \
          from run_jobs j left join pipeline_runs r on r.id = j.run_id \
-         where j.pending order by j.run_id, j.id limit $1 for update of j skip locked",
+         where j.pending order by j.run_id, j.id limit $1",
     )
     .bind(batch)
     .fetch_all(&mut *tx)
@@ -133,6 +141,7 @@ pub async fn fold(pool: &PgPool, batch: i64) -> sqlx::Result<Folded> {
                 }
             }
         }
+        updates.versions.push(p.version);
         updates.run_ids.push(p.run_id);
         updates.ids.push(p.id);
         updates.repos.push(p.repo);
@@ -140,12 +149,24 @@ pub async fn fold(pool: &PgPool, batch: i64) -> sqlx::Result<Folded> {
         updates.branches.push(p.branch);
         updates.counted.push(new.map(Json));
     }
+    apply(&mut tx, deltas).await?;
+    apply_busy(&mut tx, busy).await?;
     if !updates.run_ids.is_empty() {
+        // Locked in key order, as job writers lock them (see `db::jobs::upsert`).
+        sqlx::query(
+            "select 1 from run_jobs j join unnest($1::text[], $2::text[]) as u(run_id, id) \
+                 on j.run_id = u.run_id and j.id = u.id \
+             order by j.run_id, j.id for update of j",
+        )
+        .bind(&updates.run_ids)
+        .bind(&updates.ids)
+        .execute(&mut *tx)
+        .await?;
         sqlx::query(
             "update run_jobs j set repo = coalesce(j.repo, u.repo), workflow = coalesce(j.workflow, u.workflow), \
-                 branch = coalesce(j.branch, u.branch), counted = u.counted, pending = false \
-             from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[]) \
-                 as u(run_id, id, repo, workflow, branch, counted) \
+                 branch = coalesce(j.branch, u.branch), counted = u.counted, pending = j.xmin <> u.version \
+             from unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::xid[]) \
+                 as u(run_id, id, repo, workflow, branch, counted, version) \
              where j.run_id = u.run_id and j.id = u.id",
         )
         .bind(&updates.run_ids)
@@ -154,11 +175,10 @@ pub async fn fold(pool: &PgPool, batch: i64) -> sqlx::Result<Folded> {
         .bind(&updates.workflows)
         .bind(&updates.branches)
         .bind(&updates.counted)
+        .bind(&updates.versions)
         .execute(&mut *tx)
         .await?;
     }
-    apply(&mut tx, deltas).await?;
-    apply_busy(&mut tx, busy).await?;
     if !folded.labels.is_empty() {
         let payload = serde_json::to_string(&folded.labels).unwrap_or_default();
         let payload = if payload.len() < super::notify::MAX_PAYLOAD {

@@ -1,6 +1,6 @@
 //! Queries on `run_jobs`.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -16,8 +16,9 @@ use crate::domain::{Job, JobEvent, RunStatus, Step};
 /// [`RUNNERS`](super::notify::RUNNERS) when the statement commits.
 pub async fn upsert(db: impl sqlx::PgExecutor<'_>, events: Vec<JobEvent>) -> sqlx::Result<()> {
     // One row per job (a statement may not touch a row twice): the furthest-along event wins,
-    // the later one among equals.
-    let mut latest: HashMap<(String, String), JobEvent> = HashMap::new();
+    // the later one among equals. Rows are written in key order, the order the folder locks
+    // them in too, so that writers and the folder never deadlock.
+    let mut latest: BTreeMap<(String, String), JobEvent> = BTreeMap::new();
     for ev in events {
         let ev = ev.at_storage_precision();
         let key = (ev.run_id.clone(), ev.id.clone());

@@ -212,3 +212,59 @@ fn job_rollups_equal_a_recount_of_the_jobs_after_any_events() {
         })
         .unwrap();
 }
+
+/// Job writes racing a folder that works all the while (a write can land between a fold's read
+/// of a job and its update of it) still leave the rollups equal to a recount.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn job_rollups_stay_exact_when_writes_race_the_folder() {
+    let pool = crate::support::fresh_database("job_rollup_race").await;
+    let mut conn = pool.acquire().await.unwrap();
+    write_batch(&mut conn, &[run(0), run(1), run(2)], Utc::now())
+        .await
+        .unwrap();
+    drop(conn);
+    let events: Vec<JobEvent> = {
+        use proptest::strategy::ValueTree;
+        let mut runner = proptest::test_runner::TestRunner::deterministic();
+        let strategy = prop::collection::vec(arb_job(), 2000);
+        strategy.new_tree(&mut runner).unwrap().current()
+    };
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let folder = tokio::spawn({
+        let (pool, stop) = (pool.clone(), stop.clone());
+        async move {
+            let mut folds = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if db::job_rollups::fold(&pool, 2).await.unwrap().jobs > 0 {
+                    folds += 1;
+                }
+            }
+            folds
+        }
+    });
+    let writers: Vec<_> = events
+        .chunks(500)
+        .map(|chunk| {
+            let (pool, chunk) = (pool.clone(), chunk.to_vec());
+            tokio::spawn(async move {
+                // Each event twice (a replay), the second time after the folder may have taken it.
+                for ev in chunk.iter().chain(&chunk) {
+                    db::jobs::upsert(&pool, vec![ev.clone()]).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.unwrap();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let folds = folder.await.unwrap();
+    assert!(
+        folds > 10,
+        "the folder took jobs while they were written ({folds} times)"
+    );
+    while db::job_rollups::fold(&pool, 50).await.unwrap().jobs > 0 {}
+    let (expected, expected_busy) = recount(&pool).await;
+    assert_eq!(db::job_rollups::all(&pool).await.unwrap(), expected);
+    assert_eq!(db::job_rollups::all_busy(&pool).await.unwrap().0, expected_busy);
+}
