@@ -58,7 +58,8 @@ type DeliveryId = (&'static str, String);
 struct Delivery {
     jobs: Vec<JobEvent>,
     id: Option<DeliveryId>,
-    reply: oneshot::Sender<Result<(), Error>>,
+    /// Whether the delivery was new (`false`: a repeat, whose jobs were not written).
+    reply: oneshot::Sender<Result<bool, Error>>,
 }
 
 /// Handle to the writer tasks.
@@ -95,11 +96,11 @@ impl Writer {
         Writer { tx, deliveries }
     }
 
-    /// Writes jobs and remembers the webhook delivery `id` (`(provider, delivery id)`); returns
-    /// once they are committed.
-    pub async fn record(&self, jobs: Vec<JobEvent>, id: Option<DeliveryId>) -> Result<(), Error> {
+    /// Writes jobs and remembers the webhook delivery `id` (`(provider, delivery id)`), unless
+    /// that delivery was recorded before; returns once they are committed, `false` for a repeat.
+    pub async fn record(&self, jobs: Vec<JobEvent>, id: Option<DeliveryId>) -> Result<bool, Error> {
         if jobs.is_empty() && id.is_none() {
-            return Ok(());
+            return Ok(true);
         }
         let (reply, answer) = oneshot::channel();
         self.deliveries
@@ -167,9 +168,9 @@ async fn delivery_worker(rx: Arc<Mutex<mpsc::Receiver<Delivery>>>, pool: PgPool,
     while let Some(batch) = next_batch(&rx, max_batch).await {
         let (items, replies): (Vec<_>, Vec<_>) = batch.into_iter().map(|d| ((d.jobs, d.id), d.reply)).unzip();
         match record_now(&pool, &items).await {
-            Ok(()) => {
-                for reply in replies {
-                    let _ = reply.send(Ok(()));
+            Ok(fresh) => {
+                for (reply, fresh) in replies.into_iter().zip(fresh) {
+                    let _ = reply.send(Ok(fresh));
                 }
             }
             Err(e) if db::is_unavailable(&e) => {
@@ -184,24 +185,47 @@ async fn delivery_worker(rx: Arc<Mutex<mpsc::Receiver<Delivery>>>, pool: PgPool,
                 }
                 for (item, reply) in items.iter().zip(replies) {
                     let result = record_now(&pool, std::slice::from_ref(item)).await;
-                    let _ = reply.send(result.map_err(Error::from));
+                    let _ = reply.send(result.map(|fresh| fresh[0]).map_err(Error::from));
                 }
             }
         }
     }
 }
 
-/// Writes the jobs and delivery ids of several deliveries in one transaction.
-async fn record_now(pool: &PgPool, items: &[(Vec<JobEvent>, Option<DeliveryId>)]) -> sqlx::Result<()> {
-    let jobs: Vec<JobEvent> = items.iter().flat_map(|(jobs, _)| jobs.iter().cloned()).collect();
+/// Writes the delivery ids and the jobs of several deliveries in one transaction; a delivery
+/// recorded before (a repeat, even one arriving at the same time) writes nothing. Returns, per
+/// delivery, whether it was new.
+async fn record_now(pool: &PgPool, items: &[(Vec<JobEvent>, Option<DeliveryId>)]) -> sqlx::Result<Vec<bool>> {
     let ids: Vec<(&str, &str)> = items
         .iter()
         .filter_map(|(_, id)| id.as_ref().map(|(p, d)| (*p, d.as_str())))
         .collect();
     let mut tx = pool.begin().await?;
+    let recorded: HashSet<(String, String)> = db::sources::record_deliveries(&mut *tx, &ids)
+        .await?
+        .into_iter()
+        .collect();
+    // A batch may carry the same delivery twice: the first is the one recorded.
+    let mut taken = HashSet::new();
+    let fresh: Vec<bool> = items
+        .iter()
+        .map(|(_, id)| match id {
+            None => true,
+            Some((p, d)) => {
+                let key = ((*p).to_owned(), d.clone());
+                recorded.contains(&key) && taken.insert(key)
+            }
+        })
+        .collect();
+    let jobs: Vec<JobEvent> = items
+        .iter()
+        .zip(&fresh)
+        .filter(|(_, fresh)| **fresh)
+        .flat_map(|((jobs, _), _)| jobs.iter().cloned())
+        .collect();
     db::jobs::upsert(&mut *tx, jobs).await?;
-    db::sources::record_deliveries(&mut *tx, &ids).await?;
-    tx.commit().await
+    tx.commit().await?;
+    Ok(fresh)
 }
 
 async fn process(pool: &PgPool, metrics: &Metrics, jobs: Vec<Job>, alerts: Option<&Alerts>) {

@@ -82,36 +82,25 @@ pub async fn touch(pool: &PgPool, id: i64) -> sqlx::Result<()> {
     .map(drop)
 }
 
-/// Whether a delivery was already recorded.
-pub async fn delivered(pool: &PgPool, provider: &str, delivery: &str) -> sqlx::Result<bool> {
-    sqlx::query_scalar!(
-        r#"select exists (select 1 from webhook_deliveries where provider = $1 and delivery_id = $2) as "exists!""#,
-        provider,
-        delivery,
-    )
-    .fetch_one(pool)
-    .await
-}
-
-/// Remembers recorded deliveries, `(provider, delivery id)` (a concurrent duplicate is harmless:
-/// writes are idempotent).
+/// Remembers deliveries, `(provider, delivery id)`; returns those recorded now (the others were
+/// recorded before: repeats).
 pub async fn record_deliveries(
     db: impl sqlx::PgExecutor<'_>,
     deliveries: &[(&str, &str)],
-) -> sqlx::Result<()> {
+) -> sqlx::Result<Vec<(String, String)>> {
     if deliveries.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let (providers, ids): (Vec<&str>, Vec<&str>) = deliveries.iter().copied().unzip();
-    sqlx::query(
+    sqlx::query_as(
         "insert into webhook_deliveries (provider, delivery_id) \
-         select * from unnest($1::text[], $2::text[]) on conflict do nothing",
+         select * from unnest($1::text[], $2::text[]) on conflict do nothing \
+         returning provider, delivery_id",
     )
     .bind(providers)
     .bind(ids)
-    .execute(db)
+    .fetch_all(db)
     .await
-    .map(drop)
 }
 
 /// Forgets deliveries older than a week; returns how many.

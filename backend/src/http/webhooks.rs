@@ -1,9 +1,14 @@
 //! `POST /api/webhooks/{github,gitlab,jenkins,cdevents}`: native CI formats.
 //!
 //! Each receiver authenticates the delivery (GitHub: HMAC signature; GitLab: shared token;
-//! Jenkins and CDEvents: an ingest token), drops a delivery it has already recorded, parses it with
-//! the pure parser of its provider and writes through the same group-commit writer as the generic
-//! API. A well-formed delivery with nothing to record is answered `200` with `status: ignored`.
+//! Jenkins and CDEvents: an ingest token), parses it with the pure parser of its provider and
+//! writes through the same group-commit writer as the generic API. A well-formed delivery with
+//! nothing to record is answered `200` with `status: ignored`.
+//!
+//! A delivery id (GitHub's `X-GitHub-Delivery`, GitLab's `Idempotency-Key`) is recorded in the
+//! commit that writes the delivery's jobs, and a delivery whose id is already recorded writes no
+//! jobs and is answered `status: duplicate`. Its runs are merged again first, which changes
+//! nothing (merging is idempotent) and keeps a retry after a failed write from losing them.
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
@@ -18,7 +23,6 @@ use super::bearer::{authorize, authorize_token};
 use super::extract::{Query, RawBody};
 use super::{AppState, IngestAuth};
 use crate::auth::Scope;
-use crate::db;
 use crate::domain::Provider;
 use crate::domain::{Outcome, RunStatus};
 use crate::error::{ApiResult, ErrorBody};
@@ -72,7 +76,7 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-/// Writes what a delivery carries and remembers its delivery id.
+/// Writes what a delivery carries and remembers its delivery id (a repeat writes no jobs).
 async fn record(
     state: &AppState,
     provider: Provider,
@@ -105,10 +109,16 @@ async fn record(
         });
     }
     let job_count = jobs.len();
-    state
+    let fresh = state
         .writer
         .record(jobs, delivery.map(|d| (provider.as_str(), d.to_owned())))
         .await?;
+    if !fresh {
+        return Ok(WebhookResponse::nothing(
+            "duplicate",
+            "this delivery was already recorded".into(),
+        ));
+    }
     if job_count > 0 {
         state.folder.wake();
     }
@@ -118,19 +128,6 @@ async fn record(
         runs: outcomes,
         jobs: job_count,
     }))
-}
-
-/// The answer to a delivery already recorded (it is not written again).
-async fn duplicate(
-    state: &AppState,
-    provider: Provider,
-    delivery: Option<&str>,
-) -> ApiResult<Option<Json<WebhookResponse>>> {
-    let seen = match delivery {
-        Some(d) => db::sources::delivered(&state.pool, provider.as_str(), d).await?,
-        None => false,
-    };
-    Ok(seen.then(|| WebhookResponse::nothing("duplicate", "this delivery was already recorded".into())))
 }
 
 /// GitHub Actions webhook (`workflow_run`, `workflow_job`, `ping`).
@@ -159,9 +156,6 @@ async fn github_hook(
         .github(&body, header(&headers, "x-hub-signature-256"))
         .await?;
     let delivery = header(&headers, "x-github-delivery");
-    if let Some(answer) = duplicate(&state, Provider::Github, delivery).await? {
-        return Ok(answer);
-    }
     let event = header(&headers, "x-github-event").unwrap_or_default();
     let parsed = github::parse(
         event,
@@ -195,9 +189,6 @@ async fn gitlab_hook(
     let body = body?;
     let source = state.verifier.gitlab(header(&headers, "x-gitlab-token")).await?;
     let delivery = header(&headers, "idempotency-key");
-    if let Some(answer) = duplicate(&state, Provider::Gitlab, delivery).await? {
-        return Ok(answer);
-    }
     let parsed = gitlab::parse(header(&headers, "x-gitlab-event"), &body, Utc::now());
     record(&state, Provider::Gitlab, delivery, Some(source), parsed).await
 }

@@ -215,6 +215,21 @@ async fn a_redelivery_is_dropped(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
+async fn a_delivery_sent_twice_at_once_is_recorded_once(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    let payload = workflow_run(10, 1, "completed", json!("failure"));
+    let (a, b) = tokio::join!(
+        deliver(&app, "workflow_run", "guid-2", GITHUB_SECRET, &payload),
+        deliver(&app, "workflow_run", "guid-2", GITHUB_SECRET, &payload),
+    );
+    let mut statuses = [a.body["status"].clone(), b.body["status"].clone()];
+    statuses.sort_by_key(|s| s.to_string());
+    assert_eq!(statuses, [json!("duplicate"), json!("recorded")]);
+    assert_eq!(count(&pool, "webhook_deliveries").await, 1);
+    assert_eq!(count(&pool, "pipeline_runs").await, 1);
+}
+
+#[sqlx::test(migrations = "../migrations")]
 async fn jobs_attach_to_their_run_attempt(pool: PgPool) {
     let app = TestApp::new(pool.clone()).await;
     deliver(
