@@ -36,6 +36,10 @@ struct Args {
     /// Only the HTTP ingest measurement (for quick iterations).
     #[arg(long)]
     only_ingest: bool,
+    /// Query the `bench_query` database an earlier run loaded with as many runs, instead of
+    /// loading it again (for iterating on queries); the report gives that run's load figures.
+    #[arg(long)]
+    reuse_loaded: bool,
     /// Requests per query scenario.
     #[arg(long, default_value_t = 200)]
     requests: usize,
@@ -397,8 +401,43 @@ struct Latency {
     max: f64,
 }
 
-async fn queries(url: &str, args: &Args) -> anyhow::Result<(demo::Loaded, Vec<Latency>, f64)> {
-    let pool = PgPool::connect(url).await?;
+/// The load figures kept in the query database, for `--reuse-loaded`.
+const LOADED_TABLE: &str = "create table if not exists bench_loaded (runs int8, jobs int8, \
+     runs_secs float8, jobs_secs float8, fold_secs float8, loaded_at timestamptz default now())";
+
+/// Loads the query database, or (with `--reuse-loaded`) finds what an earlier run loaded there
+/// and when.
+async fn load_queries(
+    admin_url: &str,
+    args: &Args,
+) -> anyhow::Result<(String, demo::Loaded, Option<chrono::DateTime<Utc>>)> {
+    if args.reuse_loaded {
+        let (base, _) = admin_url.rsplit_once('/').context("DATABASE_URL has no database name")?;
+        let url = format!("{base}/bench_query");
+        let pool = PgPool::connect(&url).await?;
+        cicd_monitor::db::migrate(&pool).await?;
+        let row: Option<(i64, i64, f64, f64, f64, chrono::DateTime<Utc>)> = sqlx::query_as(
+            "select runs, jobs, runs_secs, jobs_secs, fold_secs, loaded_at from bench_loaded where runs = $1 \
+             order by loaded_at desc limit 1",
+        )
+        .bind(args.runs as i64)
+        .fetch_optional(&pool)
+        .await
+        .ok()
+        .flatten();
+        let (runs, jobs, runs_secs, jobs_secs, fold_secs, loaded_at) =
+            row.context("no bench_query database loaded with as many runs to reuse")?;
+        let loaded = demo::Loaded {
+            runs: runs as usize,
+            jobs: jobs as usize,
+            runs_secs,
+            jobs_secs,
+            fold_secs,
+        };
+        return Ok((url, loaded, Some(loaded_at)));
+    }
+    let url = fresh_database(admin_url, "bench_query").await?;
+    let pool = PgPool::connect(&url).await?;
     cicd_monitor::db::migrate(&pool).await?;
     let spec = demo::Spec::bench(50, 10, 30, args.runs);
     let loaded = demo::load(&pool, &spec, 1, Utc::now()).await?;
@@ -406,8 +445,20 @@ async fn queries(url: &str, args: &Args) -> anyhow::Result<(demo::Loaded, Vec<La
         "  loaded {} runs in {:.0} s, {} jobs in {:.0} s, folded in {:.0} s",
         loaded.runs, loaded.runs_secs, loaded.jobs, loaded.jobs_secs, loaded.fold_secs
     );
+    sqlx::query(LOADED_TABLE).execute(&pool).await?;
+    sqlx::query("insert into bench_loaded (runs, jobs, runs_secs, jobs_secs, fold_secs) values ($1, $2, $3, $4, $5)")
+        .bind(loaded.runs as i64)
+        .bind(loaded.jobs as i64)
+        .bind(loaded.runs_secs)
+        .bind(loaded.jobs_secs)
+        .bind(loaded.fold_secs)
+        .execute(&pool)
+        .await?;
     sqlx::query("vacuum analyze").execute(&pool).await?;
+    Ok((url, loaded, None))
+}
 
+async fn queries(url: &str, args: &Args) -> anyhow::Result<(Vec<Latency>, f64)> {
     let server = Server::start_with(url, &[]).await?;
     let client = reqwest::Client::new();
     // (name, route and query, a JSON pointer into the answer that must not be zero).
@@ -501,7 +552,7 @@ async fn queries(url: &str, args: &Args) -> anyhow::Result<(demo::Loaded, Vec<La
             max: pick(1.0),
         });
     }
-    Ok((loaded, out, server.rss_mib(true)))
+    Ok((out, server.rss_mib(true)))
 }
 
 fn command_output(cmd: &str, args: &[&str]) -> String {
@@ -551,8 +602,8 @@ async fn main() -> anyhow::Result<()> {
     eprintln!("  one row per transaction {naive_rate:.0} rows/s");
 
     eprintln!("query: loading {} runs …", args.runs);
-    let query_url = fresh_database(&admin_url, "bench_query").await?;
-    let (loaded, lat, query_rss) = queries(&query_url, &args).await?;
+    let (query_url, loaded, reused) = load_queries(&admin_url, &args).await?;
+    let (lat, query_rss) = queries(&query_url, &args).await?;
     for l in &lat {
         eprintln!("  {}: p50 {:.1} ms, p95 {:.1} ms", l.name, l.p50, l.p95);
     }
@@ -633,6 +684,12 @@ async fn main() -> anyhow::Result<()> {
         loaded.jobs_secs, loaded.jobs as f64 / loaded.jobs_secs,
         loaded.fold_secs, loaded.jobs as f64 / loaded.fold_secs, args.requests
     ));
+    if let Some(at) = reused {
+        md.push_str(&format!(
+            "That database was loaded (and those load figures measured) by an earlier run, at {}; this run measured the queries.\n\n",
+            at.format("%Y-%m-%d %H:%M UTC")
+        ));
+    }
     md.push_str("| scenario | p50 ms | p95 ms | max ms | p95 vs 50 ms target |\n|---|---:|---:|---:|---:|\n");
     for l in &lat {
         md.push_str(&format!(
