@@ -556,25 +556,17 @@ pub struct KeyFilter {
     pub labels: Option<String>,
 }
 
-/// The rows of `scope` at the given tiles, each `(grain, bucket, sign, tag)`.
-pub async fn read(
-    pool: &PgPool,
-    scope: JobScope,
-    tiles: &[(Grain, DateTime<Utc>, i64, u32)],
-    filter: &KeyFilter,
-) -> sqlx::Result<Vec<Read>> {
-    if tiles.is_empty() {
-        return Ok(Vec::new());
-    }
+/// A tile to read: `(grain, bucket, sign, tag)`.
+pub type TileTag = (Grain, DateTime<Utc>, i64, u32);
+
+/// `from unnest(tiles) as t(grain, bucket, sign, tag) join job_rollups r …` with the filter.
+fn push_tiles(q: &mut QueryBuilder<'_, Postgres>, scope: JobScope, tiles: &[TileTag], filter: &KeyFilter) {
     let grains: Vec<i16> = tiles.iter().map(|t| t.0 as i16).collect();
     let buckets: Vec<DateTime<Utc>> = tiles.iter().map(|t| t.1).collect();
     let signs: Vec<i16> = tiles.iter().map(|t| t.2 as i16).collect();
     let tags: Vec<i32> = tiles.iter().map(|t| t.3 as i32).collect();
-    let mut q: QueryBuilder<'_, Postgres> = QueryBuilder::new(format!(
-        "select t.sign, t.tag, r.grain, r.bucket, r.scope, r.repo, r.workflow, r.job, r.labels, {COUNTERS} \
-         from unnest("
-    ));
-    q.push_bind(grains)
+    q.push(" from unnest(")
+        .push_bind(grains)
         .push("::int2[], ")
         .push_bind(buckets)
         .push("::timestamptz[], ")
@@ -593,6 +585,22 @@ pub async fn read(
             q.push(format!(" and r.{column} = ")).push_bind(v.clone());
         }
     }
+}
+
+/// The rows of `scope` at the given tiles.
+pub async fn read(
+    pool: &PgPool,
+    scope: JobScope,
+    tiles: &[TileTag],
+    filter: &KeyFilter,
+) -> sqlx::Result<Vec<Read>> {
+    if tiles.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q: QueryBuilder<'_, Postgres> = QueryBuilder::new(format!(
+        "select t.sign, t.tag, r.grain, r.bucket, r.scope, r.repo, r.workflow, r.job, r.labels, {COUNTERS}"
+    ));
+    push_tiles(&mut q, scope, tiles, filter);
     #[derive(FromRow)]
     struct Row {
         sign: i16,
@@ -609,6 +617,66 @@ pub async fn read(
             bucket: r.row.bucket,
             key: r.row.key,
             counters: r.row.counters.into(),
+        })
+        .collect())
+}
+
+/// The signed sums of the rows of `scope` at the given tiles, per tag and row key: every
+/// counter but the histograms, added up by the database (for views that show no quantiles).
+pub async fn sums(
+    pool: &PgPool,
+    scope: JobScope,
+    tiles: &[TileTag],
+    filter: &KeyFilter,
+) -> sqlx::Result<Vec<(u32, RowKey, JobCounters)>> {
+    if tiles.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sums: Vec<String> = COUNTERS
+        .split(", ")
+        .filter(|c| !c.ends_with("_hist"))
+        .map(|c| format!("sum(t.sign * r.{c})::int8 as {c}"))
+        .collect();
+    let mut q: QueryBuilder<'_, Postgres> = QueryBuilder::new(format!(
+        "select t.tag, r.repo, r.workflow, r.job, r.labels, {}",
+        sums.join(", ")
+    ));
+    push_tiles(&mut q, scope, tiles, filter);
+    q.push(" group by t.tag, r.repo, r.workflow, r.job, r.labels");
+    #[derive(FromRow)]
+    struct Row {
+        tag: i32,
+        #[sqlx(flatten)]
+        key: RowKey,
+        jobs: i64,
+        failures: i64,
+        cancelled: i64,
+        skipped: i64,
+        duration_count: i64,
+        duration_ms: i64,
+        queue_count: i64,
+        queue_ms: i64,
+        billable_ms: i64,
+        priced_ms: i64,
+    }
+    let rows: Vec<Row> = q.build_query_as().fetch_all(pool).await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let counters = JobCounters {
+                jobs: r.jobs,
+                failures: r.failures,
+                cancelled: r.cancelled,
+                skipped: r.skipped,
+                duration_count: r.duration_count,
+                duration_ms: r.duration_ms,
+                queue_count: r.queue_count,
+                queue_ms: r.queue_ms,
+                billable_ms: r.billable_ms,
+                priced_ms: r.priced_ms,
+                ..JobCounters::default()
+            };
+            (r.tag as u32, r.key, counters)
         })
         .collect())
 }

@@ -23,7 +23,7 @@ use sqlx::PgPool;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::dashboard::{non_empty, Error, Grain as Period, TimeWindow};
-use crate::db::job_rollups::{self, KeyFilter, Read, RowKey};
+use crate::db::job_rollups::{self, KeyFilter, Read, RowKey, TileTag};
 use crate::domain::histogram::{quantile, BUCKETS};
 use crate::domain::job_rollup::{
     labels_of, normalize_labels, tiles, Grain, JobCount, JobCounters, JobScope, Tile,
@@ -57,7 +57,7 @@ impl Span {
     }
 
     /// Tiles of the window (tagged [`CURRENT`]) and of the period before it ([`PREVIOUS`]).
-    fn tiles(&self) -> Vec<(Grain, DateTime<Utc>, i64, u32)> {
+    fn tiles(&self) -> Vec<TileTag> {
         let w = &self.window;
         let mut out = tagged(tiles(w.from, w.to, self.open), CURRENT);
         out.extend(tagged(tiles(self.previous_from(), w.from, false), PREVIOUS));
@@ -84,7 +84,7 @@ const CURRENT: u32 = 1;
 const PREVIOUS: u32 = 0;
 
 /// Tiles to read, each with `tag`.
-fn tagged(tiles: Vec<Tile>, tag: u32) -> Vec<(Grain, DateTime<Utc>, i64, u32)> {
+fn tagged(tiles: Vec<Tile>, tag: u32) -> Vec<TileTag> {
     tiles.into_iter().map(|(g, b, sign)| (g, b, sign, tag)).collect()
 }
 
@@ -359,7 +359,7 @@ fn series_window(params: &SeriesParams, now: DateTime<Utc>) -> Result<(TimeWindo
 }
 
 /// Every hour row of a window (for series, which are cut at period boundaries in any zone).
-fn tiles_by_hour(window: &TimeWindow) -> Vec<(Grain, DateTime<Utc>, i64, u32)> {
+fn tiles_by_hour(window: &TimeWindow) -> Vec<TileTag> {
     let mut out = Vec::new();
     let mut t = ceil_hour(window.from);
     while t < window.to {

@@ -139,32 +139,32 @@ pub async fn usage(
         repo,
         ..KeyFilter::default()
     };
-    let rows = job_rollups::read(pool, scope, &tiles_all, &filter).await?;
+    // Usage shows no quantiles: the database adds the rows up per tag and key.
+    let rows = job_rollups::sums(pool, scope, &tiles_all, &filter).await?;
     type Group = (String, String, String);
     type Days = BTreeMap<DateTime<Utc>, Totals>;
     let mut groups: BTreeMap<Group, (Totals, Totals, Days)> = BTreeMap::new();
     let (mut total, mut previous) = (Totals::default(), Totals::default());
     let mut per_day: BTreeMap<DateTime<Utc>, Totals> = BTreeMap::new();
-    for r in rows {
-        let k = &r.key;
+    for (tag, k, c) in rows {
         let group = match group_by {
             UsageGroup::Repo => (k.repo.clone(), String::new(), String::new()),
             UsageGroup::Workflow => (k.repo.clone(), k.workflow.clone(), String::new()),
             UsageGroup::Labels => (String::new(), String::new(), k.labels.clone()),
         };
         let g = groups.entry(group).or_default();
-        let (labels, c, sign) = (&k.labels, &r.counters, r.sign);
-        match r.tag.checked_sub(PREVIOUS + 1) {
+        let (labels, c) = (&k.labels, &c);
+        match tag.checked_sub(PREVIOUS + 1) {
             Some(i) => {
                 let day = days[i as usize];
-                g.0.add(labels, c, sign);
-                g.2.entry(day).or_default().add(labels, c, sign);
-                total.add(labels, c, sign);
-                per_day.entry(day).or_default().add(labels, c, sign);
+                g.0.add(labels, c, 1);
+                g.2.entry(day).or_default().add(labels, c, 1);
+                total.add(labels, c, 1);
+                per_day.entry(day).or_default().add(labels, c, 1);
             }
             None => {
-                g.1.add(labels, c, sign);
-                previous.add(labels, c, sign);
+                g.1.add(labels, c, 1);
+                previous.add(labels, c, 1);
             }
         }
     }

@@ -412,7 +412,9 @@ async fn load_queries(
     args: &Args,
 ) -> anyhow::Result<(String, demo::Loaded, Option<chrono::DateTime<Utc>>)> {
     if args.reuse_loaded {
-        let (base, _) = admin_url.rsplit_once('/').context("DATABASE_URL has no database name")?;
+        let (base, _) = admin_url
+            .rsplit_once('/')
+            .context("DATABASE_URL has no database name")?;
         let url = format!("{base}/bench_query");
         let pool = PgPool::connect(&url).await?;
         cicd_monitor::db::migrate(&pool).await?;
@@ -446,14 +448,16 @@ async fn load_queries(
         loaded.runs, loaded.runs_secs, loaded.jobs, loaded.jobs_secs, loaded.fold_secs
     );
     sqlx::query(LOADED_TABLE).execute(&pool).await?;
-    sqlx::query("insert into bench_loaded (runs, jobs, runs_secs, jobs_secs, fold_secs) values ($1, $2, $3, $4, $5)")
-        .bind(loaded.runs as i64)
-        .bind(loaded.jobs as i64)
-        .bind(loaded.runs_secs)
-        .bind(loaded.jobs_secs)
-        .bind(loaded.fold_secs)
-        .execute(&pool)
-        .await?;
+    sqlx::query(
+        "insert into bench_loaded (runs, jobs, runs_secs, jobs_secs, fold_secs) values ($1, $2, $3, $4, $5)",
+    )
+    .bind(loaded.runs as i64)
+    .bind(loaded.jobs as i64)
+    .bind(loaded.runs_secs)
+    .bind(loaded.jobs_secs)
+    .bind(loaded.fold_secs)
+    .execute(&pool)
+    .await?;
     sqlx::query("vacuum analyze").execute(&pool).await?;
     Ok((url, loaded, None))
 }
