@@ -353,7 +353,7 @@ pub async fn load(pool: &PgPool, spec: &Spec, seed: u64, now: DateTime<Utc>) -> 
     }
     loaded.jobs_secs = t.elapsed().as_secs_f64();
     let t = std::time::Instant::now();
-    while db::job_rollups::fold(pool, crate::fold::BATCH).await?.jobs > 0 {}
+    while crate::fold::drain(pool).await? > 0 {}
     loaded.fold_secs = t.elapsed().as_secs_f64();
     Ok(loaded)
 }

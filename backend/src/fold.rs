@@ -13,6 +13,20 @@ use crate::db;
 /// Jobs folded per transaction.
 pub const BATCH: i64 = 2000;
 
+/// Folds everything pending, a batch at a time, each going on where the one before stopped;
+/// returns the number of jobs taken.
+pub async fn drain(pool: &PgPool) -> sqlx::Result<usize> {
+    let (mut total, mut after) = (0, None);
+    loop {
+        let folded = db::job_rollups::fold(pool, BATCH, after.as_ref()).await?;
+        total += folded.jobs;
+        if folded.jobs < BATCH as usize {
+            return Ok(total);
+        }
+        after = folded.last;
+    }
+}
+
 /// Handle to the folder task.
 pub struct Folder {
     pool: PgPool,
@@ -34,14 +48,7 @@ impl Folder {
 
     /// Folds everything pending; returns the number of jobs taken.
     pub async fn run_once(&self) -> sqlx::Result<usize> {
-        let mut total = 0;
-        loop {
-            let folded = db::job_rollups::fold(&self.pool, BATCH).await?;
-            total += folded.jobs;
-            if folded.jobs < BATCH as usize {
-                return Ok(total);
-            }
-        }
+        drain(&self.pool).await
     }
 
     /// Folds when woken, and every `interval` (jobs written by other replicas, jobs whose run

@@ -57,16 +57,21 @@ pub struct Folded {
     pub jobs: usize,
     /// Label sets whose figures changed.
     pub labels: BTreeSet<String>,
+    /// The key `(run id, job id)` of the last job taken, where the next fold of a backlog goes on.
+    pub last: Option<(String, String)>,
 }
 
-/// Folds up to `batch` pending jobs into the rollups in one transaction; does nothing when
-/// another replica's folder is at work.
+/// Folds up to `batch` pending jobs (in key order, after `after` when given) into the rollups in
+/// one transaction; does nothing when another replica's folder is at work.
+///
+/// Going on after the last job taken keeps each fold of a large backlog from walking again over
+/// the index entries of the jobs folded before it (dead until vacuumed).
 ///
 /// Jobs are read without a lock, so job writes never wait for a fold's reads: a job written
 /// again between the read and the fold's own update keeps `pending` (its row version changed)
 /// and is folded again, from what this fold counted. Its row is locked only by that update, the
 /// fold's last statements before commit.
-pub async fn fold(pool: &PgPool, batch: i64) -> sqlx::Result<Folded> {
+pub async fn fold(pool: &PgPool, batch: i64, after: Option<&(String, String)>) -> sqlx::Result<Folded> {
     let mut tx = pool.begin().await?;
     let locked: bool = sqlx::query_scalar("select pg_try_advisory_xact_lock($1)")
         .bind(FOLD_LOCK)
@@ -89,19 +94,23 @@ pub async fn fold(pool: &PgPool, batch: i64) -> sqlx::Result<Folded> {
     .bind(batch)
     .execute(&mut *tx)
     .await?;
-    let pending: Vec<Pending> = sqlx::query_as(
+    let pending: Vec<Pending> = sqlx::query_as(&format!(
         "select j.xmin::text as version, j.run_id, j.id, j.provider, j.name, j.labels, j.runner_group, j.status, j.queued_at, \
              j.started_at, j.finished_at, j.created_at, j.counted, \
              coalesce(j.repo, r.repo) as repo, coalesce(j.workflow, r.workflow) as workflow, \
              coalesce(j.branch, r.branch) as branch \
          from run_jobs j left join pipeline_runs r on r.id = j.run_id \
-         where j.pending order by j.run_id, j.id limit $1",
-    )
+         where j.pending {} order by j.run_id, j.id limit $1",
+        if after.is_some() { "and (j.run_id, j.id) > ($2, $3)" } else { "" }
+    ))
     .bind(batch)
+    .bind(after.map(|a| &a.0))
+    .bind(after.map(|a| &a.1))
     .fetch_all(&mut *tx)
     .await?;
     let mut folded = Folded {
         jobs: pending.len(),
+        last: pending.last().map(|p| (p.run_id.clone(), p.id.clone())),
         ..Folded::default()
     };
     let mut deltas: HashMap<JobKey, JobCounters> = HashMap::new();
