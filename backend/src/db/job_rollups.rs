@@ -95,12 +95,13 @@ pub async fn fold(pool: &PgPool, batch: i64, after: Option<&(String, String)>) -
     .execute(&mut *tx)
     .await?;
     let pending: Vec<Pending> = sqlx::query_as(&format!(
-        "select j.xmin::text as version, j.run_id, j.id, j.provider, j.name, j.labels, j.runner_group, j.status, j.queued_at, \
+        "select j.version, j.run_id, j.id, j.provider, j.name, j.labels, j.runner_group, j.status, j.queued_at, \
              j.started_at, j.finished_at, j.created_at, j.counted, \
              coalesce(j.repo, r.repo) as repo, coalesce(j.workflow, r.workflow) as workflow, \
              coalesce(j.branch, r.branch) as branch \
-         from run_jobs j left join pipeline_runs r on r.id = j.run_id \
-         where j.pending {} order by j.run_id, j.id limit $1",
+         from (select j.xmin::text as version, j.* from run_jobs j \
+               where j.pending {} order by j.run_id, j.id limit $1) j \
+         left join pipeline_runs r on r.id = j.run_id order by j.run_id, j.id",
         if after.is_some() { "and (j.run_id, j.id) > ($2, $3)" } else { "" }
     ))
     .bind(batch)
