@@ -13,7 +13,7 @@ use cicd_monitor_crds::{Condition, JobRef, Percentile, Span};
 use sqlx::PgPool;
 
 use super::evaluate::{Group, Measure};
-use crate::db::job_rollups::{self, KeyFilter};
+use crate::db::job_rollups::{self, KeyFilter, Sum};
 use crate::domain::histogram::quantile;
 use crate::domain::job_rollup::{label_key, labels_of, normalize_labels, tiles, JobCounters, JobScope};
 use crate::domain::rollup::hour_of;
@@ -115,8 +115,8 @@ async fn totals(
         .map(|(g, b, sign)| (g, b, sign, 0))
         .collect();
     let mut sum = JobCounters::default();
-    for r in job_rollups::read(pool, scope, &tiles, filter).await? {
-        sum.add(&r.counters, r.sign);
+    for (_, _, counters) in job_rollups::sums(pool, scope, &tiles, filter, Sum::WithHistograms).await? {
+        sum.add(&counters, 1);
     }
     Ok(sum)
 }

@@ -5,8 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use sqlx::postgres::PgRow;
 use sqlx::types::Json;
-use sqlx::{FromRow, PgConnection, PgPool, Postgres, QueryBuilder};
+use sqlx::{FromRow, PgConnection, PgPool, Postgres, QueryBuilder, Row};
 
 use crate::domain::job_rollup::{
     busy_minutes, count, rows, Grain, JobCount, JobCounters, JobFacts, JobKey, JobScope,
@@ -211,53 +212,71 @@ pub struct RowKey {
     pub labels: String,
 }
 
-#[derive(FromRow)]
-struct CounterRow {
-    jobs: i32,
-    failures: i32,
-    cancelled: i32,
-    skipped: i32,
-    duration_count: i32,
-    duration_ms: i64,
-    queue_count: i32,
-    queue_ms: i64,
-    billable_ms: i64,
-    priced_ms: i64,
-    duration_hist: Vec<i32>,
-    queue_hist: Vec<i32>,
-}
-
-impl From<CounterRow> for JobCounters {
-    fn from(r: CounterRow) -> Self {
-        JobCounters {
-            jobs: r.jobs.into(),
-            failures: r.failures.into(),
-            cancelled: r.cancelled.into(),
-            skipped: r.skipped.into(),
-            duration_count: r.duration_count.into(),
-            duration_ms: r.duration_ms,
-            queue_count: r.queue_count.into(),
-            queue_ms: r.queue_ms,
-            billable_ms: r.billable_ms,
-            priced_ms: r.priced_ms,
-            duration_hist: JobCounters::decode(&r.duration_hist),
-            queue_hist: JobCounters::decode(&r.queue_hist),
-        }
-    }
-}
-
 const COUNTERS: &str = "jobs, failures, cancelled, skipped, duration_count, duration_ms, queue_count, \
                         queue_ms, billable_ms, priced_ms, duration_hist, queue_hist";
 
-#[derive(FromRow)]
+/// The columns of a stored row, in the order [`stored_at`] decodes them.
+const STORED: &str = "r.grain, r.bucket, r.scope, r.repo, r.workflow, r.job, r.labels, r.jobs, r.failures, \
+                      r.cancelled, r.skipped, r.duration_count, r.duration_ms, r.queue_count, r.queue_ms, \
+                      r.billable_ms, r.priced_ms, r.duration_hist, r.queue_hist";
+
 struct StoredRow {
     grain: i16,
     bucket: DateTime<Utc>,
     scope: i16,
-    #[sqlx(flatten)]
     key: RowKey,
-    #[sqlx(flatten)]
-    counters: CounterRow,
+    counters: JobCounters,
+}
+
+fn decode_error(what: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("job_rollups: {what}").into())
+}
+
+/// The integer in column `i` (`int2`, `int4` or `int8`: big-endian, 2, 4 or 8 bytes).
+fn int_at(row: &PgRow, i: usize) -> sqlx::Result<i64> {
+    match *bytes_at(row, i)? {
+        [a, b] => Ok(i16::from_be_bytes([a, b]).into()),
+        [a, b, c, d] => Ok(i32::from_be_bytes([a, b, c, d]).into()),
+        [a, b, c, d, e, f, g, h] => Ok(i64::from_be_bytes([a, b, c, d, e, f, g, h])),
+        _ => Err(decode_error("an integer of another width")),
+    }
+}
+
+/// The bytes of the `bytea` in column `i` (a null is an error).
+fn bytes_at(row: &PgRow, i: usize) -> sqlx::Result<&[u8]> {
+    row.try_get_raw(i)?.as_bytes().map_err(sqlx::Error::Decode)
+}
+
+/// Decodes the columns of [`STORED`] from column `at` on, by position (the fold reads tens of
+/// thousands of rows at a time).
+fn stored_at(row: &PgRow, at: usize) -> sqlx::Result<StoredRow> {
+    let text = |i: usize| row.try_get::<String, _>(at + i);
+    let int = |i: usize| int_at(row, at + i);
+    Ok(StoredRow {
+        grain: int(0)? as i16,
+        bucket: row.try_get(at + 1)?,
+        scope: int(2)? as i16,
+        key: RowKey {
+            repo: text(3)?,
+            workflow: text(4)?,
+            job: text(5)?,
+            labels: text(6)?,
+        },
+        counters: JobCounters {
+            jobs: int(7)?,
+            failures: int(8)?,
+            cancelled: int(9)?,
+            skipped: int(10)?,
+            duration_count: int(11)?,
+            duration_ms: int(12)?,
+            queue_count: int(13)?,
+            queue_ms: int(14)?,
+            billable_ms: int(15)?,
+            priced_ms: int(16)?,
+            duration_hist: JobCounters::decode(bytes_at(row, at + 17)?),
+            queue_hist: JobCounters::decode(bytes_at(row, at + 18)?),
+        },
+    })
 }
 
 fn grain_of(n: i16) -> Option<Grain> {
@@ -280,7 +299,7 @@ impl StoredRow {
                 job: self.key.job,
                 labels: self.key.labels,
             },
-            self.counters.into(),
+            self.counters,
         ))
     }
 }
@@ -332,13 +351,6 @@ impl KeyColumns {
     }
 }
 
-/// A histogram as a PostgreSQL array literal (arrays of arrays must be rectangular, so each
-/// row's sparse histogram travels as text).
-fn hist_literal(hist: &BTreeMap<i16, i64>) -> String {
-    let items: Vec<String> = JobCounters::encode(hist).iter().map(i32::to_string).collect();
-    format!("{{{}}}", items.join(","))
-}
-
 /// Adds `deltas` to their rows: the folder is the table's only writer, so it reads the rows,
 /// adds in memory (histograms are sparse) and writes them back; rows that fall to zero go.
 async fn apply(conn: &mut PgConnection, deltas: HashMap<JobKey, JobCounters>) -> sqlx::Result<()> {
@@ -351,15 +363,15 @@ async fn apply(conn: &mut PgConnection, deltas: HashMap<JobKey, JobCounters>) ->
     for (k, _) in &deltas {
         keys.push(k);
     }
-    let mut q = QueryBuilder::new(format!(
-        "select r.grain, r.bucket, r.scope, r.repo, r.workflow, r.job, r.labels, {COUNTERS} \
-         from job_rollups r join "
-    ));
+    let mut q = QueryBuilder::new(format!("select {STORED} from job_rollups r join "));
     keys.bind(&mut q);
     q.push(") as k(grain, bucket, scope, repo, workflow, job, labels) using (grain, bucket, scope, repo, workflow, job, labels)");
-    let stored: Vec<StoredRow> = q.build_query_as().fetch_all(&mut *conn).await?;
-    let mut merged: HashMap<JobKey, JobCounters> =
-        stored.into_iter().filter_map(StoredRow::into_pair).collect();
+    let mut merged: HashMap<JobKey, JobCounters> = HashMap::new();
+    for row in q.build().fetch_all(&mut *conn).await? {
+        if let Some((key, counters)) = stored_at(&row, 0)?.into_pair() {
+            merged.insert(key, counters);
+        }
+    }
     let (mut upserts, mut deletes) = (KeyColumns::default(), KeyColumns::default());
     let mut values: [Vec<i64>; 10] = Default::default();
     let (mut duration_hist, mut queue_hist) = (Vec::new(), Vec::new());
@@ -385,15 +397,15 @@ async fn apply(conn: &mut PgConnection, deltas: HashMap<JobKey, JobCounters>) ->
         ]) {
             column.push(n);
         }
-        duration_hist.push(hist_literal(&row.duration_hist));
-        queue_hist.push(hist_literal(&row.queue_hist));
+        duration_hist.push(JobCounters::encode(&row.duration_hist));
+        queue_hist.push(JobCounters::encode(&row.queue_hist));
     }
     if !upserts.is_empty() {
         let mut q = QueryBuilder::new(format!(
             "insert into job_rollups (grain, bucket, scope, repo, workflow, job, labels, {COUNTERS}) \
              select grain, bucket, scope, repo, workflow, job, labels, jobs, failures, cancelled, skipped, \
                  duration_count, duration_ms, queue_count, queue_ms, billable_ms, priced_ms, \
-                 duration_hist::int4[], queue_hist::int4[] from "
+                 duration_hist, queue_hist from "
         ));
         upserts.bind(&mut q);
         for column in &values {
@@ -401,10 +413,10 @@ async fn apply(conn: &mut PgConnection, deltas: HashMap<JobKey, JobCounters>) ->
         }
         q.push(", ")
             .push_bind(&duration_hist)
-            .push("::text[], ")
+            .push("::bytea[], ")
             .push_bind(&queue_hist)
             .push(format!(
-                "::text[]) as r(grain, bucket, scope, repo, workflow, job, labels, {COUNTERS}) \
+                "::bytea[]) as r(grain, bucket, scope, repo, workflow, job, labels, {COUNTERS}) \
                  on conflict (grain, bucket, scope, repo, workflow, job, labels) do update set {sets}",
                 sets = COUNTERS
                     .split(", ")
@@ -607,88 +619,105 @@ pub async fn read(
     if tiles.is_empty() {
         return Ok(Vec::new());
     }
-    let mut q: QueryBuilder<'_, Postgres> = QueryBuilder::new(format!(
-        "select t.sign, t.tag, r.grain, r.bucket, r.scope, r.repo, r.workflow, r.job, r.labels, {COUNTERS}"
-    ));
+    let mut q: QueryBuilder<'_, Postgres> = QueryBuilder::new(format!("select t.sign, t.tag, {STORED}"));
     push_tiles(&mut q, scope, tiles, filter);
-    #[derive(FromRow)]
-    struct Row {
-        sign: i16,
-        tag: i32,
-        #[sqlx(flatten)]
-        row: StoredRow,
-    }
-    let rows: Vec<Row> = q.build_query_as().fetch_all(pool).await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| Read {
-            tag: r.tag as u32,
-            sign: r.sign.into(),
-            bucket: r.row.bucket,
-            key: r.row.key,
-            counters: r.row.counters.into(),
+    q.build()
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|row| {
+            let stored = stored_at(row, 2)?;
+            Ok(Read {
+                sign: int_at(row, 0)?,
+                tag: int_at(row, 1)? as u32,
+                bucket: stored.bucket,
+                key: stored.key,
+                counters: stored.counters,
+            })
         })
-        .collect())
+        .collect()
 }
 
-/// The signed sums of the rows of `scope` at the given tiles, per tag and row key: every
-/// counter but the histograms, added up by the database (for views that show no quantiles).
+/// What [`sums`] adds up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sum {
+    /// Every counter but the histograms (for views that show no quantiles).
+    Counters,
+    /// The histograms as well.
+    WithHistograms,
+}
+
+/// The signed sums of the rows of `scope` at the given tiles, per tag and row key, added up by
+/// the database: a view over a month reads one row per key and period instead of one per tile.
+/// Histograms travel as the concatenation of the rows' sparse pairs, those of rows taken away
+/// apart from those added.
 pub async fn sums(
     pool: &PgPool,
     scope: JobScope,
     tiles: &[TileTag],
     filter: &KeyFilter,
+    sum: Sum,
 ) -> sqlx::Result<Vec<(u32, RowKey, JobCounters)>> {
     if tiles.is_empty() {
         return Ok(Vec::new());
     }
-    let sums: Vec<String> = COUNTERS
+    let mut columns: Vec<String> = COUNTERS
         .split(", ")
         .filter(|c| !c.ends_with("_hist"))
-        .map(|c| format!("sum(t.sign * r.{c})::int8 as {c}"))
+        .map(|c| format!("sum(t.sign * r.{c})::int8"))
         .collect();
+    if sum == Sum::WithHistograms {
+        for hist in ["duration_hist", "queue_hist"] {
+            for sign in ["> 0", "< 0"] {
+                columns.push(format!(
+                    "coalesce(string_agg(r.{hist}, ''::bytea) filter (where t.sign {sign}), ''::bytea)"
+                ));
+            }
+        }
+    }
     let mut q: QueryBuilder<'_, Postgres> = QueryBuilder::new(format!(
         "select t.tag, r.repo, r.workflow, r.job, r.labels, {}",
-        sums.join(", ")
+        columns.join(", ")
     ));
     push_tiles(&mut q, scope, tiles, filter);
     q.push(" group by t.tag, r.repo, r.workflow, r.job, r.labels");
-    #[derive(FromRow)]
-    struct Row {
-        tag: i32,
-        #[sqlx(flatten)]
-        key: RowKey,
-        jobs: i64,
-        failures: i64,
-        cancelled: i64,
-        skipped: i64,
-        duration_count: i64,
-        duration_ms: i64,
-        queue_count: i64,
-        queue_ms: i64,
-        billable_ms: i64,
-        priced_ms: i64,
-    }
-    let rows: Vec<Row> = q.build_query_as().fetch_all(pool).await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            let counters = JobCounters {
-                jobs: r.jobs,
-                failures: r.failures,
-                cancelled: r.cancelled,
-                skipped: r.skipped,
-                duration_count: r.duration_count,
-                duration_ms: r.duration_ms,
-                queue_count: r.queue_count,
-                queue_ms: r.queue_ms,
-                billable_ms: r.billable_ms,
-                priced_ms: r.priced_ms,
+    q.build()
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|row| {
+            let text = |i: usize| row.try_get::<String, _>(i);
+            let int = |i: usize| int_at(row, i);
+            let key = RowKey {
+                repo: text(1)?,
+                workflow: text(2)?,
+                job: text(3)?,
+                labels: text(4)?,
+            };
+            let mut counters = JobCounters {
+                jobs: int(5)?,
+                failures: int(6)?,
+                cancelled: int(7)?,
+                skipped: int(8)?,
+                duration_count: int(9)?,
+                duration_ms: int(10)?,
+                queue_count: int(11)?,
+                queue_ms: int(12)?,
+                billable_ms: int(13)?,
+                priced_ms: int(14)?,
                 ..JobCounters::default()
             };
-            (r.tag as u32, r.key, counters)
+            if sum == Sum::WithHistograms {
+                for (i, sign) in [(15, 1), (16, -1)] {
+                    JobCounters::add_encoded(&mut counters.duration_hist, bytes_at(row, i)?, sign);
+                }
+                for (i, sign) in [(17, 1), (18, -1)] {
+                    JobCounters::add_encoded(&mut counters.queue_hist, bytes_at(row, i)?, sign);
+                }
+            }
+            Ok((int(0)? as u32, key, counters))
         })
-        .collect())
+        .collect()
 }
 
 /// Busy time of label sets per hour in `[from, to)`: `(labels, hour, busy_ms, peak_ms)`.
@@ -711,12 +740,16 @@ pub async fn busy_hours(
 
 /// Every rollup row (for tests).
 pub async fn all(pool: &PgPool) -> sqlx::Result<HashMap<JobKey, JobCounters>> {
-    let rows: Vec<StoredRow> = sqlx::query_as(&format!(
-        "select grain, bucket, scope, repo, workflow, job, labels, {COUNTERS} from job_rollups"
-    ))
-    .fetch_all(pool)
-    .await?;
-    Ok(rows.into_iter().filter_map(StoredRow::into_pair).collect())
+    let rows = sqlx::query(&format!("select {STORED} from job_rollups r"))
+        .fetch_all(pool)
+        .await?;
+    let mut all = HashMap::new();
+    for row in &rows {
+        if let Some((key, counters)) = stored_at(row, 0)?.into_pair() {
+            all.insert(key, counters);
+        }
+    }
+    Ok(all)
 }
 
 /// Every busy minute and hour (for tests): `((labels, minute), ms)` and `((labels, hour), (ms, peak))`.

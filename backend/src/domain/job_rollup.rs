@@ -299,19 +299,35 @@ impl JobCounters {
         *self == JobCounters::default()
     }
 
-    /// A sparse histogram as stored: `[bucket, count, bucket, count, …]`.
-    pub fn encode(hist: &BTreeMap<i16, i64>) -> Vec<i32> {
+    /// A sparse histogram as stored: `[bucket, count, bucket, count, …]`, each a big-endian
+    /// 32-bit integer.
+    pub fn encode(hist: &BTreeMap<i16, i64>) -> Vec<u8> {
         hist.iter()
             .flat_map(|(&b, &n)| [i32::from(b), n as i32])
+            .flat_map(i32::to_be_bytes)
             .collect()
     }
 
-    pub fn decode(stored: &[i32]) -> BTreeMap<i16, i64> {
-        stored
-            .chunks_exact(2)
-            .filter(|p| p[1] != 0)
-            .map(|p| (p[0] as i16, i64::from(p[1])))
-            .collect()
+    /// Adds `sign` times every pair of `stored` (one or more encoded histograms one after the
+    /// other) into `hist`, dropping buckets that fall to zero.
+    pub fn add_encoded(hist: &mut BTreeMap<i16, i64>, stored: &[u8], sign: i64) {
+        for pair in stored.chunks_exact(8) {
+            let word = |at: usize| i32::from_be_bytes([pair[at], pair[at + 1], pair[at + 2], pair[at + 3]]);
+            let n = sign * i64::from(word(4));
+            if n != 0 {
+                let slot = hist.entry(word(0) as i16).or_default();
+                *slot += n;
+                if *slot == 0 {
+                    hist.remove(&(word(0) as i16));
+                }
+            }
+        }
+    }
+
+    pub fn decode(stored: &[u8]) -> BTreeMap<i16, i64> {
+        let mut hist = BTreeMap::new();
+        Self::add_encoded(&mut hist, stored, 1);
+        hist
     }
 
     /// A dense histogram for [`super::histogram::quantile`].

@@ -118,14 +118,13 @@ pub async fn jobs(
     type Key = (String, String, String);
     // Per job: the window's totals, the previous period's, and jobs per label set.
     let mut by_job: BTreeMap<Key, (Totals, Totals, BTreeMap<String, i64>)> = BTreeMap::new();
-    for r in rows {
-        let k = r.key;
+    for (tag, k, counters) in rows {
         let entry = by_job.entry((k.repo, k.workflow, k.job)).or_default();
-        if r.tag == CURRENT {
-            entry.0.add(&k.labels, &r.counters, r.sign);
-            *entry.2.entry(k.labels).or_default() += r.sign * r.counters.jobs;
+        if tag == CURRENT {
+            entry.0.add(&k.labels, &counters, 1);
+            *entry.2.entry(k.labels).or_default() += counters.jobs;
         } else {
-            entry.1.add(&k.labels, &r.counters, r.sign);
+            entry.1.add(&k.labels, &counters, 1);
         }
     }
     let mut items: Vec<JobStats> = by_job

@@ -23,7 +23,7 @@ use sqlx::PgPool;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::dashboard::{non_empty, Error, Grain as Period, TimeWindow};
-use crate::db::job_rollups::{self, KeyFilter, Read, RowKey, TileTag};
+use crate::db::job_rollups::{self, KeyFilter, Read, RowKey, Sum, TileTag};
 use crate::domain::histogram::{quantile, BUCKETS};
 use crate::domain::job_rollup::{
     labels_of, normalize_labels, tiles, Grain, JobCount, JobCounters, JobScope, Tile,
@@ -188,17 +188,17 @@ fn invalid(field: &str, message: impl Into<String>) -> Error {
     Error::Invalid(vec![FieldError::new(field, message)])
 }
 
-/// Reads every row of `scope` over the span, or — with a branch — the counts stored with the
-/// jobs of that branch, as `(row key, in the window?, grain, bucket, counters)`.
+/// The counters of `scope` over the span per period tag ([`CURRENT`], [`PREVIOUS`]) and row key,
+/// from the rollups, or — with a branch — from the counts stored with the jobs of that branch.
 async fn rows_of(
     pool: &PgPool,
     span: &Span,
     scope: JobScope,
     filter: &KeyFilter,
     branch: Option<&str>,
-) -> Result<Vec<Read>, Error> {
+) -> Result<Vec<(u32, RowKey, JobCounters)>, Error> {
     let Some(branch) = branch else {
-        return Ok(job_rollups::read(pool, scope, &span.tiles(), filter).await?);
+        return Ok(job_rollups::sums(pool, scope, &span.tiles(), filter, Sum::WithHistograms).await?);
     };
     let counted: Vec<Json<JobCount>> = sqlx::query_scalar(
         "select counted from run_jobs where branch = $1 and counted is not null \
@@ -246,13 +246,7 @@ async fn rows_of(
                     labels: c.labels.clone(),
                 },
             };
-            Some(Read {
-                tag,
-                sign: 1,
-                bucket: c.hour,
-                key,
-                counters: JobCounters::of(&c),
-            })
+            Some((tag, key, JobCounters::of(&c)))
         })
         .collect())
 }

@@ -136,13 +136,20 @@ pub async fn runners(
     let window = TimeWindow::parse(params.from, params.to, params.tz.as_deref(), now)?;
     let span = Span::new(window, now);
     let current: Vec<_> = span.tiles().into_iter().filter(|t| t.3 == CURRENT).collect();
-    let rows = job_rollups::read(pool, JobScope::Labels, &current, &KeyFilter::default()).await?;
+    let rows = job_rollups::sums(
+        pool,
+        JobScope::Labels,
+        &current,
+        &KeyFilter::default(),
+        Sum::WithHistograms,
+    )
+    .await?;
     let mut totals: BTreeMap<String, Totals> = BTreeMap::new();
-    for r in rows {
+    for (_, key, counters) in rows {
         totals
-            .entry(r.key.labels.clone())
+            .entry(key.labels.clone())
             .or_default()
-            .add(&r.key.labels, &r.counters, r.sign);
+            .add(&key.labels, &counters, 1);
     }
     let mut busy: BTreeMap<String, (i64, i64)> = BTreeMap::new();
     for (labels, _, ms, peak) in job_rollups::busy_hours(pool, None, window.from, window.to).await? {

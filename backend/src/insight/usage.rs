@@ -140,7 +140,7 @@ pub async fn usage(
         ..KeyFilter::default()
     };
     // Usage shows no quantiles: the database adds the rows up per tag and key.
-    let rows = job_rollups::sums(pool, scope, &tiles_all, &filter).await?;
+    let rows = job_rollups::sums(pool, scope, &tiles_all, &filter, Sum::Counters).await?;
     type Group = (String, String, String);
     type Days = BTreeMap<DateTime<Utc>, Totals>;
     let mut groups: BTreeMap<Group, (Totals, Totals, Days)> = BTreeMap::new();
