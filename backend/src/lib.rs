@@ -101,6 +101,7 @@ pub fn state(pool: PgPool, config: &Config) -> anyhow::Result<AppState> {
         live: Arc::new(live::Live::new(pool.clone())),
         limits: Arc::new(http::rate_limit::Limits::new(&config.security)),
         folder: fold::Folder::new(pool.clone()),
+        tile_cache: Arc::default(),
         stale_after: chrono::TimeDelta::hours(config.stale_job_hours.into()),
         pool,
     })

@@ -263,7 +263,10 @@ async fn queued_now(
         to: Some(now),
         tz: None,
     };
-    let runners = match insight::runners(pool, &params, &Settings::default(), stale_after, now).await {
+    // An hour's tiles are all recent: nothing would be cached.
+    let cache = insight::TileCache::default();
+    let runners = match insight::runners(pool, &cache, &params, &Settings::default(), stale_after, now).await
+    {
         Ok(r) => r,
         Err(crate::dashboard::Error::Database(e)) => return Err(e),
         Err(e) => return Err(sqlx::Error::Protocol(format!("runner pools: {e}"))),

@@ -359,6 +359,8 @@ async fn apply(conn: &mut PgConnection, deltas: HashMap<JobKey, JobCounters>) ->
         return Ok(());
     }
     deltas.sort_by(|a, b| a.0.cmp(&b.0));
+    let merged_tiles: BTreeSet<(Grain, DateTime<Utc>, JobScope)> =
+        deltas.iter().map(|(k, _)| (k.grain, k.bucket, k.scope)).collect();
     let mut keys = KeyColumns::default();
     for (k, _) in &deltas {
         keys.push(k);
@@ -426,6 +428,7 @@ async fn apply(conn: &mut PgConnection, deltas: HashMap<JobKey, JobCounters>) ->
             ));
         q.build().execute(&mut *conn).await?;
     }
+    bump_tiles(&mut *conn, &merged_tiles).await?;
     if !deletes.is_empty() {
         let mut q = QueryBuilder::new("delete from job_rollups r using ");
         deletes.bind(&mut q);
@@ -437,6 +440,46 @@ async fn apply(conn: &mut PgConnection, deltas: HashMap<JobKey, JobCounters>) ->
         q.build().execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// Gives each tile a new version (see [`tile_versions`]).
+async fn bump_tiles(
+    conn: &mut PgConnection,
+    tiles: &BTreeSet<(Grain, DateTime<Utc>, JobScope)>,
+) -> sqlx::Result<()> {
+    let grains: Vec<i16> = tiles.iter().map(|t| t.0 as i16).collect();
+    let buckets: Vec<DateTime<Utc>> = tiles.iter().map(|t| t.1).collect();
+    let scopes: Vec<i16> = tiles.iter().map(|t| t.2 as i16).collect();
+    sqlx::query(
+        "insert into job_rollup_tiles (grain, bucket, scope, version) \
+         select grain, bucket, scope, nextval('job_rollup_version') \
+         from unnest($1::int2[], $2::timestamptz[], $3::int2[]) as t(grain, bucket, scope) \
+         on conflict (grain, bucket, scope) do update set version = excluded.version",
+    )
+    .bind(grains)
+    .bind(buckets)
+    .bind(scopes)
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// The versions of tiles of `scope` (0 for a tile that has not changed since versions were
+/// kept): a tile whose version is unchanged holds the same rows.
+pub async fn tile_versions(pool: &PgPool, scope: JobScope, tiles: &[TileTag]) -> sqlx::Result<Vec<i64>> {
+    let grains: Vec<i16> = tiles.iter().map(|t| t.0 as i16).collect();
+    let buckets: Vec<DateTime<Utc>> = tiles.iter().map(|t| t.1).collect();
+    sqlx::query_scalar(
+        "select coalesce(v.version, 0) \
+         from unnest($1::int2[], $2::timestamptz[]) with ordinality as t(grain, bucket, n) \
+         left join job_rollup_tiles v on v.grain = t.grain and v.bucket = t.bucket and v.scope = $3 \
+         order by t.n",
+    )
+    .bind(grains)
+    .bind(buckets)
+    .bind(scope as i16)
+    .fetch_all(pool)
+    .await
 }
 
 /// Adds busy time per label set and minute, and keeps each hour's sum and busiest minute.
@@ -578,6 +621,13 @@ pub struct KeyFilter {
     pub labels: Option<String>,
 }
 
+impl KeyFilter {
+    /// Whether it lets every row through.
+    pub fn is_empty(&self) -> bool {
+        self.repo.is_none() && self.workflow.is_none() && self.job.is_none() && self.labels.is_none()
+    }
+}
+
 /// A tile to read: `(grain, bucket, sign, tag)`.
 pub type TileTag = (Grain, DateTime<Utc>, i64, u32);
 
@@ -639,7 +689,7 @@ pub async fn read(
 }
 
 /// What [`sums`] adds up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Sum {
     /// Every counter but the histograms (for views that show no quantiles).
     Counters,

@@ -73,13 +73,30 @@ pub async fn delete_job_figures(
     cut: DateTime<Utc>,
     batch: i64,
 ) -> sqlx::Result<u64> {
-    Ok(sqlx::query(&format!(
+    let delete = format!(
         "delete from {table} where ctid = any(array( \
              select ctid from {table} where {end} <= $1 limit $2 for update skip locked))"
+    );
+    if table != "job_rollups" {
+        return Ok(sqlx::query(&delete)
+            .bind(cut)
+            .bind(batch)
+            .execute(db)
+            .await?
+            .rows_affected());
+    }
+    // The tiles rows leave get new versions (see `job_rollups::tile_versions`).
+    let deleted: i64 = sqlx::query_scalar(&format!(
+        "with gone as ({delete} returning grain, bucket, scope), \
+         bumped as (insert into job_rollup_tiles (grain, bucket, scope, version) \
+             select grain, bucket, scope, nextval('job_rollup_version') \
+             from (select distinct grain, bucket, scope from gone) t \
+             on conflict (grain, bucket, scope) do update set version = excluded.version) \
+         select count(*) from gone"
     ))
     .bind(cut)
     .bind(batch)
-    .execute(db)
-    .await?
-    .rows_affected())
+    .fetch_one(db)
+    .await?;
+    Ok(deleted as u64)
 }

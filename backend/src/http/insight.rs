@@ -44,7 +44,14 @@ async fn jobs(
 ) -> ApiResult<Json<JobList>> {
     let settings = db::settings::load(&state.pool).await?;
     Ok(Json(
-        insight::jobs(&state.pool, &params, &settings, chrono::Utc::now()).await?,
+        insight::jobs(
+            &state.pool,
+            &state.tile_cache,
+            &params,
+            &settings,
+            chrono::Utc::now(),
+        )
+        .await?,
     ))
 }
 
@@ -85,6 +92,7 @@ async fn runners(
     Ok(Json(
         insight::runners(
             &state.pool,
+            &state.tile_cache,
             &params,
             &settings,
             state.stale_after,
@@ -146,7 +154,14 @@ async fn usage(
     Query(format): Query<Format>,
 ) -> ApiResult<Response> {
     let settings = db::settings::load(&state.pool).await?;
-    let usage = insight::usage(&state.pool, &params, &settings, chrono::Utc::now()).await?;
+    let usage = insight::usage(
+        &state.pool,
+        &state.tile_cache,
+        &params,
+        &settings,
+        chrono::Utc::now(),
+    )
+    .await?;
     Ok(match format.format {
         Some(UsageFormat::Csv) => (
             [

@@ -83,6 +83,7 @@ pub struct JobList {
 /// `GET /api/jobs`.
 pub async fn jobs(
     pool: &PgPool,
+    cache: &TileCache,
     params: &JobsParams,
     settings: &Settings,
     now: DateTime<Utc>,
@@ -109,10 +110,12 @@ pub async fn jobs(
     };
     let rows = rows_of(
         pool,
+        cache,
         &span,
         JobScope::Job,
         &filter,
         non_empty(&params.branch).as_deref(),
+        now,
     )
     .await?;
     type Key = (String, String, String);

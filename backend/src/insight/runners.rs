@@ -128,6 +128,7 @@ async fn live(
 /// `GET /api/runners`.
 pub async fn runners(
     pool: &PgPool,
+    cache: &TileCache,
     params: &RunnersParams,
     settings: &Settings,
     stale_after: TimeDelta,
@@ -136,12 +137,14 @@ pub async fn runners(
     let window = TimeWindow::parse(params.from, params.to, params.tz.as_deref(), now)?;
     let span = Span::new(window, now);
     let current: Vec<_> = span.tiles().into_iter().filter(|t| t.3 == CURRENT).collect();
-    let rows = job_rollups::sums(
+    let rows = sums_of(
         pool,
+        cache,
         JobScope::Labels,
         &current,
         &KeyFilter::default(),
         Sum::WithHistograms,
+        now,
     )
     .await?;
     let mut totals: BTreeMap<String, Totals> = BTreeMap::new();

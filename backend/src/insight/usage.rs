@@ -103,6 +103,7 @@ pub struct Usage {
 /// `GET /api/usage`.
 pub async fn usage(
     pool: &PgPool,
+    cache: &TileCache,
     params: &UsageParams,
     settings: &Settings,
     now: DateTime<Utc>,
@@ -140,7 +141,7 @@ pub async fn usage(
         ..KeyFilter::default()
     };
     // Usage shows no quantiles: the database adds the rows up per tag and key.
-    let rows = job_rollups::sums(pool, scope, &tiles_all, &filter, Sum::Counters).await?;
+    let rows = sums_of(pool, cache, scope, &tiles_all, &filter, Sum::Counters, now).await?;
     type Group = (String, String, String);
     type Days = BTreeMap<DateTime<Utc>, Totals>;
     let mut groups: BTreeMap<Group, (Totals, Totals, Days)> = BTreeMap::new();

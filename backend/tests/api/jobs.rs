@@ -408,3 +408,84 @@ async fn a_day_cut_at_a_half_hour_counts_every_job_once(pool: PgPool) {
         assert_eq!(runs, 6, "{}", series.text);
     }
 }
+
+/// The answers of `views`, without the figures that move with the clock (the oldest queued
+/// job's wait, and busy time averaged over a window that ends now).
+async fn answers(app: &TestApp, views: &[String]) -> Vec<Value> {
+    let mut out = Vec::new();
+    for v in views {
+        let r = app.get(v).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let mut body = r.body;
+        if let Some(items) = body["items"].as_array_mut() {
+            for item in items.iter_mut().filter_map(Value::as_object_mut) {
+                item.remove("oldest_queued");
+                item.remove("busy_avg");
+            }
+        }
+        out.push(body);
+    }
+    out
+}
+
+/// The jobs, runners and usage views keep what settled tiles add up to between requests; a late
+/// job in one of those tiles shows at the next request, and the cached answers equal the ones
+/// read straight from the rollups (a repository filter bypasses the cache).
+#[sqlx::test(migrations = "../migrations")]
+async fn views_stay_exact_when_late_jobs_land_in_cached_tiles(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    let mut n = 0;
+    let now = Utc::now();
+    let deliver_job = |id: i64, days_ago: i64, ran_s: i64| {
+        let at = now - TimeDelta::days(days_ago);
+        (
+            run(id, at, "in_progress", Value::Null),
+            job(
+                id,
+                900 + id,
+                "build",
+                &["ubuntu-latest"],
+                "completed",
+                json!("success"),
+                at,
+                30,
+                ran_s,
+            ),
+        )
+    };
+    for (id, days_ago) in [(1, 20), (2, 12), (3, 5)] {
+        let (r, j) = deliver_job(id, days_ago, 60);
+        send(&app, "workflow_run", &mut n, &r).await;
+        send(&app, "workflow_job", &mut n, &j).await;
+    }
+    app.state.folder.run_once().await.unwrap();
+    let from = ts(now - TimeDelta::days(30));
+    let views = [
+        format!("/api/jobs?from={from}"),
+        format!("/api/runners?from={from}"),
+        format!("/api/usage?from={from}&group_by=repo"),
+    ];
+    let first = answers(&app, &views).await;
+    assert_eq!(first[0]["items"][0]["runs"], 3, "{}", first[0]);
+    assert_eq!(answers(&app, &views).await, first, "a cached answer is the same");
+
+    // A late job, 12 days ago (a settled, cached tile), ten times as long as the others.
+    let (r, j) = deliver_job(4, 12, 600);
+    send(&app, "workflow_run", &mut n, &r).await;
+    send(&app, "workflow_job", &mut n, &j).await;
+    app.state.folder.run_once().await.unwrap();
+    let after = answers(&app, &views).await;
+    let jobs = &after[0]["items"][0];
+    assert_eq!(jobs["runs"], 4, "{jobs}");
+    assert!(jobs["duration_p95_seconds"].as_f64().unwrap() > 300.0, "{jobs}");
+    assert_eq!(after[2]["total"]["jobs"], 4, "{}", after[2]);
+    assert_eq!(after[1]["items"][0]["jobs"], 4, "{}", after[1]);
+
+    // The same figures straight from the rollups.
+    let direct = app.get(&format!("/api/jobs?from={from}&repo=acme/api")).await;
+    assert_eq!(direct.body["items"][0], after[0]["items"][0]);
+    let direct = app
+        .get(&format!("/api/usage?from={from}&group_by=repo&repo=acme/api"))
+        .await;
+    assert_eq!(direct.body["total"], after[2]["total"]);
+}
