@@ -13,6 +13,11 @@ use crate::db;
 /// Jobs folded per transaction.
 pub const BATCH: i64 = 2000;
 
+/// How long the folder waits after being woken, so that the writes of a burst are folded
+/// together: a job's queued, in-progress and completed events that come close together are then
+/// counted once rather than three times (see ADR 0018).
+const COALESCE: Duration = Duration::from_millis(500);
+
 /// Folds everything pending, a batch at a time, each going on where the one before stopped;
 /// returns the number of jobs taken.
 pub async fn drain(pool: &PgPool) -> sqlx::Result<usize> {
@@ -60,8 +65,7 @@ impl Folder {
                     _ = self.wake.notified() => {}
                     _ = tokio::time::sleep(interval) => {}
                 }
-                // A burst of writes is folded together.
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                tokio::time::sleep(COALESCE).await;
                 if let Err(e) = self.run_once().await {
                     tracing::warn!(error = %e, "could not fold jobs into the rollups; retrying");
                 }
