@@ -402,8 +402,8 @@ struct Latency {
 }
 
 /// The load figures kept in the query database, for `--reuse-loaded`.
-const LOADED_TABLE: &str = "create table if not exists bench_loaded (runs int8, jobs int8, \
-     runs_secs float8, jobs_secs float8, fold_secs float8, loaded_at timestamptz default now())";
+const LOADED_TABLE: &str = "create table if not exists bench_loaded (requested int8, runs int8, \
+     jobs int8, runs_secs float8, jobs_secs float8, fold_secs float8, loaded_at timestamptz default now())";
 
 /// Loads the query database, or (with `--reuse-loaded`) finds what an earlier run loaded there
 /// and when.
@@ -419,7 +419,7 @@ async fn load_queries(
         let pool = PgPool::connect(&url).await?;
         cicd_monitor::db::migrate(&pool).await?;
         let row: Option<(i64, i64, f64, f64, f64, chrono::DateTime<Utc>)> = sqlx::query_as(
-            "select runs, jobs, runs_secs, jobs_secs, fold_secs, loaded_at from bench_loaded where runs = $1 \
+            "select runs, jobs, runs_secs, jobs_secs, fold_secs, loaded_at from bench_loaded where requested = $1 \
              order by loaded_at desc limit 1",
         )
         .bind(args.runs as i64)
@@ -449,8 +449,10 @@ async fn load_queries(
     );
     sqlx::query(LOADED_TABLE).execute(&pool).await?;
     sqlx::query(
-        "insert into bench_loaded (runs, jobs, runs_secs, jobs_secs, fold_secs) values ($1, $2, $3, $4, $5)",
+        "insert into bench_loaded (requested, runs, jobs, runs_secs, jobs_secs, fold_secs) \
+         values ($1, $2, $3, $4, $5, $6)",
     )
+    .bind(args.runs as i64)
     .bind(loaded.runs as i64)
     .bind(loaded.jobs as i64)
     .bind(loaded.runs_secs)
