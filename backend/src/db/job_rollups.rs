@@ -204,7 +204,7 @@ pub async fn fold(pool: &PgPool, batch: i64, after: Option<&(String, String)>) -
 }
 
 /// The stored form of a rollup row's key columns.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RowKey {
     pub repo: String,
     pub workflow: String,
@@ -672,20 +672,18 @@ pub async fn read(
     let mut q: QueryBuilder<'_, Postgres> = QueryBuilder::new(format!("select t.sign, t.tag, {STORED}"));
     push_tiles(&mut q, scope, tiles, filter);
     q.build()
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(|row| {
-            let stored = stored_at(row, 2)?;
+        .try_map(|row: PgRow| {
+            let stored = stored_at(&row, 2)?;
             Ok(Read {
-                sign: int_at(row, 0)?,
-                tag: int_at(row, 1)? as u32,
+                sign: int_at(&row, 0)?,
+                tag: int_at(&row, 1)? as u32,
                 bucket: stored.bucket,
                 key: stored.key,
                 counters: stored.counters,
             })
         })
-        .collect()
+        .fetch_all(pool)
+        .await
 }
 
 /// What [`sums`] adds up.
@@ -731,11 +729,10 @@ pub async fn sums(
     ));
     push_tiles(&mut q, scope, tiles, filter);
     q.push(" group by t.tag, r.repo, r.workflow, r.job, r.labels");
+    // Rows are decoded as they arrive, not kept until the last one is in.
     q.build()
-        .fetch_all(pool)
-        .await?
-        .iter()
-        .map(|row| {
+        .try_map(|row: PgRow| {
+            let row = &row;
             let text = |i: usize| row.try_get::<String, _>(i);
             let int = |i: usize| int_at(row, i);
             let key = RowKey {
@@ -767,7 +764,8 @@ pub async fn sums(
             }
             Ok((int(0)? as u32, key, counters))
         })
-        .collect()
+        .fetch_all(pool)
+        .await
 }
 
 /// Busy time of label sets per hour in `[from, to)`: `(labels, hour, busy_ms, peak_ms)`.
