@@ -2,9 +2,10 @@
 //! workflow or label set, each beside the same figures for the period before.
 //!
 //! Figures come from the job rollups, read at the fewest rows that tile the window (weeks, days,
-//! hours; see [`tiles`]). A branch filter, which the rollups have no scope for, reads the counts
-//! stored with the jobs of that branch instead: both paths add the same contributions, so they give
-//! the same answers.
+//! hours; see [`tiles`]) and added up by the database per period and key; without a key filter,
+//! the sums of settled tiles come from [`TileCache`] while their versions are unchanged. A branch
+//! filter, which the rollups have no scope for, reads the counts stored with the jobs of that
+//! branch instead: both paths add the same contributions, so they give the same answers.
 
 mod cache;
 mod jobs;
