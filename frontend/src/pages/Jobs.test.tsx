@@ -1,11 +1,9 @@
-import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { fireEvent, render, screen, within } from "@testing-library/react";
+import { fireEvent, screen, within } from "@testing-library/react";
 import { afterEach, expect, it, vi } from "vitest";
 import type { Schemas } from "../api/client";
-import { AuthProvider } from "../components/Auth";
-import { ZoneContext } from "../lib/prefs";
 import type { View } from "../lib/url";
 import { Jobs } from "./Jobs";
+import { renderPage, serve } from "./testing";
 
 // uPlot needs a canvas: the charts are drawn in the browser tests; here, their summaries.
 vi.mock("../components/SeriesChart", () => ({
@@ -42,21 +40,6 @@ function job(name: string, patch: Partial<Schemas["JobStats"]> = {}): Schemas["J
   };
 }
 
-function serve(routes: Record<string, (url: URL) => unknown>) {
-  const fetch = vi.fn((req: Request) => {
-    const url = new URL(req.url);
-    const route = routes[url.pathname];
-    return Promise.resolve(
-      new Response(JSON.stringify(route ? route(url) : { error: { code: "not_found", message: url.pathname } }), {
-        status: route ? 200 : 404,
-        headers: { "Content-Type": "application/json" },
-      }),
-    );
-  });
-  vi.stubGlobal("fetch", fetch);
-  return fetch;
-}
-
 const series = (url: URL): Schemas["JobSeries"] => ({
   repo: url.searchParams.get("repo")!,
   workflow: url.searchParams.get("workflow")!,
@@ -84,23 +67,14 @@ const series = (url: URL): Schemas["JobSeries"] => ({
 });
 
 function show(view: View, onView = vi.fn()) {
-  const client = new QueryClient({ defaultOptions: { queries: { retry: false } } });
-  render(
-    <QueryClientProvider client={client}>
-      <AuthProvider>
-        <ZoneContext.Provider value="UTC">
-          <Jobs view={view} onView={onView} theme="light" />
-        </ZoneContext.Provider>
-      </AuthProvider>
-    </QueryClientProvider>,
-  );
+  renderPage(<Jobs view={view} onView={onView} theme="light" />);
   return onView;
 }
 
 const base: View = { page: "jobs", range: "7d", sort: "newest" };
 
 it("lists the jobs in the server's order, with their figures, changes and sparklines, and pages", async () => {
-  const fetch = serve({
+  const asked = serve({
     "/api/filters": () => ({ providers: [], repos: ["acme/api"], workflows: [], branches: [] }),
     "/api/jobs": () => ({ from: "", to: "", total: 60, currency: "USD", items: [job("test"), job("build")] }),
     "/api/jobs/timeseries": series,
@@ -121,7 +95,6 @@ it("lists the jobs in the server's order, with their figures, changes and sparkl
   // One period only: a dot where it is.
   const dot = await within(rows[1]!).findByRole("img", { name: "Median duration of build per day" });
   expect([dot.querySelector("path"), dot.querySelector("line.dot")?.getAttribute("x1")]).toEqual([null, "0"]);
-  const asked = fetch.mock.calls.map(([r]) => new URL(r.url));
   const list = asked.find((u) => u.pathname === "/api/jobs")!;
   expect([list.searchParams.get("sort"), list.searchParams.get("offset"), list.searchParams.get("limit")]).toEqual([
     "failing",

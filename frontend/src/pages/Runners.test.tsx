@@ -1,11 +1,9 @@
-import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { fireEvent, render, screen, within } from "@testing-library/react";
+import { fireEvent, screen, within } from "@testing-library/react";
 import { afterEach, expect, it, vi } from "vitest";
 import type { Schemas } from "../api/client";
-import { AuthProvider } from "../components/Auth";
-import { ZoneContext } from "../lib/prefs";
 import type { View } from "../lib/url";
 import { Runners } from "./Runners";
+import { renderPage, serve } from "./testing";
 
 // uPlot needs a canvas: the charts are drawn in the browser tests; here, their summaries.
 vi.mock("../components/SeriesChart", () => ({
@@ -63,31 +61,16 @@ const runners: Schemas["Runners"] = {
 };
 
 function show(view: View, onView = vi.fn()) {
-  const asked: URL[] = [];
-  vi.stubGlobal(
-    "fetch",
-    vi.fn((req: Request) => {
-      const url = new URL(req.url);
-      asked.push(url);
-      const body =
-        url.pathname === "/api/runners"
-          ? runners
-          : url.pathname === "/api/runners/timeseries"
-            ? { labels: url.searchParams.get("labels")!.split(","), group_by: "hour", points: [] }
-            : { providers: [], repos: [], workflows: [], branches: [] };
-      return Promise.resolve(new Response(JSON.stringify(body), { headers: { "Content-Type": "application/json" } }));
+  const asked = serve({
+    "/api/runners": () => runners,
+    "/api/runners/timeseries": (url) => ({
+      labels: url.searchParams.get("labels")!.split(","),
+      group_by: "hour",
+      points: [],
     }),
-  );
-  const client = new QueryClient({ defaultOptions: { queries: { retry: false } } });
-  render(
-    <QueryClientProvider client={client}>
-      <AuthProvider>
-        <ZoneContext.Provider value="UTC">
-          <Runners view={view} onView={onView} theme="dark" />
-        </ZoneContext.Provider>
-      </AuthProvider>
-    </QueryClientProvider>,
-  );
+    "/api/filters": () => ({ providers: [], repos: [], workflows: [], branches: [] }),
+  });
+  renderPage(<Runners view={view} onView={onView} theme="dark" />);
   return { onView, asked };
 }
 

@@ -1,11 +1,9 @@
-import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { fireEvent, render, screen, within } from "@testing-library/react";
+import { fireEvent, screen, within } from "@testing-library/react";
 import { afterEach, expect, it, vi } from "vitest";
 import type { Schemas } from "../api/client";
-import { AuthProvider } from "../components/Auth";
-import { ZoneContext } from "../lib/prefs";
 import type { View } from "../lib/url";
 import { Usage } from "./Usage";
+import { renderPage, serve } from "./testing";
 
 // uPlot needs a canvas: the charts are drawn in the browser tests; here, their summaries.
 vi.mock("../components/SeriesChart", () => ({
@@ -44,27 +42,11 @@ const usage: Schemas["Usage"] = {
 };
 
 function show(view: View, onView = vi.fn()) {
-  const asked: URL[] = [];
-  vi.stubGlobal(
-    "fetch",
-    vi.fn((req: Request) => {
-      const url = new URL(req.url);
-      asked.push(url);
-      const body =
-        url.pathname === "/api/usage" ? usage : { providers: [], repos: ["acme/api"], workflows: [], branches: [] };
-      return Promise.resolve(new Response(JSON.stringify(body), { headers: { "Content-Type": "application/json" } }));
-    }),
-  );
-  const client = new QueryClient({ defaultOptions: { queries: { retry: false } } });
-  render(
-    <QueryClientProvider client={client}>
-      <AuthProvider>
-        <ZoneContext.Provider value="UTC">
-          <Usage view={view} onView={onView} theme="light" />
-        </ZoneContext.Provider>
-      </AuthProvider>
-    </QueryClientProvider>,
-  );
+  const asked = serve({
+    "/api/usage": () => usage,
+    "/api/filters": () => ({ providers: [], repos: ["acme/api"], workflows: [], branches: [] }),
+  });
+  renderPage(<Usage view={view} onView={onView} theme="light" />);
   return { onView, asked };
 }
 
