@@ -4,6 +4,7 @@ import { useEffect, useMemo, useState } from "react";
 import uPlot, { type Options } from "uplot";
 import { timeAxisLabels } from "../lib/axis";
 import { LOCAL, type TimeZone } from "../lib/format";
+import type { ChartLine } from "./SeriesChart";
 
 function cssVar(name: string): string {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim() || "#888";
@@ -85,4 +86,18 @@ export function baseOptions(
       },
     ],
   };
+}
+
+type Quantiles<F extends string> = { [K in `${F}_p50_seconds` | `${F}_p95_seconds`]?: number | null };
+
+/** The p50 and p95 lines of a figure (`duration` or `queue` seconds) over a series' points. */
+export function quantileLines<F extends "duration" | "queue">(
+  points: readonly Quantiles<F>[],
+  figure: F,
+  colors: { accent: string; warn: string },
+): ChartLine[] {
+  return [
+    { label: "p50", color: colors.accent, values: points.map((p) => p[`${figure}_p50_seconds`] ?? null) },
+    { label: "p95", color: colors.warn, values: points.map((p) => p[`${figure}_p95_seconds`] ?? null) },
+  ];
 }

@@ -5,7 +5,7 @@ import { useEffect, useRef } from "react";
 import type { Schemas } from "../api/client";
 import { JOBS_PER_PAGE, seriesGrain, useJobSeries, useJobs } from "../api/insight";
 import { ErrorBox, DeltaText, Skeleton, StatusBadge } from "../components/common";
-import { usePalette } from "../components/chart-options";
+import { quantileLines, usePalette } from "../components/chart-options";
 import { Filters } from "../components/Filters";
 import { Sparkline } from "../components/Kpis";
 import { RunPanel } from "../components/RunPanel";
@@ -320,10 +320,7 @@ function JobTrend({
               unit="duration"
               grain={grain}
               theme={theme}
-              lines={[
-                { label: "p50", color: palette.accent, values: points.map((p) => p.duration_p50_seconds ?? null) },
-                { label: "p95", color: palette.warn, values: points.map((p) => p.duration_p95_seconds ?? null) },
-              ]}
+              lines={quantileLines(points, "duration", palette)}
               totals={[formatDuration(stats?.duration_p50_seconds), formatDuration(stats?.duration_p95_seconds)]}
               summary={`Duration of ${job.job} per ${grain}, ${span}: p50 ${formatDuration(stats?.duration_p50_seconds)}, p95 ${formatDuration(stats?.duration_p95_seconds)}.`}
             />
@@ -333,10 +330,7 @@ function JobTrend({
               unit="duration"
               grain={grain}
               theme={theme}
-              lines={[
-                { label: "p50", color: palette.accent, values: points.map((p) => p.queue_p50_seconds ?? null) },
-                { label: "p95", color: palette.warn, values: points.map((p) => p.queue_p95_seconds ?? null) },
-              ]}
+              lines={quantileLines(points, "queue", palette)}
               totals={[formatDuration(stats?.queue_p50_seconds), formatDuration(stats?.queue_p95_seconds)]}
               summary={`Queue time of ${job.job} per ${grain}: p50 ${formatDuration(stats?.queue_p50_seconds)}, p95 ${formatDuration(stats?.queue_p95_seconds)}.`}
             />

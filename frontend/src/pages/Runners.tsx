@@ -5,7 +5,7 @@
 import type { Schemas } from "../api/client";
 import { seriesGrain, useRunnerSeries, useRunners } from "../api/insight";
 import { ErrorBox, Skeleton } from "../components/common";
-import { usePalette } from "../components/chart-options";
+import { quantileLines, usePalette } from "../components/chart-options";
 import { Filters } from "../components/Filters";
 import { RunPanel } from "../components/RunPanel";
 import { SeriesChart } from "../components/SeriesChart";
@@ -173,10 +173,7 @@ function PoolCharts({
         unit="duration"
         grain={grain}
         theme={theme}
-        lines={[
-          { label: "p50", color: palette.accent, values: points.map((p) => p.queue_p50_seconds ?? null) },
-          { label: "p95", color: palette.warn, values: points.map((p) => p.queue_p95_seconds ?? null) },
-        ]}
+        lines={quantileLines(points, "queue", palette)}
         totals={[formatDuration(pool?.queue_p50_seconds), formatDuration(pool?.queue_p95_seconds)]}
         summary={`Queue time of ${name} per ${grain}, ${span}: p50 ${formatDuration(pool?.queue_p50_seconds)}, p95 ${formatDuration(pool?.queue_p95_seconds)}; highest p95 in a ${grain} ${formatDuration(peakQueue)}.`}
       />
