@@ -8,7 +8,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { CreatedToken, GenericEvent, Incident } from "../src/api/client";
 import { ADMIN_TOKEN, backend, type Backend } from "./backend";
-import { launch } from "./browser";
+import { launch, openPage, settle, type OpenOptions } from "./browser";
 
 const OUT = resolve(import.meta.dirname, "../test-output");
 const SHOTS = `${OUT}/screenshots`;
@@ -42,30 +42,8 @@ afterAll(async () => {
   await server?.stop();
 });
 
-async function open(
-  path = "/",
-  options: { dark?: boolean; width?: number; height?: number; setup?: (page: Page) => Promise<unknown> } = {},
-): Promise<Page> {
-  const context = await browser.newContext({
-    viewport: { width: options.width ?? 1440, height: options.height ?? 960 },
-    colorScheme: options.dark ? "dark" : "light",
-    timezoneId: "UTC",
-  });
-  contexts.push(context);
-  const page = await context.newPage();
-  page.on("pageerror", (e) => {
-    throw e;
-  });
-  await options.setup?.(page);
-  await page.goto(server.url + path);
-  return page;
-}
-
-/** Two animation frames: what the last change drew is on screen. */
-async function settle(page: Page): Promise<void> {
-  await page.evaluate(
-    () => new Promise<void>((done) => requestAnimationFrame(() => requestAnimationFrame(() => done()))),
-  );
+function open(path = "/", options: OpenOptions = {}): Promise<Page> {
+  return openPage(browser, contexts, server.url + path, options);
 }
 
 /**

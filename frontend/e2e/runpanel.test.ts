@@ -8,7 +8,7 @@ import { resolve } from "node:path";
 import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { backend, type Backend } from "./backend";
-import { launch } from "./browser";
+import { launch, openPage } from "./browser";
 
 const SHOTS = resolve(import.meta.dirname, "../test-output/screenshots");
 const DOCS_SHOTS = resolve(import.meta.dirname, "../../docs/screenshots");
@@ -136,19 +136,8 @@ async function sendJob(runId: number, attempt: number, at: number, j: JobSpec) {
   });
 }
 
-async function open(path: string): Promise<Page> {
-  const context = await browser.newContext({
-    viewport: { width: 1440, height: 960 },
-    colorScheme: "light",
-    timezoneId: "UTC",
-  });
-  contexts.push(context);
-  const page = await context.newPage();
-  page.on("pageerror", (e) => {
-    throw e;
-  });
-  await page.goto(server.url + path);
-  return page;
+function open(path: string): Promise<Page> {
+  return openPage(browser, contexts, server.url + path);
 }
 
 const runPath = (id: string) => `/?range=24h&run=${encodeURIComponent(id)}`;
