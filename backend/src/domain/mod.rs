@@ -14,6 +14,7 @@ pub mod provider;
 pub mod rollup;
 pub mod run;
 pub mod settings;
+pub mod test_case;
 
 pub use field_error::FieldError;
 pub use job::{Job, JobEvent, Step};

@@ -11,6 +11,7 @@ pub mod generic;
 pub mod github;
 pub mod gitlab;
 pub mod jenkins;
+pub mod junit;
 
 #[cfg(test)]
 mod props;

@@ -1,0 +1,3 @@
+module ci-cd-monitor/junit-sample
+
+go 1.22
