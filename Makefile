@@ -135,8 +135,12 @@ deps-sqlx:
 audit:
 	scripts/audit.sh
 
+# The JUnit upload tests read reports that pytest, jest and go test (gotestsum) write for the
+# sample projects in tests/junit (scripts/junit-reports.sh installs them under ~/.cache once).
+JUNIT_REPORTS := .local/junit-reports
 test-rust: deps-rust deps-test
-	PG_FSYNC=off scripts/with-postgres.sh scripts/test-summary.sh $(CARGO) test --workspace --locked
+	scripts/junit-reports.sh $(JUNIT_REPORTS)
+	CICD_JUNIT_REPORTS=$(abspath $(JUNIT_REPORTS)) PG_FSYNC=off scripts/with-postgres.sh scripts/test-summary.sh $(CARGO) test --workspace --locked
 
 # Unit tests, the generated API types against the backend's document, then the browser tests
 # against the release binary (what `make run` serves) and a throwaway PostgreSQL.

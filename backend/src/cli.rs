@@ -120,7 +120,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let pool = db::connect(args.db.database_url.expose_secret(), 4).await?;
             db::migrate_when_ready(&pool).await?;
             let n = demo::load(&pool, &demo::Spec::demo(args.days), args.seed, chrono::Utc::now()).await?;
-            println!("wrote {} demo run events and {} jobs", n.runs, n.jobs);
+            println!(
+                "wrote {} demo run events, {} jobs and {} test reports ({} results)",
+                n.runs, n.jobs, n.reports, n.test_results
+            );
             Ok(())
         }
         Command::GithubSync(args) => {

@@ -140,6 +140,19 @@ pub struct PeriodStats {
     pub failure: i64,
     pub cancelled: i64,
     pub skipped: i64,
+    /// Flaky runs: passing attempts after an attempt of the same run and commit failed.
+    pub flaky_runs: i64,
+    /// flaky_runs / (success + failure), from 0 to 1; null when neither happened.
+    pub flake_rate: Option<f64>,
+}
+
+impl PeriodStats {
+    fn with_flaky(mut self, flaky: i64) -> Self {
+        self.flaky_runs = flaky;
+        self.flake_rate =
+            (self.success + self.failure > 0).then(|| flaky as f64 / (self.success + self.failure) as f64);
+        self
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -218,6 +231,8 @@ impl Acc {
             failure,
             cancelled,
             skipped,
+            flaky_runs: 0,
+            flake_rate: None,
         }
     }
 
@@ -496,7 +511,13 @@ pub async fn metrics(
         ..filter.clone()
     };
 
-    let (samples, last_day, running, recent) = tokio::try_join!(
+    let flaky_filter = RunFilter {
+        status: None,
+        from: Some(prev_from),
+        to: Some(to_h),
+        ..filter.clone()
+    };
+    let (samples, last_day, running, recent, (flaky_before, flaky_now)) = tokio::try_join!(
         source.samples(pool, status, (grain, tz), from_h, prev_from, to_h),
         async {
             match failed_status {
@@ -521,6 +542,12 @@ pub async fn metrics(
             match limit {
                 0 => Ok(Vec::new()),
                 _ => runs::list(pool, &recent_filter, runs::RunSort::Newest, None, limit).await,
+            }
+        },
+        async {
+            match status {
+                Some(s) if s != RunStatus::Success => Ok((0, 0)),
+                _ => runs::count_flaky(pool, &flaky_filter, from_h).await,
             }
         },
     )
@@ -550,7 +577,7 @@ pub async fn metrics(
 
     Ok(MetricsResponse {
         summary: Summary {
-            stats: current.stats(),
+            stats: current.stats().with_flaky(flaky_now),
             last_updated: now,
             failed_last_24h: last_day
                 .iter()
@@ -564,7 +591,7 @@ pub async fn metrics(
                 .sum(),
             running,
         },
-        previous: previous.stats(),
+        previous: previous.stats().with_flaky(flaky_before),
         time_series: series.iter().map(|(t, acc)| acc.point(*t)).collect(),
         recent_runs: recent
             .into_iter()

@@ -4,15 +4,21 @@
 //! durations and queue times; a workflow that got slower; a branch that stayed red for a while;
 //! and a few runs still in flight. Each run has its jobs, on GitHub-hosted (`ubuntu-latest`,
 //! `macos-14`) and self-hosted runners (`linux,x64`, `deploy`, `gpu`); the `gpu` pool is starved:
-//! its jobs wait long, and some are waiting now.
+//! its jobs wait long, and some are waiting now. The `ci` runs of the last days upload test reports:
+//! hundreds of tests per repository, a few of them flaky (a red run that a re-run of the same
+//! commit turned green, or a test that passed on retry), and a regression that broke a test for a
+//! while.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, LogNormal};
+use sha2::Digest;
 use sqlx::PgPool;
 
+use crate::db::test_results::{Report, Source};
 use crate::domain::job_rollup::normalize_labels;
+use crate::domain::test_case::{TestCase, TestKey, TestStatus};
 use crate::domain::Provider;
 use crate::domain::{JobEvent, RunEvent, RunStatus};
 use crate::{db, writer};
@@ -27,6 +33,8 @@ pub struct Spec {
     pub runs_per_day: f64,
     /// Runs left queued or running at the end.
     pub in_flight: usize,
+    /// Days (before the end) whose `ci` runs upload test reports; 0 for none.
+    pub test_days: i64,
 }
 
 impl Spec {
@@ -47,6 +55,7 @@ impl Spec {
             runs_per_day: 8.0,
             // Eight, so that a nightly (the starved gpu pool's workflow) is among those running.
             in_flight: 8,
+            test_days: 14,
         }
     }
 
@@ -58,6 +67,7 @@ impl Spec {
             days,
             runs_per_day: total as f64 / (repos * workflows) as f64 / days as f64,
             in_flight: 10,
+            test_days: 0,
         }
     }
 }
@@ -166,10 +176,11 @@ fn event(
         repo: repo.to_owned(),
         workflow: workflow.to_owned(),
         branch: Some(branch.to_owned()),
-        commit_sha: Some(format!(
-            "{:040x}",
-            (k as u128).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834) >> 32
-        )),
+        commit_sha: Some({
+            // 40 hex digits that differ from the first (short SHAs show the first 7).
+            let h = (k as u128 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c834);
+            format!("{h:032x}{:08x}", (h >> 96) as u32 ^ k as u32)
+        }),
         status,
         attempt: Some(1),
         run_key: None,
@@ -320,11 +331,139 @@ pub fn jobs(runs: &[RunEvent], seed: u64, now: DateTime<Utc>) -> Vec<JobEvent> {
     out
 }
 
+/// Tests per repository in the demo's reports.
+const TESTS: usize = 420;
+/// Of them, the flaky ones (the first few) and the one a regression broke for a while.
+const FLAKY: usize = 3;
+const BROKEN: usize = 17;
+
+/// The demo test of index `t` in a repository.
+fn test_key(repo: &str, t: usize) -> TestKey {
+    let short = repo.rsplit('/').next().unwrap_or(repo);
+    let area = [
+        "checkout", "auth", "billing", "search", "profile", "orders", "api",
+    ][t % 7];
+    TestKey {
+        suite: format!("{short}.{area}"),
+        classname: format!("tests.{area}.test_{area}_{}", t / 30),
+        name: format!(
+            "test_{area}_{}_{t:03}",
+            [
+                "handles_empty_input",
+                "retries_on_timeout",
+                "renders",
+                "rejects_bad_token",
+                "rounds_totals"
+            ][t % 5]
+        ),
+        file: format!("tests/{area}/test_{area}_{}.py", t / 30),
+    }
+}
+
+/// The test reports of the `ci` runs that finished in the last `spec.test_days` days, and the
+/// re-runs (attempt 2, same commit, green) of the runs a flaky test made red.
+pub fn test_reports(
+    spec: &Spec,
+    runs: &[RunEvent],
+    seed: u64,
+    now: DateTime<Utc>,
+) -> (Vec<RunEvent>, Vec<(String, Vec<TestCase>)>) {
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x7e57);
+    let since = now - TimeDelta::days(spec.test_days);
+    let (mut reruns, mut reports) = (Vec::new(), Vec::new());
+    for run in runs
+        .iter()
+        .filter(|r| r.workflow == "ci" && r.started_at.is_some_and(|s| s >= since))
+    {
+        if !matches!(run.status, RunStatus::Success | RunStatus::Failure) {
+            continue;
+        }
+        let progress =
+            (run.started_at.unwrap_or(now) - since).num_seconds() as f64 / (spec.test_days * 86_400) as f64;
+        // A red run: a flaky test (fixed by a re-run) or the broken one while it is broken.
+        let broken = (0.3..0.45).contains(&progress);
+        let flaky_red = run.status == RunStatus::Failure && !broken && rng.gen_bool(0.6);
+        let culprit = if flaky_red {
+            rng.gen_range(0..FLAKY)
+        } else {
+            BROKEN
+        };
+        let case = |t: usize, status: TestStatus, attempts: u32, rng: &mut StdRng| {
+            TestCase {
+            key: test_key(&run.repo, t),
+            status,
+            attempts,
+            duration_seconds: Some((0.02 + (t % 13) as f64 * 0.15) * rng.gen_range(0.8..1.25)),
+            started_at: None,
+            message: matches!(status, TestStatus::Failed | TestStatus::Flaky).then(|| {
+                if t < FLAKY { "TimeoutError: the page did not load within 5000 ms" } else { "AssertionError: assert 41.99 == 42.0" }.to_owned()
+            }),
+            output: matches!(status, TestStatus::Failed | TestStatus::Flaky).then(|| {
+                format!("Traceback (most recent call last):\n  File \"tests/{}.py\", line {}, in test\n    assert …\n", t, 10 + t % 90)
+            }),
+        }
+        };
+        let cases: Vec<TestCase> = (0..TESTS)
+            .map(|t| {
+                let status = if run.status == RunStatus::Failure && (t == culprit || (broken && t == BROKEN))
+                {
+                    TestStatus::Failed
+                } else if t < FLAKY && rng.gen_bool(0.05) {
+                    TestStatus::Flaky
+                } else if t % 97 == 5 {
+                    TestStatus::Skipped
+                } else {
+                    TestStatus::Passed
+                };
+                let attempts = if status == TestStatus::Flaky { 2 } else { 1 };
+                case(t, status, attempts, &mut rng)
+            })
+            .collect();
+        reports.push((run.id.clone(), cases));
+        if flaky_red {
+            if let (Some(finished), Some(duration)) = (run.finished_at, run.duration_seconds) {
+                let started = finished + TimeDelta::seconds(rng.gen_range(60..600));
+                let end = started + TimeDelta::milliseconds((duration * 1000.0) as i64);
+                if end <= now {
+                    let mut rerun = run.clone();
+                    rerun.id = format!("{}:2", run.id);
+                    rerun.attempt = Some(2);
+                    rerun.run_key = Some(run.id.clone());
+                    rerun.status = RunStatus::Success;
+                    rerun.queued_at = Some(started);
+                    rerun.started_at = Some(started);
+                    rerun.finished_at = Some(end);
+                    let passing = (0..TESTS)
+                        .map(|t| {
+                            case(
+                                t,
+                                if t % 97 == 5 {
+                                    TestStatus::Skipped
+                                } else {
+                                    TestStatus::Passed
+                                },
+                                1,
+                                &mut rng,
+                            )
+                        })
+                        .collect();
+                    reports.push((rerun.id.clone(), passing));
+                    reruns.push(rerun);
+                }
+            }
+        }
+    }
+    (reruns, reports)
+}
+
 /// What [`load`] wrote, and how long each phase took.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Loaded {
     pub runs: usize,
     pub jobs: usize,
+    /// Test reports, and test results in them.
+    pub reports: usize,
+    pub test_results: usize,
     pub runs_secs: f64,
     pub jobs_secs: f64,
     pub fold_secs: f64,
@@ -333,11 +472,15 @@ pub struct Loaded {
 /// Writes the generated history through the normal write paths (runs and rollups, 1,000 per
 /// commit; then their jobs, 2,000 per statement, folded into the job rollups).
 pub async fn load(pool: &PgPool, spec: &Spec, seed: u64, now: DateTime<Utc>) -> anyhow::Result<Loaded> {
-    let events = generate(spec, seed, now);
+    let mut events = generate(spec, seed, now);
     let jobs = jobs(&events, seed, now);
+    let (reruns, reports) = test_reports(spec, &events, seed, now);
+    events.extend(reruns);
     let mut loaded = Loaded {
         runs: events.len(),
         jobs: jobs.len(),
+        reports: reports.len(),
+        test_results: reports.iter().map(|(_, cases)| cases.len()).sum(),
         ..Loaded::default()
     };
     let t = std::time::Instant::now();
@@ -355,6 +498,18 @@ pub async fn load(pool: &PgPool, spec: &Spec, seed: u64, now: DateTime<Utc>) -> 
     let t = std::time::Instant::now();
     while crate::fold::drain(pool).await? > 0 {}
     loaded.fold_secs = t.elapsed().as_secs_f64();
+    for (run_id, cases) in &reports {
+        let mut tx = pool.begin().await?;
+        let report = Report {
+            run_id,
+            job: "test",
+            digest: sha2::Sha256::digest(run_id.as_bytes()).into(),
+            source: Source::Junit,
+            cases,
+        };
+        db::test_results::store(&mut tx, report).await?;
+        tx.commit().await?;
+    }
     Ok(loaded)
 }
 
@@ -397,6 +552,41 @@ mod tests {
                 jobs.iter().any(|j| j.labels.iter().any(|l| l == labels)),
                 "{labels}"
             );
+        }
+    }
+
+    #[test]
+    fn flaky_tests_turn_red_runs_green_on_re_run() {
+        let now = Utc::now();
+        let spec = Spec::demo(20);
+        let runs = generate(&spec, 7, now);
+        let (reruns, reports) = test_reports(&spec, &runs, 7, now);
+        assert!(reports.len() > 100, "{}", reports.len());
+        assert!(!reruns.is_empty());
+        for rerun in &reruns {
+            let first = runs
+                .iter()
+                .find(|r| Some(&r.id) == rerun.run_key.as_ref())
+                .unwrap();
+            assert_eq!(
+                (first.status, rerun.status),
+                (RunStatus::Failure, RunStatus::Success)
+            );
+            assert_eq!(first.commit_sha, rerun.commit_sha);
+            let red = &reports.iter().find(|(id, _)| id == &first.id).unwrap().1;
+            let flaky: Vec<TestKey> = (0..FLAKY).map(|t| test_key(&first.repo, t)).collect();
+            assert!(
+                red.iter()
+                    .any(|c| c.status == TestStatus::Failed && flaky.contains(&c.key)),
+                "{}",
+                first.id
+            );
+        }
+        // Every red run has a failing test, no green one does.
+        for (id, cases) in &reports {
+            let run = runs.iter().chain(&reruns).find(|r| &r.id == id).unwrap();
+            let failed = cases.iter().any(|c| c.status.is_failure());
+            assert_eq!(failed, run.status == RunStatus::Failure, "{id}");
         }
     }
 

@@ -1,6 +1,7 @@
 //! The folder: moves finished jobs into the job rollups and runner pools' busy time, a batch at a
 //! time, shortly after they are written (see [`db::job_rollups::fold`]). One replica folds at a
-//! time; the others find the lock taken and wait for their next turn.
+//! time; the others find the lock taken and wait for their next turn. It also attaches test
+//! reports uploaded before their run arrived, once it has (see [`db::test_results::attach`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +13,9 @@ use crate::db;
 
 /// Jobs folded per transaction.
 pub const BATCH: i64 = 2000;
+
+/// Test reports attached per query for pending ones.
+const ATTACH_BATCH: i64 = 100;
 
 /// How long the folder waits after being woken, so that the writes of a burst are folded
 /// together: a job's queued, in-progress and completed events that come close together are then
@@ -51,9 +55,12 @@ impl Folder {
         self.wake.notify_one();
     }
 
-    /// Folds everything pending; returns the number of jobs taken.
+    /// Folds everything pending and attaches the test reports whose run has arrived; returns the
+    /// number of jobs taken.
     pub async fn run_once(&self) -> sqlx::Result<usize> {
-        drain(&self.pool).await
+        let jobs = drain(&self.pool).await?;
+        while db::test_results::attach_pending(&self.pool, ATTACH_BATCH).await? == ATTACH_BATCH as usize {}
+        Ok(jobs)
     }
 
     /// Folds when woken, and every `interval` (jobs written by other replicas, jobs whose run

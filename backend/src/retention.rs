@@ -1,5 +1,6 @@
-//! Retention: deletes runs older than `retention_days` (with their jobs and raw payloads) and
-//! hourly rollups older than `rollup_retention_days` (see [`crate::domain::settings`]).
+//! Retention: deletes runs older than `retention_days` (with their jobs and raw payloads), hourly
+//! rollups older than `rollup_retention_days`, and test results older than `test_retention_days`
+//! (see [`crate::domain::settings`]).
 //!
 //! A pass runs every `CICD_RETENTION_INTERVAL` seconds on every replica, but only one replica at a
 //! time does the work: the pass holds a session-level PostgreSQL advisory lock
@@ -37,7 +38,7 @@ impl RetentionMetrics {
         let deleted = IntCounterVec::new(
             Opts::new(
                 "cicd_retention_deleted_rows_total",
-                "Rows deleted by the retention job, by table (pipeline_runs, run_jobs, run_rollups, job_rollups, runner_busy, runner_busy_hours, run_dimensions).",
+                "Rows deleted by the retention job, by table (pipeline_runs, run_jobs, run_rollups, job_rollups, runner_busy, runner_busy_hours, run_dimensions, test_uploads, test_rollups, test_flakes).",
             ),
             &["table"],
         )
@@ -61,6 +62,8 @@ pub struct Report {
     pub jobs: u64,
     pub rollups: u64,
     pub dimensions: u64,
+    /// Test reports, daily test figures and flakes.
+    pub tests: u64,
     /// Transactions the pass committed.
     pub batches: u64,
 }
@@ -98,6 +101,7 @@ impl Retention {
                         jobs = r.jobs,
                         rollups = r.rollups,
                         dimensions = r.dimensions,
+                        tests = r.tests,
                         batches = r.batches,
                         "retention pass done"
                     ),
@@ -153,6 +157,17 @@ impl Retention {
                 }
             }
         }
+        let test_cut = now - TimeDelta::days(settings.test_retention_days.into());
+        for table in db::retention::TEST_FIGURES {
+            loop {
+                let n = db::retention::delete_test_figures(&self.pool, table, test_cut).await?;
+                self.metrics.deleted.with_label_values(&[table.0]).inc_by(n);
+                report.tests += n;
+                if !self.after_batch_of(&mut report, n, table.2).await {
+                    break;
+                }
+            }
+        }
         loop {
             let dims = db::retention::delete_dimensions(&self.pool, rollup_cut, self.batch).await?;
             self.metrics
@@ -169,10 +184,14 @@ impl Retention {
 
     /// Counts a batch; pauses and says to go on when it was full (there may be more).
     async fn after_batch(&self, report: &mut Report, deleted: u64) -> bool {
+        self.after_batch_of(report, deleted, self.batch).await
+    }
+
+    async fn after_batch_of(&self, report: &mut Report, deleted: u64, batch: i64) -> bool {
         if deleted > 0 {
             report.batches += 1;
         }
-        if deleted < self.batch as u64 {
+        if deleted < batch as u64 {
             return false;
         }
         tokio::time::sleep(self.pause).await;

@@ -166,6 +166,47 @@ pub enum Condition {
         threshold: Span,
         window: Span,
     },
+    /// A test flaked (passed and failed on one commit) within `window`: one incident per test and
+    /// repository, opened (and notified) once when it starts flaking, resolved when no flake of it
+    /// is left in the window. `match` selects the repositories, workflows and branches of the
+    /// flaky commits' runs.
+    FlakyTest {
+        #[serde(default = "default_flaky_window")]
+        window: Span,
+    },
+    /// Failures / runs (skipped results left out) of one test, or of each test matching
+    /// `testMatch`, over the whole UTC days `window` touches is at least `threshold` percent,
+    /// counted only once the test ran at least `minRuns` times.
+    #[serde(rename_all = "camelCase")]
+    TestFailureRate {
+        /// One test, named exactly (exclusive with `testMatch`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        test: Option<TestRef>,
+        /// A glob on `classname::name` (`name` alone for a test without a class), e.g.
+        /// `tests.test_api::*`: each matching test is its own incident (exclusive with `test`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        test_match: Option<String>,
+        threshold: f64,
+        window: Span,
+        #[serde(default = "default_min_runs")]
+        min_runs: u32,
+    },
+}
+
+/// One test, named as the tests API names it: the repository that runs it and its name, with
+/// its class and suite when the name alone is not unique (each is exact; absent matches any).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct TestRef {
+    /// Repository, e.g. `acme/api`.
+    pub repo: String,
+    /// The test case's name, e.g. `test_login`.
+    pub name: String,
+    /// Its class, e.g. `tests.test_api` (absent: any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub classname: Option<String>,
+    /// Its suite, e.g. `pytest` (absent: any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suite: Option<String>,
 }
 
 /// One job, named as the jobs API names it: its repository, workflow and job name (exact).
@@ -191,8 +232,19 @@ pub enum Percentile {
 /// The longest `for` of a `QueuedJobs` condition.
 pub const MAX_FOR_SECS: u64 = 86_400;
 
+/// The most tests a `FlakyTest` or `TestFailureRate` rule tracks at once (its open incidents
+/// first, then the worst new tests).
+pub const MAX_TEST_GROUPS: usize = 100;
+
+/// The longest `testMatch`.
+pub const MAX_TEST_MATCH_LEN: usize = 1000;
+
 fn default_min_runs() -> u32 {
     5
+}
+
+fn default_flaky_window() -> Span {
+    Span::from_secs(7 * 86_400)
 }
 
 impl Condition {
@@ -210,7 +262,19 @@ impl Condition {
             Condition::QueuedJobs { .. } => "QueuedJobs",
             Condition::JobFailureRate { .. } => "JobFailureRate",
             Condition::JobDuration { .. } => "JobDuration",
+            Condition::FlakyTest { .. } => "FlakyTest",
+            Condition::TestFailureRate { .. } => "TestFailureRate",
         }
+    }
+
+    /// Whether the condition watches tests (from their JUnit reports): then a rule has one
+    /// incident per test and repository, `groupBy` does not apply, and at most
+    /// [`MAX_TEST_GROUPS`] tests are tracked at once.
+    pub fn is_test_condition(&self) -> bool {
+        matches!(
+            self,
+            Condition::FlakyTest { .. } | Condition::TestFailureRate { .. }
+        )
     }
 
     /// Whether the condition watches one runner label set or one job rather than groups of runs:
@@ -232,7 +296,9 @@ impl Condition {
             Condition::ConsecutiveFailures { threshold } if *threshold < 1 => {
                 out.push(("condition.threshold", "must be at least 1".into()));
             }
-            Condition::FailureRate { threshold, .. } | Condition::JobFailureRate { threshold, .. }
+            Condition::FailureRate { threshold, .. }
+            | Condition::JobFailureRate { threshold, .. }
+            | Condition::TestFailureRate { threshold, .. }
                 if !(threshold.is_finite() && *threshold > 0.0 && *threshold <= 100.0) =>
             {
                 out.push((
@@ -271,6 +337,40 @@ impl Condition {
                     }
                 }
             }
+            Condition::TestFailureRate { test, test_match, .. } => match (test, test_match) {
+                (Some(_), Some(_)) => out.push((
+                    "condition.testMatch",
+                    "give either test (one test) or testMatch (a glob), not both".into(),
+                )),
+                (None, None) => out.push((
+                    "condition.test",
+                    "give test (one test: repo and name) or testMatch (a glob on classname::name)".into(),
+                )),
+                (Some(t), None) => {
+                    for (field, value) in [("condition.test.repo", &t.repo), ("condition.test.name", &t.name)]
+                    {
+                        if value.trim().is_empty() {
+                            out.push((
+                                field,
+                                "must not be empty: a test is named by its repo and name".into(),
+                            ));
+                        }
+                    }
+                }
+                (None, Some(m)) if m.trim().is_empty() => {
+                    out.push((
+                        "condition.testMatch",
+                        "must not be empty (* matches every test)".into(),
+                    ));
+                }
+                (None, Some(m)) if m.chars().count() > MAX_TEST_MATCH_LEN => {
+                    out.push((
+                        "condition.testMatch",
+                        format!("must be at most {MAX_TEST_MATCH_LEN} characters"),
+                    ));
+                }
+                (None, Some(_)) => {}
+            },
             _ => {}
         }
         if let Condition::QueuedJobs { for_, .. } = self {
@@ -285,7 +385,8 @@ impl Condition {
             | Condition::NoSuccessWithin { window }
             | Condition::JobQueueTime { window, .. }
             | Condition::JobFailureRate { window, .. }
-            | Condition::JobDuration { window, .. } => vec![("condition.window", window)],
+            | Condition::JobDuration { window, .. }
+            | Condition::FlakyTest { window } => vec![("condition.window", window)],
             Condition::DurationRegression {
                 window,
                 baseline_window,
@@ -301,6 +402,15 @@ impl Condition {
         for (field, w) in windows {
             if w.as_secs() < 60 || w.as_secs() > 90 * 86_400 {
                 out.push((field, "must be between 1m and 90d".into()));
+            }
+        }
+        // Test figures are kept per UTC day: a window shorter than a day would still read days.
+        if let Condition::TestFailureRate { window, .. } = self {
+            if window.as_secs() < 86_400 || window.as_secs() > 90 * 86_400 {
+                out.push((
+                    "condition.window",
+                    "must be between 1d and 90d (tests are counted by UTC day)".into(),
+                ));
             }
         }
         out
@@ -458,6 +568,21 @@ pub(crate) mod tests {
                 threshold: span(1200),
                 window: span(6 * 3600),
             },
+            Condition::FlakyTest {
+                window: span(7 * 86_400),
+            },
+            Condition::TestFailureRate {
+                test: Some(TestRef {
+                    repo: "acme/api".into(),
+                    name: "test_login".into(),
+                    classname: Some("tests.test_api".into()),
+                    suite: None,
+                }),
+                test_match: None,
+                threshold: 20.0,
+                window: span(7 * 86_400),
+                min_runs: 5,
+            },
         ]
     }
 
@@ -508,6 +633,9 @@ pub(crate) mod tests {
             "labels",
             "for",
             "job",
+            "test",
+            "testMatch",
+            "classname",
         ] {
             assert!(found.iter().any(|n| n == expected), "{expected} missing");
         }
@@ -653,5 +781,104 @@ pub(crate) mod tests {
         for c in one_of_each_condition() {
             assert!(c.problems().is_empty(), "{c:?}: {:?}", c.problems());
         }
+    }
+
+    #[test]
+    fn test_conditions_read_with_defaults_and_check_their_fields() {
+        let flaky: Condition = serde_json::from_value(serde_json::json!({"type": "FlakyTest"})).unwrap();
+        assert_eq!(
+            flaky,
+            Condition::FlakyTest {
+                window: Span::from_secs(7 * 86_400)
+            }
+        );
+        assert_eq!(serde_json::to_value(&flaky).unwrap()["window"], "7d");
+        assert!(flaky.is_test_condition() && !flaky.is_job_condition());
+        let one: Condition = serde_json::from_value(serde_json::json!({
+            "type": "TestFailureRate", "test": {"repo": "acme/api", "name": "test_login"},
+            "threshold": 30, "window": "7d"
+        }))
+        .unwrap();
+        let Condition::TestFailureRate {
+            test: Some(t),
+            test_match: None,
+            min_runs: 5,
+            ..
+        } = &one
+        else {
+            panic!("{one:?}");
+        };
+        assert_eq!((t.classname.as_deref(), t.suite.as_deref()), (None, None));
+        // Absent optional parts stay absent when written back.
+        let back = serde_json::to_value(&one).unwrap();
+        assert_eq!(
+            back["test"],
+            serde_json::json!({"repo": "acme/api", "name": "test_login"})
+        );
+        assert!(back.get("testMatch").is_none());
+        let glob: Condition = serde_json::from_value(serde_json::json!({
+            "type": "TestFailureRate", "testMatch": "tests.test_api::*", "threshold": 30, "window": "7d",
+            "minRuns": 10
+        }))
+        .unwrap();
+        assert!(glob.is_test_condition() && glob.problems().is_empty());
+        assert_eq!(
+            serde_json::to_value(&glob).unwrap()["testMatch"],
+            "tests.test_api::*"
+        );
+
+        let rate = |test: Option<TestRef>, test_match: Option<&str>, threshold: f64, window: u64| {
+            Condition::TestFailureRate {
+                test,
+                test_match: test_match.map(str::to_owned),
+                threshold,
+                window: Span::from_secs(window),
+                min_runs: 5,
+            }
+        };
+        let named = |repo: &str, name: &str| TestRef {
+            repo: repo.into(),
+            name: name.into(),
+            classname: None,
+            suite: None,
+        };
+        let day = 86_400;
+        let bad = [
+            (rate(None, None, 20.0, day), vec!["condition.test"]),
+            (
+                rate(Some(named("a", "b")), Some("*"), 0.0, day),
+                vec!["condition.threshold", "condition.testMatch"],
+            ),
+            (
+                rate(Some(named(" ", "")), None, 101.0, day),
+                vec![
+                    "condition.threshold",
+                    "condition.test.repo",
+                    "condition.test.name",
+                ],
+            ),
+            (rate(None, Some(" "), 20.0, day), vec!["condition.testMatch"]),
+            (
+                rate(None, Some(&"x".repeat(MAX_TEST_MATCH_LEN + 1)), 20.0, day),
+                vec!["condition.testMatch"],
+            ),
+            // Whole UTC days: a window of hours is refused.
+            (rate(None, Some("*"), 20.0, 3600), vec!["condition.window"]),
+            (rate(None, Some("*"), 20.0, 91 * day), vec!["condition.window"]),
+            (
+                Condition::FlakyTest {
+                    window: Span::from_secs(30),
+                },
+                vec!["condition.window"],
+            ),
+        ];
+        for (c, expected) in bad {
+            let fields: Vec<_> = c.problems().into_iter().map(|(f, _)| f).collect();
+            assert_eq!(fields, expected, "{c:?}");
+        }
+        assert!(serde_json::from_value::<Condition>(serde_json::json!({
+            "type": "TestFailureRate", "test": {"repo": "acme/api"}, "threshold": 30, "window": "7d"
+        }))
+        .is_err());
     }
 }

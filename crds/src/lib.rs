@@ -21,7 +21,7 @@ pub mod status;
 pub use alert_rule::AlertRule;
 pub use alert_rule::{
     AlertRuleSpec, Annotations, Condition, GroupKey, IntegrationRef, JobRef, Notify, Percentile, Selector,
-    Severity, Stat,
+    Severity, Stat, TestRef,
 };
 #[cfg(feature = "resource")]
 pub use integration::Integration;

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{json, Value};
 
-use crate::alert_rule::{AlertRule, AlertRuleSpec, AlertRuleStatus};
+use crate::alert_rule::{AlertRule, AlertRuleSpec, AlertRuleStatus, MAX_TEST_MATCH_LEN};
 use crate::integration::{Integration, IntegrationSpec, IntegrationStatus};
 use crate::span::SPAN_PATTERN;
 
@@ -172,6 +172,7 @@ const FIELDS: &[(&str, &[&str])] = &[
             "QueuedJobs",
             "JobFailureRate",
             "JobDuration",
+            "TestFailureRate",
         ],
     ),
     (
@@ -185,15 +186,19 @@ const FIELDS: &[(&str, &[&str])] = &[
             "JobQueueTime",
             "JobFailureRate",
             "JobDuration",
+            "FlakyTest",
+            "TestFailureRate",
         ],
     ),
-    ("minRuns", &["FailureRate", "JobFailureRate"]),
+    ("minRuns", &["FailureRate", "JobFailureRate", "TestFailureRate"]),
     ("stat", &["Duration", "QueueTime", "JobQueueTime", "JobDuration"]),
     ("percent", &["DurationRegression"]),
     ("baselineWindow", &["DurationRegression"]),
     ("labels", &["JobQueueTime", "QueuedJobs"]),
     ("for", &["QueuedJobs"]),
     ("job", &["JobFailureRate", "JobDuration"]),
+    ("test", &["TestFailureRate"]),
+    ("testMatch", &["TestFailureRate"]),
 ];
 
 /// Fields each condition type needs.
@@ -209,6 +214,7 @@ const REQUIRED: &[(&str, &[&str])] = &[
             "QueuedJobs",
             "JobFailureRate",
             "JobDuration",
+            "TestFailureRate",
         ],
     ),
     (
@@ -222,6 +228,7 @@ const REQUIRED: &[(&str, &[&str])] = &[
             "JobQueueTime",
             "JobFailureRate",
             "JobDuration",
+            "TestFailureRate",
         ],
     ),
     ("percent", &["DurationRegression"]),
@@ -244,6 +251,8 @@ pub const CONDITION_TYPES: &[&str] = &[
     "QueuedJobs",
     "JobFailureRate",
     "JobDuration",
+    "FlakyTest",
+    "TestFailureRate",
 ];
 
 /// A property as CEL names it: the apiserver escapes CEL's reserved words (`for` is
@@ -332,6 +341,14 @@ fn condition_schema() -> Value {
             "JobFailureRate: threshold is a whole percentage above 0 and at most 100",
         ),
         rule(
+            "self.type != 'TestFailureRate' || !has(self.threshold) || (type(self.threshold) == int && self.threshold > 0 && self.threshold <= 100)",
+            "TestFailureRate: threshold is a whole percentage above 0 and at most 100",
+        ),
+        rule(
+            "self.type != 'TestFailureRate' || has(self.test) != has(self.testMatch)",
+            "TestFailureRate: give exactly one of test (one test) and testMatch (a glob on classname::name)",
+        ),
+        rule(
             "!has(self.stat) || !(self.type in ['Duration', 'QueueTime']) || self.stat in ['avg', 'p95']",
             "Duration, QueueTime: stat is avg or p95",
         ),
@@ -347,7 +364,8 @@ fn condition_schema() -> Value {
             DurationRegression{percent, window, baselineWindow}, QueueTime{stat, threshold, window}, \
             NoSuccessWithin{window}, JobQueueTime{labels, stat, threshold, window}, \
             QueuedJobs{labels, threshold, for}, JobFailureRate{job, threshold, window, minRuns}, \
-            JobDuration{job, stat, threshold, window}.",
+            JobDuration{job, stat, threshold, window}, FlakyTest{window}, \
+            TestFailureRate{test | testMatch, threshold, window, minRuns}.",
         "type": "object",
         "required": ["type"],
         "properties": {
@@ -360,17 +378,19 @@ fn condition_schema() -> Value {
                 "x-kubernetes-int-or-string": true,
                 "pattern": SPAN_PATTERN,
                 "description": "ConsecutiveFailures: failed runs in a row (at least 1). FailureRate, \
-                    JobFailureRate: percent of finished runs that failed (1 to 100). QueuedJobs: \
-                    jobs queued (at least 1). Duration, QueueTime, JobQueueTime, JobDuration: a \
-                    span such as 10m.",
+                    JobFailureRate, TestFailureRate: percent of finished runs that failed (1 to 100). \
+                    QueuedJobs: jobs queued (at least 1). Duration, QueueTime, JobQueueTime, \
+                    JobDuration: a span such as 10m.",
             },
-            "window": span("The span of runs looked at, e.g. 1h, 1d (1m to 90d)."),
+            "window": span("The span of runs looked at, e.g. 1h, 1d (1m to 90d). FlakyTest: how \
+                long a flake keeps its test firing (default 7d). TestFailureRate: whole UTC days, 1d to \
+                90d."),
             "minRuns": {
                 "type": "integer",
                 "format": "uint32",
                 "minimum": 0,
-                "description": "FailureRate, JobFailureRate: finished runs needed before the rate \
-                    counts (default 5).",
+                "description": "FailureRate, JobFailureRate, TestFailureRate: finished runs needed \
+                    before the rate counts (default 5).",
             },
             "stat": {
                 "type": "string",
@@ -403,6 +423,26 @@ fn condition_schema() -> Value {
                     "name": {"type": "string", "minLength": 1, "description": "The job's name, e.g. test."},
                 },
                 "description": "JobFailureRate, JobDuration: the job, by repository, workflow and name.",
+            },
+            "test": {
+                "type": "object",
+                "required": ["repo", "name"],
+                "properties": {
+                    "repo": {"type": "string", "minLength": 1, "description": "Repository, e.g. acme/api."},
+                    "name": {"type": "string", "minLength": 1, "description": "The test case's name, e.g. test_login."},
+                    "classname": {"type": "string", "description": "Its class, e.g. tests.test_api (absent: any)."},
+                    "suite": {"type": "string", "description": "Its suite (absent: any)."},
+                },
+                "description": "TestFailureRate: one test, by repository and name (class and suite \
+                    when the name is not unique). Exclusive with testMatch.",
+            },
+            "testMatch": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MAX_TEST_MATCH_LEN,
+                "description": "TestFailureRate: a glob on classname::name (* any run of characters, \
+                    ? one), e.g. tests.test_api::*; each matching test of the repositories `match` \
+                    selects is its own incident. Exclusive with test.",
             },
         },
         "x-kubernetes-validations": rules,

@@ -274,6 +274,96 @@ fn job_and_runner_conditions_are_checked_by_the_apiserver() {
 
 #[test]
 #[ignore = "needs a kube-apiserver: make test-e2e"]
+fn test_conditions_are_checked_by_the_apiserver() {
+    cluster();
+    install_crds();
+    for (name, condition) in [
+        ("e2e-flaky", "{type: FlakyTest}"),
+        ("e2e-flaky-window", "{type: FlakyTest, window: 14d}"),
+        (
+            "e2e-test-rate",
+            "{type: TestFailureRate, test: {repo: acme/api, name: test_login}, threshold: 20, window: 7d}",
+        ),
+        (
+            "e2e-test-rate-full",
+            "{type: TestFailureRate, test: {repo: acme/api, classname: tests.test_auth, name: test_login, \
+             suite: pytest}, threshold: 20, window: 7d, minRuns: 10}",
+        ),
+        (
+            "e2e-test-glob",
+            "{type: TestFailureRate, testMatch: \"tests.api.*::*\", threshold: 50, window: 1d}",
+        ),
+    ] {
+        apply_condition(name, condition)
+            .unwrap_or_else(|e| panic!("a valid {name} was refused: {condition}\n{e}"));
+    }
+    let refused: &[(&str, &str, &str)] = &[
+        (
+            "e2e-both-tests",
+            "{type: TestFailureRate, test: {repo: a, name: b}, testMatch: \"*\", threshold: 20, window: 7d}",
+            "TestFailureRate: give exactly one of test (one test) and testMatch (a glob on classname::name)",
+        ),
+        (
+            "e2e-no-test",
+            "{type: TestFailureRate, threshold: 20, window: 7d}",
+            "TestFailureRate: give exactly one of test (one test) and testMatch (a glob on classname::name)",
+        ),
+        (
+            "e2e-test-rate-150",
+            "{type: TestFailureRate, testMatch: \"*\", threshold: 150, window: 7d}",
+            "TestFailureRate: threshold is a whole percentage above 0 and at most 100",
+        ),
+        (
+            "e2e-test-rate-span",
+            "{type: TestFailureRate, testMatch: \"*\", threshold: 5m, window: 7d}",
+            "TestFailureRate: threshold is a whole percentage above 0 and at most 100",
+        ),
+        (
+            "e2e-test-rate-no-window",
+            "{type: TestFailureRate, testMatch: \"*\", threshold: 20}",
+            "window is required for type",
+        ),
+        (
+            "e2e-test-without-name",
+            "{type: TestFailureRate, test: {repo: acme/api}, threshold: 20, window: 7d}",
+            "spec.condition.test.name: Required value",
+        ),
+        (
+            "e2e-empty-glob",
+            "{type: TestFailureRate, testMatch: \"\", threshold: 20, window: 7d}",
+            "spec.condition.testMatch: Invalid value",
+        ),
+        (
+            "e2e-flaky-threshold",
+            "{type: FlakyTest, threshold: 3}",
+            "threshold applies only to type",
+        ),
+        (
+            "e2e-flaky-min-runs",
+            "{type: FlakyTest, minRuns: 3}",
+            "minRuns applies only to type FailureRate, JobFailureRate, TestFailureRate",
+        ),
+        (
+            "e2e-test-on-job-rate",
+            "{type: JobFailureRate, job: {repo: a, workflow: b, name: c}, test: {repo: a, name: b}, \
+             threshold: 20, window: 1d}",
+            "test applies only to type TestFailureRate",
+        ),
+    ];
+    for (name, condition, message) in refused {
+        let stderr = apply_condition(name, condition)
+            .err()
+            .unwrap_or_else(|| panic!("{name} was accepted: {condition}"));
+        assert!(
+            stderr.contains("is invalid"),
+            "{name}: refused for another reason:\n{stderr}"
+        );
+        assert!(stderr.contains(message), "{name}: no {message:?} in:\n{stderr}");
+    }
+}
+
+#[test]
+#[ignore = "needs a kube-apiserver: make test-e2e"]
 fn every_invalid_example_is_rejected_with_its_message() {
     cluster();
     install_crds();
@@ -282,9 +372,9 @@ fn every_invalid_example_is_rejected_with_its_message() {
             "invalid-condition-fields.yaml",
             &[
                 "threshold is required for type ConsecutiveFailures, FailureRate, Duration, QueueTime, \
-                 JobQueueTime, QueuedJobs, JobFailureRate, JobDuration",
+                 JobQueueTime, QueuedJobs, JobFailureRate, JobDuration, TestFailureRate",
                 "window applies only to type FailureRate, Duration, DurationRegression, QueueTime, \
-                 NoSuccessWithin, JobQueueTime, JobFailureRate, JobDuration",
+                 NoSuccessWithin, JobQueueTime, JobFailureRate, JobDuration, FlakyTest, TestFailureRate",
             ],
         ),
         (
@@ -309,6 +399,13 @@ fn every_invalid_example_is_rejected_with_its_message() {
             "invalid-severity.yaml",
             &[
                 r#"spec.severity: Unsupported value: "urgent": supported values: "info", "warning", "critical""#,
+            ],
+        ),
+        (
+            "invalid-test-failure-rate.yaml",
+            &[
+                "TestFailureRate: give exactly one of test (one test) and testMatch (a glob on \
+                 classname::name)",
             ],
         ),
         (

@@ -132,6 +132,7 @@ fn invalid_examples_are_rejected() {
         ("invalid-queued-jobs.yaml", "cel"),
         ("invalid-secret-by-value.yaml", "cel"),
         ("invalid-severity.yaml", "types"),
+        ("invalid-test-failure-rate.yaml", "cel"),
         ("invalid-type-without-block.yaml", "cel"),
     ];
     let invalid: Vec<_> = examples()

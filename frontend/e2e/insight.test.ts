@@ -2,7 +2,6 @@
 // backend and a real PostgreSQL with demo data, fed with signed GitHub `workflow_run` and
 // `workflow_job` deliveries as GitHub sends them. Screenshots go to test-output/screenshots/; with
 // CICD_UPDATE_DOCS_SCREENSHOTS=1 the light ones also replace docs/screenshots/{jobs,runners,usage}.png.
-import { createHmac, randomUUID } from "node:crypto";
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
@@ -10,6 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Schemas } from "../src/api/client";
 import { ADMIN_TOKEN, backend, type Backend } from "./backend";
 import { launch, openPage, settle, type OpenOptions } from "./browser";
+import { github, type GitHub, type JobSpec } from "./github";
 
 const OUT = resolve(import.meta.dirname, "../test-output");
 const SHOTS = `${OUT}/screenshots`;
@@ -18,6 +18,7 @@ const DOCS_SHOTS = resolve(import.meta.dirname, "../../docs/screenshots");
 const SECRET = "e2e-insight-webhook-secret-0123456789";
 const REPO = "e2e/insight";
 let server: Backend;
+let gh: GitHub;
 let browser: Browser;
 let closeBrowser: () => Promise<void>;
 const figures: Record<string, number | number[]> = {};
@@ -27,10 +28,7 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   server = await backend();
   ({ browser, close: closeBrowser } = await launch());
-  const source = await server.api("/api/webhook-sources", {
-    body: { provider: "github", name: "e2e-insight", secret: SECRET },
-  });
-  expect(source.status, JSON.stringify(source.body)).toBe(201);
+  gh = await github(server, { name: "e2e-insight", secret: SECRET, repo: REPO, sha: "abc1234" });
 });
 
 afterEach(async () => {
@@ -63,86 +61,6 @@ async function shoot(page: Page, name: string): Promise<void> {
     copyFileSync(`${SHOTS}/${name}-light.png`, `${DOCS_SHOTS}/${name}.png`);
 }
 
-const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
-
-/** Delivers a GitHub event, signed with the stored source's secret, as GitHub does. */
-async function deliver(event: "workflow_run" | "workflow_job", payload: unknown): Promise<void> {
-  const body = JSON.stringify(payload);
-  const signature = `sha256=${createHmac("sha256", SECRET).update(body).digest("hex")}`;
-  const res = await fetch(`${server.url}/api/webhooks/github`, {
-    method: "POST",
-    headers: {
-      "Content-Type": "application/json",
-      "X-GitHub-Event": event,
-      "X-GitHub-Delivery": randomUUID(),
-      "X-Hub-Signature-256": signature,
-    },
-    body,
-  });
-  expect(res.status, await res.text()).toBe(200);
-}
-
-function workflowRun(id: number, at: number, status: "queued" | "in_progress" | "completed", conclusion?: string) {
-  return {
-    action: status === "completed" ? "completed" : status === "queued" ? "requested" : "in_progress",
-    workflow_run: {
-      id,
-      name: "CI",
-      run_number: id,
-      run_attempt: 1,
-      head_branch: "main",
-      head_sha: "abc1234",
-      event: "push",
-      status,
-      conclusion: conclusion ?? null,
-      created_at: iso(at),
-      run_started_at: iso(at),
-      updated_at: iso(at + 15 * 60_000),
-      html_url: `https://github.com/${REPO}/actions/runs/${id}`,
-    },
-    repository: { full_name: REPO },
-  };
-}
-
-interface JobSpec {
-  runId: number;
-  id: number;
-  name: string;
-  labels: string[];
-  queuedAt: number;
-  queueS?: number;
-  ranS?: number;
-  conclusion?: "success" | "failure";
-}
-
-/** A `workflow_job` delivery: queued, in progress or completed (with its conclusion). */
-function workflowJob(job: JobSpec, action: "queued" | "in_progress" | "completed") {
-  const started = job.queuedAt + (job.queueS ?? 0) * 1000;
-  const hosted = !job.labels.includes("self-hosted");
-  return {
-    action,
-    workflow_job: {
-      id: job.id,
-      run_id: job.runId,
-      run_attempt: 1,
-      name: job.name,
-      workflow_name: "CI",
-      head_branch: "main",
-      status: action,
-      conclusion: action === "completed" ? (job.conclusion ?? "success") : null,
-      created_at: iso(job.queuedAt),
-      started_at: iso(action === "queued" ? job.queuedAt : started),
-      completed_at: action === "completed" ? iso(started + (job.ranS ?? 60) * 1000) : null,
-      labels: job.labels,
-      runner_name: action === "queued" ? null : "runner-1",
-      runner_group_name: action === "queued" ? null : hosted ? "GitHub Actions" : "e2e-pool",
-      html_url: `https://github.com/${REPO}/actions/runs/${job.runId}/job/${job.id}`,
-      steps: [],
-    },
-    repository: { full_name: REPO },
-  };
-}
-
 /** Three runs of CI, an hour apart, each a build (hosted) and a slower test (self-hosted, e2e-gpu) that fails once. */
 async function seedJobs(): Promise<void> {
   const t0 = Date.now() - 4 * 3_600_000;
@@ -150,7 +68,7 @@ async function seedJobs(): Promise<void> {
     const runId = 9_100 + i;
     // An hour apart: each its own point of the hourly series.
     const at = t0 + i * 3_600_000;
-    await deliver("workflow_run", workflowRun(runId, at, "in_progress"));
+    await gh.deliver("workflow_run", gh.workflowRun(runId, at, "in_progress"));
     const build: JobSpec = {
       runId,
       id: runId * 10 + 1,
@@ -171,11 +89,11 @@ async function seedJobs(): Promise<void> {
       conclusion: i === 2 ? "failure" : "success",
     };
     for (const job of [build, test]) {
-      await deliver("workflow_job", workflowJob(job, "queued"));
-      await deliver("workflow_job", workflowJob(job, "in_progress"));
-      await deliver("workflow_job", workflowJob(job, "completed"));
+      await gh.deliver("workflow_job", gh.workflowJob(job, "queued"));
+      await gh.deliver("workflow_job", gh.workflowJob(job, "in_progress"));
+      await gh.deliver("workflow_job", gh.workflowJob(job, "completed"));
     }
-    await deliver("workflow_run", workflowRun(runId, at, "completed", i === 2 ? "failure" : "success"));
+    await gh.deliver("workflow_run", gh.workflowRun(runId, at, "completed", i === 2 ? "failure" : "success"));
   }
   // The job figures follow the jobs within about a second (one folder across replicas).
   await expect
@@ -259,7 +177,7 @@ describe("jobs, runners and usage", () => {
     const labels = ["self-hosted", "e2e-live"];
     const key = "e2e-live,self-hosted";
     const queuedAt = Date.now() - 90_000;
-    await deliver("workflow_run", workflowRun(9_200, queuedAt, "queued"));
+    await gh.deliver("workflow_run", gh.workflowRun(9_200, queuedAt, "queued"));
     // A second apart: the waiting list's order is theirs.
     const job = (n: number): JobSpec => ({
       runId: 9_200,
@@ -268,13 +186,13 @@ describe("jobs, runners and usage", () => {
       labels,
       queuedAt: queuedAt + n * 1000,
     });
-    await deliver("workflow_job", workflowJob(job(1), "queued"));
+    await gh.deliver("workflow_job", gh.workflowJob(job(1), "queued"));
     // Eight pools (the demo's and these tests'), as a wall TV would show.
     const pools = async () => (await server.api<Schemas["Runners"]>("/api/runners")).body.items;
     for (let n = (await pools()).length; n < 8; n++) {
-      await deliver(
+      await gh.deliver(
         "workflow_job",
-        workflowJob(
+        gh.workflowJob(
           { runId: 9_200, id: 93_000 + n, name: `extra-${n}`, labels: ["self-hosted", `e2e-pool-${n}`], queuedAt },
           "queued",
         ),
@@ -309,9 +227,9 @@ describe("jobs, runners and usage", () => {
       return Date.now() - started;
     };
     const times = [
-      await measure(() => deliver("workflow_job", workflowJob(job(2), "queued")), "2"),
-      await measure(() => deliver("workflow_job", workflowJob(job(3), "queued")), "3"),
-      await measure(() => deliver("workflow_job", workflowJob({ ...job(1), queueS: 90 }, "in_progress")), "2"),
+      await measure(() => gh.deliver("workflow_job", gh.workflowJob(job(2), "queued")), "2"),
+      await measure(() => gh.deliver("workflow_job", gh.workflowJob(job(3), "queued")), "3"),
+      await measure(() => gh.deliver("workflow_job", gh.workflowJob({ ...job(1), queueS: 90 }, "in_progress")), "2"),
     ];
     console.log("runners tile after a job event (ms)", times.join(" "));
     figures.runners_live_ms = times;

@@ -6,6 +6,7 @@ import { useAuth } from "./api/auth";
 import { useLiveUpdates, useConfig } from "./api/hooks";
 import { jobsParams, runnersParams, usageParams } from "./api/insight";
 import { metricsParams } from "./api/params";
+import { rankingKey } from "./api/tests";
 import { keys } from "./api/keys";
 import { AuthProvider } from "./components/Auth";
 import { Skeleton } from "./components/common";
@@ -20,6 +21,7 @@ const Settings = lazy(() => import("./pages/Settings").then((m) => ({ default: m
 const Jobs = lazy(() => import("./pages/Jobs").then((m) => ({ default: m.Jobs })));
 const Runners = lazy(() => import("./pages/Runners").then((m) => ({ default: m.Runners })));
 const Usage = lazy(() => import("./pages/Usage").then((m) => ({ default: m.Usage })));
+const Tests = lazy(() => import("./pages/Tests").then((m) => ({ default: m.Tests })));
 
 /** The query whose last load the header's "Updated" shows: the page's main figures. */
 function updatedKey(view: View) {
@@ -30,6 +32,8 @@ function updatedKey(view: View) {
       return keys.runners(runnersParams(view));
     case "usage":
       return keys.usage(usageParams(view));
+    case "tests":
+      return rankingKey(view);
     default:
       return keys.metrics(metricsParams(view));
   }
@@ -142,6 +146,8 @@ function Shell() {
               <Jobs view={view} onView={onView} theme={shown} />
             ) : view.page === "runners" ? (
               <Runners view={view} onView={onView} theme={shown} />
+            ) : view.page === "tests" ? (
+              <Tests view={view} onView={onView} />
             ) : (
               <Usage view={view} onView={onView} theme={shown} />
             )}

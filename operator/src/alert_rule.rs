@@ -280,8 +280,55 @@ mod tests {
         );
     }
 
+    /// The test conditions too (the backend reads the same type): `FlakyTest` with its default
+    /// window filled in, `TestFailureRate` with one test or a glob.
     #[test]
-    fn out_of_range_job_and_runner_conditions_are_invalid() {
+    fn test_conditions_are_sent_unchanged() {
+        let conditions = [
+            (
+                serde_json::json!({"type": "FlakyTest"}),
+                serde_json::json!({"type": "FlakyTest", "window": "7d"}),
+            ),
+            (
+                serde_json::json!({"type": "FlakyTest", "window": "14d"}),
+                serde_json::json!({"type": "FlakyTest", "window": "14d"}),
+            ),
+            (
+                serde_json::json!({"type": "TestFailureRate",
+                                   "test": {"repo": "acme/api", "classname": "tests.test_auth", "name": "test_login",
+                                            "suite": "pytest"},
+                                   "threshold": 20.0, "window": "7d", "minRuns": 10}),
+                serde_json::json!({"type": "TestFailureRate",
+                                   "test": {"repo": "acme/api", "classname": "tests.test_auth", "name": "test_login",
+                                            "suite": "pytest"},
+                                   "threshold": 20.0, "window": "7d", "minRuns": 10}),
+            ),
+            (
+                serde_json::json!({"type": "TestFailureRate", "testMatch": "tests.api.*::*", "threshold": 50,
+                                   "window": "1d"}),
+                serde_json::json!({"type": "TestFailureRate", "testMatch": "tests.api.*::*", "threshold": 50.0,
+                                   "window": "1d", "minRuns": 5}),
+            ),
+        ];
+        for (condition, sent) in conditions {
+            let s = spec(
+                serde_json::json!({"match": {"repo": "acme/*"}, "condition": condition,
+                "notify": {"integrations": [{"name": "slack"}]}}),
+            );
+            assert_eq!(problems(&s), None, "{condition}");
+            let body = serde_json::to_value(Upsert {
+                namespace: "team-a",
+                name: "tests",
+                spec: &backend_spec("team-a", &s),
+            })
+            .expect("json");
+            assert_eq!(body["spec"]["condition"], sent);
+            assert_eq!(body["spec"]["match"], serde_json::json!({"repo": "acme/*"}));
+        }
+    }
+
+    #[test]
+    fn out_of_range_job_runner_and_test_conditions_are_invalid() {
         let cases = [
             (
                 serde_json::json!({"type": "QueuedJobs", "labels": ["gpu"], "threshold": 0, "for": "2d"}),
@@ -297,6 +344,20 @@ mod tests {
                 serde_json::json!({"type": "JobQueueTime", "labels": [" "], "threshold": "5m", "window": "100d"}),
                 "spec.condition.labels: must name the runner label set, e.g. [self-hosted, gpu]; \
                  spec.condition.window: must be between 1m and 90d",
+            ),
+            (
+                serde_json::json!({"type": "TestFailureRate", "test": {"repo": "acme/api", "name": " "},
+                                   "threshold": 20, "window": "1h"}),
+                "spec.condition.test.name: must not be empty: a test is named by its repo and name; \
+                 spec.condition.window: must be between 1d and 90d (tests are counted by UTC day)",
+            ),
+            (
+                serde_json::json!({"type": "TestFailureRate", "threshold": 20, "window": "7d"}),
+                "spec.condition.test: give test (one test: repo and name) or testMatch (a glob on classname::name)",
+            ),
+            (
+                serde_json::json!({"type": "FlakyTest", "window": "100d"}),
+                "spec.condition.window: must be between 1m and 90d",
             ),
         ];
         for (condition, expected) in cases {

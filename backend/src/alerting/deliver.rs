@@ -39,6 +39,9 @@ const CONTEXT_PART_MAX: usize = 200;
 const BODY_READ_MAX: usize = 4096;
 const REASON_BODY_MAX: usize = 200;
 
+/// What a test message says, once (its fallback text).
+const TEST_MESSAGE: &str = "🧪 Test message from ci-cd-monitor: if you can read this, the integration works.";
+
 /// The Slack incoming-webhook body for `n`: `text` (the notification and the fallback) and `blocks`
 /// (a `header`, a `section` with the condition, summary and up to 10 fields, a `context` line and an
 /// `actions` block with link buttons for the http(s) URLs present).
@@ -47,9 +50,6 @@ const REASON_BODY_MAX: usize = 200;
 /// it can neither mention (`<!channel>`) nor link; plain-text objects (the header, button labels) are
 /// not parsed by Slack and are left as they are. Long values are cut at a character boundary with `…`
 /// so that every limit holds.
-/// What a test message says, once (its fallback text).
-const TEST_MESSAGE: &str = "🧪 Test message from ci-cd-monitor: if you can read this, the integration works.";
-
 pub fn slack_message(n: &Notice) -> Value {
     let rule = esc(&n.rule_name, 300);
     let group = esc(&group_line(n), 600);
@@ -165,7 +165,8 @@ pub fn slack_message(n: &Notice) -> Value {
 /// - `rule.severity`: `info`, `warning` or `critical`.
 /// - `group`: the labels the rule groups by (`repo`, `workflow`, `branch`); `{}` when it does not.
 ///   A job condition's group is its job (`repo`, `workflow`, `job`), a runner condition's its
-///   label set (`labels`: `gpu,self-hosted`).
+///   label set (`labels`: `gpu,self-hosted`), a test condition's its test (`repo`, `test`:
+///   `classname::name`, `suite` when it has one, `test_id`).
 /// - `value`, `threshold`: already formatted with their unit (`42%`, `12m 30s`).
 /// - `started_at`, `resolved_at`: RFC 3339, UTC, whole seconds.
 ///
@@ -393,8 +394,8 @@ fn severity_emoji(severity: Severity) -> &'static str {
     }
 }
 
-/// The group's values in the order repo, workflow, job, branch, runner labels, then any other
-/// label by name.
+/// The group's values in the order repo, workflow, job, test, suite, branch, runner labels, then
+/// any other label by name (a test's id, which its dashboard link carries, is left out).
 fn group_line(n: &Notice) -> String {
     ordered_labels(n)
         .into_iter()
@@ -404,14 +405,16 @@ fn group_line(n: &Notice) -> String {
 }
 
 fn ordered_labels(n: &Notice) -> Vec<(&str, &str)> {
-    const KNOWN: [&str; 5] = ["repo", "workflow", "job", "branch", "labels"];
+    const KNOWN: [&str; 7] = ["repo", "workflow", "job", "test", "suite", "branch", "labels"];
+    /// In the webhook's `group`, not in Slack messages.
+    const HIDDEN: [&str; 1] = ["test_id"];
     let known = KNOWN
         .iter()
         .filter_map(|k| n.labels.get(*k).map(|v| (*k, v.as_str())));
     let others = n
         .labels
         .iter()
-        .filter(|(k, _)| !KNOWN.contains(&k.as_str()))
+        .filter(|(k, _)| !KNOWN.contains(&k.as_str()) && !HIDDEN.contains(&k.as_str()))
         .map(|(k, v)| (k.as_str(), v.as_str()));
     known.chain(others).collect()
 }
@@ -453,6 +456,8 @@ fn fields(n: &Notice, duration: Option<&str>) -> Vec<Value> {
             "branch" => "Branch".to_owned(),
             "job" => "Job".to_owned(),
             "labels" => "Runner labels".to_owned(),
+            "test" => "Test".to_owned(),
+            "suite" => "Suite".to_owned(),
             other => esc(other, 60),
         };
         out.push(field(&title, &esc(value, 1800)));

@@ -1,6 +1,7 @@
 //! When rules are evaluated: at once for the groups of runs that just finished (so `RunFailed` and
 //! `ConsecutiveFailures` fire within a second of the event), and on a periodic tick for every rule
-//! and group (windows, `groupWait`, repeats, `NoSuccessWithin`). The tick runs on one replica at a
+//! and group (windows, `groupWait`, repeats, `NoSuccessWithin`, and the test conditions, whose
+//! groups are tests). The tick runs on one replica at a
 //! time (an advisory lock); concurrent evaluations of one group are serialised in
 //! [`incidents::step`].
 
@@ -16,6 +17,7 @@ use super::evaluate::{self, Group, Measure, Sources};
 use super::incidents::{self, NoticeContext};
 use super::jobs;
 use super::selector::Matcher;
+use super::test_results;
 use crate::db;
 use crate::db::rules::RuleRow;
 use crate::telemetry::Metrics;
@@ -115,9 +117,14 @@ impl Alerts {
         }
         let dims = db::runs::dimensions(&self.pool).await?;
         for (rule, matcher) in rules {
+            // A test condition's groups are tests, which finished runs do not touch: the tick
+            // evaluates them.
+            if rule.spec.0.condition.is_test_condition() {
+                continue;
+            }
             for g in rule_groups(&rule, &matcher, &dims) {
                 if g.tuples.iter().any(|t| touched.contains(t)) {
-                    self.evaluate(&rule, &g, now).await?;
+                    self.evaluate(&rule, &matcher, &g, now).await?;
                 }
             }
         }
@@ -140,9 +147,9 @@ impl Alerts {
     async fn evaluate_all(&self, now: DateTime<Utc>) -> sqlx::Result<()> {
         let dims = db::runs::dimensions(&self.pool).await?;
         for (rule, matcher) in self.rules().await? {
-            let groups = rule_groups(&rule, &matcher, &dims);
+            let groups = self.groups(&rule, &matcher, &dims, now).await?;
             for g in &groups {
-                self.evaluate(&rule, g, now).await?;
+                self.evaluate(&rule, &matcher, g, now).await?;
             }
             // Open incidents of groups the rule no longer watches (its selector changed) resolve.
             let open = db::incidents::open_groups(&self.pool, rule.id).await?;
@@ -152,7 +159,8 @@ impl Alerts {
             }
             // Another replica may have opened an incident for a dimension newer than the snapshot
             // above: read the dimensions again (they are committed before any incident on them).
-            let fresh = rule_groups(&rule, &matcher, &db::runs::dimensions(&self.pool).await?);
+            let dims = db::runs::dimensions(&self.pool).await?;
+            let fresh = self.groups(&rule, &matcher, &dims, now).await?;
             for (key, labels) in open {
                 if missing(&fresh, &key) {
                     let gone = Group {
@@ -160,21 +168,45 @@ impl Alerts {
                         key,
                         tuples: Vec::new(),
                     };
-                    self.apply(&rule, &gone, Some(&Measure::good()), now).await?;
+                    self.apply(&rule, &matcher, &gone, Some(&Measure::good()), now)
+                        .await?;
                 }
             }
         }
         Ok(())
     }
 
-    async fn evaluate(&self, rule: &RuleRow, g: &Group, now: DateTime<Utc>) -> sqlx::Result<()> {
-        self.apply(rule, g, None, now).await
+    /// The groups a rule watches now: [`rule_groups`], or for a test condition the tests of its
+    /// open incidents and the worst tests that are bad now ([`test_results::groups`]).
+    async fn groups(
+        &self,
+        rule: &RuleRow,
+        matcher: &Matcher,
+        dims: &[db::runs::DimensionRow],
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<Vec<Group>> {
+        if rule.spec.0.condition.is_test_condition() {
+            test_results::groups(&self.pool, rule, matcher, dims, now).await
+        } else {
+            Ok(rule_groups(rule, matcher, dims))
+        }
+    }
+
+    async fn evaluate(
+        &self,
+        rule: &RuleRow,
+        matcher: &Matcher,
+        g: &Group,
+        now: DateTime<Utc>,
+    ) -> sqlx::Result<()> {
+        self.apply(rule, matcher, g, None, now).await
     }
 
     /// Measures (unless `given`) and steps the incident, in one transaction under the group's lock.
     async fn apply(
         &self,
         rule: &RuleRow,
+        matcher: &Matcher,
         g: &Group,
         given: Option<&Measure>,
         now: DateTime<Utc>,
@@ -193,6 +225,7 @@ impl Alerts {
                 let sources = Sources {
                     pool: &self.pool,
                     stale_after: self.stale_after,
+                    matcher,
                 };
                 measured = evaluate::measure(&mut tx, sources, &rule.spec.0.condition, g, now).await?;
                 &measured

@@ -11,6 +11,7 @@ use sqlx::PgConnection;
 
 use super::jobs;
 use super::selector::Matcher;
+use super::test_results;
 use crate::db;
 use crate::db::runs::DimensionRow;
 use crate::domain::RunStatus;
@@ -173,6 +174,23 @@ pub fn describe(c: &Condition) -> String {
             jobs::percentile_name(*stat),
             jobs::job_name(job)
         ),
+        Condition::FlakyTest { window } => {
+            format!("a test flaked (passed and failed on one commit) within {window}")
+        }
+        Condition::TestFailureRate {
+            test,
+            test_match,
+            threshold,
+            window,
+            min_runs,
+        } => {
+            let which = match (test, test_match) {
+                (Some(t), _) => format!("test {}", test_results::test_ref_text(t)),
+                (None, Some(m)) => format!("a test matching {m}"),
+                (None, None) => "a test".to_owned(),
+            };
+            format!("failure rate of {which} ≥ {threshold}% over {window} (at least {min_runs} runs)")
+        }
     }
 }
 
@@ -234,11 +252,14 @@ pub struct Sources<'a> {
     pub pool: &'a sqlx::PgPool,
     /// Jobs queued for longer are stale: they leave the queued counts (`CICD_STALE_JOB_HOURS`).
     pub stale_after: TimeDelta,
+    /// The rule's `match`, for the test conditions, whose groups are tests rather than sets of
+    /// dimensions (a flake counts when a run on its commit matches).
+    pub matcher: &'a Matcher,
 }
 
 /// Measures `condition` for `group` at `now`: reads the runs the condition looks at, then judges
 /// them (one function per kind of condition). The job and runner conditions read jobs instead
-/// ([`jobs::measure`]).
+/// ([`jobs::measure`]), the test conditions test results ([`test_results::measure`]).
 pub async fn measure(
     pool: &mut PgConnection,
     sources: Sources<'_>,
@@ -252,6 +273,9 @@ pub async fn measure(
         | Condition::JobFailureRate { .. }
         | Condition::JobDuration { .. } => {
             jobs::measure(sources.pool, condition, now, sources.stale_after).await?
+        }
+        Condition::FlakyTest { .. } | Condition::TestFailureRate { .. } => {
+            test_results::measure(pool, sources.matcher, condition, g, now).await?
         }
         Condition::RunFailed { .. } => run_failed(latest(pool, g, 1).await?),
         Condition::ConsecutiveFailures { threshold } => {

@@ -8,8 +8,9 @@
 //!
 //! pending (bad, inside `groupWait`) → firing (notify) → resolved (notify "back to green" when
 //! `sendResolved`). A pending incident that recovers is deleted: flapping inside `groupWait` sends
-//! nothing. While firing: `repeatInterval` re-notifies unless acknowledged; `RunFailed` without
-//! `onlyFirst` notifies each further failed run; a mute silences everything until it ends.
+//! nothing. While firing: `repeatInterval` re-notifies unless acknowledged (never for `FlakyTest`:
+//! a test turning flaky is said once); `RunFailed` without `onlyFirst` notifies each further failed
+//! run; a mute silences everything until it ends.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use cicd_monitor_crds::Condition;
@@ -186,9 +187,11 @@ impl Step<'_> {
                 change: Some((o.id, "firing", "new_run")),
             });
         }
+        // A flaky test is news once: while it keeps flaking, its incident stays firing quietly.
+        let repeats = !matches!(spec.condition, Condition::FlakyTest { .. });
         let repeat = TimeDelta::seconds(spec.notify.repeat_interval.as_secs() as i64);
         let due = o.last_notified_at.is_some_and(|t| now - t >= repeat);
-        if !due || o.acknowledged_at.is_some() || muted(o, now) {
+        if !repeats || !due || o.acknowledged_at.is_some() || muted(o, now) {
             return Ok(Done::default());
         }
         let n = o.repeats + 1;
@@ -244,10 +247,11 @@ fn notice(
 ) -> Notice {
     let spec = &rule.spec.0;
     let dashboard_url = ctx.public_url.as_ref().map(|base| {
-        // A job or runner condition links to its job's trend or its runner pool; the others to
-        // the dashboard filtered on the group.
-        let (path, pairs) =
-            super::jobs::dashboard_view(&spec.condition, &group.labels).unwrap_or_else(|| {
+        // A job or runner condition links to its job's trend or its runner pool, a test condition
+        // to the test's history; the others to the dashboard filtered on the group.
+        let (path, pairs) = super::jobs::dashboard_view(&spec.condition, &group.labels)
+            .or_else(|| super::test_results::dashboard_view(&spec.condition, &group.labels))
+            .unwrap_or_else(|| {
                 let pairs = group
                     .labels
                     .iter()

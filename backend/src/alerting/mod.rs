@@ -11,6 +11,7 @@ pub mod outbox;
 pub mod owned;
 pub mod rules;
 pub mod selector;
+pub mod test_results;
 
 pub use crate::domain::notice::{Notice, NoticeKind};
 

@@ -1,10 +1,11 @@
 //! Alert rules: validation, and their changes through the API or by the operator.
 
-use cicd_monitor_crds::AlertRuleSpec;
+use cicd_monitor_crds::{AlertRuleSpec, Condition};
 use sqlx::{PgConnection, PgPool};
 
 use super::owned::{self, Error, Owned, Result, Target};
 use super::selector::Matcher;
+use super::test_results;
 use crate::auth::Principal;
 use crate::db::integrations;
 use crate::db::rules::{self as db, RuleRow};
@@ -37,6 +38,34 @@ pub async fn prepare(pool: &PgPool, name: &str, spec: &AlertRuleSpec) -> Result<
                 spec.condition.kind()
             ),
         ));
+    }
+    if let Condition::TestFailureRate { test, test_match, .. } = &spec.condition {
+        if test.is_some() && selects {
+            errors.push(FieldError::new(
+                "spec.match",
+                "must be empty for TestFailureRate with test: it watches the test named in the condition",
+            ));
+        } else if test.is_none() {
+            // Test figures are kept per repository and day: only the repository can be chosen.
+            for (field, set) in [
+                ("spec.match.provider", sel.provider.is_some()),
+                ("spec.match.workflows", !sel.workflows.is_empty()),
+                ("spec.match.branches", !sel.branches.is_empty()),
+            ] {
+                if set {
+                    errors.push(FieldError::new(
+                        field,
+                        "does not apply to TestFailureRate: test failure rates are counted per \
+                         repository and day (only match.repo selects)",
+                    ));
+                }
+            }
+        }
+        if let (None, Some(pattern)) = (test, test_match) {
+            if let Err(message) = test_results::test_glob(pattern) {
+                errors.push(FieldError::new("spec.condition.testMatch", message));
+            }
+        }
     }
     if let Err(problems) = Matcher::new(&spec.selector) {
         errors.extend(

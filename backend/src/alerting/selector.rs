@@ -57,6 +57,21 @@ impl Matcher {
             && any(&self.workflows, workflow)
             && any(&self.branches, branch)
     }
+
+    /// Whether every repository is watched (`match.repo` is empty).
+    pub fn any_repo(&self) -> bool {
+        self.repo.is_empty()
+    }
+
+    /// Whether `repo` is watched, whatever the other fields say.
+    pub fn matches_repo(&self, repo: &str) -> bool {
+        any(&self.repo, repo)
+    }
+
+    /// Whether only `repo` (if anything) is selected: provider, workflows and branches are empty.
+    pub fn selects_repo_only(&self) -> bool {
+        self.provider.is_empty() && self.workflows.is_empty() && self.branches.is_empty()
+    }
 }
 
 #[cfg(test)]
@@ -80,6 +95,16 @@ mod tests {
         assert!(!m.matches("github", "org/payments-api", "deploy", "main"));
         assert!(!m.matches("github", "org/payments-api", "ci", "feature/x"));
         assert!(sel(serde_json::json!({})).matches("any", "thing", "at", ""));
+    }
+
+    #[test]
+    fn a_repository_alone_is_matched_on_its_own() {
+        let m = sel(serde_json::json!({"repo": "org/*", "branches": ["main"]}));
+        assert!(m.matches_repo("org/app") && !m.matches_repo("other/app"));
+        assert!(!m.selects_repo_only());
+        assert!(sel(serde_json::json!({"repo": "org/*"})).selects_repo_only());
+        assert!(sel(serde_json::json!({})).matches_repo("anything"));
+        assert!(sel(serde_json::json!({})).any_repo() && !m.any_repo());
     }
 
     #[test]

@@ -13,7 +13,8 @@ use crate::domain::access::Principal;
 pub struct AuditEntry {
     pub id: i64,
     pub at: DateTime<Utc>,
-    /// The token's name, `kubernetes operator` (a token with the operator scope) or `bootstrap admin`.
+    /// The token's name, `kubernetes operator` (a token with the operator scope), `bootstrap admin`,
+    /// or the rule that acted (`auto-quarantine`, scope `system`).
     #[schema(example = "ci-admin")]
     pub actor: String,
     /// The token's id; absent for the bootstrap admin token.
@@ -22,10 +23,11 @@ pub struct AuditEntry {
     pub actor_scope: String,
     /// `<kind>.<verb>`: `token.created`, `token.revoked`, `alert_rule.created|updated|deleted`,
     /// `integration.created|updated|deleted`, `webhook_source.created|deleted`,
-    /// `incident.acknowledged|muted`, `settings.changed`.
+    /// `incident.acknowledged|muted`, `settings.changed`, `test.quarantined|released`.
     #[schema(example = "alert_rule.created")]
     pub action: String,
-    /// `token`, `alert_rule`, `integration`, `webhook_source`, `incident` or `settings`.
+    /// `token`, `alert_rule`, `integration`, `webhook_source`, `incident`, `settings` or `test`
+    /// (its id is the test's id, its name the repository).
     #[schema(example = "alert_rule")]
     pub target_kind: String,
     pub target_id: Option<String>,
@@ -87,6 +89,24 @@ pub async fn record(db: impl PgExecutor<'_>, who: Option<Principal>, what: Actio
         what.target_name,
         what.detail,
     )
+    .execute(db)
+    .await
+    .map(drop)
+}
+
+/// Records an action taken by the backend itself under a rule (`actor` names the rule; the scope
+/// is `system`).
+pub async fn record_system(db: impl PgExecutor<'_>, actor: &str, what: Action<'_>) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into audit_log (actor, actor_scope, action, target_kind, target_id, target_name, detail) \
+         values ($1, 'system', $2, $3, $4, $5, $6)",
+    )
+    .bind(actor)
+    .bind(what.action)
+    .bind(what.target_kind)
+    .bind(what.target_id)
+    .bind(what.target_name)
+    .bind(what.detail)
     .execute(db)
     .await
     .map(drop)

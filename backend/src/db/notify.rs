@@ -77,6 +77,16 @@ impl RunnersChange {
         })
     }
 }
+/// The channel of test reports attached to their run: a [`TestsChange`].
+pub const TESTS: &str = "cicd_tests";
+
+/// Test results of a run were recorded (its report attached to it), as `GET /api/stream` sends it.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, ToSchema)]
+pub struct TestsChange {
+    pub run_id: String,
+    pub repo: String,
+}
+
 /// The channel of incident changes.
 pub const INCIDENTS: &str = "cicd_alerts";
 /// Largest payload sent: PostgreSQL refuses one of 8,000 bytes or more.

@@ -100,3 +100,38 @@ pub async fn delete_job_figures(
     .await?;
     Ok(deleted as u64)
 }
+
+/// Test data, each with the condition that puts a row past `$1` (the cut) and the most rows one
+/// batch takes (a report holds up to 200,000 results, deleted with it).
+pub const TEST_FIGURES: [(&str, &str, i64); 3] = [
+    ("test_uploads", "coalesce(run_at, received_at) < $1", 20),
+    ("test_rollups", "day < $1::date", 5000),
+    ("test_flakes", "last_seen < $1", 5000),
+];
+
+/// Deletes one batch of `table` (one of [`TEST_FIGURES`]) older than `cut`: reports (attached
+/// ones by their run's time, those whose run never came by when they were received) with their
+/// results and details, daily test figures, and flakes last seen before it.
+pub async fn delete_test_figures(
+    db: impl PgExecutor<'_>,
+    (table, old, batch): (&str, &str, i64),
+    cut: DateTime<Utc>,
+) -> sqlx::Result<u64> {
+    // A report's results and details go with it (they have no foreign key to cascade).
+    let with_results = if table == "test_uploads" {
+        ", gone_results as (delete from test_results where upload_id in (select id from gone)), \
+         gone_details as (delete from test_result_details where upload_id in (select id from gone))"
+    } else {
+        ""
+    };
+    let deleted: i64 = sqlx::query_scalar(&format!(
+        "with gone as (delete from {table} where ctid = any(array( \
+             select ctid from {table} where {old} limit $2 for update skip locked)) returning *){with_results} \
+         select count(*) from gone"
+    ))
+    .bind(cut)
+    .bind(batch)
+    .fetch_one(db)
+    .await?;
+    Ok(deleted as u64)
+}

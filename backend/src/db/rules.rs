@@ -37,13 +37,15 @@ fn threshold_value(spec: &AlertRuleSpec) -> Option<f64> {
     match &spec.condition {
         RunFailed { .. } => None,
         ConsecutiveFailures { threshold } | QueuedJobs { threshold, .. } => Some(f64::from(*threshold)),
-        FailureRate { threshold, .. } | JobFailureRate { threshold, .. } => Some(*threshold),
+        FailureRate { threshold, .. }
+        | JobFailureRate { threshold, .. }
+        | TestFailureRate { threshold, .. } => Some(*threshold),
         Duration { threshold, .. }
         | QueueTime { threshold, .. }
         | JobQueueTime { threshold, .. }
         | JobDuration { threshold, .. } => Some(threshold.as_secs() as f64),
         DurationRegression { percent, .. } => Some(*percent),
-        NoSuccessWithin { window } => Some(window.as_secs() as f64),
+        NoSuccessWithin { window } | FlakyTest { window } => Some(window.as_secs() as f64),
     }
 }
 

@@ -310,6 +310,27 @@ pub async fn count_active(pool: &PgPool, filter: &RunFilter) -> sqlx::Result<i64
     q.build_query_scalar().fetch_one(pool).await
 }
 
+/// Flaky runs charted from `filter.from` to `split` and from `split` to `filter.to`: passing
+/// attempts after an attempt of the same run and commit failed (read from the few re-runs).
+pub async fn count_flaky(
+    pool: &PgPool,
+    filter: &RunFilter,
+    split: DateTime<Utc>,
+) -> sqlx::Result<(i64, i64)> {
+    let mut q = QueryBuilder::new("select count(*) filter (where s.run_at < ");
+    q.push_bind(split)
+        .push("), count(*) filter (where s.run_at >= ")
+        .push_bind(split)
+        .push(") from (select run_key, attempt, commit_sha, run_at from pipeline_runs");
+    filter.push_where(&mut q);
+    q.push(
+        " and attempt > 1 and status = 'success' and run_key is not null) s \
+         where exists (select 1 from pipeline_runs f where f.run_key = s.run_key and f.attempt < s.attempt \
+             and f.status = 'failure' and f.commit_sha is not distinct from s.commit_sha)",
+    );
+    q.build_query_as().fetch_one(pool).await
+}
+
 #[derive(Debug, Clone, FromRow)]
 pub struct DimensionRow {
     pub provider: String,

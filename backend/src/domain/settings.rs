@@ -13,12 +13,16 @@ use crate::domain::FieldError;
 pub const RETENTION_DAYS: std::ops::RangeInclusive<i64> = 1..=3650;
 
 /// The settings' names, in the order they are checked.
-const KEYS: [&str; 4] = [
+const KEYS: [&str; 6] = [
     "retention_days",
     "rollup_retention_days",
     "runner_prices",
     "currency",
+    "test_retention_days",
+    "auto_quarantine",
 ];
+/// Default `test_retention_days`: test results are the bulkiest data kept.
+pub const DEFAULT_TEST_RETENTION_DAYS: i32 = 30;
 /// Labels a price table may name.
 pub const MAX_PRICES: usize = 500;
 /// The highest price per minute accepted (a typo guard: hosted runners cost cents).
@@ -47,6 +51,31 @@ pub struct Settings {
     #[serde(default = "default_currency")]
     #[schema(min_length = 1, max_length = 8, example = "USD")]
     pub currency: String,
+    /// How many days test results (reports, results, their messages and output, daily test
+    /// figures and flakes) are kept (1–3650; default 30). Optional in a replacement.
+    #[serde(default = "default_test_retention_days")]
+    #[schema(minimum = 1, maximum = 3650, example = 30)]
+    pub test_retention_days: i32,
+    /// Quarantine a test by itself when it flaked on `flakes` commits within `days` days
+    /// (`null`, the default: off). Optional in a replacement.
+    #[serde(default)]
+    pub auto_quarantine: Option<AutoQuarantine>,
+}
+
+/// The auto-quarantine rule: "flaky `flakes` times in `days` days".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AutoQuarantine {
+    /// Commits flaked on (1–1000).
+    #[schema(minimum = 1, maximum = 1000, example = 3)]
+    pub flakes: i32,
+    /// Within this many days (1–365).
+    #[schema(minimum = 1, maximum = 365, example = 14)]
+    pub days: i32,
+}
+
+fn default_test_retention_days() -> i32 {
+    DEFAULT_TEST_RETENTION_DAYS
 }
 
 fn default_currency() -> String {
@@ -60,6 +89,8 @@ impl Default for Settings {
             rollup_retention_days: 400,
             runner_prices: BTreeMap::new(),
             currency: default_currency(),
+            test_retention_days: DEFAULT_TEST_RETENTION_DAYS,
+            auto_quarantine: None,
         }
     }
 }
@@ -81,6 +112,11 @@ impl Settings {
                         s.currency = c;
                     }
                 }
+                "auto_quarantine" => {
+                    if let Ok(rule) = auto_quarantine(value) {
+                        s.auto_quarantine = rule;
+                    }
+                }
                 _ => {
                     let Some(days) = retention_days(value) else {
                         continue;
@@ -88,6 +124,7 @@ impl Settings {
                     match key {
                         "retention_days" => s.retention_days = days,
                         "rollup_retention_days" => s.rollup_retention_days = days,
+                        "test_retention_days" => s.test_retention_days = days,
                         _ => {}
                     }
                 }
@@ -105,6 +142,8 @@ impl Settings {
             ("rollup_retention_days", Value::from(self.rollup_retention_days)),
             ("runner_prices", serde_json::json!(self.runner_prices)),
             ("currency", Value::from(self.currency.clone())),
+            ("test_retention_days", Value::from(self.test_retention_days)),
+            ("auto_quarantine", serde_json::json!(self.auto_quarantine)),
         ]
     }
 
@@ -142,6 +181,26 @@ impl Settings {
         }
         .map_err(|m| errors.push(FieldError::new("currency", m)))
         .unwrap_or_default();
+        let test_retention_days = match map.get("test_retention_days") {
+            None => Some(DEFAULT_TEST_RETENTION_DAYS),
+            Some(v) => retention_days(v),
+        }
+        .unwrap_or_else(|| {
+            errors.push(FieldError::new(
+                "test_retention_days",
+                format!(
+                    "must be a whole number of days from {} to {}",
+                    RETENTION_DAYS.start(),
+                    RETENTION_DAYS.end()
+                ),
+            ));
+            DEFAULT_TEST_RETENTION_DAYS
+        });
+        let auto_quarantine = map
+            .get("auto_quarantine")
+            .map_or(Ok(None), auto_quarantine)
+            .map_err(|m| errors.push(FieldError::new("auto_quarantine", m)))
+            .unwrap_or_default();
         let mut days = ["retention_days", "rollup_retention_days"].map(|key| match map.get(key) {
             None => {
                 errors.push(FieldError::new(key, "is required"));
@@ -177,6 +236,8 @@ impl Settings {
                 rollup_retention_days,
                 runner_prices: prices,
                 currency,
+                test_retention_days,
+                auto_quarantine,
             }),
             _ => Err(errors),
         }
@@ -221,6 +282,20 @@ pub fn currency(v: &Value) -> Result<String, String> {
         .filter(|c| (1..=8).contains(&c.chars().count()))
         .map(str::to_owned)
         .ok_or_else(|| "must be a currency code of 1 to 8 characters, such as USD or EUR".to_owned())
+}
+
+/// `null`, or `{"flakes": 1–1000, "days": 1–365}`.
+pub fn auto_quarantine(v: &Value) -> Result<Option<AutoQuarantine>, String> {
+    if v.is_null() {
+        return Ok(None);
+    }
+    let rule: AutoQuarantine = serde_json::from_value(v.clone()).map_err(|_| {
+        "must be null (off) or {\"flakes\": N, \"days\": D}: quarantine a test flaky on N commits within D days".to_owned()
+    })?;
+    if !(1..=1000).contains(&rule.flakes) || !(1..=365).contains(&rule.days) {
+        return Err("flakes must be 1 to 1000 and days 1 to 365".into());
+    }
+    Ok(Some(rule))
 }
 
 /// An integer JSON number within [`RETENTION_DAYS`] (`90`, not `90.0` or `"90"`).
@@ -332,6 +407,8 @@ mod tests {
             rollup_retention_days: 9,
             runner_prices: [("gpu".to_owned(), 0.25)].into(),
             currency: "EUR".into(),
+            test_retention_days: 14,
+            auto_quarantine: Some(AutoQuarantine { flakes: 3, days: 7 }),
         };
         let stored = settings.to_stored();
         assert_eq!(

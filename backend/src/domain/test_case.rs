@@ -86,6 +86,16 @@ pub struct TestCase {
     pub output: Option<String>,
 }
 
+/// One test case's result reported on its own (a CDEvents `testcaserun`), for a pipeline run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TestEvent {
+    /// The run it belongs to.
+    pub run_id: String,
+    /// What identifies the event (its CloudEvent id): the same event twice is counted once.
+    pub event_key: String,
+    pub case: TestCase,
+}
+
 /// The counts of distinct test cases in one report, as the upload answers them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TestCounts {

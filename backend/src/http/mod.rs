@@ -19,6 +19,7 @@ mod settings;
 mod sources;
 mod spa;
 mod stream;
+mod test_results;
 mod tokens;
 mod webhooks;
 
@@ -86,7 +87,9 @@ pub struct Info {
 
 /// The ingest routes (receivers of run events): rate-limited per sender by `router`.
 fn ingest_routes() -> OpenApiRouter<AppState> {
-    events::router().merge(webhooks::router())
+    events::router()
+        .merge(webhooks::router())
+        .merge(test_results::upload_router())
 }
 
 /// Every other route under `/api`.
@@ -99,6 +102,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(metrics::router())
         .merge(insight::router())
         .merge(runs::router())
+        .merge(test_results::router())
         .merge(settings::router())
         .merge(stream::router())
         .merge(tokens::router())

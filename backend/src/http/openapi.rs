@@ -17,7 +17,7 @@ use super::AppState;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "ci-cd-monitor", description = "Records CI/CD pipeline runs, serves dashboard metrics and alerts."),
-    components(schemas(super::stream::Hello, super::stream::Resync, crate::db::notify::IncidentChange, crate::db::notify::RunnersChange, crate::domain::Run)),
+    components(schemas(super::stream::Hello, super::stream::Resync, crate::db::notify::IncidentChange, crate::db::notify::RunnersChange, crate::db::notify::TestsChange, crate::domain::Run)),
     tags(
         (name = "ingest", description = "Recording run events"),
         (name = "webhooks", description = "Native CI webhooks (GitHub, GitLab, Jenkins, CDEvents) and their sources"),

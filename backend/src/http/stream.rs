@@ -128,6 +128,11 @@ fn event_schema() -> utoipa::openapi::Schema {
             "Jobs of runner pools were queued, started, finished or folded into their figures.",
         ))
         .item(event(
+            "tests",
+            "TestsChange",
+            "Test results of a run were recorded.",
+        ))
+        .item(event(
             "resync",
             "Resync",
             "Changes may have been missed: fetch everything again.",
@@ -152,6 +157,8 @@ fn event_schema() -> utoipa::openapi::Schema {
 /// - `runners` — jobs of some runner pools were queued, started or finished, or their figures
 ///   moved: `{"labels": [[…], …]}` (schema `RunnersChange`; empty when every pool may have
 ///   changed). `GET /api/runners` has the pools.
+/// - `tests` — test results of a run were recorded (a report attached to its run):
+///   `{"run_id", "repo"}` (schema `TestsChange`). `GET /api/runs/{run_id}/tests` has them.
 /// - `resync` — `{"reason"}` (schema `Resync`): changes may have been missed; fetch everything
 ///   again.
 ///
@@ -213,6 +220,7 @@ async fn next(mut c: Client) -> Option<(Result<Event, Infallible>, Client)> {
         Ok(LiveEvent::Run(json)) => Event::default().event("run").data(&*json),
         Ok(LiveEvent::Incident(json)) => Event::default().event("incident").data(&*json),
         Ok(LiveEvent::Runners(json)) => Event::default().event("runners").data(&*json),
+        Ok(LiveEvent::Tests(json)) => Event::default().event("tests").data(&*json),
         Ok(LiveEvent::Resync(reason)) => resync(reason),
         // The events it missed are gone; what is still queued follows.
         Err(broadcast::error::RecvError::Lagged(_)) => resync("lagged"),

@@ -15,6 +15,7 @@ use axum::http::{header, HeaderMap};
 use axum::Json;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -23,6 +24,7 @@ use super::bearer::{authorize, authorize_token};
 use super::extract::{Query, RawBody};
 use super::{AppState, IngestAuth};
 use crate::auth::Scope;
+use crate::db;
 use crate::domain::Provider;
 use crate::domain::{Outcome, RunStatus};
 use crate::error::{ApiResult, ErrorBody};
@@ -48,6 +50,8 @@ pub struct WebhookResponse {
     pub runs: Vec<RunOutcome>,
     /// How many jobs it wrote.
     pub jobs: usize,
+    /// How many test results it carried (CDEvents test case runs).
+    pub tests: usize,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -64,6 +68,7 @@ impl WebhookResponse {
             reason: Some(reason),
             runs: Vec::new(),
             jobs: 0,
+            tests: 0,
         })
     }
 }
@@ -84,12 +89,12 @@ async fn record(
     source: Option<String>,
     parsed: Result<Parsed, Malformed>,
 ) -> ApiResult<Json<WebhookResponse>> {
-    let (mut runs, jobs) = match parsed? {
+    let (mut runs, jobs, tests) = match parsed? {
         Parsed::Ignored(reason) => {
             tracing::debug!(provider = provider.as_str(), %reason, "webhook delivery ignored");
             return Ok(WebhookResponse::nothing("ignored", reason));
         }
-        Parsed::Records { runs, jobs } => (runs, jobs),
+        Parsed::Records { runs, jobs, tests } => (runs, jobs, tests),
     };
     if let Some(source) = source {
         for run in &mut runs {
@@ -122,11 +127,30 @@ async fn record(
     if job_count > 0 {
         state.folder.wake();
     }
+    let test_count = tests.len();
+    if !tests.is_empty() {
+        let mut tx = state.pool.begin().await?;
+        for t in &tests {
+            db::test_results::store(
+                &mut tx,
+                db::test_results::Report {
+                    run_id: &t.run_id,
+                    job: "",
+                    digest: Sha256::digest(t.event_key.as_bytes()).into(),
+                    source: db::test_results::Source::CdEvents,
+                    cases: std::slice::from_ref(&t.case),
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+    }
     Ok(Json(WebhookResponse {
         status: "recorded",
         reason: None,
         runs: outcomes,
         jobs: job_count,
+        tests: test_count,
     }))
 }
 

@@ -53,6 +53,16 @@
 //! of a failed or cancelled job, and `customData.labels` (an array, or labels separated by commas)
 //! and `customData.runner` as its runner labels and name. A task run without a `pipelineRun`
 //! reference is ignored: jobs only exist under a run.
+//!
+//! `dev.cdevents.testcaserun.{finished,skipped}.*` becomes one test result of the pipeline run it
+//! names: `content.pipelineRun` or `customData.pipelineRun` (`{id, source}`, the source defaulting
+//! to `context.source`), the run `cdevents:{source}:{id}` as above. The spec gives a test case run
+//! no link to its pipeline run; one that names none is ignored with that reason. The test is
+//! `testCase.name` (else `testCase.id`), its file `testCase.uri`; `outcome` `pass` is passed,
+//! `error` an error, `cancel` and the skipped event skipped, anything else failed, with `reason`
+//! as the message. The event's id (`context.id`, else the CloudEvent's `id`) makes it count once.
+//! `testcaserun.{queued,started}` and `testsuiterun.*` carry no result and are ignored with that
+//! reason.
 
 use std::borrow::Cow;
 
@@ -66,8 +76,11 @@ use super::{
     at, bounded, clean_job, clean_run, json_body, parse_time, strings, text, time, Malformed, Parsed,
     MAX_NAME,
 };
+use crate::domain::limits::cut;
+use crate::domain::test_case::{TestCase, TestEvent, TestKey, TestStatus};
 use crate::domain::Provider;
 use crate::domain::{JobEvent, RunEvent, RunStatus};
+use crate::ingest::junit::{MAX_MESSAGE, MAX_TEST_NAME};
 
 const PROVIDER: Provider = Provider::Cdevents;
 
@@ -97,6 +110,7 @@ fn ignored(reason: &str) -> Parsed {
 /// The CloudEvent attributes that stand in for what a CDEvent's context lacks.
 #[derive(Debug, Default)]
 struct Envelope {
+    id: Option<String>,
     ty: Option<String>,
     source: Option<String>,
     time: Option<DateTime<Utc>>,
@@ -105,6 +119,7 @@ struct Envelope {
 
 fn binary(headers: &HeaderMap, body: &[u8], now: DateTime<Utc>) -> Result<Parsed, Malformed> {
     let env = Envelope {
+        id: ce_header(headers, "ce-id"),
         ty: ce_header(headers, "ce-type"),
         source: ce_header(headers, "ce-source"),
         time: ce_header(headers, "ce-time").and_then(|t| parse_time(&t)),
@@ -119,6 +134,7 @@ fn binary(headers: &HeaderMap, body: &[u8], now: DateTime<Utc>) -> Result<Parsed
 /// One structured-mode CloudEvent (a JSON object), alone or as a batch item.
 fn structured(ev: &Value, now: DateTime<Utc>) -> Result<Parsed, Malformed> {
     let env = Envelope {
+        id: text(ev, "id"),
         ty: text(ev, "type"),
         source: text(ev, "source"),
         time: time(ev, "time"),
@@ -156,21 +172,26 @@ fn batch(body: &[u8], now: DateTime<Utc>) -> Result<Parsed, Malformed> {
     if items.is_empty() {
         return Ok(ignored("the CloudEvents batch is empty"));
     }
-    let (mut runs, mut jobs, mut skipped) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut runs, mut jobs, mut tests, mut skipped) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (i, item) in items.iter().enumerate() {
         let outcome = match item {
             Value::Object(_) => structured(item, now),
             _ => Ok(ignored("not a JSON object")),
         };
         match outcome {
-            Ok(Parsed::Records { runs: r, jobs: j }) => {
+            Ok(Parsed::Records {
+                runs: r,
+                jobs: j,
+                tests: t,
+            }) => {
                 runs.extend(r);
                 jobs.extend(j);
+                tests.extend(t);
             }
             Ok(Parsed::Ignored(why)) | Err(Malformed(why)) => skipped.push(format!("[{i}] {why}")),
         }
     }
-    if runs.is_empty() && jobs.is_empty() {
+    if runs.is_empty() && jobs.is_empty() && tests.is_empty() {
         const SHOWN: usize = 5;
         let more = skipped.len().saturating_sub(SHOWN);
         let mut summary = format!(
@@ -183,7 +204,7 @@ fn batch(body: &[u8], now: DateTime<Utc>) -> Result<Parsed, Malformed> {
         }
         return Ok(Parsed::Ignored(summary));
     }
-    Ok(Parsed::Records { runs, jobs })
+    Ok(Parsed::Records { runs, jobs, tests })
 }
 
 fn bare(body: &[u8], now: DateTime<Utc>) -> Result<Parsed, Malformed> {
@@ -243,10 +264,13 @@ fn percent_decode(s: &str) -> String {
 
 // ---- event types --------------------------------------------------------------------------------
 
+/// What ran: the subject of a `…run` event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
-    PipelineRun,
-    TaskRun,
+    Pipeline,
+    Task,
+    TestSuite,
+    TestCase,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -254,22 +278,27 @@ enum Phase {
     Queued,
     Started,
     Finished,
+    Skipped,
 }
 
-/// `dev.cdevents.pipelinerun.{queued,started,finished}.<any version>` and
-/// `dev.cdevents.taskrun.{started,finished}.<any version>`.
+/// `dev.cdevents.pipelinerun.{queued,started,finished}`, `dev.cdevents.taskrun.{started,finished}`,
+/// `dev.cdevents.testsuiterun.{queued,started,finished}` and
+/// `dev.cdevents.testcaserun.{queued,started,finished,skipped}`, each at any version.
 fn classify(ty: &str) -> Option<(Kind, Phase)> {
     let ty = ty.trim().to_ascii_lowercase();
     let mut parts = ty.strip_prefix("dev.cdevents.")?.splitn(3, '.');
     let kind = match parts.next()? {
-        "pipelinerun" => Kind::PipelineRun,
-        "taskrun" => Kind::TaskRun,
+        "pipelinerun" => Kind::Pipeline,
+        "taskrun" => Kind::Task,
+        "testsuiterun" => Kind::TestSuite,
+        "testcaserun" => Kind::TestCase,
         _ => return None,
     };
     let phase = match (kind, parts.next()?) {
-        (Kind::PipelineRun, "queued") => Phase::Queued,
+        (Kind::Pipeline | Kind::TestSuite | Kind::TestCase, "queued") => Phase::Queued,
         (_, "started") => Phase::Started,
         (_, "finished") => Phase::Finished,
+        (Kind::TestCase, "skipped") => Phase::Skipped,
         _ => return None,
     };
     Some((kind, phase))
@@ -281,8 +310,9 @@ fn untracked(ty: Option<&str>) -> Option<String> {
     classify(ty).is_none().then(|| {
         let shown: String = ty.chars().take(120).collect();
         format!(
-            "event type {shown:?} is not tracked (only dev.cdevents.pipelinerun.{{queued,started,finished}} \
-             and dev.cdevents.taskrun.{{started,finished}})"
+            "event type {shown:?} is not tracked (only dev.cdevents.pipelinerun.{{queued,started,finished}}, \
+             dev.cdevents.taskrun.{{started,finished}}, dev.cdevents.testsuiterun.{{queued,started,finished}} \
+             and dev.cdevents.testcaserun.{{queued,started,finished,skipped}})"
         )
     })
 }
@@ -313,11 +343,12 @@ fn cdevent(ev: &Value, env: &Envelope, now: DateTime<Utc>) -> Parsed {
         Phase::Queued => RunStatus::Queued,
         Phase::Started => RunStatus::Running,
         Phase::Finished => outcome(text(content, "outcome").as_deref()),
+        Phase::Skipped => RunStatus::Skipped,
     };
     let when = |p: Phase| timestamp.filter(|_| phase == p);
 
     match kind {
-        Kind::PipelineRun => {
+        Kind::Pipeline => {
             let Some(source) = text(subject, "source").or(context_source) else {
                 return ignored("the CDEvent has no source (subject.source or context.source)");
             };
@@ -347,7 +378,7 @@ fn cdevent(ev: &Value, env: &Envelope, now: DateTime<Utc>) -> Parsed {
             clean_run(&mut run, now);
             Parsed::run(run)
         }
-        Kind::TaskRun => {
+        Kind::Task => {
             let custom = at(ev, "customData").filter(|c| c.is_object());
             let Some(pipeline_run) = text(content, "pipelineRun/id") else {
                 return ignored("the task run names no pipelineRun, and jobs are only recorded under a run");
@@ -376,7 +407,76 @@ fn cdevent(ev: &Value, env: &Envelope, now: DateTime<Utc>) -> Parsed {
             clean_job(&mut job, now);
             Parsed::job(job)
         }
+        Kind::TestSuite => ignored(
+            "a test suite run's own events carry no test results: they come with \
+             dev.cdevents.testcaserun.finished and .skipped",
+        ),
+        Kind::TestCase if matches!(phase, Phase::Queued | Phase::Started) => {
+            ignored("a test case run that has not finished has no result yet")
+        }
+        Kind::TestCase => {
+            let custom = at(ev, "customData").filter(|c| c.is_object());
+            let Some((pipeline_run, source)) = [Some(content), custom]
+                .into_iter()
+                .flatten()
+                .find_map(|v| text(v, "pipelineRun/id").map(|id| (id, text(v, "pipelineRun/source"))))
+            else {
+                return ignored(
+                    "the test case run names no pipelineRun (in its content or customData), and test \
+                     results are only recorded under a run",
+                );
+            };
+            let Some(source) = source.or(context_source) else {
+                return ignored("the CDEvent has no source (pipelineRun.source or context.source)");
+            };
+            let name = text(content, "testCase/name")
+                .or_else(|| text(content, "testCase/id"))
+                .unwrap_or_else(|| subject_id.clone());
+            let status = match (
+                phase,
+                text(content, "outcome")
+                    .map(|o| o.to_ascii_lowercase())
+                    .as_deref(),
+            ) {
+                (Phase::Skipped, _) | (_, Some("cancel" | "canceled" | "cancelled")) => TestStatus::Skipped,
+                (_, Some("pass" | "success")) => TestStatus::Passed,
+                (_, Some("error")) => TestStatus::Error,
+                _ => TestStatus::Failed,
+            };
+            let case = TestCase {
+                key: TestKey {
+                    suite: String::new(),
+                    classname: String::new(),
+                    name: capped_test_name(name),
+                    file: text(content, "testCase/uri")
+                        .map(capped_test_name)
+                        .unwrap_or_default(),
+                },
+                status,
+                attempts: 1,
+                duration_seconds: None,
+                started_at: None,
+                message: text(content, "reason")
+                    .filter(|_| status != TestStatus::Passed)
+                    .map(|r| cut(r, MAX_MESSAGE)),
+                output: None,
+            };
+            // The event's own id identifies it; without one, its whole content does.
+            let event_key = text(ev, "context/id")
+                .or_else(|| env.id.clone())
+                .unwrap_or_else(|| hex::encode(Sha256::digest(ev.to_string().as_bytes())));
+            Parsed::test(TestEvent {
+                run_id: run_id(&source, &pipeline_run),
+                event_key: format!("cdevents:{event_key}"),
+                case,
+            })
+        }
     }
+}
+
+/// A test's name or file as JUnit reports' are kept: at most [`MAX_TEST_NAME`] characters.
+fn capped_test_name(s: String) -> String {
+    crate::domain::limits::capped_id(s.trim().to_owned(), MAX_TEST_NAME)
 }
 
 /// A finished run's status from its `outcome`; anything but success or cancel is a failure.

@@ -65,10 +65,7 @@ pub fn parse(event: Option<&str>, body: &[u8], now: DateTime<Utc>) -> Result<Par
         })
         .unwrap_or_default();
     let run = run(&v, run_id, repo, &pipeline_id, web_url.as_deref(), now);
-    Ok(Parsed::Records {
-        runs: vec![run],
-        jobs,
-    })
+    Ok(Parsed::records(vec![run], jobs))
 }
 
 /// A GitLab pipeline or job status (`pipeline.status`, `builds[].status`).

@@ -119,10 +119,7 @@ pub fn parse(body: &[u8], now: DateTime<Utc>) -> Result<Parsed, Malformed> {
     build.run_id = ev.id.clone();
     build.url = ev.url.clone();
     clean_job(&mut build, now);
-    Ok(Parsed::Records {
-        runs: vec![ev],
-        jobs: vec![build],
-    })
+    Ok(Parsed::records(vec![ev], vec![build]))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -24,6 +24,7 @@ use crate::domain::limits::{
     self, capped_id, cut, MAX_ID, MAX_JSON_DEPTH, MAX_LABELS, MAX_STEPS, MAX_STORED_METADATA, MAX_TEXT,
     MAX_URL,
 };
+use crate::domain::test_case::TestEvent;
 use crate::domain::{JobEvent, RunEvent};
 
 pub use crate::domain::limits::MAX_NAME;
@@ -31,10 +32,11 @@ pub use crate::domain::limits::MAX_NAME;
 /// What a webhook delivery amounts to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Parsed {
-    /// Runs and jobs to record.
+    /// Runs, jobs and test results to record.
     Records {
         runs: Vec<RunEvent>,
         jobs: Vec<JobEvent>,
+        tests: Vec<TestEvent>,
     },
     /// A well-formed delivery with nothing to record (a ping, another event type, a kind we do not
     /// track); answered with a 2xx that says why, so the sender does not retry or disable the hook.
@@ -42,17 +44,27 @@ pub enum Parsed {
 }
 
 impl Parsed {
-    pub fn run(run: RunEvent) -> Self {
+    pub fn records(runs: Vec<RunEvent>, jobs: Vec<JobEvent>) -> Self {
         Parsed::Records {
-            runs: vec![run],
-            jobs: Vec::new(),
+            runs,
+            jobs,
+            tests: Vec::new(),
         }
     }
 
+    pub fn run(run: RunEvent) -> Self {
+        Self::records(vec![run], Vec::new())
+    }
+
     pub fn job(job: JobEvent) -> Self {
+        Self::records(Vec::new(), vec![job])
+    }
+
+    pub fn test(test: TestEvent) -> Self {
         Parsed::Records {
             runs: Vec::new(),
-            jobs: vec![job],
+            jobs: Vec::new(),
+            tests: vec![test],
         }
     }
 }

@@ -295,7 +295,7 @@ fn well_formed_job(j: &JobEvent) -> Result<(), TestCaseError> {
 }
 
 pub(super) fn well_formed(parsed: &Parsed) -> Result<(), TestCaseError> {
-    let Parsed::Records { runs, jobs } = parsed else {
+    let Parsed::Records { runs, jobs, .. } = parsed else {
         return Ok(());
     };
     for r in runs {

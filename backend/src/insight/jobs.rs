@@ -65,6 +65,11 @@ pub struct JobStats {
     pub labels: Vec<Vec<String>>,
     #[serde(flatten)]
     pub figures: Figures,
+    /// Flaky executions in the window: it passed in a re-run after failing in an earlier attempt
+    /// of the same run and commit.
+    pub flaky: i64,
+    /// flaky / runs; null without runs.
+    pub flake_rate: Option<f64>,
     /// The same figures over the period before the window.
     pub previous: Figures,
 }
@@ -143,6 +148,8 @@ pub async fn jobs(
                 .map(|(l, _)| labels_of(l))
                 .collect(),
             figures: cur.figures(settings),
+            flaky: 0,
+            flake_rate: None,
             previous: prev.figures(settings),
         })
         .collect();
@@ -165,11 +172,16 @@ pub async fn jobs(
             .then_with(|| (&a.repo, &a.workflow, &a.job).cmp(&(&b.repo, &b.workflow, &b.job)))
     });
     let total = items.len();
-    let items = items
+    let mut items: Vec<JobStats> = items
         .into_iter()
         .skip(offset as usize)
         .take(limit as usize)
         .collect();
+    let flaky = flaky_jobs(pool, &items, &window, non_empty(&params.branch).as_deref()).await?;
+    for (item, n) in items.iter_mut().zip(flaky) {
+        item.flaky = n;
+        item.flake_rate = (item.figures.runs > 0).then(|| n as f64 / item.figures.runs as f64);
+    }
     Ok(JobList {
         from: window.from,
         to: window.to,
@@ -177,6 +189,47 @@ pub async fn jobs(
         currency: settings.currency.clone(),
         items,
     })
+}
+
+/// For each job, its flaky executions in the window: it passed in a re-run (an attempt after the
+/// first) whose run failed that job in an earlier attempt on the same commit. Read from the few
+/// re-runs, not from every run of the job.
+async fn flaky_jobs(
+    pool: &PgPool,
+    items: &[JobStats],
+    window: &crate::dashboard::TimeWindow,
+    branch: Option<&str>,
+) -> sqlx::Result<Vec<i64>> {
+    if items.is_empty() {
+        return Ok(Vec::new());
+    }
+    let col = |f: fn(&JobStats) -> &String| items.iter().map(|i| f(i).as_str()).collect::<Vec<_>>();
+    let counts: Vec<(i64, i64)> = sqlx::query_as(
+        "select k.i, count(distinct r.id) from unnest($1::text[], $2::text[], $3::text[]) with ordinality k(repo, workflow, job, i) \
+         join pipeline_runs r on r.repo = k.repo and r.workflow = k.workflow and r.attempt > 1 \
+             and r.run_key is not null and r.run_at >= $4 and r.run_at < $5 \
+             and ($6::text is null or r.branch = $6) \
+         join run_jobs j on j.run_id = r.id and j.name = k.job and j.status = 'success' \
+         where exists (select 1 from pipeline_runs r0 join run_jobs j0 on j0.run_id = r0.id \
+             where r0.run_key = r.run_key and r0.attempt < r.attempt \
+                 and r0.commit_sha is not distinct from r.commit_sha and j0.name = k.job and j0.status = 'failure') \
+         group by k.i",
+    )
+    .bind(col(|i| &i.repo))
+    .bind(col(|i| &i.workflow))
+    .bind(col(|i| &i.job))
+    .bind(window.from)
+    .bind(window.to)
+    .bind(branch)
+    .fetch_all(pool)
+    .await?;
+    let mut out = vec![0; items.len()];
+    for (i, n) in counts {
+        if let Some(slot) = out.get_mut(i as usize - 1) {
+            *slot = n;
+        }
+    }
+    Ok(out)
 }
 
 /// One job over time.

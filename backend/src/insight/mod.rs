@@ -10,12 +10,17 @@
 mod cache;
 mod jobs;
 mod runners;
+mod test_stats;
 mod usage;
 
 pub use cache::TileCache;
 
 pub use jobs::{job_series, jobs, JobExecution, JobList, JobSeries, JobSort, JobStats, JobsParams};
 pub use runners::{runner_series, runners, RunnerPool, RunnerSeries, Runners, RunnersParams, WaitingJob};
+pub use test_stats::{
+    flaky, history, tests, FailingSince, FlakyList, FlakyParams, FlakyTest, History, HistoryEntry,
+    HistoryParams, TestIdentity, TestList, TestName, TestSort, TestStats, TestsParams,
+};
 pub use usage::{usage, usage_csv, Usage, UsageDay, UsageFigures, UsageGroup, UsageParams, UsageRow};
 
 use std::collections::BTreeMap;

@@ -14,7 +14,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::db;
 use crate::domain::Run;
-pub use db::notify::{IncidentChange, RunnersChange, INCIDENTS, RUNNERS, RUNS};
+pub use db::notify::{IncidentChange, RunnersChange, TestsChange, INCIDENTS, RUNNERS, RUNS, TESTS};
 
 /// Events kept for clients that fall behind; a client further behind is told to resync.
 pub const CAPACITY: usize = 4096;
@@ -33,6 +33,8 @@ pub enum LiveEvent {
     Incident(Arc<str>),
     /// Runner pools changed: the JSON of a [`RunnersChange`].
     Runners(Arc<str>),
+    /// A run's test results were recorded: the JSON of a [`TestsChange`].
+    Tests(Arc<str>),
     /// Changes may have been missed: clients should fetch everything again.
     Resync(&'static str),
 }
@@ -132,7 +134,7 @@ impl Live {
         // A lost connection is reported to `receive` (rather than silently replaced), so that the
         // clients hear of the gap.
         listener.eager_reconnect(false);
-        listener.listen_all([RUNS, INCIDENTS, RUNNERS]).await?;
+        listener.listen_all([RUNS, INCIDENTS, RUNNERS, TESTS]).await?;
         Ok(listener)
     }
 
@@ -187,6 +189,13 @@ impl Live {
                 Ok(change) => self.publish(LiveEvent::Runners(json(&change).into())),
                 Err(e) => {
                     tracing::warn!(error = %e, "stream: unreadable runners notification");
+                    self.publish(LiveEvent::Resync("unavailable"));
+                }
+            },
+            TESTS => match serde_json::from_str::<TestsChange>(n.payload()) {
+                Ok(change) => self.publish(LiveEvent::Tests(json(&change).into())),
+                Err(e) => {
+                    tracing::warn!(error = %e, "stream: unreadable tests notification");
                     self.publish(LiveEvent::Resync("unavailable"));
                 }
             },

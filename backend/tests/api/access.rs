@@ -72,6 +72,14 @@ const NEEDS: &[(&str, &str, Needs)] = &[
     ("GET", "/api/runs", Read),
     ("GET", "/api/runs/{id}", Read),
     ("GET", "/api/filters", Read),
+    ("POST", "/api/runs/{run_id}/tests", Ingest),
+    ("GET", "/api/runs/{run_id}/tests", Read),
+    ("GET", "/api/tests", Read),
+    ("GET", "/api/tests/flaky", Read),
+    ("GET", "/api/tests/history", Read),
+    ("GET", "/api/tests/quarantine", Read),
+    ("POST", "/api/tests/quarantine", Admin),
+    ("DELETE", "/api/tests/quarantine", Admin),
     ("GET", "/api/stream", Read),
     ("GET", "/api/settings", Read),
     ("PUT", "/api/settings", Admin),
@@ -146,6 +154,7 @@ fn uri(template: &str) -> String {
         .map(|seg| match seg {
             "{id}" => "999999",
             "{uid}" => "no-such-uid",
+            "{run_id}" => "no-such-run",
             s if s.starts_with('{') => panic!("{template}: give the parameter {s} a value in uri()"),
             s => s,
         })

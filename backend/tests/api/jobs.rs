@@ -489,3 +489,77 @@ async fn views_stay_exact_when_late_jobs_land_in_cached_tiles(pool: PgPool) {
         .await;
     assert_eq!(direct.body["total"], after[2]["total"]);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_failure_fixed_by_a_rerun_on_the_same_commit_is_a_flaky_run_and_job(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let at = Utc::now() - TimeDelta::hours(2);
+    let mut n = 0;
+    let attempt = |mut v: Value, a: i64, key: &str| {
+        v[key]["run_attempt"] = json!(a);
+        v
+    };
+    // Run 1: attempt 1 fails on `test`, attempt 2 passes. Run 2 fails and is not re-run.
+    for (a, ok) in [(1, false), (2, true)] {
+        let conclusion = json!(if ok { "success" } else { "failure" });
+        let start = at + TimeDelta::minutes(30 * (a - 1));
+        send(
+            &app,
+            "workflow_run",
+            &mut n,
+            &attempt(run(1, start, "completed", conclusion.clone()), a, "workflow_run"),
+        )
+        .await;
+        let j = job(
+            1,
+            10 * a,
+            "test",
+            &["ubuntu-latest"],
+            "completed",
+            conclusion,
+            start,
+            5,
+            60,
+        );
+        send(&app, "workflow_job", &mut n, &attempt(j, a, "workflow_job")).await;
+        let b = job(
+            1,
+            10 * a + 1,
+            "build",
+            &["ubuntu-latest"],
+            "completed",
+            json!("success"),
+            start,
+            5,
+            60,
+        );
+        send(&app, "workflow_job", &mut n, &attempt(b, a, "workflow_job")).await;
+    }
+    send(
+        &app,
+        "workflow_run",
+        &mut n,
+        &run(2, at + TimeDelta::minutes(90), "completed", json!("failure")),
+    )
+    .await;
+    app.state.folder.run_once().await.unwrap();
+
+    let metrics = app.get("/api/metrics?repo=acme/api").await;
+    assert_eq!(metrics.body["summary"]["flaky_runs"], 1, "{}", metrics.text);
+    // 2 successes and failures… of which the re-run of run 1 is flaky: 1 of 3.
+    let rate = metrics.body["summary"]["flake_rate"].as_f64().unwrap();
+    assert!((rate - 1.0 / 3.0).abs() < 1e-9, "{}", metrics.text);
+    assert_eq!(
+        app.get("/api/metrics?repo=acme/other").await.body["summary"]["flaky_runs"],
+        0
+    );
+
+    let jobs = app.get("/api/jobs?repo=acme/api&sort=name").await;
+    let flaky: Vec<(&str, i64)> = jobs.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| (j["job"].as_str().unwrap(), j["flaky"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(flaky, [("build", 0), ("test", 1)], "{}", jobs.text);
+}

@@ -24,5 +24,7 @@ mod security;
 mod settings;
 mod stream;
 mod support;
+mod test_alerts;
+mod test_results;
 mod tokens;
 mod webhooks;

@@ -29,11 +29,13 @@ async fn settings_start_at_the_migrated_defaults_and_admins_replace_them(pool: P
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(
         r.body,
-        json!({"retention_days": 90, "rollup_retention_days": 400, "runner_prices": {}, "currency": "USD"})
+        json!({"retention_days": 90, "rollup_retention_days": 400, "runner_prices": {}, "currency": "USD",
+            "test_retention_days": 30, "auto_quarantine": null})
     );
 
     let changed = json!({"retention_days": 30, "rollup_retention_days": 365,
-                         "runner_prices": {"macos-14": 0.08}, "currency": "EUR"});
+                         "runner_prices": {"macos-14": 0.08}, "currency": "EUR",
+                         "test_retention_days": 14, "auto_quarantine": {"flakes": 3, "days": 7}});
     let r = put(&app, Some(ADMIN), &changed).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body, changed);
@@ -47,6 +49,18 @@ async fn settings_start_at_the_migrated_defaults_and_admins_replace_them(pool: P
     .await;
     assert_eq!(r.body["runner_prices"], json!({}));
     assert_eq!(r.body["currency"], "USD");
+    assert_eq!(
+        (&r.body["test_retention_days"], &r.body["auto_quarantine"]),
+        (&json!(30), &Value::Null)
+    );
+    let bad = json!({"retention_days": 30, "rollup_retention_days": 365, "test_retention_days": 0,
+                     "auto_quarantine": {"flakes": 0, "days": 7}});
+    let r = put(&app, Some(ADMIN), &bad).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+    assert_eq!(
+        crate::support::fields(&r.body),
+        ["test_retention_days", "auto_quarantine"]
+    );
     assert_eq!(stored_days(&pool).await, json!(30));
 
     // The bounds are allowed, and both settings may be equal.

@@ -206,6 +206,26 @@ async fn a_recorded_run_reaches_the_stream_within_a_second(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
+async fn test_results_attached_to_their_run_reach_the_stream(pool: PgPool) {
+    let app = live_app(pool, true).await;
+    let (mut stream, _) = Stream::open(&app.router, "/api/stream", None).await;
+    let xml = crate::test_results::junit(&[("adds", "pass")]);
+    let auth = format!("Bearer {}", app.ingest);
+    let upload = app
+        .send("/api/runs/r1/tests", &[("authorization", &auth)], xml)
+        .await;
+    assert_eq!(upload.status, StatusCode::CREATED, "{}", upload.text);
+    // Not attached yet: nothing to announce until the run arrives and the report is attached.
+    assert_eq!(
+        app.event(&event(json!({"id": "r1"}))).await.status,
+        StatusCode::CREATED
+    );
+    app.state.folder.run_once().await.unwrap();
+    let change = stream.expect("tests", SECOND).await;
+    assert_eq!(change, json!({"run_id": "r1", "repo": "org/repo"}));
+}
+
+#[sqlx::test(migrations = "../migrations")]
 async fn a_batch_too_large_for_one_notification_arrives_whole(pool: PgPool) {
     let app = live_app(pool, true).await;
     let (mut stream, _) = Stream::open(&app.router, "/api/stream", None).await;

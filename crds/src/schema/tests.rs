@@ -176,6 +176,8 @@ fn condition_rules_cover_every_type_and_field() {
         "labels",
         "job",
         "for",
+        "test",
+        "testMatch",
     ] {
         let field = super::cel_field(field);
         assert!(
@@ -196,6 +198,13 @@ fn condition_rules_cover_every_type_and_field() {
     assert!(rules
         .iter()
         .any(|r| r.starts_with("self.type != 'JobFailureRate'") && r.contains("self.threshold <= 100")));
+    assert!(rules
+        .iter()
+        .any(|r| r.starts_with("self.type != 'TestFailureRate'") && r.contains("self.threshold <= 100")));
+    assert!(rules
+        .iter()
+        .any(|r| r.starts_with("self.type != 'TestFailureRate'")
+            && r.ends_with("has(self.test) != has(self.testMatch)")));
     assert!(rules.iter().any(|r| r.ends_with("self.stat in ['p50', 'p95']")));
     assert!(rules.iter().any(|r| r.ends_with("self.stat in ['avg', 'p95']")));
     let types = schema.pointer(&format!("{condition}/properties/type/enum"));
@@ -269,6 +278,11 @@ fn bounds_and_enums_are_in_the_schema() {
         serde_json::from_value(at("/condition/properties/job/required")).unwrap_or_default();
     required.sort();
     assert_eq!(required, ["name", "repo", "workflow"]);
+    let mut required: Vec<String> =
+        serde_json::from_value(at("/condition/properties/test/required")).unwrap_or_default();
+    required.sort();
+    assert_eq!(required, ["name", "repo"]);
+    assert_eq!(at("/condition/properties/testMatch/minLength"), 1);
     assert_eq!(at("/condition/properties/for/pattern"), crate::span::SPAN_PATTERN);
     assert_eq!(at("/condition/properties/percent/exclusiveMinimum"), true);
     let span = crate::span::SPAN_PATTERN;

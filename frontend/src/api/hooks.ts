@@ -17,6 +17,7 @@ import { jobsQuery, runnersQuery, usageQuery } from "./insight";
 import { keys } from "./keys";
 import { metricsParams, runsParams } from "./params";
 import { openStream, type StreamState } from "./stream";
+import { prefetchRanking, TEST_FIGURES } from "./tests";
 
 type RunPage = Schemas["RunPage"];
 
@@ -59,6 +60,7 @@ export function prefetchFirstScreen(client: QueryClient): Promise<unknown> {
   if (view.page === "jobs") return Promise.all([config, client.prefetchQuery(jobsQuery(view))]);
   if (view.page === "runners") return Promise.all([config, client.prefetchQuery(runnersQuery(view))]);
   if (view.page === "usage") return Promise.all([config, client.prefetchQuery(usageQuery(view))]);
+  if (view.page === "tests") return Promise.all([config, prefetchRanking(client, view)]);
   if (view.page !== "dashboard") return config;
   return Promise.all([
     config,
@@ -167,10 +169,17 @@ export function coalesce(run: () => void, ms: number): [ask: () => void, cancel:
 const JOB_FIGURES_MS = 10_000;
 
 /**
+ * How often a busy stream refetches the tests view (its rankings and the open test's history) at
+ * most: a run's jobs or shards upload their reports one after another.
+ */
+const TEST_FIGURES_MS = 1_000;
+
+/**
  * Subscribes to `/api/stream` while mounted: runs go straight into cached lists, the metrics
  * are refetched (coalesced to one request per 150 ms), the runner pools on a `runners` event
- * (150 ms too; the jobs and usage figures every 10 s at most), and everything is refetched after a
- * reconnect or a `resync`, since events may have been missed meanwhile.
+ * (150 ms too; the jobs and usage figures every 10 s at most), a run's test results on a `tests`
+ * event (the tests view every second at most), and everything is refetched after a reconnect or a
+ * `resync`, since events may have been missed meanwhile.
  */
 export function useLiveUpdates(): { state: StreamState; lastEvent: Date | null } {
   const client = useQueryClient();
@@ -194,6 +203,9 @@ export function useLiveUpdates(): { state: StreamState; lastEvent: Date | null }
     const [refreshJobFigures, cancelJobFigures] = coalesce(() => {
       for (const queryKey of [["jobs"], ["job-series"], ["usage"]]) void client.invalidateQueries({ queryKey });
     }, JOB_FIGURES_MS);
+    const [refreshTestFigures, cancelTestFigures] = coalesce(() => {
+      for (const queryKey of TEST_FIGURES) void client.invalidateQueries({ queryKey });
+    }, TEST_FIGURES_MS);
     const stop = openStream({
       onState(next) {
         setState(next);
@@ -219,7 +231,11 @@ export function useLiveUpdates(): { state: StreamState; lastEvent: Date | null }
           } else {
             void client.invalidateQueries({ queryKey: ["runs"] });
           }
-          if (run.id) void client.invalidateQueries({ queryKey: keys.run(run.id) });
+          if (run.id) {
+            void client.invalidateQueries({ queryKey: keys.run(run.id) });
+            // Reports uploaded before their run are attached when it arrives.
+            void client.invalidateQueries({ queryKey: keys.runTests(run.id) });
+          }
           const known = client.getQueryData<Filters>(keys.filters);
           if (run.repo && known && !known.repos.includes(run.repo)) {
             void client.invalidateQueries({ queryKey: keys.filters });
@@ -231,6 +247,16 @@ export function useLiveUpdates(): { state: StreamState; lastEvent: Date | null }
         } else if (event === "runners") {
           refreshRunners();
           refreshJobFigures();
+        } else if (event === "tests") {
+          let change: Partial<Schemas["TestsChange"]>;
+          try {
+            change = JSON.parse(data) as Partial<Schemas["TestsChange"]>;
+          } catch {
+            change = {};
+          }
+          // The run's Tests tab at once (every run's, when the event does not say which).
+          void client.invalidateQueries({ queryKey: change.run_id ? keys.runTests(change.run_id) : ["run-tests"] });
+          refreshTestFigures();
         } else if (event === "resync") {
           void client.invalidateQueries();
         }
@@ -240,6 +266,7 @@ export function useLiveUpdates(): { state: StreamState; lastEvent: Date | null }
       clearTimeout(pending);
       cancelRunners();
       cancelJobFigures();
+      cancelTestFigures();
       stop();
     };
   }, [client]);

@@ -124,6 +124,8 @@ describe("the first screen", () => {
         ["/runners", "/api/runners"],
         ["/jobs?order=failing", "/api/jobs"],
         ["/usage?by=labels", "/api/usage"],
+        ["/tests", "/api/tests/flaky"],
+        ["/tests?rank=slowest", "/api/tests"],
       ]) {
         window.history.pushState(null, "", path);
         asked.length = 0;

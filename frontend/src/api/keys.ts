@@ -2,6 +2,7 @@
 // the live stream all name the same cache entries.
 import type { jobSeriesParams, jobsParams, runnerSeriesParams, runnersParams, usageParams } from "./insight";
 import type { AuditFilter, metricsParams, runsParams } from "./params";
+import type { flakyParams, historyParams, testsParams } from "./tests";
 
 export const keys = {
   config: ["config"] as const,
@@ -22,4 +23,10 @@ export const keys = {
   runners: (p: ReturnType<typeof runnersParams>) => ["runners", p] as const,
   runnerSeries: (p: ReturnType<typeof runnerSeriesParams>) => ["runner-series", p] as const,
   usage: (p: ReturnType<typeof usageParams>) => ["usage", p] as const,
+  tests: (p: ReturnType<typeof testsParams>) => ["tests", p] as const,
+  flakyTests: (p: ReturnType<typeof flakyParams>) => ["flaky-tests", p] as const,
+  testHistory: (p: ReturnType<typeof historyParams>) => ["test-history", p] as const,
+  runTests: (id: string) => ["run-tests", id] as const,
+  /** A repository's quarantine, or every repository's (`null`). */
+  quarantine: (repo: string | null) => ["quarantine", repo] as const,
 };

@@ -418,6 +418,32 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/runs/{run_id}/tests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A run's test results: their counts, and each case, failures first. */
+        get: operations["run_tests"];
+        put?: never;
+        /**
+         * Record a run's test results from JUnit XML reports.
+         * @description The body is one JUnit XML document (`application/xml` or `text/xml`, optionally with
+         *     `Content-Encoding: gzip`) or `multipart/form-data` with one report per part (a part may be
+         *     gzip-compressed). Every report is read before anything is stored: one bad report refuses the
+         *     whole upload. A report uploaded again for the same run and job is not counted twice. Results
+         *     for a run that has not arrived yet are kept and attached when it does. See docs/tests.md for
+         *     how each JUnit element is read.
+         */
+        post: operations["upload"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/settings": {
         parameters: {
             query?: never;
@@ -462,6 +488,8 @@ export interface paths {
          *     - `runners` — jobs of some runner pools were queued, started or finished, or their figures
          *       moved: `{"labels": [[…], …]}` (schema `RunnersChange`; empty when every pool may have
          *       changed). `GET /api/runners` has the pools.
+         *     - `tests` — test results of a run were recorded (a report attached to its run):
+         *       `{"run_id", "repo"}` (schema `TestsChange`). `GET /api/runs/{run_id}/tests` has them.
          *     - `resync` — `{"reason"}` (schema `Resync`): changes may have been missed; fetch everything
          *       again.
          *
@@ -473,6 +501,82 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tests": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Tests with their runs, failures, flakes and durations over a window, and where the failing
+         *     ones started failing.
+         */
+        get: operations["tests"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tests/flaky": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Flaky tests (passed and failed on one commit), by what they cost: the runs they made red and
+         *     those runs' minutes.
+         */
+        get: operations["flaky"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tests/history": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One test's results, newest reports first, with their runs and commits. */
+        get: operations["history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tests/quarantine": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The quarantined tests of a repository: JSON, or plain text with one test name per line. */
+        get: operations["quarantine_list"];
+        put?: never;
+        /** Quarantine a test in a repository (recorded in the audit log). */
+        post: operations["quarantine_add"];
+        /** Take a test out of a repository's quarantine (recorded in the audit log). */
+        delete: operations["quarantine_remove"];
         options?: never;
         head?: never;
         patch?: never;
@@ -827,6 +931,35 @@ export interface components {
                 /** @enum {string} */
                 type: "JobDuration";
                 window: string;
+            } | {
+                /** @enum {string} */
+                type: "FlakyTest";
+                /** @default 7d */
+                window: string;
+            } | {
+                /**
+                 * Format: uint32
+                 * @default 5
+                 */
+                minRuns: number;
+                /** @description One test, named exactly (exclusive with `testMatch`). */
+                test?: {
+                    /** @description Its class, e.g. `tests.test_api` (absent: any). */
+                    classname?: string | null;
+                    /** @description The test case's name, e.g. `test_login`. */
+                    name: string;
+                    /** @description Repository, e.g. `acme/api`. */
+                    repo: string;
+                    /** @description Its suite, e.g. `pytest` (absent: any). */
+                    suite?: string | null;
+                } | null;
+                /** @description A glob on `classname::name` (`name` alone for a test without a class), e.g. `tests.test_api::*`: each matching test is its own incident (exclusive with `test`). */
+                testMatch?: string | null;
+                /** Format: double */
+                threshold: number;
+                /** @enum {string} */
+                type: "TestFailureRate";
+                window: string;
             };
             /**
              * @description Which runs the rule watches; empty matches every run.
@@ -917,12 +1050,13 @@ export interface components {
             /**
              * @description `<kind>.<verb>`: `token.created`, `token.revoked`, `alert_rule.created|updated|deleted`,
              *     `integration.created|updated|deleted`, `webhook_source.created|deleted`,
-             *     `incident.acknowledged|muted`, `settings.changed`.
+             *     `incident.acknowledged|muted`, `settings.changed`, `test.quarantined|released`.
              * @example alert_rule.created
              */
             action: string;
             /**
-             * @description The token's name, `kubernetes operator` (a token with the operator scope) or `bootstrap admin`.
+             * @description The token's name, `kubernetes operator` (a token with the operator scope), `bootstrap admin`,
+             *     or the rule that acted (`auto-quarantine`, scope `system`).
              * @example ci-admin
              */
             actor: string;
@@ -941,7 +1075,8 @@ export interface components {
             id: number;
             target_id?: string | null;
             /**
-             * @description `token`, `alert_rule`, `integration`, `webhook_source`, `incident` or `settings`.
+             * @description `token`, `alert_rule`, `integration`, `webhook_source`, `incident`, `settings` or `test`
+             *     (its id is the test's id, its name the repository).
              * @example alert_rule
              */
             target_kind: string;
@@ -951,6 +1086,21 @@ export interface components {
             entries: components["schemas"]["AuditEntry"][];
             /** @description Pass as `cursor` for the next (older) page; absent on the last page. */
             next_cursor?: string | null;
+        };
+        /** @description The auto-quarantine rule: "flaky `flakes` times in `days` days". */
+        AutoQuarantine: {
+            /**
+             * Format: int32
+             * @description Within this many days (1–365).
+             * @example 14
+             */
+            days: number;
+            /**
+             * Format: int32
+             * @description Commits flaked on (1–1000).
+             * @example 3
+             */
+            flakes: number;
         };
         /** @description The result of one event of a batch. */
         BatchItem: {
@@ -1012,6 +1162,21 @@ export interface components {
             details?: components["schemas"]["FieldError"][];
             message: string;
         };
+        /**
+         * @description Where a test that fails now started failing: the last report where it passed, and the first
+         *     failing report after it (newest reports first, at most 500 looked at).
+         */
+        FailingSince: {
+            /** Format: date-time */
+            first_failing_at: string;
+            /** @description The commit of the first failing report (or the run key, for runs without a commit). */
+            first_failing_commit: string;
+            first_failing_run: string;
+            /** Format: date-time */
+            last_passing_at?: string | null;
+            /** @description The commit of the last report where it passed; absent when none of those looked at passed. */
+            last_passing_commit?: string | null;
+        };
         /** @description One problem with one field of a request. */
         FieldError: {
             /** @description Dotted path of the field (`status`, `[3].started_at`). */
@@ -1064,6 +1229,51 @@ export interface components {
             providers: string[];
             repos: string[];
             workflows: components["schemas"]["WorkflowRef"][];
+        };
+        FlakyList: {
+            /** Format: date-time */
+            from: string;
+            tests: components["schemas"]["FlakyTest"][];
+            /** Format: date-time */
+            to: string;
+            /** Format: int64 */
+            total: number;
+        };
+        /** @description A flaky test and what it cost over the window. */
+        FlakyTest: components["schemas"]["TestName"] & {
+            /**
+             * Format: date-time
+             * @description When it first and last flaked (ever, by the time of the runs).
+             */
+            first_seen: string;
+            /**
+             * Format: double
+             * @description `flakes / runs`.
+             */
+            flake_rate: number;
+            /**
+             * Format: int64
+             * @description Commits it flaked on in the window.
+             */
+            flakes: number;
+            /** Format: date-time */
+            last_seen: string;
+            quarantined: boolean;
+            /**
+             * Format: double
+             * @description The minutes of those runs, which had to be run again.
+             */
+            red_minutes: number;
+            /**
+             * Format: int64
+             * @description Failed runs in which it failed on a commit it flaked on: the runs it made red.
+             */
+            red_runs: number;
+            /**
+             * Format: int64
+             * @description Reports it was in, in the window.
+             */
+            runs: number;
         };
         /**
          * @description A run event in the generic format. Unknown fields are ignored.
@@ -1142,6 +1352,38 @@ export interface components {
              *     it is again.
              */
             live: boolean;
+        };
+        History: {
+            /**
+             * Format: int64
+             * @description Pass as `before` for older results; absent on the last page.
+             */
+            next_before?: number | null;
+            /** @description The repositories whose quarantine holds this test. */
+            quarantined_in: string[];
+            /** @description Newest first. */
+            results: components["schemas"]["HistoryEntry"][];
+            test: components["schemas"]["TestIdentity"];
+        };
+        /** @description One result of a test. */
+        HistoryEntry: {
+            /** Format: int32 */
+            attempts: number;
+            branch?: string | null;
+            /** @description The run's commit (or its run key, for runs without one). */
+            commit: string;
+            /** Format: double */
+            duration_seconds?: number | null;
+            /** @description It flaked on this commit. */
+            flaky_commit: boolean;
+            job: string;
+            message?: string | null;
+            repo: string;
+            /** Format: date-time */
+            run_at: string;
+            run_id: string;
+            status: components["schemas"]["TestStatus"];
+            workflow?: string | null;
         };
         /** @description An incident as `GET /api/alerts` shows it. */
         Incident: {
@@ -1377,6 +1619,17 @@ export interface components {
         };
         /** @description One job: a job name in a repository's workflow. */
         JobStats: components["schemas"]["Figures"] & {
+            /**
+             * Format: double
+             * @description flaky / runs; null without runs.
+             */
+            flake_rate?: number | null;
+            /**
+             * Format: int64
+             * @description Flaky executions in the window: it passed in a re-run after failing in an earlier attempt
+             *     of the same run and commit.
+             */
+            flaky: number;
             job: string;
             /** @description The runner label sets it ran on. */
             labels: string[][];
@@ -1444,6 +1697,16 @@ export interface components {
             failure: number;
             /**
              * Format: double
+             * @description flaky_runs / (success + failure), from 0 to 1; null when neither happened.
+             */
+            flake_rate?: number | null;
+            /**
+             * Format: int64
+             * @description Flaky runs: passing attempts after an attempt of the same run and commit failed.
+             */
+            flaky_runs: number;
+            /**
+             * Format: double
              * @description Estimated from a log-scale histogram (buckets 19% wide, interpolated).
              */
             p50_duration_seconds?: number | null;
@@ -1492,6 +1755,32 @@ export interface components {
          * @enum {string}
          */
         Provider: "generic" | "github" | "gitlab" | "jenkins" | "cdevents";
+        /** @description A test to quarantine in a repository. */
+        QuarantineRequest: {
+            /** @description Why (shown beside it; at most 1,000 characters). */
+            reason?: string | null;
+            repo: string;
+            /**
+             * Format: int64
+             * @description The test's id (`test_id` of the test views).
+             */
+            test_id: number;
+        };
+        /** @description A quarantined test. */
+        Quarantined: {
+            classname: string;
+            /** Format: date-time */
+            created_at: string;
+            /** @description The token that added it, or `auto-quarantine`. */
+            created_by: string;
+            file: string;
+            name: string;
+            reason?: string | null;
+            repo: string;
+            suite: string;
+            /** Format: int64 */
+            test_id: number;
+        };
         Ready: {
             database: boolean;
             migrations: boolean;
@@ -1612,6 +1901,43 @@ export interface components {
          * @enum {string}
          */
         RunStatus: "queued" | "running" | "success" | "failure" | "cancelled" | "skipped";
+        /** @description One test case of a run. */
+        RunTestCase: {
+            /** Format: int32 */
+            attempts: number;
+            classname: string;
+            /** Format: double */
+            duration_seconds?: number | null;
+            file: string;
+            /** @description The job that uploaded it (`""` when not given). */
+            job: string;
+            message?: string | null;
+            name: string;
+            output?: string | null;
+            /** Format: date-time */
+            started_at?: string | null;
+            status: components["schemas"]["TestStatus"];
+            suite: string;
+            /**
+             * Format: int64
+             * @description The test's id, for `GET /api/tests/history?test_id=…`.
+             */
+            test_id: number;
+        };
+        /** @description A run's test results, as `GET /api/runs/{run_id}/tests` answers. */
+        RunTests: {
+            /** @description Failed first, then errors, flaky, skipped and passed; by suite, class and name within. */
+            cases: components["schemas"]["RunTestCase"][];
+            /**
+             * Format: int64
+             * @description Reports stored for the run.
+             */
+            reports: number;
+            /** @description The counts of every report of the run (a test in two reports counts in both). */
+            summary: components["schemas"]["TestCounts"];
+            /** @description More cases matched than `limit`. */
+            truncated: boolean;
+        };
         /** @description One runner pool: the jobs asking for one label set. */
         RunnerPool: {
             /** Format: double */
@@ -1695,6 +2021,7 @@ export interface components {
         Scope: "ingest" | "read" | "admin" | "operator";
         /** @description Every runtime setting. `PUT /api/settings` replaces all of them at once. */
         Settings: {
+            auto_quarantine?: null | components["schemas"]["AutoQuarantine"];
             /**
              * @description The currency prices are in, shown beside costs (1–8 characters; default `USD`). Optional
              *     in a replacement.
@@ -1728,6 +2055,13 @@ export interface components {
             runner_prices?: {
                 [key: string]: number;
             };
+            /**
+             * Format: int32
+             * @description How many days test results (reports, results, their messages and output, daily test
+             *     figures and flakes) are kept (1–3650; default 30). Optional in a replacement.
+             * @example 30
+             */
+            test_retention_days?: number;
         };
         /** @description A webhook source as listed by the API: never its secret. */
         SourceInfo: {
@@ -1775,6 +2109,10 @@ export interface components {
         } | {
             data: string;
             /** @enum {string} */
+            event: "tests";
+        } | {
+            data: string;
+            /** @enum {string} */
             event: "resync";
         };
         Summary: components["schemas"]["PeriodStats"] & {
@@ -1800,11 +2138,125 @@ export interface components {
             /** @description The integration to test; all of them when absent. */
             integration?: string | null;
         };
+        /** @description The counts of distinct test cases in one report, as the upload answers them. */
+        TestCounts: {
+            /**
+             * Format: int64
+             * @description The failed ones that were errors rather than assertion failures.
+             */
+            errors: number;
+            /**
+             * Format: int64
+             * @description Failed in the end, errors included.
+             */
+            failed: number;
+            /** Format: int64 */
+            flaky: number;
+            /** Format: int64 */
+            passed: number;
+            /** Format: int64 */
+            skipped: number;
+            /** Format: int64 */
+            tests: number;
+        };
+        /** @description A test's identity without a repository (a name is shared by every repository that runs it). */
+        TestIdentity: {
+            classname: string;
+            file: string;
+            name: string;
+            suite: string;
+            /** Format: int64 */
+            test_id: number;
+        };
+        TestList: {
+            /** Format: date-time */
+            from: string;
+            tests: components["schemas"]["TestStats"][];
+            /** Format: date-time */
+            to: string;
+            /**
+             * Format: int64
+             * @description Tests matching the filters (every page).
+             */
+            total: number;
+        };
+        /** @description A test's identity. */
+        TestName: {
+            classname: string;
+            file: string;
+            name: string;
+            repo: string;
+            suite: string;
+            /**
+             * Format: int64
+             * @description Its id, for `GET /api/tests/history` and the quarantine.
+             */
+            test_id: number;
+        };
         TestResult: {
             error?: string | null;
             integration: string;
             /** @description `sent`, `retry` (the receiver asked to try later) or `failed`. */
             outcome: string;
+        };
+        /** @description One test's figures over the window. */
+        TestStats: components["schemas"]["TestName"] & {
+            /** Format: double */
+            duration_avg_seconds?: number | null;
+            /** Format: double */
+            duration_p50_seconds?: number | null;
+            /** Format: double */
+            duration_p95_seconds?: number | null;
+            /** Format: int64 */
+            errors: number;
+            failing_since?: null | components["schemas"]["FailingSince"];
+            /**
+             * Format: double
+             * @description `failures / runs` (0 without runs).
+             */
+            failure_rate: number;
+            /**
+             * Format: int64
+             * @description Failed in the end (errors included).
+             */
+            failures: number;
+            /**
+             * Format: double
+             * @description `flakes / runs` (0 without runs).
+             */
+            flake_rate: number;
+            /**
+             * Format: int64
+             * @description Commits it flaked on: flaky in a report, or passed in one report and failed in another.
+             */
+            flakes: number;
+            /**
+             * Format: int64
+             * @description Reports where it was flaky on its own (retries, flaky elements).
+             */
+            flaky_reports: number;
+            /** Format: date-time */
+            last_failure_at?: string | null;
+            quarantined: boolean;
+            /**
+             * Format: int64
+             * @description Reports it was in.
+             */
+            runs: number;
+            /** Format: int64 */
+            skipped: number;
+        };
+        /**
+         * @description What a test case amounted to in one report. `error` (the test could not run: an exception
+         *     outside an assertion) counts as failed in failure rates; `flaky` means it failed and passed
+         *     on the same commit (within one report: retries, or the report's own flaky elements).
+         * @enum {string}
+         */
+        TestStatus: "failed" | "error" | "flaky" | "skipped" | "passed";
+        /** @description Test results of a run were recorded (its report attached to it), as `GET /api/stream` sends it. */
+        TestsChange: {
+            repo: string;
+            run_id: string;
         };
         /** @description A token as listed by the API: never the secret, never its hash. */
         TokenInfo: {
@@ -1834,6 +2286,26 @@ export interface components {
             /** @example dev */
             environment: string;
             version: string;
+        };
+        /** @description What an upload stored. */
+        UploadResult: components["schemas"]["TestCounts"] & {
+            /**
+             * @description The run is known and the results count in the figures; otherwise they are kept and
+             *     attached when the run arrives.
+             */
+            attached: boolean;
+            /** @description Every file had been uploaded before for this run and job: nothing was counted again. */
+            duplicate: boolean;
+            /** @description One entry per file, in request order. */
+            files: components["schemas"]["UploadedFile"][];
+            /** @description The run the results belong to. */
+            run_id: string;
+        };
+        UploadedFile: components["schemas"]["TestCounts"] & {
+            /** @description This file had been uploaded before for this run and job. */
+            duplicate: boolean;
+            /** @description The multipart part's file name (or field name); `null` for a plain XML body. */
+            name?: string | null;
         };
         /** @description `GET /api/usage`. */
         Usage: {
@@ -1917,6 +2389,8 @@ export interface components {
              * @example recorded
              */
             status: string;
+            /** @description How many test results it carried (CDEvents test case runs). */
+            tests: number;
         };
         Window: {
             /** Format: date-time */
@@ -4414,6 +4888,209 @@ export interface operations {
             };
         };
     };
+    run_tests: {
+        parameters: {
+            query?: {
+                /** @description Only cases of this status. */
+                status?: "failed" | "error" | "flaky" | "skipped" | "passed";
+                /** @description Most cases returned (default 1,000, at most 10,000); failures come first. */
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The run's id */
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RunTests"];
+                };
+            };
+            /** @description Unreadable parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's scope does not allow this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No run and no report with this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Limit out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests: failed authentications from this address, or a sender over the ingest rate; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    upload: {
+        parameters: {
+            query?: {
+                /** @description The job that produced the report (for example `${{ github.job }}`). */
+                job?: string;
+                /**
+                 * @description The run's attempt: with it, the report belongs to the run `{run_id}:{attempt}`, the way
+                 *     GitHub Actions runs are stored (`run_id=github:org/repo:123`, `attempt=2` is
+                 *     `github:org/repo:123:2`).
+                 */
+                attempt?: number;
+            };
+            header?: never;
+            path: {
+                /** @description The run's id, as the run APIs show it */
+                run_id: string;
+            };
+            cookie?: never;
+        };
+        /** @description A JUnit XML report, or multipart/form-data with several */
+        requestBody: {
+            content: {
+                "application/xml": string;
+            };
+        };
+        responses: {
+            /** @description Every report had been recorded before; nothing was counted again */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadResult"];
+                };
+            };
+            /** @description Results recorded */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UploadResult"];
+                };
+            };
+            /** @description Unreadable body, parameter or multipart form */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's scope does not allow this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body over 64 MiB, a report over 64 MiB uncompressed, or over 200,000 test cases */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A report that is not XML, not JUnit, or declares a DTD; the reason is given */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests: failed authentications from this address, or a sender over the ingest rate; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable; nothing was written */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     get_settings: {
         parameters: {
             query?: never;
@@ -4611,6 +5288,532 @@ export interface operations {
                 };
             };
             /** @description The database is unavailable; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    tests: {
+        parameters: {
+            query?: {
+                /**
+                 * @description Start of the window (RFC 3339). Default: 7 days before `to`. Tests are counted by UTC day:
+                 *     the window covers the whole days it touches.
+                 */
+                from?: string;
+                /** @description End of the window (RFC 3339). Default: now. */
+                to?: string;
+                repo?: string;
+                workflow?: string;
+                branch?: string;
+                /**
+                 * @description IANA time zone; accepted for symmetry with the other views (tests are counted by UTC day).
+                 * @example Europe/Paris
+                 */
+                tz?: string;
+                /** @description Only tests whose suite, class or name contains this (case-insensitive). */
+                q?: string;
+                sort?: "failing" | "flaky" | "slowest" | "runs";
+                /** @description Tests per page (default 50, at most 500). */
+                limit?: number;
+                /** @description Tests to skip (for the next pages). */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TestList"];
+                };
+            };
+            /** @description Unreadable parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's scope does not allow this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Window, filter or page out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests: failed authentications from this address, or a sender over the ingest rate; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    flaky: {
+        parameters: {
+            query?: {
+                /** @description Start of the window (RFC 3339). Default: 30 days before `to`. */
+                from?: string;
+                /** @description End of the window (RFC 3339). Default: now. */
+                to?: string;
+                repo?: string;
+                /** @description Only flakes on commits that a run of this workflow tested. */
+                workflow?: string;
+                /** @description Only flakes on commits tested on this branch. */
+                branch?: string;
+                /** @description IANA time zone; accepted for symmetry with the other views. */
+                tz?: string;
+                /** @description Only tests whose suite, class or name contains this (case-insensitive). */
+                q?: string;
+                /**
+                 * @description Tests per page (default 50, at most 500), by impact: minutes of red runs, then red runs,
+                 *     then flakes.
+                 */
+                limit?: number;
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FlakyList"];
+                };
+            };
+            /** @description Unreadable parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's scope does not allow this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Window or page out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests: failed authentications from this address, or a sender over the ingest rate; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    history: {
+        parameters: {
+            query: {
+                /** @description The test (`test_id` of the other test views). */
+                test_id: number;
+                /** @description Only its results in this repository. */
+                repo?: string;
+                branch?: string;
+                /** @description Results per page (default 100, at most 500), newest first. */
+                limit?: number;
+                /** @description `next_before` of the previous page. */
+                before?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["History"];
+                };
+            };
+            /** @description Unreadable parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's scope does not allow this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such test */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Page out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests: failed authentications from this address, or a sender over the ingest rate; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    quarantine_list: {
+        parameters: {
+            query?: {
+                /** @description The repository (every repository when absent). */
+                repo?: string;
+                /** @description `json` (default) or `text`: one test name per line, for a CI step to skip or ignore. */
+                format?: "json" | "text";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description JSON, or text with `format=text` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Quarantined"][];
+                    "text/plain": string;
+                };
+            };
+            /** @description Unreadable parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's scope does not allow this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests: failed authentications from this address, or a sender over the ingest rate; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    quarantine_add: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["QuarantineRequest"];
+            };
+        };
+        responses: {
+            /** @description It already was; nothing changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Quarantined"][];
+                };
+            };
+            /** @description Quarantined */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Quarantined"][];
+                };
+            };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's scope does not allow this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Unknown test, or invalid fields */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests: failed authentications from this address, or a sender over the ingest rate; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    quarantine_remove: {
+        parameters: {
+            query: {
+                repo: string;
+                test_id: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Released */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unreadable parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's scope does not allow this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not in the quarantine */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests: failed authentications from this address, or a sender over the ingest rate; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -79,3 +79,29 @@ it("shows an incident's group as fields and links the runs that caused it and it
   expect(screen.queryByRole("button", { name: "r2" })).toBeNull();
   expect(screen.getByRole("link", { name: "api-main-red" }).getAttribute("href")).toBe("/settings#rule-api-main-red");
 });
+
+it("links a test rule's incident to the test's history", async () => {
+  const incident: Incident = {
+    id: 8,
+    rule_id: 4,
+    rule_name: "flaky-tests",
+    severity: "warning",
+    state: "firing",
+    labels: {
+      repo: "acme/api",
+      test: "tests.test_api::test_login",
+      test_id: "42",
+      suite: "pytest",
+    } as unknown as Incident["labels"],
+    run_ids: ["r9"],
+    started_at: new Date(Date.now() - 60_000).toISOString(),
+    firing_at: new Date(Date.now() - 60_000).toISOString(),
+  };
+  serve({ "/api/alerts": { status: 200, body: [incident] } });
+  const test = await screen.findByRole("link", { name: "tests.test_api::test_login" });
+  expect(test.getAttribute("href")).toBe("/tests?test=42&test_repo=acme%2Fapi");
+  expect(test.closest("dd")?.previousElementSibling?.textContent).toBe("Test");
+  expect(screen.getByText("Suite").nextElementSibling?.textContent).toBe("pytest");
+  // Its id is in the link, not shown.
+  expect(screen.queryByText("test_id")).toBeNull();
+});

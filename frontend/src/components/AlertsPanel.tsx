@@ -5,6 +5,7 @@ import { useAlerts, useIncidentAction, useSendTest } from "../api/alerts";
 import type { Incident } from "../api/client";
 import { useIntegrations } from "../api/integrations";
 import { formatAgo, formatTime, valueVsThreshold } from "../lib/format";
+import { DEFAULT_RANGE, formatView } from "../lib/url";
 import { useZone } from "../lib/prefs";
 import { useNow } from "../lib/useNow";
 import { ErrorBox, Skeleton } from "./common";
@@ -53,7 +54,23 @@ function MuteControl({
 }
 
 /** The group labels of an incident, in words. */
-const LABELS: Record<string, string> = { repo: "Repository", workflow: "Workflow", branch: "Branch" };
+const LABELS: Record<string, string> = {
+  repo: "Repository",
+  workflow: "Workflow",
+  branch: "Branch",
+  test: "Test",
+  suite: "Suite",
+};
+
+/**
+ * The tests view with a test's history open, for an incident of a test rule (its `repo` and
+ * `test_id` labels, as the rule's notifications link it), or `null`.
+ */
+function testHistoryHref(labels: Record<string, string>): string | null {
+  const id = Number(labels.test_id);
+  if (!labels.repo || !Number.isSafeInteger(id) || id <= 0) return null;
+  return formatView({ page: "tests", range: DEFAULT_RANGE, sort: "newest", test: { id, repo: labels.repo } });
+}
 
 /** How many of an incident's runs its card links to. */
 const SHOWN_RUNS = 3;
@@ -146,7 +163,10 @@ export function AlertsPanel({ onOpenRun }: { onOpenRun: (id: string) => void }) 
 }
 
 function IncidentDetails({ incident, onOpenRun }: { incident: Incident; onOpenRun: (id: string) => void }) {
-  const labels = Object.entries(incident.labels);
+  const group = incident.labels as Record<string, string>;
+  const history = testHistoryHref(group);
+  // A test's id is for the link to its history, not to read.
+  const labels = Object.entries(group).filter(([k]) => !(history && k === "test_id"));
   const runs = incident.run_ids.slice(0, SHOWN_RUNS);
   return (
     <dl className="fields incident-fields">
@@ -159,7 +179,7 @@ function IncidentDetails({ incident, onOpenRun }: { incident: Incident; onOpenRu
         labels.map(([k, v]) => (
           <Fragment key={k}>
             <dt>{LABELS[k] ?? k}</dt>
-            <dd>{v}</dd>
+            <dd>{k === "test" && history ? <a href={history}>{v}</a> : v}</dd>
           </Fragment>
         ))
       )}

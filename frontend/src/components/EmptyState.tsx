@@ -1,6 +1,7 @@
-// Shown instead of empty charts until the first run arrives: how to send one.
+// Shown instead of empty charts until the first run arrives: how to send one; and instead of empty
+// test rankings: how to upload test results.
 import { useRef } from "react";
-import { exampleCurl } from "../lib/example-event";
+import { exampleCurl, exampleTestsCurl } from "../lib/example-event";
 import { CopyButton } from "./common";
 
 export function EmptyState() {
@@ -35,5 +36,30 @@ export function EmptyState() {
       </ol>
       <p className="muted">This page updates by itself when the first run arrives.</p>
     </section>
+  );
+}
+
+/** How to upload a run's test results: a JUnit XML report, with one curl command. */
+export function UploadTests() {
+  const curl = exampleTestsCurl(window.location.origin);
+  const pre = useRef<HTMLPreElement>(null);
+  return (
+    <div className="empty" data-testid="upload-tests">
+      <p>
+        Test results come from JUnit XML reports (pytest <code>--junitxml</code>, jest-junit, gotestsum, Maven
+        Surefire…) uploaded for a run with an ingest token:
+      </p>
+      <div className="code-block">
+        <CopyButton text={curl} label="Copy command" target={pre} />
+        <pre ref={pre} data-testid="upload-tests-curl">
+          {curl}
+        </pre>
+      </div>
+      <p className="muted small">
+        The run id goes in the path URL-encoded (<code>github:org/repo:123</code> is{" "}
+        <code>github%3Aorg%2Frepo%3A123</code>, with <code>?attempt=2</code> for its second attempt); a report may
+        arrive before its run. A test that fails and passes on the same commit counts as flaky.
+      </p>
+    </div>
   );
 }

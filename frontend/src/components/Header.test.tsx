@@ -125,6 +125,7 @@ describe("header", () => {
       ["Jobs", "/jobs?repo=acme%2Fapi&range=30d&job_repo=a&job_workflow=b&job=c", "page"],
       ["Runners", "/runners?repo=acme%2Fapi&range=30d", null],
       ["Usage", "/usage?repo=acme%2Fapi&range=30d", null],
+      ["Tests", "/tests?repo=acme%2Fapi&range=30d", null],
       ["Settings", "/settings?repo=acme%2Fapi&range=30d", null],
     ]);
     fireEvent.click(screen.getByRole("link", { name: "Runners" }));

@@ -16,6 +16,7 @@ const PAGES: [Page, string][] = [
   ["jobs", "Jobs"],
   ["runners", "Runners"],
   ["usage", "Usage"],
+  ["tests", "Tests"],
   ["settings", "Settings"],
 ];
 

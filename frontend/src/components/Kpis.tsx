@@ -14,7 +14,7 @@ function useFirstDataMark() {
 export function Kpis({ metrics }: { metrics: Metrics }) {
   useFirstDataMark();
   return (
-    <section className="kpis" aria-label="Key figures">
+    <section className="kpis key-figures" aria-label="Key figures">
       {kpisOf(metrics).map((k) => (
         <article className="card kpi" key={k.label} aria-label={k.label}>
           <span className="label" title={k.hint}>
@@ -24,7 +24,7 @@ export function Kpis({ metrics }: { metrics: Metrics }) {
             {k.value}
           </span>
           <DeltaText delta={k.delta} against={k.against} />
-          <Sparkline values={k.series} label={`${k.label} over the period`} />
+          {k.series && <Sparkline values={k.series} label={`${k.label} over the period`} />}
         </article>
       ))}
     </section>

@@ -5,7 +5,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { RunDetail, Schemas } from "../api/client";
 import { ZoneContext } from "../lib/prefs";
 import { AuthProvider } from "./Auth";
-import { RunPanel } from "./RunPanel";
+import type { TestRef } from "../lib/url";
+import { RunPanel, type RunTab } from "./RunPanel";
 
 type Job = Schemas["Job"];
 
@@ -116,17 +117,21 @@ function job(
   };
 }
 
-/** Answers GET /api/runs/{id} from these runs (404 for others), as the backend does. */
+/** The test results GET /api/runs/{id}/tests answers, by run (404 for others, as for a run without reports). */
+let testResults: Record<string, Schemas["RunTests"]> = {};
+
+/** Answers GET /api/runs/{id} from these runs (404 for others), and its tests, as the backend does. */
 function serve(...runs: RunDetail[]) {
   vi.stubGlobal(
     "fetch",
     vi.fn((input: Request | string) => {
-      const url = typeof input === "string" ? input : input.url;
-      const id = decodeURIComponent(url.split("/api/runs/")[1] ?? "");
-      const run = runs.find((r) => r.id === id);
+      const url = new URL(typeof input === "string" ? input : input.url);
+      const [path = "", tests] = url.pathname.split("/api/runs/")[1]!.split("/");
+      const id = decodeURIComponent(path);
+      const found = tests === "tests" ? testResults[id] : runs.find((r) => r.id === id);
       return Promise.resolve(
-        new Response(JSON.stringify(run ?? { error: `no run with id ${id}` }), {
-          status: run ? 200 : 404,
+        new Response(JSON.stringify(found ?? { error: `no run with id ${id}` }), {
+          status: found ? 200 : 404,
           headers: { "Content-Type": "application/json" },
         }),
       );
@@ -135,12 +140,23 @@ function serve(...runs: RunDetail[]) {
 }
 
 beforeEach(() => {
+  testResults = {};
   serve(detail, firstAttempt);
   document.body.innerHTML = '<div id="root"></div>';
 });
 afterEach(() => vi.unstubAllGlobals());
 
-function Page({ raw = false, id = "gh-42" }: { raw?: boolean; id?: string }) {
+function Page({
+  raw = false,
+  id = "gh-42",
+  initialTab,
+  onOpenTest,
+}: {
+  raw?: boolean;
+  id?: string;
+  initialTab?: RunTab;
+  onOpenTest?: (test: TestRef) => void;
+}) {
   const [open, setOpen] = useState(true);
   return (
     <>
@@ -156,18 +172,27 @@ function Page({ raw = false, id = "gh-42" }: { raw?: boolean; id?: string }) {
           </tbody>
         </table>
       </main>
-      {open && <RunPanel id={id} showRaw={raw} onClose={() => setOpen(false)} onOpen={() => {}} />}
+      {open && (
+        <RunPanel
+          id={id}
+          showRaw={raw}
+          initialTab={initialTab}
+          onClose={() => setOpen(false)}
+          onOpen={() => {}}
+          onOpenTest={onOpenTest}
+        />
+      )}
     </>
   );
 }
 
-function mount(raw = false, id?: string) {
+function mount(raw = false, id?: string, tests: Omit<Parameters<typeof Page>[0], "raw" | "id"> = {}) {
   const client = new QueryClient({ defaultOptions: { queries: { retry: false } } });
   return render(
     <QueryClientProvider client={client}>
       <AuthProvider>
         <ZoneContext.Provider value="UTC">
-          <Page raw={raw} id={id} />
+          <Page raw={raw} id={id} {...tests} />
         </ZoneContext.Provider>
       </AuthProvider>
     </QueryClientProvider>,
@@ -428,5 +453,98 @@ describe("run panel timeline", () => {
     expect(t.closest("[data-testid=gantt-scroll]")).toBeTruthy();
     // The last shard finished last; it was queued with the others running: the path is that job.
     expect(items(t).filter((el) => el.dataset.critical)).toEqual([items(t)[59]]);
+  });
+});
+
+/** A case of gh-42's test report. */
+function testCase(
+  id: number,
+  name: string,
+  status: Schemas["TestStatus"],
+  patch: Partial<Schemas["RunTestCase"]> = {},
+): Schemas["RunTestCase"] {
+  return {
+    test_id: id,
+    suite: "pytest",
+    classname: "tests.test_api",
+    name,
+    file: "tests/test_api.py",
+    job: "test",
+    status,
+    attempts: 1,
+    duration_seconds: 0.25,
+    ...patch,
+  };
+}
+
+const report: Schemas["RunTests"] = {
+  summary: { tests: 5, passed: 1, failed: 2, errors: 1, flaky: 1, skipped: 1 },
+  reports: 1,
+  truncated: false,
+  // Failures first, as the API answers.
+  cases: [
+    testCase(1, "test_login", "failed", {
+      message: "AssertionError: expected 200\n  got 500",
+      output: "GET /login\n    500 Internal Server Error",
+    }),
+    testCase(2, "test_db", "error", { message: "ConnectionRefusedError" }),
+    testCase(3, "test_retry", "flaky", { attempts: 2 }),
+    testCase(4, "test_windows", "skipped", { message: "not on linux" }),
+    testCase(5, "test_health", "passed", { duration_seconds: 0.004 }),
+  ],
+};
+
+describe("run panel tests", () => {
+  it("has no tabs for a run without test reports", async () => {
+    testResults = { "gh-41": { ...report, summary: { ...report.summary, tests: 0 }, reports: 0, cases: [] } };
+    mount(false, "gh-41");
+    await screen.findByText("acme/api#42");
+    expect(screen.queryByRole("tablist")).toBeNull();
+    expect(screen.queryByRole("tabpanel")).toBeNull();
+  });
+
+  it("shows the counts, the failures first with their message and output, and links each test's history", async () => {
+    testResults = { "gh-42": report };
+    const onOpenTest = vi.fn();
+    mount(false, "gh-42", { onOpenTest });
+    const tabs = await screen.findByRole("tablist", { name: "Run details" });
+    const [run, tests] = within(tabs).getAllByRole("tab");
+    expect([run!.textContent, run!.getAttribute("aria-selected")]).toEqual(["Run", "true"]);
+    expect([tests!.textContent, tests!.getAttribute("aria-selected")]).toEqual(["Tests 2 failed", "false"]);
+    expect(screen.getByRole("tabpanel", { name: "Run" }).textContent).toContain("acme/api#42");
+    // The arrow keys move between the tabs.
+    fireEvent.keyDown(run!, { key: "ArrowRight" });
+    expect(document.activeElement).toBe(tests);
+    const panel = screen.getByRole("tabpanel", { name: "Tests 2 failed" });
+    expect(within(panel).getByTestId("test-summary").textContent).toBe(
+      "5 tests in 1 report:1 failed1 error1 flaky1 skipped1 passed",
+    );
+    const failures = within(panel).getByRole("region", { name: "Failures and flaky tests" });
+    const items = within(failures).getAllByRole("listitem");
+    expect(items.map((li) => li.dataset.status)).toEqual(["failed", "error", "flaky"]);
+    const first = items[0]!;
+    expect(first.querySelector("pre.test-message")!.textContent).toBe("AssertionError: expected 200\n  got 500");
+    const output = first.querySelector<HTMLDetailsElement>("details.test-output")!;
+    expect(output.open).toBe(false);
+    expect(output.querySelector("pre")!.textContent).toBe("GET /login\n    500 Internal Server Error");
+    expect(within(items[2]!).getByText("2 attempts")).toBeTruthy();
+    // The passed and skipped ones are folded.
+    const others = within(panel).getByText("Passed and skipped (2)").closest("details")!;
+    expect(others.open).toBe(false);
+    expect(within(others).getByText("4ms")).toBeTruthy();
+    expect(within(others).getByText("not on linux")).toBeTruthy();
+    fireEvent.click(within(first).getByRole("button", { name: "test_login" }));
+    expect(onOpenTest).toHaveBeenCalledWith({ id: 1, repo: "acme/api" });
+    fireEvent.keyDown(tests!, { key: "ArrowLeft" });
+    expect(screen.getByRole("tabpanel", { name: "Run" })).toBeTruthy();
+  });
+
+  it("opens on the Tests tab when asked, and says when the cases were cut short", async () => {
+    testResults = { "gh-42": { ...report, truncated: true, cases: report.cases.slice(0, 1) } };
+    mount(false, "gh-42", { initialTab: "tests" });
+    const panel = await screen.findByRole("tabpanel", { name: /^Tests/ });
+    expect(within(panel).getByText(/Showing the first 1 cases/)).toBeTruthy();
+    // Without a way to open a test's history, its name is plain text.
+    expect(within(panel).queryByRole("button", { name: "test_login" })).toBeNull();
   });
 });

@@ -1,16 +1,29 @@
 // The side panel of one run: every field of the run, its jobs and their steps, its attempts, the
-// timeline of its jobs (beside those of its other attempts), the whole record and the raw payload.
+// timeline of its jobs (beside those of its other attempts), the whole record and the raw payload;
+// and, when test reports were uploaded for it, its test results in a tab of their own.
 // A modal: the page behind it is inert, Escape closes it, and focus goes back to the run's row. The
 // field lists are typed against the generated schema, so a field the API gains fails the type check
 // until the panel shows it.
-import { useEffect, useEffectEvent, useRef, useState, type ReactNode } from "react";
+import {
+  useEffect,
+  useEffectEvent,
+  useRef,
+  useState,
+  type KeyboardEvent as ReactKeyboardEvent,
+  type ReactNode,
+} from "react";
 import { createPortal } from "react-dom";
 import type { RunDetail, Schemas } from "../api/client";
 import { useRun } from "../api/hooks";
-import { formatDuration, formatTime, type TimeZone } from "../lib/format";
+import { useRunTests } from "../api/tests";
+import { formatCount, formatDuration, formatTime, type TimeZone } from "../lib/format";
 import { useZone } from "../lib/prefs";
+import type { TestRef } from "../lib/url";
 import { CopyButton, ErrorBox, Skeleton, StatusBadge } from "./common";
+import { RunTests } from "./RunTests";
 import { Timeline } from "./Timeline";
+
+export type RunTab = "run" | "tests";
 
 type Run = Schemas["Run"];
 type Job = Schemas["Job"];
@@ -241,14 +254,81 @@ function Jobs({ run, zone }: { run: RunDetail; zone: TimeZone }) {
   );
 }
 
-function RunBody({ id, showRaw, onOpen }: { id: string; showRaw: boolean; onOpen: (id: string) => void }) {
-  const zone = useZone();
+const TABS: [RunTab, string][] = [
+  ["run", "Run"],
+  ["tests", "Tests"],
+];
+
+/**
+ * The run's details, and its test results when it has any: then as two tabs (the arrow keys move
+ * between them), opening on `initialTab`.
+ */
+function RunBody({
+  id,
+  showRaw,
+  initialTab,
+  onOpen,
+  onOpenTest,
+}: {
+  id: string;
+  showRaw: boolean;
+  initialTab: RunTab;
+  onOpen: (id: string) => void;
+  onOpenTest?: (test: TestRef) => void;
+}) {
   const run = useRun(id);
+  const tests = useRunTests(id);
+  const [tab, setTab] = useState(initialTab);
+  const tabs = useRef<HTMLDivElement>(null);
+  // Both, so that the tabs (when there are test results) do not appear under the reader's eyes.
+  if (run.isPending || tests.isPending) return <Skeleton lines={8} />;
+  if (run.isError) return <ErrorBox error={run.error} retry={() => void run.refetch()} />;
+  const details = <RunDetails run={run.data} showRaw={showRaw} onOpen={onOpen} />;
+  // No reports (or not known yet, or not readable): the details alone, as before tests were uploaded.
+  if (!tests.data || tests.data.reports === 0) return details;
+  const failed = tests.data.summary.failed;
+  const onKeyDown = (e: ReactKeyboardEvent<HTMLDivElement>) => {
+    if (e.key !== "ArrowLeft" && e.key !== "ArrowRight") return;
+    e.preventDefault();
+    const next = tab === "run" ? "tests" : "run";
+    setTab(next);
+    tabs.current?.querySelector<HTMLButtonElement>(`#panel-tab-${next}`)?.focus();
+  };
+  return (
+    <>
+      <div className="row tabs" role="tablist" aria-label="Run details" ref={tabs} onKeyDown={onKeyDown}>
+        {TABS.map(([t, label]) => (
+          <button
+            key={t}
+            type="button"
+            role="tab"
+            id={`panel-tab-${t}`}
+            aria-selected={tab === t}
+            aria-controls={`panel-tabpanel-${t}`}
+            tabIndex={tab === t ? 0 : -1}
+            onClick={() => setTab(t)}
+          >
+            {label}
+            {t === "tests" && failed > 0 && (
+              <>
+                {" "}
+                <span className="pill bad">{formatCount(failed)} failed</span>
+              </>
+            )}
+          </button>
+        ))}
+      </div>
+      <div className="tabpanel" role="tabpanel" id={`panel-tabpanel-${tab}`} aria-labelledby={`panel-tab-${tab}`}>
+        {tab === "run" ? details : <RunTests tests={tests.data} repo={run.data.repo} onOpenTest={onOpenTest} />}
+      </div>
+    </>
+  );
+}
+
+function RunDetails({ run: r, showRaw, onOpen }: { run: RunDetail; showRaw: boolean; onOpen: (id: string) => void }) {
+  const zone = useZone();
   const [rawOpen, setRawOpen] = useState(showRaw);
   const [fullOpen, setFullOpen] = useState(false);
-  if (run.isPending) return <Skeleton lines={8} />;
-  if (run.isError) return <ErrorBox error={run.error} retry={() => void run.refetch()} />;
-  const r = run.data;
   const raw = r.metadata != null ? JSON.stringify(r.metadata, null, 2) : null;
   const meta =
     r.metadata && typeof r.metadata === "object" && !Array.isArray(r.metadata) && !WEBHOOK_PROVIDERS.has(r.provider)
@@ -335,14 +415,20 @@ function useInertBackground() {
 export function RunPanel({
   id,
   showRaw = false,
+  initialTab = "run",
   onClose,
   onOpen,
+  onOpenTest,
 }: {
   id: string;
   /** Open with the raw payload expanded (the table's "Raw" action). */
   showRaw?: boolean;
+  /** The tab shown first when the run has test results (the tests view opens on "tests"). */
+  initialTab?: RunTab;
   onClose: () => void;
   onOpen: (id: string) => void;
+  /** Opens a test's history in the tests view (from the "Tests" tab). */
+  onOpenTest?: (test: TestRef) => void;
 }) {
   const run = useRun(id);
   const closeRef = useRef<HTMLButtonElement>(null);
@@ -395,7 +481,14 @@ export function RunPanel({
             ✕
           </button>
         </div>
-        <RunBody key={id} id={id} showRaw={showRaw && id === firstId} onOpen={onOpen} />
+        <RunBody
+          key={id}
+          id={id}
+          showRaw={showRaw && id === firstId}
+          initialTab={initialTab}
+          onOpen={onOpen}
+          onOpenTest={onOpenTest}
+        />
       </aside>
     </div>,
     document.body,

@@ -2,7 +2,8 @@
 import { useEffect, useRef, useState, type ReactNode, type RefObject } from "react";
 import type { ApiError } from "../api/client";
 import { copyText, selectContents } from "../lib/clipboard";
-import type { Delta } from "../lib/format";
+import { formatCount, type Delta } from "../lib/format";
+import { TEST_STATUSES, type TestStatus } from "../lib/tests";
 import type { RunStatus } from "../lib/url";
 
 const ICONS: Record<RunStatus, ReactNode> = {
@@ -14,10 +15,17 @@ const ICONS: Record<RunStatus, ReactNode> = {
   skipped: <path d="M4 8h8" />,
 };
 
-/** A run status with an icon and its name, so colour is never the only signal. */
-export function StatusBadge({ status }: { status: RunStatus }) {
+const TEST_ICONS: Record<TestStatus, ReactNode> = {
+  failed: ICONS.failure,
+  error: <path d="M8 3v6M8 12.5v.5" />,
+  flaky: <path d="M2 9.5l3-4 3 5 3-5 3 4" />,
+  skipped: ICONS.skipped,
+  passed: ICONS.success,
+};
+
+function Badge({ tone, icon, children }: { tone: string; icon: ReactNode; children: ReactNode }) {
   return (
-    <span className={`status ${status}`}>
+    <span className={`status ${tone}`}>
       <svg
         viewBox="0 0 16 16"
         aria-hidden="true"
@@ -26,10 +34,108 @@ export function StatusBadge({ status }: { status: RunStatus }) {
         strokeWidth="2"
         strokeLinecap="round"
       >
-        {ICONS[status]}
+        {icon}
       </svg>
-      {status}
+      {children}
     </span>
+  );
+}
+
+/** A run status with an icon and its name, so colour is never the only signal. */
+export function StatusBadge({ status }: { status: RunStatus }) {
+  return (
+    <Badge tone={status} icon={ICONS[status]}>
+      {status}
+    </Badge>
+  );
+}
+
+/** A test result's status, the same way (with a count before it when given: "2 failed"). */
+export function TestStatusBadge({ status, count }: { status: TestStatus; count?: number }) {
+  return (
+    <Badge tone={TEST_STATUSES[status].tone} icon={TEST_ICONS[status]}>
+      {count !== undefined && `${formatCount(count)} `}
+      {TEST_STATUSES[status].label}
+    </Badge>
+  );
+}
+
+/** A column header; when the server's order follows it (highest first), aria-sort says so. */
+export function SortHeader({ label, sorted }: { label: string; sorted?: boolean }) {
+  return (
+    <th scope="col" aria-sort={sorted ? "descending" : undefined}>
+      {label}
+      {sorted && <span aria-hidden="true"> ▼</span>}
+    </th>
+  );
+}
+
+/** A table row that opens something: a click, Enter or Space selects it; the selected one is marked. */
+export function SelectableRow({
+  selected,
+  onSelect,
+  children,
+  ...data
+}: {
+  selected: boolean;
+  onSelect: () => void;
+  children: ReactNode;
+} & { [key: `data-${string}`]: string | number }) {
+  return (
+    <tr
+      className="clickable"
+      tabIndex={0}
+      aria-current={selected ? "true" : undefined}
+      {...data}
+      onClick={onSelect}
+      onKeyDown={(e) => {
+        if (e.key === "Enter" || e.key === " ") {
+          e.preventDefault();
+          onSelect();
+        }
+      }}
+    >
+      {children}
+    </tr>
+  );
+}
+
+/** Previous and next through a list the server pages: "Page 2 of 3 (jobs 26–50 of 60)". */
+export function Pager({
+  page,
+  perPage,
+  total,
+  noun,
+  onPage,
+}: {
+  page: number;
+  perPage: number;
+  total: number;
+  /** What the list holds, in the plural: "jobs". */
+  noun: string;
+  /** Goes to a page (`undefined` for the first, which the URL leaves out). */
+  onPage: (page: number | undefined) => void;
+}) {
+  if (total <= perPage) return null;
+  const pages = Math.max(1, Math.ceil(total / perPage));
+  return (
+    <nav className="row pager" aria-label={`Pages of ${noun}`}>
+      <button
+        type="button"
+        className="btn"
+        disabled={page <= 1}
+        onClick={() => onPage(page - 1 > 1 ? page - 1 : undefined)}
+      >
+        ← Previous
+      </button>
+      <span className="muted" aria-live="polite">
+        Page {page} of {pages} ({noun} {formatCount((page - 1) * perPage + 1)}–
+        {formatCount(Math.min(total, page * perPage))} of {formatCount(total)})
+      </span>
+      <button type="button" className="btn" disabled={page >= pages} onClick={() => onPage(page + 1)}>
+        Next →
+      </button>
+    </nav>
   );
 }
 

@@ -4,6 +4,27 @@ import { keyStep, peak, stack } from "./charts";
 import { valueVsThreshold } from "./format";
 import { kpisOf, sparkPath } from "./kpis";
 
+const stats = { total_runs: 10, success: 5, failure: 5, cancelled: 0, skipped: 0, flaky_runs: 1, flake_rate: 0.1 };
+const metrics = {
+  summary: {
+    ...stats,
+    failed_last_24h: 6,
+    failed_previous_24h: 4,
+    running: 0,
+    last_updated: "2026-11-27T10:00:00Z",
+  },
+  previous: { ...stats, failure: 50, flake_rate: 1 / 55 },
+  time_series: [],
+  recent_runs: [],
+  window: {
+    from: "2026-11-20T00:00:00Z",
+    to: "2026-11-27T00:00:00Z",
+    group_by: "day",
+    tz: "UTC",
+    source: "rollups",
+  },
+} satisfies Metrics;
+
 describe("chart helpers", () => {
   it("stacks series bottom-up, treating gaps as zero", () => {
     expect(
@@ -45,29 +66,24 @@ describe("chart helpers", () => {
     expect(peak([10, 20], [0, null])).toBeNull();
   });
   it("compares failed runs of the last 24 h with the 24 h before, not with the previous period", () => {
-    const stats = { total_runs: 10, success: 5, failure: 5, cancelled: 0, skipped: 0 };
-    const m = {
-      summary: {
-        ...stats,
-        failed_last_24h: 6,
-        failed_previous_24h: 4,
-        running: 0,
-        last_updated: "2026-11-27T10:00:00Z",
-      },
-      previous: { ...stats, failure: 50 },
-      time_series: [],
-      recent_runs: [],
-      window: {
-        from: "2026-11-20T00:00:00Z",
-        to: "2026-11-27T00:00:00Z",
-        group_by: "day",
-        tz: "UTC",
-        source: "rollups",
-      },
-    } satisfies Metrics;
-    const failed = kpisOf(m).find((k) => k.label === "Failed runs (24 h)")!;
+    const failed = kpisOf(metrics).find((k) => k.label === "Failed runs (24 h)")!;
     expect(failed.value).toBe("6");
     expect(failed.delta).toMatchObject({ text: "+50%", good: false });
     expect(failed.against).toBe("previous 24 h");
+  });
+  it("shows the flake rate beside the success rate, with its change and what a flaky run is", () => {
+    const kpis = kpisOf(metrics);
+    expect(kpis.slice(0, 2).map((k) => k.label)).toEqual(["Success rate", "Flake rate"]);
+    const flaky = kpis[1]!;
+    // 1 flaky run of the 10 that succeeded or failed, against 1 of 55 before.
+    expect(flaky.value).toBe("10.0%");
+    expect(flaky.delta).toMatchObject({ text: "+8.2 pp", good: false });
+    expect(flaky.hint).toBe(
+      "flaky runs ÷ (success + failure): 1 run passed on a re-run after an attempt of the same run and commit failed",
+    );
+    // The API has no series of flaky runs: no sparkline.
+    expect(flaky.series).toBeUndefined();
+    const none = kpisOf({ ...metrics, summary: { ...metrics.summary, flaky_runs: 0, flake_rate: null } })[1]!;
+    expect([none.value, none.delta.label]).toEqual(["—", "no data"]);
   });
 });

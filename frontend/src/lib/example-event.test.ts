@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { GenericEvent } from "../api/client";
-import { exampleCurl, exampleEvent } from "./example-event";
+import { exampleCurl, exampleEvent, exampleTestsCurl } from "./example-event";
 
 /** The keys of T that are not optional. */
 type RequiredKeys<T> = { [K in keyof T]-?: object extends Pick<T, K> ? never : K }[keyof T];
@@ -26,5 +26,17 @@ describe("the first-run example", () => {
     expect(started).toBeLessThanOrEqual(finished!);
     expect(curl).toMatch(/^curl -X POST https:\/\/ci\.example\/api\/events \\\n/);
     expect(curl).toContain('-H "Authorization: Bearer $CICD_TOKEN"');
+  });
+});
+
+describe("the test upload example", () => {
+  it("is one line that posts a JUnit report to the run's tests, the run id encoded", () => {
+    const curl = exampleTestsCurl("https://ci.example", "github:acme/api:7:1");
+    expect(curl).not.toContain("\n");
+    expect(curl).toContain('-X POST "https://ci.example/api/runs/github%3Aacme%2Fapi%3A7%3A1/tests?job=test"');
+    expect(curl).toContain('-H "Authorization: Bearer $CICD_TOKEN"');
+    expect(curl).toContain('-H "Content-Type: application/xml" --data-binary @junit.xml');
+    // By default, the run the first-run example posts.
+    expect(exampleTestsCurl("https://ci.example")).toContain(`/api/runs/${exampleEvent().id}/tests`);
   });
 });

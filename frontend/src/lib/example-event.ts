@@ -26,3 +26,12 @@ export function exampleCurl(origin: string, event: GenericEvent = exampleEvent()
     `  -d '${JSON.stringify(event, null, 2)}'`,
   ].join("\n");
 }
+
+/**
+ * The one-line `curl` command that uploads a JUnit XML report for the run `runId` (the example
+ * event's by default) with an ingest token. The run id goes in the path encoded (`github:org/repo:7`
+ * is `github%3Aorg%2Frepo%3A7`).
+ */
+export function exampleTestsCurl(origin: string, runId: string = exampleEvent().id): string {
+  return `curl -X POST "${origin}/api/runs/${encodeURIComponent(runId)}/tests?job=test" -H "Authorization: Bearer $CICD_TOKEN" -H "Content-Type: application/xml" --data-binary @junit.xml`;
+}

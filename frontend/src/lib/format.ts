@@ -7,10 +7,12 @@ export type TimeZone = string;
 
 export const LOCAL: TimeZone = "local";
 
-/** 45s, 3m 05s, 1h 02m, 2d 3h — the two largest units, rounded; "—" when unknown. */
+/** 12ms, 45s, 3m 05s, 1h 02m, 2d 3h — the two largest units, rounded; "—" when unknown. */
 export function formatDuration(seconds: number | null | undefined): string {
   if (seconds == null || !Number.isFinite(seconds)) return "—";
   if (seconds < 0) return "—";
+  // Test cases take milliseconds: "0s" would say nothing.
+  if (seconds > 0 && seconds < 0.1) return seconds < 0.0005 ? "<1ms" : `${Math.round(seconds * 1000)}ms`;
   if (seconds < 10) return `${seconds.toFixed(1).replace(/\.0$/, "")}s`;
   const total = Math.round(seconds);
   const d = Math.floor(total / 86_400);

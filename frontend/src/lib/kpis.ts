@@ -6,7 +6,8 @@ export interface Kpi {
   label: string;
   value: string;
   delta: Delta;
-  series: (number | null)[];
+  /** Its value per period, for the sparkline; absent when the API has no series of it. */
+  series?: (number | null)[];
   hint: string;
   /** What the change is against, when not the previous period: "previous 24 h". */
   against?: string;
@@ -25,6 +26,12 @@ export function kpisOf(m: Metrics): Kpi[] {
       delta: delta(s.success_rate, p.success_rate, "rate", "higher"),
       series: ts.map(rate),
       hint: "success ÷ (success + failure); cancelled and skipped runs do not count",
+    },
+    {
+      label: "Flake rate",
+      value: formatPercent(s.flake_rate),
+      delta: delta(s.flake_rate, p.flake_rate, "rate", "lower"),
+      hint: `flaky runs ÷ (success + failure): ${formatCount(s.flaky_runs)} ${s.flaky_runs === 1 ? "run" : "runs"} passed on a re-run after an attempt of the same run and commit failed`,
     },
     {
       label: "Total runs",

@@ -1,10 +1,15 @@
 // Alert rule specs (the AlertRule custom resource's spec, typed from the OpenAPI document):
-// a one-line description for lists, and a starting point for each condition type.
+// a one-line description for lists, a starting point for each condition type, and the checks the
+// backend makes (crds/src/alert_rule.rs, backend/src/alerting/rules.rs), made before saving.
 import type { components } from "../api/schema";
 
 export type RuleSpec = components["schemas"]["AlertRuleSpec"];
 export type Condition = RuleSpec["condition"];
 export type ConditionType = Condition["type"];
+/** One test, as a `TestFailureRate` condition names it. */
+export type RuleTest = NonNullable<Extract<Condition, { type: "TestFailureRate" }>["test"]>;
+/** A field's problem, named as the API names it (`spec.condition.window`). */
+export type FieldProblem = components["schemas"]["FieldError"];
 
 export const CONDITION_TYPES: { type: ConditionType; label: string }[] = [
   { type: "RunFailed", label: "A run failed" },
@@ -18,6 +23,8 @@ export const CONDITION_TYPES: { type: ConditionType; label: string }[] = [
   { type: "QueuedJobs", label: "Runner pool: jobs queued for a while" },
   { type: "JobFailureRate", label: "One job: failure rate over a window" },
   { type: "JobDuration", label: "One job: duration above a limit" },
+  { type: "FlakyTest", label: "Tests: a test starts flaking" },
+  { type: "TestFailureRate", label: "Tests: failure rate over a window" },
 ];
 
 /** The condition types that watch one runner label set. */
@@ -25,12 +32,35 @@ export const RUNNER_CONDITIONS: readonly ConditionType[] = ["JobQueueTime", "Que
 /** The condition types that watch one job (repo, workflow and job name). */
 export const JOB_CONDITIONS: readonly ConditionType[] = ["JobFailureRate", "JobDuration"];
 
+/** The condition types that watch tests (their JUnit reports): one incident per test and repository. */
+export const TEST_CONDITIONS: readonly ConditionType[] = ["FlakyTest", "TestFailureRate"];
+
 /**
  * Whether a condition watches one runner label set or one job rather than groups of runs: then the
  * rule's `match` must stay empty (the backend refuses it otherwise).
  */
 export function isJobCondition(type: ConditionType): boolean {
   return RUNNER_CONDITIONS.includes(type) || JOB_CONDITIONS.includes(type);
+}
+
+/**
+ * Which parts of the rule's `match` apply to its condition: all of them (groups of runs, and the
+ * runs a test flaked in), only the repository (each test matching a `TestFailureRate` glob: test
+ * figures are kept per repository and day), or none (what the condition names: a runner label set, a
+ * job, one test).
+ */
+export type MatchScope = "all" | "repo" | "none";
+
+export function matchScope(c: Condition): MatchScope {
+  if (isJobCondition(c.type)) return "none";
+  if (c.type === "TestFailureRate") return c.test ? "none" : "repo";
+  return "all";
+}
+
+/** The rule's `match` narrowed to what applies to its condition (what no longer applies is cleared). */
+export function scopedMatch(match: RuleSpec["match"], scope: MatchScope): RuleSpec["match"] {
+  if (scope === "all") return match;
+  return { repo: scope === "repo" ? (match.repo ?? null) : null, workflows: [], branches: [] };
 }
 
 /** A label set as the runners view shows it: "[gpu, self-hosted]" (trimmed, lower case, sorted). */
@@ -42,6 +72,12 @@ export function labelSet(labels: string[]): string {
 /** "acme/api · ci · test". */
 export function jobName(job: { repo: string; workflow: string; name: string }): string {
   return `${job.repo} · ${job.workflow} · ${job.name}`;
+}
+
+/** "acme/api · tests.test_api::test_login (suite pytest)". */
+export function testName(t: RuleTest): string {
+  const name = t.classname ? `${t.classname}::${t.name}` : t.name;
+  return `${t.repo} · ${name}${t.suite ? ` (suite ${t.suite})` : ""}`;
 }
 
 /** A sensible starting condition of each type (what the form shows when the type changes). */
@@ -69,6 +105,10 @@ export function defaultCondition(type: ConditionType): Condition {
       return { type, job: { repo: "", workflow: "", name: "" }, threshold: 25, window: "1d", minRuns: 5 };
     case "JobDuration":
       return { type, job: { repo: "", workflow: "", name: "" }, stat: "p95", threshold: "15m", window: "6h" };
+    case "FlakyTest":
+      return { type, window: "7d" };
+    case "TestFailureRate":
+      return { type, testMatch: "*", threshold: 20, window: "7d", minRuns: 5 };
   }
 }
 
@@ -97,6 +137,12 @@ export function describeCondition(c: Condition): string {
       return `failure rate of ${jobName(c.job)} ≥ ${c.threshold}% over ${c.window} (at least ${c.minRuns} runs)`;
     case "JobDuration":
       return `${c.stat} duration of ${jobName(c.job)} > ${c.threshold} over ${c.window}`;
+    case "FlakyTest":
+      return `a test flaked (failed and passed on one commit) within ${c.window}, once per test`;
+    case "TestFailureRate": {
+      const which = c.test ? testName(c.test) : `each test matching ${c.testMatch ?? ""}`;
+      return `failure rate of ${which} ≥ ${c.threshold}% over ${c.window} (at least ${c.minRuns} runs)`;
+    }
   }
 }
 
@@ -105,6 +151,10 @@ export function describeWatched(spec: RuleSpec): string {
   const c = spec.condition;
   if (c.type === "JobQueueTime" || c.type === "QueuedJobs") return `runners ${labelSet(c.labels)}`;
   if (c.type === "JobFailureRate" || c.type === "JobDuration") return `job ${jobName(c.job)}`;
+  if (c.type === "TestFailureRate") {
+    return c.test ? `test ${testName(c.test)}` : `tests in ${spec.match.repo ?? "every repository"}`;
+  }
+  if (c.type === "FlakyTest") return `tests of ${describeMatch(spec.match)}`;
   return describeMatch(spec.match);
 }
 
@@ -147,3 +197,159 @@ export function splitList(text: string): string[] {
 
 const SPAN = /^([0-9]+(s|m|h|d))+$/;
 export const isSpan = (s: string) => SPAN.test(s);
+
+/** A span's seconds (`1h30m` is 5,400), or `null` when it is not one. */
+export function spanSeconds(s: string): number | null {
+  if (!isSpan(s)) return null;
+  const unit: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
+  let total = 0;
+  for (const [, n, u] of s.matchAll(/([0-9]+)(s|m|h|d)/g)) total += Number(n) * unit[u!]!;
+  return total;
+}
+
+const DAY = 86_400;
+/** The longest `testMatch`. */
+export const MAX_TEST_MATCH = 1000;
+
+/**
+ * What is wrong with a glob, as the backend's glob library would say it (its common mistakes: an
+ * unclosed `[` or `{`, a `}` never opened, a range backwards, a `\` at the end), or `null`.
+ */
+export function globProblem(pattern: string): string | null {
+  const p = [...pattern.trim()];
+  let depth = 0;
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i];
+    if (c === "\\") {
+      if (i + 1 >= p.length) return "dangling '\\'";
+      i++;
+    } else if (c === "[") {
+      let j = i + 1;
+      if (p[j] === "!" || p[j] === "^") j++;
+      // A `]` first in the class is one of its characters.
+      if (p[j] === "]") j++;
+      let closed = false;
+      for (; j < p.length; j++) {
+        if (p[j] === "]") {
+          closed = true;
+          break;
+        }
+        if (p[j + 1] === "-" && p[j + 2] !== undefined && p[j + 2] !== "]" && p[j + 2]! < p[j]!) {
+          return "invalid character range";
+        }
+      }
+      if (!closed) return "unclosed character class; missing ']'";
+      i = j;
+    } else if (c === "{") {
+      depth++;
+    } else if (c === "}") {
+      if (depth === 0) return "unopened alternate group; missing '{' (maybe escape '}' with '[}]'?)";
+      depth--;
+    }
+  }
+  return depth > 0 ? "unclosed alternate group; missing '}' (maybe escape '{' with '[{]'?)" : null;
+}
+
+/**
+ * The problems the backend would find in a rule, field by field and named as it names them, so the
+ * form can say so before saving (the integrations' existence is left to the backend).
+ */
+export function ruleProblems(name: string, spec: RuleSpec): FieldProblem[] {
+  const out: FieldProblem[] = [];
+  const add = (field: string, message: string) => out.push({ field, message });
+  const trimmed = name.trim();
+  if (!trimmed || [...name].length > 253) add("name", "must be 1 to 253 characters");
+  const c = spec.condition;
+  const condition = (field: string, message: string) => add(`spec.condition.${field}`, message);
+  const percentage = (threshold: number) => {
+    if (!(Number.isFinite(threshold) && threshold > 0 && threshold <= 100)) {
+      condition("threshold", "must be a percentage above 0 and at most 100");
+    }
+  };
+  const spans: [string, string][] = [];
+  switch (c.type) {
+    case "ConsecutiveFailures":
+      if (!(c.threshold >= 1)) condition("threshold", "must be at least 1");
+      break;
+    case "FailureRate":
+    case "JobFailureRate":
+      percentage(c.threshold);
+      break;
+    case "TestFailureRate":
+      percentage(c.threshold);
+      if (c.test && c.testMatch != null) {
+        condition("testMatch", "give either test (one test) or testMatch (a glob), not both");
+      } else if (c.test) {
+        for (const key of ["repo", "name"] as const) {
+          if (!c.test[key].trim()) condition(`test.${key}`, "must not be empty: a test is named by its repo and name");
+        }
+      } else if (c.testMatch == null) {
+        condition("test", "give test (one test: repo and name) or testMatch (a glob on classname::name)");
+      } else if (!c.testMatch.trim()) {
+        condition("testMatch", "must not be empty (* matches every test)");
+      } else if ([...c.testMatch].length > MAX_TEST_MATCH) {
+        condition("testMatch", `must be at most ${MAX_TEST_MATCH} characters`);
+      } else {
+        const problem = globProblem(c.testMatch);
+        if (problem) condition("testMatch", `${JSON.stringify(c.testMatch)} is not a valid glob: ${problem}`);
+      }
+      break;
+    case "DurationRegression":
+      if (!(Number.isFinite(c.percent) && c.percent > 0)) condition("percent", "must be above 0");
+      break;
+    case "QueuedJobs":
+      if (!(c.threshold >= 1)) condition("threshold", "must be at least 1");
+      break;
+  }
+  if ((c.type === "JobQueueTime" || c.type === "QueuedJobs") && splitList(c.labels.join(",")).length === 0) {
+    condition("labels", "must name the runner label set, e.g. [self-hosted, gpu]");
+  }
+  if (c.type === "JobFailureRate" || c.type === "JobDuration") {
+    for (const key of ["repo", "workflow", "name"] as const) {
+      if (!c.job[key].trim())
+        condition(`job.${key}`, "must not be empty: a job is named by its repo, workflow and name");
+    }
+  }
+  // Every span, in the order the form shows them; then the ranges the backend allows.
+  if ("threshold" in c && typeof c.threshold === "string") spans.push(["threshold", c.threshold]);
+  if ("for" in c) spans.push(["for", c.for]);
+  if ("window" in c) spans.push(["window", c.window]);
+  if ("baselineWindow" in c) spans.push(["baselineWindow", c.baselineWindow]);
+  for (const [field, value] of spans) {
+    const secs = spanSeconds(value);
+    if (secs === null) {
+      condition(field, `${JSON.stringify(value)} is not a duration like 30s, 5m, 4h or 7d`);
+    } else if (field === "for") {
+      if (secs > DAY) condition(field, "must be at most 1d");
+    } else if (field === "window" || field === "baselineWindow") {
+      if (c.type === "TestFailureRate") {
+        if (secs < DAY || secs > 90 * DAY)
+          condition(field, "must be between 1d and 90d (tests are counted by UTC day)");
+      } else if (secs < 60 || secs > 90 * DAY) {
+        condition(field, "must be between 1m and 90d");
+      }
+    }
+  }
+  const m = spec.match;
+  const selects = m.provider != null || m.repo != null || !!m.workflows?.length || !!m.branches?.length;
+  if (isJobCondition(c.type) && selects) {
+    add("spec.match", `must be empty for ${c.type}: it watches the runner label set or the job named in the condition`);
+  } else if (c.type === "TestFailureRate" && c.test && selects) {
+    add("spec.match", "must be empty for TestFailureRate with test: it watches the test named in the condition");
+  } else if (c.type === "TestFailureRate" && !c.test) {
+    const only =
+      "does not apply to TestFailureRate: test failure rates are counted per repository and day (only match.repo selects)";
+    if (m.provider != null) add("spec.match.provider", only);
+    if (m.workflows?.length) add("spec.match.workflows", only);
+    if (m.branches?.length) add("spec.match.branches", only);
+  }
+  const n = spec.notify;
+  const wait = spanSeconds(n.groupWait);
+  if (wait === null) add("spec.notify.groupWait", `${JSON.stringify(n.groupWait)} is not a duration like 30s or 5m`);
+  else if (wait > DAY) add("spec.notify.groupWait", "must be at most 1d");
+  const repeat = spanSeconds(n.repeatInterval);
+  if (repeat === null) {
+    add("spec.notify.repeatInterval", `${JSON.stringify(n.repeatInterval)} is not a duration like 30m or 4h`);
+  } else if (repeat < 60) add("spec.notify.repeatInterval", "must be at least 1m");
+  return out;
+}

@@ -112,6 +112,43 @@ describe("the jobs, runners and usage views' URLs", () => {
     expect(formatView({ ...base, page: "usage", usageBy: "repo" })).toBe("/usage");
   });
 
+  it("round-trip the tests view's ranking, page, search and open test", () => {
+    const tests: View = {
+      ...base,
+      page: "tests",
+      repo: "acme/api",
+      testRank: "failing",
+      testsPage: 2,
+      testSearch: "login flow",
+      test: { id: 42, repo: "acme/api" },
+    };
+    expect(formatView(tests)).toBe("/tests?repo=acme%2Fapi&p=2&rank=failing&q=login+flow&test=42&test_repo=acme%2Fapi");
+    expect(roundTrip(tests)).toEqual(tests);
+    expect(formatView({ ...base, page: "tests", testRank: "flaky", testsPage: 1 })).toBe("/tests");
+    // `p` is the page of the list on screen: the tests' here, the jobs' on the jobs page.
+    expect(parseView("/tests", "p=3")).toMatchObject({ testsPage: 3 });
+    expect(parseView("/tests", "p=3").jobsPage).toBeUndefined();
+    expect(parseView("/tests", "test=x&test_repo=a").test).toBeUndefined();
+    expect(parseView("/tests", "test=42").test).toBeUndefined();
+    expect(parseView("/tests", "rank=random").testRank).toBeUndefined();
+  });
+
+  it("go back to the first page of tests when the filters, the ranking or the search change", () => {
+    const view: View = { ...base, page: "tests", testsPage: 3 };
+    expect(withFilter(view, { testRank: "slowest" }).testsPage).toBeUndefined();
+    expect(withFilter(view, { testSearch: "login" }).testsPage).toBeUndefined();
+    expect(withFilter(view, { branch: "main" }).testsPage).toBeUndefined();
+    expect(withFilter(view, { test: { id: 1, repo: "a" } }).testsPage).toBe(3);
+    // Another page leaves the open test behind, unless it opens one (the run panel's Tests tab does).
+    const test = { id: 7, repo: "acme/api" };
+    expect(withFilter({ ...view, test }, { page: "jobs" })).toEqual({ ...base, page: "jobs" });
+    expect(withFilter({ ...base, page: "jobs", run: "r1" }, { page: "tests", test })).toEqual({
+      ...base,
+      page: "tests",
+      test,
+    });
+  });
+
   it("keep the pool of jobs that named no label, and drop half a job or a bad page", () => {
     expect(parseView("/runners", "labels=").labels).toBe("");
     expect(formatView({ ...base, page: "runners", labels: "" })).toBe("/runners?labels=");

@@ -4,7 +4,7 @@
 import type { components, paths } from "../api/schema";
 
 export type Range = "24h" | "7d" | "30d" | "custom";
-export type Page = "dashboard" | "jobs" | "runners" | "usage" | "settings";
+export type Page = "dashboard" | "jobs" | "runners" | "usage" | "tests" | "settings";
 // The API's own types (its group_by, sort and status parameters).
 export type Grain = components["schemas"]["Grain"];
 export type Sort = NonNullable<NonNullable<paths["/api/runs"]["get"]["parameters"]["query"]>["sort"]>;
@@ -12,6 +12,16 @@ export type RunStatus = components["schemas"]["RunStatus"];
 /** The orders the jobs view offers (the API has `runs` and `name` too). */
 export type JobSort = "slowest" | "failing" | "queue" | "minutes";
 export type UsageGroup = components["schemas"]["UsageGroup"];
+/** The rankings the tests view offers: the flaky tests (`/api/tests/flaky`), or `/api/tests` sorted. */
+export type TestRank =
+  | "flaky"
+  | Extract<NonNullable<NonNullable<paths["/api/tests"]["get"]["parameters"]["query"]>["sort"]>, "failing" | "slowest">;
+
+/** A test in a repository (a test id names the same test in every repository that runs it). */
+export interface TestRef {
+  id: number;
+  repo: string;
+}
 
 /** A job: a job name in a repository's workflow. */
 export interface JobRef {
@@ -45,15 +55,21 @@ export interface View {
   labels?: string;
   /** Usage view: what minutes and cost are grouped by (`repo` when absent). */
   usageBy?: UsageGroup;
+  /** Tests view: the ranking (`flaky` when absent), the page (1 when absent), the search and the test whose history is open. */
+  testRank?: TestRank;
+  testsPage?: number;
+  testSearch?: string;
+  test?: TestRef;
 }
 
 const RANGES: readonly Range[] = ["24h", "7d", "30d", "custom"];
 const GRAINS: readonly Grain[] = ["hour", "day", "week"];
 const SORTS: readonly Sort[] = ["newest", "oldest", "slowest", "fastest"];
 const STATUSES: readonly RunStatus[] = ["queued", "running", "success", "failure", "cancelled", "skipped"];
-const PAGES: readonly Page[] = ["jobs", "runners", "usage", "settings"];
+const PAGES: readonly Page[] = ["jobs", "runners", "usage", "tests", "settings"];
 export const JOB_SORTS: readonly JobSort[] = ["slowest", "failing", "queue", "minutes"];
 export const USAGE_GROUPS: readonly UsageGroup[] = ["repo", "workflow", "labels"];
+export const TEST_RANKS: readonly TestRank[] = ["flaky", "failing", "slowest"];
 
 export const DEFAULT_RANGE = "7d" satisfies Range;
 
@@ -107,8 +123,9 @@ export function parseView(pathname: string, search: string): View {
   }
   const jobSort = oneOf(q.get("order"), JOB_SORTS);
   if (jobSort && jobSort !== "slowest") view.jobSort = jobSort;
+  // `p` is the page of the list the page shows: the jobs', or the tests'.
   const pageNo = Number(q.get("p"));
-  if (Number.isInteger(pageNo) && pageNo > 1) view.jobsPage = pageNo;
+  if (Number.isInteger(pageNo) && pageNo > 1) view[view.page === "tests" ? "testsPage" : "jobsPage"] = pageNo;
   const job = { repo: text(q.get("job_repo")), workflow: text(q.get("job_workflow")), job: text(q.get("job")) };
   if (job.repo && job.workflow && job.job) view.job = job as JobRef;
   // Present but empty: the label set of jobs that named no label.
@@ -116,6 +133,13 @@ export function parseView(pathname: string, search: string): View {
   if (labels !== null) view.labels = labels.trim();
   const usageBy = oneOf(q.get("by"), USAGE_GROUPS);
   if (usageBy && usageBy !== "repo") view.usageBy = usageBy;
+  const testRank = oneOf(q.get("rank"), TEST_RANKS);
+  if (testRank && testRank !== "flaky") view.testRank = testRank;
+  const testSearch = text(q.get("q"));
+  if (testSearch) view.testSearch = testSearch;
+  const testId = Number(q.get("test"));
+  const testRepo = text(q.get("test_repo"));
+  if (Number.isSafeInteger(testId) && testId > 0 && testRepo) view.test = { id: testId, repo: testRepo };
   return view;
 }
 
@@ -139,7 +163,8 @@ export function formatView(view: View): string {
   if (view.sort !== "newest") put("sort", view.sort);
   put("run", view.run);
   if (view.jobSort && view.jobSort !== "slowest") put("order", view.jobSort);
-  if (view.jobsPage && view.jobsPage > 1) put("p", String(view.jobsPage));
+  const pageNo = view.page === "tests" ? view.testsPage : view.jobsPage;
+  if (pageNo && pageNo > 1) put("p", String(pageNo));
   if (view.job) {
     put("job_repo", view.job.repo);
     put("job_workflow", view.job.workflow);
@@ -147,24 +172,45 @@ export function formatView(view: View): string {
   }
   if (view.labels !== undefined) q.set("labels", view.labels);
   if (view.usageBy && view.usageBy !== "repo") put("by", view.usageBy);
+  if (view.testRank && view.testRank !== "flaky") put("rank", view.testRank);
+  put("q", view.testSearch);
+  if (view.test) {
+    put("test", String(view.test.id));
+    put("test_repo", view.test.repo);
+  }
   const query = q.toString();
   return `${view.page === "dashboard" ? "/" : `/${view.page}`}${query ? `?${query}` : ""}`;
 }
 
 /** What changes the jobs list (back to its first page when it does). */
 const JOB_LIST_KEYS: readonly (keyof View)[] = ["repo", "workflow", "branch", "range", "from", "to", "jobSort"];
+/** What changes the tests list (back to its first page when it does). */
+const TEST_LIST_KEYS: readonly (keyof View)[] = [
+  "repo",
+  "workflow",
+  "branch",
+  "range",
+  "from",
+  "to",
+  "testRank",
+  "testSearch",
+];
 
 /**
  * Changing the repository clears the workflow (workflows belong to a repository); changing the
- * jobs' filters or order goes back to their first page; another page leaves the previous page's
- * selection (the run, job or label set open) behind.
+ * jobs' or the tests' filters, order or search goes back to their first page; another page leaves
+ * the previous page's selection (the run, job, label set or test open) behind.
  */
 export function withFilter(view: View, patch: Partial<View>): View {
   const next = { ...view, ...patch };
   if ("repo" in patch && patch.repo !== view.repo && !("workflow" in patch)) delete next.workflow;
-  if (!("jobsPage" in patch) && JOB_LIST_KEYS.some((k) => k in patch && patch[k] !== view[k])) delete next.jobsPage;
+  const changes = (keys: readonly (keyof View)[]) => keys.some((k) => k in patch && patch[k] !== view[k]);
+  if (!("jobsPage" in patch) && changes(JOB_LIST_KEYS)) delete next.jobsPage;
+  if (!("testsPage" in patch) && changes(TEST_LIST_KEYS)) delete next.testsPage;
   if (patch.page !== undefined && patch.page !== view.page) {
-    for (const key of ["run", "job", "labels", "jobsPage"] as const) if (!(key in patch)) delete next[key];
+    for (const key of ["run", "job", "labels", "jobsPage", "test", "testsPage"] as const) {
+      if (!(key in patch)) delete next[key];
+    }
   }
   for (const key of Object.keys(next) as (keyof View)[]) {
     if (next[key] === undefined) delete next[key];

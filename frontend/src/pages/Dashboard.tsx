@@ -72,6 +72,7 @@ export function Dashboard({
           showRaw={rawRun === view.run}
           onClose={() => onView({ run: undefined }, true)}
           onOpen={(run) => open(run)}
+          onOpenTest={(test) => onView({ page: "tests", test })}
         />
       )}
     </>

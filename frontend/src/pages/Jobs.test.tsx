@@ -35,6 +35,9 @@ function job(name: string, patch: Partial<Schemas["JobStats"]> = {}): Schemas["J
     job: name,
     labels: [["ubuntu-latest"]],
     ...figures,
+    // 2 of its 4 failures passed when re-run.
+    flaky: 2,
+    flake_rate: 0.05,
     previous: { ...figures, duration_p95_seconds: 500, failure_rate: 0.2 },
     ...patch,
   };
@@ -76,7 +79,13 @@ const base: View = { page: "jobs", range: "7d", sort: "newest" };
 it("lists the jobs in the server's order, with their figures, changes and sparklines, and pages", async () => {
   const asked = serve({
     "/api/filters": () => ({ providers: [], repos: ["acme/api"], workflows: [], branches: [] }),
-    "/api/jobs": () => ({ from: "", to: "", total: 60, currency: "USD", items: [job("test"), job("build")] }),
+    "/api/jobs": () => ({
+      from: "",
+      to: "",
+      total: 60,
+      currency: "USD",
+      items: [job("test"), job("build", { flaky: 0, flake_rate: 0 })],
+    }),
     "/api/jobs/timeseries": series,
   });
   const onView = show({ ...base, jobSort: "failing", jobsPage: 2 });
@@ -85,6 +94,15 @@ it("lists the jobs in the server's order, with their figures, changes and sparkl
   expect(rows.map((r) => r.dataset.job)).toEqual(["test", "build"]);
   const first = within(rows[0]!);
   expect(first.getByText("10.0%")).toBeTruthy();
+  // The flake rate beside the failure rate, with the flaky executions.
+  const headers = within(table)
+    .getAllByRole("columnheader")
+    .map((h) => h.textContent);
+  expect(headers.indexOf("Flake rate")).toBe(headers.findIndex((h) => h?.startsWith("Failure rate")) + 1);
+  expect(first.getByText("5.0%")).toBeTruthy();
+  expect(first.getByText("2 flaky")).toBeTruthy();
+  expect(within(rows[1]!).getByText("0.0%")).toBeTruthy();
+  expect(within(rows[1]!).queryByText(/flaky/)).toBeNull();
   expect(first.getByText("5m 00s / 10m 00s")).toBeTruthy();
   expect(first.getByText("$1.76")).toBeTruthy();
   expect(first.getByLabelText("down 10.0 pp vs previous period")).toBeTruthy();
@@ -131,6 +149,7 @@ it("opens a job's trend and its slowest runs, which open in the run panel", asyn
   const onView = show({ ...base, job: { repo: "acme/api", workflow: "ci", job: "test" } });
   const trend = await screen.findByRole("region", { name: /^test/ });
   expect(await within(trend).findByRole("figure", { name: "Duration" })).toBeTruthy();
+  expect(trend.textContent).toContain("40 runs, 10.0% failed, 5.0% flaky (passed on a re-run after failing");
   expect(within(trend).getByRole("figure", { name: "Queue time" }).textContent).toContain("p95 40s");
   expect(within(trend).getByRole("figure", { name: "Runs and failures" }).textContent).toContain("80 runs, 8 failed");
   const slowest = within(trend).getByRole("table", { name: "Slowest runs in this period" });

@@ -4,7 +4,7 @@
 import { useEffect, useRef } from "react";
 import type { Schemas } from "../api/client";
 import { JOBS_PER_PAGE, seriesGrain, useJobSeries, useJobs } from "../api/insight";
-import { ErrorBox, DeltaText, Skeleton, StatusBadge } from "../components/common";
+import { DeltaText, ErrorBox, Pager, SelectableRow, Skeleton, SortHeader, StatusBadge } from "../components/common";
 import { quantileLines, usePalette } from "../components/chart-options";
 import { Filters } from "../components/Filters";
 import { Sparkline } from "../components/Kpis";
@@ -42,17 +42,8 @@ export function Jobs({
   const sort = view.jobSort ?? "slowest";
   const page = view.jobsPage ?? 1;
   const total = jobs.data?.total ?? 0;
-  const pages = Math.max(1, Math.ceil(total / JOBS_PER_PAGE));
   const items = jobs.data?.items ?? [];
   const currency = jobs.data?.currency ?? "USD";
-
-  /** A column the order follows: aria-sort says so (the server sorts, highest first). */
-  const th = (label: string, by?: JobSort) => (
-    <th scope="col" aria-sort={by && by === sort ? "descending" : undefined}>
-      {label}
-      {by === sort && <span aria-hidden="true"> ▼</span>}
-    </th>
-  );
 
   return (
     <>
@@ -99,10 +90,11 @@ export function Jobs({
                   <th scope="col">Job</th>
                   <th scope="col">Median duration</th>
                   <th scope="col">Runs</th>
-                  {th("Failure rate", "failing")}
-                  {th("Duration p50 / p95", "slowest")}
-                  {th("Queue p50 / p95", "queue")}
-                  {th("Billable minutes", "minutes")}
+                  <SortHeader label="Failure rate" sorted={sort === "failing"} />
+                  <th scope="col">Flake rate</th>
+                  <SortHeader label="Duration p50 / p95" sorted={sort === "slowest"} />
+                  <SortHeader label="Queue p50 / p95" sorted={sort === "queue"} />
+                  <SortHeader label="Billable minutes" sorted={sort === "minutes"} />
                   <th scope="col">Cost</th>
                 </tr>
               </thead>
@@ -121,36 +113,20 @@ export function Jobs({
             </table>
           </div>
         )}
-        {total > JOBS_PER_PAGE && (
-          <nav className="row pager" aria-label="Pages of jobs">
-            <button
-              type="button"
-              className="btn"
-              disabled={page <= 1}
-              onClick={() => onView({ jobsPage: page - 1 > 1 ? page - 1 : undefined })}
-            >
-              ← Previous
-            </button>
-            <span className="muted" aria-live="polite">
-              Page {page} of {pages} (jobs {formatCount((page - 1) * JOBS_PER_PAGE + 1)}–
-              {formatCount(Math.min(total, page * JOBS_PER_PAGE))} of {formatCount(total)})
-            </span>
-            <button
-              type="button"
-              className="btn"
-              disabled={page >= pages}
-              onClick={() => onView({ jobsPage: page + 1 })}
-            >
-              Next →
-            </button>
-          </nav>
-        )}
+        <Pager
+          page={page}
+          perPage={JOBS_PER_PAGE}
+          total={total}
+          noun="jobs"
+          onPage={(jobsPage) => onView({ jobsPage })}
+        />
       </article>
       {view.run && (
         <RunPanel
           id={view.run}
           onClose={() => onView({ run: undefined }, true)}
           onOpen={(run) => onView({ run }, true)}
+          onOpenTest={(test) => onView({ page: "tests", test })}
         />
       )}
     </>
@@ -172,19 +148,7 @@ function JobRow({
 }) {
   const p = job.previous;
   return (
-    <tr
-      className="clickable"
-      tabIndex={0}
-      aria-current={selected ? "true" : undefined}
-      data-job={job.job}
-      onClick={onSelect}
-      onKeyDown={(e) => {
-        if (e.key === "Enter" || e.key === " ") {
-          e.preventDefault();
-          onSelect();
-        }
-      }}
-    >
+    <SelectableRow selected={selected} onSelect={onSelect} data-job={job.job}>
       <td className="job-name">
         <strong>{job.job}</strong>
         <span className="muted small truncate" title={`${job.repo} · ${job.workflow}`}>
@@ -210,6 +174,15 @@ function JobRow({
         <DeltaText delta={delta(job.failure_rate, p.failure_rate, "rate", "lower")} />
       </td>
       <td>
+        <span className="figure">{formatPercent(job.flake_rate)}</span>
+        {job.flaky > 0 && (
+          <>
+            <br />
+            <span className="muted small">{formatCount(job.flaky)} flaky</span>
+          </>
+        )}
+      </td>
+      <td>
         <span className="figure">
           {formatDuration(job.duration_p50_seconds)} / {formatDuration(job.duration_p95_seconds)}
         </span>
@@ -229,7 +202,7 @@ function JobRow({
         <DeltaText delta={delta(job.billable_minutes, p.billable_minutes, "relative", "lower")} />
       </td>
       <td>{formatMoney(job.cost, currency)}</td>
-    </tr>
+    </SelectableRow>
   );
 }
 
@@ -300,7 +273,8 @@ function JobTrend({
       </div>
       {stats && (
         <p className="muted">
-          {formatCount(stats.runs)} runs, {formatPercent(stats.failure_rate)} failed, duration p50{" "}
+          {formatCount(stats.runs)} runs, {formatPercent(stats.failure_rate)} failed, {formatPercent(stats.flake_rate)}{" "}
+          flaky (passed on a re-run after failing on the same commit), duration p50{" "}
           {formatDuration(stats.duration_p50_seconds)} and p95 {formatDuration(stats.duration_p95_seconds)}, queue p95{" "}
           {formatDuration(stats.queue_p95_seconds)}, {formatMinutes(stats.billable_minutes)} (
           {formatMoney(stats.cost, currency)}).

@@ -84,6 +84,7 @@ export function Runners({
           id={view.run}
           onClose={() => onView({ run: undefined }, true)}
           onOpen={(run) => onView({ run }, true)}
+          onOpenTest={(test) => onView({ page: "tests", test })}
         />
       )}
     </>

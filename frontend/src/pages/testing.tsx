@@ -6,22 +6,27 @@ import { vi } from "vitest";
 import { AuthProvider } from "../components/Auth";
 import { ZoneContext } from "../lib/prefs";
 
-/** Stubs `fetch`: a path with a route gets its answer, any other a 404 in the API's error shape.
- * Returns the URLs asked for, in order. */
-export function serve(routes: Record<string, (url: URL) => unknown>): URL[] {
+/** A JSON response, for a route that answers other than 200 (or with no body, `null`: 204). */
+export function answer(status: number, body: unknown = null): Response {
+  return body === null
+    ? new Response(null, { status })
+    : new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
+}
+
+/** Stubs `fetch`: a path with a route gets its answer (200 with the JSON it returns, or the Response
+ * it returns; a route may be async), any other a 404 in the API's error shape. Returns the URLs asked
+ * for, in order. */
+export function serve(routes: Record<string, (url: URL, req: Request) => unknown>): URL[] {
   const asked: URL[] = [];
   vi.stubGlobal(
     "fetch",
-    vi.fn((req: Request) => {
+    vi.fn(async (req: Request) => {
       const url = new URL(req.url);
       asked.push(url);
       const route = routes[url.pathname];
-      return Promise.resolve(
-        new Response(JSON.stringify(route ? route(url) : { error: { code: "not_found", message: url.pathname } }), {
-          status: route ? 200 : 404,
-          headers: { "Content-Type": "application/json" },
-        }),
-      );
+      if (!route) return answer(404, { error: { code: "not_found", message: url.pathname } });
+      const body: unknown = await route(url, req);
+      return body instanceof Response ? body : answer(200, body);
     }),
   );
   return asked;

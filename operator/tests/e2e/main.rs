@@ -307,6 +307,59 @@ async fn the_operator_syncs_resources_into_the_backend_as_its_service_account() 
     );
     let (_, message) = until_ready(&admin, "alertrule", &ns, "scoped-backlog", "False", "InvalidSpec").await;
     assert!(message.contains("spec.match"), "{message}");
+    // The test conditions too: FlakyTest with its default window filled in, TestFailureRate with a
+    // glob; one naming a test and also a `match`, or a glob that does not compile, is refused by
+    // the backend, naming the field.
+    admin.apply(&job_rule(
+        "newly-flaky",
+        "  match: {repo: \"acme/*\", branches: [main]}\n",
+        "{type: FlakyTest}",
+    ));
+    admin.apply(&job_rule(
+        "api-tests-failing",
+        "  match: {repo: \"acme/*\"}\n",
+        "{type: TestFailureRate, testMatch: \"tests.api.*::*\", threshold: 20, window: 7d, minRuns: 10}",
+    ));
+    admin.apply(&job_rule(
+        "scoped-test",
+        "  match: {repo: \"acme/*\"}\n",
+        "{type: TestFailureRate, test: {repo: acme/api, name: test_login}, threshold: 20, window: 7d}",
+    ));
+    admin.apply(&job_rule(
+        "bad-glob",
+        "",
+        "{type: TestFailureRate, testMatch: \"tests.[oops\", threshold: 20, window: 7d}",
+    ));
+    until_ready(&admin, "alertrule", &ns, "newly-flaky", "True", "Synced").await;
+    until_ready(&admin, "alertrule", &ns, "api-tests-failing", "True", "Synced").await;
+    let flaky_tests = until_backend(&backend, "alert-rules", &format!("{ns}/newly-flaky"), |_| true).await;
+    assert_eq!(
+        flaky_tests["spec"]["condition"],
+        json!({"type": "FlakyTest", "window": "7d"}),
+        "{flaky_tests}"
+    );
+    assert_eq!(
+        flaky_tests["spec"]["match"],
+        json!({"repo": "acme/*", "branches": ["main"]}),
+        "{flaky_tests}"
+    );
+    let failing = until_backend(
+        &backend,
+        "alert-rules",
+        &format!("{ns}/api-tests-failing"),
+        |_| true,
+    )
+    .await;
+    assert_eq!(
+        failing["spec"]["condition"],
+        json!({"type": "TestFailureRate", "testMatch": "tests.api.*::*", "threshold": 20.0, "window": "7d",
+               "minRuns": 10}),
+        "{failing}"
+    );
+    let (_, message) = until_ready(&admin, "alertrule", &ns, "scoped-test", "False", "InvalidSpec").await;
+    assert!(message.contains("spec.match"), "{message}");
+    let (_, message) = until_ready(&admin, "alertrule", &ns, "bad-glob", "False", "InvalidSpec").await;
+    assert!(message.contains("spec.condition.testMatch"), "{message}");
 
     eventually("an Event from the operator on main-is-red", WAIT, || async {
         let events: Value =

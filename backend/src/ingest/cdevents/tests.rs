@@ -73,14 +73,14 @@ fn parse_bare(ev: &Value) -> Result<Parsed, Malformed> {
 
 fn one_run(p: Parsed) -> RunEvent {
     match p {
-        Parsed::Records { mut runs, jobs } if runs.len() == 1 && jobs.is_empty() => runs.remove(0),
+        Parsed::Records { mut runs, jobs, .. } if runs.len() == 1 && jobs.is_empty() => runs.remove(0),
         other => panic!("expected one run, got {other:?}"),
     }
 }
 
 fn one_job(p: Parsed) -> JobEvent {
     match p {
-        Parsed::Records { runs, mut jobs } if runs.is_empty() && jobs.len() == 1 => jobs.remove(0),
+        Parsed::Records { runs, mut jobs, .. } if runs.is_empty() && jobs.len() == 1 => jobs.remove(0),
         other => panic!("expected one job, got {other:?}"),
     }
 }
@@ -439,7 +439,7 @@ fn batch_mode_unions_records_and_skips_the_rest() {
     };
     let body = json!([run, artifact, 42, task, orphan_task, envelope(json!("{oops"))]);
     match parse(&h, body.to_string().as_bytes(), now()).unwrap() {
-        Parsed::Records { runs, jobs } => {
+        Parsed::Records { runs, jobs, .. } => {
             assert_eq!(runs.len(), 1);
             assert_eq!(runs[0].status, RunStatus::Running);
             assert_eq!(jobs.len(), 1);
@@ -698,4 +698,89 @@ fn branch_and_commit_from_custom_data() {
 fn percent_decoding() {
     assert_eq!(percent_decode("a%20b%2Fc%"), "a b/c%");
     assert_eq!(percent_decode("%E2%82%AC%zz"), "€%zz");
+}
+
+fn one_test(p: Parsed) -> TestEvent {
+    match p {
+        Parsed::Records {
+            runs,
+            jobs,
+            mut tests,
+        } if runs.is_empty() && jobs.is_empty() && tests.len() == 1 => tests.remove(0),
+        other => panic!("expected one test result, got {other:?}"),
+    }
+}
+
+/// testcaserun.finished at 0.4 (`testSuiteRun`, outcome `fail`) and 0.5, skipped, and the
+/// events that carry no result.
+#[test]
+fn test_case_runs_become_test_results_of_the_pipeline_run_they_name() {
+    let content = json!({
+        "outcome": "fail", "reason": "expected 200, got 500",
+        "testCase": {"id": "92409", "name": "checkout › pays by card", "type": "integration", "uri": "tests/checkout.spec.ts"},
+        "testSuiteRun": {"id": "suite-1", "source": "/tests"},
+        "pipelineRun": {"id": "run-4711", "source": "https://github.com/acme/api/actions"},
+    });
+    let t = one_test(
+        parse_bare(&v04(
+            "testcaserun.finished",
+            "2025-08-27T10:00:00Z",
+            content.clone(),
+        ))
+        .unwrap(),
+    );
+    assert_eq!(t.run_id, "cdevents:https://github.com/acme/api/actions:run-4711");
+    assert_eq!(t.event_key, "cdevents:271069a8-fc18-44f1-b38f-9d70a1695819");
+    assert_eq!(t.case.key.name, "checkout › pays by card");
+    assert_eq!(t.case.key.file, "tests/checkout.spec.ts");
+    assert_eq!(t.case.status, TestStatus::Failed);
+    assert_eq!(t.case.message.as_deref(), Some("expected 200, got 500"));
+
+    // 0.5: the pipeline run named in customData, its source from the context.
+    let mut ev = v05(
+        "testcaserun.finished",
+        "2025-08-27T10:00:00Z",
+        json!({"outcome": "pass", "testCase": {"id": "TestLogin"}}),
+    );
+    ev["customData"]["pipelineRun"] = json!({"id": "pipelinerun-build-x7k2p"});
+    let t = one_test(parse_bare(&ev).unwrap());
+    assert_eq!(t.run_id, "cdevents:/tekton/ci:pipelinerun-build-x7k2p");
+    assert_eq!(
+        (t.case.key.name.as_str(), t.case.status, t.case.message.as_deref()),
+        ("TestLogin", TestStatus::Passed, None)
+    );
+
+    for (outcome, status) in [("error", TestStatus::Error), ("cancel", TestStatus::Skipped)] {
+        let mut c = content.clone();
+        c["outcome"] = json!(outcome);
+        let t = one_test(parse_bare(&v04("testcaserun.finished", "2025-08-27T10:00:00Z", c)).unwrap());
+        assert_eq!(t.case.status, status, "{outcome}");
+    }
+    let skipped = one_test(
+        parse_bare(&v04(
+            "testcaserun.skipped",
+            "2025-08-27T10:00:00Z",
+            content.clone(),
+        ))
+        .unwrap(),
+    );
+    assert_eq!(skipped.case.status, TestStatus::Skipped);
+
+    for ty in [
+        "testcaserun.queued",
+        "testcaserun.started",
+        "testsuiterun.queued",
+        "testsuiterun.started",
+        "testsuiterun.finished",
+    ] {
+        let p = parse_bare(&v04(ty, "2025-08-27T10:00:00Z", content.clone())).unwrap();
+        assert!(matches!(p, Parsed::Ignored(_)), "{ty}: {p:?}");
+    }
+    let mut orphan = content.clone();
+    orphan.as_object_mut().unwrap().remove("pipelineRun");
+    let p = parse_bare(&v04("testcaserun.finished", "2025-08-27T10:00:00Z", orphan)).unwrap();
+    assert!(
+        matches!(p, Parsed::Ignored(ref why) if why.contains("names no pipelineRun")),
+        "{p:?}"
+    );
 }

@@ -35,7 +35,7 @@ fn run_of(event: &str, payload: &Value) -> RunEvent {
     )
     .unwrap()
     {
-        Parsed::Records { mut runs, jobs } if jobs.is_empty() && runs.len() == 1 => runs.remove(0),
+        Parsed::Records { mut runs, jobs, .. } if jobs.is_empty() && runs.len() == 1 => runs.remove(0),
         other => panic!("expected one run, got {other:?}"),
     }
 }
@@ -260,7 +260,7 @@ fn a_completed_job_carries_steps_runner_and_times() {
         },
         "repository": {"full_name": "octo-org/octo-repo"}
     });
-    let Parsed::Records { runs, mut jobs } =
+    let Parsed::Records { runs, mut jobs, .. } =
         parse("workflow_job", None, p.to_string().as_bytes(), now()).unwrap()
     else {
         panic!("expected a job")

@@ -103,7 +103,7 @@ const FAILED: &str = r#"{
 
 fn records(parsed: Parsed) -> (Vec<RunEvent>, Vec<JobEvent>) {
     match parsed {
-        Parsed::Records { runs, jobs } => (runs, jobs),
+        Parsed::Records { runs, jobs, .. } => (runs, jobs),
         Parsed::Ignored(why) => panic!("ignored: {why}"),
     }
 }
@@ -468,7 +468,8 @@ const JOB_HOOK: &str = r#"{
 
 #[test]
 fn job_hooks_are_jobs_of_their_pipeline_with_their_queue_time() {
-    let Parsed::Records { runs, jobs } = parse(Some("Job Hook"), JOB_HOOK.as_bytes(), now()).unwrap() else {
+    let Parsed::Records { runs, jobs, .. } = parse(Some("Job Hook"), JOB_HOOK.as_bytes(), now()).unwrap()
+    else {
         panic!("not recorded");
     };
     assert!(runs.is_empty());

@@ -58,7 +58,9 @@ fn run_of(v: &Value) -> RunEvent {
 
 fn records(v: &Value) -> (RunEvent, JobEvent) {
     match parse(v.to_string().as_bytes(), now()).unwrap() {
-        Parsed::Records { mut runs, mut jobs } => {
+        Parsed::Records {
+            mut runs, mut jobs, ..
+        } => {
             assert_eq!((runs.len(), jobs.len()), (1, 1));
             (runs.remove(0), jobs.remove(0))
         }

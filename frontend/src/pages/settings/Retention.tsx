@@ -1,5 +1,5 @@
-// The retention policy: how many days raw runs are kept, and how long the hourly rollups behind the
-// charts outlive them.
+// The retention policy: how many days raw runs are kept, how long the hourly rollups behind the
+// charts outlive them, and how many days test results are kept (on their own: they are the bulkiest).
 import { useState } from "react";
 import { useSaveSettings, useSettings } from "../../api/settings";
 import { ErrorBox, Skeleton } from "../../components/common";
@@ -7,14 +7,22 @@ import { ErrorBox, Skeleton } from "../../components/common";
 interface Form {
   runs: string;
   rollups: string;
+  tests: string;
 }
+
+/** The backend's default `test_retention_days` (a server older than test results leaves it out). */
+const DEFAULT_TEST_DAYS = 30;
 
 export function Retention() {
   const settings = useSettings();
   const saved: Form | undefined = settings.data
-    ? { runs: String(settings.data.retention_days), rollups: String(settings.data.rollup_retention_days) }
+    ? {
+        runs: String(settings.data.retention_days),
+        rollups: String(settings.data.rollup_retention_days),
+        tests: String(settings.data.test_retention_days ?? DEFAULT_TEST_DAYS),
+      }
     : undefined;
-  const [form, setForm] = useState<Form>(saved ?? { runs: "", rollups: "" });
+  const [form, setForm] = useState<Form>(saved ?? { runs: "", rollups: "", tests: "" });
   // The form starts over from the stored settings whenever they change (loaded, saved, refetched).
   const [shown, setShown] = useState(settings.data);
   if (shown !== settings.data) {
@@ -22,7 +30,8 @@ export function Retention() {
     if (saved) setForm(saved);
   }
   const save = useSaveSettings();
-  const unchanged = saved !== undefined && form.runs === saved.runs && form.rollups === saved.rollups;
+  const unchanged =
+    saved !== undefined && form.runs === saved.runs && form.rollups === saved.rollups && form.tests === saved.tests;
   return (
     <section className="card" aria-labelledby="retention-title">
       <h2 id="retention-title">Retention</h2>
@@ -35,11 +44,12 @@ export function Retention() {
           className="row"
           onSubmit={(e) => {
             e.preventDefault();
-            // A replacement: the other settings (the price table) go back as they are.
+            // A replacement: the other settings (the price table, the auto-quarantine) go back as they are.
             save.mutate({
               ...settings.data,
               retention_days: Number(form.runs),
               rollup_retention_days: Number(form.rollups),
+              test_retention_days: Number(form.tests),
             });
           }}
         >
@@ -67,6 +77,18 @@ export function Retention() {
               onChange={(e) => setForm({ ...form, rollups: e.target.value })}
             />
           </label>
+          <label className="field">
+            Keep test results (days)
+            <input
+              type="number"
+              min={1}
+              max={3650}
+              step={1}
+              required
+              value={form.tests}
+              onChange={(e) => setForm({ ...form, tests: e.target.value })}
+            />
+          </label>
           <button type="submit" className="btn primary" disabled={save.isPending || unchanged}>
             Save
           </button>
@@ -78,7 +100,8 @@ export function Retention() {
           <p className="muted">
             Raw runs (with their payloads and jobs) older than the first figure are deleted, a batch at a time, by one
             replica. The charts and success rates read hourly rollups, kept until the second figure (at least as long as
-            runs), so long-range trends stay visible after their runs are gone.
+            runs), so long-range trends stay visible after their runs are gone. Test results (their reports, messages
+            and output, the daily test figures and flakes) are kept for the third figure.
           </p>
         </form>
       )}

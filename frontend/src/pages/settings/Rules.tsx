@@ -1,5 +1,6 @@
 // Alert rules: list, create, edit, enable/disable. Rules declared as Kubernetes resources are
-// shown read-only with their namespace/name (change them with kubectl).
+// shown read-only with their namespace/name (change them with kubectl). The form checks what the
+// backend checks before saving, and shows the backend's field errors the same way.
 import { useEffect, useState } from "react";
 import { useIntegrations } from "../../api/integrations";
 import { useDeleteRule, useRules, useSaveRule, useToggleRule, type RuleSave } from "../../api/rules";
@@ -11,13 +12,16 @@ import {
   defaultCondition,
   describeCondition,
   describeWatched,
-  isJobCondition,
   isSpan,
+  matchScope,
   newRuleSpec,
+  ruleProblems,
+  scopedMatch,
   splitList,
   type Condition,
   type ConditionType,
   type RuleSpec,
+  type RuleTest,
 } from "../../lib/rules";
 
 /** The rule being edited (`id` null for a new one). */
@@ -200,6 +204,14 @@ function RuleForm({
 }) {
   const spec = draft.spec;
   const integrations = useIntegrations();
+  // The backend's checks, made here first: shown once a save was tried, and until they pass.
+  const [tried, setTried] = useState(false);
+  const problems = ruleProblems(draft.name, spec);
+  const shown = tried ? problems : [];
+  /** Whether a field (`condition.window`, or `name`) has a problem shown. */
+  const invalid = (field: string) =>
+    shown.some((p) => p.field === field || p.field === `spec.${field}` || p.field.startsWith(`spec.${field}.`)) ||
+    undefined;
   const [lists, setLists] = useState({
     workflows: spec.match.workflows?.join(", ") ?? "",
     branches: spec.match.branches?.join(", ") ?? "",
@@ -223,7 +235,7 @@ function RuleForm({
         value={textOf(key)}
         pattern="([0-9]+(s|m|h|d))+"
         title="e.g. 30s, 15m, 1h30m, 7d"
-        aria-invalid={!isSpan(textOf(key))}
+        aria-invalid={!isSpan(textOf(key)) || invalid(`condition.${key}`)}
         onChange={(e) => setCondition({ [key]: e.target.value })}
       />
     </label>
@@ -236,6 +248,7 @@ function RuleForm({
         min={min}
         max={max}
         step="any"
+        aria-invalid={invalid(`condition.${key}`)}
         value={Number(c[key] ?? 0)}
         onChange={(e) => setCondition({ [key]: Number(e.target.value) })}
       />
@@ -274,6 +287,7 @@ function RuleForm({
         required
         value={lists.labels}
         placeholder="self-hosted, gpu"
+        aria-invalid={invalid("condition.labels")}
         onChange={(e) => {
           setLists({ ...lists, labels: e.target.value });
           setCondition({ labels: splitList(e.target.value) });
@@ -298,22 +312,120 @@ function RuleForm({
             required
             value={job[key]}
             placeholder={placeholder}
+            aria-invalid={invalid(`condition.job.${key}`)}
             onChange={(e) => setCondition({ job: { ...job, [key]: e.target.value } })}
           />
         </label>
       ))}
     </>
   );
-  const watchesRuns = !isJobCondition(spec.condition.type);
+  const test = c.type === "TestFailureRate" ? c : null;
+  /** Sets the one test a `TestFailureRate` watches: its optional class and suite left out when blank. */
+  const setTest = (t: RuleTest) =>
+    setCondition({
+      test: {
+        repo: t.repo,
+        name: t.name,
+        ...(t.classname?.trim() ? { classname: t.classname } : {}),
+        ...(t.suite?.trim() ? { suite: t.suite } : {}),
+      },
+    });
+  const testFields = test && (
+    <>
+      <fieldset className="field radios">
+        <legend>Watch</legend>
+        <label className="row">
+          <input
+            type="radio"
+            name="test-target"
+            checked={!test.test}
+            onChange={() =>
+              setSpec({
+                condition: {
+                  type: test.type,
+                  testMatch: "*",
+                  threshold: test.threshold,
+                  window: test.window,
+                  minRuns: test.minRuns,
+                },
+              })
+            }
+          />{" "}
+          Tests matching a glob
+        </label>
+        <label className="row">
+          <input
+            type="radio"
+            name="test-target"
+            checked={!!test.test}
+            onChange={() => {
+              // One test watches that test alone: the rule's selector must be empty.
+              setLists({ ...lists, workflows: "", branches: "" });
+              setSpec({
+                condition: {
+                  type: test.type,
+                  // A repository named exactly (not a glob) is the test's.
+                  test: { repo: /^[^*?[{]+$/.test(spec.match.repo ?? "") ? spec.match.repo! : "", name: "" },
+                  threshold: test.threshold,
+                  window: test.window,
+                  minRuns: test.minRuns,
+                },
+                match: scopedMatch(spec.match, "none"),
+              });
+            }}
+          />{" "}
+          One test
+        </label>
+      </fieldset>
+      {test.test ? (
+        (
+          [
+            ["repo", "Test's repository", "acme/api", true],
+            ["name", "Test name", "test_login", true],
+            ["classname", "Test class (optional)", "tests.test_api", false],
+            ["suite", "Test suite (optional)", "pytest", false],
+          ] as const
+        ).map(([key, label, placeholder, required]) => (
+          <label className="field" key={key}>
+            {label}
+            <input
+              type="text"
+              required={required}
+              value={test.test?.[key] ?? ""}
+              placeholder={placeholder}
+              aria-invalid={invalid(`condition.test.${key}`)}
+              onChange={(e) => test.test && setTest({ ...test.test, [key]: e.target.value })}
+            />
+          </label>
+        ))
+      ) : (
+        <label className="field">
+          Tests (glob on class::name)
+          <input
+            type="text"
+            required
+            maxLength={1000}
+            value={test.testMatch ?? ""}
+            placeholder="tests.test_api::*"
+            aria-invalid={invalid("condition.testMatch")}
+            onChange={(e) => setCondition({ testMatch: e.target.value })}
+          />
+        </label>
+      )}
+    </>
+  );
+  const scope = matchScope(spec.condition);
   const known = integrations.data?.map((i) => i.name) ?? [];
 
   return (
     <form
       className="card"
       aria-label={draft.id == null ? "New alert rule" : `Edit ${draft.name}`}
+      noValidate
       onSubmit={(e) => {
         e.preventDefault();
-        onSave();
+        setTried(true);
+        if (problems.length === 0) onSave();
       }}
     >
       <div className="form-grid">
@@ -322,22 +434,26 @@ function RuleForm({
           <input
             type="text"
             required
+            aria-invalid={invalid("name")}
             value={draft.name}
             onChange={(e) => onChange({ ...draft, name: e.target.value })}
             placeholder="main-is-red"
           />
         </label>
-        {watchesRuns && (
+        {scope !== "none" && (
+          <label className="field">
+            Repository (glob)
+            <input
+              type="text"
+              value={spec.match.repo ?? ""}
+              placeholder="all, or acme/payments-*"
+              aria-invalid={invalid("match.repo")}
+              onChange={(e) => setSpec({ match: { ...spec.match, repo: e.target.value.trim() || null } })}
+            />
+          </label>
+        )}
+        {scope === "all" && (
           <>
-            <label className="field">
-              Repository (glob)
-              <input
-                type="text"
-                value={spec.match.repo ?? ""}
-                placeholder="all, or acme/payments-*"
-                onChange={(e) => setSpec({ match: { ...spec.match, repo: e.target.value.trim() || null } })}
-              />
-            </label>
             <label className="field">
               Workflows (comma-separated)
               <input
@@ -369,14 +485,16 @@ function RuleForm({
           <select
             value={spec.condition.type}
             onChange={(e) => {
-              const type = e.target.value as ConditionType;
-              if (isJobCondition(type)) {
-                // A job or runner condition watches what it names: the selector must be empty.
-                setLists({ ...lists, workflows: "", branches: "", labels: "" });
-                setSpec({ condition: defaultCondition(type), match: { repo: null, workflows: [], branches: [] } });
-              } else {
-                setSpec({ condition: defaultCondition(type) });
-              }
+              const condition = defaultCondition(e.target.value as ConditionType);
+              // A job, runner or test condition watches what it names, or only a repository's tests:
+              // what of the selector no longer applies is cleared (the backend refuses it).
+              const scope = matchScope(condition);
+              setLists({
+                ...lists,
+                labels: "",
+                ...(scope === "all" ? {} : { workflows: "", branches: "" }),
+              });
+              setSpec({ condition, match: scopedMatch(spec.match, scope) });
             }}
           >
             {CONDITION_TYPES.map((t) => (
@@ -448,6 +566,15 @@ function RuleForm({
             {percentileField}
             {spanField("threshold", "Duration above")}
             {spanField("window", "Window")}
+          </>
+        )}
+        {c.type === "FlakyTest" && spanField("window", "Flaked within")}
+        {c.type === "TestFailureRate" && (
+          <>
+            {testFields}
+            {numberField("threshold", "Failure rate (%)", 0.1, 100)}
+            {spanField("window", "Window (whole days)")}
+            {numberField("minRuns", "Minimum runs", 0)}
           </>
         )}
         <label className="field">
@@ -537,7 +664,11 @@ function RuleForm({
           Save rule
         </button>
       </div>
-      {error != null && <ErrorBox error={error} />}
+      {shown.length > 0 ? (
+        <ErrorBox error={{ message: "The rule has invalid fields.", details: shown }} />
+      ) : (
+        error != null && <ErrorBox error={error} />
+      )}
     </form>
   );
 }
