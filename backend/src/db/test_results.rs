@@ -56,14 +56,17 @@ pub struct Stored {
     pub attached: bool,
 }
 
+/// A SHA-256 digest.
+pub type Digest32 = [u8; 32];
+
 /// The SHA-256 of a test's identity, the key of `test_names`.
-pub fn name_digest(key: &TestKey) -> Vec<u8> {
+pub fn name_digest(key: &TestKey) -> Digest32 {
     let mut h = Sha256::new();
     for part in [&key.suite, &key.classname, &key.name, &key.file] {
         h.update(part.as_bytes());
         h.update([0]);
     }
-    h.finalize().to_vec()
+    h.finalize().into()
 }
 
 /// Stores a report in the caller's transaction, and attaches it to its run when the run exists.
@@ -137,7 +140,7 @@ pub async fn insert(tx: &mut PgConnection, report: Report<'_>) -> sqlx::Result<S
 /// The `test_names` ids of the cases' identities, in the cases' order; names not stored yet are
 /// inserted (most reports name the same tests as the run before: they are only read).
 async fn name_ids(tx: &mut PgConnection, cases: &[TestCase]) -> sqlx::Result<Vec<i64>> {
-    let digests: Vec<Vec<u8>> = cases.iter().map(|c| name_digest(&c.key)).collect();
+    let digests: Vec<Digest32> = cases.iter().map(|c| name_digest(&c.key)).collect();
     let mut by_digest = stored_names(tx, &digests).await?;
     let missing: Vec<usize> = (0..cases.len())
         .filter(|&i| !by_digest.contains_key(&digests[i]))
@@ -149,7 +152,7 @@ async fn name_ids(tx: &mut PgConnection, cases: &[TestCase]) -> sqlx::Result<Vec
                 .map(|&i| f(&cases[i].key).as_str())
                 .collect::<Vec<_>>()
         };
-        let new: Vec<&Vec<u8>> = missing.iter().map(|&i| &digests[i]).collect();
+        let new: Vec<Digest32> = missing.iter().map(|&i| digests[i]).collect();
         // In digest order, so that two reports inserting the same new names cannot deadlock;
         // a name another report inserted meanwhile is not returned, and is read below.
         let inserted: Vec<(Vec<u8>, i64)> = sqlx::query_as(
@@ -157,19 +160,15 @@ async fn name_ids(tx: &mut PgConnection, cases: &[TestCase]) -> sqlx::Result<Vec
              select * from unnest($1::bytea[], $2::text[], $3::text[], $4::text[], $5::text[]) \
              order by 1 on conflict (digest) do nothing returning digest, id",
         )
-        .bind(&new)
+        .bind(new.iter().map(|d| &d[..]).collect::<Vec<&[u8]>>())
         .bind(column(|k| &k.suite))
         .bind(column(|k| &k.classname))
         .bind(column(|k| &k.name))
         .bind(column(|k| &k.file))
         .fetch_all(&mut *tx)
         .await?;
-        by_digest.extend(inserted);
-        let raced: Vec<Vec<u8>> = new
-            .into_iter()
-            .filter(|d| !by_digest.contains_key(*d))
-            .cloned()
-            .collect();
+        by_digest.extend(keyed(inserted));
+        let raced: Vec<Digest32> = new.into_iter().filter(|d| !by_digest.contains_key(d)).collect();
         if !raced.is_empty() {
             by_digest.extend(stored_names(tx, &raced).await?);
         }
@@ -180,13 +179,19 @@ async fn name_ids(tx: &mut PgConnection, cases: &[TestCase]) -> sqlx::Result<Vec
         .collect()
 }
 
-async fn stored_names(tx: &mut PgConnection, digests: &[Vec<u8>]) -> sqlx::Result<HashMap<Vec<u8>, i64>> {
+async fn stored_names(tx: &mut PgConnection, digests: &[Digest32]) -> sqlx::Result<HashMap<Digest32, i64>> {
     let found: Vec<(Vec<u8>, i64)> =
         sqlx::query_as("select digest, id from test_names where digest = any($1)")
-            .bind(digests)
+            .bind(digests.iter().map(|d| &d[..]).collect::<Vec<&[u8]>>())
             .fetch_all(&mut *tx)
             .await?;
-    Ok(found.into_iter().collect())
+    Ok(keyed(found).collect())
+}
+
+/// `(digest, id)` rows by digest (a stored digest is always 32 bytes).
+fn keyed(rows: Vec<(Vec<u8>, i64)>) -> impl Iterator<Item = (Digest32, i64)> {
+    rows.into_iter()
+        .filter_map(|(d, id)| Some((Digest32::try_from(d).ok()?, id)))
 }
 
 async fn insert_results(
@@ -334,11 +339,34 @@ async fn add_to_rollups(
     if results.is_empty() {
         return Ok(());
     }
+    // In chunks of test ids (ascending, so the row locks are still taken in one order): the
+    // memory an upload of 200,000 tests takes here stays that of one chunk.
+    for chunk in results.chunks(ROLLUP_CHUNK) {
+        add_chunk(tx, day, repo, run_at, chunk).await?;
+    }
+    Ok(())
+}
+
+/// The most tests whose rollup rows are read and rewritten at once.
+const ROLLUP_CHUNK: usize = 2_000;
+
+async fn add_chunk(
+    tx: &mut PgConnection,
+    day: NaiveDate,
+    repo: &str,
+    run_at: DateTime<Utc>,
+    results: &[(i64, i16, Option<i32>)],
+) -> sqlx::Result<()> {
     let ids: Vec<i64> = results.iter().map(|r| r.0).collect();
     let stored = sqlx::query(
-        "select test_id, runs, failures, errors, flaky, skipped, duration_count, duration_ms, duration_hist, \
-             last_failure_at \
-         from test_rollups where day = $1 and repo = $2 and test_id = any($3) order by test_id for update",
+        // One key lookup per test, in test id order (`offset 0` keeps the subquery from becoming a
+        // join, which a table without statistics yet, after its first reports, turns into a
+        // scan of the whole day for each test).
+        "select t.test_id, t.runs, t.failures, t.errors, t.flaky, t.skipped, t.duration_count, t.duration_ms, \
+             t.duration_hist, t.last_failure_at \
+         from unnest($3::int8[]) k(test_id) \
+         cross join lateral (select * from test_rollups t \
+             where t.day = $1 and t.repo = $2 and t.test_id = k.test_id offset 0 for update) t",
     )
     .bind(day)
     .bind(repo)
@@ -363,7 +391,7 @@ async fn add_to_rollups(
             },
         );
     }
-    for (test_id, status, ms) in &results {
+    for (test_id, status, ms) in results {
         let f = figures.entry(*test_id).or_default();
         let status = TestStatus::from_code(*status).unwrap_or(TestStatus::Passed);
         f.runs += 1;

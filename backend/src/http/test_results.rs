@@ -29,9 +29,13 @@ use crate::insight::{self, FlakyList, FlakyParams, History, HistoryParams, TestL
 /// Largest request body, as sent (compressed or not).
 pub const MAX_UPLOAD_BODY: usize = MAX_REPORT_BYTES;
 
-/// Reports parsed at once: a report is read whole, so this bounds the memory uploads take
-/// (others wait their turn).
+/// Turns to parse and store reports: a report is read whole, so this bounds the memory uploads
+/// take (others wait their turn). A small plain body takes one turn, so two run at once; a large
+/// or compressed one (or one of unknown size) takes both.
 static PARSING: Semaphore = Semaphore::const_new(2);
+
+/// A body larger than this (as sent) is a large upload.
+const SMALL_UPLOAD: u64 = 1 << 20;
 
 /// The upload route: an ingest route with its own body limit.
 pub fn upload_router() -> OpenApiRouter<AppState> {
@@ -143,8 +147,18 @@ async fn upload(
         return Err(ApiError::Validation(errors));
     }
 
+    // Compressed bodies (gzip, or parts of a form) can grow 64 MiB when read: large.
+    let small = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+        .is_some_and(|n| n <= SMALL_UPLOAD)
+        && !headers.contains_key(header::CONTENT_ENCODING)
+        && !headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.to_ascii_lowercase().starts_with("multipart/"));
     let _turn = PARSING
-        .acquire()
+        .acquire_many(if small { 1 } else { 2 })
         .await
         .map_err(|e| ApiError::Internal(e.into()))?;
     let files = read_files(&headers, req).await?;
