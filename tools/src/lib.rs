@@ -1,5 +1,7 @@
 //! Tools that drive the release backend from outside: `cicd-bench` (`make bench`) and
 //! `cicd-faults` (`make reliability`, shortened in `make test`).
 
+pub mod latency;
 pub mod report;
 pub mod server;
+pub mod tests_bench;

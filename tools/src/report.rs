@@ -18,6 +18,21 @@ pub fn write_keeping(path: &Path, generated: &str) -> std::io::Result<()> {
     std::fs::write(path, md)
 }
 
+/// `doc` (a report's generated part: what precedes [`KEPT_MARKER`]) with its section headed
+/// `heading` replaced by `section`, up to the next `## ` heading; `section` is added at the end
+/// when there is no such section.
+pub fn replace_section(doc: &str, heading: &str, section: &str) -> String {
+    let generated = doc.split(KEPT_MARKER).next().unwrap_or(doc).trim_end();
+    let Some(start) = generated.find(heading) else {
+        return format!("{generated}\n\n{section}");
+    };
+    let after = start + heading.len();
+    let end = generated[after..]
+        .find("\n## ")
+        .map_or(generated.len(), |i| after + i + 1);
+    format!("{}{section}{}", &generated[..start], &generated[end..])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -41,5 +56,18 @@ mod tests {
         write_keeping(&path, "# New\n").unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "# New\n");
         std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn a_section_is_replaced_up_to_the_next_one_or_added() {
+        let doc = "# R\n\n## A\n\na\n\n## Tests\n\nold\n\n## B\n\nb\n";
+        assert_eq!(
+            replace_section(doc, "## Tests", "## Tests\n\nnew\n\n"),
+            "# R\n\n## A\n\na\n\n## Tests\n\nnew\n\n## B\n\nb"
+        );
+        assert_eq!(
+            replace_section("# R\n\n## A\n", "## Tests", "## Tests\n"),
+            "# R\n\n## A\n\n## Tests\n"
+        );
     }
 }

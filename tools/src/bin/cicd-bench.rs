@@ -9,11 +9,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use chrono::{TimeDelta, Utc};
 use cicd_monitor::demo;
-use cicd_monitor_tools::report::write_keeping;
+use cicd_monitor_tools::latency::{self, Latency};
+use cicd_monitor_tools::report::{replace_section, write_keeping};
 use cicd_monitor_tools::server::{fresh_database, Server};
+use cicd_monitor_tools::tests_bench;
 use clap::Parser;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -43,6 +45,16 @@ struct Args {
     /// Requests per query scenario.
     #[arg(long, default_value_t = 200)]
     requests: usize,
+    /// Runs whose test results are stored for the test views' latency.
+    #[arg(long, default_value_t = 100_000)]
+    test_runs: usize,
+    /// Test results per run.
+    #[arg(long, default_value_t = 200)]
+    tests_per_run: usize,
+    /// Only the test-results benchmark (upload, memory, the test views); its section of the
+    /// report replaces the one in `--out`, the rest of which is kept.
+    #[arg(long)]
+    only_tests: bool,
 }
 
 fn event_body(client: usize, i: u64) -> String {
@@ -393,14 +405,6 @@ async fn row_per_transaction(url: &str, rows: u64) -> anyhow::Result<f64> {
     Ok(rate)
 }
 
-struct Latency {
-    name: &'static str,
-    query: String,
-    p50: f64,
-    p95: f64,
-    max: f64,
-}
-
 /// The load figures kept in the query database, for `--reuse-loaded`.
 const LOADED_TABLE: &str = "create table if not exists bench_loaded (requested int8, runs int8, \
      jobs int8, runs_secs float8, jobs_secs float8, fold_secs float8, loaded_at timestamptz default now())";
@@ -435,6 +439,7 @@ async fn load_queries(
             runs_secs,
             jobs_secs,
             fold_secs,
+            ..demo::Loaded::default()
         };
         return Ok((url, loaded, Some(loaded_at)));
     }
@@ -466,9 +471,8 @@ async fn load_queries(
 
 async fn queries(url: &str, args: &Args) -> anyhow::Result<(Vec<Latency>, f64)> {
     let server = Server::start_with(url, &[]).await?;
-    let client = reqwest::Client::new();
-    // (name, route and query, a JSON pointer into the answer that must not be zero).
     let metrics = "/summary/total_runs";
+    // (name, route and query, a JSON pointer into the answer that must not be zero).
     let scenarios: Vec<(&'static str, String, &str)> = vec![
         (
             "30 days by day, unfiltered",
@@ -513,51 +517,7 @@ async fn queries(url: &str, args: &Args) -> anyhow::Result<(Vec<Latency>, f64)> 
             "/total/jobs",
         ),
     ];
-    let mut out = Vec::new();
-    for (name, q, nonzero) in scenarios {
-        let now = Utc::now();
-        let q = q
-            .replace(
-                "{d30}",
-                &(now - TimeDelta::days(30))
-                    .format("%Y-%m-%dT%H:%M:%SZ")
-                    .to_string(),
-            )
-            .replace(
-                "{d1}",
-                &(now - TimeDelta::days(1))
-                    .format("%Y-%m-%dT%H:%M:%SZ")
-                    .to_string(),
-            );
-        let url = format!("{}/api/{q}", server.base);
-        let mut times = Vec::with_capacity(args.requests);
-        for i in 0..args.requests + 10 {
-            let t = Instant::now();
-            let res = client.get(&url).send().await?.error_for_status()?;
-            let body: serde_json::Value = res.json().await?;
-            if i >= 10 {
-                times.push(t.elapsed().as_secs_f64() * 1000.0);
-            }
-            if i == 0
-                && body
-                    .pointer(nonzero)
-                    .and_then(serde_json::Value::as_f64)
-                    .unwrap_or(0.0)
-                    == 0.0
-            {
-                bail!("{name}: nothing counted at {nonzero}");
-            }
-        }
-        times.sort_by(f64::total_cmp);
-        let pick = |q: f64| times[((times.len() as f64 * q).ceil() as usize).saturating_sub(1)];
-        out.push(Latency {
-            name,
-            query: q,
-            p50: pick(0.5),
-            p95: pick(0.95),
-            max: pick(1.0),
-        });
-    }
+    let out = latency::measure(&server, &scenarios, args.requests).await?;
     Ok((out, server.rss_mib(true)))
 }
 
@@ -574,6 +534,21 @@ fn command_output(cmd: &str, args: &[&str]) -> String {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let admin_url = std::env::var("DATABASE_URL").context("DATABASE_URL is required (make bench sets it)")?;
+    let tests_md = {
+        eprintln!(
+            "tests: uploads, then {} runs × {} results …",
+            args.test_runs, args.tests_per_run
+        );
+        let r = tests_bench::run(&admin_url, args.test_runs, args.tests_per_run, args.requests).await?;
+        let md = tests_bench::markdown(&r);
+        eprintln!("{md}");
+        md
+    };
+    if args.only_tests {
+        let kept = std::fs::read_to_string(&args.out).unwrap_or_default();
+        write_keeping(&args.out, &replace_section(&kept, "## Test results", &tests_md))?;
+        return Ok(());
+    }
 
     eprintln!("ingest: {} clients for {} s …", args.clients, args.ingest_seconds);
     let ingest_url = fresh_database(&admin_url, "bench_ingest").await?;
@@ -718,6 +693,8 @@ async fn main() -> anyhow::Result<()> {
             .join(", "),
     );
     md.push('\n');
+    md.push('\n');
+    md.push_str(&tests_md);
     // What follows the marker (the cold build and test times, measured by hand) is kept.
     write_keeping(&args.out, &md)?;
     println!("{md}");
