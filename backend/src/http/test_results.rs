@@ -485,6 +485,10 @@ async fn quarantine_list(
     Query(params): Query<QuarantineParams>,
 ) -> ApiResult<axum::response::Response> {
     use axum::response::IntoResponse;
+    let too_long = crate::domain::limits::filter_errors([("repo", &params.repo)]);
+    if !too_long.is_empty() {
+        return Err(ApiError::Validation(too_long));
+    }
     let repo = crate::dashboard::non_empty(&params.repo);
     let list = db::quarantine::list(&state.pool, repo.as_deref()).await?;
     Ok(match params.format {

@@ -184,7 +184,7 @@ pub struct Figures {
     pub cost: f64,
 }
 
-fn check_filters(fields: [(&str, &Option<String>); 3]) -> Result<(), Error> {
+fn check_filters<'a>(fields: impl IntoIterator<Item = (&'a str, &'a Option<String>)>) -> Result<(), Error> {
     let too_long = crate::domain::limits::filter_errors(fields);
     if too_long.is_empty() {
         Ok(())

@@ -182,6 +182,12 @@ pub async fn tests(pool: &PgPool, p: &TestsParams, now: DateTime<Utc>) -> Result
     let window = TimeWindow::parse(p.from, p.to, p.tz.as_deref(), now)?;
     let (limit, offset) = page(p.limit, p.offset)?;
     let (first, end) = days(&window);
+    super::check_filters([
+        ("repo", &p.repo),
+        ("workflow", &p.workflow),
+        ("branch", &p.branch),
+        ("q", &p.q),
+    ])?;
     let (repo, workflow, branch) = (non_empty(&p.repo), non_empty(&p.workflow), non_empty(&p.branch));
     let q = like(&p.q);
     let order = match p.sort.unwrap_or_default() {
@@ -495,6 +501,12 @@ pub async fn flaky(pool: &PgPool, p: &FlakyParams, now: DateTime<Utc>) -> Result
     let (limit, offset) = page(p.limit, p.offset)?;
     let (first, end) = days(&window);
     let (from, to) = (start_of(first), start_of(end));
+    super::check_filters([
+        ("repo", &p.repo),
+        ("workflow", &p.workflow),
+        ("branch", &p.branch),
+        ("q", &p.q),
+    ])?;
     let repo = non_empty(&p.repo);
     // A commit's reports are looked up by its index, one commit at a time (`offset 0` keeps the
     // planner from hashing every report instead: it cannot count how many commits `unnest` gives).
@@ -640,6 +652,7 @@ pub struct TestIdentity {
 
 /// `GET /api/tests/history` (`None` when the test is unknown).
 pub async fn history(pool: &PgPool, p: &HistoryParams) -> Result<Option<History>, Error> {
+    super::check_filters([("repo", &p.repo), ("branch", &p.branch)])?;
     let limit = p.limit.unwrap_or(100);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(Error::Invalid(vec![FieldError::new(

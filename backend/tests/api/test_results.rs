@@ -776,3 +776,26 @@ async fn test_results_past_their_retention_go_with_their_details_rollups_and_fla
         .unwrap();
     assert_eq!(again.tests, 0);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn filters_longer_than_a_name_are_refused(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let long = "r".repeat(256);
+    for uri in [
+        format!("/api/tests?workflow={long}"),
+        format!("/api/tests?q={long}"),
+        format!("/api/tests/flaky?branch={long}"),
+        format!("/api/tests/history?test_id=1&repo={long}"),
+        format!("/api/tests/quarantine?repo={long}"),
+    ] {
+        let r = app.get(&uri).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{uri}: {}", r.text);
+        assert_eq!(r.body["error"]["code"], "validation_failed", "{}", r.text);
+    }
+    assert_eq!(
+        app.get(&format!("/api/tests?repo={}", "r".repeat(255)))
+            .await
+            .status,
+        StatusCode::OK
+    );
+}
