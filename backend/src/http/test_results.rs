@@ -477,6 +477,7 @@ pub enum QuarantineFormat {
         (status = 200, description = "JSON, or text with `format=text`",
          content((Vec<Quarantined> = "application/json"), (String = "text/plain"))),
         (status = 400, description = "Unreadable parameter", body = ErrorBody),
+        (status = 422, description = "A repository name over 255 characters", body = ErrorBody),
         (status = 503, description = "Database unavailable", body = ErrorBody)),
     security((), ("bearer" = ["read"])))]
 async fn quarantine_list(

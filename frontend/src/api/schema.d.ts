@@ -5636,6 +5636,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description A repository name over 255 characters */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Too many requests: failed authentications from this address, or a sender over the ingest rate; retry after `Retry-After` seconds */
             429: {
                 headers: {
