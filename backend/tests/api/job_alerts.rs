@@ -89,12 +89,12 @@ async fn outbox(pool: &PgPool) -> Vec<(String, Value)> {
     .collect()
 }
 
-fn kinds(outbox: &[(String, Value)]) -> Vec<&str> {
+pub fn kinds(outbox: &[(String, Value)]) -> Vec<&str> {
     outbox.iter().map(|(k, _)| k.as_str()).collect()
 }
 
 /// The rule's incidents in a state (`firing`, `pending`, `resolved`, `all`).
-async fn incidents(app: &TestApp, rule: i64, state: &str) -> Vec<Value> {
+pub async fn incidents(app: &TestApp, rule: i64, state: &str) -> Vec<Value> {
     let r = app
         .get(&format!("/api/alerts?rule_id={rule}&state={state}"))
         .await;

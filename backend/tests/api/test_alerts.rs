@@ -14,6 +14,7 @@ use sqlx::PgPool;
 
 use crate::alerting::{rule, slack_integration};
 use crate::fake_slack::FakeSlack;
+use crate::job_alerts::{incidents, kinds};
 use crate::support::{event, fields, TestApp, ADMIN};
 use crate::test_results::junit;
 
@@ -80,19 +81,6 @@ async fn outbox(pool: &PgPool, rule: i64) -> Vec<(String, Value)> {
     .into_iter()
     .map(|(k, n)| (k, n.0))
     .collect()
-}
-
-fn kinds(outbox: &[(String, Value)]) -> Vec<&str> {
-    outbox.iter().map(|(k, _)| k.as_str()).collect()
-}
-
-/// The rule's incidents in a state (`firing`, `pending`, `resolved`, `all`).
-async fn incidents(app: &TestApp, rule: i64, state: &str) -> Vec<Value> {
-    let r = app
-        .get(&format!("/api/alerts?rule_id={rule}&state={state}"))
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    r.body.as_array().unwrap().clone()
 }
 
 /// `(repo, test)` of each incident, sorted.
