@@ -18,7 +18,7 @@ TARGET_DIR  := $(or $(CARGO_TARGET_DIR),target)
 BIN         := $(TARGET_DIR)/release/cicd-monitor
 APT_UPDATED := $(HOME)/.cache/ci-cd-monitor/apt-updated
 
-.PHONY: help run test prebuild-control-plane test-rust test-frontend test-chart deps-chart test-deploy test-faults test-api-fuzz test-e2e test-docs test-doc-examples docs fuzz lint audit bench bench-ui reliability deps-rust deps-test deps-frontend deps-browser deps-control-plane build tools frontend token clean-db
+.PHONY: help run test deps-perf prebuild-control-plane test-rust test-frontend test-chart deps-chart test-deploy test-faults test-api-fuzz test-e2e test-docs test-doc-examples docs fuzz lint audit bench bench-ui reliability deps-rust deps-test deps-frontend deps-browser deps-control-plane build tools frontend token clean-db
 
 help:
 	@echo "make run        start the backend on http://localhost:8080 (DEMO=1 loads demo data first)"
@@ -211,9 +211,17 @@ test-e2e: build deps-control-plane deps-chart
 	  scripts/test-summary.sh $(CARGO) test --locked -p cicd-monitor-crds --test apiserver -p cicd-monitor-operator --test e2e -- --include-ignored'
 
 
-bench: build tools
-	scripts/with-postgres.sh $(TARGET_DIR)/release/cicd-bench --out docs/benchmarks.md
+# pg_stat_statements counts the statements of each ingest path; perf (Debian's linux-perf)
+# profiles the single-event load (flame graph in target/bench/).
+bench: build tools deps-perf
+	PG_OPTIONS="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on" \
+	  scripts/with-postgres.sh $(TARGET_DIR)/release/cicd-bench --out docs/benchmarks.md
 	$(MAKE) bench-ui
+
+deps-perf:
+	@command -v perf >/dev/null || { echo "installing perf (apt-get install linux-perf)"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends linux-perf >/dev/null; }
 
 # The dashboard's budgets, measured in the browser tests and enforced: a posted run on screen
 # within 1 s, and the figures painted within 1 s of navigation (median of 5 loads after the first);

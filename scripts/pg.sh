@@ -6,7 +6,8 @@
 #   scripts/pg.sh url DIR            print the URL of the running cluster
 #
 # PostgreSQL refuses to run as root, so as root the cluster belongs to the `postgres` user (or a
-# `cicdpg` system user created for it). PG_FSYNC=off trades durability for speed (tests only).
+# `cicdpg` system user created for it). PG_FSYNC=off trades durability for speed (tests only);
+# PG_OPTIONS adds server settings (`make bench` preloads pg_stat_statements).
 set -euo pipefail
 
 die() { echo "pg.sh: $*" >&2; exit 1; }
@@ -58,7 +59,7 @@ start() {
   echo "$port" >"$dir/port"
   as_user "$user" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start -o \
     "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=300 \
-     -c shared_buffers=256MB -c fsync=${PG_FSYNC:-on} -c synchronous_commit=on" >/dev/null \
+     -c shared_buffers=256MB -c fsync=${PG_FSYNC:-on} -c synchronous_commit=on ${PG_OPTIONS:-}" >/dev/null \
     || { tail -n 30 "$dir/server.log" >&2; die "PostgreSQL did not start"; }
   as_user "$user" "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qAt -v ON_ERROR_STOP=1 <<'SQL' >/dev/null
 select 'create role cicd login superuser password ''cicd''' where not exists (select from pg_roles where rolname = 'cicd')\gexec

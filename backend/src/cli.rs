@@ -139,7 +139,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             let pool = db::connect(args.db.database_url.expose_secret(), 4).await?;
             db::migrate_when_ready(&pool).await?;
-            let writer = Writer::start(pool.clone(), Arc::new(Metrics::new()), 1, 500, None);
+            let writer = Writer::start(pool.clone(), Arc::new(Metrics::new()), 1, 500, None, None);
             let poller = github_sync::Poller::new(&args.github, token, pool, writer)?;
             let Some(reports) = poller.sync(&args.github.github_repos).await? else {
                 anyhow::bail!("another process is syncing GitHub runs right now; try again shortly");

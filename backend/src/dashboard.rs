@@ -298,6 +298,8 @@ impl Source {
     ) -> sqlx::Result<Vec<Sample>> {
         match self {
             Source::Rollup(key) => {
+                // Changes committed before this read are counted in what it reads.
+                rollups::fold_all(pool).await?;
                 rollups::samples(
                     pool,
                     key,

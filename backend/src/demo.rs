@@ -489,6 +489,7 @@ pub async fn load(pool: &PgPool, spec: &Spec, seed: u64, now: DateTime<Utc>) -> 
         writer::write_batch(&mut conn, chunk, Utc::now()).await?;
     }
     drop(conn);
+    db::rollups::fold_all(pool).await?;
     loaded.runs_secs = t.elapsed().as_secs_f64();
     let t = std::time::Instant::now();
     for chunk in jobs.chunks(2000) {

@@ -1,7 +1,9 @@
-//! The folder: moves finished jobs into the job rollups and runner pools' busy time, a batch at a
-//! time, shortly after they are written (see [`db::job_rollups::fold`]). One replica folds at a
-//! time; the others find the lock taken and wait for their next turn. It also attaches test
-//! reports uploaded before their run arrived, once it has (see [`db::test_results::attach`]).
+//! The folders. [`Folder`] moves finished jobs into the job rollups and runner pools' busy time, a
+//! batch at a time, shortly after they are written (see [`db::job_rollups::fold`]); it also
+//! attaches test reports uploaded before their run arrived, once it has (see
+//! [`db::test_results::attach`]). [`RunFolder`] moves the runs' queued rollup changes into the run
+//! rollups (see [`db::rollups::fold`]). For each, one replica folds at a time; the others find the
+//! lock taken and wait for their next turn.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,6 +77,54 @@ impl Folder {
                 tokio::time::sleep(COALESCE).await;
                 if let Err(e) = self.run_once().await {
                     tracing::warn!(error = %e, "could not fold jobs into the rollups; retrying");
+                }
+            }
+        });
+    }
+}
+
+/// How long the run folder waits after being woken, so that one fold takes the changes of many
+/// writer commits (ADR 0021).
+const RUN_COALESCE: Duration = Duration::from_millis(100);
+
+/// Handle to the task that folds the runs' queued rollup changes.
+pub struct RunFolder {
+    pool: PgPool,
+    wake: Notify,
+}
+
+impl RunFolder {
+    pub fn new(pool: PgPool) -> Arc<Self> {
+        Arc::new(RunFolder {
+            pool,
+            wake: Notify::new(),
+        })
+    }
+
+    /// Asks for a fold soon (the writer committed changes).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Folds when woken and every `interval` (changes written by other replicas, or left by a
+    /// fold that failed), a batch at a time until nothing is left.
+    pub fn spawn(self: Arc<Self>, interval: Duration) {
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(interval) => {}
+                }
+                tokio::time::sleep(RUN_COALESCE).await;
+                loop {
+                    match db::rollups::fold(&self.pool, db::rollups::FOLD_BATCH, false).await {
+                        Ok(n) if n == db::rollups::FOLD_BATCH as usize => continue,
+                        Ok(_) => break,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "could not fold run changes into the rollups; retrying");
+                            break;
+                        }
+                    }
                 }
             }
         });

@@ -62,6 +62,7 @@ pub fn state(pool: PgPool, config: &Config) -> anyhow::Result<AppState> {
         metrics.clone(),
         chrono::TimeDelta::hours(config.stale_job_hours.into()),
     ));
+    let run_folder = fold::RunFolder::new(pool.clone());
     Ok(AppState {
         writer: Writer::start(
             pool.clone(),
@@ -69,7 +70,9 @@ pub fn state(pool: PgPool, config: &Config) -> anyhow::Result<AppState> {
             config.ingest_writers,
             config.ingest_max_batch,
             Some(alerts.clone()),
+            Some(run_folder.clone()),
         ),
+        run_folder,
         alerts,
         outbox: Arc::new(Outbox {
             pool: pool.clone(),
@@ -184,6 +187,7 @@ fn background(config: &Config, state: &AppState) -> anyhow::Result<()> {
     }
     state.live.spawn();
     state.folder.clone().spawn(std::time::Duration::from_secs(5));
+    state.run_folder.clone().spawn(std::time::Duration::from_secs(1));
     let limits = state.limits.clone();
     tokio::spawn(async move {
         // Idle limiter keys are forgotten within seconds (their buckets refill that fast).

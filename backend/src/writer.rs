@@ -8,7 +8,7 @@
 //! Jobs and the ids of webhook deliveries are group-committed the same way, by their own tasks
 //! (a GitHub run sends about six `workflow_job` deliveries for its one `workflow_run`).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -18,10 +18,11 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use crate::alerting::engine::Alerts;
 use crate::db;
 use crate::db::notify::RunNotices;
-use crate::db::rollups::Contributions;
-use crate::domain::rollup::{contribution, Counters, RollupKey};
+use crate::db::rollups::Changes;
+use crate::domain::rollup::Change;
 use crate::domain::run::micros;
 use crate::domain::{merge, JobEvent, Outcome, Provider, Run, RunEvent, RunState};
+use crate::fold::RunFolder;
 use crate::telemetry::Metrics;
 
 /// Why an event was not written.
@@ -71,13 +72,15 @@ pub struct Writer {
 
 impl Writer {
     /// Starts `workers` writer tasks taking up to `max_batch` events per transaction; `alerts`
-    /// hears of every run that reached a final status.
+    /// hears of every run that reached a final status; `folder` is woken after each commit to
+    /// fold the rollup changes it queued.
     pub fn start(
         pool: PgPool,
         metrics: Arc<Metrics>,
         workers: usize,
         max_batch: usize,
         alerts: Option<Arc<Alerts>>,
+        folder: Option<Arc<RunFolder>>,
     ) -> Self {
         let (tx, rx) = mpsc::channel(max_batch * 8);
         let rx = Arc::new(Mutex::new(rx));
@@ -90,6 +93,7 @@ impl Writer {
                 metrics.clone(),
                 max_batch,
                 alerts.clone(),
+                folder.clone(),
             ));
             tokio::spawn(delivery_worker(delivery_rx.clone(), pool.clone(), max_batch));
         }
@@ -157,10 +161,14 @@ async fn worker(
     metrics: Arc<Metrics>,
     max_batch: usize,
     alerts: Option<Arc<Alerts>>,
+    folder: Option<Arc<RunFolder>>,
 ) {
     while let Some(jobs) = next_batch(&rx, max_batch).await {
         metrics.ingest_batch_size.observe(jobs.len() as f64);
         process(&pool, &metrics, jobs, alerts.as_deref()).await;
+        if let Some(folder) = &folder {
+            folder.wake();
+        }
     }
 }
 
@@ -336,13 +344,13 @@ pub async fn write_batch(
     let notices = RunNotices::new(&summaries);
     let mut attempt = 1;
     let inserted: HashSet<String> = loop {
-        let mut contributions = Contributions::default();
+        let mut changes = Changes::default();
         for state in &states {
-            for (key, c) in contribution(state) {
-                contributions.push(&state.id, key, &c);
+            if let Some(change) = Change::of(state, 1) {
+                changes.push(&state.id, change);
             }
         }
-        match db::runs::insert_new(conn, &states, contributions, &notices, now).await {
+        match db::runs::insert_new(conn, &states, changes, &notices, now).await {
             Err(e) if db::is_retryable(&e) && attempt < ATTEMPTS => attempt += 1,
             other => break other?.into_iter().collect(),
         }
@@ -394,7 +402,7 @@ async fn merge_existing(
         return Err(sqlx::Error::Protocol("a run vanished while being written".into()));
     }
     let mut out = Vec::with_capacity(rows.len());
-    let mut deltas: HashMap<RollupKey, Counters> = HashMap::new();
+    let mut changes = Changes::default();
     let mut updates: Vec<RunState> = Vec::new();
     for row in rows {
         let (old, old_updated_at) = row.into_state();
@@ -403,13 +411,14 @@ async fn merge_existing(
             out.push((new, outcomes, old_updated_at));
             continue;
         }
-        add(&mut deltas, &old, -1);
-        add(&mut deltas, &new, 1);
+        for change in [Change::of(&old, -1), Change::of(&new, 1)].into_iter().flatten() {
+            changes.push(&new.id, change);
+        }
         updates.push(new.clone());
         out.push((new, outcomes, now));
     }
     db::runs::update(&mut tx, &updates.iter().collect::<Vec<_>>(), now).await?;
-    db::rollups::apply(&mut tx, deltas).await?;
+    db::rollups::queue(&mut tx, changes).await?;
     let dims: HashSet<(String, String, String, String)> = updates
         .iter()
         .map(|s| {
@@ -446,10 +455,4 @@ fn fold(
         state = Some(next);
     }
     (state.expect("at least one event per id"), outcomes)
-}
-
-fn add(deltas: &mut HashMap<RollupKey, Counters>, state: &RunState, sign: i64) {
-    for (key, c) in contribution(state) {
-        deltas.entry(key).or_default().add(&c, sign);
-    }
 }

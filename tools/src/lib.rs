@@ -1,7 +1,9 @@
 //! Tools that drive the release backend from outside: `cicd-bench` (`make bench`) and
 //! `cicd-faults` (`make reliability`, shortened in `make test`).
 
+pub mod cost;
 pub mod latency;
+pub mod profile;
 pub mod report;
 pub mod server;
 pub mod tests_bench;

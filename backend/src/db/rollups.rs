@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgConnection, PgPool, Postgres, QueryBuilder};
 
 use crate::domain::histogram::BUCKETS;
-use crate::domain::rollup::{Counters, Distribution, RollupKey, Scope};
+use crate::domain::rollup::{Change, Counters, Distribution, RollupKey, Scope};
 use crate::domain::RunStatus;
 
 /// The counters' columns, in the order [`values`] yields them: runs, the duration's count, sum and
@@ -58,88 +58,68 @@ static UPSERT: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// `insert … select` adding up `contributions` — a relation of one row per run and rollup key
-/// `(id, s, rp, wf, br, bk, st, dc, dm, hb, qc, qm, qb)` where `hb`/`qb` are the duration's and
-/// queue time's histogram buckets (or -1) — for the runs whose id is in `ids` (a relation with an
-/// `id` column).
-pub fn upsert_contributions_sql(contributions: &str, ids: &str) -> String {
-    let counts = |column: &str| -> Vec<String> {
-        (0..BUCKETS)
-            .map(|i| format!("count(*) filter (where {column} = {i})"))
-            .collect()
-    };
-    let mut aggregates = vec![
-        "count(*)".to_owned(),
-        "sum(dc)::int8".into(),
-        "sum(dm)::int8".into(),
-    ];
-    aggregates.extend(counts("hb"));
-    aggregates.extend(["sum(qc)::int8".to_owned(), "sum(qm)::int8".into()]);
-    aggregates.extend(counts("qb"));
-    format!(
-        "insert into run_rollups as r ({KEY_COLUMNS}, {cols}) \
-         select s, rp, wf, br, bk, st, {aggregates} \
-         from {contributions} where id in (select id from {ids}) \
-         group by s, rp, wf, br, bk, st order by s, rp, wf, br, bk, st \
-         on conflict ({KEY_COLUMNS}) do update set {sets}",
-        cols = joined(str::to_owned),
-        aggregates = aggregates.join(", "),
-        sets = UPDATE_SETS.as_str(),
-    )
-}
-
-/// Column-wise contributions of runs to rollup rows, for [`upsert_contributions_sql`].
+/// Column-wise [`Change`]s of runs, for the statement [`Changes::insert_sql`] builds.
 #[derive(Default)]
-pub struct Contributions {
+pub struct Changes {
     id: Vec<String>,
-    scope: Vec<i16>,
     repo: Vec<String>,
     workflow: Vec<String>,
     branch: Vec<String>,
     bucket: Vec<DateTime<Utc>>,
     status: Vec<&'static str>,
-    duration_count: Vec<i64>,
-    duration_ms: Vec<i64>,
-    duration_bucket: Vec<i16>,
-    queue_count: Vec<i64>,
-    queue_ms: Vec<i64>,
-    queue_bucket: Vec<i16>,
+    sign: Vec<i16>,
+    duration_ms: Vec<Option<i64>>,
+    duration_bucket: Vec<Option<i16>>,
+    queue_ms: Vec<Option<i64>>,
+    queue_bucket: Vec<Option<i16>>,
 }
 
-impl Contributions {
-    /// Parameters taken by [`Contributions::relation`].
-    pub const PARAMS: usize = 13;
+/// A distribution of a single value (or none) as its milliseconds and bucket.
+fn single(d: &Distribution) -> (Option<i64>, Option<i16>) {
+    if d.count == 0 {
+        (None, None)
+    } else {
+        (Some(d.ms), Some(d.single_bucket()))
+    }
+}
 
-    pub fn push(&mut self, run_id: &str, key: RollupKey, c: &Counters) {
+impl Changes {
+    /// Parameters taken by [`Changes::insert_sql`].
+    pub const PARAMS: usize = 11;
+
+    pub fn push(&mut self, run_id: &str, change: Change) {
+        let (dms, dbk) = single(&change.counters.duration);
+        let (qms, qbk) = single(&change.counters.queue);
         self.id.push(run_id.to_owned());
-        self.scope.push(key.scope as i16);
-        self.repo.push(key.repo);
-        self.workflow.push(key.workflow);
-        self.branch.push(key.branch);
-        self.bucket.push(key.bucket);
-        self.status.push(key.status.as_str());
-        self.duration_count.push(c.duration.count);
-        self.duration_ms.push(c.duration.ms);
-        self.duration_bucket.push(c.duration.single_bucket());
-        self.queue_count.push(c.queue.count);
-        self.queue_ms.push(c.queue.ms);
-        self.queue_bucket.push(c.queue.single_bucket());
+        self.repo.push(change.repo);
+        self.workflow.push(change.workflow);
+        self.branch.push(change.branch);
+        self.bucket.push(change.bucket);
+        self.status.push(change.status.as_str());
+        self.sign.push(change.sign);
+        self.duration_ms.push(dms);
+        self.duration_bucket.push(dbk);
+        self.queue_ms.push(qms);
+        self.queue_bucket.push(qbk);
     }
 
-    /// The `unnest(…)` relation over parameters `$first…$first+12`.
-    pub fn relation(first: usize) -> String {
+    pub fn is_empty(&self) -> bool {
+        self.id.is_empty()
+    }
+
+    /// `insert into run_rollup_changes …` of the changes (parameters `$first…$first+10`) of the
+    /// runs whose id is in `ids` (a relation with an `id` column), or of all of them.
+    pub fn insert_sql(first: usize, ids: Option<&str>) -> String {
         let types = [
             "text",
-            "int2",
             "text",
             "text",
             "text",
             "timestamptz",
             "text",
-            "int8",
-            "int8",
             "int2",
             "int8",
+            "int2",
             "int8",
             "int2",
         ];
@@ -148,8 +128,14 @@ impl Contributions {
             .enumerate()
             .map(|(i, t)| format!("${}::{t}[]", first + i))
             .collect();
+        let only = ids.map_or(String::new(), |ids| {
+            format!(" where id in (select id from {ids})")
+        });
         format!(
-            "unnest({}) as c(id, s, rp, wf, br, bk, st, dc, dm, hb, qc, qm, qb)",
+            "insert into run_rollup_changes (repo, workflow, branch, bucket, status, sign, duration_ms, \
+                 duration_bucket, queue_ms, queue_bucket) \
+             select repo, workflow, branch, bucket, status, sign, dms, dbk, qms, qbk \
+             from unnest({}) as c(id, repo, workflow, branch, bucket, status, sign, dms, dbk, qms, qbk){only}",
             args.join(", ")
         )
     }
@@ -159,20 +145,130 @@ impl Contributions {
         q: sqlx::query::QueryScalar<'q, Postgres, O, sqlx::postgres::PgArguments>,
     ) -> sqlx::query::QueryScalar<'q, Postgres, O, sqlx::postgres::PgArguments> {
         q.bind(self.id)
-            .bind(self.scope)
             .bind(self.repo)
             .bind(self.workflow)
             .bind(self.branch)
             .bind(self.bucket)
             .bind(self.status)
-            .bind(self.duration_count)
+            .bind(self.sign)
             .bind(self.duration_ms)
             .bind(self.duration_bucket)
-            .bind(self.queue_count)
             .bind(self.queue_ms)
             .bind(self.queue_bucket)
     }
 }
+
+/// Queues the changes in the caller's transaction.
+pub async fn queue(conn: &mut PgConnection, changes: Changes) -> sqlx::Result<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    static SQL: LazyLock<String> = LazyLock::new(|| format!("{} returning 1", Changes::insert_sql(1, None)));
+    changes
+        .bind(sqlx::query_scalar::<_, i32>(&SQL))
+        .fetch_all(conn)
+        .await?;
+    Ok(())
+}
+
+/// The advisory lock that lets one folder at a time move changes into the rollups: a fixed key
+/// ("cicd_rrf" in ASCII), the same on every replica.
+const FOLD_LOCK: i64 = 0x6369_6364_5f72_7266;
+
+/// Moves up to `limit` queued changes into the rollups, in one transaction: they are deleted from
+/// the queue and added to their rows together, so each is counted exactly once. With `wait`, waits
+/// for a fold running elsewhere and then folds; without, returns 0 at once when one is running.
+/// Returns the number of changes folded.
+pub async fn fold(pool: &PgPool, limit: i64, wait: bool) -> sqlx::Result<usize> {
+    let mut tx = pool.begin().await?;
+    if wait {
+        sqlx::query("select pg_advisory_xact_lock($1)")
+            .bind(FOLD_LOCK)
+            .execute(&mut *tx)
+            .await?;
+    } else if !sqlx::query_scalar::<_, bool>("select pg_try_advisory_xact_lock($1)")
+        .bind(FOLD_LOCK)
+        .fetch_one(&mut *tx)
+        .await?
+    {
+        return Ok(0);
+    }
+    #[derive(FromRow)]
+    struct Row {
+        repo: String,
+        workflow: String,
+        branch: String,
+        bucket: DateTime<Utc>,
+        status: RunStatus,
+        sign: i16,
+        duration_ms: Option<i64>,
+        duration_bucket: Option<i16>,
+        queue_ms: Option<i64>,
+        queue_bucket: Option<i16>,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
+        "delete from run_rollup_changes where ctid = any(array(select ctid from run_rollup_changes limit $1)) \
+         returning repo, workflow, branch, bucket, status, sign, duration_ms, duration_bucket, queue_ms, queue_bucket",
+    )
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?;
+    let folded = rows.len();
+    let dist = |ms: Option<i64>, bucket: Option<i16>| {
+        let mut d = Distribution::default();
+        if let (Some(ms), Some(b)) = (ms, bucket) {
+            d.count = 1;
+            d.ms = ms;
+            d.hist[(b.max(0) as usize).min(BUCKETS - 1)] = 1;
+        }
+        d
+    };
+    let mut deltas: HashMap<RollupKey, Counters> = HashMap::new();
+    for r in rows {
+        let change = Change {
+            counters: Counters {
+                runs: 1,
+                duration: dist(r.duration_ms, r.duration_bucket),
+                queue: dist(r.queue_ms, r.queue_bucket),
+            },
+            repo: r.repo,
+            workflow: r.workflow,
+            branch: r.branch,
+            bucket: r.bucket,
+            status: r.status,
+            sign: r.sign,
+        };
+        for (key, c) in change.spread() {
+            deltas.entry(key).or_default().add(&c, 1);
+        }
+    }
+    apply(&mut tx, deltas).await?;
+    tx.commit().await?;
+    Ok(folded)
+}
+
+/// Folds everything queued now (waiting for a fold running elsewhere), a batch at a time: what a
+/// reader of the rollups calls so that they count every change committed before it.
+pub async fn fold_all(pool: &PgPool) -> sqlx::Result<usize> {
+    // Most reads find nothing queued: one cheap look, no transaction or lock.
+    if !sqlx::query_scalar::<_, bool>("select exists (select from run_rollup_changes)")
+        .fetch_one(pool)
+        .await?
+    {
+        return Ok(0);
+    }
+    let mut total = 0;
+    loop {
+        let n = fold(pool, FOLD_BATCH, true).await?;
+        total += n;
+        if n < FOLD_BATCH as usize {
+            return Ok(total);
+        }
+    }
+}
+
+/// Changes folded per transaction.
+pub const FOLD_BATCH: i64 = 20_000;
 
 /// Adds the deltas to their rollup rows, in key order so that concurrent writers never deadlock.
 pub async fn apply(conn: &mut PgConnection, deltas: HashMap<RollupKey, Counters>) -> sqlx::Result<()> {

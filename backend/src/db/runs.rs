@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgConnection, PgPool, Postgres, QueryBuilder};
 
 use crate::db::notify::{self, RunNotices};
-use crate::db::rollups::{self, Contributions};
+use crate::db::rollups::Changes;
 
 pub mod group;
 mod list;
@@ -142,7 +142,7 @@ const UNNEST: &str = "unnest($1::text[], $2::text[], $3::text[], $4::text[], $5:
 /// Parameters taken by [`UNNEST`].
 const UNNEST_PARAMS: usize = 17;
 
-/// Inserts the runs that do not exist yet, adds their rollup contributions, records their
+/// Inserts the runs that do not exist yet, queues their rollup changes, records their
 /// dimensions and announces them on [`notify::RUNS`] — one statement, so a batch of new runs costs
 /// one round trip and commits (and notifies) on its own. `notices` are of `states`, in the same
 /// order; only those of the runs inserted are sent. Returns the ids actually inserted. A row that
@@ -151,7 +151,7 @@ const UNNEST_PARAMS: usize = 17;
 pub async fn insert_new(
     conn: &mut PgConnection,
     states: &[RunState],
-    contributions: Contributions,
+    changes: Changes,
     notices: &RunNotices,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Vec<String>> {
@@ -170,7 +170,7 @@ pub async fn insert_new(
                  from {UNNEST} order by id \
                  on conflict (id) do nothing \
                  returning id, provider, repo, workflow, coalesce(branch, '') as branch), \
-             rollups as ({rollups}), \
+             queued as ({queue}), \
              seen as (select distinct provider, repo, workflow, branch from new_runs), \
              dims as ( \
                  insert into run_dimensions (provider, repo, workflow, branch, last_seen_at) \
@@ -182,17 +182,17 @@ pub async fn insert_new(
                  select pg_notify('{channel}', '[' || string_agg(n.item, ',' order by n.id) || ']') \
                  from new_runs join notices n using (id) group by n.chunk) \
              select id from new_runs where (select count(*) from notified) >= 0",
-            rollups = rollups::upsert_contributions_sql(&Contributions::relation(UNNEST_PARAMS + 1), "new_runs"),
-            now = UNNEST_PARAMS + Contributions::PARAMS + 1,
-            touch = touch_dimensions_sql("seen", &format!("${}", UNNEST_PARAMS + Contributions::PARAMS + 1)),
-            items = UNNEST_PARAMS + Contributions::PARAMS + 2,
-            chunks = UNNEST_PARAMS + Contributions::PARAMS + 3,
+            queue = Changes::insert_sql(UNNEST_PARAMS + 1, Some("new_runs")),
+            now = UNNEST_PARAMS + Changes::PARAMS + 1,
+            touch = touch_dimensions_sql("seen", &format!("${}", UNNEST_PARAMS + Changes::PARAMS + 1)),
+            items = UNNEST_PARAMS + Changes::PARAMS + 2,
+            chunks = UNNEST_PARAMS + Changes::PARAMS + 3,
             channel = notify::RUNS,
         )
     });
     let q = Columns::of(states).bind(sqlx::query_scalar(&SQL));
     // `notified` is read by the final select, so that PostgreSQL runs it.
-    contributions
+    changes
         .bind(q)
         .bind(now)
         .bind(&notices.items)

@@ -153,38 +153,70 @@ pub fn ceil_hour(t: DateTime<Utc>) -> DateTime<Utc> {
     }
 }
 
-/// The rollup rows one stored run counts in: none until it is finished.
-pub fn contribution(run: &RunState) -> Vec<(RollupKey, Counters)> {
-    if !run.status.is_terminal() {
-        return Vec::new();
+/// What one stored run adds to the rollups, at its finest key (repository, workflow, branch, hour
+/// and status): what the writer queues and the folder spreads over the [`Scope`]s. `None` until
+/// the run is finished.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub repo: String,
+    pub workflow: String,
+    pub branch: String,
+    pub bucket: DateTime<Utc>,
+    pub status: RunStatus,
+    /// `1` for a run's state now, `-1` for the state it replaced.
+    pub sign: i16,
+    /// The run's counters (one run, its duration and queue time if any).
+    pub counters: Counters,
+}
+
+impl Change {
+    /// The change of a run: `sign` times its contribution.
+    pub fn of(run: &RunState, sign: i16) -> Option<Change> {
+        if !run.status.is_terminal() {
+            return None;
+        }
+        Some(Change {
+            repo: run.repo.clone(),
+            workflow: run.workflow.clone(),
+            branch: run.branch.clone().unwrap_or_default(),
+            bucket: hour_of(run.run_at()),
+            status: run.status,
+            sign,
+            counters: Counters::single(
+                run.duration_seconds,
+                seconds_between(run.queued_at, run.started_at),
+            ),
+        })
     }
-    let bucket = hour_of(run.run_at());
-    let branch = run.branch.clone().unwrap_or_default();
-    let counters = Counters::single(
-        run.duration_seconds,
-        seconds_between(run.queued_at, run.started_at),
-    );
-    Scope::ALL
-        .into_iter()
-        .map(|scope| {
+
+    /// The rollup rows the change counts in, one per scope, with the signed counters.
+    pub fn spread(&self) -> impl Iterator<Item = (RollupKey, Counters)> + '_ {
+        let mut counters = Counters::default();
+        counters.add(&self.counters, self.sign.into());
+        Scope::ALL.into_iter().map(move |scope| {
             let (repo, workflow, branch) = match scope {
                 Scope::All => ("", "", ""),
-                Scope::Repo => (run.repo.as_str(), "", ""),
-                Scope::RepoWorkflow => (run.repo.as_str(), run.workflow.as_str(), ""),
-                Scope::Branch => ("", "", branch.as_str()),
-                Scope::Workflow => ("", run.workflow.as_str(), ""),
+                Scope::Repo => (self.repo.as_str(), "", ""),
+                Scope::RepoWorkflow => (self.repo.as_str(), self.workflow.as_str(), ""),
+                Scope::Branch => ("", "", self.branch.as_str()),
+                Scope::Workflow => ("", self.workflow.as_str(), ""),
             };
             let key = RollupKey {
                 scope,
                 repo: repo.to_owned(),
                 workflow: workflow.to_owned(),
                 branch: branch.to_owned(),
-                bucket,
-                status: run.status,
+                bucket: self.bucket,
+                status: self.status,
             };
             (key, counters.clone())
         })
-        .collect()
+    }
+}
+
+/// The rollup rows one stored run counts in: none until it is finished.
+pub fn contribution(run: &RunState) -> Vec<(RollupKey, Counters)> {
+    Change::of(run, 1).map_or_else(Vec::new, |c| c.spread().collect())
 }
 
 #[cfg(test)]

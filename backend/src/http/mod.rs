@@ -68,6 +68,8 @@ pub struct AppState {
     pub limits: Arc<rate_limit::Limits>,
     /// Folds written jobs into the job rollups.
     pub folder: Arc<crate::fold::Folder>,
+    /// Folds the runs' queued rollup changes (woken by the writer).
+    pub run_folder: Arc<crate::fold::RunFolder>,
     /// Sums of settled job rollup tiles, for the jobs, runners and usage views.
     pub tile_cache: Arc<crate::insight::TileCache>,
     /// Jobs queued or running for longer are stale (`CICD_STALE_JOB_HOURS`).

@@ -246,6 +246,7 @@ async fn many_parallel_writers_lose_and_duplicate_nothing(pool: PgPool) {
         .await
         .unwrap();
     assert_eq!(n, 16 * 25 + 25);
+    cicd_monitor::db::rollups::fold_all(&pool).await.unwrap();
     let total: i64 = sqlx::query_scalar("select sum(runs)::int8 from run_rollups where scope = 0")
         .fetch_one(&pool)
         .await

@@ -171,7 +171,7 @@ fn job_rollups_equal_a_recount_of_the_jobs_after_any_events() {
         .run(&prop::collection::vec(arb_step(), 1..40), |steps| {
             rt.block_on(async {
                 sqlx::query(
-                    "truncate pipeline_runs, run_rollups, run_dimensions, run_jobs, job_rollups, \
+                    "truncate pipeline_runs, run_rollups, run_rollup_changes, run_dimensions, run_jobs, job_rollups, \
                      runner_busy, runner_busy_hours",
                 )
                 .execute(&pool)

@@ -48,6 +48,7 @@ async fn ids(pool: &PgPool, sql: &str) -> Vec<String> {
 }
 
 async fn rollup_buckets(pool: &PgPool) -> i64 {
+    cicd_monitor::db::rollups::fold_all(pool).await.unwrap();
     sqlx::query_scalar("select count(distinct bucket) from run_rollups")
         .fetch_one(pool)
         .await

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::{TimeDelta, Utc};
 use cicd_monitor::demo;
+use cicd_monitor_tools::cost::{self, Cost, Meter};
 use cicd_monitor_tools::latency::{self, Latency};
+use cicd_monitor_tools::profile::Profile;
 use cicd_monitor_tools::report::{replace_section, write_keeping};
 use cicd_monitor_tools::server::{fresh_database, Server};
 use cicd_monitor_tools::tests_bench;
@@ -35,6 +37,9 @@ struct Args {
     /// Runs loaded for the query benchmark.
     #[arg(long, default_value_t = 1_000_000)]
     runs: usize,
+    /// Where the profile of the single-event load is written (folded stacks and a flame graph).
+    #[arg(long, default_value = "target/bench")]
+    artifacts: PathBuf,
     /// Only the HTTP ingest measurement (for quick iterations).
     #[arg(long)]
     only_ingest: bool,
@@ -174,6 +179,15 @@ struct IngestResult {
     github_errors: u64,
     health_rate: f64,
     rss_mib: f64,
+    /// Where the machine's CPU went during the single-event load (Markdown), when profiled.
+    profile: Option<String>,
+    /// The statements that took the most time during the single-event load (Markdown).
+    single_statements: String,
+    /// Per-event costs of the single-event, batch and GitHub loads.
+    single_cost: Cost,
+    batch_cost: Cost,
+    github_cost: Cost,
+    health_cost: Cost,
 }
 
 async fn ingest(url: &str, args: &Args) -> anyhow::Result<IngestResult> {
@@ -182,6 +196,15 @@ async fn ingest(url: &str, args: &Args) -> anyhow::Result<IngestResult> {
         .pool_max_idle_per_host(args.clients)
         .build()?;
     let token = server.token("ingest").await?;
+    let mut meter = Meter::new(url, server.pid()).await?;
+    let before = meter.settle().await?;
+    meter.reset_statements().await?;
+    let profile = Profile::start(
+        &args.artifacts,
+        "ingest-single-event",
+        args.ingest_seconds,
+        server.pid(),
+    );
     let started = Instant::now();
     let single = load(
         &client,
@@ -193,6 +216,9 @@ async fn ingest(url: &str, args: &Args) -> anyhow::Result<IngestResult> {
     )
     .await;
     let seconds = started.elapsed().as_secs_f64();
+    let profile = profile.finish().await;
+    let after_single = meter.settle().await?;
+    let single_statements = meter.statements(8, single.0).await?;
     let metrics = client
         .get(format!("{}/metrics", server.base))
         .send()
@@ -222,6 +248,7 @@ async fn ingest(url: &str, args: &Args) -> anyhow::Result<IngestResult> {
         },
     )
     .await;
+    let after_batch = meter.settle().await?;
     let github = load(
         &client,
         &format!("{}/api/webhooks/github", server.base),
@@ -231,6 +258,7 @@ async fn ingest(url: &str, args: &Args) -> anyhow::Result<IngestResult> {
         github_delivery,
     )
     .await;
+    let after_github = meter.settle().await?;
     let health = load(
         &client,
         &format!("{}/health", server.base),
@@ -240,6 +268,7 @@ async fn ingest(url: &str, args: &Args) -> anyhow::Result<IngestResult> {
         |_, _| Request::of(String::new(), 1),
     )
     .await;
+    let after_health = meter.settle().await?;
     Ok(IngestResult {
         batch_mean,
         txn_ms,
@@ -251,6 +280,12 @@ async fn ingest(url: &str, args: &Args) -> anyhow::Result<IngestResult> {
         github_errors: github.1,
         health_rate: health.0 as f64 / health.2,
         rss_mib: server.rss_mib(true),
+        profile,
+        single_statements,
+        single_cost: meter.cost(&before, &after_single, single.0),
+        batch_cost: meter.cost(&after_single, &after_batch, batch.0),
+        github_cost: meter.cost(&after_batch, &after_github, github.0),
+        health_cost: meter.cost(&after_github, &after_health, health.0),
     })
 }
 
@@ -315,7 +350,13 @@ async fn load(
 
 /// COPY of `rows` rows into a table shaped like pipeline_runs (same indexes), split over
 /// `connections` concurrent connections (one per core measures what the machine can store).
-async fn copy_rows(url: &str, rows: u64, connections: u64) -> anyhow::Result<f64> {
+/// With a `meter`, also returns what each row cost.
+async fn copy_rows(
+    url: &str,
+    rows: u64,
+    connections: u64,
+    meter: Option<&mut Meter>,
+) -> anyhow::Result<(f64, Option<Cost>)> {
     let mut conn = PgConnection::connect(url).await?;
     sqlx::query("drop table if exists copy_bench")
         .execute(&mut conn)
@@ -337,6 +378,11 @@ async fn copy_rows(url: &str, rows: u64, connections: u64) -> anyhow::Result<f64
         }
         parts.push((PgConnection::connect(url).await?, data));
     }
+    let mut meter = meter;
+    let before = match meter.as_mut() {
+        Some(m) => Some(m.settle().await?),
+        None => None,
+    };
     let t = Instant::now();
     let tasks: Vec<_> = parts
         .into_iter()
@@ -351,6 +397,8 @@ async fn copy_rows(url: &str, rows: u64, connections: u64) -> anyhow::Result<f64
                     .await?;
                 copy.send(data.as_bytes()).await?;
                 copy.finish().await?;
+                // Closed, so that its statistics are reported before they are read.
+                conn.close().await?;
                 anyhow::Ok(())
             })
         })
@@ -359,8 +407,16 @@ async fn copy_rows(url: &str, rows: u64, connections: u64) -> anyhow::Result<f64
         task.await??;
     }
     let secs = t.elapsed().as_secs_f64();
+    let cost = match (meter, before) {
+        (Some(m), Some(before)) => {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let after = m.snapshot().await?;
+            Some(m.cost(&before, &after, per * connections))
+        }
+        _ => None,
+    };
     sqlx::query("drop table copy_bench").execute(&mut conn).await?;
-    Ok((per * connections) as f64 / secs)
+    Ok(((per * connections) as f64 / secs, cost))
 }
 
 /// One upsert per transaction from 32 connections: the naive design the group commit replaces.
@@ -534,7 +590,9 @@ fn command_output(cmd: &str, args: &[&str]) -> String {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let admin_url = std::env::var("DATABASE_URL").context("DATABASE_URL is required (make bench sets it)")?;
-    let tests_md = {
+    let tests_md = if args.only_ingest {
+        String::new()
+    } else {
         eprintln!(
             "tests: uploads, then {} runs × {} results …",
             args.test_runs, args.tests_per_run
@@ -568,12 +626,10 @@ async fn main() -> anyhow::Result<()> {
         ing.github_errors,
         ing.github_rate / http_rate
     );
-    if args.only_ingest {
-        return Ok(());
-    }
-    let copy_rate = copy_rows(&ingest_url, ing.events.max(10_000), 1).await?;
+    let mut meter = Meter::new(&ingest_url, 0).await?;
+    let (copy_rate, copy_cost) = copy_rows(&ingest_url, ing.events.max(10_000), 1, Some(&mut meter)).await?;
     let cores: u64 = command_output("nproc", &[]).parse().unwrap_or(2);
-    let copy_all = copy_rows(&ingest_url, ing.events.max(10_000), cores).await?;
+    let (copy_all, _) = copy_rows(&ingest_url, ing.events.max(10_000), cores, None).await?;
     // Every event costs at least a /health request's share of the machine (HTTP and load
     // generator) plus a COPY'd row's share (storing it with its indexes, all cores storing):
     // no implementation on this machine reaches more than this.
@@ -581,6 +637,36 @@ async fn main() -> anyhow::Result<()> {
     eprintln!("  COPY {copy_rate:.0} rows/s on 1 connection, {copy_all:.0} on {cores}; ceiling {ceiling:.0} events/s");
     let naive_rate = row_per_transaction(&ingest_url, 20_000).await?;
     eprintln!("  one row per transaction {naive_rate:.0} rows/s");
+    let costs_md = cost::markdown(
+        &[
+            (
+                format!("`POST /api/events`, {} clients", args.clients),
+                ing.single_cost.clone(),
+            ),
+            (
+                "`POST /api/events/batch`, 100 events per request".to_owned(),
+                ing.batch_cost.clone(),
+            ),
+            (
+                "`POST /api/webhooks/github`, signed mix, per delivery".to_owned(),
+                ing.github_cost.clone(),
+            ),
+            ("`GET /health` (no database)".to_owned(), ing.health_cost.clone()),
+            (
+                "`COPY` of the same runs, one connection".to_owned(),
+                copy_cost.clone().unwrap_or_default(),
+            ),
+        ],
+        copy_cost.as_ref(),
+    );
+    eprintln!("{costs_md}");
+    eprintln!("{}", ing.single_statements);
+    if let Some(p) = &ing.profile {
+        eprintln!("{p}");
+    }
+    if args.only_ingest {
+        return Ok(());
+    }
 
     eprintln!("query: loading {} runs …", args.runs);
     let (query_url, loaded, reused) = load_queries(&admin_url, &args).await?;
@@ -659,6 +745,21 @@ async fn main() -> anyhow::Result<()> {
         "Single-event HTTP ingest reached **{:.0}%** of `COPY`'s rate and **{:.1}×** one-row-per-transaction; the batch endpoint reached **{:.0}%** of `COPY`. {} single events acknowledged, {} failed requests; group commit averaged {:.0} events per transaction, {:.1} ms each. Backend peak RSS during the ingest runs: **{:.1} MiB**.\n\n",
         100.0 * http_rate / copy_rate, http_rate / naive_rate, 100.0 * ing.batch_rate / copy_rate, ing.events, ing.errors, ing.batch_mean, ing.txn_ms, ing.rss_mib
     ));
+    md.push_str(&format!(
+        "### Cost per event\n\nMeasured around each load above (after 11 s idle, so that every PostgreSQL backend has reported its statistics): CPU time of the backend, of every PostgreSQL process and of the load generator (`/proc/<pid>/stat`); statements (`pg_stat_statements`), commits and rows written (`pg_stat_database`); shared buffers touched; WAL bytes (`pg_current_wal_lsn()`), records and full-page images (`pg_stat_wal`). A GitHub delivery is one seventh of a run.\n\n{costs_md}\n"
+    ));
+    if !ing.single_statements.is_empty() {
+        md.push_str(&format!(
+            "The statements that took the most of PostgreSQL's time during the single-event load (`pg_stat_statements`, execution and planning):\n\n{}\n",
+            ing.single_statements
+        ));
+    }
+    if let Some(profile) = &ing.profile {
+        md.push_str(&format!(
+            "Where the machine's CPU went during the single-event load (`perf record -a`, 199 Hz, DWARF call graphs; flame graph and folded stacks in `{}/`; idle time is `swapper`, counted under other):\n\n{profile}\n",
+            args.artifacts.display()
+        ));
+    }
     md.push_str(&format!(
         "## Query latency over {} runs and {} jobs\n\n50 repos × 10 workflows over 30 days, loaded through the normal write paths: runs in {:.0} s ({:.0}/s, 1,000 per transaction), then their jobs in {:.0} s ({:.0}/s, 2,000 per statement), folded into the job rollups in {:.0} s ({:.0} jobs/s). {} sequential requests per scenario after 10 warm-up requests, over HTTP.\n\n",
         loaded.runs, loaded.jobs, loaded.runs_secs, loaded.runs as f64 / loaded.runs_secs,
