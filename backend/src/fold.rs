@@ -85,7 +85,7 @@ impl Folder {
 
 /// How long the run folder waits after being woken, so that one fold takes the changes of many
 /// writer commits (ADR 0021).
-const RUN_COALESCE: Duration = Duration::from_millis(100);
+const RUN_COALESCE: Duration = Duration::from_secs(1);
 
 /// Handle to the task that folds the runs' queued rollup changes.
 pub struct RunFolder {

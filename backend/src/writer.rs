@@ -8,11 +8,12 @@
 //! Jobs and the ids of webhook deliveries are group-committed the same way, by their own tasks
 //! (a GitHub run sends about six `workflow_job` deliveries for its one `workflow_run`).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::pool::PoolConnection;
+use sqlx::{Connection, PgConnection, PgPool, Postgres};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use crate::alerting::engine::Alerts;
@@ -84,12 +85,14 @@ impl Writer {
     ) -> Self {
         let (tx, rx) = mpsc::channel(max_batch * 8);
         let rx = Arc::new(Mutex::new(rx));
+        let own = db::writer_pool(&pool, workers.max(1));
+        let recorded = Arc::new(Dimensions::default());
         let (deliveries, delivery_rx) = mpsc::channel(max_batch * 8);
         let delivery_rx = Arc::new(Mutex::new(delivery_rx));
         for _ in 0..workers.max(1) {
             tokio::spawn(worker(
                 rx.clone(),
-                pool.clone(),
+                Session::new(own.clone(), recorded.clone()),
                 metrics.clone(),
                 max_batch,
                 alerts.clone(),
@@ -155,9 +158,69 @@ async fn next_batch<T>(rx: &Mutex<mpsc::Receiver<T>>, max: usize) -> Option<Vec<
     Some(batch)
 }
 
+/// The dimensions (provider, repository, workflow, branch) this process recorded, and when: a
+/// writer records each at most once a minute, like `last_seen_at` moves.
+#[derive(Default)]
+struct Dimensions(std::sync::Mutex<HashMap<Dimension, std::time::Instant>>);
+
+/// `(provider, repo, workflow, branch)`, the branch `''` when none.
+pub type Dimension = (String, String, String, String);
+
+impl Dimensions {
+    const FRESH: std::time::Duration = std::time::Duration::from_secs(60);
+
+    /// Of `dims`, those not recorded within the last minute.
+    fn stale(&self, dims: Vec<Dimension>) -> Vec<Dimension> {
+        let seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        dims.into_iter()
+            .filter(|d| seen.get(d).is_none_or(|at| at.elapsed() > Self::FRESH))
+            .collect()
+    }
+
+    fn recorded(&self, dims: Vec<Dimension>) {
+        let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.len() > 100_000 {
+            seen.retain(|_, at| at.elapsed() <= Self::FRESH);
+        }
+        let now = std::time::Instant::now();
+        seen.extend(dims.into_iter().map(|d| (d, now)));
+    }
+}
+
+/// A writer's own connection, kept from batch to batch (no pool checkout and liveness ping per
+/// batch), and dropped when the database goes away; with the dimensions recorded.
+struct Session {
+    pool: PgPool,
+    conn: Option<PoolConnection<Postgres>>,
+    dims: Arc<Dimensions>,
+}
+
+impl Session {
+    fn new(pool: PgPool, dims: Arc<Dimensions>) -> Self {
+        Session {
+            pool,
+            conn: None,
+            dims,
+        }
+    }
+
+    /// Writes a batch (deadlocks are retried inside [`write_with`]).
+    async fn write(&mut self, events: &[RunEvent]) -> sqlx::Result<Vec<Written>> {
+        let conn = match &mut self.conn {
+            Some(conn) => conn,
+            None => self.conn.insert(self.pool.acquire().await?),
+        };
+        let result = write_with(conn, events, Utc::now(), Some(&self.dims)).await;
+        if result.as_ref().is_err_and(db::is_unavailable) {
+            self.conn = None;
+        }
+        result
+    }
+}
+
 async fn worker(
     rx: Arc<Mutex<mpsc::Receiver<Job>>>,
-    pool: PgPool,
+    mut session: Session,
     metrics: Arc<Metrics>,
     max_batch: usize,
     alerts: Option<Arc<Alerts>>,
@@ -165,7 +228,7 @@ async fn worker(
 ) {
     while let Some(jobs) = next_batch(&rx, max_batch).await {
         metrics.ingest_batch_size.observe(jobs.len() as f64);
-        process(&pool, &metrics, jobs, alerts.as_deref()).await;
+        process(&mut session, &metrics, jobs, alerts.as_deref()).await;
         if let Some(folder) = &folder {
             folder.wake();
         }
@@ -236,10 +299,10 @@ async fn record_now(pool: &PgPool, items: &[(Vec<JobEvent>, Option<DeliveryId>)]
     Ok(fresh)
 }
 
-async fn process(pool: &PgPool, metrics: &Metrics, jobs: Vec<Job>, alerts: Option<&Alerts>) {
+async fn process(session: &mut Session, metrics: &Metrics, jobs: Vec<Job>, alerts: Option<&Alerts>) {
     let (events, replies): (Vec<RunEvent>, Vec<_>) = jobs.into_iter().map(|j| (j.event, j.reply)).unzip();
     let timer = metrics.ingest_transaction.start_timer();
-    let result = write_now(pool, &events).await;
+    let result = session.write(&events).await;
     timer.observe_duration();
     match result {
         Ok(written) => {
@@ -280,7 +343,7 @@ async fn process(pool: &PgPool, metrics: &Metrics, jobs: Vec<Job>, alerts: Optio
         Err(e) if events.len() > 1 => {
             tracing::warn!(error = %e, events = events.len(), "batch failed; writing its events one by one");
             for (event, reply) in events.iter().zip(replies) {
-                let result = write_now(pool, std::slice::from_ref(event)).await;
+                let result = session.write(std::slice::from_ref(event)).await;
                 let _ = reply.send(result.map(|mut w| w.remove(0)).map_err(Error::from));
             }
         }
@@ -291,12 +354,6 @@ async fn process(pool: &PgPool, metrics: &Metrics, jobs: Vec<Job>, alerts: Optio
             }
         }
     }
-}
-
-/// Writes a batch on a pooled connection (deadlocks are retried inside [`write_batch`]).
-async fn write_now(pool: &PgPool, events: &[RunEvent]) -> sqlx::Result<Vec<Written>> {
-    let mut conn = pool.acquire().await?;
-    write_batch(&mut conn, events, Utc::now()).await
 }
 
 /// Attempts at a statement or transaction that PostgreSQL aborts as a deadlock or serialization failure.
@@ -313,6 +370,17 @@ pub async fn write_batch(
     conn: &mut PgConnection,
     events: &[RunEvent],
     now: DateTime<Utc>,
+) -> sqlx::Result<Vec<Written>> {
+    write_with(conn, events, now, None).await
+}
+
+/// [`write_batch`], recording only the dimensions of new runs that `dims` has not recorded within
+/// the last minute (all of them without `dims`).
+async fn write_with(
+    conn: &mut PgConnection,
+    events: &[RunEvent],
+    now: DateTime<Utc>,
+    dims: Option<&Dimensions>,
 ) -> sqlx::Result<Vec<Written>> {
     let now = micros(now);
     let events: Vec<RunEvent> = events
@@ -342,6 +410,12 @@ pub async fn write_batch(
     let states: Vec<RunState> = fresh.iter().map(|(s, _)| s.clone()).collect();
     let summaries: Vec<Run> = states.iter().map(|s| Run::summary(s, now)).collect();
     let notices = RunNotices::new(&summaries);
+    let seen: HashSet<Dimension> = states.iter().map(dimension).collect();
+    let seen: Vec<Dimension> = seen.into_iter().collect();
+    let fresh_dims = match dims {
+        Some(d) => d.stale(seen),
+        None => seen,
+    };
     let mut attempt = 1;
     let inserted: HashSet<String> = loop {
         let mut changes = Changes::default();
@@ -350,11 +424,14 @@ pub async fn write_batch(
                 changes.push(&state.id, change);
             }
         }
-        match db::runs::insert_new(conn, &states, changes, &notices, now).await {
+        match db::runs::insert_new(conn, &states, changes, &fresh_dims, &notices, now).await {
             Err(e) if db::is_retryable(&e) && attempt < ATTEMPTS => attempt += 1,
             other => break other?.into_iter().collect(),
         }
     };
+    if let Some(d) = dims {
+        d.recorded(fresh_dims);
+    }
     for ((id, idx), (state, outcomes)) in by_id.iter().zip(&fresh) {
         if inserted.contains(*id) {
             record(state, outcomes, idx, now);
@@ -419,17 +496,7 @@ async fn merge_existing(
     }
     db::runs::update(&mut tx, &updates.iter().collect::<Vec<_>>(), now).await?;
     db::rollups::queue(&mut tx, changes).await?;
-    let dims: HashSet<(String, String, String, String)> = updates
-        .iter()
-        .map(|s| {
-            (
-                s.provider.clone(),
-                s.repo.clone(),
-                s.workflow.clone(),
-                s.branch.clone().unwrap_or_default(),
-            )
-        })
-        .collect();
+    let dims: HashSet<Dimension> = updates.iter().map(dimension).collect();
     let mut dims: Vec<_> = dims.into_iter().collect();
     dims.sort();
     db::runs::touch_dimensions(&mut tx, &dims, now).await?;
@@ -455,4 +522,13 @@ fn fold(
         state = Some(next);
     }
     (state.expect("at least one event per id"), outcomes)
+}
+
+fn dimension(s: &RunState) -> Dimension {
+    (
+        s.provider.clone(),
+        s.repo.clone(),
+        s.workflow.clone(),
+        s.branch.clone().unwrap_or_default(),
+    )
 }

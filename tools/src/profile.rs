@@ -87,31 +87,37 @@ impl Profile {
     }
 }
 
-/// Areas of the code per process, in the order a stack is tested against them: the first with a
-/// pattern that appears in a frame of the stack takes the sample.
-const BACKEND_AREAS: [(&str, &[&str]); 7] = [
-    ("alert evaluation", &["cicd_monitor::alerting"]),
+/// Areas of the code per process. A sample goes to the area of the frame nearest the leaf that
+/// matches one of the patterns (at one frame, the first area listed wins).
+const BACKEND_AREAS: [(&str, &[&str]); 9] = [
+    (
+        "memory allocation",
+        &["malloc", "cfree", "_int_free", "realloc", "calloc"],
+    ),
+    (
+        "kernel: system calls (sockets, futexes, epoll)",
+        &["entry_SYSCALL", "tcp_", "sock_", "do_syscall"],
+    ),
     (
         "JSON (serde)",
         &["serde_json", "serde_path_to_error", "serde_core"],
     ),
-    (
-        "writer and SQL parameters",
-        &["cicd_monitor::writer", "cicd_monitor::db::"],
-    ),
     ("sqlx (protocol, pool)", &["sqlx_"]),
-    ("HTTP routing and middleware (axum, tower)", &["axum::", "tower"]),
+    ("alert evaluation", &["cicd_monitor::alerting"]),
     (
-        "HTTP protocol and sockets (hyper, kernel)",
-        &["hyper", "tcp_", "sock_"],
+        "writer, folder and SQL parameters",
+        &["cicd_monitor::writer", "cicd_monitor::db::", "cicd_monitor::fold"],
     ),
-    ("memory allocation", &["malloc", "cfree", "_int_free", "realloc"]),
+    ("ingest (parsing, validation, auth, limits)", &["cicd_monitor::"]),
+    ("HTTP (hyper)", &["hyper::"]),
+    (
+        "routing, middleware and runtime (axum, tower, tokio)",
+        &["axum::", "tower", "tokio::"],
+    ),
 ];
-const POSTGRES_AREAS: [(&str, &[&str]); 7] = [
-    (
-        "commit (WAL flush, fsync)",
-        &["RecordTransactionCommit", "XLogFlush"],
-    ),
+const POSTGRES_AREAS: [(&str, &[&str]); 9] = [
+    ("WAL flush and fsync", &["XLogFlush", "issue_xlog_fsync"]),
+    ("WAL insert", &["XLogInsert"]),
     ("index inserts", &["btinsert"]),
     (
         "conflict checks and index lookups",
@@ -119,14 +125,18 @@ const POSTGRES_AREAS: [(&str, &[&str]); 7] = [
     ),
     (
         "heap writes",
-        &["heap_insert", "heap_update", "heap_multi_insert"],
+        &["heap_insert", "heap_update", "heap_multi_insert", "heap_delete"],
     ),
     ("executor start (plan set-up)", &["standard_ExecutorStart"]),
-    ("aggregation", &["ExecAgg"]),
     (
-        "client protocol",
-        &["pq_getbyte", "secure_read", "secure_write", "exec_bind_message"],
+        "parameters (arrays, JSON)",
+        &["array_recv", "ReceiveFunctionCall", "jsonb_"],
     ),
+    (
+        "client protocol and waiting (sockets, latches)",
+        &["pq_getbyte", "secure_read", "secure_write", "WaitEventSetWait"],
+    ),
+    ("executor (expressions, scans, CTEs)", &["Exec"]),
 ];
 
 /// Share of samples per process (the root frame is `command-pid`) and per area, as Markdown.
@@ -147,9 +157,13 @@ fn summary(folded: &str, backend: u32) -> String {
             r if r.starts_with("swapper") => ("idle", &[]),
             _ => ("other processes and kernel threads", &[]),
         };
-        let area = areas
-            .iter()
-            .find(|(_, patterns)| patterns.iter().any(|p| stack.contains(p)))
+        let area = stack
+            .rsplit(';')
+            .find_map(|frame| {
+                areas
+                    .iter()
+                    .find(|(_, patterns)| patterns.iter().any(|p| frame.contains(p)))
+            })
             .map_or(if areas.is_empty() { "" } else { "other" }, |(name, _)| *name);
         *by_area.entry((process, area)).or_insert(0u64) += count;
     }
@@ -158,8 +172,9 @@ fn summary(folded: &str, backend: u32) -> String {
     for ((p, _), n) in &by_area {
         *processes.entry(p).or_default() += n;
     }
-    let mut md =
-        String::from("| process | area (first match in the stack) | share of samples |\n|---|---|---:|\n");
+    let mut md = String::from(
+        "| process | area (the matching frame nearest the leaf) | share of samples |\n|---|---|---:|\n",
+    );
     let mut rows: Vec<_> = processes.into_iter().collect();
     rows.sort_by_key(|r| std::cmp::Reverse(r.1));
     for (p, n) in rows {
@@ -174,4 +189,32 @@ fn summary(folded: &str, backend: u32) -> String {
         }
     }
     md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_go_to_their_process_and_the_area_nearest_the_leaf() {
+        let me = std::process::id();
+        let folded = format!(
+            "tokio-rt-worker-42;axum::serve;serde_json::de::from_slice 3\n\
+             tokio-rt-worker-42;axum::serve;hyper::proto::h1::write;tcp_sendmsg 1\n\
+             postgres-7;PostgresMain;ExecInsert;btinsert;_bt_compare 4\n\
+             tokio-rt-worker-{me};reqwest::send 1\n\
+             swapper-0;do_idle 1\n"
+        );
+        let md = summary(&folded, 42);
+        assert!(md.contains("| **PostgreSQL** | | **40.0%** |"), "{md}");
+        assert!(md.contains("| | index inserts | 40.0% |"), "{md}");
+        assert!(md.contains("| **backend** | | **40.0%** |"), "{md}");
+        assert!(md.contains("| | JSON (serde) | 30.0% |"), "{md}");
+        assert!(
+            md.contains("| | kernel: system calls (sockets, futexes, epoll) | 10.0% |"),
+            "{md}"
+        );
+        assert!(md.contains("| **load generator** | | **10.0%** |"), "{md}");
+        assert!(md.contains("| **idle** | | **10.0%** |"), "{md}");
+    }
 }

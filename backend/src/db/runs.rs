@@ -142,9 +142,10 @@ const UNNEST: &str = "unnest($1::text[], $2::text[], $3::text[], $4::text[], $5:
 /// Parameters taken by [`UNNEST`].
 const UNNEST_PARAMS: usize = 17;
 
-/// Inserts the runs that do not exist yet, queues their rollup changes, records their
-/// dimensions and announces them on [`notify::RUNS`] — one statement, so a batch of new runs costs
-/// one round trip and commits (and notifies) on its own. `notices` are of `states`, in the same
+/// Inserts the runs that do not exist yet, queues their rollup changes, records the dimensions
+/// `dims` (those of the runs that the caller has not recorded lately) and announces the runs on
+/// [`notify::RUNS`]: one statement, so a batch of new runs costs one round trip and commits (and
+/// notifies) on its own. `notices` are of `states`, in the same
 /// order; only those of the runs inserted are sent. Returns the ids actually inserted. A row that
 /// another transaction inserts concurrently makes this wait for it, then counts as existing (and
 /// is left to [`lock_existing`] and the merge).
@@ -152,6 +153,7 @@ pub async fn insert_new(
     conn: &mut PgConnection,
     states: &[RunState],
     changes: Changes,
+    dims: &[(String, String, String, String)],
     notices: &RunNotices,
     now: DateTime<Utc>,
 ) -> sqlx::Result<Vec<String>> {
@@ -171,7 +173,8 @@ pub async fn insert_new(
                  on conflict (id) do nothing \
                  returning id, provider, repo, workflow, coalesce(branch, '') as branch), \
              queued as ({queue}), \
-             seen as (select distinct provider, repo, workflow, branch from new_runs), \
+             seen as (select * from unnest(${dp}::text[], ${dr}::text[], ${dw}::text[], ${db}::text[]) \
+                 as s(provider, repo, workflow, branch)), \
              dims as ( \
                  insert into run_dimensions (provider, repo, workflow, branch, last_seen_at) \
                  select provider, repo, workflow, branch, ${now}::timestamptz from seen order by 1, 2, 3, 4 \
@@ -187,6 +190,10 @@ pub async fn insert_new(
             touch = touch_dimensions_sql("seen", &format!("${}", UNNEST_PARAMS + Changes::PARAMS + 1)),
             items = UNNEST_PARAMS + Changes::PARAMS + 2,
             chunks = UNNEST_PARAMS + Changes::PARAMS + 3,
+            dp = UNNEST_PARAMS + Changes::PARAMS + 4,
+            dr = UNNEST_PARAMS + Changes::PARAMS + 5,
+            dw = UNNEST_PARAMS + Changes::PARAMS + 6,
+            db = UNNEST_PARAMS + Changes::PARAMS + 7,
             channel = notify::RUNS,
         )
     });
@@ -197,6 +204,10 @@ pub async fn insert_new(
         .bind(now)
         .bind(&notices.items)
         .bind(&notices.chunks)
+        .bind(dims.iter().map(|d| d.0.as_str()).collect::<Vec<_>>())
+        .bind(dims.iter().map(|d| d.1.as_str()).collect::<Vec<_>>())
+        .bind(dims.iter().map(|d| d.2.as_str()).collect::<Vec<_>>())
+        .bind(dims.iter().map(|d| d.3.as_str()).collect::<Vec<_>>())
         .fetch_all(conn)
         .await
 }
