@@ -461,6 +461,36 @@ async fn row_per_transaction(url: &str, rows: u64) -> anyhow::Result<f64> {
     Ok(rate)
 }
 
+/// Bytes on disk per row of the tables that grow with runs and jobs, in the query database: the
+/// heap (with its TOAST), the indexes, and both per row (Markdown).
+async fn storage(url: &str) -> anyhow::Result<String> {
+    let mut conn = PgConnection::connect(url).await?;
+    sqlx::query("vacuum analyze pipeline_runs, run_jobs, run_rollups, job_rollups")
+        .execute(&mut conn)
+        .await?;
+    let mut md = String::from(
+        "| table | rows | heap MiB | index MiB | heap bytes per row | index bytes per row | total bytes per row |\n|---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for table in ["pipeline_runs", "run_jobs", "run_rollups", "job_rollups"] {
+        let (rows, heap, index): (i64, i64, i64) = sqlx::query_as(&format!(
+            "select (select count(*) from {table}), \
+                 pg_table_size('{table}'), pg_indexes_size('{table}')"
+        ))
+        .fetch_one(&mut conn)
+        .await?;
+        let per = |b: i64| b as f64 / rows.max(1) as f64;
+        md.push_str(&format!(
+            "| `{table}` | {rows} | {:.1} | {:.1} | {:.0} | {:.0} | {:.0} |\n",
+            heap as f64 / 1048576.0,
+            index as f64 / 1048576.0,
+            per(heap),
+            per(index),
+            per(heap + index),
+        ));
+    }
+    Ok(md)
+}
+
 /// The load figures kept in the query database, for `--reuse-loaded`.
 const LOADED_TABLE: &str = "create table if not exists bench_loaded (requested int8, runs int8, \
      jobs int8, runs_secs float8, jobs_secs float8, fold_secs float8, loaded_at timestamptz default now())";
@@ -766,6 +796,8 @@ async fn main() -> anyhow::Result<()> {
     eprintln!("query: loading {} runs …", args.runs);
     let (query_url, loaded, reused) = load_queries(&admin_url, &args).await?;
     let (lat, query_rss) = queries(&query_url, &args).await?;
+    let storage_md = storage(&query_url).await?;
+    eprintln!("{storage_md}");
     for l in &lat {
         eprintln!("  {}: p50 {:.1} ms, p95 {:.1} ms", l.name, l.p50, l.p95);
     }
@@ -813,6 +845,9 @@ async fn main() -> anyhow::Result<()> {
     }
     md.push_str(&format!(
         "\nBackend peak RSS during the query benchmark: **{query_rss:.1} MiB** (target ≤ 100 MB). For reference, the original Python backend took about 41 s for its cold 30-day metrics at 1M rows.\n"
+    ));
+    md.push_str(&format!(
+        "\nStorage of that database (after `vacuum`; heap includes TOAST, so a run's metadata):\n\n{storage_md}"
     ));
     md.push_str("\nQueries: ");
     md.push_str(
