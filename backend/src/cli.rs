@@ -110,7 +110,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate(db_config) => {
             telemetry::init_tracing(LogFormat::Pretty);
-            let pool = db::connect(db_config.database_url.expose_secret(), 2).await?;
+            // Migrations hold a session-level lock: on the direct connection when there is one.
+            let pool = db::connect(db_config.direct_url().expose_secret(), 2).await?;
             db::migrate_when_ready(&pool).await?;
             println!("migrations applied");
             Ok(())

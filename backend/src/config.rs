@@ -88,6 +88,7 @@ impl Config {
             db: DbConfig {
                 database_url: "postgres://unused".into(),
                 db_max_connections: 4,
+                database_direct_url: None,
             },
             webhooks: WebhookConfig::default(),
             github: GithubConfig::default(),
@@ -121,6 +122,17 @@ pub struct DbConfig {
     /// Most database connections this process opens.
     #[arg(long, env = "CICD_DB_MAX_CONNECTIONS", default_value_t = 16)]
     pub db_max_connections: u32,
+    /// A direct connection URL (not through a transaction-mode pooler such as PgBouncer), for what
+    /// needs a session of its own: migrations and `LISTEN`. Defaults to `DATABASE_URL`.
+    #[arg(long, env = "DATABASE_DIRECT_URL", hide_env_values = true)]
+    pub database_direct_url: Option<SecretString>,
+}
+
+impl DbConfig {
+    /// The URL of connections that need a session of their own.
+    pub fn direct_url(&self) -> &SecretString {
+        self.database_direct_url.as_ref().unwrap_or(&self.database_url)
+    }
 }
 
 /// Secrets of the provider webhooks given by environment (more can be stored in the database).

@@ -63,6 +63,11 @@ pub fn state(pool: PgPool, config: &Config) -> anyhow::Result<AppState> {
         chrono::TimeDelta::hours(config.stale_job_hours.into()),
     ));
     let run_folder = fold::RunFolder::new(pool.clone());
+    // Connections with a session of their own (LISTEN), apart from a transaction pooler.
+    let sessions = match &config.db.database_direct_url {
+        Some(url) => db::lazy_pool(url.expose_secret(), 4)?,
+        None => pool.clone(),
+    };
     Ok(AppState {
         writer: Writer::start(
             pool.clone(),
@@ -76,6 +81,7 @@ pub fn state(pool: PgPool, config: &Config) -> anyhow::Result<AppState> {
         alerts,
         outbox: Arc::new(Outbox {
             pool: pool.clone(),
+            sessions: sessions.clone(),
             secret_box: secret_box.clone(),
             env_slack: config.slack_webhook_url.clone(),
             // Redirects are not followed: a followed 301 would turn the POST into a GET.
@@ -101,7 +107,7 @@ pub fn state(pool: PgPool, config: &Config) -> anyhow::Result<AppState> {
             cors_origins: config.security.cors_origins.clone(),
             started: Instant::now(),
         }),
-        live: Arc::new(live::Live::new(pool.clone())),
+        live: Arc::new(live::Live::new(pool.clone()).listening_on(sessions)),
         limits: Arc::new(http::rate_limit::Limits::new(&config.security)),
         folder: fold::Folder::new(pool.clone()),
         tile_cache: Arc::default(),
@@ -117,7 +123,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         config.db.db_max_connections,
     )
     .await?;
-    db::migrate_when_ready(&pool).await?;
+    // Migrations hold a session-level lock: on the direct connection when there is one.
+    db::migrate_when_ready(&db::lazy_pool(config.db.direct_url().expose_secret(), 1)?).await?;
     let listener = TcpListener::bind(config.listen).await?;
     tracing::info!(addr = %listener.local_addr()?, environment = %config.environment, "serving");
     let state = state(pool.clone(), &config)?;

@@ -3,8 +3,9 @@
 //! (see [`crate::domain::settings`]).
 //!
 //! A pass runs every `CICD_RETENTION_INTERVAL` seconds on every replica, but only one replica at a
-//! time does the work: the pass holds a session-level PostgreSQL advisory lock
-//! (`pg_try_advisory_lock`), and a replica that cannot take it skips the pass. Rows are deleted in
+//! time does the work: the pass holds a PostgreSQL advisory lock (`pg_try_advisory_xact_lock`, in
+//! a transaction kept open for the pass; see [`crate::db::exclusively`]), and a replica that
+//! cannot take it skips the pass. Rows are deleted in
 //! small batches, one transaction each, with a short pause between batches, so that a first pass
 //! over years of history never holds locks or bloats WAL for long and ingest carries on beside it.
 //!

@@ -1,6 +1,7 @@
 //! Tools that drive the release backend from outside: `cicd-bench` (`make bench`) and
 //! `cicd-faults` (`make reliability`, shortened in `make test`).
 
+pub mod capacity;
 pub mod cost;
 pub mod latency;
 pub mod profile;

@@ -31,6 +31,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(600);
 
 pub struct Outbox {
     pub pool: PgPool,
+    /// Where the `LISTEN` connection comes from: a direct connection, not a transaction pooler.
+    pub sessions: PgPool,
     pub secret_box: Option<SecretBox>,
     /// `SLACK_WEBHOOK_URL`: the URL of the integration whose source is `env`.
     pub env_slack: Option<SecretString>,
@@ -64,7 +66,9 @@ impl Outbox {
 
     /// Delivers until the process ends, woken by `NOTIFY cicd_outbox` or every second.
     pub async fn run(self: Arc<Self>) {
-        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool).await.ok();
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.sessions)
+            .await
+            .ok();
         if let Some(l) = &mut listener {
             if let Err(e) = l.listen(db::notify::OUTBOX).await {
                 tracing::debug!(error = %e, "outbox: no LISTEN, polling");

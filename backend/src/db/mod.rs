@@ -28,7 +28,16 @@ use sqlx::PgPool;
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 
 /// A pool that fails fast when the database is away (requests get 503) and reconnects by itself.
+///
+/// Behind PgBouncer in transaction mode the `options` sent at connection are ignored; the
+/// server's (or the role's) `synchronous_commit` must then be `on`, and `jit` should be `off`
+/// (see docs/scaling.md).
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+    lazy_pool(url, max_connections)
+}
+
+/// [`connect`], for callers that are not async.
+pub fn lazy_pool(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
     let options: PgConnectOptions = url.parse()?;
     let options = options
         .application_name("cicd-monitor")
@@ -80,29 +89,26 @@ pub async fn migrate_when_ready(pool: &PgPool) -> anyhow::Result<()> {
     }
 }
 
-/// Runs `work` holding the session-level advisory lock `key`, so that one replica at a time does
-/// it; `None` (without running it) when another session holds the lock. The lock is released
-/// afterwards, and when that fails the connection is closed, which releases it for certain.
+/// Runs `work` holding the advisory lock `key`, so that one replica at a time does it; `None`
+/// (without running it) when another session holds the lock. The lock belongs to a transaction
+/// kept open on one connection while `work` runs (on other connections), so it works behind a
+/// transaction-mode pooler too, and is released when that transaction ends, however it ends.
 pub async fn exclusively<T, E: From<sqlx::Error>>(
     pool: &PgPool,
     key: i64,
     work: impl std::future::Future<Output = Result<T, E>>,
 ) -> Result<Option<T>, E> {
-    let mut conn = pool.acquire().await?;
-    let locked = sqlx::query_scalar!(r#"select pg_try_advisory_lock($1) as "locked!""#, key)
-        .fetch_one(&mut *conn)
+    let mut tx = pool.begin().await?;
+    let locked: bool = sqlx::query_scalar("select pg_try_advisory_xact_lock($1)")
+        .bind(key)
+        .fetch_one(&mut *tx)
         .await?;
     if !locked {
         return Ok(None);
     }
     let result = work.await;
-    if sqlx::query_scalar!("select pg_advisory_unlock($1)", key)
-        .fetch_one(&mut *conn)
-        .await
-        .is_err()
-    {
-        drop(conn.detach());
-    }
+    // Nothing was written in it: ending it only releases the lock (as losing the connection would).
+    let _ = tx.rollback().await;
     result.map(Some)
 }
 

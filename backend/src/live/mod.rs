@@ -43,6 +43,8 @@ pub enum LiveEvent {
 /// and the listener that feeds it.
 pub struct Live {
     pool: PgPool,
+    /// Where the `LISTEN` connection comes from: a direct connection, not a transaction pooler.
+    sessions: PgPool,
     events: broadcast::Sender<LiveEvent>,
     listening: watch::Sender<bool>,
     closed: watch::Sender<bool>,
@@ -56,11 +58,18 @@ impl Live {
     /// A channel keeping `capacity` events for slow clients.
     pub fn with_capacity(pool: PgPool, capacity: usize) -> Self {
         Live {
+            sessions: pool.clone(),
             pool,
             events: broadcast::channel(capacity.max(1)).0,
             listening: watch::Sender::new(false),
             closed: watch::Sender::new(false),
         }
+    }
+
+    /// Listens on connections of `sessions` (`DATABASE_DIRECT_URL`) rather than of the main pool.
+    pub fn listening_on(mut self, sessions: PgPool) -> Self {
+        self.sessions = sessions;
+        self
     }
 
     /// Events from now on.
@@ -130,7 +139,7 @@ impl Live {
     }
 
     async fn connect(&self) -> sqlx::Result<PgListener> {
-        let mut listener = PgListener::connect_with(&self.pool).await?;
+        let mut listener = PgListener::connect_with(&self.sessions).await?;
         // A lost connection is reported to `receive` (rather than silently replaced), so that the
         // clients hear of the gap.
         listener.eager_reconnect(false);

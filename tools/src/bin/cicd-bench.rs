@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::{TimeDelta, Utc};
 use cicd_monitor::demo;
+use cicd_monitor_tools::capacity;
 use cicd_monitor_tools::cost::{self, Cost, Meter};
 use cicd_monitor_tools::latency::{self, Latency};
 use cicd_monitor_tools::profile::Profile;
@@ -462,8 +463,9 @@ async fn row_per_transaction(url: &str, rows: u64) -> anyhow::Result<f64> {
 }
 
 /// Bytes on disk per row of the tables that grow with runs and jobs, in the query database: the
-/// heap (with its TOAST), the indexes, and both per row (Markdown).
-async fn storage(url: &str) -> anyhow::Result<String> {
+/// heap (with its TOAST), the indexes, and both per row (Markdown); and the total bytes per run
+/// and per job.
+async fn storage(url: &str) -> anyhow::Result<(String, f64, f64)> {
     let mut conn = PgConnection::connect(url).await?;
     sqlx::query("vacuum analyze pipeline_runs, run_jobs, run_rollups, job_rollups")
         .execute(&mut conn)
@@ -471,6 +473,7 @@ async fn storage(url: &str) -> anyhow::Result<String> {
     let mut md = String::from(
         "| table | rows | heap MiB | index MiB | heap bytes per row | index bytes per row | total bytes per row |\n|---|---:|---:|---:|---:|---:|---:|\n",
     );
+    let mut per_row = Vec::new();
     for table in ["pipeline_runs", "run_jobs", "run_rollups", "job_rollups"] {
         let (rows, heap, index): (i64, i64, i64) = sqlx::query_as(&format!(
             "select (select count(*) from {table}), \
@@ -487,8 +490,9 @@ async fn storage(url: &str) -> anyhow::Result<String> {
             per(index),
             per(heap + index),
         ));
+        per_row.push(per(heap + index));
     }
-    Ok(md)
+    Ok((md, per_row[0], per_row[1]))
 }
 
 /// The load figures kept in the query database, for `--reuse-loaded`.
@@ -620,8 +624,8 @@ fn command_output(cmd: &str, args: &[&str]) -> String {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let admin_url = std::env::var("DATABASE_URL").context("DATABASE_URL is required (make bench sets it)")?;
-    let tests_md = if args.only_ingest {
-        String::new()
+    let (tests_md, result_bytes) = if args.only_ingest {
+        (String::new(), None)
     } else {
         eprintln!(
             "tests: uploads, then {} runs × {} results …",
@@ -630,7 +634,7 @@ async fn main() -> anyhow::Result<()> {
         let r = tests_bench::run(&admin_url, args.test_runs, args.tests_per_run, args.requests).await?;
         let md = tests_bench::markdown(&r);
         eprintln!("{md}");
-        md
+        (md, Some(r.all_bytes))
     };
     if args.only_tests {
         let kept = std::fs::read_to_string(&args.out).unwrap_or_default();
@@ -796,8 +800,17 @@ async fn main() -> anyhow::Result<()> {
     eprintln!("query: loading {} runs …", args.runs);
     let (query_url, loaded, reused) = load_queries(&admin_url, &args).await?;
     let (lat, query_rss) = queries(&query_url, &args).await?;
-    let storage_md = storage(&query_url).await?;
+    let (storage_md, run_bytes, job_bytes) = storage(&query_url).await?;
     eprintln!("{storage_md}");
+    let capacity_md = capacity::markdown(&capacity::Inputs {
+        github: ing.github_cost.clone(),
+        single: ing.single_cost.clone(),
+        batch: ing.batch_cost.clone(),
+        run_bytes,
+        job_bytes,
+        result_bytes,
+    });
+    eprintln!("{capacity_md}");
     for l in &lat {
         eprintln!("  {}: p50 {:.1} ms, p95 {:.1} ms", l.name, l.p50, l.p95);
     }
@@ -858,6 +871,7 @@ async fn main() -> anyhow::Result<()> {
     );
     md.push('\n');
     md.push('\n');
+    md.push_str(&format!("## Capacity\n\n{capacity_md}\n"));
     md.push_str(&tests_md);
     // What follows the marker (the cold build and test times, measured by hand) is kept.
     write_keeping(&args.out, &md)?;

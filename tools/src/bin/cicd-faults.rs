@@ -4,7 +4,9 @@
 //! - `kill`: the backend SIGKILLed under load and restarted, with notifications still to deliver;
 //! - `sigterm`: SIGTERM under load drains in-flight requests and flushes the ingest writer;
 //! - `slack`: Slack answering 429, 500 and hanging for a while;
-//! - `soak`: a steady ingest rate with dashboard readers and stream clients, memory sampled.
+//! - `soak`: a steady ingest rate with dashboard readers and stream clients, memory sampled;
+//! - `pgbouncer`: the backend behind PgBouncer in transaction mode (`scripts/pgbouncer.sh`), its
+//!   `LISTEN` and migrations on a direct connection (`DATABASE_DIRECT_URL`), under ingest load.
 //!
 //! Every scenario checks that each event acknowledged with a 2xx is in the database afterwards and
 //! that notifications arrive once; the process exits non-zero when one does not. Runs its own
@@ -42,6 +44,9 @@ struct Args {
     /// The script that creates, starts and stops PostgreSQL clusters.
     #[arg(long, default_value = "scripts/pg.sh")]
     pg_script: PathBuf,
+    /// The script that builds, starts and stops PgBouncer.
+    #[arg(long, default_value = "scripts/pgbouncer.sh")]
+    pgbouncer_script: PathBuf,
     /// Seconds of the soak (default 600, or 45 with --quick).
     #[arg(long)]
     soak_seconds: Option<u64>,
@@ -599,6 +604,116 @@ async fn sigterm(pg: &Postgres, quick: bool) -> anyhow::Result<Report> {
     Ok(r)
 }
 
+/// PgBouncer in front of `pg`, stopped (and its directory removed) when dropped.
+struct Bouncer {
+    script: PathBuf,
+    dir: PathBuf,
+    url: String,
+}
+
+impl Bouncer {
+    /// Starts PgBouncer (transaction pooling) in front of the database `direct` names.
+    fn start(script: &std::path::Path, direct: &str) -> anyhow::Result<Self> {
+        let dir = std::env::temp_dir().join(format!("cicd-faults-pgbouncer.{}", std::process::id()));
+        let out = std::process::Command::new(script)
+            .arg("start")
+            .arg(&dir)
+            .arg(direct)
+            .output()
+            .with_context(|| format!("running {}", script.display()))?;
+        ensure!(
+            out.status.success(),
+            "{} start failed: {}",
+            script.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(Bouncer {
+            script: script.to_owned(),
+            dir,
+            url: String::from_utf8(out.stdout)?.trim().to_owned(),
+        })
+    }
+}
+
+impl Drop for Bouncer {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(&self.script)
+            .arg("stop")
+            .arg(&self.dir)
+            .status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+async fn pgbouncer(pg: &Postgres, script: &std::path::Path, quick: bool) -> anyhow::Result<Report> {
+    let mut r = Report::new("Behind PgBouncer in transaction mode");
+    let direct = fresh_database(&pg.url, "faults_pgbouncer").await?;
+    let bouncer = Bouncer::start(script, &direct)?;
+    let env: Vec<(&str, &str)> = ENV
+        .iter()
+        .copied()
+        .chain([("DATABASE_DIRECT_URL", direct.as_str()), ("CICD_ALERT_TICK", "1")])
+        .collect();
+    // Everything but LISTEN and the migrations goes through PgBouncer.
+    let server = Server::start_with(&bouncer.url, &env).await?;
+    let token = server.token("ingest").await?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let streams = stream_clients(&server.base, 2, &stop);
+    let load = ingest_load(
+        &server.base,
+        &token,
+        "pgb",
+        32,
+        None,
+        stop.clone(),
+        Arc::default(),
+    );
+    tokio::time::sleep(Duration::from_secs(if quick { 6 } else { 30 })).await;
+    stop.store(true, Ordering::Relaxed);
+    let o = load.await?;
+    let in_db = found(&direct, &o.acked).await?;
+    r.ingest(&o, in_db);
+    r.check(!o.acked.is_empty(), "no event was acknowledged");
+    // The figures count every acknowledged run (the request folds what is queued first).
+    let metrics: Value = reqwest::Client::new()
+        .get(format!(
+            "{}/api/metrics?from={}",
+            server.base,
+            (Utc::now() - TimeDelta::days(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ))
+        .bearer_auth(ADMIN)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let total = metrics["summary"]["total_runs"].as_u64().unwrap_or(0);
+    r.row("runs in the figures", total);
+    r.check(
+        total == o.acked.len() as u64,
+        format!(
+            "the figures count {total} runs, {} were acknowledged",
+            o.acked.len()
+        ),
+    );
+    for t in streams.tasks {
+        let _ = t.await;
+    }
+    let streamed = streams.run_events.load(Ordering::Relaxed);
+    r.row(
+        "run events on 2 streams (LISTEN on the direct connection)",
+        streamed,
+    );
+    r.check(streamed > 0, "the stream announced no run");
+    r.row(
+        "stream connections dropped",
+        streams.drops.load(Ordering::Relaxed),
+    );
+    drop(server);
+    drop(bouncer);
+    Ok(r)
+}
+
 async fn slack(pg: &Postgres, outage: u64) -> anyhow::Result<Report> {
     let mut r = Report::new("Slack answering 429, 500 and timing out");
     let url = fresh_database(&pg.url, "faults_slack").await?;
@@ -873,7 +988,7 @@ fn markdown(reports: &[Report], args: &Args) -> String {
         "Produced by `make reliability` (`cicd-faults{}`), which starts its own PostgreSQL cluster and the release \
          backend; `make test` runs the same scenarios shortened (`--quick`) and fails when one does not hold. \
          Figures are from the last run ({}; {} cores; load average {} at the end, other work included). \
-         Rerun one scenario with `cicd-faults --only NAME` (`db-outage`, `kill`, `sigterm`, `slack`, `soak`).\n\n",
+         Rerun one scenario with `cicd-faults --only NAME` (`db-outage`, `kill`, `sigterm`, `slack`, `pgbouncer`, `soak`).\n\n",
         if args.quick { " --quick" } else { "" },
         Utc::now().format("%Y-%m-%d %H:%M UTC"),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
@@ -903,7 +1018,7 @@ fn markdown(reports: &[Report], args: &Args) -> String {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    const SCENARIOS: [&str; 5] = ["db-outage", "kill", "sigterm", "slack", "soak"];
+    const SCENARIOS: [&str; 6] = ["db-outage", "kill", "sigterm", "slack", "pgbouncer", "soak"];
     let unknown: Vec<&String> = args
         .only
         .iter()
@@ -925,6 +1040,7 @@ async fn main() -> anyhow::Result<()> {
             "db-outage" => db_outage(&pg, args.quick).await,
             "kill" => kill(&pg, args.quick).await,
             "sigterm" => sigterm(&pg, args.quick).await,
+            "pgbouncer" => pgbouncer(&pg, &args.pgbouncer_script, args.quick).await,
             "slack" => {
                 slack(
                     &pg,
