@@ -164,7 +164,7 @@ async fn next_batch<T>(rx: &Mutex<mpsc::Receiver<T>>, max: usize) -> Option<Vec<
 struct Dimensions(std::sync::Mutex<HashMap<Dimension, std::time::Instant>>);
 
 /// `(provider, repo, workflow, branch)`, the branch `''` when none.
-pub type Dimension = (String, String, String, String);
+type Dimension = (String, String, String, String);
 
 impl Dimensions {
     const FRESH: std::time::Duration = std::time::Duration::from_secs(60);

@@ -205,6 +205,34 @@ def test_existing_secrets_replace_every_rendered_secret(helm):
     assert operator["volumes"][0]["secret"]["secretName"] == "cicd-monitor-tokens"
 
 
+def test_a_direct_url_behind_pgbouncer_serves_migrations_and_listen(helm):
+    import base64
+
+    docs = render(helm, *MINIMAL, "--set", "database.directUrl=postgres://u:p@db:5432/cicd")
+    data = one(docs, "Secret", "cicd-ci-cd-monitor-database")["data"]
+    assert base64.b64decode(data["direct-url"]) == b"postgres://u:p@db:5432/cicd"
+    backend = one(docs, "Deployment", "cicd-ci-cd-monitor")["spec"]["template"]["spec"]
+    env = env_of(backend["containers"][0])
+    assert env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["key"] == "database-url"
+    assert env["DATABASE_DIRECT_URL"]["valueFrom"]["secretKeyRef"]["key"] == "direct-url"
+    # Migrations hold a session lock: not through the pooler.
+    migrate = env_of(backend["initContainers"][0])
+    assert migrate["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["key"] == "direct-url"
+    # From an existing Secret, under the key given; without one, no direct URL at all.
+    docs = render(
+        helm, *MINIMAL, "--set", "database.existingSecret=db,database.existingSecretDirectKey=direct"
+    )
+    backend = one(docs, "Deployment", "cicd-ci-cd-monitor")["spec"]["template"]["spec"]
+    assert env_of(backend["containers"][0])["DATABASE_DIRECT_URL"]["valueFrom"]["secretKeyRef"] == {
+        "name": "db",
+        "key": "direct",
+    }
+    backend = one(render(helm, *MINIMAL), "Deployment", "cicd-ci-cd-monitor")["spec"]["template"]["spec"]
+    assert "DATABASE_DIRECT_URL" not in env_of(backend["containers"][0])
+    migrate = env_of(backend["initContainers"][0])
+    assert migrate["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["key"] == "database-url"
+
+
 def test_generated_tokens_are_in_the_chart_secret(helm):
     docs = render(helm, *MINIMAL)
     secret = one(docs, "Secret", "cicd-ci-cd-monitor")

@@ -267,6 +267,21 @@ mod tests {
     }
 
     #[test]
+    fn a_change_of_sign_minus_one_takes_away_what_the_run_added() {
+        let r = run(RunStatus::Success);
+        let (plus, minus) = (Change::of(&r, 1).unwrap(), Change::of(&r, -1).unwrap());
+        assert_eq!(plus.spread().count(), Scope::ALL.len());
+        for ((k1, c1), (k2, c2)) in plus.spread().zip(minus.spread()) {
+            assert_eq!(k1, k2);
+            assert_eq!(c1.runs, 1);
+            let mut sum = c1.clone();
+            sum.add(&c2, 1);
+            assert!(sum.is_zero(), "{k1:?}");
+        }
+        assert!(Change::of(&run(RunStatus::Running), 1).is_none());
+    }
+
+    #[test]
     fn the_planner_has_a_scope_for_single_dimensions_only() {
         assert_eq!(Scope::for_filters(false, false, false), Some(Scope::All));
         assert_eq!(Scope::for_filters(true, true, false), Some(Scope::RepoWorkflow));

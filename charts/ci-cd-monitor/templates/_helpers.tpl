@@ -109,6 +109,15 @@ app.kubernetes.io/component: {{ .component }}
 {{- else }}database-url{{- end }}
 {{- end }}
 
+{{/* The key of the direct database URL (behind PgBouncer) in that Secret; empty when there is none. */}}
+{{- define "ci-cd-monitor.databaseDirectKey" -}}
+{{- if not .Values.postgresql.enabled }}
+{{- if .Values.database.existingSecret }}
+{{- .Values.database.existingSecretDirectKey }}
+{{- else if .Values.database.directUrl }}direct-url{{- end }}
+{{- end }}
+{{- end }}
+
 {{/*
 A value of a Secret the chart renders: the one given in values, else the one already in the cluster
 (so a generated value survives `helm upgrade`), else a new random one. The result is remembered in
@@ -161,6 +170,9 @@ postgres-password: {{ $password | b64enc | quote }}
 database-url: {{ printf "postgres://%s:%s@%s:5432/%s" $pg.username (urlquery $password) (include "ci-cd-monitor.postgresql.fullname" .) $pg.database | b64enc | quote }}
 {{- else }}
 database-url: {{ required "set database.url or database.existingSecret (a PostgreSQL URL), or postgresql.enabled=true for an evaluation database" .Values.database.url | b64enc | quote }}
+{{- with .Values.database.directUrl }}
+direct-url: {{ . | b64enc | quote }}
+{{- end }}
 {{- end }}
 {{- end }}
 
