@@ -39,6 +39,12 @@ pub fn runs_per_day(cores: f64, us_per_run: f64) -> f64 {
     cores * UTILISATION * 1e6 / us_per_run / PEAK * 86_400.0
 }
 
+/// Organisation sizes the model is shown for, in runs a day.
+const SIZES: [f64; 5] = [10_000.0, 100_000.0, 1_000_000.0, 10_000_000.0, 100_000_000.0];
+
+/// PostgreSQL servers the model says the largest organisation of: (cores, disk in GiB).
+const SERVERS: [(f64, f64); 3] = [(4.0, 500.0), (8.0, 2_000.0), (16.0, 8_000.0)];
+
 /// The model as Markdown.
 pub fn markdown(i: &Inputs) -> String {
     let per_core = |us: f64| 1e6 / us;
@@ -47,6 +53,7 @@ pub fn markdown(i: &Inputs) -> String {
     let wal_per_run = DELIVERIES_PER_RUN * i.github.wal_bytes;
     let results = i.result_bytes.map_or(0.0, |b| TESTS_PER_RUN * b);
     let disk_per_run = i.run_bytes + JOBS_PER_RUN * i.job_bytes + results;
+    let gib = 1024f64.powi(3);
     let mut md = format!(
         "Computed from the figures on this page, as [Scaling](scaling.md) explains. Events per second that one core \
          takes at full use:\n\n\
@@ -58,7 +65,8 @@ pub fn markdown(i: &Inputs) -> String {
          results; {:.0} µs of PostgreSQL CPU and {:.0} µs of backend CPU, {:.1} KiB of WAL, and {:.1} KiB on disk \
          ({:.0} B the run, {:.0} B a job, {} the test results). The busiest hours bring {PEAK:.0}× the day's \
          average; ingest may use {:.0}% of a core then; {RETENTION_DAYS:.0} days are kept.\n\n\
-         | PostgreSQL cores | runs a day | WAL a day | disk for {RETENTION_DAYS:.0} days | backend cores needed |\n|---:|---:|---:|---:|---:|\n",
+         | runs a day | PostgreSQL cores at the peak | backend cores at the peak | WAL a day | disk for {RETENTION_DAYS:.0} days |\n\
+         |---:|---:|---:|---:|---:|\n",
         per_core(i.single.backend_us),
         per_core(i.single.db_us),
         per_core(i.batch.backend_us),
@@ -75,14 +83,29 @@ pub fn markdown(i: &Inputs) -> String {
             .map_or("not measured".to_owned(), |b| format!("{:.0} B", TESTS_PER_RUN * b)),
         100.0 * UTILISATION,
     );
-    for cores in [4.0, 8.0, 16.0, 32.0] {
-        let runs = runs_per_day(cores, db_per_run);
+    for runs in SIZES {
+        let one = runs_per_day(1.0, db_per_run);
         md.push_str(&format!(
-            "| {cores:.0} | {} | {:.1} GiB | {:.0} GiB | {:.1} |\n",
+            "| {} | {:.2} | {:.2} | {:.1} GiB | {:.0} GiB |\n",
             thousands(runs),
-            runs * wal_per_run / 1024f64.powi(3),
-            runs * RETENTION_DAYS * disk_per_run / 1024f64.powi(3),
-            cores * backend_per_run / db_per_run,
+            runs / one,
+            runs / runs_per_day(1.0, backend_per_run),
+            runs * wal_per_run / gib,
+            runs * RETENTION_DAYS * disk_per_run / gib,
+        ));
+    }
+    md.push_str("\nThe largest organisation one PostgreSQL serves, the smaller of what its CPU and its disk allow:\n\n\
+         | PostgreSQL | runs a day its CPU allows | runs a day its disk allows | largest organisation, runs a day |\n\
+         |---|---:|---:|---:|\n");
+    for (cores, disk) in SERVERS {
+        let cpu = runs_per_day(cores, db_per_run);
+        let space = disk * gib / (RETENTION_DAYS * disk_per_run);
+        md.push_str(&format!(
+            "| {cores:.0} cores, {} GiB | {} | {} | **{}** |\n",
+            thousands(disk),
+            thousands(cpu),
+            thousands(space),
+            thousands(cpu.min(space)),
         ));
     }
     md
@@ -131,9 +154,21 @@ mod tests {
             job_bytes: 400.0,
             result_bytes: Some(150.0),
         });
-        assert_eq!(
-            md.matches("\n| 4 |").count() + md.matches("\n| 32 |").count(),
-            2,
+        assert!(
+            md.contains("\n| 10,000 |") && md.contains("\n| 100,000,000 |"),
+            "{md}"
+        );
+        // 100 µs a run at 7 deliveries: 700 µs; a core takes 1e6 × 0.6 / 700 / 4 × 86,400 runs a
+        // day; 8 cores 8 times that, and 2,000 GiB at 90 days × (600 + 800 + 30,000) B.
+        let cpu = 8.0 * 1e6 * 0.6 / 700.0 / 4.0 * 86_400.0;
+        let disk = 2_000.0 * 1024f64.powi(3) / (90.0 * 31_400.0);
+        assert!(
+            md.contains(&format!(
+                "| 8 cores, 2,000 GiB | {} | {} | **{}** |",
+                thousands(cpu),
+                thousands(disk),
+                thousands(disk)
+            )),
             "{md}"
         );
         assert_eq!(thousands(1_234_567.8), "1,234,568");

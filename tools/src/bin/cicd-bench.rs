@@ -755,7 +755,7 @@ async fn main() -> anyhow::Result<()> {
     ));
     let wal = |c: &Cost| copy_cost.as_ref().map_or(f64::NAN, |r| c.wal_bytes / r.wal_bytes);
     ingest_md.push_str(&format!(
-        "| goal (issue 19) | measured | target |\n|---|---:|---:|\n\
+        "| goal | measured | target |\n|---|---:|---:|\n\
          | single events vs the ceiling | **{:.2}×** | ≥ 0.5× |\n\
          | single events vs one upsert per transaction | **{:.2}×** | ≥ 2× |\n\
          | batch endpoint vs `COPY` on one connection per core | **{:.2}×** | ≥ 0.7× |\n\
