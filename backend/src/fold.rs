@@ -69,17 +69,30 @@ impl Folder {
     /// arrived later).
     pub fn spawn(self: Arc<Self>, interval: Duration) {
         tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = self.wake.notified() => {}
-                    _ = tokio::time::sleep(interval) => {}
-                }
-                tokio::time::sleep(COALESCE).await;
+            woken(&self.wake, interval, COALESCE, || async {
                 if let Err(e) = self.run_once().await {
                     tracing::warn!(error = %e, "could not fold jobs into the rollups; retrying");
                 }
-            }
+            })
+            .await
         });
+    }
+}
+
+/// Runs `work` `coalesce` after each wake-up, and every `interval` without one; for ever.
+async fn woken<F: std::future::Future<Output = ()>>(
+    wake: &Notify,
+    interval: Duration,
+    coalesce: Duration,
+    mut work: impl FnMut() -> F,
+) {
+    loop {
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(interval) => {}
+        }
+        tokio::time::sleep(coalesce).await;
+        work().await;
     }
 }
 
@@ -110,23 +123,12 @@ impl RunFolder {
     /// fold that failed), a batch at a time until nothing is left.
     pub fn spawn(self: Arc<Self>, interval: Duration) {
         tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = self.wake.notified() => {}
-                    _ = tokio::time::sleep(interval) => {}
+            woken(&self.wake, interval, RUN_COALESCE, || async {
+                if let Err(e) = db::rollups::fold_queued(&self.pool, false).await {
+                    tracing::warn!(error = %e, "could not fold run changes into the rollups; retrying");
                 }
-                tokio::time::sleep(RUN_COALESCE).await;
-                loop {
-                    match db::rollups::fold(&self.pool, db::rollups::FOLD_BATCH, false).await {
-                        Ok(n) if n == db::rollups::FOLD_BATCH as usize => continue,
-                        Ok(_) => break,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "could not fold run changes into the rollups; retrying");
-                            break;
-                        }
-                    }
-                }
-            }
+            })
+            .await
         });
     }
 }

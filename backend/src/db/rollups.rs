@@ -257,9 +257,15 @@ pub async fn fold_all(pool: &PgPool) -> sqlx::Result<usize> {
     {
         return Ok(0);
     }
+    fold_queued(pool, true).await
+}
+
+/// Folds the changes queued now, a batch at a time until a batch is not full; `wait` as for
+/// [`fold`] (without it, stops at once when another fold runs). Returns the number folded.
+pub async fn fold_queued(pool: &PgPool, wait: bool) -> sqlx::Result<usize> {
     let mut total = 0;
     loop {
-        let n = fold(pool, FOLD_BATCH, true).await?;
+        let n = fold(pool, FOLD_BATCH, wait).await?;
         total += n;
         if n < FOLD_BATCH as usize {
             return Ok(total);
@@ -268,7 +274,7 @@ pub async fn fold_all(pool: &PgPool) -> sqlx::Result<usize> {
 }
 
 /// Changes folded per transaction.
-pub const FOLD_BATCH: i64 = 20_000;
+const FOLD_BATCH: i64 = 20_000;
 
 /// Adds the deltas to their rollup rows, in key order so that concurrent writers never deadlock.
 pub async fn apply(conn: &mut PgConnection, deltas: HashMap<RollupKey, Counters>) -> sqlx::Result<()> {

@@ -163,3 +163,42 @@ async fn rollups_stay_exact_under_concurrent_writers_and_folds(pool: PgPool) {
     assert_eq!(queued, 0);
     assert_eq!(db::rollups::all(&pool).await.unwrap(), recount(&pool).await);
 }
+
+/// The writer wakes the run folder after its commit: the queued changes reach the rollups
+/// without any reader folding them.
+#[sqlx::test(migrations = "../migrations")]
+async fn the_folder_folds_what_the_writer_queued(pool: PgPool) {
+    let app = crate::support::TestApp::new(pool.clone()).await;
+    app.state
+        .run_folder
+        .clone()
+        .spawn(std::time::Duration::from_secs(60));
+    for i in 0..5 {
+        let r = app
+            .event(&crate::support::event(
+                serde_json::json!({"id": format!("f-{i}")}),
+            ))
+            .await;
+        assert!(r.status.is_success(), "{}", r.text);
+    }
+    let started = std::time::Instant::now();
+    loop {
+        let queued: i64 = sqlx::query_scalar("select count(*) from run_rollup_changes")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        let counted: Option<i64> =
+            sqlx::query_scalar("select sum(runs)::int8 from run_rollups where scope = 0")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        if queued == 0 && counted == Some(5) {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{queued} changes still queued, {counted:?} runs counted"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
