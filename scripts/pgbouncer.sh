@@ -38,18 +38,10 @@ path() {
   echo "$PREFIX/bin/pgbouncer"
 }
 
-# PgBouncer refuses to run as root: as root it runs as PostgreSQL's user (as scripts/pg.sh does),
-# from a copy of the binary in DIR (the cache under /root is not readable by that user).
-run_user() {
-  if [ "$(id -u)" != 0 ]; then id -un; return; fi
-  if id postgres >/dev/null 2>&1; then echo postgres; return; fi
-  id cicdpg >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin cicdpg
-  echo cicdpg
-}
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
-}
+# PgBouncer refuses to run as root: as root it runs as PostgreSQL's user (scripts/run-as.sh), from a
+# copy of the binary in DIR (the cache under /root is not readable by that user).
+# shellcheck source=run-as.sh
+source "$(dirname "$0")/run-as.sh"
 
 start() {
   local dir=$1 url=$2 bin port user
@@ -86,11 +78,7 @@ pidfile = $dir/pgbouncer.pid
 EOF
   user=$(run_user)
   chown -R "$user" "$dir"
-  if [ "$(id -un)" = "$user" ]; then
-    "$bin" -d "$dir/pgbouncer.ini"
-  else
-    runuser -u "$user" -- "$bin" -d "$dir/pgbouncer.ini"
-  fi || die "PgBouncer did not start (see $dir/pgbouncer.log)"
+  as_user "$user" "$bin" -d "$dir/pgbouncer.ini" || die "PgBouncer did not start (see $dir/pgbouncer.log)"
   for _ in $(seq 1 50); do
     if python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null; then
       echo "postgres://$login:$password@127.0.0.1:$port/$db"
