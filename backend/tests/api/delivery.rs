@@ -32,7 +32,7 @@ async fn statuses(pool: &PgPool) -> Vec<(String, String)> {
 }
 
 /// Runs the app's outbox until nothing is pending or `limit` passes.
-async fn drain(app: &TestApp, limit: Duration) {
+pub async fn drain(app: &TestApp, limit: Duration) {
     let started = Instant::now();
     loop {
         let pending: i64 = sqlx::query_scalar("select count(*) from notifications where status = 'pending'")

@@ -89,6 +89,24 @@ async fn outbox(pool: &PgPool) -> Vec<(String, Value)> {
     .collect()
 }
 
+/// The condition types of the OpenAPI document's `AlertRuleSpec`: a function from a type's name to
+/// its schema (panicking when the document has no such type).
+pub async fn condition_variants(app: &TestApp) -> impl Fn(&str) -> Value {
+    let doc = app.get("/api/openapi.json").await;
+    assert_eq!(doc.status, StatusCode::OK, "{}", doc.text);
+    let variants = doc.body["components"]["schemas"]["AlertRuleSpec"]["properties"]["condition"]["oneOf"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    move |t: &str| {
+        variants
+            .iter()
+            .find(|v| v["properties"]["type"]["enum"] == json!([t]))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {t} in {variants:?}"))
+    }
+}
+
 pub fn kinds(outbox: &[(String, Value)]) -> Vec<&str> {
     outbox.iter().map(|(k, _)| k.as_str()).collect()
 }
@@ -584,20 +602,7 @@ async fn job_and_runner_rules_are_validated_naming_the_field(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn the_openapi_document_describes_the_job_and_runner_conditions(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let doc = app.get("/api/openapi.json").await;
-    assert_eq!(doc.status, StatusCode::OK, "{}", doc.text);
-    let variants = doc.body["components"]["schemas"]["AlertRuleSpec"]["properties"]["condition"]["oneOf"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let variant = |t: &str| {
-        variants
-            .iter()
-            .find(|v| v["properties"]["type"]["enum"] == json!([t]))
-            .cloned()
-            .unwrap_or_else(|| panic!("no {t} in {variants:?}"))
-    };
+    let variant = condition_variants(&TestApp::new(pool).await).await;
     let required = |t: &str| {
         let mut r: Vec<String> = serde_json::from_value(variant(t)["required"].clone()).unwrap();
         r.sort();

@@ -5,7 +5,7 @@
 //! `minRuns` times and resolves when its rate drops or its runs leave the window. The engine's
 //! clock is the `now` given to `tick`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::http::StatusCode;
 use chrono::{DateTime, TimeDelta, Utc};
@@ -13,8 +13,9 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 
 use crate::alerting::{rule, slack_integration};
+use crate::delivery::drain;
 use crate::fake_slack::FakeSlack;
-use crate::job_alerts::{incidents, kinds};
+use crate::job_alerts::{condition_variants, incidents, kinds};
 use crate::support::{event, fields, TestApp, ADMIN};
 use crate::test_results::junit;
 
@@ -117,24 +118,6 @@ async fn test_id(app: &TestApp, classname: &str, name: &str) -> i64 {
         .unwrap_or_else(|| panic!("no {classname}::{name} in {}", r.text))["test_id"]
         .as_i64()
         .unwrap()
-}
-
-/// Runs the app's outbox until nothing is pending (the outbox sends about one Slack message a
-/// second) or `limit` passes.
-async fn drain(app: &TestApp, limit: Duration) {
-    let started = Instant::now();
-    loop {
-        let pending: i64 = sqlx::query_scalar("select count(*) from notifications where status = 'pending'")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-        if pending == 0 || started.elapsed() > limit {
-            return;
-        }
-        if !app.state.outbox.deliver_one().await.unwrap() {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
 }
 
 /// The text of every block and field of a Slack message, and its buttons' URLs.
@@ -881,20 +864,7 @@ async fn test_rules_are_validated_naming_the_field(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn the_openapi_document_describes_the_test_conditions(pool: PgPool) {
-    let app = TestApp::new(pool).await;
-    let doc = app.get("/api/openapi.json").await;
-    assert_eq!(doc.status, StatusCode::OK, "{}", doc.text);
-    let variants = doc.body["components"]["schemas"]["AlertRuleSpec"]["properties"]["condition"]["oneOf"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let variant = |t: &str| {
-        variants
-            .iter()
-            .find(|v| v["properties"]["type"]["enum"] == json!([t]))
-            .cloned()
-            .unwrap_or_else(|| panic!("no {t} in {variants:?}"))
-    };
+    let variant = condition_variants(&TestApp::new(pool).await).await;
     let flaky = variant("FlakyTest");
     assert!(flaky["properties"]["window"].is_object(), "{flaky}");
     let rate = variant("TestFailureRate");
