@@ -53,42 +53,18 @@ export function Retention() {
             });
           }}
         >
-          <label className="field">
-            Keep raw runs (days)
-            <input
-              type="number"
-              min={1}
-              max={3650}
-              step={1}
-              required
-              value={form.runs}
-              onChange={(e) => setForm({ ...form, runs: e.target.value })}
-            />
-          </label>
-          <label className="field">
-            Keep chart rollups (days)
-            <input
-              type="number"
-              min={Math.max(1, Number(form.runs) || 1)}
-              max={3650}
-              step={1}
-              required
-              value={form.rollups}
-              onChange={(e) => setForm({ ...form, rollups: e.target.value })}
-            />
-          </label>
-          <label className="field">
-            Keep test results (days)
-            <input
-              type="number"
-              min={1}
-              max={3650}
-              step={1}
-              required
-              value={form.tests}
-              onChange={(e) => setForm({ ...form, tests: e.target.value })}
-            />
-          </label>
+          <DaysField label="Keep raw runs (days)" value={form.runs} onChange={(runs) => setForm({ ...form, runs })} />
+          <DaysField
+            label="Keep chart rollups (days)"
+            min={Math.max(1, Number(form.runs) || 1)}
+            value={form.rollups}
+            onChange={(rollups) => setForm({ ...form, rollups })}
+          />
+          <DaysField
+            label="Keep test results (days)"
+            value={form.tests}
+            onChange={(tests) => setForm({ ...form, tests })}
+          />
           <button type="submit" className="btn primary" disabled={save.isPending || unchanged}>
             Save
           </button>
@@ -107,5 +83,33 @@ export function Retention() {
       )}
       {save.isError && <ErrorBox error={save.error} />}
     </section>
+  );
+}
+
+/** A number of days, 1 (or `min`) to ten years. */
+function DaysField({
+  label,
+  value,
+  min = 1,
+  onChange,
+}: {
+  label: string;
+  value: string;
+  min?: number;
+  onChange: (value: string) => void;
+}) {
+  return (
+    <label className="field">
+      {label}
+      <input
+        type="number"
+        min={min}
+        max={3650}
+        step={1}
+        required
+        value={value}
+        onChange={(e) => onChange(e.target.value)}
+      />
+    </label>
   );
 }
