@@ -4,6 +4,9 @@
 #   scripts/pg.sh start DIR [PORT]   create the cluster in DIR if needed, start it, print its URL
 #   scripts/pg.sh stop DIR           stop it (a no-op when it is not running)
 #   scripts/pg.sh url DIR            print the URL of the running cluster
+#   scripts/pg.sh replica DIR PRIMARY_DIR
+#                                    make DIR a streaming replica of the running cluster in
+#                                    PRIMARY_DIR (pg_basebackup -R), start it, print its URL
 #
 # PostgreSQL refuses to run as root, so as root the cluster belongs to the `postgres` user (or a
 # `cicdpg` system user created for it). PG_FSYNC=off trades durability for speed (tests only);
@@ -55,6 +58,29 @@ SQL
   url "$dir"
 }
 
+# A physical replica: a base backup of the primary that keeps streaming its WAL (hot standby,
+# read-only). The primary's pg_hba.conf from initdb trusts replication connections on loopback.
+replica() {
+  local dir=$1 primary=$2 bin user port
+  bin=$(pg_bindir)
+  user=$(run_user)
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  chown "$user" "$dir" 2>/dev/null || true
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    as_user "$user" "$bin/pg_basebackup" -h 127.0.0.1 -p "$(cat "$primary/port")" -U postgres \
+      -D "$dir/data" -R -X stream -c fast >"$dir/basebackup.log" 2>&1 \
+      || { cat "$dir/basebackup.log" >&2; die "pg_basebackup failed"; }
+  fi
+  port=$(free_port)
+  echo "$port" >"$dir/port"
+  as_user "$user" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start -o \
+    "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=300 \
+     -c shared_buffers=256MB -c fsync=${PG_FSYNC:-on} -c hot_standby=on" >/dev/null \
+    || { tail -n 30 "$dir/server.log" >&2; die "the replica did not start"; }
+  url "$dir"
+}
+
 stop() {
   local dir=$1 bin user
   [ -f "$dir/data/PG_VERSION" ] || return 0
@@ -71,5 +97,6 @@ case "${1:-}" in
   start) start "${2:?DIR}" "${3:-}" ;;
   stop) stop "${2:?DIR}" ;;
   url) url "${2:?DIR}" ;;
-  *) die "usage: pg.sh start|stop|url DIR [PORT]" ;;
+  replica) replica "${2:?DIR}" "${3:?PRIMARY_DIR}" ;;
+  *) die "usage: pg.sh start|stop|url DIR [PORT] | replica DIR PRIMARY_DIR" ;;
 esac

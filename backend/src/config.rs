@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::domain::Provider;
 use crate::telemetry::LogFormat;
@@ -89,6 +89,8 @@ impl Config {
                 database_url: "postgres://unused".into(),
                 db_max_connections: 4,
                 database_direct_url: None,
+                database_read_url: None,
+                read_max_wait_ms: 200,
             },
             webhooks: WebhookConfig::default(),
             github: GithubConfig::default(),
@@ -126,13 +128,36 @@ pub struct DbConfig {
     /// needs a session of its own: migrations and `LISTEN`. Defaults to `DATABASE_URL`.
     #[arg(long, env = "DATABASE_DIRECT_URL", hide_env_values = true)]
     pub database_direct_url: Option<SecretString>,
+    /// A streaming replica's URL: dashboard and API reads go there once it has replayed what they
+    /// must see (writes, locks, `LISTEN` and the outbox stay on the primary). Unset: every read
+    /// goes to the primary.
+    #[arg(long, env = "DATABASE_READ_URL", hide_env_values = true)]
+    pub database_read_url: Option<SecretString>,
+    /// Longest wait, in milliseconds, for the replica to replay what a read must see; past it the
+    /// primary serves the read.
+    #[arg(long, env = "CICD_READ_MAX_WAIT_MS", default_value_t = 200)]
+    pub read_max_wait_ms: u64,
 }
 
 impl DbConfig {
     /// The URL of connections that need a session of their own.
     pub fn direct_url(&self) -> &SecretString {
-        self.database_direct_url.as_ref().unwrap_or(&self.database_url)
+        self.direct().unwrap_or(&self.database_url)
     }
+
+    /// `DATABASE_DIRECT_URL`, unless unset or empty (as `env.production` leaves it).
+    pub fn direct(&self) -> Option<&SecretString> {
+        non_empty(&self.database_direct_url)
+    }
+
+    /// `DATABASE_READ_URL`, unless unset or empty.
+    pub fn read_url(&self) -> Option<&SecretString> {
+        non_empty(&self.database_read_url)
+    }
+}
+
+fn non_empty(url: &Option<SecretString>) -> Option<&SecretString> {
+    url.as_ref().filter(|u| !u.expose_secret().trim().is_empty())
 }
 
 /// Secrets of the provider webhooks given by environment (more can be stored in the database).
@@ -233,5 +258,34 @@ impl SecurityConfig {
             rate_limit_auth_failures: 0,
             ..SecurityConfig::default()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_database_urls_count_as_unset() {
+        // `env.production` leaves them empty, and docker compose passes them on as such.
+        let db = DbConfig {
+            database_url: "postgres://primary".into(),
+            db_max_connections: 4,
+            database_direct_url: Some("".into()),
+            database_read_url: Some(" ".into()),
+            read_max_wait_ms: 200,
+        };
+        assert_eq!(db.direct_url().expose_secret(), "postgres://primary");
+        assert!(db.direct().is_none() && db.read_url().is_none());
+        let db = DbConfig {
+            database_direct_url: Some("postgres://direct".into()),
+            database_read_url: Some("postgres://replica".into()),
+            ..db
+        };
+        assert_eq!(db.direct_url().expose_secret(), "postgres://direct");
+        assert_eq!(
+            db.read_url().map(|u| u.expose_secret()),
+            Some("postgres://replica")
+        );
     }
 }

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 use utoipa::{IntoParams, ToSchema};
 
+use crate::db::reads::{Lsn, Reads};
 use crate::db::rollups::{self, Sample, ScopeKey};
 use crate::db::runs::{self, RunFilter};
 use crate::domain::histogram::quantile;
@@ -478,7 +479,8 @@ impl MetricsQuery {
 
 /// Computes the dashboard for `query` at time `now`.
 pub async fn metrics(
-    pool: &PgPool,
+    reads: &Reads,
+    after: Option<Lsn>,
     query: &MetricsQuery,
     now: DateTime<Utc>,
 ) -> Result<MetricsResponse, Error> {
@@ -493,11 +495,17 @@ pub async fn metrics(
     } = query.clone();
     let span = to_h - from_h;
     let source = Source::plan(&filter);
+    let mut after = after;
     if matches!(source, Source::Rollup(_)) {
         // Changes committed before this request are counted in the rollups it reads (once, before
-        // the reads below run side by side).
-        rollups::fold_all(pool).await?;
+        // the reads below run side by side), on the primary; a replica serves the reads once it
+        // has replayed the fold.
+        rollups::fold_all(reads.primary()).await?;
+        if reads.has_replica() {
+            after = after.max(Some(reads.primary_position().await?));
+        }
     }
+    let pool = reads.pool(after).await;
     let prev_from = from_h - span;
     let day_ago = hour_of(now - TimeDelta::hours(24));
     let failed_status = if status.is_none_or(|s| s == RunStatus::Failure) {

@@ -493,7 +493,7 @@ pub async fn load(pool: &PgPool, spec: &Spec, seed: u64, now: DateTime<Utc>) -> 
     loaded.runs_secs = t.elapsed().as_secs_f64();
     let t = std::time::Instant::now();
     for chunk in jobs.chunks(2000) {
-        db::jobs::upsert(pool, chunk.to_vec()).await?;
+        db::jobs::upsert(&mut *pool.acquire().await?, chunk.to_vec()).await?;
     }
     loaded.jobs_secs = t.elapsed().as_secs_f64();
     let t = std::time::Instant::now();

@@ -64,10 +64,20 @@ pub fn state(pool: PgPool, config: &Config) -> anyhow::Result<AppState> {
     ));
     let run_folder = fold::RunFolder::new(pool.clone());
     // Connections with a session of their own (LISTEN), apart from a transaction pooler.
-    let sessions = match &config.db.database_direct_url {
+    let sessions = match config.db.direct() {
         Some(url) => db::lazy_pool(url.expose_secret(), 4)?,
         None => pool.clone(),
     };
+    let replica = match config.db.read_url() {
+        Some(url) => Some(db::lazy_pool(url.expose_secret(), config.db.db_max_connections)?),
+        None => None,
+    };
+    let reads = Arc::new(db::reads::Reads::new(
+        pool.clone(),
+        replica,
+        std::time::Duration::from_millis(config.db.read_max_wait_ms),
+        &metrics.registry,
+    ));
     Ok(AppState {
         writer: Writer::start(
             pool.clone(),
@@ -107,7 +117,12 @@ pub fn state(pool: PgPool, config: &Config) -> anyhow::Result<AppState> {
             cors_origins: config.security.cors_origins.clone(),
             started: Instant::now(),
         }),
-        live: Arc::new(live::Live::new(pool.clone()).listening_on(sessions)),
+        live: Arc::new(
+            live::Live::new(pool.clone())
+                .listening_on(sessions)
+                .announcing(reads.clone()),
+        ),
+        reads,
         limits: Arc::new(http::rate_limit::Limits::new(&config.security)),
         folder: fold::Folder::new(pool.clone()),
         tile_cache: Arc::default(),
@@ -220,6 +235,11 @@ fn background(config: &Config, state: &AppState) -> anyhow::Result<()> {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
         loop {
             tick.tick().await;
+            match db::partitions::maintain(&pool, chrono::Utc::now()).await {
+                Ok(n) if n > 0 => tracing::info!(created = n, "created the coming weeks' partitions"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not create the coming weeks' partitions"),
+            }
             for (what, pruned) in [
                 (
                     "webhook deliveries older than a week",

@@ -5,7 +5,8 @@
 //! A pass runs every `CICD_RETENTION_INTERVAL` seconds on every replica, but only one replica at a
 //! time does the work: the pass holds a PostgreSQL advisory lock (`pg_try_advisory_xact_lock`, in
 //! a transaction kept open for the pass; see [`crate::db::exclusively`]), and a replica that
-//! cannot take it skips the pass. Rows are deleted in
+//! cannot take it skips the pass. Whole weekly partitions of runs, jobs and test results go first
+//! ([`crate::db::partitions`]), when nothing in them is to be kept; the rest is deleted in
 //! small batches, one transaction each, with a short pause between batches, so that a first pass
 //! over years of history never holds locks or bloats WAL for long and ingest carries on beside it.
 //!
@@ -20,7 +21,7 @@ use prometheus::{IntCounterVec, IntGauge, Opts, Registry};
 use serde::Serialize;
 use sqlx::PgPool;
 
-use crate::db;
+use crate::db::{self, partitions};
 
 /// The advisory lock one pass holds ("retent").
 pub const LOCK_KEY: i64 = 0x7265_7465_6e74;
@@ -32,6 +33,8 @@ pub struct RetentionMetrics {
     pub deleted: IntCounterVec,
     /// When the last pass that held the lock finished (Unix seconds).
     pub last_run: IntGauge,
+    /// Partitions dropped, by table.
+    pub dropped: IntCounterVec,
 }
 
 impl RetentionMetrics {
@@ -49,10 +52,23 @@ impl RetentionMetrics {
             "When this replica last finished a retention pass (Unix time; 0 before the first).",
         )
         .expect("valid metric");
+        let dropped = IntCounterVec::new(
+            Opts::new(
+                "cicd_retention_dropped_partitions_total",
+                "Weekly partitions dropped whole by the retention job, by table (pipeline_runs, run_jobs, test_results, test_result_details).",
+            ),
+            &["table"],
+        )
+        .expect("valid metric");
         // Registering twice (a second state on one registry, in tests) keeps the first.
         let _ = registry.register(Box::new(deleted.clone()));
         let _ = registry.register(Box::new(last_run.clone()));
-        RetentionMetrics { deleted, last_run }
+        let _ = registry.register(Box::new(dropped.clone()));
+        RetentionMetrics {
+            deleted,
+            last_run,
+            dropped,
+        }
     }
 }
 
@@ -65,6 +81,8 @@ pub struct Report {
     pub dimensions: u64,
     /// Test reports, daily test figures and flakes.
     pub tests: u64,
+    /// Partitions dropped whole (their rows are not counted above).
+    pub partitions: u64,
     /// Transactions the pass committed.
     pub batches: u64,
 }
@@ -103,6 +121,7 @@ impl Retention {
                         rollups = r.rollups,
                         dimensions = r.dimensions,
                         tests = r.tests,
+                        partitions = r.partitions,
                         batches = r.batches,
                         "retention pass done"
                     ),
@@ -128,7 +147,17 @@ impl Retention {
         let settings = db::settings::load(&self.pool).await?;
         let run_cut = now - TimeDelta::days(settings.retention_days.into());
         let rollup_cut = now - TimeDelta::days(settings.rollup_retention_days.into());
+        let test_cut = now - TimeDelta::days(settings.test_retention_days.into());
         let mut report = Report::default();
+        // Whole partitions first: what they hold is not then deleted row by row.
+        for (table, cut) in [
+            (partitions::RUNS, run_cut),
+            (partitions::JOBS, run_cut),
+            (partitions::TEST_RESULTS, test_cut),
+            (partitions::TEST_DETAILS, test_cut),
+        ] {
+            report.partitions += self.drop_partitions(&table, cut).await?;
+        }
         loop {
             let (runs, jobs) = self.delete_runs(run_cut).await?;
             report.runs += runs;
@@ -158,7 +187,6 @@ impl Retention {
                 }
             }
         }
-        let test_cut = now - TimeDelta::days(settings.test_retention_days.into());
         for table in db::retention::TEST_FIGURES {
             loop {
                 let n = db::retention::delete_test_figures(&self.pool, table, test_cut).await?;
@@ -197,6 +225,31 @@ impl Retention {
         }
         tokio::time::sleep(self.pause).await;
         true
+    }
+
+    /// Drops the partitions of `table` that hold nothing to keep at `cut`; returns how many. One
+    /// that its table's lock could not be had for (a long query on it) is left for the next pass.
+    async fn drop_partitions(&self, table: &partitions::Table, cut: DateTime<Utc>) -> sqlx::Result<u64> {
+        let mut dropped = 0;
+        for p in partitions::before(&self.pool, table, cut).await? {
+            let query = partitions::droppable(table, &p);
+            match partitions::drop_if(&self.pool, table, &p.name, &query, cut).await {
+                Ok(true) => {
+                    tracing::info!(partition = p.name, "retention dropped a partition");
+                    self.metrics.dropped.with_label_values(&[table.name]).inc();
+                    dropped += 1;
+                }
+                Ok(false) => {}
+                Err(e) if partitions::is_lock_timeout(&e) => {
+                    tracing::warn!(
+                        partition = p.name,
+                        "partition not dropped: its table stayed locked; retrying at the next pass"
+                    );
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(dropped)
     }
 
     /// Deletes up to `batch` runs charted before `cut`, oldest first, with their jobs, in one

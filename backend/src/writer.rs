@@ -294,7 +294,7 @@ async fn record_now(pool: &PgPool, items: &[(Vec<JobEvent>, Option<DeliveryId>)]
         .filter(|(_, fresh)| **fresh)
         .flat_map(|((jobs, _), _)| jobs.iter().cloned())
         .collect();
-    db::jobs::upsert(&mut *tx, jobs).await?;
+    db::jobs::upsert(&mut tx, jobs).await?;
     tx.commit().await?;
     Ok(fresh)
 }

@@ -233,6 +233,27 @@ def test_a_direct_url_behind_pgbouncer_serves_migrations_and_listen(helm):
     assert migrate["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["key"] == "database-url"
 
 
+def test_a_read_replica_url_reaches_the_backend_only(helm):
+    import base64
+
+    docs = render(helm, *MINIMAL, "--set", "database.readUrl=postgres://u:p@db-replica:5432/cicd")
+    data = one(docs, "Secret", "cicd-ci-cd-monitor-database")["data"]
+    assert base64.b64decode(data["read-url"]) == b"postgres://u:p@db-replica:5432/cicd"
+    backend = one(docs, "Deployment", "cicd-ci-cd-monitor")["spec"]["template"]["spec"]
+    assert env_of(backend["containers"][0])["DATABASE_READ_URL"]["valueFrom"]["secretKeyRef"]["key"] == "read-url"
+    # Migrations write: never on the replica.
+    migrate = env_of(backend["initContainers"][0])
+    assert migrate["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["key"] == "database-url"
+    docs = render(helm, *MINIMAL, "--set", "database.existingSecret=db,database.existingSecretReadKey=replica")
+    backend = one(docs, "Deployment", "cicd-ci-cd-monitor")["spec"]["template"]["spec"]
+    assert env_of(backend["containers"][0])["DATABASE_READ_URL"]["valueFrom"]["secretKeyRef"] == {
+        "name": "db",
+        "key": "replica",
+    }
+    backend = one(render(helm, *MINIMAL), "Deployment", "cicd-ci-cd-monitor")["spec"]["template"]["spec"]
+    assert "DATABASE_READ_URL" not in env_of(backend["containers"][0])
+
+
 def test_generated_tokens_are_in_the_chart_secret(helm):
     docs = render(helm, *MINIMAL)
     secret = one(docs, "Secret", "cicd-ci-cd-monitor")

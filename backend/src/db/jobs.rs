@@ -5,18 +5,24 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::types::Json;
-use sqlx::PgPool;
+use sqlx::{Acquire, PgConnection, PgPool};
 
 use crate::domain::{Job, JobEvent, RunStatus, Step};
 
-/// Writes job events in one statement. Like runs, a job's status never moves backwards: an event
-/// of a lower stage than the stored one changes nothing; otherwise known fields replace stored
-/// ones and absent fields keep them. A job written is marked for the folder (see
-/// [`super::job_rollups::fold`]), and the label sets whose jobs changed are announced on
-/// [`RUNNERS`](super::notify::RUNNERS) when the statement commits.
-pub async fn upsert(db: impl sqlx::PgExecutor<'_>, events: Vec<JobEvent>) -> sqlx::Result<()> {
+/// Writes job events. Like runs, a job's status never moves backwards: an event of a lower stage
+/// than the stored one changes nothing; otherwise known fields replace stored ones and absent
+/// fields keep them. A job written is marked for the folder (see [`super::job_rollups::fold`]),
+/// and the label sets whose jobs changed are announced on [`RUNNERS`](super::notify::RUNNERS)
+/// when the transaction commits.
+///
+/// `run_jobs` is partitioned by time, so no index makes a job unique: each job is locked by an
+/// advisory lock (class 2, keyed by a hash of its run and id, in key order so that writers never
+/// deadlock) before the statement that updates the stored jobs and inserts the others, which
+/// therefore sees every job another writer committed. Runs in a transaction of its own (a
+/// savepoint when `conn` is in one already).
+pub async fn upsert(conn: &mut PgConnection, events: Vec<JobEvent>) -> sqlx::Result<()> {
     // One row per job (a statement may not touch a row twice): the furthest-along event wins,
-    // the later one among equals. Rows are written in key order, the order the folder locks
+    // the later one among equals. Rows are locked in key order, the order the folder locks
     // them in too, so that writers and the folder never deadlock.
     let mut latest: BTreeMap<(String, String), JobEvent> = BTreeMap::new();
     for ev in events {
@@ -32,6 +38,17 @@ pub async fn upsert(db: impl sqlx::PgExecutor<'_>, events: Vec<JobEvent>) -> sql
     if latest.is_empty() {
         return Ok(());
     }
+    let (run_ids, ids): (Vec<&str>, Vec<&str>) = latest.keys().map(|(r, i)| (r.as_str(), i.as_str())).unzip();
+    let mut tx = conn.begin().await?;
+    sqlx::query(
+        "select pg_advisory_xact_lock(2, k) from \
+         (select distinct hashtext(r || ' ' || i) as k from unnest($1::text[], $2::text[]) as u(r, i)) l \
+         order by k",
+    )
+    .bind(&run_ids)
+    .bind(&ids)
+    .execute(&mut *tx)
+    .await?;
     let rows: Vec<_> = latest
         .into_values()
         .map(|j| {
@@ -44,39 +61,46 @@ pub async fn upsert(db: impl sqlx::PgExecutor<'_>, events: Vec<JobEvent>) -> sql
         })
         .collect();
     sqlx::query(
-        "with written as ( \
-         insert into run_jobs as j (run_id, id, provider, name, stage, status, queued_at, started_at, \
-             finished_at, runner_name, runner_group, labels, steps, url, failure_reason) \
+        "with r as materialized (select * from jsonb_to_recordset($1) as r(run_id text, id text, provider text, \
+             name text, stage text, status text, queued_at timestamptz, started_at timestamptz, \
+             finished_at timestamptz, runner_name text, runner_group text, labels text[], steps jsonb, \
+             url text, failure_reason text)), \
+         locked as materialized (select j.run_id from run_jobs j join r using (run_id, id) \
+             order by j.run_id, j.id for update of j), \
+         updated as (update run_jobs j set \
+             name = r.name, \
+             stage = coalesce(r.stage, j.stage), \
+             status = r.status, \
+             queued_at = coalesce(r.queued_at, j.queued_at), \
+             started_at = coalesce(r.started_at, j.started_at), \
+             finished_at = coalesce(r.finished_at, j.finished_at), \
+             runner_name = coalesce(r.runner_name, j.runner_name), \
+             runner_group = coalesce(r.runner_group, j.runner_group), \
+             labels = case when cardinality(r.labels) > 0 then r.labels else j.labels end, \
+             steps = case when jsonb_array_length(r.steps) > 0 then r.steps else j.steps end, \
+             url = coalesce(r.url, j.url), \
+             failure_reason = coalesce(r.failure_reason, j.failure_reason), \
+             updated_at = now(), pending = true \
+         from r where j.run_id = r.run_id and j.id = r.id and (select count(*) from locked) >= 0 \
+             and run_stage(r.status) >= run_stage(j.status) \
+         returning j.labels), \
+         inserted as (insert into run_jobs (run_id, id, provider, name, stage, status, queued_at, \
+             started_at, finished_at, runner_name, runner_group, labels, steps, url, failure_reason) \
          select run_id, id, provider, name, stage, status, queued_at, started_at, finished_at, \
              runner_name, runner_group, coalesce(labels, '{}'), coalesce(steps, '[]'), url, failure_reason \
-         from jsonb_to_recordset($1) as r(run_id text, id text, provider text, name text, stage text, \
-             status text, queued_at timestamptz, started_at timestamptz, finished_at timestamptz, \
-             runner_name text, runner_group text, labels text[], steps jsonb, url text, failure_reason text) \
-         on conflict (run_id, id) do update set \
-             name = excluded.name, \
-             stage = coalesce(excluded.stage, j.stage), \
-             status = excluded.status, \
-             queued_at = coalesce(excluded.queued_at, j.queued_at), \
-             started_at = coalesce(excluded.started_at, j.started_at), \
-             finished_at = coalesce(excluded.finished_at, j.finished_at), \
-             runner_name = coalesce(excluded.runner_name, j.runner_name), \
-             runner_group = coalesce(excluded.runner_group, j.runner_group), \
-             labels = case when cardinality(excluded.labels) > 0 then excluded.labels else j.labels end, \
-             steps = case when jsonb_array_length(excluded.steps) > 0 then excluded.steps else j.steps end, \
-             url = coalesce(excluded.url, j.url), \
-             failure_reason = coalesce(excluded.failure_reason, j.failure_reason), \
-             updated_at = now(), pending = true \
-         where run_stage(excluded.status) >= run_stage(j.status) \
-         returning j.labels) \
+         from r where not exists (select 1 from run_jobs j where j.run_id = r.run_id and j.id = r.id) \
+         order by run_id, id \
+         returning labels) \
          select pg_notify($2, case when length(p) < 7000 then p else '[]' end) \
-         from (select jsonb_agg(distinct array_to_string(labels, ','))::text as p from written) s \
+         from (select jsonb_agg(distinct array_to_string(labels, ','))::text as p \
+             from (select labels from updated union all select labels from inserted) w) s \
          where p is not null",
     )
     .bind(Json(rows))
     .bind(super::notify::RUNNERS)
-    .execute(db)
-    .await
-    .map(drop)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await
 }
 
 #[derive(Debug)]

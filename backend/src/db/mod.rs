@@ -7,7 +7,9 @@ pub mod job_rollups;
 pub mod jobs;
 pub mod notifications;
 pub mod notify;
+pub mod partitions;
 pub mod quarantine;
+pub mod reads;
 pub mod retention;
 pub mod rollups;
 pub mod rules;
@@ -65,10 +67,13 @@ pub fn writer_pool(pool: &PgPool, writers: usize) -> PgPool {
         .connect_lazy_with(options)
 }
 
-/// Applies pending migrations. sqlx holds a Postgres advisory lock while it does, so replicas that
-/// start together apply each migration once.
+/// Applies pending migrations, then partitions the tables that are not yet (see [`partitions`])
+/// and creates the coming weeks' partitions. sqlx holds a Postgres advisory lock while it
+/// migrates, and the partitioning one of its own, so replicas that start together do each step
+/// once. `pool` must reach the database directly, not through a transaction pooler.
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     MIGRATOR.run(pool).await?;
+    partitions::prepare(&mut *pool.acquire().await?, chrono::Utc::now()).await?;
     Ok(())
 }
 

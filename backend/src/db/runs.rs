@@ -146,9 +146,9 @@ const UNNEST_PARAMS: usize = 17;
 /// `dims` (those of the runs that the caller has not recorded lately) and announces the runs on
 /// [`notify::RUNS`]: one statement, so a batch of new runs costs one round trip and commits (and
 /// notifies) on its own. `notices` are of `states`, in the same
-/// order; only those of the runs inserted are sent. Returns the ids actually inserted. A row that
-/// another transaction inserts concurrently makes this wait for it, then counts as existing (and
-/// is left to [`lock_existing`] and the merge).
+/// order; only those of the runs inserted are sent. Returns the ids actually inserted. A run that
+/// another transaction inserts concurrently makes this wait for it (`claim_new_runs` locks each
+/// id), then counts as existing (and is left to [`lock_existing`] and the merge).
 pub async fn insert_new(
     conn: &mut PgConnection,
     states: &[RunState],
@@ -169,8 +169,7 @@ pub async fn insert_new(
                  select id, provider, repo, workflow, branch, commit_sha, status, attempt, run_key, \
                      duration_seconds, queued_at, started_at, finished_at, triggered_by, url, metadata, \
                      created_at, created_at \
-                 from {UNNEST} order by id \
-                 on conflict (id) do nothing \
+                 from {UNNEST} where u.id = any(array(select claim_new_runs($1))) order by id \
                  returning id, provider, repo, workflow, coalesce(branch, '') as branch), \
              queued as ({queue}), \
              seen as (select * from unnest(${dp}::text[], ${dr}::text[], ${dw}::text[], ${db}::text[]) \

@@ -8,6 +8,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
+use crate::db::reads::Lsn;
 use crate::domain::limits::{self, NUL_MESSAGE};
 use crate::error::{ApiError, FieldError};
 
@@ -93,6 +94,41 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
         }
         let axum::extract::Path(value) = axum::extract::Path::from_request_parts(parts, state).await?;
         Ok(Path(value))
+    }
+}
+
+/// The request header in which the dashboard passes the highest WAL position the live stream
+/// gave it (the `id` of a `run` event): a read with it sees at least what was announced.
+pub const READ_AFTER: &str = "cicd-read-after";
+
+/// The `CICD-Read-After` position of a request, if it has one.
+pub struct ReadAfter(pub Option<Lsn>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ReadAfter {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        let Some(value) = parts.headers.get(READ_AFTER) else {
+            return Ok(ReadAfter(None));
+        };
+        let lsn = value.to_str().ok().and_then(|v| v.parse().ok()).ok_or_else(|| {
+            ApiError::BadRequest("header `CICD-Read-After` is not a WAL position (like 16/B374D848)".into())
+        })?;
+        Ok(ReadAfter(Some(lsn)))
+    }
+}
+
+/// The pool a read is served from: a read replica that has replayed what the read must see
+/// (everything announced on the stream, and the `CICD-Read-After` position), else the primary
+/// (see [`crate::db::reads`]).
+pub struct ReadDb(pub sqlx::PgPool);
+
+impl FromRequestParts<super::AppState> for ReadDb {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &super::AppState) -> Result<Self, ApiError> {
+        let ReadAfter(after) = ReadAfter::from_request_parts(parts, state).await?;
+        Ok(ReadDb(state.reads.pool(after).await.clone()))
     }
 }
 

@@ -57,6 +57,7 @@ pub fn cors<S: Clone + Send + Sync + 'static>(app: Router<S>, origins: &[String]
                 header::AUTHORIZATION,
                 header::CONTENT_TYPE,
                 HeaderName::from_static("x-request-id"),
+                HeaderName::from_static(super::extract::READ_AFTER),
             ])
             .expose_headers([HeaderName::from_static("x-request-id"), header::RETRY_AFTER])
             .max_age(Duration::from_secs(600)),

@@ -10,7 +10,7 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::Query;
+use super::extract::{Query, ReadDb};
 use super::{AppState, ReadAuth};
 use crate::db;
 use crate::error::{ApiResult, ErrorBody};
@@ -40,18 +40,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 async fn jobs(
     State(state): State<AppState>,
     _auth: ReadAuth,
+    ReadDb(read): ReadDb,
     Query(params): Query<JobsParams>,
 ) -> ApiResult<Json<JobList>> {
     let settings = db::settings::load(&state.pool).await?;
     Ok(Json(
-        insight::jobs(
-            &state.pool,
-            &state.tile_cache,
-            &params,
-            &settings,
-            chrono::Utc::now(),
-        )
-        .await?,
+        insight::jobs(&read, &state.tile_cache, &params, &settings, chrono::Utc::now()).await?,
     ))
 }
 
@@ -66,11 +60,12 @@ async fn jobs(
 async fn job_series(
     State(state): State<AppState>,
     _auth: ReadAuth,
+    ReadDb(read): ReadDb,
     Query(params): Query<SeriesParams>,
 ) -> ApiResult<Json<JobSeries>> {
     let settings = db::settings::load(&state.pool).await?;
     Ok(Json(
-        insight::job_series(&state.pool, &params, &settings, chrono::Utc::now()).await?,
+        insight::job_series(&read, &params, &settings, chrono::Utc::now()).await?,
     ))
 }
 
@@ -86,12 +81,13 @@ async fn job_series(
 async fn runners(
     State(state): State<AppState>,
     _auth: ReadAuth,
+    ReadDb(read): ReadDb,
     Query(params): Query<RunnersParams>,
 ) -> ApiResult<Json<Runners>> {
     let settings = db::settings::load(&state.pool).await?;
     Ok(Json(
         insight::runners(
-            &state.pool,
+            &read,
             &state.tile_cache,
             &params,
             &settings,
@@ -113,11 +109,12 @@ async fn runners(
 async fn runner_series(
     State(state): State<AppState>,
     _auth: ReadAuth,
+    ReadDb(read): ReadDb,
     Query(params): Query<SeriesParams>,
 ) -> ApiResult<Json<RunnerSeries>> {
     let settings = db::settings::load(&state.pool).await?;
     Ok(Json(
-        insight::runner_series(&state.pool, &params, &settings, chrono::Utc::now()).await?,
+        insight::runner_series(&read, &params, &settings, chrono::Utc::now()).await?,
     ))
 }
 
@@ -150,18 +147,12 @@ enum UsageFormat {
 async fn usage(
     State(state): State<AppState>,
     _auth: ReadAuth,
+    ReadDb(read): ReadDb,
     Query(params): Query<UsageParams>,
     Query(format): Query<Format>,
 ) -> ApiResult<Response> {
     let settings = db::settings::load(&state.pool).await?;
-    let usage = insight::usage(
-        &state.pool,
-        &state.tile_cache,
-        &params,
-        &settings,
-        chrono::Utc::now(),
-    )
-    .await?;
+    let usage = insight::usage(&read, &state.tile_cache, &params, &settings, chrono::Utc::now()).await?;
     Ok(match format.format {
         Some(UsageFormat::Csv) => (
             [

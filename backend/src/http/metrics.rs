@@ -5,7 +5,7 @@ use axum::Json;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::Query;
+use super::extract::{Query, ReadAfter};
 use super::{AppState, ReadAuth};
 use crate::dashboard::{self, MetricsParams, MetricsQuery, MetricsResponse};
 use crate::error::{ApiResult, ErrorBody};
@@ -25,9 +25,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 async fn metrics(
     State(state): State<AppState>,
     _auth: ReadAuth,
+    ReadAfter(after): ReadAfter,
     Query(params): Query<MetricsParams>,
 ) -> ApiResult<Json<MetricsResponse>> {
     let now = chrono::Utc::now();
     let query = MetricsQuery::parse(&params, now)?;
-    Ok(Json(dashboard::metrics(&state.pool, &query, now).await?))
+    Ok(Json(dashboard::metrics(&state.reads, after, &query, now).await?))
 }

@@ -53,6 +53,8 @@ pub const MAX_BATCH_BODY: usize = 10 * 1024 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
+    /// Where dashboard and API reads go: a replica that has caught up, else the primary.
+    pub reads: Arc<crate::db::reads::Reads>,
     pub writer: Writer,
     pub auth: Arc<Authenticator>,
     pub verifier: Arc<Verifier>,

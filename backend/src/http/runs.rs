@@ -4,7 +4,6 @@ use std::collections::BTreeSet;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use axum::extract::State;
 use axum::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -12,7 +11,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::extract::{Path, Query};
+use super::extract::{Path, Query, ReadDb};
 use super::{AppState, ReadAuth};
 use crate::db;
 use crate::db::runs::{self, RunFilter, RunSort, SortKey};
@@ -103,8 +102,8 @@ fn parse_at(s: &str) -> Option<DateTime<Utc>> {
               (status = 422, body = ErrorBody)),
     security((), ("bearer" = ["read"])))]
 async fn list(
-    State(state): State<AppState>,
     _auth: ReadAuth,
+    ReadDb(read): ReadDb,
     Query(p): Query<ListParams>,
 ) -> ApiResult<Json<RunPage>> {
     let limit = p.limit.unwrap_or(50);
@@ -168,7 +167,7 @@ async fn list(
         from,
         to: p.to,
     };
-    let rows = runs::list(&state.pool, &filter, sort, after, limit).await?;
+    let rows = runs::list(&read, &filter, sort, after, limit).await?;
     let next_cursor = (rows.len() as i64 == limit)
         .then(|| {
             rows.last()
@@ -203,16 +202,16 @@ pub struct RunDetail {
     responses((status = 200, body = RunDetail), (status = 404, body = ErrorBody)),
     security((), ("bearer" = ["read"])))]
 async fn get_one(
-    State(state): State<AppState>,
     _auth: ReadAuth,
+    ReadDb(read): ReadDb,
     Path(id): Path<String>,
 ) -> ApiResult<Json<RunDetail>> {
-    let row = runs::get(&state.pool, &id)
+    let row = runs::get(&read, &id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no run with id {id}")))?;
-    let jobs = db::jobs::of_run(&state.pool, &id).await?;
+    let jobs = db::jobs::of_run(&read, &id).await?;
     let attempts = match &row.state.run_key {
-        Some(key) => runs::attempts(&state.pool, key).await?,
+        Some(key) => runs::attempts(&read, key).await?,
         None => Vec::new(),
     };
     Ok(Json(RunDetail {
@@ -241,8 +240,8 @@ pub struct Filters {
 #[utoipa::path(get, path = "/filters", tag = "runs",
     responses((status = 200, body = Filters)),
     security((), ("bearer" = ["read"])))]
-async fn filters(State(state): State<AppState>, _auth: ReadAuth) -> ApiResult<Json<Filters>> {
-    let dims = runs::dimensions(&state.pool).await?;
+async fn filters(_auth: ReadAuth, ReadDb(read): ReadDb) -> ApiResult<Json<Filters>> {
+    let dims = runs::dimensions(&read).await?;
     let mut providers = BTreeSet::new();
     let mut repos = BTreeSet::new();
     let mut workflows = BTreeSet::new();

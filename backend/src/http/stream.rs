@@ -150,7 +150,9 @@ fn event_schema() -> utoipa::openapi::Schema {
 ///   first like `resync`.
 /// - `run` — a run was recorded or changed (created, moved on, corrected): the run as
 ///   `GET /api/runs` lists it, without `metadata` (schema `Run`). A batch commit sends many at
-///   once. A replay that changes nothing sends nothing.
+///   once. A replay that changes nothing sends nothing. With a read replica, its SSE `id` is the
+///   WAL position a read must reach to see it: send the highest seen as the `CICD-Read-After`
+///   header of reads, and they see it.
 /// - `incident` — an incident was opened, fired, resolved, deleted, acknowledged or muted, or
 ///   another failed run joined it: `{"id", "rule_id", "state", "change"}` (schema
 ///   `IncidentChange`). `GET /api/alerts` has the incident itself.
@@ -217,7 +219,15 @@ async fn next(mut c: Client) -> Option<(Result<Event, Infallible>, Client)> {
         r = c.events.recv() => r,
     };
     let event = match received {
-        Ok(LiveEvent::Run(json)) => Event::default().event("run").data(&*json),
+        // The id is the WAL position a read must reach to see the run (with a read replica): the
+        // dashboard sends the highest it saw as `CICD-Read-After`.
+        Ok(LiveEvent::Run(json, lsn)) => {
+            let event = Event::default().event("run").data(&*json);
+            match lsn {
+                Some(lsn) => event.id(lsn.to_string()),
+                None => event,
+            }
+        }
         Ok(LiveEvent::Incident(json)) => Event::default().event("incident").data(&*json),
         Ok(LiveEvent::Runners(json)) => Event::default().event("runners").data(&*json),
         Ok(LiveEvent::Tests(json)) => Event::default().event("tests").data(&*json),

@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::extract::{body_limit, Json as JsonBody, Path, Query};
+use super::extract::{body_limit, Json as JsonBody, Path, Query, ReadDb};
 use super::{AdminAuth, AppState, IngestAuth, ReadAuth};
 use crate::db;
 use crate::db::quarantine::Quarantined;
@@ -377,8 +377,8 @@ pub struct RunTestsParams {
         (status = 503, description = "Database unavailable", body = ErrorBody)),
     security((), ("bearer" = ["read"])))]
 async fn run_tests(
-    State(state): State<AppState>,
     _auth: ReadAuth,
+    ReadDb(read): ReadDb,
     Path(run_id): Path<String>,
     Query(params): Query<RunTestsParams>,
 ) -> ApiResult<Json<db::test_results::RunTests>> {
@@ -389,7 +389,7 @@ async fn run_tests(
             "must be 1 to 10000",
         )]));
     }
-    db::test_results::run_tests(&state.pool, &run_id, params.status, limit)
+    db::test_results::run_tests(&read, &run_id, params.status, limit)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no run and no test report with id {run_id:?}")))
@@ -405,13 +405,11 @@ async fn run_tests(
         (status = 503, description = "Database unavailable", body = ErrorBody)),
     security((), ("bearer" = ["read"])))]
 async fn tests(
-    State(state): State<AppState>,
     _auth: ReadAuth,
+    ReadDb(read): ReadDb,
     Query(params): Query<TestsParams>,
 ) -> ApiResult<Json<TestList>> {
-    Ok(Json(
-        insight::tests(&state.pool, &params, chrono::Utc::now()).await?,
-    ))
+    Ok(Json(insight::tests(&read, &params, chrono::Utc::now()).await?))
 }
 
 /// Flaky tests (passed and failed on one commit), by what they cost: the runs they made red and
@@ -424,13 +422,11 @@ async fn tests(
         (status = 503, description = "Database unavailable", body = ErrorBody)),
     security((), ("bearer" = ["read"])))]
 async fn flaky(
-    State(state): State<AppState>,
     _auth: ReadAuth,
+    ReadDb(read): ReadDb,
     Query(params): Query<FlakyParams>,
 ) -> ApiResult<Json<FlakyList>> {
-    Ok(Json(
-        insight::flaky(&state.pool, &params, chrono::Utc::now()).await?,
-    ))
+    Ok(Json(insight::flaky(&read, &params, chrono::Utc::now()).await?))
 }
 
 /// One test's results, newest reports first, with their runs and commits.
@@ -443,11 +439,11 @@ async fn flaky(
         (status = 503, description = "Database unavailable", body = ErrorBody)),
     security((), ("bearer" = ["read"])))]
 async fn history(
-    State(state): State<AppState>,
     _auth: ReadAuth,
+    ReadDb(read): ReadDb,
     Query(params): Query<HistoryParams>,
 ) -> ApiResult<Json<History>> {
-    insight::history(&state.pool, &params)
+    insight::history(&read, &params)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no test with id {}", params.test_id)))

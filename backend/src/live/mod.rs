@@ -13,6 +13,7 @@ use sqlx::PgPool;
 use tokio::sync::{broadcast, watch};
 
 use crate::db;
+use crate::db::reads::{Lsn, Reads};
 use crate::domain::Run;
 pub use db::notify::{IncidentChange, RunnersChange, TestsChange, INCIDENTS, RUNNERS, RUNS, TESTS};
 
@@ -27,8 +28,9 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// One change for the stream's clients.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LiveEvent {
-    /// A run recorded or changed: its JSON as lists show it (without metadata).
-    Run(Arc<str>),
+    /// A run recorded or changed: its JSON as lists show it (without metadata), and the WAL
+    /// position reads must reach to see it (with a read replica only).
+    Run(Arc<str>, Option<Lsn>),
     /// An incident changed: the JSON of an [`IncidentChange`].
     Incident(Arc<str>),
     /// Runner pools changed: the JSON of a [`RunnersChange`].
@@ -46,6 +48,8 @@ pub struct Live {
     /// Where the `LISTEN` connection comes from: a direct connection, not a transaction pooler.
     sessions: PgPool,
     events: broadcast::Sender<LiveEvent>,
+    /// Told of each announcement before clients are, so that their reads see it.
+    reads: Option<Arc<Reads>>,
     listening: watch::Sender<bool>,
     closed: watch::Sender<bool>,
 }
@@ -61,6 +65,7 @@ impl Live {
             sessions: pool.clone(),
             pool,
             events: broadcast::channel(capacity.max(1)).0,
+            reads: None,
             listening: watch::Sender::new(false),
             closed: watch::Sender::new(false),
         }
@@ -69,6 +74,12 @@ impl Live {
     /// Listens on connections of `sessions` (`DATABASE_DIRECT_URL`) rather than of the main pool.
     pub fn listening_on(mut self, sessions: PgPool) -> Self {
         self.sessions = sessions;
+        self
+    }
+
+    /// Notes each announcement's WAL position in `reads` before handing it to clients.
+    pub fn announcing(mut self, reads: Arc<Reads>) -> Self {
+        self.reads = Some(reads);
         self
     }
 
@@ -174,11 +185,16 @@ impl Live {
         if self.events.receiver_count() == 0 {
             return;
         }
+        // What the notification announces is committed: reads from now on must see it.
+        let lsn = match &self.reads {
+            Some(reads) => reads.announce().await,
+            None => None,
+        };
         match n.channel() {
             RUNS => match serde_json::from_str::<Vec<serde_json::Value>>(n.payload()) {
                 Ok(runs) => {
                     for run in runs {
-                        match self.run_event(run).await {
+                        match self.run_event(run, lsn).await {
                             Ok(Some(e)) => self.publish(e),
                             Ok(None) => {}
                             Err(e) => {
@@ -221,16 +237,16 @@ impl Live {
 
     /// The event of one announced run. A run announced by id alone (too large for a
     /// notification) is read from the database; `None` if it is gone.
-    async fn run_event(&self, run: serde_json::Value) -> sqlx::Result<Option<LiveEvent>> {
+    async fn run_event(&self, run: serde_json::Value, lsn: Option<Lsn>) -> sqlx::Result<Option<LiveEvent>> {
         if run.get("status").is_some() {
-            return Ok(Some(LiveEvent::Run(json(&run).into())));
+            return Ok(Some(LiveEvent::Run(json(&run).into(), lsn)));
         }
         let Some(id) = run.get("id").and_then(|id| id.as_str()) else {
             return Ok(None);
         };
         Ok(db::runs::get(&self.pool, id).await?.map(|row| {
             let (state, updated_at) = row.into_state();
-            LiveEvent::Run(json(&Run::summary(&state, updated_at)).into())
+            LiveEvent::Run(json(&Run::summary(&state, updated_at)).into(), lsn)
         }))
     }
 }

@@ -179,7 +179,7 @@ fn job_rollups_equal_a_recount_of_the_jobs_after_any_events() {
                 .unwrap();
                 for step in steps {
                     match step {
-                        Step::Job(job) => db::jobs::upsert(&pool, vec![*job]).await.unwrap(),
+                        Step::Job(job) => db::jobs::upsert(&mut pool.acquire().await.unwrap(), vec![*job]).await.unwrap(),
                         Step::Run(i) => {
                             let mut conn = pool.acquire().await.unwrap();
                             write_batch(&mut conn, &[run(i)], Utc::now()).await.unwrap();
@@ -252,7 +252,9 @@ async fn job_rollups_stay_exact_when_writes_race_the_folder() {
             tokio::spawn(async move {
                 // Each event twice (a replay), the second time after the folder may have taken it.
                 for ev in chunk.iter().chain(&chunk) {
-                    db::jobs::upsert(&pool, vec![ev.clone()]).await.unwrap();
+                    db::jobs::upsert(&mut pool.acquire().await.unwrap(), vec![ev.clone()])
+                        .await
+                        .unwrap();
                 }
             })
         })

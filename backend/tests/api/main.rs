@@ -17,6 +17,7 @@ mod jobs;
 mod limits;
 mod logs;
 mod metrics;
+mod partitions;
 mod retention;
 mod rollups;
 mod runs;

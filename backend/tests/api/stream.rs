@@ -469,7 +469,7 @@ async fn a_client_that_falls_behind_is_told_to_resync(pool: PgPool) {
             updated_at: now,
         };
         let json = serde_json::to_string(&run).unwrap();
-        state.live.publish(LiveEvent::Run(json.into()));
+        state.live.publish(LiveEvent::Run(json.into(), None));
     }
     assert_eq!(stream.expect("resync", SECOND).await, json!({"reason": "lagged"}));
     // What is still queued follows.

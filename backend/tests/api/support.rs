@@ -62,6 +62,7 @@ impl TestApp {
 
     /// An app with exactly this configuration (e.g. [`config`] with rate limits turned on).
     pub async fn with_config(pool: PgPool, cfg: Config) -> Self {
+        partition(&pool).await;
         let state = cicd_monitor::state(pool.clone(), &cfg).unwrap();
         let router = cicd_monitor::http::router(state.clone(), &cfg.static_dir);
         let (ingest, _) = auth::create(&pool, "tests", Scope::Ingest).await.unwrap();
@@ -166,6 +167,13 @@ pub fn fields(body: &Value) -> Vec<String> {
 }
 
 /// A new, migrated database of its own (for tests that run outside `#[sqlx::test]`).
+/// Partitions the tables by time, as `serve` does after migrating (`sqlx::test` only migrates).
+pub async fn partition(pool: &PgPool) {
+    cicd_monitor::db::partitions::prepare(&mut pool.acquire().await.unwrap(), chrono::Utc::now())
+        .await
+        .unwrap();
+}
+
 pub async fn fresh_database(prefix: &str) -> PgPool {
     let url = std::env::var("DATABASE_URL").expect("DATABASE_URL (make test sets it)");
     let admin = PgPool::connect(&url).await.unwrap();

@@ -29,7 +29,7 @@ pub fn junit(cases: &[(&str, &str)]) -> String {
     xml
 }
 
-async fn upload(app: &TestApp, run_id: &str, query: &str, xml: &str) -> crate::support::Reply {
+pub(crate) async fn upload(app: &TestApp, run_id: &str, query: &str, xml: &str) -> crate::support::Reply {
     let auth = format!("Bearer {}", app.ingest);
     let uri = format!("/api/runs/{}/tests{query}", urlencode(run_id));
     app.send(

@@ -118,6 +118,15 @@ app.kubernetes.io/component: {{ .component }}
 {{- end }}
 {{- end }}
 
+{{/* The key of the read replica's URL in that Secret; empty when there is none. */}}
+{{- define "ci-cd-monitor.databaseReadKey" -}}
+{{- if not .Values.postgresql.enabled }}
+{{- if .Values.database.existingSecret }}
+{{- .Values.database.existingSecretReadKey }}
+{{- else if .Values.database.readUrl }}read-url{{- end }}
+{{- end }}
+{{- end }}
+
 {{/*
 A value of a Secret the chart renders: the one given in values, else the one already in the cluster
 (so a generated value survives `helm upgrade`), else a new random one. The result is remembered in
@@ -172,6 +181,9 @@ database-url: {{ printf "postgres://%s:%s@%s:5432/%s" $pg.username (urlquery $pa
 database-url: {{ required "set database.url or database.existingSecret (a PostgreSQL URL), or postgresql.enabled=true for an evaluation database" .Values.database.url | b64enc | quote }}
 {{- with .Values.database.directUrl }}
 direct-url: {{ . | b64enc | quote }}
+{{- end }}
+{{- with .Values.database.readUrl }}
+read-url: {{ . | b64enc | quote }}
 {{- end }}
 {{- end }}
 {{- end }}

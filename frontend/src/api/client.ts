@@ -69,6 +69,26 @@ export class ApiError extends Error {
   }
 }
 
+/** A WAL position as PostgreSQL writes it (`16/B374D848`), as a number (exact below 2^53). */
+function walPosition(lsn: string): number | undefined {
+  const [, hi, lo] = /^([0-9A-F]{1,8})\/([0-9A-F]{1,8})$/i.exec(lsn) ?? [];
+  return hi && lo ? parseInt(hi, 16) * 2 ** 32 + parseInt(lo, 16) : undefined;
+}
+
+/**
+ * The highest WAL position the live stream gave (the `id` of its run events). Reads send it as
+ * `CICD-Read-After`, so that a backend reading from a replica serves them only once the replica
+ * has replayed it: a run the stream announced is always found.
+ */
+export const readAfter = {
+  value: "",
+  note(lsn: string) {
+    const next = walPosition(lsn);
+    const current = walPosition(this.value) ?? -1;
+    if (next !== undefined && next > current) this.value = lsn;
+  },
+};
+
 // Absolute base (relative URLs do not build Requests outside a browser); fetch is looked up per
 // call so tests can replace it. The token is added here rather than in a middleware: openapi-fetch
 // awaits middlewares before it fetches, so a request made while the bundle is still evaluating (the
@@ -78,6 +98,7 @@ export const api = createClient<paths>({
   fetch: (request) => {
     const token = tokenStore.get();
     if (token) request.headers.set("Authorization", `Bearer ${token}`);
+    if (readAfter.value) request.headers.set("CICD-Read-After", readAfter.value);
     return globalThis.fetch(request);
   },
 });

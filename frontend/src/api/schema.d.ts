@@ -481,7 +481,9 @@ export interface paths {
          *       first like `resync`.
          *     - `run` — a run was recorded or changed (created, moved on, corrected): the run as
          *       `GET /api/runs` lists it, without `metadata` (schema `Run`). A batch commit sends many at
-         *       once. A replay that changes nothing sends nothing.
+         *       once. A replay that changes nothing sends nothing. With a read replica, its SSE `id` is the
+         *       WAL position a read must reach to see it: send the highest seen as the `CICD-Read-After`
+         *       header of reads, and they see it.
          *     - `incident` — an incident was opened, fired, resolved, deleted, acknowledged or muted, or
          *       another failed run joined it: `{"id", "rule_id", "state", "change"}` (schema
          *       `IncidentChange`). `GET /api/alerts` has the incident itself.

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { tokenStore } from "./client";
+import { api, readAfter, tokenStore } from "./client";
 import { openStream, reconnectDelay, stateAfter, type StreamState } from "./stream";
 
 function sse(chunks: string[]): Response {
@@ -17,6 +17,36 @@ afterEach(() => {
   vi.unstubAllGlobals();
   vi.useRealTimers();
   tokenStore.set(null);
+  readAfter.value = "";
+});
+
+describe("read-after position", () => {
+  it("keeps the highest WAL position the stream gave and sends it on reads", async () => {
+    const fetch = vi.fn(() =>
+      Promise.resolve(
+        sse([
+          'event: hello\ndata: {"live":true}\n\n',
+          'id: 0/FFFFFFF0\nevent: run\ndata: {"id":"r1"}\n\n',
+          'id: 1/10\nevent: run\ndata: {"id":"r2"}\n\n',
+          'id: 0/20\nevent: run\ndata: {"id":"r0"}\n\n',
+          'id: nonsense\nevent: run\ndata: {"id":"rx"}\n\n',
+        ]),
+      ),
+    );
+    vi.stubGlobal("fetch", fetch);
+    const events: string[] = [];
+    const stop = openStream({ onEvent: (e) => events.push(e), onState: () => {} });
+    await vi.waitFor(() => expect(events.filter((e) => e === "run")).toHaveLength(4));
+    stop();
+    // 1/10 is past 0/FFFFFFF0 (the high half counts first); later lower or unreadable ones are not kept.
+    expect(readAfter.value).toBe("1/10");
+    const reads = vi.fn((_r: Request) =>
+      Promise.resolve(new Response("{}", { headers: { "Content-Type": "application/json" } })),
+    );
+    vi.stubGlobal("fetch", reads);
+    await api.GET("/api/filters");
+    expect(reads.mock.calls[0]![0].headers.get("CICD-Read-After")).toBe("1/10");
+  });
 });
 
 describe("reconnect delay", () => {

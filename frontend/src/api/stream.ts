@@ -1,7 +1,7 @@
 // Live updates: `GET /api/stream` (server-sent events). Read with fetch rather than EventSource
 // so the token travels in the Authorization header, never in a URL; reconnects by itself.
 import { createParser, type EventSourceMessage } from "eventsource-parser";
-import { tokenStore, type Schemas } from "./client";
+import { readAfter, tokenStore, type Schemas } from "./client";
 
 /**
  * `live`: connected, and the server receives changes as they happen; `stale`: connected, but the
@@ -69,6 +69,7 @@ export function openStream(handlers: StreamHandlers, url = "/api/stream"): () =>
       const parser = createParser({
         onEvent(message: EventSourceMessage) {
           const event = message.event ?? "message";
+          if (message.id) readAfter.note(message.id);
           const next = stateAfter(state, event, message.data);
           if (next !== state) {
             state = next;

@@ -6,7 +6,10 @@
 //! - `slack`: Slack answering 429, 500 and hanging for a while;
 //! - `soak`: a steady ingest rate with dashboard readers and stream clients, memory sampled;
 //! - `pgbouncer`: the backend behind PgBouncer in transaction mode (`scripts/pgbouncer.sh`), its
-//!   `LISTEN` and migrations on a direct connection (`DATABASE_DIRECT_URL`), under ingest load.
+//!   `LISTEN` and migrations on a direct connection (`DATABASE_DIRECT_URL`), under ingest load;
+//! - `replica`: reads from a streaming replica (`DATABASE_READ_URL`, made with `pg.sh replica`)
+//!   under ingest load, each run the stream announces read back at once, and the replica held a
+//!   second behind for a while.
 //!
 //! Every scenario checks that each event acknowledged with a 2xx is in the database afterwards and
 //! that notifications arrive once; the process exits non-zero when one does not. Runs its own
@@ -29,6 +32,7 @@ use cicd_monitor_tools::report::write_keeping;
 use cicd_monitor_tools::server::{fresh_database, Server, ADMIN};
 use clap::Parser;
 use serde_json::{json, Value};
+use sqlx::{Connection, PgConnection};
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -714,6 +718,216 @@ async fn pgbouncer(pg: &Postgres, script: &std::path::Path, quick: bool) -> anyh
     Ok(r)
 }
 
+/// A streaming replica of `pg` (`pg.sh replica`), stopped and removed when dropped.
+struct Replica {
+    script: PathBuf,
+    dir: PathBuf,
+    url: String,
+}
+
+impl Replica {
+    fn start(pg: &Postgres) -> anyhow::Result<Self> {
+        let dir = std::env::temp_dir().join(format!("cicd-faults-replica.{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
+        let out = Command::new(&pg.script)
+            .arg("replica")
+            .arg(&dir)
+            .arg(&pg.dir)
+            .output()?;
+        ensure!(
+            out.status.success(),
+            "pg.sh replica: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Ok(Replica {
+            script: pg.script.clone(),
+            dir,
+            url: String::from_utf8(out.stdout)?.trim().to_owned(),
+        })
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = Command::new(&self.script).arg("stop").arg(&self.dir).status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Stream clients that read each announced run back at once (`GET /api/runs/{id}`, with the
+/// event's WAL position as `CICD-Read-After`, as the dashboard does); counts the reads that found
+/// the announced change, and those that did not (the run missing, or an older state of it).
+fn announced_readers(
+    base: &str,
+    n: usize,
+    stop: &Arc<AtomicBool>,
+) -> (Vec<tokio::task::JoinHandle<()>>, Arc<AtomicU64>, Arc<AtomicU64>) {
+    let (read, missed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let tasks = (0..n)
+        .map(|_| {
+            let (base, stop, read, missed) = (base.to_owned(), stop.clone(), read.clone(), missed.clone());
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                let Ok(mut res) = http
+                    .get(format!("{base}/api/stream"))
+                    .bearer_auth(ADMIN)
+                    .send()
+                    .await
+                else {
+                    return;
+                };
+                let mut buf = String::new();
+                while !stop.load(Ordering::Relaxed) {
+                    let chunk = match tokio::time::timeout(Duration::from_millis(200), res.chunk()).await {
+                        Ok(Ok(Some(bytes))) => bytes,
+                        Ok(_) => return,
+                        Err(_) => continue,
+                    };
+                    buf.push_str(&String::from_utf8_lossy(&chunk));
+                    while let Some(end) = buf.find("\n\n") {
+                        let block: String = buf.drain(..end + 2).collect();
+                        let field = |name: &str| {
+                            block
+                                .lines()
+                                .find_map(|l| l.strip_prefix(name))
+                                .map(str::to_owned)
+                        };
+                        if field("event: ").as_deref() != Some("run") {
+                            continue;
+                        }
+                        let run = field("data: ")
+                            .and_then(|d| serde_json::from_str::<Value>(&d).ok())
+                            .unwrap_or_default();
+                        let (Some(id), Some(changed), Some(lsn)) =
+                            (run["id"].as_str(), updated_at(&run), field("id: "))
+                        else {
+                            missed.fetch_add(1, Ordering::Relaxed);
+                            continue;
+                        };
+                        let mut url = reqwest::Url::parse(&format!("{base}/api/runs/")).expect("url");
+                        url.path_segments_mut().expect("base").pop_if_empty().push(id);
+                        // Found, and as announced or newer (not an older state of it).
+                        let read_back = match http
+                            .get(url)
+                            .bearer_auth(ADMIN)
+                            .header("CICD-Read-After", lsn)
+                            .send()
+                            .await
+                        {
+                            Ok(r) if r.status().is_success() => r.json::<Value>().await.ok(),
+                            _ => None,
+                        };
+                        let current = read_back
+                            .as_ref()
+                            .and_then(updated_at)
+                            .is_some_and(|at| at >= changed);
+                        let counter = if current { &read } else { &missed };
+                        counter.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    (tasks, read, missed)
+}
+
+/// A run's `updated_at`.
+fn updated_at(run: &Value) -> Option<chrono::DateTime<Utc>> {
+    run["updated_at"].as_str()?.parse().ok()
+}
+
+/// The value of `cicd_db_reads_total{database="…"}` on the backend's `/metrics`.
+async fn reads_served(base: &str, database: &str) -> anyhow::Result<u64> {
+    let text = reqwest::get(format!("{base}/metrics")).await?.text().await?;
+    let prefix = format!("cicd_db_reads_total{{database=\"{database}\"}} ");
+    Ok(text
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .unwrap_or(0.0) as u64)
+}
+
+async fn replica(pg: &Postgres, quick: bool) -> anyhow::Result<Report> {
+    let mut r = Report::new("Reads from a streaming replica");
+    let primary = fresh_database(&pg.url, "faults_replica").await?;
+    // Made after the database: its creation and everything since streams to the replica.
+    let standby = Replica::start(pg)?;
+    let read_url = format!(
+        "{}/faults_replica",
+        standby.url.rsplit_once('/').context("url")?.0
+    );
+    let env: Vec<(&str, &str)> = ENV
+        .iter()
+        .copied()
+        .chain([
+            ("DATABASE_READ_URL", read_url.as_str()),
+            ("CICD_READ_MAX_WAIT_MS", "200"),
+        ])
+        .collect();
+    let server = Server::start_with(&primary, &env).await?;
+    let token = server.token("ingest").await?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let (readers, read, missed) = announced_readers(&server.base, 2, &stop);
+    let load = ingest_load(
+        &server.base,
+        &token,
+        "rep",
+        32,
+        None,
+        stop.clone(),
+        Arc::default(),
+    );
+    let half = Duration::from_secs(if quick { 3 } else { 15 });
+    tokio::time::sleep(half).await;
+    // The replica falls a second behind for a while: reads must not miss what was announced.
+    let mut standby_conn = PgConnection::connect(&read_url).await?;
+    for delay in ["'1s'", "default"] {
+        sqlx::query(&format!("alter system set recovery_min_apply_delay = {delay}"))
+            .execute(&mut standby_conn)
+            .await?;
+        sqlx::query("select pg_reload_conf()")
+            .execute(&mut standby_conn)
+            .await?;
+        if delay != "default" {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+        }
+    }
+    tokio::time::sleep(half).await;
+    stop.store(true, Ordering::Relaxed);
+    let o = load.await?;
+    for t in readers {
+        let _ = t.await;
+    }
+    let in_db = found(&primary, &o.acked).await?;
+    r.ingest(&o, in_db);
+    r.check(!o.acked.is_empty(), "no event was acknowledged");
+    let (read, missed) = (read.load(Ordering::Relaxed), missed.load(Ordering::Relaxed));
+    r.row("announced run changes read back at once", read);
+    r.row("announced run changes not found (or found older)", missed);
+    r.check(read > 0, "no announced run was read back");
+    r.check(
+        missed == 0,
+        format!("{missed} announced run changes were not found"),
+    );
+    let (on_replica, on_primary) = (
+        reads_served(&server.base, "replica").await?,
+        reads_served(&server.base, "primary").await?,
+    );
+    r.row(
+        "reads served by the replica / by the primary",
+        format!("{on_replica} / {on_primary}"),
+    );
+    r.check(on_replica > 0, "the replica served no read");
+    r.check(
+        on_primary > 0,
+        "no read fell back to the primary while replay was paused",
+    );
+    drop(server);
+    drop(standby);
+    Ok(r)
+}
+
 async fn slack(pg: &Postgres, outage: u64) -> anyhow::Result<Report> {
     let mut r = Report::new("Slack answering 429, 500 and timing out");
     let url = fresh_database(&pg.url, "faults_slack").await?;
@@ -988,7 +1202,7 @@ fn markdown(reports: &[Report], args: &Args) -> String {
         "Produced by `make reliability` (`cicd-faults{}`), which starts its own PostgreSQL cluster and the release \
          backend; `make test` runs the same scenarios shortened (`--quick`) and fails when one does not hold. \
          Figures are from the last run ({}; {} cores; load average {} at the end, other work included). \
-         Rerun one scenario with `cicd-faults --only NAME` (`db-outage`, `kill`, `sigterm`, `slack`, `pgbouncer`, `soak`).\n\n",
+         Rerun one scenario with `cicd-faults --only NAME` (`db-outage`, `kill`, `sigterm`, `slack`, `pgbouncer`, `replica`, `soak`).\n\n",
         if args.quick { " --quick" } else { "" },
         Utc::now().format("%Y-%m-%d %H:%M UTC"),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
@@ -1018,7 +1232,15 @@ fn markdown(reports: &[Report], args: &Args) -> String {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    const SCENARIOS: [&str; 6] = ["db-outage", "kill", "sigterm", "slack", "pgbouncer", "soak"];
+    const SCENARIOS: [&str; 7] = [
+        "db-outage",
+        "kill",
+        "sigterm",
+        "slack",
+        "pgbouncer",
+        "replica",
+        "soak",
+    ];
     let unknown: Vec<&String> = args
         .only
         .iter()
@@ -1041,6 +1263,7 @@ async fn main() -> anyhow::Result<()> {
             "kill" => kill(&pg, args.quick).await,
             "sigterm" => sigterm(&pg, args.quick).await,
             "pgbouncer" => pgbouncer(&pg, &args.pgbouncer_script, args.quick).await,
+            "replica" => replica(&pg, args.quick).await,
             "slack" => {
                 slack(
                     &pg,
