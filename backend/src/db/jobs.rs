@@ -38,10 +38,12 @@ pub async fn upsert(conn: &mut PgConnection, events: Vec<JobEvent>) -> sqlx::Res
     if latest.is_empty() {
         return Ok(());
     }
-    let (run_ids, ids): (Vec<&str>, Vec<&str>) = latest.keys().map(|(r, i)| (r.as_str(), i.as_str())).unzip();
+    let (run_ids, ids): (Vec<String>, Vec<String>) = latest.keys().cloned().unzip();
     let mut tx = conn.begin().await?;
+    // Every statement of the transaction goes by key: kept off sequential scans, which the planner
+    // chose when a partition had no statistics yet (no index says a job's key alone is unique).
     sqlx::query(
-        "select pg_advisory_xact_lock(2, k) from \
+        "select set_config('enable_seqscan', 'off', true), pg_advisory_xact_lock(2, k) from \
          (select distinct hashtext(r || ' ' || i) as k from unnest($1::text[], $2::text[]) as u(r, i)) l \
          order by k",
     )
@@ -65,7 +67,8 @@ pub async fn upsert(conn: &mut PgConnection, events: Vec<JobEvent>) -> sqlx::Res
              name text, stage text, status text, queued_at timestamptz, started_at timestamptz, \
              finished_at timestamptz, runner_name text, runner_group text, labels text[], steps jsonb, \
              url text, failure_reason text)), \
-         locked as materialized (select j.run_id from run_jobs j join r using (run_id, id) \
+         stored as materialized (select j.run_id, j.id from run_jobs j \
+             where j.run_id = any($3::text[]) and j.id = any($4::text[]) \
              order by j.run_id, j.id for update of j), \
          updated as (update run_jobs j set \
              name = r.name, \
@@ -81,14 +84,15 @@ pub async fn upsert(conn: &mut PgConnection, events: Vec<JobEvent>) -> sqlx::Res
              url = coalesce(r.url, j.url), \
              failure_reason = coalesce(r.failure_reason, j.failure_reason), \
              updated_at = now(), pending = true \
-         from r where j.run_id = r.run_id and j.id = r.id and (select count(*) from locked) >= 0 \
+         from r where j.run_id = any($3::text[]) and j.run_id = r.run_id and j.id = r.id \
+             and (select count(*) from stored) >= 0 \
              and run_stage(r.status) >= run_stage(j.status) \
          returning j.labels), \
          inserted as (insert into run_jobs (run_id, id, provider, name, stage, status, queued_at, \
              started_at, finished_at, runner_name, runner_group, labels, steps, url, failure_reason) \
          select run_id, id, provider, name, stage, status, queued_at, started_at, finished_at, \
              runner_name, runner_group, coalesce(labels, '{}'), coalesce(steps, '[]'), url, failure_reason \
-         from r where not exists (select 1 from run_jobs j where j.run_id = r.run_id and j.id = r.id) \
+         from r where not exists (select 1 from stored s where s.run_id = r.run_id and s.id = r.id) \
          order by run_id, id \
          returning labels) \
          select pg_notify($2, case when length(p) < 7000 then p else '[]' end) \
@@ -98,6 +102,8 @@ pub async fn upsert(conn: &mut PgConnection, events: Vec<JobEvent>) -> sqlx::Res
     )
     .bind(Json(rows))
     .bind(super::notify::RUNNERS)
+    .bind(&run_ids)
+    .bind(&ids)
     .execute(&mut *tx)
     .await?;
     tx.commit().await
