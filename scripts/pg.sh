@@ -30,14 +30,30 @@ pg_bindir() {
 # shellcheck source=run-as.sh
 source "$(dirname "$0")/run-as.sh"
 
+# Creates DIR for the cluster's user and prints its absolute path.
+cluster_dir() {
+  mkdir -p "$1"
+  (cd "$1" && pwd)
+  chown "$2" "$1" 2>/dev/null || true
+}
+
+# Starts the cluster in DIR (as USER, with BIN's pg_ctl) on PORT, or on a free port when empty.
+launch() {
+  local dir=$1 port=$2 bin=$3 user=$4
+  [ -n "$port" ] || port=$(free_port)
+  echo "$port" >"$dir/port"
+  as_user "$user" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start -o \
+    "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=300 \
+     -c shared_buffers=256MB -c fsync=${PG_FSYNC:-on} -c synchronous_commit=on ${PG_OPTIONS:-}" >/dev/null \
+    || { tail -n 30 "$dir/server.log" >&2; die "PostgreSQL did not start in $dir"; }
+}
+
 start() {
   local dir=$1 port=${2:-}
   local bin user
   bin=$(pg_bindir)
   user=$(run_user)
-  mkdir -p "$dir"
-  dir=$(cd "$dir" && pwd)
-  chown "$user" "$dir" 2>/dev/null || true
+  dir=$(cluster_dir "$dir" "$user")
   if [ ! -f "$dir/data/PG_VERSION" ]; then
     as_user "$user" "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
       || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
@@ -45,12 +61,8 @@ start() {
   if [ -f "$dir/port" ] && as_user "$user" "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
     url "$dir"; return
   fi
-  [ -n "$port" ] || port=$(free_port)
-  echo "$port" >"$dir/port"
-  as_user "$user" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start -o \
-    "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=300 \
-     -c shared_buffers=256MB -c fsync=${PG_FSYNC:-on} -c synchronous_commit=on ${PG_OPTIONS:-}" >/dev/null \
-    || { tail -n 30 "$dir/server.log" >&2; die "PostgreSQL did not start"; }
+  launch "$dir" "$port" "$bin" "$user"
+  port=$(cat "$dir/port")
   as_user "$user" "$bin/psql" -h 127.0.0.1 -p "$port" -U postgres -d postgres -qAt -v ON_ERROR_STOP=1 <<'SQL' >/dev/null
 select 'create role cicd login superuser password ''cicd''' where not exists (select from pg_roles where rolname = 'cicd')\gexec
 select 'create database cicd owner cicd' where not exists (select from pg_database where datname = 'cicd')\gexec
@@ -61,23 +73,16 @@ SQL
 # A physical replica: a base backup of the primary that keeps streaming its WAL (hot standby,
 # read-only). The primary's pg_hba.conf from initdb trusts replication connections on loopback.
 replica() {
-  local dir=$1 primary=$2 bin user port
+  local dir=$1 primary=$2 bin user
   bin=$(pg_bindir)
   user=$(run_user)
-  mkdir -p "$dir"
-  dir=$(cd "$dir" && pwd)
-  chown "$user" "$dir" 2>/dev/null || true
+  dir=$(cluster_dir "$dir" "$user")
   if [ ! -f "$dir/data/PG_VERSION" ]; then
     as_user "$user" "$bin/pg_basebackup" -h 127.0.0.1 -p "$(cat "$primary/port")" -U postgres \
       -D "$dir/data" -R -X stream -c fast >"$dir/basebackup.log" 2>&1 \
       || { cat "$dir/basebackup.log" >&2; die "pg_basebackup failed"; }
   fi
-  port=$(free_port)
-  echo "$port" >"$dir/port"
-  as_user "$user" "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start -o \
-    "-c listen_addresses=127.0.0.1 -c port=$port -c unix_socket_directories=$dir -c max_connections=300 \
-     -c shared_buffers=256MB -c fsync=${PG_FSYNC:-on} -c hot_standby=on" >/dev/null \
-    || { tail -n 30 "$dir/server.log" >&2; die "the replica did not start"; }
+  launch "$dir" "" "$bin" "$user"
   url "$dir"
 }
 
