@@ -78,7 +78,7 @@ pub fn state(pool: PgPool, config: &Config) -> anyhow::Result<AppState> {
         std::time::Duration::from_millis(config.db.read_max_wait_ms),
         &metrics.registry,
     ));
-    Ok(AppState {
+    Ok(AppState::new(http::Shared {
         writer: Writer::start(
             pool.clone(),
             metrics.clone(),
@@ -128,7 +128,7 @@ pub fn state(pool: PgPool, config: &Config) -> anyhow::Result<AppState> {
         tile_cache: Arc::default(),
         stale_after: chrono::TimeDelta::hours(config.stale_job_hours.into()),
         pool,
-    })
+    }))
 }
 
 /// `cicd-monitor serve`: migrate (waiting for the database if needed), then serve until SIGTERM/ctrl-c.

@@ -49,9 +49,28 @@ pub const MAX_BODY: usize = 1024 * 1024;
 /// Largest body of a batch (1,000 events).
 pub const MAX_BATCH_BODY: usize = 10 * 1024 * 1024;
 
-/// What every handler can reach.
+/// What every handler can reach: one shared [`Shared`], so that the copies each layer and handler
+/// takes of it cost one reference count, not one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+#[derive(Clone)]
+pub struct Shared {
     pub pool: PgPool,
     /// Where dashboard and API reads go: a replica that has caught up, else the primary.
     pub reads: Arc<crate::db::reads::Reads>,

@@ -160,7 +160,7 @@ async fn poller(pool: &PgPool, api: String) -> Poller {
         &gh,
         "ghp_test_token".to_owned().into(),
         pool.clone(),
-        state.writer,
+        state.writer.clone(),
     )
     .unwrap();
     p.retry_base = Duration::from_millis(10);

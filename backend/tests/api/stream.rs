@@ -437,8 +437,10 @@ async fn while_the_database_is_away_the_stream_stays_open_and_resyncs_when_it_is
 #[sqlx::test(migrations = "../migrations")]
 async fn a_client_that_falls_behind_is_told_to_resync(pool: PgPool) {
     let app = TestApp::new(pool.clone()).await;
-    let mut state = app.state.clone();
-    state.live = Arc::new(Live::with_capacity(pool, 2));
+    let state = cicd_monitor::http::AppState::new(cicd_monitor::http::Shared {
+        live: Arc::new(Live::with_capacity(pool, 2)),
+        ..(*app.state).clone()
+    });
     let router = cicd_monitor::http::router(state.clone(), &PathBuf::from("/nonexistent"));
     let (mut stream, hello) = Stream::open(&router, "/api/stream", None).await;
     assert_eq!(
