@@ -778,10 +778,12 @@ fn announced_readers(
                     return;
                 };
                 let mut buf = String::new();
+                let permits = Arc::new(tokio::sync::Semaphore::new(4));
+                let mut reads = tokio::task::JoinSet::new();
                 while !stop.load(Ordering::Relaxed) {
                     let chunk = match tokio::time::timeout(Duration::from_millis(200), res.chunk()).await {
                         Ok(Ok(Some(bytes))) => bytes,
-                        Ok(_) => return,
+                        Ok(_) => break,
                         Err(_) => continue,
                     };
                     buf.push_str(&String::from_utf8_lossy(&chunk));
@@ -805,27 +807,38 @@ fn announced_readers(
                             missed.fetch_add(1, Ordering::Relaxed);
                             continue;
                         };
+                        // Read at once, a few at a time: a reader that queued its reads would
+                        // look for runs long after they were announced, when even a lagging
+                        // replica has them.
+                        let Ok(permit) = permits.clone().try_acquire_owned() else {
+                            continue;
+                        };
+                        let (http, read, missed) = (http.clone(), read.clone(), missed.clone());
                         let mut url = reqwest::Url::parse(&format!("{base}/api/runs/")).expect("url");
                         url.path_segments_mut().expect("base").pop_if_empty().push(id);
-                        // Found, and as announced or newer (not an older state of it).
-                        let read_back = match http
-                            .get(url)
-                            .bearer_auth(ADMIN)
-                            .header("CICD-Read-After", lsn)
-                            .send()
-                            .await
-                        {
-                            Ok(r) if r.status().is_success() => r.json::<Value>().await.ok(),
-                            _ => None,
-                        };
-                        let current = read_back
-                            .as_ref()
-                            .and_then(updated_at)
-                            .is_some_and(|at| at >= changed);
-                        let counter = if current { &read } else { &missed };
-                        counter.fetch_add(1, Ordering::Relaxed);
+                        reads.spawn(async move {
+                            let _permit = permit;
+                            // Found, and as announced or newer (not an older state of it).
+                            let read_back = match http
+                                .get(url)
+                                .bearer_auth(ADMIN)
+                                .header("CICD-Read-After", lsn)
+                                .send()
+                                .await
+                            {
+                                Ok(r) if r.status().is_success() => r.json::<Value>().await.ok(),
+                                _ => None,
+                            };
+                            let current = read_back
+                                .as_ref()
+                                .and_then(updated_at)
+                                .is_some_and(|at| at >= changed);
+                            let counter = if current { &read } else { &missed };
+                            counter.fetch_add(1, Ordering::Relaxed);
+                        });
                     }
                 }
+                while reads.join_next().await.is_some() {}
             })
         })
         .collect();
