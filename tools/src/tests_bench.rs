@@ -275,10 +275,13 @@ async fn load_results(url: &str, runs: usize, tests: usize, now: DateTime<Utc>) 
 
 async fn bytes_per_result(pool: &PgPool, results: i64) -> anyhow::Result<(f64, f64, f64, i64)> {
     let size = |t: &'static str| async move {
-        sqlx::query_scalar::<_, i64>("select pg_total_relation_size($1::regclass)")
-            .bind(t)
-            .fetch_one(pool)
-            .await
+        // A partitioned table's size is its partitions'.
+        sqlx::query_scalar::<_, i64>(
+            "select sum(pg_total_relation_size(relid))::int8 from pg_partition_tree($1::regclass)",
+        )
+        .bind(t)
+        .fetch_one(pool)
+        .await
     };
     let result = size("test_results").await? as f64;
     let mut all = 0.0;

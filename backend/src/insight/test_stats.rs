@@ -509,7 +509,9 @@ pub async fn flaky(pool: &PgPool, p: &FlakyParams, now: DateTime<Utc>) -> Result
     ])?;
     let repo = non_empty(&p.repo);
     // A commit's reports are looked up by its index, one commit at a time (`offset 0` keeps the
-    // planner from hashing every report instead: it cannot count how many commits `unnest` gives).
+    // planner from hashing every report instead: it cannot count how many commits `unnest` gives),
+    // and a report's result for the test by both keys (as a join, the planner probed the report's
+    // partition by its id alone and filtered its 200 rows by test).
     let rows = sqlx::query(
         "with fl as ( \
              select f.repo, f.test_id, count(*) flakes, array_agg(f.commit_ref) commits from test_flakes f \
@@ -528,7 +530,8 @@ pub async fn flaky(pool: &PgPool, p: &FlakyParams, now: DateTime<Utc>) -> Result
                  select u.id, u.run_id from test_uploads u \
                  where u.repo = fl.repo and u.commit_ref = c.commit_ref and u.repo is not null \
                  offset 0) u \
-             join test_results r on r.upload_id = u.id and r.test_id = fl.test_id and r.status in (0, 1) \
+             cross join lateral (select from test_results r where r.upload_id = u.id \
+                 and r.test_id = fl.test_id and r.status in (0, 1) limit 1) r \
              join pipeline_runs p on p.id = u.run_id and p.status = 'failure' \
              group by fl.repo, fl.test_id), \
          runs as ( \

@@ -6,7 +6,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use crate::support::{TestApp, ADMIN, GITHUB_SECRET};
+use crate::support::{TestApp, GITHUB_SECRET};
 use crate::webhooks::deliver;
 
 pub fn ts(t: DateTime<Utc>) -> String {
@@ -292,19 +292,9 @@ async fn jobs_runners_and_usage_from_github_deliveries(pool: PgPool) {
     assert!(csv.text.contains(",acme/api,CI,,"), "{}", csv.text);
 
     // Prices come from the settings.
-    let put = app
-        .raw(
-            axum::http::Method::PUT,
-            "/api/settings",
-            Some(ADMIN),
-            axum::body::Body::from(
-                json!({"retention_days": 90, "rollup_retention_days": 400,
-                       "runner_prices": {"gpu": 1.0}, "currency": "EUR"})
-                .to_string(),
-            ),
-        )
+    app.put_settings(&json!({"retention_days": 90, "rollup_retention_days": 400,
+                              "runner_prices": {"gpu": 1.0}, "currency": "EUR"}))
         .await;
-    assert_eq!(put.status, StatusCode::OK, "{}", put.text);
     let usage = app.get("/api/usage?group_by=labels").await;
     assert_eq!(usage.body["currency"], "EUR");
     assert!((usage.body["total"]["cost"].as_f64().unwrap() - 6.0).abs() < 1e-9);

@@ -2,8 +2,6 @@
 //! partitions created ahead, retention dropping whole partitions, and ids kept unique by the
 //! writers' claims once no index does.
 
-use axum::body::Body;
-use axum::http::Method;
 use chrono::{DateTime, Duration, TimeDelta, Utc};
 use cicd_monitor::db::{self, partitions};
 use cicd_monitor::domain::{JobEvent, RunEvent, RunStatus};
@@ -12,7 +10,7 @@ use cicd_monitor::writer::write_batch;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::support::{event, TestApp, ADMIN};
+use crate::support::{event, TestApp};
 
 fn run(id: String, status: RunStatus, started: DateTime<Utc>) -> RunEvent {
     RunEvent {
@@ -221,15 +219,7 @@ async fn retention_drops_whole_partitions_past_the_cut(pool: PgPool) {
         assert!(parts.windows(2).all(|w| w[0].to == w[1].from.unwrap()), "no gaps");
     }
     let body = json!({"retention_days": 30, "rollup_retention_days": 400, "test_retention_days": 30});
-    let r = app
-        .raw(
-            Method::PUT,
-            "/api/settings",
-            Some(ADMIN),
-            Body::from(body.to_string()),
-        )
-        .await;
-    assert!(r.status.is_success(), "{}", r.text);
+    app.put_settings(&body).await;
 
     // Now: an old run with a job and a test report, and a run whose time is still to come.
     assert!(app.event(&event(json!({"id": "old"}))).await.status.is_success());

@@ -3,26 +3,17 @@
 
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use chrono::{DateTime, TimeDelta, Utc};
 use cicd_monitor::retention::{Retention, LOCK_KEY};
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::support::{event, TestApp, ADMIN};
+use crate::support::{event, TestApp};
 
 async fn settings(app: &TestApp, days: i32, rollup_days: i32) {
     let body = json!({"retention_days": days, "rollup_retention_days": rollup_days});
-    let r = app
-        .raw(
-            Method::PUT,
-            "/api/settings",
-            Some(ADMIN),
-            Body::from(body.to_string()),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    app.put_settings(&body).await;
 }
 
 /// Records a finished run that started `days_ago` days before `now`, with one job.

@@ -135,6 +135,19 @@ impl TestApp {
             .await
     }
 
+    /// Replaces the settings as the admin; they must be accepted.
+    pub async fn put_settings(&self, body: &Value) {
+        let r = self
+            .raw(
+                Method::PUT,
+                "/api/settings",
+                Some(ADMIN),
+                Body::from(body.to_string()),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
+
     /// Posts one event with the ingest token.
     pub async fn event(&self, body: &Value) -> Reply {
         self.post("/api/events", Some(&self.ingest.clone()), body).await

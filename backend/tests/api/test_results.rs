@@ -464,15 +464,7 @@ async fn the_quarantine_is_kept_per_repository_read_as_text_and_audited(pool: Pg
 async fn the_auto_quarantine_rule_quarantines_a_test_flaky_n_times(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let settings = json!({"retention_days": 90, "rollup_retention_days": 400, "auto_quarantine": {"flakes": 2, "days": 7}});
-    let r = app
-        .raw(
-            axum::http::Method::PUT,
-            "/api/settings",
-            Some(ADMIN),
-            axum::body::Body::from(settings.to_string()),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    app.put_settings(&settings).await;
     for (i, commit) in ["c1", "c2"].iter().enumerate() {
         let id = format!("run-{i}");
         run(
@@ -738,15 +730,7 @@ async fn test_results_past_their_retention_go_with_their_details_rollups_and_fla
     );
     // The runs stay (90 days); the tests' figures go after 10.
     let settings = json!({"retention_days": 90, "rollup_retention_days": 400, "test_retention_days": 10});
-    let r = app
-        .raw(
-            axum::http::Method::PUT,
-            "/api/settings",
-            Some(ADMIN),
-            axum::body::Body::from(settings.to_string()),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    app.put_settings(&settings).await;
     let report = cicd_monitor::retention::Retention::new(pool.clone(), &prometheus::Registry::new())
         .run(now)
         .await
