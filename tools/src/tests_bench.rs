@@ -277,7 +277,8 @@ async fn bytes_per_result(pool: &PgPool, results: i64) -> anyhow::Result<(f64, f
     let size = |t: &'static str| async move {
         // A partitioned table's size is its partitions'.
         sqlx::query_scalar::<_, i64>(
-            "select sum(pg_total_relation_size(relid))::int8 from pg_partition_tree($1::regclass)",
+            "select coalesce(sum(pg_total_relation_size(relid))::int8, pg_total_relation_size($1::regclass)) \
+             from pg_partition_tree($1::regclass)",
         )
         .bind(t)
         .fetch_one(pool)

@@ -516,8 +516,10 @@ async fn storage(url: &str) -> anyhow::Result<(String, f64, f64)> {
     let mut per_row = Vec::new();
     for table in ["pipeline_runs", "run_jobs", "run_rollups", "job_rollups"] {
         let (rows, heap, index): (i64, i64, i64) = sqlx::query_as(&format!(
-            "select (select count(*) from {table}), sum(pg_table_size(relid))::int8, \
-                 sum(pg_indexes_size(relid))::int8 from pg_partition_tree('{table}')"
+            "select (select count(*) from {table}), \
+                 coalesce(sum(pg_table_size(relid))::int8, pg_table_size('{table}')), \
+                 coalesce(sum(pg_indexes_size(relid))::int8, pg_indexes_size('{table}')) \
+             from pg_partition_tree('{table}')"
         ))
         .fetch_one(&mut conn)
         .await?;
