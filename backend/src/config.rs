@@ -74,6 +74,10 @@ pub struct Config {
     /// The initial currency of the price table, with the same rule.
     #[arg(long, env = "CICD_CURRENCY")]
     pub currency: Option<String>,
+    /// The initial environments that count as production (names or globs, comma-separated), with
+    /// the same rule.
+    #[arg(long, env = "CICD_PRODUCTION_ENVIRONMENTS")]
+    pub production_environments: Option<String>,
     /// Log format.
     #[arg(long, env = "CICD_LOG_FORMAT", value_enum, default_value = "pretty")]
     pub log_format: LogFormat,
@@ -111,6 +115,7 @@ impl Config {
             stale_job_hours: 24,
             runner_prices: None,
             currency: None,
+            production_environments: None,
             log_format: LogFormat::Pretty,
         }
     }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod crypto;
 pub mod dashboard;
 pub mod db;
+pub mod delivery;
 pub mod demo;
 pub mod domain;
 pub mod error;
@@ -166,9 +167,10 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The configuration's initial price table and currency, stored unless settings hold some.
+/// The configuration's initial price table, currency and production environments, each stored
+/// unless the settings hold one.
 async fn seed_settings(pool: &PgPool, config: &Config) -> anyhow::Result<()> {
-    use crate::domain::settings::{currency, runner_prices};
+    use crate::domain::settings::{currency, production_environments, runner_prices};
     if let Some(json) = &config.runner_prices {
         let value: serde_json::Value =
             serde_json::from_str(json).map_err(|e| anyhow::anyhow!("CICD_RUNNER_PRICES is not JSON: {e}"))?;
@@ -179,6 +181,11 @@ async fn seed_settings(pool: &PgPool, config: &Config) -> anyhow::Result<()> {
         let value = serde_json::Value::from(c.as_str());
         currency(&value).map_err(|e| anyhow::anyhow!("CICD_CURRENCY: {e}"))?;
         db::settings::seed(pool, "currency", &value).await?;
+    }
+    if let Some(list) = &config.production_environments {
+        let value = serde_json::Value::from(list.split(',').map(str::trim).collect::<Vec<_>>());
+        production_environments(&value).map_err(|e| anyhow::anyhow!("CICD_PRODUCTION_ENVIRONMENTS: {e}"))?;
+        db::settings::seed(pool, "production_environments", &value).await?;
     }
     Ok(())
 }

@@ -356,9 +356,6 @@ async fn process(session: &mut Session, metrics: &Metrics, jobs: Vec<Job>, alert
     }
 }
 
-/// Attempts at a statement or transaction that PostgreSQL aborts as a deadlock or serialization failure.
-const ATTEMPTS: usize = 5;
-
 /// Writes the events and commits them. Each event is merged, in order, into the stored run.
 ///
 /// Runs seen for the first time — the common case — are inserted together with their rollup
@@ -425,7 +422,7 @@ async fn write_with(
             }
         }
         match db::runs::insert_new(conn, &states, changes, &fresh_dims, &notices, now).await {
-            Err(e) if db::is_retryable(&e) && attempt < ATTEMPTS => attempt += 1,
+            Err(e) if db::is_retryable(&e) && attempt < db::RETRY_ATTEMPTS => attempt += 1,
             other => break other?.into_iter().collect(),
         }
     };
@@ -448,7 +445,7 @@ async fn write_with(
         let mut attempt = 1;
         let merged = loop {
             match merge_existing(conn, &existing_ids, &by_id, events, now).await {
-                Err(e) if db::is_retryable(&e) && attempt < ATTEMPTS => attempt += 1,
+                Err(e) if db::is_retryable(&e) && attempt < db::RETRY_ATTEMPTS => attempt += 1,
                 other => break other?,
             }
         };

@@ -1,6 +1,7 @@
 //! PostgreSQL access: the pool, migrations, and one module of small query functions per table.
 
 pub mod audit;
+pub mod deployments;
 pub mod incidents;
 pub mod integrations;
 pub mod job_rollups;
@@ -150,6 +151,9 @@ fn is_unavailable_anyhow(e: &anyhow::Error) -> bool {
                 .is_some_and(|m| matches!(m, sqlx::migrate::MigrateError::Execute(e) if is_unavailable(e)))
     })
 }
+
+/// Attempts at a statement or transaction that PostgreSQL aborts as a deadlock or serialization failure.
+pub const RETRY_ATTEMPTS: usize = 5;
 
 /// Errors worth retrying the whole transaction for (deadlock, serialization failure).
 pub fn is_retryable(e: &sqlx::Error) -> bool {

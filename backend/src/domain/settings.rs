@@ -13,16 +13,19 @@ use crate::domain::FieldError;
 pub const RETENTION_DAYS: std::ops::RangeInclusive<i64> = 1..=3650;
 
 /// The settings' names, in the order they are checked.
-const KEYS: [&str; 6] = [
+const KEYS: [&str; 7] = [
     "retention_days",
     "rollup_retention_days",
     "runner_prices",
     "currency",
     "test_retention_days",
     "auto_quarantine",
+    "production_environments",
 ];
 /// Default `test_retention_days`: test results are the bulkiest data kept.
 pub const DEFAULT_TEST_RETENTION_DAYS: i32 = 30;
+/// Environments (names or globs) that `production_environments` may list.
+pub const MAX_PRODUCTION_ENVIRONMENTS: usize = 100;
 /// Labels a price table may name.
 pub const MAX_PRICES: usize = 500;
 /// The highest price per minute accepted (a typo guard: hosted runners cost cents).
@@ -60,6 +63,12 @@ pub struct Settings {
     /// (`null`, the default: off). Optional in a replacement.
     #[serde(default)]
     pub auto_quarantine: Option<AutoQuarantine>,
+    /// The environments whose deployments count as production for the DORA keys: exact names or
+    /// globs (`*` any characters, `?` one), compared without regard to case; 1 to 100 of them
+    /// (default `["production", "prod"]`). Optional in a replacement.
+    #[serde(default = "default_production_environments")]
+    #[schema(example = json!(["production", "prod", "prod-*"]))]
+    pub production_environments: Vec<String>,
 }
 
 /// The auto-quarantine rule: "flaky `flakes` times in `days` days".
@@ -78,6 +87,10 @@ fn default_test_retention_days() -> i32 {
     DEFAULT_TEST_RETENTION_DAYS
 }
 
+fn default_production_environments() -> Vec<String> {
+    vec!["production".to_owned(), "prod".to_owned()]
+}
+
 fn default_currency() -> String {
     "USD".to_owned()
 }
@@ -91,6 +104,7 @@ impl Default for Settings {
             currency: default_currency(),
             test_retention_days: DEFAULT_TEST_RETENTION_DAYS,
             auto_quarantine: None,
+            production_environments: default_production_environments(),
         }
     }
 }
@@ -115,6 +129,11 @@ impl Settings {
                 "auto_quarantine" => {
                     if let Ok(rule) = auto_quarantine(value) {
                         s.auto_quarantine = rule;
+                    }
+                }
+                "production_environments" => {
+                    if let Ok(globs) = production_environments(value) {
+                        s.production_environments = globs;
                     }
                 }
                 _ => {
@@ -144,6 +163,10 @@ impl Settings {
             ("currency", Value::from(self.currency.clone())),
             ("test_retention_days", Value::from(self.test_retention_days)),
             ("auto_quarantine", serde_json::json!(self.auto_quarantine)),
+            (
+                "production_environments",
+                serde_json::json!(self.production_environments),
+            ),
         ]
     }
 
@@ -201,6 +224,11 @@ impl Settings {
             .map_or(Ok(None), auto_quarantine)
             .map_err(|m| errors.push(FieldError::new("auto_quarantine", m)))
             .unwrap_or_default();
+        let production = map
+            .get("production_environments")
+            .map_or_else(|| Ok(default_production_environments()), production_environments)
+            .map_err(|m| errors.push(FieldError::new("production_environments", m)))
+            .unwrap_or_default();
         let mut days = ["retention_days", "rollup_retention_days"].map(|key| match map.get(key) {
             None => {
                 errors.push(FieldError::new(key, "is required"));
@@ -238,6 +266,7 @@ impl Settings {
                 currency,
                 test_retention_days,
                 auto_quarantine,
+                production_environments: production,
             }),
             _ => Err(errors),
         }
@@ -282,6 +311,32 @@ pub fn currency(v: &Value) -> Result<String, String> {
         .filter(|c| (1..=8).contains(&c.chars().count()))
         .map(str::to_owned)
         .ok_or_else(|| "must be a currency code of 1 to 8 characters, such as USD or EUR".to_owned())
+}
+
+/// 1 to [`MAX_PRODUCTION_ENVIRONMENTS`] environment names or globs of 1 to 255 characters each.
+pub fn production_environments(v: &Value) -> Result<Vec<String>, String> {
+    let message = || {
+        format!(
+            "must be a list of 1 to {MAX_PRODUCTION_ENVIRONMENTS} environment names or globs (such as \"prod-*\"), \
+             each 1 to 255 characters"
+        )
+    };
+    let Value::Array(items) = v else {
+        return Err(message());
+    };
+    let globs: Option<Vec<String>> = items
+        .iter()
+        .map(|i| {
+            i.as_str()
+                .map(str::trim)
+                .filter(|g| (1..=255).contains(&g.chars().count()))
+                .map(str::to_owned)
+        })
+        .collect();
+    match globs {
+        Some(g) if (1..=MAX_PRODUCTION_ENVIRONMENTS).contains(&g.len()) => Ok(g),
+        _ => Err(message()),
+    }
 }
 
 /// `null`, or `{"flakes": 1–1000, "days": 1–365}`.
@@ -385,6 +440,25 @@ mod tests {
             ["rollup_retention_days"]
         );
         assert_eq!(fields(json!([1])), ["body"]);
+        let prod = Settings::parse(&json!({"retention_days": 30, "rollup_retention_days": 60,
+            "production_environments": [" prod-* ", "live"]}))
+        .unwrap();
+        assert_eq!(prod.production_environments, ["prod-*", "live"]);
+        for bad in [
+            json!([]),
+            json!("prod"),
+            json!([""]),
+            json!([1]),
+            json!(["x".repeat(256)]),
+        ] {
+            assert_eq!(
+                fields(
+                    json!({"retention_days": 30, "rollup_retention_days": 60, "production_environments": bad})
+                ),
+                ["production_environments"],
+                "{bad}"
+            );
+        }
     }
 
     #[test]
@@ -409,6 +483,7 @@ mod tests {
             currency: "EUR".into(),
             test_retention_days: 14,
             auto_quarantine: Some(AutoQuarantine { flakes: 3, days: 7 }),
+            production_environments: vec!["prod-*".into()],
         };
         let stored = settings.to_stored();
         assert_eq!(

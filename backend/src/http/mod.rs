@@ -3,6 +3,7 @@
 mod alerts;
 mod audit;
 mod bearer;
+mod delivery;
 mod events;
 mod extract;
 mod headers;
@@ -113,6 +114,7 @@ fn ingest_routes() -> OpenApiRouter<AppState> {
     events::router()
         .merge(webhooks::router())
         .merge(test_results::upload_router())
+        .merge(delivery::ingest_router())
 }
 
 /// Every other route under `/api`.
@@ -125,6 +127,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .merge(metrics::router())
         .merge(insight::router())
         .merge(runs::router())
+        .merge(delivery::router())
         .merge(test_results::router())
         .merge(settings::router())
         .merge(stream::router())

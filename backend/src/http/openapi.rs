@@ -25,6 +25,7 @@ use super::AppState;
         (name = "dashboard", description = "Aggregated metrics"),
         (name = "runs", description = "Individual runs"),
         (name = "jobs", description = "Jobs, runner pools and usage: where CI time and money go"),
+        (name = "delivery", description = "Deployments, the commits they ship and incidents in production: the DORA keys"),
         (name = "stream", description = "Live updates (server-sent events)"),
         (name = "settings", description = "Runtime policy (retention, runner prices)"),
         (name = "tokens", description = "API tokens and the audit log of admin actions (admin)"),

@@ -52,6 +52,10 @@ pub struct WebhookResponse {
     pub jobs: usize,
     /// How many test results it carried (CDEvents test case runs).
     pub tests: usize,
+    /// How many deployment statuses, pushes and incidents it recorded.
+    pub deployments: usize,
+    pub pushes: usize,
+    pub incidents: usize,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -69,6 +73,9 @@ impl WebhookResponse {
             runs: Vec::new(),
             jobs: 0,
             tests: 0,
+            deployments: 0,
+            pushes: 0,
+            incidents: 0,
         })
     }
 }
@@ -89,12 +96,17 @@ async fn record(
     source: Option<String>,
     parsed: Result<Parsed, Malformed>,
 ) -> ApiResult<Json<WebhookResponse>> {
-    let (mut runs, jobs, tests) = match parsed? {
+    let (mut runs, jobs, tests, batch) = match parsed? {
         Parsed::Ignored(reason) => {
             tracing::debug!(provider = provider.as_str(), %reason, "webhook delivery ignored");
             return Ok(WebhookResponse::nothing("ignored", reason));
         }
-        Parsed::Records { runs, jobs, tests } => (runs, jobs, tests),
+        Parsed::Records {
+            runs,
+            jobs,
+            tests,
+            delivery: batch,
+        } => (runs, jobs, tests, batch),
     };
     if let Some(source) = source {
         for run in &mut runs {
@@ -145,12 +157,19 @@ async fn record(
         }
         tx.commit().await?;
     }
+    if !batch.is_empty() {
+        // Each is idempotent: a repeated delivery changes nothing.
+        crate::db::deployments::record_batch(&state.pool, &batch).await?;
+    }
     Ok(Json(WebhookResponse {
         status: "recorded",
         reason: None,
         runs: outcomes,
         jobs: job_count,
         tests: test_count,
+        deployments: batch.deployments.len(),
+        pushes: batch.pushes.len(),
+        incidents: batch.incidents.len(),
     }))
 }
 

@@ -173,6 +173,7 @@ fn batch(body: &[u8], now: DateTime<Utc>) -> Result<Parsed, Malformed> {
         return Ok(ignored("the CloudEvents batch is empty"));
     }
     let (mut runs, mut jobs, mut tests, mut skipped) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut delivery = crate::delivery::Batch::default();
     for (i, item) in items.iter().enumerate() {
         let outcome = match item {
             Value::Object(_) => structured(item, now),
@@ -183,15 +184,17 @@ fn batch(body: &[u8], now: DateTime<Utc>) -> Result<Parsed, Malformed> {
                 runs: r,
                 jobs: j,
                 tests: t,
+                delivery: d,
             }) => {
                 runs.extend(r);
                 jobs.extend(j);
                 tests.extend(t);
+                delivery.extend(d);
             }
             Ok(Parsed::Ignored(why)) | Err(Malformed(why)) => skipped.push(format!("[{i}] {why}")),
         }
     }
-    if runs.is_empty() && jobs.is_empty() && tests.is_empty() {
+    if runs.is_empty() && jobs.is_empty() && tests.is_empty() && delivery.is_empty() {
         const SHOWN: usize = 5;
         let more = skipped.len().saturating_sub(SHOWN);
         let mut summary = format!(
@@ -204,7 +207,12 @@ fn batch(body: &[u8], now: DateTime<Utc>) -> Result<Parsed, Malformed> {
         }
         return Ok(Parsed::Ignored(summary));
     }
-    Ok(Parsed::Records { runs, jobs, tests })
+    Ok(Parsed::Records {
+        runs,
+        jobs,
+        tests,
+        delivery,
+    })
 }
 
 fn bare(body: &[u8], now: DateTime<Utc>) -> Result<Parsed, Malformed> {
@@ -307,12 +315,13 @@ fn classify(ty: &str) -> Option<(Kind, Phase)> {
 /// Why an event of type `ty` is not read, if it is not one we track.
 fn untracked(ty: Option<&str>) -> Option<String> {
     let ty = ty?;
-    classify(ty).is_none().then(|| {
+    (classify(ty).is_none() && !crate::delivery::cdevents::tracks(ty)).then(|| {
         let shown: String = ty.chars().take(120).collect();
         format!(
             "event type {shown:?} is not tracked (only dev.cdevents.pipelinerun.{{queued,started,finished}}, \
-             dev.cdevents.taskrun.{{started,finished}}, dev.cdevents.testsuiterun.{{queued,started,finished}} \
-             and dev.cdevents.testcaserun.{{queued,started,finished,skipped}})"
+             dev.cdevents.taskrun.{{started,finished}}, dev.cdevents.testsuiterun.{{queued,started,finished}}, \
+             dev.cdevents.testcaserun.{{queued,started,finished,skipped}}, {})",
+            crate::delivery::cdevents::TYPES
         )
     })
 }
@@ -326,6 +335,10 @@ fn cdevent(ev: &Value, env: &Envelope, now: DateTime<Utc>) -> Parsed {
     let Some(ty) = text(ev, "context/type").or_else(|| env.ty.clone()) else {
         return ignored("the CDEvent has no context.type");
     };
+    let timestamp = time(ev, "context/timestamp").or(env.time);
+    if let Some(batch) = crate::delivery::cdevents::parse(&ty, ev, timestamp, now) {
+        return Parsed::delivery(batch);
+    }
     let Some((kind, phase)) = classify(&ty) else {
         return Parsed::Ignored(untracked(Some(&ty)).unwrap_or_default());
     };
@@ -336,7 +349,6 @@ fn cdevent(ev: &Value, env: &Envelope, now: DateTime<Utc>) -> Parsed {
         return ignored("the CDEvent's subject has no id");
     };
     let context_source = text(ev, "context/source").or_else(|| env.source.clone());
-    let timestamp = time(ev, "context/timestamp").or(env.time);
     let null = Value::Null;
     let content = at(subject, "content").unwrap_or(&null);
     let status = match phase {

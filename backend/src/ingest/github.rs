@@ -75,9 +75,13 @@ pub fn parse(
             },
             None => Parsed::Ignored("workflow_job event without a workflow_job object".into()),
         },
+        "deployment" => Parsed::delivery(crate::delivery::github::deployment(&v, false, now)),
+        "deployment_status" => Parsed::delivery(crate::delivery::github::deployment(&v, true, now)),
+        "push" => Parsed::delivery(crate::delivery::github::push(&v, now)),
         "" => Parsed::Ignored("no X-GitHub-Event header".into()),
         other => Parsed::Ignored(format!(
-            "{other} events are not recorded; subscribe the hook to workflow runs and workflow jobs"
+            "{other} events are not recorded; subscribe the hook to workflow runs, workflow jobs, \
+             deployments, deployment statuses and pushes"
         )),
     })
 }

@@ -21,9 +21,12 @@ const PROVIDER: Provider = Provider::Gitlab;
 pub fn parse(event: Option<&str>, body: &[u8], now: DateTime<Utc>) -> Result<Parsed, Malformed> {
     let v = json_body(body)?;
     if let Some(event) = event.map(str::trim).filter(|e| !e.is_empty()) {
-        if !event.eq_ignore_ascii_case("Pipeline Hook") && !event.eq_ignore_ascii_case("Job Hook") {
+        if !["Pipeline Hook", "Job Hook", "Deployment Hook", "Push Hook"]
+            .iter()
+            .any(|h| event.eq_ignore_ascii_case(h))
+        {
             return Ok(ignored(format!(
-                "X-Gitlab-Event is {}: only pipeline and job hooks are recorded",
+                "X-Gitlab-Event is {}: only pipeline, job, deployment and push hooks are recorded",
                 shown(event)
             )));
         }
@@ -34,9 +37,15 @@ pub fn parse(event: Option<&str>, body: &[u8], now: DateTime<Utc>) -> Result<Par
     match text(&v, "object_kind") {
         Some(kind) if kind.eq_ignore_ascii_case("pipeline") => {}
         Some(kind) if kind.eq_ignore_ascii_case("build") => return Ok(job_hook(&v, now)),
+        Some(kind) if kind.eq_ignore_ascii_case("deployment") => {
+            return Ok(Parsed::delivery(crate::delivery::gitlab::deployment(&v, now)))
+        }
+        Some(kind) if kind.eq_ignore_ascii_case("push") => {
+            return Ok(Parsed::delivery(crate::delivery::gitlab::push(&v, now)))
+        }
         Some(kind) => {
             return Ok(ignored(format!(
-                "object_kind is {}: only pipeline and build (job) events are recorded",
+                "object_kind is {}: only pipeline, build (job), deployment and push events are recorded",
                 shown(&kind)
             )))
         }

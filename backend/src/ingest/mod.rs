@@ -32,11 +32,12 @@ pub use crate::domain::limits::MAX_NAME;
 /// What a webhook delivery amounts to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Parsed {
-    /// Runs, jobs and test results to record.
+    /// Runs, jobs, test results, and deployments, pushes or incidents to record.
     Records {
         runs: Vec<RunEvent>,
         jobs: Vec<JobEvent>,
         tests: Vec<TestEvent>,
+        delivery: crate::delivery::Batch,
     },
     /// A well-formed delivery with nothing to record (a ping, another event type, a kind we do not
     /// track); answered with a 2xx that says why, so the sender does not retry or disable the hook.
@@ -44,11 +45,25 @@ pub enum Parsed {
 }
 
 impl Parsed {
+    /// A delivery's deployments, pushes or incidents, or why there is nothing in it to record.
+    pub fn delivery(batch: Result<crate::delivery::Batch, String>) -> Self {
+        match batch {
+            Ok(delivery) => Parsed::Records {
+                runs: Vec::new(),
+                jobs: Vec::new(),
+                tests: Vec::new(),
+                delivery,
+            },
+            Err(reason) => Parsed::Ignored(reason),
+        }
+    }
+
     pub fn records(runs: Vec<RunEvent>, jobs: Vec<JobEvent>) -> Self {
         Parsed::Records {
             runs,
             jobs,
             tests: Vec::new(),
+            delivery: Default::default(),
         }
     }
 
@@ -65,6 +80,7 @@ impl Parsed {
             runs: Vec::new(),
             jobs: Vec::new(),
             tests: vec![test],
+            delivery: Default::default(),
         }
     }
 }

@@ -7,6 +7,7 @@ mod alerting;
 mod audit;
 mod db_faults;
 mod delivery;
+mod deployments;
 mod fake_slack;
 mod github_sync;
 mod health;

@@ -30,12 +30,14 @@ async fn settings_start_at_the_migrated_defaults_and_admins_replace_them(pool: P
     assert_eq!(
         r.body,
         json!({"retention_days": 90, "rollup_retention_days": 400, "runner_prices": {}, "currency": "USD",
-            "test_retention_days": 30, "auto_quarantine": null})
+            "test_retention_days": 30, "auto_quarantine": null,
+            "production_environments": ["production", "prod"]})
     );
 
     let changed = json!({"retention_days": 30, "rollup_retention_days": 365,
                          "runner_prices": {"macos-14": 0.08}, "currency": "EUR",
-                         "test_retention_days": 14, "auto_quarantine": {"flakes": 3, "days": 7}});
+                         "test_retention_days": 14, "auto_quarantine": {"flakes": 3, "days": 7},
+                         "production_environments": ["live", "prod-*"]});
     let r = put(&app, Some(ADMIN), &changed).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body, changed);

@@ -249,6 +249,7 @@ CICD_STALE_JOB_HOURS: {{ $b.staleJobHours | quote }}
 CICD_RUNNER_PRICES: {{ toJson . | quote }}
 {{- end }}
 CICD_CURRENCY: {{ $b.currency | quote }}
+CICD_PRODUCTION_ENVIRONMENTS: {{ join "," $b.productionEnvironments | quote }}
 {{- end }}
 
 {{/* The operator's rules in a watched namespace (or cluster-wide). */}}

@@ -164,6 +164,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/deployments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Deployments, newest first, with their commits, run and incidents. */
+        get: operations["list_deployments"];
+        put?: never;
+        /**
+         * Record one status of a deployment. Statuses with the same `id` describe one deployment, in
+         *     any order: its status is the latest. Repeating a status changes nothing.
+         */
+        post: operations["post_deployment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/deployments/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record up to 1,000 deployment statuses; each is validated on its own, and the valid ones are
+         *     recorded together.
+         */
+        post: operations["post_deployments"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/events": {
         parameters: {
             query?: never;
@@ -209,6 +250,47 @@ export interface paths {
         get: operations["filters"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/incidents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Incidents in production, latest started first. */
+        get: operations["list_incidents"];
+        put?: never;
+        /**
+         * Record one incident in production, or update it (posted again with the same `id`, e.g. with
+         *     `resolved_at`).
+         */
+        post: operations["post_incident"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/incidents/batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record up to 1,000 incidents; each is validated on its own, and the valid ones are recorded
+         *     together.
+         */
+        post: operations["post_incidents"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1154,6 +1236,57 @@ export interface components {
          * @enum {string}
          */
         Credential: "ingest_token" | "shared_secret";
+        /** @description A deployment with the commits it shipped and the incidents linked to it. */
+        Deployment: {
+            artifact?: string | null;
+            /**
+             * Format: int64
+             * @description How many commits it shipped first to its environment.
+             */
+            commit_count: number;
+            /** @description Those commits, the longest lead time first (at most 100). */
+            commits: components["schemas"]["ShippedCommit"][];
+            /** Format: date-time */
+            created_at: string;
+            creator?: string | null;
+            description?: string | null;
+            environment: string;
+            external_id: string;
+            /**
+             * Format: date-time
+             * @description When it succeeded or failed.
+             */
+            finished_at?: string | null;
+            /** Format: int64 */
+            id: number;
+            incidents: components["schemas"]["Incident"][];
+            kind: components["schemas"]["DeploymentKind"];
+            ref?: string | null;
+            repo?: string | null;
+            /** @description The run that made it (`GET /api/runs/{id}`). */
+            run_id?: string | null;
+            service: string;
+            sha?: string | null;
+            /** @description Where it came from (`github`, `gitlab`, `cdevents`, `generic`) and its id there. */
+            source: string;
+            status: components["schemas"]["DeploymentStatus"];
+            url?: string | null;
+        };
+        /**
+         * @description What a deployment does to its environment.
+         * @enum {string}
+         */
+        DeploymentKind: "deploy" | "rollback" | "remove";
+        DeploymentPage: {
+            deployments: components["schemas"]["Deployment"][];
+            /** @description Pass as `cursor` for the next page; absent on the last page. */
+            next_cursor?: string | null;
+        };
+        /**
+         * @description A deployment's status, as GitHub names them (the other sources are mapped onto these).
+         * @enum {string}
+         */
+        DeploymentStatus: "queued" | "in_progress" | "success" | "failure" | "error" | "inactive";
         /** @description The error body every route answers with. */
         ErrorBody: {
             error: components["schemas"]["ErrorDetail"];
@@ -1277,6 +1410,71 @@ export interface components {
              */
             runs: number;
         };
+        GenericCommit: {
+            /**
+             * Format: date-time
+             * @description When it was written.
+             */
+            committed_at?: string | null;
+            /**
+             * Format: date-time
+             * @description When it was merged (lead time counts from here when the setting says so).
+             */
+            merged_at?: string | null;
+            sha: string;
+        };
+        /**
+         * @description One status of a deployment. Statuses posted with the same `id` describe the same deployment,
+         *     in any order: its status is the latest by `at`. Unknown fields are ignored.
+         * @example {
+         *       "at": "2025-08-27T06:10:00Z",
+         *       "environment": "production",
+         *       "id": "deploy-4711",
+         *       "ref": "main",
+         *       "repo": "org/payments",
+         *       "run_id": "run_20250827_001",
+         *       "service": "payments",
+         *       "sha": "9fceb02d0ae598e95dc970b74767f19372d61af8",
+         *       "status": "success"
+         *     }
+         */
+        GenericDeployment: {
+            /** @description The artifact deployed (an image reference, a package URL); incidents can name it. */
+            artifact?: string | null;
+            /**
+             * Format: date-time
+             * @description When it reached `status` (defaults to when this was received).
+             */
+            at?: string | null;
+            /**
+             * @description The commits it ships, when the sender knows them (at most 1,000); otherwise they are
+             *     found from the pushes received.
+             */
+            commits?: components["schemas"]["GenericCommit"][] | null;
+            /**
+             * Format: date-time
+             * @description When it was asked for (defaults to its earliest status).
+             */
+            created_at?: string | null;
+            creator?: string | null;
+            description?: string | null;
+            /** @description Where it went, e.g. `production` (which environments count as production is a setting). */
+            environment: string;
+            /** @description The sender's deployment id. */
+            id: string;
+            kind?: null | components["schemas"]["DeploymentKind"];
+            ref?: string | null;
+            repo?: string | null;
+            /** @description The run that made it, as `POST /api/events` named it. */
+            run_id?: string | null;
+            /** @description The service deployed; defaults to `repo`. One of the two is required. */
+            service?: string | null;
+            /** @description The commit deployed. */
+            sha?: string | null;
+            /** @description `queued`, `in_progress`, `success`, `failure`, `error` or `inactive`. */
+            status: components["schemas"]["DeploymentStatus"];
+            url?: string | null;
+        };
         /**
          * @description A run event in the generic format. Unknown fields are ignored.
          * @example {
@@ -1336,6 +1534,42 @@ export interface components {
             triggered_by?: string | null;
             url?: string | null;
             workflow: string;
+        };
+        /**
+         * @description An incident in production, opened or updated (resolved). Posted again with the same `id`, it
+         *     is updated. Unknown fields are ignored.
+         * @example {
+         *       "deployment": "deploy-4711",
+         *       "environment": "production",
+         *       "id": "INC-311",
+         *       "service": "payments",
+         *       "started_at": "2025-08-27T06:30:00Z",
+         *       "title": "checkout errors"
+         *     }
+         */
+        GenericIncident: {
+            /** @description The artifact at fault, when the deployment is not named. */
+            artifact?: string | null;
+            /**
+             * @description The id of the deployment that caused it, as posted to `POST /api/deployments`. Without it
+             *     the incident is linked to the last deployment of its service before it started, and the
+             *     link says it was inferred.
+             */
+            deployment?: string | null;
+            environment?: string | null;
+            id: string;
+            repo?: string | null;
+            /**
+             * Format: date-time
+             * @description Not before `started_at`.
+             */
+            resolved_at?: string | null;
+            /** @description The service affected; defaults to `repo`. One of the two is required. */
+            service?: string | null;
+            /** Format: date-time */
+            started_at: string;
+            title?: string | null;
+            url?: string | null;
         };
         /** @enum {string} */
         Grain: "hour" | "day" | "week";
@@ -1443,6 +1677,11 @@ export interface components {
              * @example firing
              */
             state: string;
+        };
+        IncidentPage: {
+            incidents: components["schemas"]["Incident"][];
+            /** @description Pass as `cursor` for the next page; absent on the last page. */
+            next_cursor?: string | null;
         };
         /** @description The stored run, and what the event did to it. */
         IngestResponse: components["schemas"]["Run"] & {
@@ -1804,6 +2043,16 @@ export interface components {
             path: string;
             provider: components["schemas"]["Provider"];
         };
+        /** @description What recording one deployment status or incident did. */
+        Recorded: {
+            /** @description Whether it was new. */
+            created: boolean;
+            /**
+             * Format: int64
+             * @description The deployment's (or incident's) id here.
+             */
+            id: number;
+        };
         /** @description Clients should fetch everything they show again: changes may have been missed. */
         Resync: {
             /**
@@ -2031,6 +2280,17 @@ export interface components {
              */
             currency?: string;
             /**
+             * @description The environments whose deployments count as production for the DORA keys: exact names or
+             *     globs (`*` any characters, `?` one), compared without regard to case; 1 to 100 of them
+             *     (default `["production", "prod"]`). Optional in a replacement.
+             * @example [
+             *       "production",
+             *       "prod",
+             *       "prod-*"
+             *     ]
+             */
+            production_environments?: string[];
+            /**
              * Format: int32
              * @description How many days runs (with their jobs and raw payloads) are kept (1–3650).
              * @example 90
@@ -2064,6 +2324,19 @@ export interface components {
              * @example 30
              */
             test_retention_days?: number;
+        };
+        /** @description A commit a deployment shipped first to its environment. */
+        ShippedCommit: {
+            /** Format: date-time */
+            committed_at?: string | null;
+            /**
+             * Format: double
+             * @description From the commit (or, when its time is unknown, its merge) to the deployment's success.
+             */
+            lead_seconds?: number | null;
+            /** Format: date-time */
+            merged_at?: string | null;
+            sha: string;
         };
         /** @description A webhook source as listed by the API: never its secret. */
         SourceInfo: {
@@ -2381,8 +2654,12 @@ export interface components {
         };
         /** @description What a delivery did. */
         WebhookResponse: {
+            /** @description How many deployment statuses, pushes and incidents it recorded. */
+            deployments: number;
+            incidents: number;
             /** @description How many jobs it wrote. */
             jobs: number;
+            pushes: number;
             reason?: string | null;
             /** @description The runs the delivery touched. */
             runs: components["schemas"]["RunOutcome"][];
@@ -3435,6 +3712,276 @@ export interface operations {
             };
         };
     };
+    list_deployments: {
+        parameters: {
+            query?: {
+                service?: string;
+                environment?: string;
+                repo?: string;
+                status?: components["schemas"]["DeploymentStatus"];
+                /** @description Only the environments that count as production (the `production_environments` setting). */
+                production?: boolean;
+                /** @description Only those created (deployments) or started (incidents) at or after this instant. */
+                from?: string;
+                /** @description Only those created (started) before this instant. */
+                to?: string;
+                /** @description Incidents only: `true` for those not resolved, `false` for those resolved. */
+                open?: boolean;
+                /** @description Page size (default 50, at most 500). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeploymentPage"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's scope does not allow this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests: failed authentications from this address, or a sender over the ingest rate; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_deployment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A deployment status in the generic format */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GenericDeployment"];
+            };
+        };
+        responses: {
+            /** @description A known deployment was updated (or the status was a repeat) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Recorded"];
+                };
+            };
+            /** @description A new deployment was recorded */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Recorded"];
+                };
+            };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's scope does not allow this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body over 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid fields, each named */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests: failed authentications from this address, or a sender over the ingest rate; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_deployments: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A JSON array of 1 to 1,000 deployment statuses */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GenericDeployment"][];
+            };
+        };
+        responses: {
+            /** @description One result per item, in request order */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchResponse"];
+                };
+            };
+            /** @description Malformed JSON, not an array, or empty */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's scope does not allow this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description More than 1,000 items, or body over 10 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests: failed authentications from this address, or a sender over the ingest rate; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable; nothing was written */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     ingest: {
         parameters: {
             query?: never;
@@ -3662,6 +4209,276 @@ export interface operations {
                 };
             };
             /** @description The database is unavailable; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_incidents: {
+        parameters: {
+            query?: {
+                service?: string;
+                environment?: string;
+                repo?: string;
+                status?: components["schemas"]["DeploymentStatus"];
+                /** @description Only the environments that count as production (the `production_environments` setting). */
+                production?: boolean;
+                /** @description Only those created (deployments) or started (incidents) at or after this instant. */
+                from?: string;
+                /** @description Only those created (started) before this instant. */
+                to?: string;
+                /** @description Incidents only: `true` for those not resolved, `false` for those resolved. */
+                open?: boolean;
+                /** @description Page size (default 50, at most 500). */
+                limit?: number;
+                /** @description `next_cursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentPage"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's scope does not allow this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests: failed authentications from this address, or a sender over the ingest rate; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_incident: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description An incident in the generic format */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GenericIncident"];
+            };
+        };
+        responses: {
+            /** @description A known incident was updated */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Recorded"];
+                };
+            };
+            /** @description A new incident was recorded */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Recorded"];
+                };
+            };
+            /** @description Malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's scope does not allow this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Body over 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Invalid fields, each named */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests: failed authentications from this address, or a sender over the ingest rate; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    post_incidents: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A JSON array of 1 to 1,000 incidents */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GenericIncident"][];
+            };
+        };
+        responses: {
+            /** @description One result per item, in request order */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchResponse"];
+                };
+            };
+            /** @description Malformed JSON, not an array, or empty */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's scope does not allow this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description More than 1,000 items, or body over 10 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests: failed authentications from this address, or a sender over the ingest rate; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable; nothing was written */
             503: {
                 headers: {
                     [name: string]: unknown;

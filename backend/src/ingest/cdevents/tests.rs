@@ -706,6 +706,7 @@ fn one_test(p: Parsed) -> TestEvent {
             runs,
             jobs,
             mut tests,
+            ..
         } if runs.is_empty() && jobs.is_empty() && tests.len() == 1 => tests.remove(0),
         other => panic!("expected one test result, got {other:?}"),
     }

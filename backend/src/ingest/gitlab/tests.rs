@@ -342,10 +342,11 @@ fn every_status_maps() {
 
 #[test]
 fn other_hooks_are_ignored_with_a_reason() {
-    assert!(ignored_reason(Some("Deployment Hook"), FAILED).contains("\"Deployment Hook\""));
-    assert!(ignored_reason(Some("Push Hook"), r#"{"object_kind":"push"}"#).contains("Push Hook"));
+    assert!(ignored_reason(Some("Merge Request Hook"), FAILED).contains("\"Merge Request Hook\""));
+    assert!(ignored_reason(Some("Tag Push Hook"), r#"{"object_kind":"tag_push"}"#).contains("Tag Push Hook"));
+    assert!(ignored_reason(Some("Push Hook"), r#"{"object_kind":"push"}"#).contains("push hook without"));
     assert!(ignored_reason(None, r#"{"object_kind":"build","build_id":1}"#).contains("project"));
-    assert!(ignored_reason(Some("Pipeline Hook"), r#"{"object_kind":"push"}"#).contains("push"));
+    assert!(ignored_reason(Some("Pipeline Hook"), r#"{"object_kind":"note"}"#).contains("note"));
     assert!(ignored_reason(None, r#"{"object_attributes":{"id":1}}"#).contains("object_kind"));
     assert!(ignored_reason(None, "[1, 2]").contains("not a JSON object"));
     assert!(ignored_reason(None, "null").contains("not a JSON object"));

@@ -218,7 +218,8 @@ fn generic_event() -> impl Strategy<Value = Value> {
 }
 
 fn recorded(parsed: &Parsed) -> bool {
-    matches!(parsed, Parsed::Records { runs, jobs, tests } if !(runs.is_empty() && jobs.is_empty() && tests.is_empty()))
+    matches!(parsed, Parsed::Records { runs, jobs, tests, delivery }
+        if !(runs.is_empty() && jobs.is_empty() && tests.is_empty() && delivery.is_empty()))
 }
 
 proptest! {
