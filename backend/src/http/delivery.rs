@@ -57,7 +57,7 @@ pub struct Recorded {
 
 /// The result of one item of a batch.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct BatchItem {
+pub struct DeliveryBatchItem {
     /// Position of the item in the request.
     pub index: usize,
     /// The status code the item would have had on its own.
@@ -69,10 +69,10 @@ pub struct BatchItem {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct BatchResponse {
+pub struct DeliveryBatchResponse {
     pub accepted: usize,
     pub rejected: usize,
-    pub results: Vec<BatchItem>,
+    pub results: Vec<DeliveryBatchItem>,
 }
 
 impl From<store::Recorded> for Recorded {
@@ -166,7 +166,7 @@ fn batch_items(body: &[u8]) -> ApiResult<Vec<serde_json::Value>> {
 /// A batch body read item by item: the valid items (with their positions) and, for each
 /// position, the error of an invalid one.
 struct Validated<T> {
-    errors: Vec<Option<BatchItem>>,
+    errors: Vec<Option<DeliveryBatchItem>>,
     indices: Vec<usize>,
     items: Vec<T>,
 }
@@ -196,29 +196,29 @@ fn validate<T>(
 /// The answer to a batch: the valid items are recorded together (in one transaction), the
 /// others answered with their errors.
 fn batch_response(
-    mut results: Vec<Option<BatchItem>>,
+    mut results: Vec<Option<DeliveryBatchItem>>,
     recorded: impl IntoIterator<Item = (usize, Recorded)>,
-) -> BatchResponse {
+) -> DeliveryBatchResponse {
     for (index, r) in recorded {
         let status = if r.created { 201 } else { 200 };
-        results[index] = Some(BatchItem {
+        results[index] = Some(DeliveryBatchItem {
             index,
             status,
             result: Some(r),
             error: None,
         });
     }
-    let results: Vec<BatchItem> = results.into_iter().flatten().collect();
+    let results: Vec<DeliveryBatchItem> = results.into_iter().flatten().collect();
     let accepted = results.iter().filter(|r| r.result.is_some()).count();
-    BatchResponse {
+    DeliveryBatchResponse {
         accepted,
         rejected: results.len() - accepted,
         results,
     }
 }
 
-fn failed(index: usize, e: ApiError) -> Option<BatchItem> {
-    Some(BatchItem {
+fn failed(index: usize, e: ApiError) -> Option<DeliveryBatchItem> {
+    Some(DeliveryBatchItem {
         index,
         status: e.status().as_u16(),
         result: None,
@@ -231,7 +231,7 @@ fn failed(index: usize, e: ApiError) -> Option<BatchItem> {
 #[utoipa::path(post, path = "/deployments/batch", tag = "delivery",
     request_body(content = Vec<GenericDeployment>, description = "A JSON array of 1 to 1,000 deployment statuses"),
     responses(
-        (status = 200, description = "One result per item, in request order", body = BatchResponse),
+        (status = 200, description = "One result per item, in request order", body = DeliveryBatchResponse),
         (status = 400, description = "Malformed JSON, not an array, or empty", body = ErrorBody),
         (status = 413, description = "More than 1,000 items, or body over 10 MiB", body = ErrorBody),
         (status = 503, description = "Database unavailable; nothing was written", body = ErrorBody)),
@@ -240,7 +240,7 @@ async fn post_deployments(
     State(state): State<AppState>,
     _auth: IngestAuth,
     RawBody(body): RawBody,
-) -> ApiResult<Json<BatchResponse>> {
+) -> ApiResult<Json<DeliveryBatchResponse>> {
     let now = Utc::now();
     let v = validate(&body?, |item, path| generic::deployment(item, path, now))?;
     let batch = Batch {
@@ -260,7 +260,7 @@ async fn post_deployments(
 #[utoipa::path(post, path = "/incidents/batch", tag = "delivery",
     request_body(content = Vec<GenericIncident>, description = "A JSON array of 1 to 1,000 incidents"),
     responses(
-        (status = 200, description = "One result per item, in request order", body = BatchResponse),
+        (status = 200, description = "One result per item, in request order", body = DeliveryBatchResponse),
         (status = 400, description = "Malformed JSON, not an array, or empty", body = ErrorBody),
         (status = 413, description = "More than 1,000 items, or body over 10 MiB", body = ErrorBody),
         (status = 503, description = "Database unavailable; nothing was written", body = ErrorBody)),
@@ -269,7 +269,7 @@ async fn post_incidents(
     State(state): State<AppState>,
     _auth: IngestAuth,
     RawBody(body): RawBody,
-) -> ApiResult<Json<BatchResponse>> {
+) -> ApiResult<Json<DeliveryBatchResponse>> {
     let v = validate(&body?, generic::incident)?;
     let batch = Batch {
         incidents: v.items,
@@ -385,7 +385,7 @@ pub struct ShippedCommit {
 
 /// An incident in production.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Incident {
+pub struct ProductionIncident {
     pub id: i64,
     /// Where it came from (`generic`, `cdevents`) and its id there.
     pub source: String,
@@ -403,9 +403,9 @@ pub struct Incident {
     pub resolved_at: Option<DateTime<Utc>>,
 }
 
-impl From<store::IncidentRow> for Incident {
+impl From<store::IncidentRow> for ProductionIncident {
     fn from(r: store::IncidentRow) -> Self {
-        Incident {
+        ProductionIncident {
             id: r.id,
             source: r.source,
             external_id: r.external_id,
@@ -451,7 +451,7 @@ pub struct Deployment {
     pub commit_count: i64,
     /// Those commits, the longest lead time first (at most 100).
     pub commits: Vec<ShippedCommit>,
-    pub incidents: Vec<Incident>,
+    pub incidents: Vec<ProductionIncident>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -483,7 +483,7 @@ async fn list_deployments(
             lead_seconds: c.lead_seconds,
         });
     }
-    let mut incidents: HashMap<i64, Vec<Incident>> = HashMap::new();
+    let mut incidents: HashMap<i64, Vec<ProductionIncident>> = HashMap::new();
     for i in store::incidents_of(&read, &ids).await? {
         if let Some(d) = i.deployment_id {
             incidents.entry(d).or_default().push(i.into());
@@ -524,29 +524,29 @@ async fn list_deployments(
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct IncidentPage {
-    pub incidents: Vec<Incident>,
+pub struct ProductionIncidentPage {
+    pub incidents: Vec<ProductionIncident>,
     /// Pass as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<String>,
 }
 
 /// Incidents in production, latest started first.
 #[utoipa::path(get, path = "/incidents", tag = "delivery", params(ListParams),
-    responses((status = 200, body = IncidentPage), (status = 400, body = ErrorBody),
+    responses((status = 200, body = ProductionIncidentPage), (status = 400, body = ErrorBody),
               (status = 422, body = ErrorBody)),
     security((), ("bearer" = ["read"])))]
 async fn list_incidents(
     _auth: ReadAuth,
     ReadDb(read): ReadDb,
     Query(p): Query<ListParams>,
-) -> ApiResult<Json<IncidentPage>> {
+) -> ApiResult<Json<ProductionIncidentPage>> {
     let (filter, limit, after) = p.read(&read).await?;
     let rows = store::incidents(&read, &filter, p.open, after, limit).await?;
     let next_cursor = (rows.len() as i64 == limit)
         .then(|| rows.last().map(|r| encode_cursor(r.started_at, r.id)))
         .flatten();
-    Ok(Json(IncidentPage {
-        incidents: rows.into_iter().map(Incident::from).collect(),
+    Ok(Json(ProductionIncidentPage {
+        incidents: rows.into_iter().map(ProductionIncident::from).collect(),
         next_cursor,
     }))
 }

@@ -1236,6 +1236,23 @@ export interface components {
          * @enum {string}
          */
         Credential: "ingest_token" | "shared_secret";
+        /** @description The result of one item of a batch. */
+        DeliveryBatchItem: {
+            error?: null | components["schemas"]["ErrorDetail"];
+            /** @description Position of the item in the request. */
+            index: number;
+            result?: null | components["schemas"]["Recorded"];
+            /**
+             * Format: int32
+             * @description The status code the item would have had on its own.
+             */
+            status: number;
+        };
+        DeliveryBatchResponse: {
+            accepted: number;
+            rejected: number;
+            results: components["schemas"]["DeliveryBatchItem"][];
+        };
         /** @description A deployment with the commits it shipped and the incidents linked to it. */
         Deployment: {
             artifact?: string | null;
@@ -1259,7 +1276,7 @@ export interface components {
             finished_at?: string | null;
             /** Format: int64 */
             id: number;
-            incidents: components["schemas"]["Incident"][];
+            incidents: components["schemas"]["ProductionIncident"][];
             kind: components["schemas"]["DeploymentKind"];
             ref?: string | null;
             repo?: string | null;
@@ -1678,11 +1695,6 @@ export interface components {
              */
             state: string;
         };
-        IncidentPage: {
-            incidents: components["schemas"]["Incident"][];
-            /** @description Pass as `cursor` for the next page; absent on the last page. */
-            next_cursor?: string | null;
-        };
         /** @description The stored run, and what the event did to it. */
         IngestResponse: components["schemas"]["Run"] & {
             /** @description Why an event was ignored (only for `ignored_stale`). */
@@ -1989,6 +2001,37 @@ export interface components {
             success: number;
             /** Format: date-time */
             timestamp: string;
+        };
+        /** @description An incident in production. */
+        ProductionIncident: {
+            /**
+             * Format: int64
+             * @description The deployment it is linked to (its id here).
+             */
+            deployment_id?: number | null;
+            environment?: string | null;
+            external_id: string;
+            /** Format: int64 */
+            id: number;
+            /**
+             * @description `named` (the incident named the deployment or its artifact) or `inferred` (the last
+             *     successful deployment of its service before it started).
+             */
+            link?: string | null;
+            /** Format: date-time */
+            resolved_at?: string | null;
+            service: string;
+            /** @description Where it came from (`generic`, `cdevents`) and its id there. */
+            source: string;
+            /** Format: date-time */
+            started_at: string;
+            title?: string | null;
+            url?: string | null;
+        };
+        ProductionIncidentPage: {
+            incidents: components["schemas"]["ProductionIncident"][];
+            /** @description Pass as `cursor` for the next page; absent on the last page. */
+            next_cursor?: string | null;
         };
         /**
          * @description A CI system with a receiver of its own. A run's `provider` is one of these names, or, through
@@ -3921,7 +3964,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["BatchResponse"];
+                    "application/json": components["schemas"]["DeliveryBatchResponse"];
                 };
             };
             /** @description Malformed JSON, not an array, or empty */
@@ -4250,7 +4293,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["IncidentPage"];
+                    "application/json": components["schemas"]["ProductionIncidentPage"];
                 };
             };
             400: {
@@ -4428,7 +4471,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["BatchResponse"];
+                    "application/json": components["schemas"]["DeliveryBatchResponse"];
                 };
             };
             /** @description Malformed JSON, not an array, or empty */
