@@ -229,7 +229,7 @@ fn failed(index: usize, e: ApiError) -> Option<DeliveryBatchItem> {
 /// Record up to 1,000 deployment statuses; each is validated on its own, and the valid ones are
 /// recorded together.
 #[utoipa::path(post, path = "/deployments/batch", tag = "delivery",
-    request_body(content = Vec<GenericDeployment>, description = "A JSON array of 1 to 1,000 deployment statuses"),
+    request_body(content = Vec<serde_json::Value>, description = "A JSON array of 1 to 1,000 deployment statuses, each a `GenericDeployment` validated on its own (its result says how it fared)"),
     responses(
         (status = 200, description = "One result per item, in request order", body = DeliveryBatchResponse),
         (status = 400, description = "Malformed JSON, not an array, or empty", body = ErrorBody),
@@ -258,7 +258,7 @@ async fn post_deployments(
 /// Record up to 1,000 incidents; each is validated on its own, and the valid ones are recorded
 /// together.
 #[utoipa::path(post, path = "/incidents/batch", tag = "delivery",
-    request_body(content = Vec<GenericIncident>, description = "A JSON array of 1 to 1,000 incidents"),
+    request_body(content = Vec<serde_json::Value>, description = "A JSON array of 1 to 1,000 incidents, each a `GenericIncident` validated on its own (its result says how it fared)"),
     responses(
         (status = 200, description = "One result per item, in request order", body = DeliveryBatchResponse),
         (status = 400, description = "Malformed JSON, not an array, or empty", body = ErrorBody),

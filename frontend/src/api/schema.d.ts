@@ -3951,10 +3951,10 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A JSON array of 1 to 1,000 deployment statuses */
+        /** @description A JSON array of 1 to 1,000 deployment statuses, each a `GenericDeployment` validated on its own (its result says how it fared) */
         requestBody: {
             content: {
-                "application/json": components["schemas"]["GenericDeployment"][];
+                "application/json": unknown[];
             };
         };
         responses: {
@@ -4458,10 +4458,10 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A JSON array of 1 to 1,000 incidents */
+        /** @description A JSON array of 1 to 1,000 incidents, each a `GenericIncident` validated on its own (its result says how it fared) */
         requestBody: {
             content: {
-                "application/json": components["schemas"]["GenericIncident"][];
+                "application/json": unknown[];
             };
         };
         responses: {
