@@ -484,15 +484,20 @@ pub async fn commits_of(pool: &sqlx::PgPool, ids: &[i64], per: i64) -> sqlx::Res
     .await
 }
 
-/// An incident as stored.
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// An incident in production, as stored and as the API shows it.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = ProductionIncident)]
 pub struct IncidentRow {
     pub id: i64,
+    /// Where it came from (`generic`, `cdevents`) and its id there.
     pub source: String,
     pub external_id: String,
     pub service: String,
     pub environment: Option<String>,
+    /// The deployment it is linked to (its id here).
     pub deployment_id: Option<i64>,
+    /// `named` (the incident named the deployment or its artifact) or `inferred` (the last
+    /// successful deployment of its service before it started).
     pub link: Option<String>,
     pub title: Option<String>,
     pub url: Option<String>,

@@ -383,44 +383,6 @@ pub struct ShippedCommit {
     pub lead_seconds: Option<f64>,
 }
 
-/// An incident in production.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ProductionIncident {
-    pub id: i64,
-    /// Where it came from (`generic`, `cdevents`) and its id there.
-    pub source: String,
-    pub external_id: String,
-    pub service: String,
-    pub environment: Option<String>,
-    /// The deployment it is linked to (its id here).
-    pub deployment_id: Option<i64>,
-    /// `named` (the incident named the deployment or its artifact) or `inferred` (the last
-    /// successful deployment of its service before it started).
-    pub link: Option<String>,
-    pub title: Option<String>,
-    pub url: Option<String>,
-    pub started_at: DateTime<Utc>,
-    pub resolved_at: Option<DateTime<Utc>>,
-}
-
-impl From<store::IncidentRow> for ProductionIncident {
-    fn from(r: store::IncidentRow) -> Self {
-        ProductionIncident {
-            id: r.id,
-            source: r.source,
-            external_id: r.external_id,
-            service: r.service,
-            environment: r.environment,
-            deployment_id: r.deployment_id,
-            link: r.link,
-            title: r.title,
-            url: r.url,
-            started_at: r.started_at,
-            resolved_at: r.resolved_at,
-        }
-    }
-}
-
 /// A deployment with the commits it shipped and the incidents linked to it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Deployment {
@@ -451,7 +413,7 @@ pub struct Deployment {
     pub commit_count: i64,
     /// Those commits, the longest lead time first (at most 100).
     pub commits: Vec<ShippedCommit>,
-    pub incidents: Vec<ProductionIncident>,
+    pub incidents: Vec<store::IncidentRow>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -483,10 +445,10 @@ async fn list_deployments(
             lead_seconds: c.lead_seconds,
         });
     }
-    let mut incidents: HashMap<i64, Vec<ProductionIncident>> = HashMap::new();
+    let mut incidents: HashMap<i64, Vec<store::IncidentRow>> = HashMap::new();
     for i in store::incidents_of(&read, &ids).await? {
         if let Some(d) = i.deployment_id {
-            incidents.entry(d).or_default().push(i.into());
+            incidents.entry(d).or_default().push(i);
         }
     }
     let next_cursor = (rows.len() as i64 == limit)
@@ -525,7 +487,7 @@ async fn list_deployments(
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProductionIncidentPage {
-    pub incidents: Vec<ProductionIncident>,
+    pub incidents: Vec<store::IncidentRow>,
     /// Pass as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<String>,
 }
@@ -546,7 +508,7 @@ async fn list_incidents(
         .then(|| rows.last().map(|r| encode_cursor(r.started_at, r.id)))
         .flatten();
     Ok(Json(ProductionIncidentPage {
-        incidents: rows.into_iter().map(ProductionIncident::from).collect(),
+        incidents: rows,
         next_cursor,
     }))
 }

@@ -2002,7 +2002,7 @@ export interface components {
             /** Format: date-time */
             timestamp: string;
         };
-        /** @description An incident in production. */
+        /** @description An incident in production, as stored and as the API shows it. */
         ProductionIncident: {
             /**
              * Format: int64
