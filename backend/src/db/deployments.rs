@@ -168,6 +168,17 @@ pub async fn record_push(conn: &mut PgConnection, push: &PushEvent) -> sqlx::Res
     .bind(push.pushed_at)
     .execute(&mut *conn)
     .await?;
+    if let Some(branch) = &push.default_branch {
+        sqlx::query(
+            "insert into repositories as r (repo, default_branch) values ($1, $2) \
+             on conflict (repo) do update set default_branch = excluded.default_branch, updated_at = now() \
+             where r.default_branch <> excluded.default_branch",
+        )
+        .bind(&push.repo)
+        .bind(branch)
+        .execute(&mut *conn)
+        .await?;
+    }
     let commits: Vec<CommitEvent> = push
         .commits
         .iter()
@@ -239,7 +250,7 @@ async fn link_commits(conn: &mut PgConnection, id: i64) -> sqlx::Result<()> {
     .bind(id)
     .fetch_optional(&mut *conn)
     .await?;
-    let Some((repo, Some(sha), Some(finished_at), listed)) = row else {
+    let Some((repo, sha, Some(finished_at), listed)) = row else {
         return Ok(());
     };
     if listed {
@@ -252,8 +263,29 @@ async fn link_commits(conn: &mut PgConnection, id: i64) -> sqlx::Result<()> {
         .bind(finished_at)
         .execute(&mut *conn)
         .await?;
-        return Ok(());
+    } else if let Some(sha) = sha {
+        link_walked(conn, id, &repo, &sha, finished_at).await?;
     }
+    // The lead times, sorted, on the deployment itself: the DORA keys read only deployments.
+    sqlx::query(
+        "update deployments d set lead_seconds = (select array_agg(c.lead_seconds order by c.lead_seconds) \
+             from deployment_commits c where c.deployment_id = d.id and c.lead_seconds is not null) \
+         where d.id = $1",
+    )
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Links the commits of the pushes walked back from `sha` (see [`link_commits`]).
+async fn link_walked(
+    conn: &mut PgConnection,
+    id: i64,
+    repo: &str,
+    sha: &str,
+    finished_at: DateTime<Utc>,
+) -> sqlx::Result<()> {
     sqlx::query(
         "with d as (select * from deployments where id = $1), \
          prev as (select p.sha from deployments p, d where p.service = d.service \
@@ -285,8 +317,8 @@ async fn link_commits(conn: &mut PgConnection, id: i64) -> sqlx::Result<()> {
          on conflict (deployment_id, repo, sha) do update set lead_seconds = excluded.lead_seconds",
     )
     .bind(id)
-    .bind(&repo)
-    .bind(&sha)
+    .bind(repo)
+    .bind(sha)
     .bind(finished_at)
     .bind(MAX_WALK)
     .execute(&mut *conn)
@@ -453,7 +485,6 @@ pub async fn list(
     .bind(after.map(|a| a.0))
     .bind(after.map_or(0, |a| a.1))
     .bind(limit)
-    .bind(&f.production)
     .fetch_all(pool)
     .await
 }
@@ -546,4 +577,85 @@ pub async fn incidents(
     .bind(&f.production)
     .fetch_all(pool)
     .await
+}
+
+/// Which deployments and incidents the DORA keys count: those of `service` (all when `None`) in
+/// `environment`, or else in the production environments (`ilike` patterns).
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    pub service: Option<String>,
+    pub environment: Option<String>,
+    pub production: Vec<String>,
+}
+
+/// What the DORA keys over `[from, to)` and the period of the same length before it are
+/// computed from (see [`crate::delivery::dora::Input`]).
+pub async fn dora_input(
+    pool: &sqlx::PgPool,
+    scope: &Scope,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> sqlx::Result<crate::delivery::dora::Input> {
+    use crate::delivery::dora::{After, Deployment, Incident, Input};
+    let previous_from = from - (to - from);
+    // The environment test, on `environment` of the row aliased `d`.
+    const IN_SCOPE: &str = "($3::text is null or d.service = $3) \
+         and (case when $4::text is null then d.environment ilike any($5) else d.environment = $4 end)";
+    let deployments: Vec<Deployment> = sqlx::query_as(&format!(
+        "select d.id, d.service, d.environment, d.kind, d.status, d.finished_at, \
+             coalesce(d.lead_seconds, '{{}}') as lead_seconds \
+         from deployments d \
+         where d.finished_at >= $1 and d.finished_at < $2 and d.kind <> 'remove' \
+             and d.status in ('success', 'inactive', 'failure', 'error') and {IN_SCOPE} \
+         order by d.service, d.environment, d.finished_at, d.id"
+    ))
+    .bind(previous_from)
+    .bind(to)
+    .bind(&scope.service)
+    .bind(&scope.environment)
+    .bind(&scope.production)
+    .fetch_all(pool)
+    .await?;
+    let mut pairs: Vec<(&str, &str)> = deployments
+        .iter()
+        .map(|d| (d.service.as_str(), d.environment.as_str()))
+        .collect();
+    pairs.dedup();
+    let after: Vec<After> = sqlx::query_as(
+        "select p.service, p.environment, n.kind, n.finished_at, \
+             (select s.finished_at from deployments s where s.service = p.service \
+                 and s.environment = p.environment and s.finished_at >= $3 and s.kind <> 'remove' \
+                 and s.status in ('success', 'inactive') order by s.finished_at limit 1) as success_at \
+         from unnest($1::text[], $2::text[]) p(service, environment) \
+         cross join lateral (select d.kind, d.finished_at from deployments d \
+             where d.service = p.service and d.environment = p.environment and d.finished_at >= $3 \
+                 and d.kind <> 'remove' and d.status in ('success', 'inactive', 'failure', 'error') \
+             order by d.finished_at limit 1) n",
+    )
+    .bind(pairs.iter().map(|p| p.0).collect::<Vec<_>>())
+    .bind(pairs.iter().map(|p| p.1).collect::<Vec<_>>())
+    .bind(to)
+    .fetch_all(pool)
+    .await?;
+    // Incidents of the scope (in its environment, theirs or their deployment's, or in none)
+    // since the previous period began; later ones too, as they may be linked to its deployments.
+    let incidents: Vec<Incident> = sqlx::query_as(
+        "select i.started_at, i.resolved_at, i.deployment_id from incidents i \
+         left join deployments d on d.id = i.deployment_id \
+         where i.started_at >= $1 and ($2::text is null or i.service = $2) \
+             and (coalesce(i.environment, d.environment) is null \
+                 or case when $3::text is null then coalesce(i.environment, d.environment) ilike any($4) \
+                     else coalesce(i.environment, d.environment) = $3 end)",
+    )
+    .bind(previous_from)
+    .bind(&scope.service)
+    .bind(&scope.environment)
+    .bind(&scope.production)
+    .fetch_all(pool)
+    .await?;
+    Ok(Input {
+        deployments,
+        after,
+        incidents,
+    })
 }

@@ -148,6 +148,7 @@ fn merged(ev: &Value, content: &Value, id: Option<String>, at_time: DateTime<Utc
     Ok(Batch {
         pushes: vec![PushEvent {
             repo: bounded(repo),
+            default_branch: None,
             git_ref: "refs/heads/(merged)".into(),
             before: None,
             after: bounded(sha.clone()),

@@ -31,7 +31,7 @@ pub struct GenericDeployment {
     /// Where it went, e.g. `production` (which environments count as production is a setting).
     #[schema(value_type = String, required = true, min_length = 1, max_length = 255)]
     pub environment: Option<String>,
-    /// `queued`, `in_progress`, `success`, `failure`, `error` or `inactive`.
+    /// `queued`, `in_progress`, `success`, `failure`, `error`, `inactive` or `cancelled`.
     #[schema(value_type = DeploymentStatus, required = true)]
     pub status: Option<String>,
     /// The service deployed; defaults to `repo`. One of the two is required.
@@ -75,7 +75,7 @@ pub struct GenericCommit {
     pub sha: Option<String>,
     /// When it was written.
     pub committed_at: Option<DateTime<Utc>>,
-    /// When it was merged (lead time counts from here when the setting says so).
+    /// When it was merged (lead time counts from here when `committed_at` is not given).
     pub merged_at: Option<DateTime<Utc>>,
 }
 
@@ -228,7 +228,7 @@ pub fn deployment(value: Value, path: &str, now: DateTime<Utc>) -> Result<Deploy
         Some(s) => DeploymentStatus::parse(s).unwrap_or_else(|| {
             f.error(
                 "status",
-                "must be one of queued, in_progress, success, failure, error, inactive",
+                "must be one of queued, in_progress, success, failure, error, inactive, cancelled",
             );
             DeploymentStatus::Queued
         }),

@@ -3,9 +3,9 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 
-use super::{Batch, CommitEvent, DeploymentEvent, DeploymentKind, DeploymentStatus, PushEvent};
-use crate::domain::limits::{MAX_NAME, MAX_TEXT, MAX_URL};
-use crate::ingest::{at, bounded, int, parse_time, text, time};
+use super::{Batch, DeploymentEvent, DeploymentKind, DeploymentStatus, PushEvent};
+use crate::domain::limits::{MAX_TEXT, MAX_URL};
+use crate::ingest::{at, bounded, int, text, time};
 
 /// The source GitHub's deployments are recorded under.
 pub const SOURCE: &str = "github";
@@ -113,24 +113,12 @@ pub fn push(payload: &Value, now: DateTime<Utc>) -> Result<Batch, String> {
         .or_else(|| time(payload, "head_commit/timestamp"))
         .filter(|t| (*t - now) < TimeDelta::hours(24))
         .unwrap_or(now);
-    let commits = at(payload, "commits")
-        .and_then(Value::as_array)
-        .map(|cs| {
-            cs.iter()
-                .filter_map(|c| {
-                    Some(CommitEvent {
-                        sha: text(c, "id").filter(|s| s.chars().count() <= MAX_NAME)?,
-                        committed_at: at(c, "timestamp").and_then(Value::as_str).and_then(parse_time),
-                        merged_at: Some(pushed_at),
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let commits = super::pushed_commits(payload);
     let before = text(payload, "before").filter(|b| !is_null_sha(b));
     Ok(Batch {
         pushes: vec![PushEvent {
             repo,
+            default_branch: text(payload, "repository/default_branch").map(bounded),
             git_ref: bounded(git_ref),
             before,
             after: bounded(after),

@@ -3,21 +3,21 @@
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 
-use super::{Batch, CommitEvent, DeploymentEvent, DeploymentKind, DeploymentStatus, PushEvent};
-use crate::domain::limits::{MAX_NAME, MAX_URL};
-use crate::ingest::{at, bounded, text, time};
+use super::{Batch, DeploymentEvent, DeploymentKind, DeploymentStatus, PushEvent};
+use crate::domain::limits::MAX_URL;
+use crate::ingest::{bounded, text, time};
 
 /// The source GitLab's deployments are recorded under.
 pub const SOURCE: &str = "gitlab";
 
-/// A deployment status as GitLab names it. A canceled deployment never reached its environment:
-/// it is inactive, neither a success nor a failed change.
+/// A deployment status as GitLab names it. A canceled (or skipped) deployment never reached its
+/// environment: neither a success nor a failed change.
 fn status(s: &str) -> DeploymentStatus {
     match s {
         "running" => DeploymentStatus::InProgress,
         "success" => DeploymentStatus::Success,
         "failed" => DeploymentStatus::Failure,
-        "canceled" | "skipped" => DeploymentStatus::Inactive,
+        "canceled" | "skipped" => DeploymentStatus::Cancelled,
         _ => DeploymentStatus::Queued,
     }
 }
@@ -75,32 +75,13 @@ pub fn push(v: &Value, now: DateTime<Utc>) -> Result<Batch, String> {
     let after = text(v, "after")
         .filter(|a| !zero(a))
         .ok_or("the branch was deleted")?;
-    let commits: Vec<CommitEvent> = at(v, "commits")
-        .and_then(Value::as_array)
-        .map(|cs| {
-            cs.iter()
-                .filter_map(|c| {
-                    Some(CommitEvent {
-                        sha: text(c, "id").filter(|s| s.chars().count() <= MAX_NAME)?,
-                        committed_at: time(c, "timestamp"),
-                        merged_at: None,
-                    })
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let commits = super::pushed_commits(v);
     // GitLab sends no push time: the latest commit's, or the time of receipt.
     let pushed_at = within_a_day(commits.iter().filter_map(|c| c.committed_at).max(), now);
-    let commits = commits
-        .into_iter()
-        .map(|c| CommitEvent {
-            merged_at: Some(pushed_at),
-            ..c
-        })
-        .collect();
     Ok(Batch {
         pushes: vec![PushEvent {
             repo,
+            default_branch: text(v, "project/default_branch").map(bounded),
             git_ref: bounded(git_ref),
             before: text(v, "before").filter(|b| !zero(b)),
             after: bounded(after),
@@ -142,7 +123,7 @@ mod tests {
             ("created", DeploymentStatus::Queued),
             ("running", DeploymentStatus::InProgress),
             ("failed", DeploymentStatus::Failure),
-            ("canceled", DeploymentStatus::Inactive),
+            ("canceled", DeploymentStatus::Cancelled),
         ] {
             let mut h = hook.clone();
             h["status"] = json!(s);

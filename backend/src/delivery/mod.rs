@@ -7,6 +7,7 @@
 //! arrive: its status is the latest of them ([`DeploymentStatus::latest`]).
 
 pub mod cdevents;
+pub mod dora;
 pub mod generic;
 pub mod github;
 pub mod gitlab;
@@ -26,16 +27,19 @@ pub enum DeploymentStatus {
     Error,
     /// Superseded by a later deployment to the same environment.
     Inactive,
+    /// Stopped before it reached its environment: neither a success nor a failed change.
+    Cancelled,
 }
 
 impl DeploymentStatus {
-    pub const ALL: [DeploymentStatus; 6] = [
+    pub const ALL: [DeploymentStatus; 7] = [
         Self::Queued,
         Self::InProgress,
         Self::Success,
         Self::Failure,
         Self::Error,
         Self::Inactive,
+        Self::Cancelled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -46,6 +50,7 @@ impl DeploymentStatus {
             Self::Failure => "failure",
             Self::Error => "error",
             Self::Inactive => "inactive",
+            Self::Cancelled => "cancelled",
         }
     }
 
@@ -59,7 +64,7 @@ impl DeploymentStatus {
         match self {
             Self::Queued => 0,
             Self::InProgress => 1,
-            Self::Success | Self::Failure | Self::Error => 2,
+            Self::Success | Self::Failure | Self::Error | Self::Cancelled => 2,
             Self::Inactive => 3,
         }
     }
@@ -153,11 +158,34 @@ pub struct DeploymentEvent {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PushEvent {
     pub repo: String,
+    /// The repository's default branch, when the forge says (GitHub and GitLab pushes do).
+    pub default_branch: Option<String>,
     pub git_ref: String,
     pub before: Option<String>,
     pub after: String,
     pub pushed_at: DateTime<Utc>,
     pub commits: Vec<CommitEvent>,
+}
+
+/// The commits of a push as GitHub and GitLab send them (`commits[]`, each with `id` and
+/// `timestamp`); they reached their branch when the push did.
+fn pushed_commits(payload: &serde_json::Value) -> Vec<CommitEvent> {
+    use crate::ingest::{at, text, time};
+    at(payload, "commits")
+        .and_then(serde_json::Value::as_array)
+        .map(|cs| {
+            cs.iter()
+                .filter_map(|c| {
+                    Some(CommitEvent {
+                        sha: text(c, "id")
+                            .filter(|s| s.chars().count() <= crate::domain::limits::MAX_NAME)?,
+                        committed_at: time(c, "timestamp"),
+                        merged_at: None,
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The deployment an incident names: by the id it has at its source.

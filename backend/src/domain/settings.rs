@@ -13,7 +13,7 @@ use crate::domain::FieldError;
 pub const RETENTION_DAYS: std::ops::RangeInclusive<i64> = 1..=3650;
 
 /// The settings' names, in the order they are checked.
-const KEYS: [&str; 7] = [
+const KEYS: [&str; 8] = [
     "retention_days",
     "rollup_retention_days",
     "runner_prices",
@@ -21,6 +21,7 @@ const KEYS: [&str; 7] = [
     "test_retention_days",
     "auto_quarantine",
     "production_environments",
+    "change_failure_causes",
 ];
 /// Default `test_retention_days`: test results are the bulkiest data kept.
 pub const DEFAULT_TEST_RETENTION_DAYS: i32 = 30;
@@ -69,6 +70,32 @@ pub struct Settings {
     #[serde(default = "default_production_environments")]
     #[schema(example = json!(["production", "prod", "prod-*"]))]
     pub production_environments: Vec<String>,
+    /// What makes a production deployment a failed change, for the change failure rate and
+    /// time to restore: its own failure (`failed_deployment`), being rolled back (`rollback`),
+    /// an incident linked to it (`incident`); 1 to 3 of them (default all). Optional in a
+    /// replacement.
+    #[serde(default = "default_change_failure_causes")]
+    pub change_failure_causes: Vec<ChangeFailureCause>,
+}
+
+/// A reason a production deployment counts as a failed change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeFailureCause {
+    /// The deployment itself ended in `failure` or `error`.
+    FailedDeployment,
+    /// The next deployment of its service to its environment was a rollback.
+    Rollback,
+    /// An incident is linked to it.
+    Incident,
+}
+
+impl ChangeFailureCause {
+    pub const ALL: [ChangeFailureCause; 3] = [
+        ChangeFailureCause::FailedDeployment,
+        ChangeFailureCause::Rollback,
+        ChangeFailureCause::Incident,
+    ];
 }
 
 /// The auto-quarantine rule: "flaky `flakes` times in `days` days".
@@ -91,6 +118,10 @@ fn default_production_environments() -> Vec<String> {
     vec!["production".to_owned(), "prod".to_owned()]
 }
 
+fn default_change_failure_causes() -> Vec<ChangeFailureCause> {
+    ChangeFailureCause::ALL.to_vec()
+}
+
 fn default_currency() -> String {
     "USD".to_owned()
 }
@@ -105,6 +136,7 @@ impl Default for Settings {
             test_retention_days: DEFAULT_TEST_RETENTION_DAYS,
             auto_quarantine: None,
             production_environments: default_production_environments(),
+            change_failure_causes: default_change_failure_causes(),
         }
     }
 }
@@ -134,6 +166,11 @@ impl Settings {
                 "production_environments" => {
                     if let Ok(globs) = production_environments(value) {
                         s.production_environments = globs;
+                    }
+                }
+                "change_failure_causes" => {
+                    if let Ok(causes) = change_failure_causes(value) {
+                        s.change_failure_causes = causes;
                     }
                 }
                 _ => {
@@ -166,6 +203,10 @@ impl Settings {
             (
                 "production_environments",
                 serde_json::json!(self.production_environments),
+            ),
+            (
+                "change_failure_causes",
+                serde_json::json!(self.change_failure_causes),
             ),
         ]
     }
@@ -229,6 +270,11 @@ impl Settings {
             .map_or_else(|| Ok(default_production_environments()), production_environments)
             .map_err(|m| errors.push(FieldError::new("production_environments", m)))
             .unwrap_or_default();
+        let causes = map
+            .get("change_failure_causes")
+            .map_or_else(|| Ok(default_change_failure_causes()), change_failure_causes)
+            .map_err(|m| errors.push(FieldError::new("change_failure_causes", m)))
+            .unwrap_or_default();
         let mut days = ["retention_days", "rollup_retention_days"].map(|key| match map.get(key) {
             None => {
                 errors.push(FieldError::new(key, "is required"));
@@ -267,6 +313,7 @@ impl Settings {
                 test_retention_days,
                 auto_quarantine,
                 production_environments: production,
+                change_failure_causes: causes,
             }),
             _ => Err(errors),
         }
@@ -337,6 +384,18 @@ pub fn production_environments(v: &Value) -> Result<Vec<String>, String> {
         Some(g) if (1..=MAX_PRODUCTION_ENVIRONMENTS).contains(&g.len()) => Ok(g),
         _ => Err(message()),
     }
+}
+
+/// 1 to 3 distinct causes, kept in a fixed order.
+pub fn change_failure_causes(v: &Value) -> Result<Vec<ChangeFailureCause>, String> {
+    let message = || "must list 1 to 3 of \"failed_deployment\", \"rollback\" and \"incident\"".to_owned();
+    let mut causes: Vec<ChangeFailureCause> = serde_json::from_value(v.clone()).map_err(|_| message())?;
+    causes.sort_unstable();
+    causes.dedup();
+    if causes.is_empty() {
+        return Err(message());
+    }
+    Ok(causes)
 }
 
 /// `null`, or `{"flakes": 1–1000, "days": 1–365}`.
@@ -459,6 +518,22 @@ mod tests {
                 "{bad}"
             );
         }
+        let causes = Settings::parse(&json!({"retention_days": 30, "rollup_retention_days": 60,
+            "change_failure_causes": ["incident", "rollback", "incident"]}))
+        .unwrap();
+        assert_eq!(
+            causes.change_failure_causes,
+            [ChangeFailureCause::Rollback, ChangeFailureCause::Incident]
+        );
+        for bad in [json!([]), json!(["outage"]), json!("incident"), json!(null)] {
+            assert_eq!(
+                fields(
+                    json!({"retention_days": 30, "rollup_retention_days": 60, "change_failure_causes": bad})
+                ),
+                ["change_failure_causes"],
+                "{bad}"
+            );
+        }
     }
 
     #[test]
@@ -484,6 +559,7 @@ mod tests {
             test_retention_days: 14,
             auto_quarantine: Some(AutoQuarantine { flakes: 3, days: 7 }),
             production_environments: vec!["prod-*".into()],
+            change_failure_causes: vec![ChangeFailureCause::Incident],
         };
         let stored = settings.to_stored();
         assert_eq!(

@@ -1,5 +1,6 @@
 //! Deployments and incidents in production: `POST /api/deployments`, `POST /api/incidents` (and
-//! their `/batch` forms), `GET /api/deployments` and `GET /api/incidents`.
+//! their `/batch` forms), `GET /api/deployments`, `GET /api/incidents` and the DORA keys,
+//! `GET /api/dora`.
 
 use std::collections::HashMap;
 
@@ -17,10 +18,13 @@ use utoipa_axum::routes;
 
 use super::extract::{body_limit, Query, RawBody, ReadDb};
 use super::{AppState, IngestAuth, ReadAuth, MAX_BATCH_BODY};
-use crate::db::deployments::{self as store, Filter};
+use crate::dashboard::{Grain, TimeWindow};
+use crate::db::deployments::{self as store, Filter, Scope};
+use crate::delivery::dora;
 use crate::delivery::generic::{self, GenericDeployment, GenericIncident};
 use crate::delivery::{Batch, DeploymentKind, DeploymentStatus, Production};
 use crate::domain::limits::{filter_errors, MAX_JSON_DEPTH, MAX_PAGE};
+use crate::domain::settings::ChangeFailureCause;
 use crate::error::{ApiError, ApiResult, ErrorBody, ErrorDetail, FieldError};
 
 /// Most deployments or incidents in one batch.
@@ -44,6 +48,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_deployments))
         .routes(routes!(list_incidents))
+        .routes(routes!(dora))
 }
 
 /// What recording one deployment status or incident did.
@@ -512,3 +517,134 @@ async fn list_incidents(
         next_cursor,
     }))
 }
+
+/// Query parameters of `GET /api/dora`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DoraParams {
+    /// Only this service (default: every service).
+    #[param(max_length = 255)]
+    pub service: Option<String>,
+    /// Only this environment (default: every production environment, as the
+    /// `production_environments` setting names them).
+    #[param(max_length = 255)]
+    pub environment: Option<String>,
+    /// Start of the window (RFC 3339). Default: 30 days before `to`. Rounded down to the hour.
+    pub from: Option<DateTime<Utc>>,
+    /// End of the window (RFC 3339). Default: now. Rounded up to the hour.
+    pub to: Option<DateTime<Utc>>,
+    /// The series' periods: `day` (the default up to 90 days) or `week`.
+    #[param(inline)]
+    pub group_by: Option<DoraGrain>,
+    /// IANA time zone whose local midnight starts each day and week (from Monday); default `UTC`.
+    #[param(max_length = 64, example = "Europe/Paris")]
+    pub tz: Option<String>,
+}
+
+/// The periods of the DORA series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DoraGrain {
+    Day,
+    Week,
+}
+
+/// The four DORA keys of a window.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Dora {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub tz: String,
+    pub group_by: DoraGrain,
+    pub service: Option<String>,
+    /// The environment asked for; null for the production environments.
+    pub environment: Option<String>,
+    /// The production environments (names or globs) when `environment` is null.
+    pub production_environments: Vec<String>,
+    /// The causes that make a change failed (the `change_failure_causes` setting).
+    #[schema(value_type = Vec<ChangeFailureCause>)]
+    pub change_failure_causes: Vec<ChangeFailureCause>,
+    /// The edition of the DORA report whose performance clusters the bands are.
+    pub bands_edition: &'static str,
+    /// Successful deployments per day (`per_week` as well).
+    pub deployment_frequency: dora::Key,
+    /// Seconds from commit (or merge) to the successful deployment that shipped it: p50 (`value`)
+    /// and `p95`.
+    pub lead_time_for_changes: dora::Key,
+    /// The share of deployments that were failed changes.
+    pub change_failure_rate: dora::Key,
+    /// Seconds from a failure to its restoration: p50 (`value`) and `p95`.
+    pub time_to_restore: dora::Key,
+}
+
+/// The four DORA keys (deployment frequency, lead time for changes, change failure rate and time to
+/// restore) of a service or of all, with their bands, the previous period and a series.
+#[utoipa::path(get, path = "/dora", tag = "delivery", params(DoraParams),
+    responses(
+        (status = 200, body = Dora),
+        (status = 400, description = "Unreadable parameter", body = ErrorBody),
+        (status = 422, description = "Window or filter out of range", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody)),
+    security((), ("bearer" = ["read"])))]
+async fn dora(_auth: ReadAuth, ReadDb(read): ReadDb, Query(p): Query<DoraParams>) -> ApiResult<Json<Dora>> {
+    let errors = filter_errors([("service", &p.service), ("environment", &p.environment)]);
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    // An empty filter is no filter, as on the other figures.
+    let non_empty = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    let (service, environment) = (non_empty(p.service), non_empty(p.environment));
+    let now = Utc::now();
+    let to = p.to.unwrap_or(now);
+    let from = p.from.unwrap_or(to - chrono::TimeDelta::days(DORA_DAYS));
+    let window = TimeWindow::parse(Some(from), Some(to), p.tz.as_deref(), now)?;
+    let group_by = p
+        .group_by
+        .unwrap_or(if window.to - window.from > chrono::TimeDelta::days(90) {
+            DoraGrain::Week
+        } else {
+            DoraGrain::Day
+        });
+    let settings = crate::db::settings::load(&read).await?;
+    let scope = Scope {
+        service: service.clone(),
+        environment: environment.clone(),
+        production: Production::new(settings.production_environments.clone()).like_patterns(),
+    };
+    let input = store::dora_input(&read, &scope, window.from, window.to).await?;
+    let keys = dora::keys(
+        &input,
+        &dora::Window {
+            from: window.from,
+            to: window.to,
+            grain: match group_by {
+                DoraGrain::Day => Grain::Day,
+                DoraGrain::Week => Grain::Week,
+            },
+            tz: window.tz,
+        },
+        &settings.change_failure_causes,
+    );
+    Ok(Json(Dora {
+        from: window.from,
+        to: window.to,
+        tz: window.tz.name().to_owned(),
+        group_by,
+        service,
+        production_environments: if environment.is_none() {
+            settings.production_environments
+        } else {
+            Vec::new()
+        },
+        environment,
+        change_failure_causes: settings.change_failure_causes,
+        bands_edition: dora::BANDS_EDITION,
+        deployment_frequency: keys.deployment_frequency,
+        lead_time_for_changes: keys.lead_time_for_changes,
+        change_failure_rate: keys.change_failure_rate,
+        time_to_restore: keys.time_to_restore,
+    }))
+}
+
+/// The default window of `GET /api/dora`, in days.
+const DORA_DAYS: i64 = 30;

@@ -78,6 +78,7 @@ const NEEDS: &[(&str, &str, Needs)] = &[
     ("POST", "/api/incidents", Ingest),
     ("POST", "/api/incidents/batch", Ingest),
     ("GET", "/api/incidents", Read),
+    ("GET", "/api/dora", Read),
     ("POST", "/api/runs/{run_id}/tests", Ingest),
     ("GET", "/api/runs/{run_id}/tests", Read),
     ("GET", "/api/tests", Read),

@@ -39,6 +39,7 @@ async fn push(pool: &PgPool, before: &str, after: &str, minutes: i64, shas: &[(&
     store::record_push(
         &mut conn,
         &PushEvent {
+            default_branch: None,
             repo: "org/api".into(),
             git_ref: "refs/heads/main".into(),
             before: Some(before.into()),

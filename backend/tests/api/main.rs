@@ -8,6 +8,7 @@ mod audit;
 mod db_faults;
 mod delivery;
 mod deployments;
+mod dora;
 mod fake_slack;
 mod github_sync;
 mod health;

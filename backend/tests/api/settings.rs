@@ -31,13 +31,15 @@ async fn settings_start_at_the_migrated_defaults_and_admins_replace_them(pool: P
         r.body,
         json!({"retention_days": 90, "rollup_retention_days": 400, "runner_prices": {}, "currency": "USD",
             "test_retention_days": 30, "auto_quarantine": null,
-            "production_environments": ["production", "prod"]})
+            "production_environments": ["production", "prod"],
+            "change_failure_causes": ["failed_deployment", "rollback", "incident"]})
     );
 
     let changed = json!({"retention_days": 30, "rollup_retention_days": 365,
                          "runner_prices": {"macos-14": 0.08}, "currency": "EUR",
                          "test_retention_days": 14, "auto_quarantine": {"flakes": 3, "days": 7},
-                         "production_environments": ["live", "prod-*"]});
+                         "production_environments": ["live", "prod-*"],
+                         "change_failure_causes": ["rollback", "incident"]});
     let r = put(&app, Some(ADMIN), &changed).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.body, changed);

@@ -205,6 +205,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/dora": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The four DORA keys (deployment frequency, lead time for changes, change failure rate and time to
+         *     restore) of a service or of all, with their bands, the previous period and a series.
+         */
+        get: operations["dora"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/events": {
         parameters: {
             query?: never;
@@ -1186,6 +1206,11 @@ export interface components {
              */
             flakes: number;
         };
+        /**
+         * @description A DORA performance cluster.
+         * @enum {string}
+         */
+        Band: "elite" | "high" | "medium" | "low";
         /** @description The result of one event of a batch. */
         BatchItem: {
             error?: null | components["schemas"]["ErrorDetail"];
@@ -1203,6 +1228,11 @@ export interface components {
             rejected: number;
             results: components["schemas"]["BatchItem"][];
         };
+        /**
+         * @description A reason a production deployment counts as a failed change.
+         * @enum {string}
+         */
+        ChangeFailureCause: "failed_deployment" | "rollback" | "incident";
         CreateSource: {
             /**
              * @description A name to tell sources apart, e.g. the organisation (1–100 characters); runs record it as
@@ -1303,7 +1333,41 @@ export interface components {
          * @description A deployment's status, as GitHub names them (the other sources are mapped onto these).
          * @enum {string}
          */
-        DeploymentStatus: "queued" | "in_progress" | "success" | "failure" | "error" | "inactive";
+        DeploymentStatus: "queued" | "in_progress" | "success" | "failure" | "error" | "inactive" | "cancelled";
+        /** @description The four DORA keys of a window. */
+        Dora: {
+            /** @description The edition of the DORA report whose performance clusters the bands are. */
+            bands_edition: string;
+            /** @description The causes that make a change failed (the `change_failure_causes` setting). */
+            change_failure_causes: components["schemas"]["ChangeFailureCause"][];
+            /** @description The share of deployments that were failed changes. */
+            change_failure_rate: components["schemas"]["Key"];
+            /** @description Successful deployments per day (`per_week` as well). */
+            deployment_frequency: components["schemas"]["Key"];
+            /** @description The environment asked for; null for the production environments. */
+            environment?: string | null;
+            /** Format: date-time */
+            from: string;
+            group_by: components["schemas"]["DoraGrain"];
+            /**
+             * @description Seconds from commit (or merge) to the successful deployment that shipped it: p50 (`value`)
+             *     and `p95`.
+             */
+            lead_time_for_changes: components["schemas"]["Key"];
+            /** @description The production environments (names or globs) when `environment` is null. */
+            production_environments: string[];
+            service?: string | null;
+            /** @description Seconds from a failure to its restoration: p50 (`value`) and `p95`. */
+            time_to_restore: components["schemas"]["Key"];
+            /** Format: date-time */
+            to: string;
+            tz: string;
+        };
+        /**
+         * @description The periods of the DORA series.
+         * @enum {string}
+         */
+        DoraGrain: "day" | "week";
         /** @description The error body every route answers with. */
         ErrorBody: {
             error: components["schemas"]["ErrorDetail"];
@@ -1334,6 +1398,21 @@ export interface components {
             /** @description Dotted path of the field (`status`, `[3].started_at`). */
             field: string;
             message: string;
+        };
+        /** @description A key over one period. */
+        Figure: {
+            band?: null | components["schemas"]["Band"];
+            /**
+             * Format: int64
+             * @description How many samples it is computed from: deployments, commits, deployments, restorations.
+             */
+            sample: number;
+            /**
+             * Format: double
+             * @description Deployments per day; the p50 in seconds; a ratio from 0 to 1; the p50 in seconds. Null
+             *     when the period has no sample.
+             */
+            value?: number | null;
         };
         /** @description A job's (or any group's) figures over one period. */
         Figures: {
@@ -1435,7 +1514,7 @@ export interface components {
             committed_at?: string | null;
             /**
              * Format: date-time
-             * @description When it was merged (lead time counts from here when the setting says so).
+             * @description When it was merged (lead time counts from here when `committed_at` is not given).
              */
             merged_at?: string | null;
             sha: string;
@@ -1488,7 +1567,7 @@ export interface components {
             service?: string | null;
             /** @description The commit deployed. */
             sha?: string | null;
-            /** @description `queued`, `in_progress`, `success`, `failure`, `error` or `inactive`. */
+            /** @description `queued`, `in_progress`, `success`, `failure`, `error`, `inactive` or `cancelled`. */
             status: components["schemas"]["DeploymentStatus"];
             url?: string | null;
         };
@@ -1909,6 +1988,30 @@ export interface components {
             namespace: string;
             spec: components["schemas"]["AlertRuleSpec"];
         };
+        /** @description One of the four keys. */
+        Key: components["schemas"]["Figure"] & {
+            /**
+             * Format: double
+             * @description value / previous − 1; null when either is missing or the previous one is 0.
+             */
+            change?: number | null;
+            /**
+             * Format: double
+             * @description The p95 (lead time, time to restore).
+             */
+            p95?: number | null;
+            /**
+             * Format: double
+             * @description Deployments per week (deployment frequency).
+             */
+            per_week?: number | null;
+            /** @description The same key over the period of the same length before. */
+            previous: components["schemas"]["Figure"];
+            /** @description Per day or week of the window. */
+            series: components["schemas"]["Point"][];
+            /** @description `deployments_per_day`, `seconds` or `ratio`. */
+            unit: string;
+        };
         MetricsResponse: {
             /** @description The same counters for the period of equal length just before `from`. */
             previous: components["schemas"]["PeriodStats"];
@@ -2316,6 +2419,13 @@ export interface components {
         /** @description Every runtime setting. `PUT /api/settings` replaces all of them at once. */
         Settings: {
             auto_quarantine?: null | components["schemas"]["AutoQuarantine"];
+            /**
+             * @description What makes a production deployment a failed change, for the change failure rate and
+             *     time to restore: its own failure (`failed_deployment`), being rolled back (`rollback`),
+             *     an incident linked to it (`incident`); 1 to 3 of them (default all). Optional in a
+             *     replacement.
+             */
+            change_failure_causes?: components["schemas"]["ChangeFailureCause"][];
             /**
              * @description The currency prices are in, shown beside costs (1–8 characters; default `USD`). Optional
              *     in a replacement.
@@ -4015,6 +4125,100 @@ export interface operations {
                 };
             };
             /** @description Database unavailable; nothing was written */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    dora: {
+        parameters: {
+            query?: {
+                /** @description Only this service (default: every service). */
+                service?: string;
+                /**
+                 * @description Only this environment (default: every production environment, as the
+                 *     `production_environments` setting names them).
+                 */
+                environment?: string;
+                /** @description Start of the window (RFC 3339). Default: 30 days before `to`. Rounded down to the hour. */
+                from?: string;
+                /** @description End of the window (RFC 3339). Default: now. Rounded up to the hour. */
+                to?: string;
+                /** @description The series' periods: `day` (the default up to 90 days) or `week`. */
+                group_by?: "day" | "week";
+                /**
+                 * @description IANA time zone whose local midnight starts each day and week (from Monday); default `UTC`.
+                 * @example Europe/Paris
+                 */
+                tz?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Dora"];
+                };
+            };
+            /** @description Unreadable parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's scope does not allow this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Window or filter out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests: failed authentications from this address, or a sender over the ingest rate; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable */
             503: {
                 headers: {
                     [name: string]: unknown;
