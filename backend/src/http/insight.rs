@@ -1,5 +1,6 @@
 //! `GET /api/jobs`, `/api/jobs/timeseries`, `/api/runners`, `/api/runners/timeseries` and
-//! `/api/usage`: where CI time and money go (see [`crate::insight`]).
+//! `/api/usage`: where CI time and money go; `/api/branches/health`: how long branches stay red
+//! (see [`crate::insight`]).
 
 use axum::extract::State;
 use axum::http::header;
@@ -15,8 +16,8 @@ use super::{AppState, ReadAuth};
 use crate::db;
 use crate::error::{ApiResult, ErrorBody};
 use crate::insight::{
-    self, JobList, JobSeries, JobsParams, RunnerSeries, Runners, RunnersParams, SeriesParams, Usage,
-    UsageParams,
+    self, BranchHealthList, BranchHealthParams, JobList, JobSeries, JobsParams, RunnerSeries, Runners,
+    RunnersParams, SeriesParams, Usage, UsageParams,
 };
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -26,6 +27,26 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(runners))
         .routes(routes!(runner_series))
         .routes(routes!(usage))
+        .routes(routes!(branch_health))
+}
+
+/// Branches with how long they took to turn green after a failure (p50, p95), the share of the
+/// window they were red and their longest red spell; default branches first.
+#[utoipa::path(get, path = "/branches/health", tag = "dashboard", params(BranchHealthParams),
+    responses(
+        (status = 200, body = BranchHealthList),
+        (status = 400, description = "Unreadable parameter", body = ErrorBody),
+        (status = 422, description = "Window, filter or limit out of range", body = ErrorBody),
+        (status = 503, description = "Database unavailable", body = ErrorBody)),
+    security((), ("bearer" = ["read"])))]
+async fn branch_health(
+    _auth: ReadAuth,
+    ReadDb(read): ReadDb,
+    Query(params): Query<BranchHealthParams>,
+) -> ApiResult<Json<BranchHealthList>> {
+    Ok(Json(
+        insight::branch_health(&read, &params, chrono::Utc::now()).await?,
+    ))
 }
 
 /// Jobs (a job name in a repository's workflow) with their runs, failure rate, duration and

@@ -7,12 +7,14 @@
 //! filter, which the rollups have no scope for, reads the counts stored with the jobs of that
 //! branch instead: both paths add the same contributions, so they give the same answers.
 
+mod branches;
 mod cache;
 mod jobs;
 mod runners;
 mod test_stats;
 mod usage;
 
+pub use branches::{branch_health, BranchHealth, BranchHealthList, BranchHealthParams};
 pub use cache::TileCache;
 
 pub use jobs::{job_series, jobs, JobExecution, JobList, JobSeries, JobSort, JobStats, JobsParams};

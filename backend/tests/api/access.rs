@@ -79,6 +79,7 @@ const NEEDS: &[(&str, &str, Needs)] = &[
     ("POST", "/api/incidents/batch", Ingest),
     ("GET", "/api/incidents", Read),
     ("GET", "/api/dora", Read),
+    ("GET", "/api/branches/health", Read),
     ("POST", "/api/runs/{run_id}/tests", Ingest),
     ("GET", "/api/runs/{run_id}/tests", Read),
     ("GET", "/api/tests", Read),

@@ -5,6 +5,7 @@
 mod access;
 mod alerting;
 mod audit;
+mod branches;
 mod db_faults;
 mod delivery;
 mod deployments;

@@ -147,6 +147,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/branches/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Branches with how long they took to turn green after a failure (p50, p95), the share of the
+         *     window they were red and their longest red spell; default branches first.
+         */
+        get: operations["branch_health"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/config": {
         parameters: {
             query?: never;
@@ -1227,6 +1247,59 @@ export interface components {
             accepted: number;
             rejected: number;
             results: components["schemas"]["BatchItem"][];
+        };
+        /** @description One branch's health over the window. */
+        BranchHealth: {
+            branch: string;
+            /**
+             * @description The repository's default branch (as its pushes report it; `main` or `master` when no
+             *     push was received).
+             */
+            default: boolean;
+            /** Format: int64 */
+            failures: number;
+            /**
+             * Format: double
+             * @description The longest time it was red without a break, within the window.
+             */
+            longest_red_seconds?: number | null;
+            /**
+             * Format: int64
+             * @description Red spells that ended (turned green) in the window.
+             */
+            recoveries: number;
+            /**
+             * Format: double
+             * @description The share of the window (up to now) the branch was red, from 0 to 1.
+             */
+            red_share: number;
+            /**
+             * Format: date-time
+             * @description Red at the end of the window, since this instant.
+             */
+            red_since?: string | null;
+            repo: string;
+            /**
+             * Format: int64
+             * @description Finished runs (success or failure) in the window.
+             */
+            runs: number;
+            /**
+             * Format: double
+             * @description Time to green of those spells, from the first failure to the next success.
+             */
+            time_to_green_p50_seconds?: number | null;
+            /** Format: double */
+            time_to_green_p95_seconds?: number | null;
+        };
+        /** @description `GET /api/branches/health`. */
+        BranchHealthList: {
+            /** @description Default branches first, then the longest red. */
+            branches: components["schemas"]["BranchHealth"][];
+            /** Format: date-time */
+            from: string;
+            /** Format: date-time */
+            to: string;
         };
         /**
          * @description A reason a production deployment counts as a failed change.
@@ -3825,6 +3898,92 @@ export interface operations {
                 };
             };
             /** @description The database is unavailable; retry */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    branch_health: {
+        parameters: {
+            query?: {
+                /** @description Start of the window (RFC 3339). Default: 7 days before `to`. */
+                from?: string;
+                /** @description End of the window (RFC 3339). Default: now. */
+                to?: string;
+                repo?: string;
+                branch?: string;
+                /** @description Only default branches (`true`), or only the others (`false`). */
+                default?: boolean;
+                /** @description Most branches listed (default 50, at most 500). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BranchHealthList"];
+                };
+            };
+            /** @description Unreadable parameter */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid token (missing, malformed, unknown or revoked) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The token's scope does not allow this route */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Window, filter or limit out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many requests: failed authentications from this address, or a sender over the ingest rate; retry after `Retry-After` seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Database unavailable */
             503: {
                 headers: {
                     [name: string]: unknown;
