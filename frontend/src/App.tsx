@@ -3,6 +3,7 @@ import { useQueryClient } from "@tanstack/react-query";
 import { lazy, Suspense, useCallback, useEffect, useRef, useState, useSyncExternalStore } from "react";
 import { ApiError } from "./api/client";
 import { useAuth } from "./api/auth";
+import { doraParams } from "./api/delivery";
 import { useLiveUpdates, useConfig } from "./api/hooks";
 import { jobsParams, runnersParams, usageParams } from "./api/insight";
 import { metricsParams } from "./api/params";
@@ -22,6 +23,7 @@ const Jobs = lazy(() => import("./pages/Jobs").then((m) => ({ default: m.Jobs })
 const Runners = lazy(() => import("./pages/Runners").then((m) => ({ default: m.Runners })));
 const Usage = lazy(() => import("./pages/Usage").then((m) => ({ default: m.Usage })));
 const Tests = lazy(() => import("./pages/Tests").then((m) => ({ default: m.Tests })));
+const Delivery = lazy(() => import("./pages/Delivery").then((m) => ({ default: m.Delivery })));
 
 /** The query whose last load the header's "Updated" shows: the page's main figures. */
 function updatedKey(view: View) {
@@ -34,6 +36,8 @@ function updatedKey(view: View) {
       return keys.usage(usageParams(view));
     case "tests":
       return rankingKey(view);
+    case "delivery":
+      return keys.dora(doraParams(view));
     default:
       return keys.metrics(metricsParams(view));
   }
@@ -148,6 +152,8 @@ function Shell() {
               <Runners view={view} onView={onView} theme={shown} />
             ) : view.page === "tests" ? (
               <Tests view={view} onView={onView} />
+            ) : view.page === "delivery" ? (
+              <Delivery view={view} onView={onView} theme={shown} />
             ) : (
               <Usage view={view} onView={onView} theme={shown} />
             )}

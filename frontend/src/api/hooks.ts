@@ -12,6 +12,7 @@ import {
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from "react";
 import { parseView, type View } from "../lib/url";
 import { alertsQuery } from "./alerts";
+import { doraQuery } from "./delivery";
 import { api, call, type Filters, type Run, type Schemas } from "./client";
 import { jobsQuery, runnersQuery, usageQuery } from "./insight";
 import { keys } from "./keys";
@@ -61,6 +62,7 @@ export function prefetchFirstScreen(client: QueryClient): Promise<unknown> {
   if (view.page === "runners") return Promise.all([config, client.prefetchQuery(runnersQuery(view))]);
   if (view.page === "usage") return Promise.all([config, client.prefetchQuery(usageQuery(view))]);
   if (view.page === "tests") return Promise.all([config, prefetchRanking(client, view)]);
+  if (view.page === "delivery") return Promise.all([config, client.prefetchQuery(doraQuery(view))]);
   if (view.page !== "dashboard") return config;
   return Promise.all([
     config,

@@ -1,5 +1,12 @@
 // The query keys of every API resource, in one place: queries, mutations (their invalidations) and
 // the live stream all name the same cache entries.
+import type {
+  deploymentNamesParams,
+  deploymentNearParams,
+  deploymentsParams,
+  doraParams,
+  incidentsParams,
+} from "./delivery";
 import type { jobSeriesParams, jobsParams, runnerSeriesParams, runnersParams, usageParams } from "./insight";
 import type { AuditFilter, metricsParams, runsParams } from "./params";
 import type { flakyParams, historyParams, testsParams } from "./tests";
@@ -29,4 +36,10 @@ export const keys = {
   runTests: (id: string) => ["run-tests", id] as const,
   /** A repository's quarantine, or every repository's (`null`). */
   quarantine: (repo: string | null) => ["quarantine", repo] as const,
+  dora: (p: ReturnType<typeof doraParams>) => ["dora", p] as const,
+  deployments: (p: ReturnType<typeof deploymentsParams>) => ["deployments", p] as const,
+  deploymentNear: (p: ReturnType<typeof deploymentNearParams> | undefined) => ["deployment-near", p] as const,
+  deploymentNames: (p: ReturnType<typeof deploymentNamesParams>) => ["deployment-names", p] as const,
+  /** Incidents in production (`/api/incidents`), not the alerts' incidents. */
+  productionIncidents: (p: ReturnType<typeof incidentsParams>) => ["production-incidents", p] as const,
 };

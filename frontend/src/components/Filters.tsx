@@ -1,6 +1,6 @@
 // Repository, workflow, branch and time range; every change is a new history entry, and what the
 // filters show comes from the URL alone (back and forward restore it).
-import { useState } from "react";
+import { useState, type ReactNode } from "react";
 import { useFilters } from "../api/hooks";
 import { LOCAL } from "../lib/format";
 import { useZone } from "../lib/prefs";
@@ -90,11 +90,14 @@ export function Filters({
   view,
   onView,
   fields = ALL_FIELDS,
+  children,
 }: {
   view: View;
   onView: (patch: Partial<View>) => void;
   /** The selectors a page's data can be filtered by (all three when absent); the time range is always there. */
   fields?: readonly Field[];
+  /** A page's own filters, before the time range. */
+  children?: ReactNode;
 }) {
   const filters = useFilters();
   const zone = useZone();
@@ -128,6 +131,7 @@ export function Filters({
       {select("Repository", "repo", f?.repos ?? [])}
       {select("Workflow", "workflow", workflows)}
       {select("Branch", "branch", f?.branches ?? [])}
+      {children}
       <div className="field">
         <span className="muted" id="range-label">
           Time range

@@ -126,6 +126,7 @@ describe("header", () => {
       ["Runners", "/runners?repo=acme%2Fapi&range=30d", null],
       ["Usage", "/usage?repo=acme%2Fapi&range=30d", null],
       ["Tests", "/tests?repo=acme%2Fapi&range=30d", null],
+      ["Delivery", "/delivery?repo=acme%2Fapi&range=30d", null],
       ["Settings", "/settings?repo=acme%2Fapi&range=30d", null],
     ]);
     fireEvent.click(screen.getByRole("link", { name: "Runners" }));

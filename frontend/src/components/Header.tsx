@@ -17,6 +17,7 @@ const PAGES: [Page, string][] = [
   ["runners", "Runners"],
   ["usage", "Usage"],
   ["tests", "Tests"],
+  ["delivery", "Delivery"],
   ["settings", "Settings"],
 ];
 

@@ -17,6 +17,7 @@ import type { RunDetail, Schemas } from "../api/client";
 import { useRun } from "../api/hooks";
 import { useRunTests } from "../api/tests";
 import { formatCount, formatDuration, formatTime, type TimeZone } from "../lib/format";
+import { useInertBackground } from "../lib/inert";
 import { useZone } from "../lib/prefs";
 import type { TestRef } from "../lib/url";
 import { CopyButton, ErrorBox, Skeleton, StatusBadge } from "./common";
@@ -391,25 +392,6 @@ function RunDetails({ run: r, showRaw, onOpen }: { run: RunDetail; showRaw: bool
       />
     </>
   );
-}
-
-/** Makes everything in #root inert while the panel is open (dialogs excepted: a token may be asked for). */
-function useInertBackground() {
-  useEffect(() => {
-    const root = document.getElementById("root");
-    if (!root) return;
-    const made: Element[] = [];
-    for (const el of Array.from(root.children)) {
-      if (el.tagName === "DIALOG" || el.hasAttribute("inert")) continue;
-      el.setAttribute("inert", "");
-      made.push(el);
-    }
-    document.documentElement.classList.add("panel-open");
-    return () => {
-      made.forEach((el) => el.removeAttribute("inert"));
-      document.documentElement.classList.remove("panel-open");
-    };
-  }, []);
 }
 
 export function RunPanel({

@@ -4,19 +4,20 @@ import { useId, useMemo, useState, type ReactNode } from "react";
 import uPlot, { type AlignedData } from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { formatNumber, formatMinutes } from "../lib/insight";
-import { formatDuration } from "../lib/format";
+import { formatDuration, formatPercent } from "../lib/format";
 import { useZone } from "../lib/prefs";
 import type { Grain } from "../lib/url";
 import { baseOptions, usePalette, useRootFontPx } from "./chart-options";
 import { DataTable, Legend, UPlot, type Series } from "./Charts";
 
-/** What the values are: durations (seconds), counts or minutes — their axis and legend format. */
-export type Unit = "duration" | "count" | "minutes";
+/** What the values are: durations (seconds), counts, minutes or ratios (0–1, shown as percentages) — their axis and legend format. */
+export type Unit = "duration" | "count" | "minutes" | "percent";
 
 const FORMATS: Record<Unit, (v: number | null) => string> = {
   duration: formatDuration,
   count: formatNumber,
   minutes: formatMinutes,
+  percent: formatPercent,
 };
 
 /** Axis ticks: "10m", "1h" rather than "10m 00s"; "1.5k min" is left to the legend. */
@@ -24,6 +25,7 @@ const TICKS: Record<Unit, (v: number) => string> = {
   duration: (v) => formatDuration(v).replace(/ 0+[smh]$/, ""),
   count: (v) => formatNumber(v),
   minutes: (v) => formatNumber(v),
+  percent: (v) => `${formatNumber(v * 100)}%`,
 };
 
 export interface ChartLine {

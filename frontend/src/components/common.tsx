@@ -1,6 +1,6 @@
 // Small pieces used across screens.
 import { useEffect, useRef, useState, type ReactNode, type RefObject } from "react";
-import type { ApiError } from "../api/client";
+import type { ApiError, Schemas } from "../api/client";
 import { copyText, selectContents } from "../lib/clipboard";
 import { formatCount, type Delta } from "../lib/format";
 import { TEST_STATUSES, type TestStatus } from "../lib/tests";
@@ -46,6 +46,29 @@ export function StatusBadge({ status }: { status: RunStatus }) {
   return (
     <Badge tone={status} icon={ICONS[status]}>
       {status}
+    </Badge>
+  );
+}
+
+type DeploymentStatus = Schemas["DeploymentStatus"];
+
+/** The run status whose colour and icon a deployment status takes. */
+const DEPLOYMENT_LOOKS: Record<DeploymentStatus, RunStatus> = {
+  queued: "queued",
+  in_progress: "running",
+  success: "success",
+  failure: "failure",
+  error: "failure",
+  inactive: "skipped",
+  cancelled: "cancelled",
+};
+
+/** A deployment's status, the same way ("in progress" in words). */
+export function DeploymentStatusBadge({ status }: { status: DeploymentStatus }) {
+  const look = DEPLOYMENT_LOOKS[status];
+  return (
+    <Badge tone={look} icon={ICONS[look]}>
+      {status.replace("_", " ")}
     </Badge>
   );
 }

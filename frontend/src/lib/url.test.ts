@@ -149,6 +149,28 @@ describe("the jobs, runners and usage views' URLs", () => {
     });
   });
 
+  it("round-trip the delivery view's service, environment, environments shown and open deployment", () => {
+    const delivery: View = {
+      ...base,
+      page: "delivery",
+      service: "payments api",
+      environment: "prod-eu",
+      envs: "all",
+      deployment: 42,
+    };
+    expect(formatView(delivery)).toBe("/delivery?service=payments+api&env=prod-eu&envs=all&deployment=42");
+    expect(roundTrip(delivery)).toEqual(delivery);
+    expect(parseView("/delivery", "deployment=x&envs=some")).toEqual({ ...base, page: "delivery" });
+    // Another page leaves the open deployment behind, and keeps the service.
+    expect(withFilter(delivery, { page: "dashboard" })).toEqual({
+      ...base,
+      page: "dashboard",
+      service: "payments api",
+      environment: "prod-eu",
+      envs: "all",
+    });
+  });
+
   it("keep the pool of jobs that named no label, and drop half a job or a bad page", () => {
     expect(parseView("/runners", "labels=").labels).toBe("");
     expect(formatView({ ...base, page: "runners", labels: "" })).toBe("/runners?labels=");

@@ -4,7 +4,7 @@
 import type { components, paths } from "../api/schema";
 
 export type Range = "24h" | "7d" | "30d" | "custom";
-export type Page = "dashboard" | "jobs" | "runners" | "usage" | "tests" | "settings";
+export type Page = "dashboard" | "jobs" | "runners" | "usage" | "tests" | "delivery" | "settings";
 // The API's own types (its group_by, sort and status parameters).
 export type Grain = components["schemas"]["Grain"];
 export type Sort = NonNullable<NonNullable<paths["/api/runs"]["get"]["parameters"]["query"]>["sort"]>;
@@ -60,13 +60,20 @@ export interface View {
   testsPage?: number;
   testSearch?: string;
   test?: TestRef;
+  /** Delivery view: the service and environment of the keys and deployments (every service, and the
+   * production environments, when absent), every environment in the timeline (`all`) rather than
+   * the production ones, and the deployment open in the side panel (its id). */
+  service?: string;
+  environment?: string;
+  envs?: "all";
+  deployment?: number;
 }
 
 const RANGES: readonly Range[] = ["24h", "7d", "30d", "custom"];
 const GRAINS: readonly Grain[] = ["hour", "day", "week"];
 const SORTS: readonly Sort[] = ["newest", "oldest", "slowest", "fastest"];
 const STATUSES: readonly RunStatus[] = ["queued", "running", "success", "failure", "cancelled", "skipped"];
-const PAGES: readonly Page[] = ["jobs", "runners", "usage", "tests", "settings"];
+const PAGES: readonly Page[] = ["jobs", "runners", "usage", "tests", "delivery", "settings"];
 export const JOB_SORTS: readonly JobSort[] = ["slowest", "failing", "queue", "minutes"];
 export const USAGE_GROUPS: readonly UsageGroup[] = ["repo", "workflow", "labels"];
 export const TEST_RANKS: readonly TestRank[] = ["flaky", "failing", "slowest"];
@@ -140,6 +147,13 @@ export function parseView(pathname: string, search: string): View {
   const testId = Number(q.get("test"));
   const testRepo = text(q.get("test_repo"));
   if (Number.isSafeInteger(testId) && testId > 0 && testRepo) view.test = { id: testId, repo: testRepo };
+  const service = text(q.get("service"));
+  if (service) view.service = service;
+  const environment = text(q.get("env"));
+  if (environment) view.environment = environment;
+  if (q.get("envs") === "all") view.envs = "all";
+  const deployment = Number(q.get("deployment"));
+  if (Number.isSafeInteger(deployment) && deployment > 0) view.deployment = deployment;
   return view;
 }
 
@@ -178,6 +192,10 @@ export function formatView(view: View): string {
     put("test", String(view.test.id));
     put("test_repo", view.test.repo);
   }
+  put("service", view.service);
+  put("env", view.environment);
+  put("envs", view.envs);
+  if (view.deployment) put("deployment", String(view.deployment));
   const query = q.toString();
   return `${view.page === "dashboard" ? "/" : `/${view.page}`}${query ? `?${query}` : ""}`;
 }
@@ -208,7 +226,7 @@ export function withFilter(view: View, patch: Partial<View>): View {
   if (!("jobsPage" in patch) && changes(JOB_LIST_KEYS)) delete next.jobsPage;
   if (!("testsPage" in patch) && changes(TEST_LIST_KEYS)) delete next.testsPage;
   if (patch.page !== undefined && patch.page !== view.page) {
-    for (const key of ["run", "job", "labels", "jobsPage", "test", "testsPage"] as const) {
+    for (const key of ["run", "job", "labels", "jobsPage", "test", "testsPage", "deployment"] as const) {
       if (!(key in patch)) delete next[key];
     }
   }
