@@ -1,6 +1,6 @@
-// The delivery view's data: its query parameters (from the view in the URL, like params.ts and
-// insight.ts) and its queries — the four DORA keys, and the deployments and incidents (paged by
-// cursor).
+// The delivery view's data and the dashboard's branch health: their query parameters (from the view
+// in the URL, like params.ts and insight.ts) and their queries — the four DORA keys, the deployments
+// and incidents (paged by cursor), and how long default branches stay red.
 import { keepPreviousData, useInfiniteQuery, useQuery } from "@tanstack/react-query";
 import { viewZone } from "../lib/prefs";
 import { windowOf, type View } from "../lib/url";
@@ -12,6 +12,7 @@ export type Dora = Schemas["Dora"];
 export type DoraKey = Schemas["Key"];
 export type Deployment = Schemas["Deployment"];
 export type ProductionIncident = Schemas["ProductionIncident"];
+export type BranchHealth = Schemas["BranchHealth"];
 export type DoraGrain = Schemas["DoraGrain"];
 
 /** Deployments per page of the timeline. */
@@ -66,6 +67,11 @@ export function incidentsParams(view: View, now = new Date()) {
 /** Every deployment of the window (a sample), for the names the filters suggest. */
 export function deploymentNamesParams(view: View, now = new Date()) {
   return { ...window(view, now), limit: NAMES_SAMPLE };
+}
+
+/** The default branches over the dashboard's window (and its repository, when one is chosen). */
+export function branchHealthParams(view: View, now = new Date()) {
+  return { ...window(view, now), default: true, ...(view.repo ? { repo: view.repo } : {}) };
 }
 
 export function doraQuery(view: View) {
@@ -151,5 +157,14 @@ export function useDeploymentNear(id: number | undefined, hint: DeploymentHint |
     enabled: id !== undefined && params !== undefined,
     select: (page) => page.deployments.find((d) => d.id === id),
     staleTime: 60_000,
+  });
+}
+
+export function useBranchHealth(view: View) {
+  const params = branchHealthParams(view);
+  return useQuery({
+    queryKey: keys.branchHealth(params),
+    queryFn: () => call(api.GET("/api/branches/health", { params: { query: params } })),
+    placeholderData: keepPreviousData,
   });
 }

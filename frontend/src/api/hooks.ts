@@ -178,7 +178,8 @@ const TEST_FIGURES_MS = 1_000;
 
 /**
  * Subscribes to `/api/stream` while mounted: runs go straight into cached lists, the metrics
- * are refetched (coalesced to one request per 150 ms), the runner pools on a `runners` event
+ * are refetched (coalesced to one request per 150 ms) and, when a run finished, the branches' health
+ * (every 10 s at most), the runner pools on a `runners` event
  * (150 ms too; the jobs and usage figures every 10 s at most), a run's test results on a `tests`
  * event (the tests view every second at most), and everything is refetched after a reconnect or a
  * `resync`, since events may have been missed meanwhile.
@@ -205,6 +206,11 @@ export function useLiveUpdates(): { state: StreamState; lastEvent: Date | null }
     const [refreshJobFigures, cancelJobFigures] = coalesce(() => {
       for (const queryKey of [["jobs"], ["job-series"], ["usage"]]) void client.invalidateQueries({ queryKey });
     }, JOB_FIGURES_MS);
+    // Branches turn red and green with finished runs: their health every 10 s at most.
+    const [refreshBranches, cancelBranches] = coalesce(
+      () => void client.invalidateQueries({ queryKey: ["branch-health"] }),
+      JOB_FIGURES_MS,
+    );
     const [refreshTestFigures, cancelTestFigures] = coalesce(() => {
       for (const queryKey of TEST_FIGURES) void client.invalidateQueries({ queryKey });
     }, TEST_FIGURES_MS);
@@ -243,6 +249,7 @@ export function useLiveUpdates(): { state: StreamState; lastEvent: Date | null }
             void client.invalidateQueries({ queryKey: keys.filters });
           }
           refreshMetrics();
+          if (run.status !== "queued" && run.status !== "running") refreshBranches();
         } else if (event === "incident") {
           void client.invalidateQueries({ queryKey: keys.alerts });
           void client.invalidateQueries({ queryKey: keys.rules });
@@ -269,6 +276,7 @@ export function useLiveUpdates(): { state: StreamState; lastEvent: Date | null }
       cancelRunners();
       cancelJobFigures();
       cancelTestFigures();
+      cancelBranches();
       stop();
     };
   }, [client]);

@@ -1,6 +1,7 @@
 // The query keys of every API resource, in one place: queries, mutations (their invalidations) and
 // the live stream all name the same cache entries.
 import type {
+  branchHealthParams,
   deploymentNamesParams,
   deploymentNearParams,
   deploymentsParams,
@@ -42,4 +43,5 @@ export const keys = {
   deploymentNames: (p: ReturnType<typeof deploymentNamesParams>) => ["deployment-names", p] as const,
   /** Incidents in production (`/api/incidents`), not the alerts' incidents. */
   productionIncidents: (p: ReturnType<typeof incidentsParams>) => ["production-incidents", p] as const,
+  branchHealth: (p: ReturnType<typeof branchHealthParams>) => ["branch-health", p] as const,
 };

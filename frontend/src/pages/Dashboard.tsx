@@ -1,7 +1,8 @@
-// The dashboard: filters, KPI cards, charts, runs and alerts.
+// The dashboard: filters, KPI cards, charts, the default branches' health, runs and alerts.
 import { useState } from "react";
 import { useFilters, useMetrics } from "../api/hooks";
 import { AlertsPanel } from "../components/AlertsPanel";
+import { BranchHealth } from "../components/BranchHealth";
 import { Charts } from "../components/Charts";
 import { ErrorBox, Skeleton } from "../components/common";
 import { EmptyState } from "../components/EmptyState";
@@ -62,6 +63,7 @@ export function Dashboard({
               />
             </>
           )}
+          <BranchHealth view={view} />
           <RunsTable view={view} onView={onView} onOpen={open} />
           <AlertsPanel onOpenRun={(id) => open(id)} />
         </div>
