@@ -5,9 +5,11 @@ import {
   deploymentMarks,
   deploymentSeconds,
   doraPoints,
+  environmentsProblem,
   formatRate,
   keyCards,
   longestLead,
+  parseEnvironments,
   restoreSeconds,
 } from "./delivery";
 
@@ -190,5 +192,19 @@ describe("deployments", () => {
     expect(longestLead(deployment({}))).toBeNull();
     expect(restoreSeconds(incident(1))).toBe(2700);
     expect(restoreSeconds({ ...incident(1), resolved_at: null })).toBeNull();
+  });
+});
+
+describe("production environments in the settings", () => {
+  it("are one per line or comma-separated, blanks and repeats left out", () => {
+    expect(parseEnvironments(" production \n\nprod-*, live,\nPRODUCTION")).toEqual(["production", "prod-*", "live"]);
+    expect(parseEnvironments("  \n ")).toEqual([]);
+  });
+
+  it("are 1 to 100 of at most 255 characters", () => {
+    expect(environmentsProblem(["production"])).toBeNull();
+    expect(environmentsProblem([])).toMatch(/at least one/);
+    expect(environmentsProblem(Array.from({ length: 101 }, (_, i) => `e${i}`))).toMatch(/At most 100/);
+    expect(environmentsProblem(["x".repeat(256)])).toMatch(/longer than 255/);
   });
 });

@@ -1,6 +1,6 @@
 // The delivery view's arithmetic and wording: the four DORA keys as cards (value, band, previous
-// period, change), deployments grouped by environment and what marks them, and incidents' restore
-// times. Pure functions, unit-tested without a browser.
+// period, change), deployments grouped by environment and what marks them, incidents' restore times,
+// and the settings' list of production environments. Pure functions, unit-tested without a browser.
 import type { Schemas } from "../api/client";
 import { delta, formatCount, formatDuration, formatPercent, type Delta } from "./format";
 
@@ -222,3 +222,30 @@ export const CAUSES: [ChangeFailureCause, string, string][] = [
   ["rollback", "Rollbacks", "a deployment the next deployment of its service to its environment rolled back"],
   ["incident", "Incidents", "a deployment an incident is linked to (named, or inferred as its service's last)"],
 ];
+
+/** The production environments as the settings form writes them: one per line, or commas. */
+export function environmentsText(list: readonly string[] | undefined): string {
+  return (list ?? []).join("\n");
+}
+
+/** Splits the settings form's text into names or globs, blank ones left out and repeats once. */
+export function parseEnvironments(text: string): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const part of text.split(/[\n,]/)) {
+    const name = part.trim();
+    if (!name || seen.has(name.toLowerCase())) continue;
+    seen.add(name.toLowerCase());
+    out.push(name);
+  }
+  return out;
+}
+
+/** What is wrong with the production environments, as the backend would say it, or null. */
+export function environmentsProblem(list: readonly string[]): string | null {
+  if (list.length === 0) return "Name at least one production environment.";
+  if (list.length > 100) return "At most 100 production environments.";
+  const long = list.find((e) => [...e].length > 255);
+  if (long) return `“${long.slice(0, 20)}…” is longer than 255 characters.`;
+  return null;
+}

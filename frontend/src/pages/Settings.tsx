@@ -1,5 +1,6 @@
-// Settings: integrations, alert rules, API tokens, webhook sources, retention, runner prices and the audit log. Changing them needs an admin token.
+// Settings: integrations, alert rules, API tokens, webhook sources, retention, runner prices, delivery (production environments, failed changes) and the audit log. Changing them needs an admin token.
 import { AuditLog } from "./settings/AuditLog";
+import { Delivery } from "./settings/Delivery";
 import { Integrations } from "./settings/Integrations";
 import { Prices } from "./settings/Prices";
 import { Retention } from "./settings/Retention";
@@ -16,6 +17,7 @@ export function Settings() {
       <Sources />
       <Retention />
       <Prices />
+      <Delivery />
       <AuditLog />
     </div>
   );
