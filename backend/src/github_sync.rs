@@ -8,6 +8,9 @@
 //! limit), honours `retry-after` and `x-ratelimit-remaining`/`x-ratelimit-reset`, retries 5xx and
 //! network errors with exponential backoff, and holds a PostgreSQL advisory lock while it runs so
 //! that replicas never poll at once.
+//!
+//! Each pass then asks the compare API for the commits of the repository's GitHub deployments that
+//! no push covered ([`compare`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +27,9 @@ use crate::config::GithubConfig;
 use crate::db;
 use crate::ingest::github;
 use crate::writer::Writer;
+
+mod compare;
+pub use compare::Compared;
 
 /// Advisory lock key of the poller ("ghsync" in ASCII).
 const LOCK_KEY: i64 = 0x6768_7379_6e63;
@@ -43,12 +49,16 @@ pub struct RepoReport {
     /// When the API allows the next request (after a rate limit).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_before: Option<DateTime<Utc>>,
+    /// Deployments no push covered whose commits were asked of the compare API, and the commits
+    /// that found ([`Poller::fill_commits`]).
+    pub compared: usize,
+    pub compared_commits: usize,
 }
 
 /// One page of the API, or why there is none.
 enum Fetch {
     Page {
-        runs: Vec<Value>,
+        body: Value,
         etag: Option<String>,
         next: Option<String>,
         /// Set when the rate limit is exhausted after this page.
@@ -56,6 +66,10 @@ enum Fetch {
     },
     NotModified,
     Limited(DateTime<Utc>),
+    /// A client error other than a rate limit (no access, unknown repository or sha): asking
+    /// again at once would not help.
+    Refused(StatusCode, String),
+    /// A server or network error that outlasted the retries, or an unreadable answer.
     Failed(String),
 }
 
@@ -72,6 +86,10 @@ pub struct Poller {
     pub max_wait: Duration,
     /// Most pages read per repository and sync (100 runs each).
     pub max_pages: usize,
+    /// Most deployments asked of the compare API per repository and sync.
+    pub max_compares: usize,
+    /// Most pages of one comparison read (100 commits each).
+    pub max_compare_pages: usize,
 }
 
 impl Poller {
@@ -94,15 +112,24 @@ impl Poller {
             retry_base: Duration::from_secs(1),
             max_wait: Duration::from_secs(60),
             max_pages: 10,
+            max_compares: 20,
+            max_compare_pages: 10,
         })
     }
 
-    /// Syncs every repository, unless another replica is syncing (then `None`).
+    /// Syncs every repository (its runs, then the commits of its deployments that no push
+    /// covered), unless another replica is syncing (then `None`).
     pub async fn sync(&self, repos: &[String]) -> anyhow::Result<Option<Vec<RepoReport>>> {
         let all = async {
             let mut reports = Vec::with_capacity(repos.len());
             for repo in repos {
-                reports.push(self.sync_repo(repo).await);
+                let mut report = self.sync_repo(repo).await;
+                if report.outcome != "rate_limited" {
+                    let compared = self.fill_commits(repo).await;
+                    report.compared = compared.deployments;
+                    report.compared_commits = compared.commits;
+                }
+                reports.push(report);
             }
             anyhow::Ok(reports)
         };
@@ -118,6 +145,8 @@ impl Poller {
             runs: 0,
             error: None,
             not_before: None,
+            compared: 0,
+            compared_commits: 0,
         };
         let state = match db::sync_state::load(&self.pool, repo).await {
             Ok(s) => s,
@@ -150,12 +179,12 @@ impl Poller {
                     report.not_before = Some(until);
                     break;
                 }
-                Fetch::Failed(e) => {
+                Fetch::Failed(e) | Fetch::Refused(_, e) => {
                     report = report.failed(e);
                     break;
                 }
                 Fetch::Page {
-                    runs,
+                    body,
                     etag,
                     next,
                     exhausted_until,
@@ -164,6 +193,11 @@ impl Poller {
                         first_etag = etag;
                     }
                     report.pages += 1;
+                    let runs = body
+                        .get("workflow_runs")
+                        .and_then(Value::as_array)
+                        .map(Vec::as_slice)
+                        .unwrap_or_default();
                     let now = Utc::now();
                     let events: Vec<_> = runs.iter().filter_map(|r| github::run_from_api(r, now)).collect();
                     for written in self.writer.write_all(events).await {
@@ -254,13 +288,8 @@ impl Poller {
                             continue;
                         }
                     };
-                    let runs = body
-                        .get("workflow_runs")
-                        .and_then(Value::as_array)
-                        .cloned()
-                        .unwrap_or_default();
                     return Fetch::Page {
-                        runs,
+                        body,
                         etag: header(&headers, ETAG.as_str()).map(str::to_owned),
                         next: next_link(&headers),
                         exhausted_until: (header(&headers, "x-ratelimit-remaining") == Some("0"))
@@ -297,7 +326,7 @@ impl Poller {
                         .ok()
                         .and_then(|b| b.get("message").and_then(Value::as_str).map(str::to_owned))
                         .unwrap_or_default();
-                    return Fetch::Failed(format!("GitHub answered {s}: {message}"));
+                    return Fetch::Refused(s, format!("GitHub answered {s}: {message}"));
                 }
             }
         }

@@ -1,6 +1,7 @@
 //! PostgreSQL access: the pool, migrations, and one module of small query functions per table.
 
 pub mod audit;
+pub mod compares;
 pub mod deployments;
 pub mod incidents;
 pub mod integrations;

@@ -48,3 +48,18 @@ pub async fn save(
     .await
     .map(drop)
 }
+
+/// Holds every request about `repo` until `not_before` (a rate limit met outside a sync pass),
+/// keeping the rest of its state.
+pub async fn pause(db: impl PgExecutor<'_>, repo: &str, not_before: DateTime<Utc>) -> sqlx::Result<()> {
+    sqlx::query(
+        "insert into github_sync_state as s (repo, not_before) values ($1, $2) \
+         on conflict (repo) do update set not_before = greatest(s.not_before, excluded.not_before), \
+             updated_at = now()",
+    )
+    .bind(repo)
+    .bind(not_before)
+    .execute(db)
+    .await
+    .map(drop)
+}
