@@ -222,7 +222,7 @@ it("lists the deployments per environment, newest first and marked, pages them, 
   expect(within(open!).getByText("open").className).toBe("pill bad");
   expect(open!.textContent).toContain("INC-6");
   expect(open!.textContent).toContain("not linked");
-  fireEvent.click(within(named!).getByRole("button", { name: "Open deployment 12" }));
+  fireEvent.click(within(named!).getByRole("button", { name: "Open the deployment of Checkout errors" }));
   expect(onView).toHaveBeenLastCalledWith({ deployment: 12 }, true);
 });
 
@@ -310,6 +310,6 @@ it("asks for the view's service and environment", async () => {
   expect([list.searchParams.get("environment"), list.searchParams.get("production")]).toEqual(["staging", null]);
   // One environment: no choice of environments to show.
   expect(screen.queryByRole("button", { name: "All environments" })).toBeNull();
-  fireEvent.click(screen.getByRole("button", { name: "All services, production" }));
+  fireEvent.click(screen.getByRole("button", { name: "Clear service and environment" }));
   expect(onView).toHaveBeenLastCalledWith({ service: undefined, environment: undefined, deployment: undefined });
 });

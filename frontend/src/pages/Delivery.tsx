@@ -153,7 +153,7 @@ function Scope({ view, onView, dora }: { view: View; onView: OnView; dora: Dora 
           className="btn ghost"
           onClick={() => onView({ service: undefined, environment: undefined, deployment: undefined })}
         >
-          All services, production
+          Clear service and environment
         </button>
       )}
     </form>
@@ -447,9 +447,10 @@ function Incidents({ view, onView }: { view: View; onView: OnView }) {
                           <button
                             type="button"
                             className="btn small"
+                            aria-label={`Open the deployment of ${i.title ?? i.external_id}`}
                             onClick={() => onView({ deployment: i.deployment_id! }, true)}
                           >
-                            Open deployment {i.deployment_id}
+                            Open deployment
                           </button>
                           {link && (
                             <span className="pill" title={`Linked: ${link}`}>
