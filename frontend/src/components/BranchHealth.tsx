@@ -78,7 +78,16 @@ function Row({ b }: { b: Branch }) {
         )}
       </td>
       <td>
-        <meter min={0} max={1} value={b.red_share} aria-label={`Share of the period ${name} was red`} />{" "}
+        {/* Green while red a tenth of the time at most, amber up to a quarter, red beyond. */}
+        <meter
+          min={0}
+          max={1}
+          low={0.1}
+          high={0.25}
+          optimum={0}
+          value={b.red_share}
+          aria-label={`Share of the period ${name} was red`}
+        />{" "}
         {formatPercent(b.red_share)}
       </td>
       <td>{formatDuration(b.longest_red_seconds)}</td>
