@@ -191,6 +191,36 @@ pub enum Condition {
         #[serde(default = "default_min_runs")]
         min_runs: u32,
     },
+    /// A production deployment failed: the latest finished production deployment of a service
+    /// (of each service matching `service`) ended in `failure` or `error`. One incident per
+    /// service, resolved by its next successful deployment.
+    DeploymentFailed {
+        /// A glob on the service (absent: every service).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        service: Option<String>,
+    },
+    /// A service's change failure rate (as `GET /api/dora` computes it) over `window` is at least
+    /// `threshold` percent, counted only once at least `minDeployments` production deployments
+    /// ended in the window. One incident per service.
+    #[serde(rename_all = "camelCase")]
+    ChangeFailureRate {
+        threshold: f64,
+        window: Span,
+        #[serde(default = "default_min_deployments")]
+        min_deployments: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        service: Option<String>,
+    },
+    /// The p50 or p95 lead time for changes of a service (commit to production) over `window` is
+    /// above `threshold`. One incident per service.
+    LeadTime {
+        #[serde(default)]
+        stat: Percentile,
+        threshold: Span,
+        window: Span,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        service: Option<String>,
+    },
 }
 
 /// One test, named as the tests API names it: the repository that runs it and its name, with
@@ -243,6 +273,10 @@ fn default_min_runs() -> u32 {
     5
 }
 
+fn default_min_deployments() -> u32 {
+    5
+}
+
 fn default_flaky_window() -> Span {
     Span::from_secs(7 * 86_400)
 }
@@ -264,6 +298,30 @@ impl Condition {
             Condition::JobDuration { .. } => "JobDuration",
             Condition::FlakyTest { .. } => "FlakyTest",
             Condition::TestFailureRate { .. } => "TestFailureRate",
+            Condition::DeploymentFailed { .. } => "DeploymentFailed",
+            Condition::ChangeFailureRate { .. } => "ChangeFailureRate",
+            Condition::LeadTime { .. } => "LeadTime",
+        }
+    }
+
+    /// Whether the condition watches production deployments: then a rule has one incident per
+    /// service (those its `service` glob matches), and `match` and `groupBy` do not apply.
+    pub fn is_delivery_condition(&self) -> bool {
+        matches!(
+            self,
+            Condition::DeploymentFailed { .. }
+                | Condition::ChangeFailureRate { .. }
+                | Condition::LeadTime { .. }
+        )
+    }
+
+    /// The `service` glob of a delivery condition.
+    pub fn service_glob(&self) -> Option<&str> {
+        match self {
+            Condition::DeploymentFailed { service }
+            | Condition::ChangeFailureRate { service, .. }
+            | Condition::LeadTime { service, .. } => service.as_deref(),
+            _ => None,
         }
     }
 
@@ -299,6 +357,7 @@ impl Condition {
             Condition::FailureRate { threshold, .. }
             | Condition::JobFailureRate { threshold, .. }
             | Condition::TestFailureRate { threshold, .. }
+            | Condition::ChangeFailureRate { threshold, .. }
                 if !(threshold.is_finite() && *threshold > 0.0 && *threshold <= 100.0) =>
             {
                 out.push((
@@ -313,6 +372,15 @@ impl Condition {
                 out.push(("condition.threshold", "must be at least 1".into()));
             }
             _ => {}
+        }
+        if let Some(glob) = self.service_glob() {
+            if glob.trim().is_empty() || glob.chars().count() > 255 {
+                out.push((
+                    "condition.service",
+                    "must be a service name or glob of 1 to 255 characters (leave it out for every service)"
+                        .into(),
+                ));
+            }
         }
         match self {
             Condition::JobQueueTime { labels, .. } | Condition::QueuedJobs { labels, .. }

@@ -173,6 +173,8 @@ const FIELDS: &[(&str, &[&str])] = &[
             "JobFailureRate",
             "JobDuration",
             "TestFailureRate",
+            "ChangeFailureRate",
+            "LeadTime",
         ],
     ),
     (
@@ -188,10 +190,17 @@ const FIELDS: &[(&str, &[&str])] = &[
             "JobDuration",
             "FlakyTest",
             "TestFailureRate",
+            "ChangeFailureRate",
+            "LeadTime",
         ],
     ),
     ("minRuns", &["FailureRate", "JobFailureRate", "TestFailureRate"]),
-    ("stat", &["Duration", "QueueTime", "JobQueueTime", "JobDuration"]),
+    ("minDeployments", &["ChangeFailureRate"]),
+    ("service", &["DeploymentFailed", "ChangeFailureRate", "LeadTime"]),
+    (
+        "stat",
+        &["Duration", "QueueTime", "JobQueueTime", "JobDuration", "LeadTime"],
+    ),
     ("percent", &["DurationRegression"]),
     ("baselineWindow", &["DurationRegression"]),
     ("labels", &["JobQueueTime", "QueuedJobs"]),
@@ -215,6 +224,8 @@ const REQUIRED: &[(&str, &[&str])] = &[
             "JobFailureRate",
             "JobDuration",
             "TestFailureRate",
+            "ChangeFailureRate",
+            "LeadTime",
         ],
     ),
     (
@@ -229,6 +240,8 @@ const REQUIRED: &[(&str, &[&str])] = &[
             "JobFailureRate",
             "JobDuration",
             "TestFailureRate",
+            "ChangeFailureRate",
+            "LeadTime",
         ],
     ),
     ("percent", &["DurationRegression"]),
@@ -253,6 +266,9 @@ pub const CONDITION_TYPES: &[&str] = &[
     "JobDuration",
     "FlakyTest",
     "TestFailureRate",
+    "DeploymentFailed",
+    "ChangeFailureRate",
+    "LeadTime",
 ];
 
 /// A property as CEL names it: the apiserver escapes CEL's reserved words (`for` is
@@ -329,8 +345,8 @@ fn condition_schema() -> Value {
             "FailureRate: threshold is a whole percentage above 0 and at most 100",
         ),
         rule(
-            "!(self.type in ['Duration', 'QueueTime', 'JobQueueTime', 'JobDuration']) || !has(self.threshold) || type(self.threshold) == string",
-            "Duration, QueueTime, JobQueueTime, JobDuration: threshold is a span like 10m or 1h30m",
+            "!(self.type in ['Duration', 'QueueTime', 'JobQueueTime', 'JobDuration', 'LeadTime']) || !has(self.threshold) || type(self.threshold) == string",
+            "Duration, QueueTime, JobQueueTime, JobDuration, LeadTime: threshold is a span like 10m or 1h30m",
         ),
         rule(
             "self.type != 'QueuedJobs' || !has(self.threshold) || (type(self.threshold) == int && self.threshold >= 1)",
@@ -349,12 +365,16 @@ fn condition_schema() -> Value {
             "TestFailureRate: give exactly one of test (one test) and testMatch (a glob on classname::name)",
         ),
         rule(
+            "self.type != 'ChangeFailureRate' || !has(self.threshold) || (type(self.threshold) == int && self.threshold > 0 && self.threshold <= 100)",
+            "ChangeFailureRate: threshold is a whole percentage above 0 and at most 100",
+        ),
+        rule(
             "!has(self.stat) || !(self.type in ['Duration', 'QueueTime']) || self.stat in ['avg', 'p95']",
             "Duration, QueueTime: stat is avg or p95",
         ),
         rule(
-            "!has(self.stat) || !(self.type in ['JobQueueTime', 'JobDuration']) || self.stat in ['p50', 'p95']",
-            "JobQueueTime, JobDuration: stat is p50 or p95",
+            "!has(self.stat) || !(self.type in ['JobQueueTime', 'JobDuration', 'LeadTime']) || self.stat in ['p50', 'p95']",
+            "JobQueueTime, JobDuration, LeadTime: stat is p50 or p95",
         ),
     ]);
     json!({
@@ -365,7 +385,9 @@ fn condition_schema() -> Value {
             NoSuccessWithin{window}, JobQueueTime{labels, stat, threshold, window}, \
             QueuedJobs{labels, threshold, for}, JobFailureRate{job, threshold, window, minRuns}, \
             JobDuration{job, stat, threshold, window}, FlakyTest{window}, \
-            TestFailureRate{test | testMatch, threshold, window, minRuns}.",
+            TestFailureRate{test | testMatch, threshold, window, minRuns}, DeploymentFailed{service}, \
+            ChangeFailureRate{threshold, window, minDeployments, service}, \
+            LeadTime{stat, threshold, window, service}.",
         "type": "object",
         "required": ["type"],
         "properties": {
@@ -379,12 +401,13 @@ fn condition_schema() -> Value {
                 "pattern": SPAN_PATTERN,
                 "description": "ConsecutiveFailures: failed runs in a row (at least 1). FailureRate, \
                     JobFailureRate, TestFailureRate: percent of finished runs that failed (1 to 100). \
-                    QueuedJobs: jobs queued (at least 1). Duration, QueueTime, JobQueueTime, \
-                    JobDuration: a span such as 10m.",
+                    ChangeFailureRate: percent of production deployments that were failed changes \
+                    (1 to 100). QueuedJobs: jobs queued (at least 1). Duration, QueueTime, \
+                    JobQueueTime, JobDuration, LeadTime: a span such as 10m or 2d.",
             },
             "window": span("The span of runs looked at, e.g. 1h, 1d (1m to 90d). FlakyTest: how \
                 long a flake keeps its test firing (default 7d). TestFailureRate: whole UTC days, 1d to \
-                90d."),
+                90d. ChangeFailureRate, LeadTime: the production deployments that ended within it."),
             "minRuns": {
                 "type": "integer",
                 "format": "uint32",
@@ -392,11 +415,26 @@ fn condition_schema() -> Value {
                 "description": "FailureRate, JobFailureRate, TestFailureRate: finished runs needed \
                     before the rate counts (default 5).",
             },
+            "minDeployments": {
+                "type": "integer",
+                "format": "uint32",
+                "minimum": 0,
+                "description": "ChangeFailureRate: production deployments needed in the window \
+                    before the rate counts (default 5).",
+            },
+            "service": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 255,
+                "description": "DeploymentFailed, ChangeFailureRate, LeadTime: a glob on the \
+                    services watched (* any run of characters, ? one; absent: every service). \
+                    Each service is its own incident.",
+            },
             "stat": {
                 "type": "string",
                 "enum": ["avg", "p50", "p95"],
-                "description": "Duration, QueueTime: avg or p95. JobQueueTime, JobDuration: p50 or \
-                    p95. Default p95.",
+                "description": "Duration, QueueTime: avg or p95. JobQueueTime, JobDuration, \
+                    LeadTime: p50 or p95. Default p95.",
             },
             "percent": {
                 "type": "number",

@@ -222,7 +222,7 @@ fn job_and_runner_conditions_are_checked_by_the_apiserver() {
         (
             "e2e-avg-job",
             "{type: JobQueueTime, labels: [gpu], stat: avg, threshold: 5m, window: 1h}",
-            "JobQueueTime, JobDuration: stat is p50 or p95",
+            "JobQueueTime, JobDuration, LeadTime: stat is p50 or p95",
         ),
         (
             "e2e-p50-run",
@@ -274,7 +274,7 @@ fn job_and_runner_conditions_are_checked_by_the_apiserver() {
 
 #[test]
 #[ignore = "needs a kube-apiserver: make test-e2e"]
-fn test_conditions_are_checked_by_the_apiserver() {
+fn test_and_delivery_conditions_are_checked_by_the_apiserver() {
     cluster();
     install_crds();
     for (name, condition) in [
@@ -292,6 +292,19 @@ fn test_conditions_are_checked_by_the_apiserver() {
         (
             "e2e-test-glob",
             "{type: TestFailureRate, testMatch: \"tests.api.*::*\", threshold: 50, window: 1d}",
+        ),
+        ("e2e-deploy-failed", "{type: DeploymentFailed}"),
+        (
+            "e2e-deploy-failed-svc",
+            "{type: DeploymentFailed, service: \"payments-*\"}",
+        ),
+        (
+            "e2e-cfr",
+            "{type: ChangeFailureRate, threshold: 15, window: 30d, minDeployments: 10, service: api}",
+        ),
+        (
+            "e2e-lead",
+            "{type: LeadTime, stat: p50, threshold: 2d, window: 30d}",
         ),
     ] {
         apply_condition(name, condition)
@@ -344,6 +357,21 @@ fn test_conditions_are_checked_by_the_apiserver() {
             "minRuns applies only to type FailureRate, JobFailureRate, TestFailureRate",
         ),
         (
+            "e2e-cfr-150",
+            "{type: ChangeFailureRate, threshold: 150, window: 7d}",
+            "ChangeFailureRate: threshold is a whole percentage above 0 and at most 100",
+        ),
+        (
+            "e2e-lead-avg",
+            "{type: LeadTime, stat: avg, threshold: 1d, window: 7d}",
+            "JobQueueTime, JobDuration, LeadTime: stat is p50 or p95",
+        ),
+        (
+            "e2e-service-on-run-failed",
+            "{type: RunFailed, service: api}",
+            "service applies only to type DeploymentFailed, ChangeFailureRate, LeadTime",
+        ),
+        (
             "e2e-test-on-job-rate",
             "{type: JobFailureRate, job: {repo: a, workflow: b, name: c}, test: {repo: a, name: b}, \
              threshold: 20, window: 1d}",
@@ -372,9 +400,11 @@ fn every_invalid_example_is_rejected_with_its_message() {
             "invalid-condition-fields.yaml",
             &[
                 "threshold is required for type ConsecutiveFailures, FailureRate, Duration, QueueTime, \
-                 JobQueueTime, QueuedJobs, JobFailureRate, JobDuration, TestFailureRate",
+                 JobQueueTime, QueuedJobs, JobFailureRate, JobDuration, TestFailureRate, \
+                 ChangeFailureRate, LeadTime",
                 "window applies only to type FailureRate, Duration, DurationRegression, QueueTime, \
-                 NoSuccessWithin, JobQueueTime, JobFailureRate, JobDuration, FlakyTest, TestFailureRate",
+                 NoSuccessWithin, JobQueueTime, JobFailureRate, JobDuration, FlakyTest, TestFailureRate, \
+                 ChangeFailureRate, LeadTime",
             ],
         ),
         (
@@ -385,7 +415,7 @@ fn every_invalid_example_is_rejected_with_its_message() {
             "invalid-queued-jobs.yaml",
             &[
                 "for is required for type QueuedJobs",
-                "stat applies only to type Duration, QueueTime, JobQueueTime, JobDuration",
+                "stat applies only to type Duration, QueueTime, JobQueueTime, JobDuration, LeadTime",
             ],
         ),
         (

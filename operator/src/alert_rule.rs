@@ -327,6 +327,33 @@ mod tests {
         }
     }
 
+    /// The delivery conditions, with their defaults filled in.
+    #[test]
+    fn delivery_conditions_are_sent_with_their_defaults() {
+        for (condition, sent) in [
+            (
+                serde_json::json!({"type": "DeploymentFailed"}),
+                serde_json::json!({"type": "DeploymentFailed"}),
+            ),
+            (
+                serde_json::json!({"type": "ChangeFailureRate", "threshold": 15, "window": "30d", "service": "api"}),
+                serde_json::json!({"type": "ChangeFailureRate", "threshold": 15.0, "window": "30d",
+                                   "minDeployments": 5, "service": "api"}),
+            ),
+            (
+                serde_json::json!({"type": "LeadTime", "threshold": "2d", "window": "30d"}),
+                serde_json::json!({"type": "LeadTime", "stat": "p95", "threshold": "2d", "window": "30d"}),
+            ),
+        ] {
+            let s = spec(serde_json::json!({"condition": condition}));
+            assert_eq!(problems(&s), None, "{condition}");
+            assert_eq!(
+                serde_json::to_value(backend_spec("ns", &s)).expect("json")["condition"],
+                sent
+            );
+        }
+    }
+
     #[test]
     fn out_of_range_job_runner_and_test_conditions_are_invalid() {
         let cases = [

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use tokio::sync::Notify;
 
+use super::delivery;
 use super::evaluate::{self, Group, Measure, Sources};
 use super::incidents::{self, NoticeContext};
 use super::jobs;
@@ -119,7 +120,7 @@ impl Alerts {
         for (rule, matcher) in rules {
             // A test condition's groups are tests, which finished runs do not touch: the tick
             // evaluates them.
-            if rule.spec.0.condition.is_test_condition() {
+            if rule.spec.0.condition.is_test_condition() || rule.spec.0.condition.is_delivery_condition() {
                 continue;
             }
             for g in rule_groups(&rule, &matcher, &dims) {
@@ -187,6 +188,8 @@ impl Alerts {
     ) -> sqlx::Result<Vec<Group>> {
         if rule.spec.0.condition.is_test_condition() {
             test_results::groups(&self.pool, rule, matcher, dims, now).await
+        } else if rule.spec.0.condition.is_delivery_condition() {
+            delivery::groups(&self.pool, rule, now).await
         } else {
             Ok(rule_groups(rule, matcher, dims))
         }

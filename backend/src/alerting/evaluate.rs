@@ -191,6 +191,24 @@ pub fn describe(c: &Condition) -> String {
             };
             format!("failure rate of {which} ≥ {threshold}% over {window} (at least {min_runs} runs)")
         }
+        Condition::DeploymentFailed { .. } => "a production deployment failed".into(),
+        Condition::ChangeFailureRate {
+            threshold,
+            window,
+            min_deployments,
+            ..
+        } => format!(
+            "change failure rate ≥ {threshold}% over {window} (at least {min_deployments} deployments)"
+        ),
+        Condition::LeadTime {
+            stat,
+            threshold,
+            window,
+            ..
+        } => format!(
+            "{} lead time for changes > {threshold} over {window}",
+            jobs::percentile_name(*stat)
+        ),
     }
 }
 
@@ -277,6 +295,9 @@ pub async fn measure(
         Condition::FlakyTest { .. } | Condition::TestFailureRate { .. } => {
             test_results::measure(pool, sources.matcher, condition, g, now).await?
         }
+        Condition::DeploymentFailed { .. }
+        | Condition::ChangeFailureRate { .. }
+        | Condition::LeadTime { .. } => super::delivery::measure(sources.pool, condition, g, now).await?,
         Condition::RunFailed { .. } => run_failed(latest(pool, g, 1).await?),
         Condition::ConsecutiveFailures { threshold } => {
             consecutive_failures(latest(pool, g, i64::from(*threshold)).await?, *threshold)

@@ -251,6 +251,7 @@ fn notice(
         // to the test's history; the others to the dashboard filtered on the group.
         let (path, pairs) = super::jobs::dashboard_view(&spec.condition, &group.labels)
             .or_else(|| super::test_results::dashboard_view(&spec.condition, &group.labels))
+            .or_else(|| super::delivery::dashboard_view(&spec.condition, &group.labels))
             .unwrap_or_else(|| {
                 let pairs = group
                     .labels

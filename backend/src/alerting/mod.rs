@@ -2,6 +2,7 @@
 //! and the outbox is delivered to Slack or generic webhooks.
 
 pub mod deliver;
+pub mod delivery;
 pub mod engine;
 pub mod evaluate;
 pub mod incidents;

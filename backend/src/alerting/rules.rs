@@ -39,6 +39,18 @@ pub async fn prepare(pool: &PgPool, name: &str, spec: &AlertRuleSpec) -> Result<
             ),
         ));
     }
+    if spec.condition.is_delivery_condition() && selects {
+        errors.push(FieldError::new(
+            "spec.match",
+            format!(
+                "must be empty for {}: it watches production deployments, by the condition's service glob",
+                spec.condition.kind()
+            ),
+        ));
+    }
+    if let Err(message) = super::delivery::service_glob(&spec.condition) {
+        errors.push(FieldError::new("spec.condition.service", message));
+    }
     if let Condition::TestFailureRate { test, test_match, .. } = &spec.condition {
         if test.is_some() && selects {
             errors.push(FieldError::new(

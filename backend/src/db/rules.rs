@@ -39,11 +39,14 @@ fn threshold_value(spec: &AlertRuleSpec) -> Option<f64> {
         ConsecutiveFailures { threshold } | QueuedJobs { threshold, .. } => Some(f64::from(*threshold)),
         FailureRate { threshold, .. }
         | JobFailureRate { threshold, .. }
-        | TestFailureRate { threshold, .. } => Some(*threshold),
+        | TestFailureRate { threshold, .. }
+        | ChangeFailureRate { threshold, .. } => Some(*threshold),
         Duration { threshold, .. }
         | QueueTime { threshold, .. }
         | JobQueueTime { threshold, .. }
-        | JobDuration { threshold, .. } => Some(threshold.as_secs() as f64),
+        | JobDuration { threshold, .. }
+        | LeadTime { threshold, .. } => Some(threshold.as_secs() as f64),
+        DeploymentFailed { .. } => None,
         DurationRegression { percent, .. } => Some(*percent),
         NoSuccessWithin { window } | FlakyTest { window } => Some(window.as_secs() as f64),
     }

@@ -381,6 +381,18 @@ impl Samples {
     }
 }
 
+/// One key over `[from, to)` from `input`: its value, p95 (lead time, time to restore) and
+/// sample count.
+pub fn figure(
+    input: &Input,
+    causes: &[ChangeFailureCause],
+    kind: KeyKind,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> (Option<f64>, Option<f64>, i64) {
+    Samples::from(input, causes).figure(kind, from, to)
+}
+
 /// The four keys over `window` (and the period before it) from `input`.
 pub fn keys(input: &Input, window: &Window, causes: &[ChangeFailureCause]) -> Keys {
     let s = Samples::from(input, causes);

@@ -8,6 +8,7 @@ mod audit;
 mod branches;
 mod db_faults;
 mod delivery;
+mod delivery_alerts;
 mod deployments;
 mod dora;
 mod fake_slack;
