@@ -81,7 +81,7 @@ export function Delivery({ view, onView, theme }: { view: View; onView: OnView; 
             key={open}
             id={open}
             deployment={shown ?? near.data}
-            loading={deployments.isPending || deployments.isFetchingNextPage || near.isFetching}
+            loading={deployments.isPending || deployments.isFetchingNextPage || incidents.isPending || near.isFetching}
             onClose={() => onView({ deployment: undefined }, true)}
             onOpenRun={(run) => onView({ run }, true)}
           />
