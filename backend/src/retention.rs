@@ -81,6 +81,9 @@ pub struct Report {
     pub dimensions: u64,
     /// Test reports, daily test figures and flakes.
     pub tests: u64,
+    /// Incidents, pushes and commits, and the statuses, keys and commits of deployments whose
+    /// partition was dropped.
+    pub deliveries: u64,
     /// Partitions dropped whole (their rows are not counted above).
     pub partitions: u64,
     /// Transactions the pass committed.
@@ -121,6 +124,7 @@ impl Retention {
                         rollups = r.rollups,
                         dimensions = r.dimensions,
                         tests = r.tests,
+                        deliveries = r.deliveries,
                         partitions = r.partitions,
                         batches = r.batches,
                         "retention pass done"
@@ -155,6 +159,9 @@ impl Retention {
             (partitions::JOBS, run_cut),
             (partitions::TEST_RESULTS, test_cut),
             (partitions::TEST_DETAILS, test_cut),
+            // Delivery history feeds the DORA keys, which look back a year: it is kept as long as
+            // the rollups.
+            (partitions::DEPLOYMENTS, rollup_cut),
         ] {
             report.partitions += self.drop_partitions(&table, cut).await?;
         }
@@ -193,6 +200,16 @@ impl Retention {
                 self.metrics.deleted.with_label_values(&[table.0]).inc_by(n);
                 report.tests += n;
                 if !self.after_batch_of(&mut report, n, table.2).await {
+                    break;
+                }
+            }
+        }
+        for table in db::retention::DELIVERY {
+            loop {
+                let n = db::retention::delete_delivery(&self.pool, table, rollup_cut, self.batch).await?;
+                self.metrics.deleted.with_label_values(&[table.0]).inc_by(n);
+                report.deliveries += n;
+                if !self.after_batch(&mut report, n).await {
                     break;
                 }
             }

@@ -35,14 +35,18 @@ pub struct Recorded {
 /// Records one status of a deployment (in the caller's transaction): its key, the status, the
 /// deployment's folded state, the commits it lists; then links its commits and incidents.
 pub async fn record(conn: &mut PgConnection, ev: &DeploymentEvent) -> sqlx::Result<Recorded> {
-    sqlx::query(
+    // A new key is a new deployment (`deployments` is partitioned: its rows have no `xmax` to
+    // tell).
+    let created = sqlx::query(
         "insert into deployment_keys (source, external_id, deployment_id) \
          values ($1, $2, deployment_id()) on conflict do nothing",
     )
     .bind(&ev.source)
     .bind(&ev.external_id)
     .execute(&mut *conn)
-    .await?;
+    .await?
+    .rows_affected()
+        == 1;
     let id: i64 = sqlx::query_scalar(
         "select deployment_id from deployment_keys where source = $1 and external_id = $2 for update",
     )
@@ -62,7 +66,7 @@ pub async fn record(conn: &mut PgConnection, ev: &DeploymentEvent) -> sqlx::Resu
     .await?;
     // Fields an event does not carry keep what earlier ones said; the status, its time and the
     // creation time are folded from the whole history.
-    let created: bool = sqlx::query_scalar(&format!(
+    sqlx::query(&format!(
         "with h as (select status, at, {STAGE} as stage from deployment_statuses where deployment_id = $1), \
              latest as (select status from h order by at desc, stage desc limit 1), \
              folded as (select (select status from latest) as status, \
@@ -79,8 +83,7 @@ pub async fn record(conn: &mut PgConnection, ev: &DeploymentEvent) -> sqlx::Resu
              kind = case when excluded.kind = 'deploy' then d.kind else excluded.kind end, \
              status = excluded.status, created_at = least(d.created_at, excluded.created_at), \
              finished_at = excluded.finished_at, url = coalesce(excluded.url, d.url), \
-             description = coalesce(excluded.description, d.description), updated_at = now() \
-         returning xmax = 0"
+             description = coalesce(excluded.description, d.description), updated_at = now()"
     ))
     .bind(id)
     .bind(&ev.source)
@@ -97,7 +100,7 @@ pub async fn record(conn: &mut PgConnection, ev: &DeploymentEvent) -> sqlx::Resu
     .bind(ev.created_at.unwrap_or(ev.at))
     .bind(&ev.url)
     .bind(&ev.description)
-    .fetch_one(&mut *conn)
+    .execute(&mut *conn)
     .await?;
     let repo = ev.repo.as_deref().unwrap_or(&ev.service);
     if !ev.commits.is_empty() {

@@ -9,6 +9,7 @@
 //! - `test_results` and `test_result_details` by `upload_id`: a report's id is its receipt time
 //!   in seconds shifted left by 20 bits plus a sequence (`test_upload_id()`), so a range of ids is
 //!   a range of time and the results need no time column of their own.
+//! - `deployments` by `id`, made the same way (`deployment_id()`).
 //!
 //! A table from before partitioning is converted in place, online, when the backend migrates
 //! ([`convert`]): its rows stay where they are and it becomes the first partition,
@@ -29,7 +30,8 @@ use sqlx::{PgConnection, PgPool};
 enum Key {
     /// A `timestamptz` column.
     Time,
-    /// A report id made by `test_upload_id()`: seconds since the epoch, shifted left by 20 bits.
+    /// An id made by `test_upload_id()` or `deployment_id()`: seconds since the epoch, shifted
+    /// left by 20 bits.
     UploadId,
 }
 
@@ -86,7 +88,16 @@ pub const TEST_DETAILS: Table = Table {
 };
 const TEST_REPORTS_KEPT: &str = "select 1 from test_uploads where id >= {from} and id < {to} \
      and coalesce(run_at, received_at) >= $1";
-pub const TABLES: [Table; 4] = [RUNS, JOBS, TEST_RESULTS, TEST_DETAILS];
+/// Deployments go by the time they ended (or were asked for).
+pub const DEPLOYMENTS: Table = Table {
+    name: "deployments",
+    column: "id",
+    key: Key::UploadId,
+    unique: None,
+    with: "fillfactor = 90",
+    kept: Some("select 1 from {p} where coalesce(finished_at, created_at) >= $1"),
+};
+pub const TABLES: [Table; 5] = [RUNS, JOBS, TEST_RESULTS, TEST_DETAILS, DEPLOYMENTS];
 
 /// Weeks of partitions that exist ahead of the current one.
 pub const WEEKS_AHEAD: i64 = 2;

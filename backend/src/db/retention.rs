@@ -55,6 +55,39 @@ pub async fn delete_dimensions(db: impl PgExecutor<'_>, cut: DateTime<Utc>, batc
     .rows_affected())
 }
 
+/// Delivery tables, each with what makes a row older than the cut (`$1`): incidents, pushes and
+/// commits by their own time; a deployment's statuses, key and commits once the deployment is
+/// gone (deployments are dropped by whole partitions, so every id below the lowest one left, or
+/// below the cut's when none is left, is gone).
+pub const DELIVERY: [(&str, &str); 6] = [
+    ("incidents", "started_at < $1"),
+    ("pushes", "pushed_at < $1"),
+    ("commits", "coalesce(merged_at, committed_at) < $1"),
+    ("deployment_statuses", GONE),
+    ("deployment_keys", GONE),
+    ("deployment_commits", GONE),
+];
+const GONE: &str = "deployment_id < coalesce((select min(id) from deployments), \
+     (extract(epoch from $1)::bigint << 20))";
+
+/// Deletes up to `batch` rows of a [`DELIVERY`] table that are past the cut.
+pub async fn delete_delivery(
+    db: impl PgExecutor<'_>,
+    (table, old): (&str, &str),
+    cut: DateTime<Utc>,
+    batch: i64,
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query(&format!(
+        "delete from {table} where ctid = any(array( \
+             select ctid from {table} where {old} limit $2 for update skip locked))"
+    ))
+    .bind(cut)
+    .bind(batch)
+    .execute(db)
+    .await?
+    .rows_affected())
+}
+
 /// Tables of job figures, each with the column that dates a row: job rollups (by the end of the
 /// period a row counts), and runner pools' busy minutes and hours.
 pub const JOB_FIGURES: [(&str, &str); 3] = [
