@@ -1084,6 +1084,35 @@ export interface components {
                 /** @enum {string} */
                 type: "TestFailureRate";
                 window: string;
+            } | {
+                /** @description A glob on the service (absent: every service). */
+                service?: string | null;
+                /** @enum {string} */
+                type: "DeploymentFailed";
+            } | {
+                /**
+                 * Format: uint32
+                 * @default 5
+                 */
+                minDeployments: number;
+                service?: string | null;
+                /** Format: double */
+                threshold: number;
+                /** @enum {string} */
+                type: "ChangeFailureRate";
+                window: string;
+            } | {
+                service?: string | null;
+                /**
+                 * @description Which percentile of the jobs' times a job or runner condition compares.
+                 * @default p95
+                 * @enum {string}
+                 */
+                stat: "p50" | "p95";
+                threshold: string;
+                /** @enum {string} */
+                type: "LeadTime";
+                window: string;
             };
             /**
              * @description Which runs the rule watches; empty matches every run.

@@ -105,3 +105,21 @@ it("links a test rule's incident to the test's history", async () => {
   // Its id is in the link, not shown.
   expect(screen.queryByText("test_id")).toBeNull();
 });
+
+it("links a deployment rule's incident to the delivery view of its service", async () => {
+  const incident: Incident = {
+    id: 9,
+    rule_id: 5,
+    rule_name: "payments-deploys",
+    severity: "critical",
+    state: "firing",
+    labels: { service: "payments" } as unknown as Incident["labels"],
+    run_ids: [],
+    started_at: new Date(Date.now() - 60_000).toISOString(),
+    firing_at: new Date(Date.now() - 60_000).toISOString(),
+  };
+  serve({ "/api/alerts": { status: 200, body: [incident] } });
+  const service = await screen.findByRole("link", { name: "payments" });
+  expect(service.getAttribute("href")).toBe("/delivery?service=payments");
+  expect(service.closest("dd")?.previousElementSibling?.textContent).toBe("Service");
+});

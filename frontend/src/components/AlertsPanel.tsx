@@ -60,6 +60,7 @@ const LABELS: Record<string, string> = {
   branch: "Branch",
   test: "Test",
   suite: "Suite",
+  service: "Service",
 };
 
 /**
@@ -70,6 +71,12 @@ function testHistoryHref(labels: Record<string, string>): string | null {
   const id = Number(labels.test_id);
   if (!labels.repo || !Number.isSafeInteger(id) || id <= 0) return null;
   return formatView({ page: "tests", range: DEFAULT_RANGE, sort: "newest", test: { id, repo: labels.repo } });
+}
+
+/** The delivery view of a service, for an incident of a deployment rule (its `service` label). */
+function deliveryHref(labels: Record<string, string>): string | null {
+  if (!labels.service) return null;
+  return formatView({ page: "delivery", range: DEFAULT_RANGE, sort: "newest", service: labels.service });
 }
 
 /** How many of an incident's runs its card links to. */
@@ -165,6 +172,7 @@ export function AlertsPanel({ onOpenRun }: { onOpenRun: (id: string) => void }) 
 function IncidentDetails({ incident, onOpenRun }: { incident: Incident; onOpenRun: (id: string) => void }) {
   const group = incident.labels as Record<string, string>;
   const history = testHistoryHref(group);
+  const delivery = deliveryHref(group);
   // A test's id is for the link to its history, not to read.
   const labels = Object.entries(group).filter(([k]) => !(history && k === "test_id"));
   const runs = incident.run_ids.slice(0, SHOWN_RUNS);
@@ -179,7 +187,15 @@ function IncidentDetails({ incident, onOpenRun }: { incident: Incident; onOpenRu
         labels.map(([k, v]) => (
           <Fragment key={k}>
             <dt>{LABELS[k] ?? k}</dt>
-            <dd>{k === "test" && history ? <a href={history}>{v}</a> : v}</dd>
+            <dd>
+              {k === "test" && history ? (
+                <a href={history}>{v}</a>
+              ) : k === "service" && delivery ? (
+                <a href={delivery}>{v}</a>
+              ) : (
+                v
+              )}
+            </dd>
           </Fragment>
         ))
       )}

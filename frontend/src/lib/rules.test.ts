@@ -6,6 +6,7 @@ import {
   describeMatch,
   describeWatched,
   globProblem,
+  isDeliveryCondition,
   isJobCondition,
   isSpan,
   labelSet,
@@ -37,6 +38,9 @@ describe("rules", () => {
       "p95 duration of  ·  ·  > 15m over 6h",
       "a test flaked (failed and passed on one commit) within 7d, once per test",
       "failure rate of each test matching * ≥ 20% over 7d (at least 5 runs)",
+      "a production deployment failed, until the next one succeeds",
+      "change failure rate ≥ 15% over 7d (at least 5 deployments)",
+      "p95 lead time for changes > 2d over 7d",
     ]);
     expect(describeCondition({ type: "ConsecutiveFailures", threshold: 1 })).toBe("1 consecutive failure");
   });
@@ -215,5 +219,58 @@ describe("test conditions", () => {
     expect(globProblem("[z-a]")).toBe("invalid character range");
     expect(globProblem("a,b}")).toBe("unopened alternate group; missing '{' (maybe escape '}' with '[}]'?)");
     expect(globProblem("a\\")).toBe("dangling '\\'");
+  });
+});
+
+describe("delivery conditions", () => {
+  const spec = (condition: Condition, match: RuleSpec["match"] = newRuleSpec().match): RuleSpec => ({
+    ...newRuleSpec(),
+    condition,
+    match,
+  });
+
+  it("watch the production deployments of the services a glob matches, with no selector", () => {
+    const delivery = CONDITION_TYPES.filter(({ type }) => isDeliveryCondition(defaultCondition(type)));
+    expect(delivery.map(({ type }) => type)).toEqual(["DeploymentFailed", "ChangeFailureRate", "LeadTime"]);
+    expect(matchScope(defaultCondition("LeadTime"))).toBe("none");
+    expect(describeWatched(spec({ type: "DeploymentFailed" }))).toBe(
+      "production deployments of every service, one incident per service",
+    );
+    expect(describeWatched(spec({ type: "DeploymentFailed", service: " payments-* " }))).toBe(
+      "production deployments of the services matching payments-*, one incident per service",
+    );
+    expect(describeCondition({ type: "LeadTime", stat: "p50", threshold: "1d", window: "14d", service: "api" })).toBe(
+      "p50 lead time for changes > 1d over 14d",
+    );
+  });
+
+  it("are checked as the backend checks them, each problem under its field", () => {
+    expect(ruleProblems("r", spec(defaultCondition("ChangeFailureRate")))).toEqual([]);
+    expect(
+      ruleProblems(
+        "r",
+        spec({ type: "ChangeFailureRate", threshold: 0, window: "7d", minDeployments: 1.5, service: "  " }),
+      ).map((p) => p.field),
+    ).toEqual(["spec.condition.threshold", "spec.condition.minDeployments", "spec.condition.service"]);
+    expect(ruleProblems("r", spec({ type: "DeploymentFailed", service: "api-{a" }))).toEqual([
+      {
+        field: "spec.condition.service",
+        message: "\"api-{a\" is not a valid glob: unclosed alternate group; missing '}' (maybe escape '{' with '[{]'?)",
+      },
+    ]);
+    expect(
+      ruleProblems("r", spec({ type: "LeadTime", stat: "p95", threshold: "2 days", window: "7d" })).map((p) => p.field),
+    ).toEqual(["spec.condition.threshold"]);
+    // Their window is any span; a selector is refused.
+    expect(ruleProblems("r", spec({ type: "LeadTime", stat: "p95", threshold: "2d", window: "120d" }))).toEqual([]);
+    expect(
+      ruleProblems("r", spec({ type: "DeploymentFailed" }, { repo: "acme/*", workflows: [], branches: [] })),
+    ).toEqual([
+      {
+        field: "spec.match",
+        message:
+          "must be empty for DeploymentFailed: it watches production deployments, by the condition's service glob",
+      },
+    ]);
   });
 });

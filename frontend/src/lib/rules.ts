@@ -25,6 +25,9 @@ export const CONDITION_TYPES: { type: ConditionType; label: string }[] = [
   { type: "JobDuration", label: "One job: duration above a limit" },
   { type: "FlakyTest", label: "Tests: a test starts flaking" },
   { type: "TestFailureRate", label: "Tests: failure rate over a window" },
+  { type: "DeploymentFailed", label: "Deployments: a production deployment failed" },
+  { type: "ChangeFailureRate", label: "Deployments: change failure rate over a window" },
+  { type: "LeadTime", label: "Deployments: lead time for changes above a limit" },
 ];
 
 /** The condition types that watch one runner label set. */
@@ -34,6 +37,16 @@ export const JOB_CONDITIONS: readonly ConditionType[] = ["JobFailureRate", "JobD
 
 /** The condition types that watch tests (their JUnit reports): one incident per test and repository. */
 export const TEST_CONDITIONS: readonly ConditionType[] = ["FlakyTest", "TestFailureRate"];
+
+/** The condition types that watch production deployments: one incident per service (a glob chooses them). */
+export const DELIVERY_CONDITIONS: readonly ConditionType[] = ["DeploymentFailed", "ChangeFailureRate", "LeadTime"];
+
+/** A delivery condition (one of DELIVERY_CONDITIONS), with the service glob they all take. */
+export type DeliveryCondition = Extract<Condition, { type: "DeploymentFailed" | "ChangeFailureRate" | "LeadTime" }>;
+
+export function isDeliveryCondition(c: Condition): c is DeliveryCondition {
+  return DELIVERY_CONDITIONS.includes(c.type);
+}
 
 /**
  * Whether a condition watches one runner label set or one job rather than groups of runs: then the
@@ -47,12 +60,12 @@ export function isJobCondition(type: ConditionType): boolean {
  * Which parts of the rule's `match` apply to its condition: all of them (groups of runs, and the
  * runs a test flaked in), only the repository (each test matching a `TestFailureRate` glob: test
  * figures are kept per repository and day), or none (what the condition names: a runner label set, a
- * job, one test).
+ * job, one test, the production deployments of services).
  */
 export type MatchScope = "all" | "repo" | "none";
 
 export function matchScope(c: Condition): MatchScope {
-  if (isJobCondition(c.type)) return "none";
+  if (isJobCondition(c.type) || isDeliveryCondition(c)) return "none";
   if (c.type === "TestFailureRate") return c.test ? "none" : "repo";
   return "all";
 }
@@ -109,7 +122,18 @@ export function defaultCondition(type: ConditionType): Condition {
       return { type, window: "7d" };
     case "TestFailureRate":
       return { type, testMatch: "*", threshold: 20, window: "7d", minRuns: 5 };
+    case "DeploymentFailed":
+      return { type };
+    case "ChangeFailureRate":
+      return { type, threshold: 15, window: "7d", minDeployments: 5 };
+    case "LeadTime":
+      return { type, stat: "p95", threshold: "2d", window: "7d" };
   }
+}
+
+/** "the services matching api-*", or "every service": which services a delivery condition watches. */
+export function servicesWatched(c: DeliveryCondition): string {
+  return c.service?.trim() ? `the services matching ${c.service.trim()}` : "every service";
 }
 
 /** "3 consecutive failures", "failure rate ≥ 25% over 1h (at least 5 runs)". */
@@ -143,6 +167,12 @@ export function describeCondition(c: Condition): string {
       const which = c.test ? testName(c.test) : `each test matching ${c.testMatch ?? ""}`;
       return `failure rate of ${which} ≥ ${c.threshold}% over ${c.window} (at least ${c.minRuns} runs)`;
     }
+    case "DeploymentFailed":
+      return "a production deployment failed, until the next one succeeds";
+    case "ChangeFailureRate":
+      return `change failure rate ≥ ${c.threshold}% over ${c.window} (at least ${c.minDeployments} deployments)`;
+    case "LeadTime":
+      return `${c.stat} lead time for changes > ${c.threshold} over ${c.window}`;
   }
 }
 
@@ -155,6 +185,7 @@ export function describeWatched(spec: RuleSpec): string {
     return c.test ? `test ${testName(c.test)}` : `tests in ${spec.match.repo ?? "every repository"}`;
   }
   if (c.type === "FlakyTest") return `tests of ${describeMatch(spec.match)}`;
+  if (isDeliveryCondition(c)) return `production deployments of ${servicesWatched(c)}, one incident per service`;
   return describeMatch(spec.match);
 }
 
@@ -275,6 +306,12 @@ export function ruleProblems(name: string, spec: RuleSpec): FieldProblem[] {
     case "JobFailureRate":
       percentage(c.threshold);
       break;
+    case "ChangeFailureRate":
+      percentage(c.threshold);
+      if (!(Number.isInteger(c.minDeployments) && c.minDeployments >= 0)) {
+        condition("minDeployments", "must be a whole number of at least 0");
+      }
+      break;
     case "TestFailureRate":
       percentage(c.threshold);
       if (c.test && c.testMatch != null) {
@@ -304,6 +341,15 @@ export function ruleProblems(name: string, spec: RuleSpec): FieldProblem[] {
   if ((c.type === "JobQueueTime" || c.type === "QueuedJobs") && splitList(c.labels.join(",")).length === 0) {
     condition("labels", "must name the runner label set, e.g. [self-hosted, gpu]");
   }
+  if (isDeliveryCondition(c) && c.service != null) {
+    const glob = c.service;
+    if (!glob.trim() || [...glob].length > 255) {
+      condition("service", "must be a service name or glob of 1 to 255 characters (leave it out for every service)");
+    } else {
+      const problem = globProblem(glob);
+      if (problem) condition("service", `${JSON.stringify(glob)} is not a valid glob: ${problem}`);
+    }
+  }
   if (c.type === "JobFailureRate" || c.type === "JobDuration") {
     for (const key of ["repo", "workflow", "name"] as const) {
       if (!c.job[key].trim())
@@ -321,7 +367,8 @@ export function ruleProblems(name: string, spec: RuleSpec): FieldProblem[] {
       condition(field, `${JSON.stringify(value)} is not a duration like 30s, 5m, 4h or 7d`);
     } else if (field === "for") {
       if (secs > DAY) condition(field, "must be at most 1d");
-    } else if (field === "window" || field === "baselineWindow") {
+    } else if ((field === "window" || field === "baselineWindow") && !isDeliveryCondition(c)) {
+      // The delivery conditions' windows are any span (the production deployments that ended within it).
       if (c.type === "TestFailureRate") {
         if (secs < DAY || secs > 90 * DAY)
           condition(field, "must be between 1d and 90d (tests are counted by UTC day)");
@@ -334,6 +381,11 @@ export function ruleProblems(name: string, spec: RuleSpec): FieldProblem[] {
   const selects = m.provider != null || m.repo != null || !!m.workflows?.length || !!m.branches?.length;
   if (isJobCondition(c.type) && selects) {
     add("spec.match", `must be empty for ${c.type}: it watches the runner label set or the job named in the condition`);
+  } else if (isDeliveryCondition(c) && selects) {
+    add(
+      "spec.match",
+      `must be empty for ${c.type}: it watches production deployments, by the condition's service glob`,
+    );
   } else if (c.type === "TestFailureRate" && c.test && selects) {
     add("spec.match", "must be empty for TestFailureRate with test: it watches the test named in the condition");
   } else if (c.type === "TestFailureRate" && !c.test) {

@@ -226,3 +226,69 @@ it("says what is wrong before saving, as the backend would, and shows the backen
   expect(alert.textContent).toContain("the request has invalid fields");
   expect(alert.textContent).toContain('spec.notify.integrations[0].name: no integration named "pager"');
 });
+
+it("creates a ChangeFailureRate rule on the services a glob matches, clearing a selector typed before", async () => {
+  const posted = renderRules();
+  await screen.findByText(/No alert rules yet/);
+  fireEvent.click(screen.getByRole("button", { name: "New rule" }));
+  fireEvent.change(screen.getByLabelText("Name"), { target: { value: "payments-cfr" } });
+  fireEvent.change(screen.getByLabelText("Repository (glob)"), { target: { value: "acme/*" } });
+  fireEvent.change(screen.getByLabelText("Condition"), { target: { value: "ChangeFailureRate" } });
+  // Production deployments, by service: the runs selector does not apply.
+  expect(screen.queryByLabelText("Repository (glob)")).toBeNull();
+  fireEvent.change(screen.getByLabelText("Services (glob; blank for every service)"), {
+    target: { value: "payments-*" },
+  });
+  fireEvent.change(screen.getByLabelText("Change failure rate (%)"), { target: { value: "20" } });
+  fireEvent.change(screen.getByLabelText("Window"), { target: { value: "14d" } });
+  fireEvent.change(screen.getByLabelText("Minimum deployments"), { target: { value: "10" } });
+  expect(
+    screen.getByText(
+      "Fires on: change failure rate ≥ 20% over 14d (at least 10 deployments) · watches production deployments of the services matching payments-*, one incident per service",
+    ),
+  ).toBeTruthy();
+  await save();
+  await waitFor(() => expect(posted).toHaveLength(1));
+  const spec = (posted[0] as Posted).spec;
+  expect(spec.match).toEqual({ repo: null, workflows: [], branches: [] });
+  expect(spec.condition).toEqual({
+    type: "ChangeFailureRate",
+    threshold: 20,
+    window: "14d",
+    minDeployments: 10,
+    service: "payments-*",
+  });
+});
+
+it("creates a LeadTime rule for every service when the glob is blank, after refusing a bad glob", async () => {
+  const posted = renderRules();
+  await newRule("LeadTime");
+  const services = () => screen.getByLabelText<HTMLInputElement>("Services (glob; blank for every service)");
+  fireEvent.change(services(), { target: { value: "api-{" } });
+  fireEvent.change(screen.getByLabelText("Percentile"), { target: { value: "p50" } });
+  fireEvent.change(screen.getByLabelText("Lead time above"), { target: { value: "1d" } });
+  await save();
+  // An invalid glob is named before anything is sent.
+  expect(screen.getByRole("alert").textContent).toContain("spec.condition.service");
+  expect(services().getAttribute("aria-invalid")).toBe("true");
+  expect(posted).toEqual([]);
+  fireEvent.change(services(), { target: { value: "" } });
+  await save();
+  await waitFor(() => expect(posted).toHaveLength(1));
+  expect((posted[0] as Posted).spec.condition).toEqual({
+    type: "LeadTime",
+    stat: "p50",
+    threshold: "1d",
+    window: "7d",
+  });
+});
+
+it("creates a DeploymentFailed rule", async () => {
+  const posted = renderRules();
+  await newRule("DeploymentFailed");
+  fireEvent.change(screen.getByLabelText("Services (glob; blank for every service)"), { target: { value: "web" } });
+  expect(screen.getByText(/Fires on: a production deployment failed, until the next one succeeds/)).toBeTruthy();
+  await save();
+  await waitFor(() => expect(posted).toHaveLength(1));
+  expect((posted[0] as Posted).spec.condition).toEqual({ type: "DeploymentFailed", service: "web" });
+});

@@ -12,6 +12,7 @@ import {
   defaultCondition,
   describeCondition,
   describeWatched,
+  isDeliveryCondition,
   isSpan,
   matchScope,
   newRuleSpec,
@@ -319,6 +320,22 @@ function RuleForm({
       ))}
     </>
   );
+  // The production deployments' conditions watch the services a glob matches (every one when blank).
+  const delivery = isDeliveryCondition(spec.condition) ? spec.condition : null;
+  const serviceField = delivery && (
+    <label className="field">
+      Services (glob; blank for every service)
+      <input
+        type="text"
+        maxLength={255}
+        spellCheck={false}
+        value={delivery.service ?? ""}
+        placeholder="all, or payments-*"
+        aria-invalid={invalid("condition.service")}
+        onChange={(e) => setCondition({ service: e.target.value.trim() ? e.target.value : undefined })}
+      />
+    </label>
+  );
   const test = c.type === "TestFailureRate" ? c : null;
   /** Sets the one test a `TestFailureRate` watches: its optional class and suite left out when blank. */
   const setTest = (t: RuleTest) =>
@@ -575,6 +592,23 @@ function RuleForm({
             {numberField("threshold", "Failure rate (%)", 0.1, 100)}
             {spanField("window", "Window (whole days)")}
             {numberField("minRuns", "Minimum runs", 0)}
+          </>
+        )}
+        {c.type === "DeploymentFailed" && serviceField}
+        {c.type === "ChangeFailureRate" && (
+          <>
+            {serviceField}
+            {numberField("threshold", "Change failure rate (%)", 0.1, 100)}
+            {spanField("window", "Window")}
+            {numberField("minDeployments", "Minimum deployments", 0)}
+          </>
+        )}
+        {c.type === "LeadTime" && (
+          <>
+            {serviceField}
+            {percentileField}
+            {spanField("threshold", "Lead time above")}
+            {spanField("window", "Window")}
           </>
         )}
         <label className="field">
