@@ -122,8 +122,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             db::migrate_when_ready(&pool).await?;
             let n = demo::load(&pool, &demo::Spec::demo(args.days), args.seed, chrono::Utc::now()).await?;
             println!(
-                "wrote {} demo run events, {} jobs and {} test reports ({} results)",
-                n.runs, n.jobs, n.reports, n.test_results
+                "wrote {} demo run events, {} jobs and {} test reports ({} results); {} deployment statuses, \
+                 {} pushes ({} commits) and {} incidents",
+                n.runs,
+                n.jobs,
+                n.reports,
+                n.test_results,
+                n.delivery.deployment_statuses,
+                n.delivery.pushes,
+                n.delivery.commits,
+                n.delivery.incidents
             );
             Ok(())
         }

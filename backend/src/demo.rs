@@ -8,6 +8,8 @@
 //! hundreds of tests per repository, a few of them flaky (a red run that a re-run of the same
 //! commit turned green, or a test that passed on retry), and a regression that broke a test for a
 //! while.
+//!
+//! The delivery history (deployments, pushes, incidents) is in [`delivery`].
 
 use chrono::{DateTime, TimeDelta, Utc};
 use rand::rngs::StdRng;
@@ -23,6 +25,8 @@ use crate::domain::Provider;
 use crate::domain::{JobEvent, RunEvent, RunStatus};
 use crate::{db, writer};
 
+pub mod delivery;
+
 /// Shape of a generated history.
 #[derive(Debug, Clone)]
 pub struct Spec {
@@ -35,6 +39,8 @@ pub struct Spec {
     pub in_flight: usize,
     /// Days (before the end) whose `ci` runs upload test reports; 0 for none.
     pub test_days: i64,
+    /// Days of deployments, pushes and incidents ([`delivery`]); 0 for none.
+    pub delivery_days: i64,
 }
 
 impl Spec {
@@ -56,6 +62,8 @@ impl Spec {
             // Eight, so that a nightly (the starved gpu pool's workflow) is among those running.
             in_flight: 8,
             test_days: 14,
+            // The DORA keys compare 30 days with the 30 before, and the Delivery view shows 90.
+            delivery_days: 90,
         }
     }
 
@@ -68,6 +76,7 @@ impl Spec {
             runs_per_day: total as f64 / (repos * workflows) as f64 / days as f64,
             in_flight: 10,
             test_days: 0,
+            delivery_days: 0,
         }
     }
 }
@@ -464,13 +473,16 @@ pub struct Loaded {
     /// Test reports, and test results in them.
     pub reports: usize,
     pub test_results: usize,
+    /// Deployment statuses, pushes and incidents ([`delivery::load`]).
+    pub delivery: delivery::Written,
     pub runs_secs: f64,
     pub jobs_secs: f64,
     pub fold_secs: f64,
 }
 
 /// Writes the generated history through the normal write paths (runs and rollups, 1,000 per
-/// commit; then their jobs, 2,000 per statement, folded into the job rollups).
+/// commit; then their jobs, 2,000 per statement, folded into the job rollups; then test reports,
+/// and the delivery history).
 pub async fn load(pool: &PgPool, spec: &Spec, seed: u64, now: DateTime<Utc>) -> anyhow::Result<Loaded> {
     let mut events = generate(spec, seed, now);
     let jobs = jobs(&events, seed, now);
@@ -510,6 +522,9 @@ pub async fn load(pool: &PgPool, spec: &Spec, seed: u64, now: DateTime<Utc>) -> 
         };
         db::test_results::store(&mut tx, report).await?;
         tx.commit().await?;
+    }
+    if spec.delivery_days > 0 {
+        loaded.delivery = delivery::load(pool, spec.delivery_days, seed, now).await?;
     }
     Ok(loaded)
 }

@@ -1,7 +1,8 @@
 //! `GET /api/dora` against a scenario computed by hand: out-of-order statuses, a failed
 //! deployment, a rollback, an incident that names its deployment (before it is recorded) and one
 //! that does not, a staging deployment and another service, and days that start at midnight in
-//! New York rather than UTC.
+//! New York rather than UTC. And the demo's delivery history, whose elite and struggling teams
+//! are in the bands they were made for.
 
 use serde_json::{json, Value};
 
@@ -257,4 +258,76 @@ async fn utc_days_and_weeks_split_the_window_elsewhere_and_bad_parameters_are_na
         assert_eq!(r.status, 422, "{query}: {}", r.text);
         assert_eq!(r.body["error"]["details"][0]["field"], field, "{query}");
     }
+}
+
+/// The four bands of `service` over the 30 days before `to`.
+async fn bands(app: &TestApp, service: &str, to: chrono::DateTime<chrono::Utc>) -> [String; 4] {
+    use chrono::SecondsFormat::Secs;
+    let from = to - chrono::TimeDelta::days(30);
+    let r = app
+        .get(&format!(
+            "/api/dora?service={service}&from={}&to={}",
+            from.to_rfc3339_opts(Secs, true),
+            to.to_rfc3339_opts(Secs, true)
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    [
+        "deployment_frequency",
+        "lead_time_for_changes",
+        "change_failure_rate",
+        "time_to_restore",
+    ]
+    .map(|key| {
+        r.body[key]["band"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{service} to {to}: no band for {key}: {}", r.body[key]))
+            .to_owned()
+    })
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_demo_has_an_elite_team_and_a_struggling_one(pool: sqlx::PgPool) {
+    use cicd_monitor::demo::delivery;
+    let app = TestApp::new(pool.clone()).await;
+    let now: chrono::DateTime<chrono::Utc> = "2026-12-01T12:34:56Z".parse().unwrap();
+    let written = delivery::load(&pool, 90, 42, now).await.unwrap();
+    assert!(written.pushes > 500 && written.incidents > 5, "{written:?}");
+    // Windows ending on each other day of the struggling team's two-week release train.
+    for days_before in [0, 2, 4, 6, 8, 10, 12, 14] {
+        let to = now - chrono::TimeDelta::days(days_before);
+        assert_eq!(
+            bands(&app, delivery::ELITE, to).await,
+            ["elite", "elite", "elite", "elite"],
+            "{to}"
+        );
+        assert_eq!(
+            bands(&app, delivery::STRUGGLING, to).await,
+            ["medium", "medium", "low", "medium"],
+            "{to}"
+        );
+    }
+    // Commits are linked from the pushes, with lead times; incidents name their deployment or not.
+    let r = app
+        .get("/api/deployments?service=acme/web&environment=production&status=success&limit=20")
+        .await;
+    let shipped: Vec<&Value> = r.body["deployments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|d| d["commits"].as_array().unwrap())
+        .collect();
+    assert!(shipped.len() >= 20, "{}", r.text);
+    assert!(shipped.iter().all(|c| c["lead_seconds"].as_f64().unwrap() > 0.0));
+    let r = app.get("/api/incidents?limit=200").await;
+    let links: Vec<&str> = r.body["incidents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["link"].as_str())
+        .collect();
+    assert!(
+        links.contains(&"named") && links.contains(&"inferred"),
+        "{links:?}"
+    );
 }
