@@ -454,7 +454,9 @@ impl Condition {
             | Condition::JobQueueTime { window, .. }
             | Condition::JobFailureRate { window, .. }
             | Condition::JobDuration { window, .. }
-            | Condition::FlakyTest { window } => vec![("condition.window", window)],
+            | Condition::FlakyTest { window }
+            | Condition::ChangeFailureRate { window, .. }
+            | Condition::LeadTime { window, .. } => vec![("condition.window", window)],
             Condition::DurationRegression {
                 window,
                 baseline_window,

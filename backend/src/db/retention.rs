@@ -59,13 +59,14 @@ pub async fn delete_dimensions(db: impl PgExecutor<'_>, cut: DateTime<Utc>, batc
 /// commits by their own time; a deployment's statuses, key and commits once the deployment is
 /// gone (deployments are dropped by whole partitions, so every id below the lowest one left, or
 /// below the cut's when none is left, is gone).
-pub const DELIVERY: [(&str, &str); 6] = [
+pub const DELIVERY: [(&str, &str); 7] = [
     ("incidents", "started_at < $1"),
     ("pushes", "pushed_at < $1"),
     ("commits", "coalesce(merged_at, committed_at) < $1"),
     ("deployment_statuses", GONE),
     ("deployment_keys", GONE),
     ("deployment_commits", GONE),
+    ("github_compares", GONE),
 ];
 const GONE: &str = "deployment_id < coalesce((select min(id) from deployments), \
      (extract(epoch from $1)::bigint << 20))";

@@ -30,6 +30,7 @@ pub const BANDS_EDITION: &str = "Accelerate State of DevOps Report 2023";
 /// A DORA performance cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
+#[schema(as = DoraBand)]
 pub enum Band {
     Elite,
     High,
@@ -214,6 +215,7 @@ fn secs(d: TimeDelta) -> f64 {
 
 /// A key over one period.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, ToSchema)]
+#[schema(as = DoraFigure)]
 pub struct Figure {
     /// Deployments per day; the p50 in seconds; a ratio from 0 to 1; the p50 in seconds. Null
     /// when the period has no sample.
@@ -225,6 +227,7 @@ pub struct Figure {
 
 /// A key over one period of the series.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, ToSchema)]
+#[schema(as = DoraPoint)]
 pub struct Point {
     /// The period's first instant (local midnight in `tz`).
     pub start: DateTime<Utc>,
@@ -234,6 +237,7 @@ pub struct Point {
 
 /// One of the four keys.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(as = DoraKey)]
 pub struct Key {
     /// `deployments_per_day`, `seconds` or `ratio`.
     pub unit: &'static str,
