@@ -19,7 +19,7 @@ pub struct Latency {
 
 /// Times `requests` sequential GETs of each scenario after 10 warm-up requests. A scenario is
 /// `(name, route and query after /api/, a JSON pointer into the answer that must not be zero)`;
-/// `{d30}` and `{d1}` in a query stand for 30 days and 1 day before now.
+/// `{d365}`, `{d90}`, `{d30}` and `{d1}` in a query stand for as many days before now.
 pub async fn measure(
     server: &Server,
     scenarios: &[(&'static str, String, &'static str)],
@@ -34,7 +34,9 @@ pub async fn measure(
                 .format("%Y-%m-%dT%H:%M:%SZ")
                 .to_string()
         };
-        let q = q.replace("{d30}", &ago(30)).replace("{d1}", &ago(1));
+        let q = [365, 90, 30, 1]
+            .into_iter()
+            .fold(q.clone(), |q, d| q.replace(&format!("{{d{d}}}"), &ago(d)));
         let url = format!("{}/api/{q}", server.base);
         let mut times = Vec::with_capacity(requests);
         for i in 0..requests + 10 {

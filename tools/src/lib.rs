@@ -3,6 +3,7 @@
 
 pub mod capacity;
 pub mod cost;
+pub mod dora_bench;
 pub mod latency;
 pub mod profile;
 pub mod report;

@@ -591,6 +591,22 @@ pub struct Scope {
     pub production: Vec<String>,
 }
 
+/// The environments deployments went to whose names match `patterns` (`ilike`), read by
+/// skipping through the `(environment, finished_at)` index: there are few of them.
+pub async fn environments_like(pool: &sqlx::PgPool, patterns: &[String]) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(
+        "with recursive e(name) as ( \
+             select min(environment) from deployments \
+             union all \
+             select (select min(environment) from deployments where environment > e.name) \
+             from e where e.name is not null) \
+         select name from e where name is not null and name ilike any($1)",
+    )
+    .bind(patterns)
+    .fetch_all(pool)
+    .await
+}
+
 /// What the DORA keys over `[from, to)` and the period of the same length before it are
 /// computed from (see [`crate::delivery::dora::Input`]).
 pub async fn dora_input(
@@ -601,24 +617,38 @@ pub async fn dora_input(
 ) -> sqlx::Result<crate::delivery::dora::Input> {
     use crate::delivery::dora::{After, Deployment, Incident, Input};
     let previous_from = from - (to - from);
-    // The environment test, on `environment` of the row aliased `d`.
-    const IN_SCOPE: &str = "($3::text is null or d.service = $3) \
-         and (case when $4::text is null then d.environment ilike any($5) else d.environment = $4 end)";
-    let deployments: Vec<Deployment> = sqlx::query_as(&format!(
+    let environments = match &scope.environment {
+        Some(e) => vec![e.clone()],
+        None => environments_like(pool, &scope.production).await?,
+    };
+    // One statement per shape, so that a cached generic plan never trades the service's index
+    // for a test that a parameter is null.
+    let service = if scope.service.is_some() {
+        "d.service = $3"
+    } else {
+        "$3::text is null"
+    };
+    let mut deployments: Vec<Deployment> = sqlx::query_as(&format!(
         "select d.id, d.service, d.environment, d.kind, d.status, d.finished_at, \
              coalesce(d.lead_seconds, '{{}}') as lead_seconds \
          from deployments d \
-         where d.finished_at >= $1 and d.finished_at < $2 and d.kind <> 'remove' \
-             and d.status in ('success', 'inactive', 'failure', 'error') and {IN_SCOPE} \
-         order by d.service, d.environment, d.finished_at, d.id"
+         where d.finished_at >= $1 and d.finished_at < $2 and {service} and d.environment = any($4) \
+             and d.kind <> 'remove' and d.status in ('success', 'inactive', 'failure', 'error')"
     ))
     .bind(previous_from)
     .bind(to)
     .bind(&scope.service)
-    .bind(&scope.environment)
-    .bind(&scope.production)
+    .bind(&environments)
     .fetch_all(pool)
     .await?;
+    deployments.sort_unstable_by(|a, b| {
+        (&a.service, &a.environment, a.finished_at, a.id).cmp(&(
+            &b.service,
+            &b.environment,
+            b.finished_at,
+            b.id,
+        ))
+    });
     let mut pairs: Vec<(&str, &str)> = deployments
         .iter()
         .map(|d| (d.service.as_str(), d.environment.as_str()))
@@ -640,20 +670,23 @@ pub async fn dora_input(
     .bind(to)
     .fetch_all(pool)
     .await?;
-    // Incidents of the scope (in its environment, theirs or their deployment's, or in none)
+    // Incidents of the scope (in its environments, theirs or their deployment's, or in none)
     // since the previous period began; later ones too, as they may be linked to its deployments.
-    let incidents: Vec<Incident> = sqlx::query_as(
+    let incidents: Vec<Incident> = sqlx::query_as(&format!(
         "select i.started_at, i.resolved_at, i.deployment_id from incidents i \
          left join deployments d on d.id = i.deployment_id \
-         where i.started_at >= $1 and ($2::text is null or i.service = $2) \
+         where i.started_at >= $1 and {} \
              and (coalesce(i.environment, d.environment) is null \
-                 or case when $3::text is null then coalesce(i.environment, d.environment) ilike any($4) \
-                     else coalesce(i.environment, d.environment) = $3 end)",
-    )
+                 or coalesce(i.environment, d.environment) = any($3))",
+        if scope.service.is_some() {
+            "i.service = $2"
+        } else {
+            "$2::text is null"
+        }
+    ))
     .bind(previous_from)
     .bind(&scope.service)
-    .bind(&scope.environment)
-    .bind(&scope.production)
+    .bind(&environments)
     .fetch_all(pool)
     .await?;
     Ok(Input {

@@ -205,6 +205,11 @@ impl Samples {
                     .filter_map(|i| Some((i.started_at, secs(i.resolved_at? - i.started_at)))),
             );
         }
+        // In time order, so that a period's samples are found by binary search.
+        s.deployments.sort_unstable();
+        s.leads.sort_unstable_by_key(|x| x.0);
+        s.changes.sort_unstable_by_key(|x| x.0);
+        s.restores.sort_unstable_by_key(|x| x.0);
         s
     }
 }
@@ -300,17 +305,16 @@ fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
     Some(sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo as f64))
 }
 
+/// The samples in `[from, to)` of samples in time order.
 fn in_range<T: Copy>(
     samples: &[(DateTime<Utc>, T)],
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> impl Iterator<Item = T> + '_ {
-    samples
-        .iter()
-        .filter(move |(at, _)| *at >= from && *at < to)
-        .map(|(_, v)| *v)
+    let start = samples.partition_point(|(at, _)| *at < from);
+    let end = samples.partition_point(|(at, _)| *at < to).max(start);
+    samples[start..end].iter().map(|(_, v)| *v)
 }
-
 impl Samples {
     /// The value, p95 and sample count of `kind` over `[from, to)`.
     fn figure(
@@ -321,7 +325,11 @@ impl Samples {
     ) -> (Option<f64>, Option<f64>, i64) {
         match kind {
             KeyKind::DeploymentFrequency => {
-                let n = self.deployments.iter().filter(|&&t| t >= from && t < to).count() as i64;
+                let n = self
+                    .deployments
+                    .partition_point(|&t| t < to)
+                    .saturating_sub(self.deployments.partition_point(|&t| t < from))
+                    as i64;
                 let days = secs(to - from) / DAY;
                 (Some(n as f64 / days), None, n)
             }

@@ -9,7 +9,7 @@ import { api, call, type Schemas } from "./client";
 import { keys } from "./keys";
 
 export type Dora = Schemas["Dora"];
-export type DoraKey = Schemas["Key"];
+export type DoraKey = Schemas["DoraKey"];
 export type Deployment = Schemas["Deployment"];
 export type ProductionIncident = Schemas["ProductionIncident"];
 export type BranchHealth = Schemas["BranchHealth"];

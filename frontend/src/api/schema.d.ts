@@ -1255,11 +1255,6 @@ export interface components {
              */
             flakes: number;
         };
-        /**
-         * @description A DORA performance cluster.
-         * @enum {string}
-         */
-        Band: "elite" | "high" | "medium" | "low";
         /** @description The result of one event of a batch. */
         BatchItem: {
             error?: null | components["schemas"]["ErrorDetail"];
@@ -1443,9 +1438,9 @@ export interface components {
             /** @description The causes that make a change failed (the `change_failure_causes` setting). */
             change_failure_causes: components["schemas"]["ChangeFailureCause"][];
             /** @description The share of deployments that were failed changes. */
-            change_failure_rate: components["schemas"]["Key"];
+            change_failure_rate: components["schemas"]["DoraKey"];
             /** @description Successful deployments per day (`per_week` as well). */
-            deployment_frequency: components["schemas"]["Key"];
+            deployment_frequency: components["schemas"]["DoraKey"];
             /** @description The environment asked for; null for the production environments. */
             environment?: string | null;
             /** Format: date-time */
@@ -1455,21 +1450,77 @@ export interface components {
              * @description Seconds from commit (or merge) to the successful deployment that shipped it: p50 (`value`)
              *     and `p95`.
              */
-            lead_time_for_changes: components["schemas"]["Key"];
+            lead_time_for_changes: components["schemas"]["DoraKey"];
             /** @description The production environments (names or globs) when `environment` is null. */
             production_environments: string[];
             service?: string | null;
             /** @description Seconds from a failure to its restoration: p50 (`value`) and `p95`. */
-            time_to_restore: components["schemas"]["Key"];
+            time_to_restore: components["schemas"]["DoraKey"];
             /** Format: date-time */
             to: string;
             tz: string;
+        };
+        /**
+         * @description A DORA performance cluster.
+         * @enum {string}
+         */
+        DoraBand: "elite" | "high" | "medium" | "low";
+        /** @description A key over one period. */
+        DoraFigure: {
+            band?: null | components["schemas"]["DoraBand"];
+            /**
+             * Format: int64
+             * @description How many samples it is computed from: deployments, commits, deployments, restorations.
+             */
+            sample: number;
+            /**
+             * Format: double
+             * @description Deployments per day; the p50 in seconds; a ratio from 0 to 1; the p50 in seconds. Null
+             *     when the period has no sample.
+             */
+            value?: number | null;
         };
         /**
          * @description The periods of the DORA series.
          * @enum {string}
          */
         DoraGrain: "day" | "week";
+        /** @description One of the four keys. */
+        DoraKey: components["schemas"]["DoraFigure"] & {
+            /**
+             * Format: double
+             * @description value / previous − 1; null when either is missing or the previous one is 0.
+             */
+            change?: number | null;
+            /**
+             * Format: double
+             * @description The p95 (lead time, time to restore).
+             */
+            p95?: number | null;
+            /**
+             * Format: double
+             * @description Deployments per week (deployment frequency).
+             */
+            per_week?: number | null;
+            /** @description The same key over the period of the same length before. */
+            previous: components["schemas"]["DoraFigure"];
+            /** @description Per day or week of the window. */
+            series: components["schemas"]["DoraPoint"][];
+            /** @description `deployments_per_day`, `seconds` or `ratio`. */
+            unit: string;
+        };
+        /** @description A key over one period of the series. */
+        DoraPoint: {
+            /** Format: int64 */
+            sample: number;
+            /**
+             * Format: date-time
+             * @description The period's first instant (local midnight in `tz`).
+             */
+            start: string;
+            /** Format: double */
+            value?: number | null;
+        };
         /** @description The error body every route answers with. */
         ErrorBody: {
             error: components["schemas"]["ErrorDetail"];
@@ -1500,21 +1551,6 @@ export interface components {
             /** @description Dotted path of the field (`status`, `[3].started_at`). */
             field: string;
             message: string;
-        };
-        /** @description A key over one period. */
-        Figure: {
-            band?: null | components["schemas"]["Band"];
-            /**
-             * Format: int64
-             * @description How many samples it is computed from: deployments, commits, deployments, restorations.
-             */
-            sample: number;
-            /**
-             * Format: double
-             * @description Deployments per day; the p50 in seconds; a ratio from 0 to 1; the p50 in seconds. Null
-             *     when the period has no sample.
-             */
-            value?: number | null;
         };
         /** @description A job's (or any group's) figures over one period. */
         Figures: {
@@ -2089,30 +2125,6 @@ export interface components {
             name: string;
             namespace: string;
             spec: components["schemas"]["AlertRuleSpec"];
-        };
-        /** @description One of the four keys. */
-        Key: components["schemas"]["Figure"] & {
-            /**
-             * Format: double
-             * @description value / previous − 1; null when either is missing or the previous one is 0.
-             */
-            change?: number | null;
-            /**
-             * Format: double
-             * @description The p95 (lead time, time to restore).
-             */
-            p95?: number | null;
-            /**
-             * Format: double
-             * @description Deployments per week (deployment frequency).
-             */
-            per_week?: number | null;
-            /** @description The same key over the period of the same length before. */
-            previous: components["schemas"]["Figure"];
-            /** @description Per day or week of the window. */
-            series: components["schemas"]["Point"][];
-            /** @description `deployments_per_day`, `seconds` or `ratio`. */
-            unit: string;
         };
         MetricsResponse: {
             /** @description The same counters for the period of equal length just before `from`. */

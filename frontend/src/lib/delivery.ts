@@ -5,33 +5,16 @@ import type { Schemas } from "../api/client";
 import { delta, formatCount, formatDuration, formatPercent, type Delta } from "./format";
 
 type Dora = Schemas["Dora"];
-type Key = Schemas["Key"];
+type Key = Schemas["DoraKey"];
 type Deployment = Schemas["Deployment"];
 type Incident = Schemas["ProductionIncident"];
-export type Band = Schemas["Band"];
+export type Band = Schemas["DoraBand"];
 export type ChangeFailureCause = Schemas["ChangeFailureCause"];
 
 export const BANDS: Record<Band, string> = { elite: "Elite", high: "High", medium: "Medium", low: "Low" };
 
 /** A key over one period of its series. */
-export interface DoraPoint {
-  start: string;
-  value: number | null;
-  sample: number;
-}
-
-/**
- * A key's series. The OpenAPI document names the DORA point and the dashboard's point alike
- * (`Point`), so the generated type of `series` is the dashboard's: this reads the fields the API
- * sends (`start`, `value`, `sample`).
- */
-export function doraPoints(key: Pick<Key, "series">): DoraPoint[] {
-  return (key.series as unknown as Partial<DoraPoint>[]).map((p) => ({
-    start: p.start ?? "",
-    value: p.value ?? null,
-    sample: p.sample ?? 0,
-  }));
-}
+export type DoraPoint = Omit<Schemas["DoraPoint"], "value"> & { value: number | null };
 
 /** A rate of deployments: "140", "12.6", "3.4", "0.14", "0"; "—" when unknown. */
 export function formatRate(n: number | null | undefined): string {
@@ -153,7 +136,7 @@ export function keyCards(dora: Dora): KeyCard[] {
       delta: delta(value, previous, spec.kind, spec.better),
       unit: spec.unit,
       hint: spec.hint,
-      points: doraPoints(k),
+      points: k.series.map((p) => ({ ...p, value: p.value ?? null })),
       format: (v) => spec.format(v),
     };
   });

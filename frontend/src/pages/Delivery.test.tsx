@@ -18,7 +18,7 @@ vi.mock("../components/SeriesChart", () => ({
 
 afterEach(() => vi.unstubAllGlobals());
 
-type Key = Schemas["Key"];
+type Key = Schemas["DoraKey"];
 
 const series = (values: (number | null)[]) =>
   values.map((value, i) => ({ start: `2026-11-0${i + 1}T00:00:00Z`, value, sample: value == null ? 0 : 1 }));
@@ -32,7 +32,7 @@ function key(patch: Partial<Key> & { values?: (number | null)[] }): Key {
     sample: 0,
     previous: { value: null, band: null, sample: 0 },
     change: null,
-    series: series(values) as unknown as Key["series"],
+    series: series(values),
     ...rest,
   };
 }

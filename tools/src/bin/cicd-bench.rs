@@ -18,7 +18,7 @@ use cicd_monitor_tools::latency::{self, Latency};
 use cicd_monitor_tools::profile::Profile;
 use cicd_monitor_tools::report::{replace_section, write_keeping};
 use cicd_monitor_tools::server::{fresh_database, Server};
-use cicd_monitor_tools::tests_bench;
+use cicd_monitor_tools::{dora_bench, tests_bench};
 use clap::Parser;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -61,6 +61,10 @@ struct Args {
     /// report replaces the one in `--out`, the rest of which is kept.
     #[arg(long)]
     only_tests: bool,
+    /// Only the delivery benchmark (`GET /api/dora`); its section of the report replaces the one
+    /// in `--out`, the rest of which is kept.
+    #[arg(long)]
+    only_delivery: bool,
 }
 
 fn event_body(client: usize, i: u64) -> String {
@@ -666,6 +670,19 @@ fn command_output(cmd: &str, args: &[&str]) -> String {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let admin_url = std::env::var("DATABASE_URL").context("DATABASE_URL is required (make bench sets it)")?;
+    let delivery_md = if args.only_ingest || args.only_tests {
+        String::new()
+    } else {
+        eprintln!("delivery: {} deployments …", dora_bench::DEPLOYMENTS);
+        let md = dora_bench::markdown(&dora_bench::run(&admin_url, args.requests).await?);
+        eprintln!("{md}");
+        md
+    };
+    if args.only_delivery {
+        let kept = std::fs::read_to_string(&args.out).unwrap_or_default();
+        write_keeping(&args.out, &replace_section(&kept, "## Delivery", &delivery_md))?;
+        return Ok(());
+    }
     let (tests_md, result_bytes) = if args.only_ingest {
         (String::new(), None)
     } else {
@@ -924,6 +941,7 @@ async fn main() -> anyhow::Result<()> {
     md.push('\n');
     md.push_str(&format!("## Capacity\n\n{capacity_md}\n"));
     md.push_str(&tests_md);
+    md.push_str(&delivery_md);
     // What follows the marker (the cold build and test times, measured by hand) is kept.
     write_keeping(&args.out, &md)?;
     println!("{md}");
