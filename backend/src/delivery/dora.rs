@@ -22,6 +22,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::dashboard::Grain;
+use crate::domain::histogram::percentile;
 use crate::domain::settings::ChangeFailureCause;
 
 /// The report whose clusters the bands are.
@@ -295,14 +296,6 @@ impl Window {
         }
         out
     }
-}
-
-/// Exact percentile (linear between closest ranks, as PostgreSQL's `percentile_cont`).
-fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
-    let last = sorted.len().checked_sub(1)?;
-    let rank = q * last as f64;
-    let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
-    Some(sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo as f64))
 }
 
 /// The samples in `[from, to)` of samples in time order.

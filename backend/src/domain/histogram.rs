@@ -30,6 +30,15 @@ fn bounds(i: usize) -> (f64, f64) {
     (lo, hi)
 }
 
+/// The exact `q` quantile (0..=1) of sorted values, linear between the closest ranks (as
+/// PostgreSQL's `percentile_cont`); `None` when there are none.
+pub fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
+    let last = sorted.len().checked_sub(1)?;
+    let rank = q * last as f64;
+    let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
+    Some(sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo as f64))
+}
+
 /// Estimates the `q` quantile (0..=1) of the counted durations; `None` when nothing was counted.
 pub fn quantile(hist: &[i64], q: f64) -> Option<f64> {
     let total: i64 = hist.iter().sum();

@@ -14,6 +14,7 @@ use sqlx::PgPool;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{check_filters, invalid, non_empty, Error, TimeWindow};
+use crate::domain::histogram::percentile;
 
 /// How far before the window runs are read to know whether a branch was red when it began.
 pub const LOOKBACK_DAYS: i64 = 7;
@@ -79,14 +80,6 @@ pub struct Outcome {
     pub failed: bool,
     pub at: DateTime<Utc>,
     pub default_branch: Option<String>,
-}
-
-/// Exact percentile, linear between ranks.
-fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
-    let last = sorted.len().checked_sub(1)?;
-    let rank = q * last as f64;
-    let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
-    Some(sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo as f64))
 }
 
 fn secs(d: TimeDelta) -> f64 {
