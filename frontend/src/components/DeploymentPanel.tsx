@@ -2,12 +2,12 @@
 // environment with their lead times, the run that built it (which opens in the run panel) and the
 // incidents linked to it. A modal like the run panel: the page behind it is inert, Escape closes
 // it, and focus goes back to the deployment's row.
-import { useEffect, useEffectEvent, useRef, useState, type ReactNode } from "react";
+import { useRef, useState, type ReactNode } from "react";
 import { createPortal } from "react-dom";
 import type { Deployment } from "../api/delivery";
 import { deploymentMarks, deploymentSeconds, incidentLink, restoreSeconds, shortSha } from "../lib/delivery";
 import { formatCount, formatDuration, formatTime, type TimeZone } from "../lib/format";
-import { useInertBackground } from "../lib/inert";
+import { useSidePanel } from "../lib/inert";
 import { useZone } from "../lib/prefs";
 import { DeploymentStatusBadge, Skeleton } from "./common";
 
@@ -227,30 +227,7 @@ export function DeploymentPanel({
 }) {
   const closeRef = useRef<HTMLButtonElement>(null);
   const [firstId] = useState(id);
-  const close = useEffectEvent(() => onClose());
-  useInertBackground();
-
-  useEffect(() => {
-    let open = true;
-    const opener = document.activeElement as HTMLElement | null;
-    closeRef.current?.focus();
-    const onKey = (e: KeyboardEvent) => {
-      if (e.key !== "Escape" || e.defaultPrevented || document.querySelector("dialog[open]")) return;
-      e.preventDefault();
-      close();
-    };
-    window.addEventListener("keydown", onKey);
-    return () => {
-      open = false;
-      window.removeEventListener("keydown", onKey);
-      // Back to the deployment's row (after the background is no longer inert), else where focus was.
-      queueMicrotask(() => {
-        if (open || document.querySelector(".panel")) return;
-        const row = document.querySelector<HTMLElement>(`tr[data-deployment-id="${firstId}"]`);
-        (row ?? opener)?.focus?.({ preventScroll: false });
-      });
-    };
-  }, [firstId]);
+  useSidePanel(closeRef, onClose, () => document.querySelector<HTMLElement>(`tr[data-deployment-id="${firstId}"]`));
 
   const d = deployment;
   return createPortal(

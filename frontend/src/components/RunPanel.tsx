@@ -4,20 +4,13 @@
 // A modal: the page behind it is inert, Escape closes it, and focus goes back to the run's row. The
 // field lists are typed against the generated schema, so a field the API gains fails the type check
 // until the panel shows it.
-import {
-  useEffect,
-  useEffectEvent,
-  useRef,
-  useState,
-  type KeyboardEvent as ReactKeyboardEvent,
-  type ReactNode,
-} from "react";
+import { useRef, useState, type KeyboardEvent as ReactKeyboardEvent, type ReactNode } from "react";
 import { createPortal } from "react-dom";
 import type { RunDetail, Schemas } from "../api/client";
 import { useRun } from "../api/hooks";
 import { useRunTests } from "../api/tests";
 import { formatCount, formatDuration, formatTime, type TimeZone } from "../lib/format";
-import { useInertBackground } from "../lib/inert";
+import { useSidePanel } from "../lib/inert";
 import { useZone } from "../lib/prefs";
 import type { TestRef } from "../lib/url";
 import { CopyButton, ErrorBox, Skeleton, StatusBadge } from "./common";
@@ -416,33 +409,14 @@ export function RunPanel({
   const closeRef = useRef<HTMLButtonElement>(null);
   // The run the panel opened with (the table's row that gets focus back), whichever is shown later.
   const [firstId] = useState(id);
-  const close = useEffectEvent(() => onClose());
-  useInertBackground();
-
-  useEffect(() => {
-    let open = true;
-    const opener = document.activeElement as HTMLElement | null;
-    closeRef.current?.focus();
-    const onKey = (e: KeyboardEvent) => {
-      // A dialog over the panel (the token prompt) handles its own Escape.
-      if (e.key !== "Escape" || e.defaultPrevented || document.querySelector("dialog[open]")) return;
-      e.preventDefault();
-      close();
-    };
-    window.addEventListener("keydown", onKey);
-    return () => {
-      open = false;
-      window.removeEventListener("keydown", onKey);
-      // Back to the run's row (after the background is no longer inert), else where focus was.
-      queueMicrotask(() => {
-        if (open || document.querySelector(".panel")) return; // remounted (React's StrictMode checks)
-        const row = Array.from(document.querySelectorAll<HTMLElement>("tr[data-run-id]")).find(
-          (tr) => tr.dataset.runId === firstId,
-        );
-        (row ?? opener)?.focus?.({ preventScroll: false });
-      });
-    };
-  }, [firstId]);
+  useSidePanel(
+    closeRef,
+    onClose,
+    () =>
+      Array.from(document.querySelectorAll<HTMLElement>("tr[data-run-id]")).find(
+        (tr) => tr.dataset.runId === firstId,
+      ) ?? null,
+  );
 
   const url = run.data?.url;
   // The attempts of a re-run have their timelines side by side: room for two.
