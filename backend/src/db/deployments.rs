@@ -10,12 +10,18 @@
 //! - an incident names its deployment by the id it has at its source, and is linked whenever that
 //!   deployment is recorded; an incident that names none is linked to the last successful
 //!   deployment of its service before it started (`inferred`), recomputed when an earlier one
-//!   arrives late.
+//!   arrives late;
+//! - a deployment that names an artifact and no commit ships the commit the artifact was built
+//!   from, whether the artifact arrives before it or after;
+//! - a deployment that names an environment by an id its source announced is recorded under the
+//!   environment's name, and those recorded under the id (or an old name) before are renamed.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
-use crate::delivery::{Batch, CommitEvent, DeploymentEvent, IncidentEvent, PushEvent};
+use crate::delivery::{
+    ArtifactEvent, Batch, CommitEvent, DeploymentEvent, EnvironmentEvent, IncidentEvent, PushEvent,
+};
 
 /// The `stage` of a stored status, in SQL (see `DeploymentStatus::stage`).
 const STAGE: &str = "case status when 'queued' then 0 when 'in_progress' then 1 \
@@ -35,6 +41,26 @@ pub struct Recorded {
 /// Records one status of a deployment (in the caller's transaction): its key, the status, the
 /// deployment's folded state, the commits it lists; then links its commits and incidents.
 pub async fn record(conn: &mut PgConnection, ev: &DeploymentEvent) -> sqlx::Result<Recorded> {
+    let environment: Option<String> =
+        sqlx::query_scalar("select name from environments where source = $1 and external_id = $2")
+            .bind(&ev.source)
+            .bind(&ev.environment)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let environment = environment.as_ref().unwrap_or(&ev.environment);
+    // The commit its artifact was built from, when it names no commit.
+    let built: Option<(Option<String>, String)> = match (&ev.sha, &ev.artifact) {
+        (None, Some(artifact)) => {
+            sqlx::query_as("select repo, sha from artifacts where id = $1 and sha is not null")
+                .bind(artifact)
+                .fetch_optional(&mut *conn)
+                .await?
+        }
+        _ => None,
+    };
+    let (built_repo, built_sha) = built.unzip();
+    let sha = ev.sha.as_ref().or(built_sha.as_ref());
+    let repo = ev.repo.as_ref().or(built_repo.flatten().as_ref()).cloned();
     // A new key is a new deployment (`deployments` is partitioned: its rows have no `xmax` to
     // tell).
     let created = sqlx::query(
@@ -88,10 +114,10 @@ pub async fn record(conn: &mut PgConnection, ev: &DeploymentEvent) -> sqlx::Resu
     .bind(id)
     .bind(&ev.source)
     .bind(&ev.external_id)
-    .bind(&ev.repo)
+    .bind(&repo)
     .bind(&ev.service)
-    .bind(&ev.environment)
-    .bind(&ev.sha)
+    .bind(environment)
+    .bind(sha)
     .bind(&ev.git_ref)
     .bind(&ev.creator)
     .bind(&ev.run_id)
@@ -102,7 +128,7 @@ pub async fn record(conn: &mut PgConnection, ev: &DeploymentEvent) -> sqlx::Resu
     .bind(&ev.description)
     .execute(&mut *conn)
     .await?;
-    let repo = ev.repo.as_deref().unwrap_or(&ev.service);
+    let repo = repo.as_deref().unwrap_or(&ev.service);
     if !ev.commits.is_empty() {
         save_commits(conn, repo, &ev.commits, None).await?;
         sqlx::query(
@@ -333,6 +359,18 @@ async fn link_walked(
 /// follows.
 pub async fn record_incident(conn: &mut PgConnection, ev: &IncidentEvent) -> sqlx::Result<Recorded> {
     let named = ev.deployment.as_ref().map(|k| k.external_id.as_str());
+    let environment: Option<String> = match &ev.environment {
+        Some(id) => Some(
+            sqlx::query_scalar(
+                "select coalesce((select name from environments where source = $1 and external_id = $2), $2)",
+            )
+            .bind(&ev.source)
+            .bind(id)
+            .fetch_one(&mut *conn)
+            .await?,
+        ),
+        None => None,
+    };
     let (id, created) = sqlx::query_as(
         "with named as ( \
              select k.deployment_id as id from deployment_keys k where k.source = $1 and k.external_id = $5 \
@@ -363,7 +401,7 @@ pub async fn record_incident(conn: &mut PgConnection, ev: &IncidentEvent) -> sql
     .bind(&ev.source)
     .bind(&ev.external_id)
     .bind(&ev.service)
-    .bind(&ev.environment)
+    .bind(&environment)
     .bind(named)
     .bind(&ev.artifact)
     .bind(&ev.title)
@@ -375,6 +413,108 @@ pub async fn record_incident(conn: &mut PgConnection, ev: &IncidentEvent) -> sql
     Ok(Recorded { id, created })
 }
 
+/// Records an environment a source announced, and renames the deployments and incidents of that
+/// source recorded under its id or its former name (their commits linked again, as the
+/// deployments before each may have changed).
+pub async fn record_environment(conn: &mut PgConnection, ev: &EnvironmentEvent) -> sqlx::Result<()> {
+    let before: Option<String> =
+        sqlx::query_scalar("select name from environments where source = $1 and external_id = $2 for update")
+            .bind(&ev.source)
+            .bind(&ev.external_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let name: Option<String> = sqlx::query_scalar(
+        "insert into environments as e (source, external_id, name, url, deleted_at, changed_at) \
+         values ($1, $2, coalesce($3, $2), $4, case when $5 then $6 end, $6) \
+         on conflict (source, external_id) do update set name = coalesce($3, e.name), \
+             url = coalesce(excluded.url, e.url), deleted_at = excluded.deleted_at, \
+             changed_at = excluded.changed_at, updated_at = now() \
+         where e.changed_at <= excluded.changed_at \
+         returning name",
+    )
+    .bind(&ev.source)
+    .bind(&ev.external_id)
+    .bind(&ev.name)
+    .bind(&ev.url)
+    .bind(ev.deleted)
+    .bind(ev.at)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(name) = name else {
+        return Ok(()); // an older event than the one recorded
+    };
+    let former: Vec<&str> = [Some(ev.external_id.as_str()), before.as_deref()]
+        .into_iter()
+        .flatten()
+        .filter(|n| *n != name)
+        .collect();
+    if former.is_empty() {
+        return Ok(());
+    }
+    let renamed: Vec<i64> = sqlx::query_scalar(
+        "update deployments set environment = $3, updated_at = now() \
+         where source = $1 and environment = any($2) returning id",
+    )
+    .bind(&ev.source)
+    .bind(&former)
+    .bind(&name)
+    .fetch_all(&mut *conn)
+    .await?;
+    sqlx::query("update incidents set environment = $3, updated_at = now() where source = $1 and environment = any($2)")
+        .bind(&ev.source)
+        .bind(&former)
+        .bind(&name)
+        .execute(&mut *conn)
+        .await?;
+    for id in sorted(renamed) {
+        relink_around(conn, id).await?;
+    }
+    Ok(())
+}
+
+/// Records an artifact, and gives the deployments that named it and no commit the commit it was
+/// built from.
+pub async fn record_artifact(conn: &mut PgConnection, ev: &ArtifactEvent) -> sqlx::Result<()> {
+    let (repo, sha): (Option<String>, Option<String>) = sqlx::query_as(
+        "insert into artifacts as a (id, repo, sha, packaged_at, published_at) \
+         values ($1, coalesce((select c.repo from commits c where c.sha = $2 and c.repo = any($3) \
+                 order by array_position($3, c.repo) limit 1), $3[1]), $2, $4, $5) \
+         on conflict (id) do update set repo = coalesce(excluded.repo, a.repo), \
+             sha = coalesce(excluded.sha, a.sha), \
+             packaged_at = least(a.packaged_at, excluded.packaged_at), \
+             published_at = least(a.published_at, excluded.published_at), updated_at = now() \
+         returning repo, sha",
+    )
+    .bind(&ev.id)
+    .bind(&ev.sha)
+    .bind(&ev.repos)
+    .bind(ev.packaged_at)
+    .bind(ev.published_at)
+    .fetch_one(&mut *conn)
+    .await?;
+    let Some(sha) = sha else {
+        return Ok(());
+    };
+    let built: Vec<i64> = sqlx::query_scalar(
+        "update deployments set sha = $2, repo = coalesce(repo, $3), updated_at = now() \
+         where artifact = $1 and sha is null returning id",
+    )
+    .bind(&ev.id)
+    .bind(&sha)
+    .bind(&repo)
+    .fetch_all(&mut *conn)
+    .await?;
+    for id in sorted(built) {
+        relink_around(conn, id).await?;
+    }
+    Ok(())
+}
+
+fn sorted(mut ids: Vec<i64>) -> Vec<i64> {
+    ids.sort_unstable();
+    ids
+}
+
 /// What recording a [`Batch`] did, item by item in its order.
 #[derive(Debug, Clone, Default)]
 pub struct Outcome {
@@ -382,8 +522,9 @@ pub struct Outcome {
     pub incidents: Vec<Recorded>,
 }
 
-/// Records a batch in one transaction: its pushes, then its deployment statuses, then its
-/// incidents (deployments and incidents in key order, so that concurrent batches lock alike);
+/// Records a batch in one transaction: its environments, artifacts and pushes, then its
+/// deployment statuses, then its incidents (deployments and incidents in key order, so that
+/// concurrent batches lock alike);
 /// again when PostgreSQL aborts it as a deadlock.
 pub async fn record_batch(pool: &sqlx::PgPool, batch: &Batch) -> sqlx::Result<Outcome> {
     let mut attempt = 1;
@@ -397,6 +538,12 @@ pub async fn record_batch(pool: &sqlx::PgPool, batch: &Batch) -> sqlx::Result<Ou
 
 async fn try_batch(pool: &sqlx::PgPool, batch: &Batch) -> sqlx::Result<Outcome> {
     let mut tx = pool.begin().await?;
+    for environment in &batch.environments {
+        record_environment(&mut tx, environment).await?;
+    }
+    for artifact in &batch.artifacts {
+        record_artifact(&mut tx, artifact).await?;
+    }
     for push in &batch.pushes {
         record_push(&mut tx, push).await?;
     }

@@ -55,11 +55,11 @@ pub async fn delete_dimensions(db: impl PgExecutor<'_>, cut: DateTime<Utc>, batc
     .rows_affected())
 }
 
-/// Delivery tables, each with what makes a row older than the cut (`$1`): incidents, pushes and
-/// commits by their own time; a deployment's statuses, key and commits once the deployment is
-/// gone (deployments are dropped by whole partitions, so every id below the lowest one left, or
+/// Delivery tables, each with what makes a row older than the cut (`$1`): incidents, pushes,
+/// commits and artifacts by their own time, environments when deleted before it; a deployment's
+/// statuses, key and commits once the deployment is gone (deployments are dropped by whole partitions, so every id below the lowest one left, or
 /// below the cut's when none is left, is gone).
-pub const DELIVERY: [(&str, &str); 7] = [
+pub const DELIVERY: [(&str, &str); 9] = [
     ("incidents", "started_at < $1"),
     ("pushes", "pushed_at < $1"),
     ("commits", "coalesce(merged_at, committed_at) < $1"),
@@ -67,6 +67,8 @@ pub const DELIVERY: [(&str, &str); 7] = [
     ("deployment_keys", GONE),
     ("deployment_commits", GONE),
     ("github_compares", GONE),
+    ("artifacts", "updated_at < $1"),
+    ("environments", "deleted_at < $1"),
 ];
 const GONE: &str = "deployment_id < coalesce((select min(id) from deployments), \
      (extract(epoch from $1)::bigint << 20))";

@@ -1,11 +1,13 @@
 //! CDEvents about delivery (0.4 and 0.5): `service.{deployed,upgraded,rolledback,removed}`,
-//! `incident.{detected,reported,resolved}` and `change.merged`.
+//! `incident.{detected,reported,resolved}`, `change.merged`, `artifact.{packaged,published}` and
+//! `environment.{created,modified,deleted}`.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 
 use super::{
-    Batch, CommitEvent, DeploymentEvent, DeploymentKind, DeploymentStatus, IncidentEvent, PushEvent,
+    ArtifactEvent, Batch, CommitEvent, DeploymentEvent, DeploymentKind, DeploymentStatus, EnvironmentEvent,
+    IncidentEvent, PushEvent,
 };
 use crate::domain::limits::{self, MAX_NAME, MAX_TEXT, MAX_URL};
 use crate::ingest::{at, bounded, text};
@@ -15,7 +17,8 @@ pub const SOURCE: &str = "cdevents";
 
 /// The event types read here (any version), for the message about the others.
 pub const TYPES: &str = "dev.cdevents.service.{deployed,upgraded,rolledback,removed}, \
-     dev.cdevents.incident.{detected,reported,resolved} and dev.cdevents.change.merged";
+     dev.cdevents.incident.{detected,reported,resolved}, dev.cdevents.change.merged, \
+     dev.cdevents.artifact.{packaged,published} and dev.cdevents.environment.{created,modified,deleted}";
 
 fn cut(s: Option<String>, max: usize) -> Option<String> {
     s.map(|s| limits::cut(s, max))
@@ -23,7 +26,7 @@ fn cut(s: Option<String>, max: usize) -> Option<String> {
 
 /// The subject and predicate of an event of type `ty`, if it is one of [`TYPES`].
 fn classify(ty: &str) -> Option<(&'static str, &'static str)> {
-    const KNOWN: [(&str, &str); 8] = [
+    const KNOWN: [(&str, &str); 13] = [
         ("service", "deployed"),
         ("service", "upgraded"),
         ("service", "rolledback"),
@@ -32,6 +35,11 @@ fn classify(ty: &str) -> Option<(&'static str, &'static str)> {
         ("incident", "reported"),
         ("incident", "resolved"),
         ("change", "merged"),
+        ("artifact", "packaged"),
+        ("artifact", "published"),
+        ("environment", "created"),
+        ("environment", "modified"),
+        ("environment", "deleted"),
     ];
     let ty = ty.trim().to_ascii_lowercase();
     let mut parts = ty.strip_prefix("dev.cdevents.")?.splitn(3, '.');
@@ -71,6 +79,8 @@ pub fn parse(
         ("incident", "detected" | "reported" | "resolved") => {
             incident(content, subject_id, predicate == "resolved", when)
         }
+        ("artifact", _) => artifact(content, subject_id, predicate == "published", when),
+        ("environment", _) => environment(content, subject_id, predicate == "deleted", when),
         _ => merged(ev, content, subject_id, when),
     })
 }
@@ -158,6 +168,71 @@ fn merged(ev: &Value, content: &Value, id: Option<String>, at_time: DateTime<Utc
                 committed_at: None,
                 merged_at: Some(at_time),
             }],
+        }],
+        ..Batch::default()
+    })
+}
+
+/// An artifact packaged (from the change it names) or published.
+fn artifact(
+    content: &Value,
+    id: Option<String>,
+    published: bool,
+    at_time: DateTime<Utc>,
+) -> Result<Batch, String> {
+    let id = id.ok_or("the artifact has no id")?;
+    if id.chars().count() > MAX_URL {
+        return Err(format!("the artifact's id is longer than {MAX_URL} characters"));
+    }
+    let sha = text(content, "change/id").map(bounded);
+    let repos = text(content, "change/source")
+        .map(|source| change_repos(&source))
+        .unwrap_or_default();
+    Ok(Batch {
+        artifacts: vec![ArtifactEvent {
+            id,
+            sha,
+            repos,
+            packaged_at: (!published).then_some(at_time),
+            published_at: published.then_some(at_time),
+        }],
+        ..Batch::default()
+    })
+}
+
+/// The repositories a change's source may name: its last two path segments (`org/repo`, as
+/// `change.merged` names repositories), then the source itself.
+fn change_repos(source: &str) -> Vec<String> {
+    let trimmed = source.trim().trim_end_matches('/').trim_end_matches(".git");
+    let path = trimmed.split_once("://").map_or(trimmed, |(_, rest)| rest);
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let mut repos = Vec::with_capacity(2);
+    if let [.., owner, name] = segments.as_slice() {
+        repos.push(bounded(format!("{owner}/{name}")));
+    }
+    let whole = bounded(source.trim().to_owned());
+    if !repos.contains(&whole) {
+        repos.push(whole);
+    }
+    repos
+}
+
+/// An environment created, modified (renamed) or deleted, named by its id in deployment events.
+fn environment(
+    content: &Value,
+    id: Option<String>,
+    deleted: bool,
+    at_time: DateTime<Utc>,
+) -> Result<Batch, String> {
+    let id = id.ok_or("the environment has no id")?;
+    Ok(Batch {
+        environments: vec![EnvironmentEvent {
+            source: SOURCE.into(),
+            external_id: bounded(id),
+            name: text(content, "name").map(bounded),
+            url: cut(text(content, "uri").or_else(|| text(content, "url")), MAX_URL),
+            deleted,
+            at: at_time,
         }],
         ..Batch::default()
     })
@@ -251,5 +326,66 @@ mod tests {
             .unwrap();
         assert_eq!(b.pushes[0].repo, "an-org/a-repo");
         assert_eq!(b.pushes[0].commits[0].merged_at, ts());
+    }
+
+    // Shaped as the CDEvents 0.5 conformance examples.
+    #[test]
+    fn a_packaged_artifact_names_the_change_it_was_built_from() {
+        let ev = json!({"context": {"type": "dev.cdevents.artifact.packaged.0.2.0"},
+            "subject": {"id": "pkg:golang/mygit.com/myorg/myapp@234fd47e07d1004f0aed9c",
+                "source": "/event/source/123",
+                "content": {"change": {"id": "a1b2c3d", "source": "https://my-git.example/an-org/a-repo.git"},
+                    "sbom": {"uri": "https://sbom.repo/myorg/234fd47e07d1004f0aed9c.sbom"}}}});
+        let b = parse("dev.cdevents.artifact.packaged.0.2.0", &ev, ts(), now())
+            .unwrap()
+            .unwrap();
+        let a = &b.artifacts[0];
+        assert_eq!(a.id, "pkg:golang/mygit.com/myorg/myapp@234fd47e07d1004f0aed9c");
+        assert_eq!(a.sha.as_deref(), Some("a1b2c3d"));
+        assert_eq!(
+            a.repos,
+            ["an-org/a-repo", "https://my-git.example/an-org/a-repo.git"]
+        );
+        assert_eq!((a.packaged_at, a.published_at), (ts(), None));
+
+        // Published: when, and nothing of a change.
+        let ev = json!({"subject": {"id": "pkg:oci/myapp@sha256%3A0b31", "type": "artifact",
+            "content": {"user": "mybot-myapp"}}});
+        let b = parse("dev.cdevents.artifact.published.0.2.0", &ev, ts(), now())
+            .unwrap()
+            .unwrap();
+        let a = &b.artifacts[0];
+        assert_eq!((a.sha.as_ref(), a.repos.len()), (None, 0));
+        assert_eq!((a.packaged_at, a.published_at), (None, ts()));
+        assert_eq!(change_repos("an-org/a-repo"), ["an-org/a-repo"]);
+        let no_id = json!({"subject": {"content": {}}});
+        assert!(
+            parse("dev.cdevents.artifact.published.0.2.0", &no_id, ts(), now())
+                .unwrap()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn environment_events_name_an_environment_or_delete_it() {
+        let ev = json!({"subject": {"id": "env-42", "source": "/event/source/123",
+            "content": {"name": "production", "uri": "https://example.org/production"}}});
+        let b = parse("dev.cdevents.environment.created.0.2.0", &ev, ts(), now())
+            .unwrap()
+            .unwrap();
+        let e = &b.environments[0];
+        assert_eq!(
+            (e.external_id.as_str(), e.name.as_deref(), e.url.as_deref()),
+            (
+                "env-42",
+                Some("production"),
+                Some("https://example.org/production")
+            )
+        );
+        assert_eq!((e.deleted, e.at), (false, ts().unwrap()));
+        let b = parse("dev.cdevents.environment.deleted.0.2.0", &ev, ts(), now())
+            .unwrap()
+            .unwrap();
+        assert!(b.environments[0].deleted);
     }
 }

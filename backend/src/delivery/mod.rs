@@ -211,9 +211,40 @@ pub struct IncidentEvent {
     pub resolved_at: Option<DateTime<Utc>>,
 }
 
-/// What one delivery carries about delivery: deployments, pushes, incidents.
+/// An artifact built or published (CDEvents `artifact.packaged`, `artifact.published`): a
+/// deployment that names it and no commit ships the change it was built from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArtifactEvent {
+    /// Its id, a package URL (`pkg:oci/app@sha256:…`).
+    pub id: String,
+    /// The commit it was built from, when the event names it.
+    pub sha: Option<String>,
+    /// The repositories that commit may be recorded under, most likely first: the first under
+    /// which the commit is known is taken, else the first.
+    pub repos: Vec<String>,
+    pub packaged_at: Option<DateTime<Utc>>,
+    pub published_at: Option<DateTime<Utc>>,
+}
+
+/// An environment a source announced (CDEvents `environment.created/modified/deleted`): its
+/// deployment events name it by `external_id`, and are recorded under `name`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvironmentEvent {
+    pub source: String,
+    pub external_id: String,
+    /// Its name, when the event gives one (else the name it had, or its id).
+    pub name: Option<String>,
+    pub url: Option<String>,
+    pub deleted: bool,
+    /// When the source sent it: the latest event about an environment wins.
+    pub at: DateTime<Utc>,
+}
+
+/// What one delivery carries about delivery.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Batch {
+    pub environments: Vec<EnvironmentEvent>,
+    pub artifacts: Vec<ArtifactEvent>,
     pub deployments: Vec<DeploymentEvent>,
     pub pushes: Vec<PushEvent>,
     pub incidents: Vec<IncidentEvent>,
@@ -221,10 +252,16 @@ pub struct Batch {
 
 impl Batch {
     pub fn is_empty(&self) -> bool {
-        self.deployments.is_empty() && self.pushes.is_empty() && self.incidents.is_empty()
+        self.environments.is_empty()
+            && self.artifacts.is_empty()
+            && self.deployments.is_empty()
+            && self.pushes.is_empty()
+            && self.incidents.is_empty()
     }
 
     pub fn extend(&mut self, other: Batch) {
+        self.environments.extend(other.environments);
+        self.artifacts.extend(other.artifacts);
         self.deployments.extend(other.deployments);
         self.pushes.extend(other.pushes);
         self.incidents.extend(other.incidents);

@@ -52,10 +52,12 @@ pub struct WebhookResponse {
     pub jobs: usize,
     /// How many test results it carried (CDEvents test case runs).
     pub tests: usize,
-    /// How many deployment statuses, pushes and incidents it recorded.
+    /// How many deployment statuses, pushes, incidents, artifacts and environments it recorded.
     pub deployments: usize,
     pub pushes: usize,
     pub incidents: usize,
+    pub artifacts: usize,
+    pub environments: usize,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -75,6 +77,8 @@ impl WebhookResponse {
             tests: 0,
             deployments: 0,
             pushes: 0,
+            artifacts: 0,
+            environments: 0,
             incidents: 0,
         })
     }
@@ -170,6 +174,8 @@ async fn record(
         deployments: batch.deployments.len(),
         pushes: batch.pushes.len(),
         incidents: batch.incidents.len(),
+        artifacts: batch.artifacts.len(),
+        environments: batch.environments.len(),
     }))
 }
 

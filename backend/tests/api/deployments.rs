@@ -444,3 +444,136 @@ async fn cdevents_incidents_name_the_artifact_deployed(pool: PgPool) {
     assert_eq!(list[1]["incidents"][0]["external_id"], "inc-9");
     assert_eq!(list[1]["incidents"][0]["link"], "named");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn cdevents_artifacts_give_deployments_their_commit_and_environments_their_name(pool: PgPool) {
+    let app = TestApp::new(pool.clone()).await;
+    let ingest = app.ingest.clone();
+    let send = |ty: &str, id: &str, subject: Value, minute: i64| {
+        json!({"context": {"version": "0.5.0", "id": id, "source": "/argo", "type": ty,
+            "timestamp": at(minute)}, "subject": subject})
+    };
+    let merged = |sha: &str, minute: i64| {
+        send(
+            "dev.cdevents.change.merged.0.2.0",
+            &format!("merged-{sha}"),
+            json!({"id": sha, "source": "/forge", "content": {"repository": {"id": "an-org/a-repo"}}}),
+            minute,
+        )
+    };
+    let packaged = |artifact: &str, sha: &str, minute: i64| {
+        send(
+            "dev.cdevents.artifact.packaged.0.2.0",
+            &format!("packaged-{sha}"),
+            json!({"id": artifact, "content": {"change": {"id": sha,
+                "source": "https://git.example/an-org/a-repo"}}}),
+            minute,
+        )
+    };
+    let deployed = |artifact: &str, minute: i64| {
+        send(
+            "dev.cdevents.service.deployed.0.2.0",
+            &format!("deployed-{minute}"),
+            json!({"id": "checkout", "content": {"environment": {"id": "env-prod"}, "artifactId": artifact}}),
+            minute,
+        )
+    };
+    let environment = |predicate: &str, name: &str, minute: i64| {
+        send(
+            &format!("dev.cdevents.environment.{predicate}.0.2.0"),
+            &format!("env-{predicate}-{minute}"),
+            json!({"id": "env-prod", "content": {"name": name, "uri": "https://prod.example"}}),
+            minute,
+        )
+    };
+    let post = |body: Value| {
+        let app = &app;
+        let ingest = ingest.clone();
+        async move {
+            let r = app.post("/api/webhooks/cdevents", Some(&ingest), &body).await;
+            assert_eq!(r.status, 200, "{}", r.text);
+            assert_eq!(r.body["status"], "recorded", "{}", r.text);
+            r.body
+        }
+    };
+
+    // Deployed before its artifact and its environment are known: recorded under the
+    // environment's id, with no commit.
+    post(merged("c1", 0)).await;
+    post(deployed("pkg:oci/checkout@sha256:01", 30)).await;
+    let list = listed(&app, "?service=checkout").await;
+    assert_eq!(
+        (list[0]["environment"].clone(), list[0]["sha"].clone()),
+        (json!("env-prod"), Value::Null)
+    );
+    // The artifact arrives: the deployment ships the commit it was built from.
+    let r = post(packaged("pkg:oci/checkout@sha256:01", "c1", 10)).await;
+    assert_eq!(r["artifacts"], 1);
+    // The environment is announced: what was recorded under its id is renamed.
+    let r = post(environment("created", "production", -100)).await;
+    assert_eq!(r["environments"], 1);
+
+    // Known beforehand: the next deployment has both at once.
+    post(merged("c2", 35)).await;
+    post(packaged("pkg:oci/checkout@sha256:02", "c2", 40)).await;
+    post(deployed("pkg:oci/checkout@sha256:02", 50)).await;
+    let list = listed(&app, "?service=checkout").await;
+    let seen: Vec<(Value, Value, Vec<String>, Value)> = list
+        .iter()
+        .map(|d| {
+            (
+                d["environment"].clone(),
+                d["sha"].clone(),
+                shas(d),
+                d["commits"][0]["lead_seconds"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                json!("production"),
+                json!("c2"),
+                vec!["c2".to_owned()],
+                json!(15.0 * 60.0)
+            ),
+            (
+                json!("production"),
+                json!("c1"),
+                vec!["c1".to_owned()],
+                json!(30.0 * 60.0)
+            ),
+        ]
+    );
+    // They count as production deployments with their lead times.
+    let r = app
+        .get("/api/dora?service=checkout&from=2026-11-02T00:00:00Z&to=2026-11-03T00:00:00Z")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["deployment_frequency"]["sample"], 2, "{}", r.text);
+    assert_eq!(r.body["lead_time_for_changes"]["sample"], 2, "{}", r.text);
+
+    // An incident names the environment by its id too.
+    post(send(
+        "dev.cdevents.incident.detected.0.1.0",
+        "inc",
+        json!({"id": "inc-1", "content": {"environment": {"id": "env-prod"}, "service": {"id": "checkout"}}}),
+        60,
+    ))
+    .await;
+    let r = app.get("/api/incidents?service=checkout").await;
+    assert_eq!(r.body["incidents"][0]["environment"], "production", "{}", r.text);
+
+    // An older event than the one recorded changes nothing; a deletion is kept.
+    post(environment("modified", "old-name", -200)).await;
+    post(environment("deleted", "production", 70)).await;
+    let (name, deleted): (String, bool) = sqlx::query_as(
+        "select name, deleted_at is not null from environments where external_id = 'env-prod'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((name.as_str(), deleted), ("production", true));
+    assert_eq!(listed(&app, "?environment=production").await.len(), 2);
+}

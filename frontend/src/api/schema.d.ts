@@ -2921,8 +2921,10 @@ export interface components {
         };
         /** @description What a delivery did. */
         WebhookResponse: {
-            /** @description How many deployment statuses, pushes and incidents it recorded. */
+            artifacts: number;
+            /** @description How many deployment statuses, pushes, incidents, artifacts and environments it recorded. */
             deployments: number;
+            environments: number;
             incidents: number;
             /** @description How many jobs it wrote. */
             jobs: number;

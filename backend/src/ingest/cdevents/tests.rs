@@ -401,7 +401,7 @@ fn structured_mode_edge_cases() {
     let h = headers(&[("content-type", "application/cloudevents+json")]);
     // Another type: ignored without reading its data.
     let mut other = envelope(json!("<not json>"));
-    other["type"] = json!("dev.cdevents.artifact.published.0.2.0");
+    other["type"] = json!("dev.cdevents.artifact.signed.0.2.0");
     assert!(ignored_reason(parse(&h, other.to_string().as_bytes(), now())).contains("artifact"));
     // A tracked type whose data cannot be decoded is malformed.
     let bad_string = envelope(json!("<not json>"));
@@ -422,7 +422,7 @@ fn batch_mode_unions_records_and_skips_the_rest() {
     let h = headers(&[("content-type", "application/cloudevents-batch+json")]);
     let run = envelope(v05("pipelinerun.started", "2025-08-27T06:00:00Z", json!({})));
     let mut artifact = envelope(json!({"context": {}, "subject": {}}));
-    artifact["type"] = json!("dev.cdevents.artifact.published.0.2.0");
+    artifact["type"] = json!("dev.cdevents.artifact.signed.0.2.0");
     let mut task = envelope(v05(
         "taskrun.finished",
         "2025-08-27T06:01:00Z",
@@ -522,7 +522,7 @@ fn url_and_uri() {
 #[test]
 fn other_event_types_are_ignored() {
     for ty in [
-        "dev.cdevents.artifact.published.0.2.0",
+        "dev.cdevents.artifact.signed.0.2.0",
         "dev.cdevents.pipelinerun.deleted.0.3.0",
         "dev.cdevents.taskrun.queued.0.3.0",
         "dev.cdevents.pipelinerun",
