@@ -297,7 +297,8 @@ async fn link_commits(conn: &mut PgConnection, id: i64) -> sqlx::Result<()> {
     }
     // The lead times, sorted, on the deployment itself: the DORA keys read only deployments.
     sqlx::query(
-        "update deployments d set lead_seconds = (select array_agg(c.lead_seconds order by c.lead_seconds) \
+        "update deployments d set leads = (select string_agg(float8send(c.lead_seconds), ''::bytea \
+                 order by c.lead_seconds) \
              from deployment_commits c where c.deployment_id = d.id and c.lead_seconds is not null) \
          where d.id = $1",
     )
@@ -775,27 +776,53 @@ pub async fn dora_input(
     } else {
         "$3::text is null"
     };
-    let mut deployments: Vec<Deployment> = sqlx::query_as(&format!(
-        "select d.id, d.service, d.environment, d.kind, d.status, d.finished_at, \
-             coalesce(d.lead_seconds, '{{}}') as lead_seconds \
+    let sql: std::sync::Arc<str> = format!(
+        "select d.id, d.service, d.environment, {flags}, d.finished_at, coalesce(d.leads, '') \
          from deployments d \
          where d.finished_at >= $1 and d.finished_at < $2 and {service} and d.environment = any($4) \
-             and d.kind <> 'remove' and d.status in ('success', 'inactive', 'failure', 'error')"
-    ))
-    .bind(previous_from)
-    .bind(to)
-    .bind(&scope.service)
-    .bind(&environments)
-    .fetch_all(pool)
-    .await?;
-    deployments.sort_unstable_by(|a, b| {
-        (&a.service, &a.environment, a.finished_at, a.id).cmp(&(
-            &b.service,
-            &b.environment,
-            b.finished_at,
-            b.id,
-        ))
-    });
+             and d.kind <> 'remove' and d.status in ('success', 'inactive', 'failure', 'error')",
+        flags = crate::delivery::dora::FLAGS_SQL
+    )
+    .into();
+    // The two periods are read at once, each on its own connection and task: while the database
+    // sends one, the other is decoded (tens of thousands of rows over every service).
+    let mut reads = tokio::task::JoinSet::new();
+    for (from, to) in [(previous_from, from), (from, to)] {
+        let (pool, sql, service, environments) = (
+            pool.clone(),
+            sql.clone(),
+            scope.service.clone(),
+            environments.clone(),
+        );
+        reads.spawn(async move {
+            sqlx::query_as::<_, Deployment>(&sql)
+                .bind(from)
+                .bind(to)
+                .bind(service)
+                .bind(environments)
+                .fetch_all(&pool)
+                .await
+        });
+    }
+    let mut deployments = Vec::new();
+    while let Some(read) = reads.join_next().await {
+        deployments.extend(read.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))?);
+    }
+    // Grouped by service and environment (numbered as first seen, so that the sort compares
+    // numbers), each group in order of end.
+    let group: Vec<u32> = {
+        let mut seen: std::collections::HashMap<(&str, &str), u32> = Default::default();
+        deployments
+            .iter()
+            .map(|d| {
+                let next = seen.len() as u32;
+                *seen.entry((&d.service, &d.environment)).or_insert(next)
+            })
+            .collect()
+    };
+    let mut keyed: Vec<(u32, Deployment)> = group.into_iter().zip(deployments).collect();
+    keyed.sort_unstable_by_key(|(g, d)| (*g, d.finished_at, d.id));
+    deployments = keyed.into_iter().map(|(_, d)| d).collect();
     let mut pairs: Vec<(&str, &str)> = deployments
         .iter()
         .map(|d| (d.service.as_str(), d.environment.as_str()))

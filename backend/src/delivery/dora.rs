@@ -22,7 +22,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::dashboard::Grain;
-use crate::domain::histogram::percentile;
+use crate::domain::histogram::percentile_of;
 use crate::domain::settings::ChangeFailureCause;
 
 /// The report whose clusters the bands are.
@@ -86,25 +86,62 @@ impl Band {
 }
 
 /// A production deployment that ended, as the keys need it.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Deployment {
     pub id: i64,
     pub service: String,
     pub environment: String,
-    pub kind: String,
-    pub status: String,
+    /// Its status is `success` or `inactive`.
+    pub succeeded: bool,
+    /// Its status is `failure` or `error`.
+    pub failed: bool,
+    pub rollback: bool,
     pub finished_at: DateTime<Utc>,
-    /// The lead times of the commits it shipped, in seconds.
-    pub lead_seconds: Vec<f64>,
+    /// The lead times of the commits it shipped.
+    pub leads: Leads,
 }
 
-impl Deployment {
-    fn succeeded(&self) -> bool {
-        matches!(self.status.as_str(), "success" | "inactive")
+/// Read by position (`id, service, environment, flags, finished_at, leads`, where `flags` is 1
+/// for a success, 2 for a failure, plus 4 for a rollback): by name, each column of each of
+/// thousands of rows would be looked up in a hash map.
+impl<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> for Deployment {
+    fn from_row(row: &'r sqlx::postgres::PgRow) -> sqlx::Result<Self> {
+        use sqlx::Row;
+        let flags: i16 = row.try_get(3)?;
+        Ok(Deployment {
+            id: row.try_get(0)?,
+            service: row.try_get(1)?,
+            environment: row.try_get(2)?,
+            succeeded: flags & 3 == 1,
+            failed: flags & 3 == 2,
+            rollback: flags & 4 != 0,
+            finished_at: row.try_get(4)?,
+            leads: row.try_get(5)?,
+        })
+    }
+}
+
+/// The `flags` column of [`Deployment`], in SQL, of a row of `deployments` named `d`.
+pub const FLAGS_SQL: &str = "(case when d.status in ('success', 'inactive') then 1 \
+     when d.status in ('failure', 'error') then 2 else 0 end \
+     + case when d.kind = 'rollback' then 4 else 0 end)::int2";
+
+/// Lead times in seconds, in order, packed as the database keeps them on a deployment: each a
+/// big-endian float8 (`float8send`), so that thousands of deployments are read as bytes rather than
+/// decoded element by element.
+#[derive(Debug, Clone, Default, PartialEq, sqlx::Type)]
+#[sqlx(transparent)]
+pub struct Leads(Vec<u8>);
+
+impl Leads {
+    pub fn pack(seconds: &[f64]) -> Leads {
+        Leads(seconds.iter().flat_map(|l| l.to_be_bytes()).collect())
     }
 
-    fn failed(&self) -> bool {
-        matches!(self.status.as_str(), "failure" | "error")
+    pub fn iter(&self) -> impl Iterator<Item = f64> + '_ {
+        self.0
+            .chunks_exact(8)
+            .map(|b| f64::from_be_bytes(b.try_into().expect("8 bytes")))
     }
 }
 
@@ -128,8 +165,8 @@ pub struct Incident {
 }
 
 /// What the keys are computed from: the deployments that ended in the window and the period
-/// before it (ordered by service, environment and end), what followed them, and the incidents
-/// that started since the previous period began.
+/// before it (grouped by service and environment, each group in order of end and id), what
+/// followed them, and the incidents that started since the previous period began.
 #[derive(Debug, Clone, Default)]
 pub struct Input {
     pub deployments: Vec<Deployment>,
@@ -137,17 +174,59 @@ pub struct Input {
     pub incidents: Vec<Incident>,
 }
 
-/// The samples of each key, each with the time it belongs to.
+/// Samples, each with the time it belongs to, in runs that are each in time order (one per
+/// service and environment): a period's samples are found by binary search in each run, and the
+/// runs are never merged.
+#[derive(Debug)]
+struct Runs<T>(Vec<Vec<(DateTime<Utc>, T)>>);
+
+impl<T> Default for Runs<T> {
+    fn default() -> Self {
+        Runs(Vec::new())
+    }
+}
+
+impl<T: Copy> Runs<T> {
+    /// The samples in `[from, to)`.
+    fn in_range(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> impl Iterator<Item = T> + '_ {
+        self.0.iter().flat_map(move |run| {
+            let start = run.partition_point(|(at, _)| *at < from);
+            let end = run.partition_point(|(at, _)| *at < to).max(start);
+            run[start..end].iter().map(|(_, v)| *v)
+        })
+    }
+
+    fn count(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> usize {
+        self.0
+            .iter()
+            .map(|run| {
+                run.partition_point(|(at, _)| *at < to)
+                    .saturating_sub(run.partition_point(|(at, _)| *at < from))
+            })
+            .sum()
+    }
+
+    /// Starts the run of the next service and environment.
+    fn next_run(&mut self) {
+        self.0.push(Vec::new());
+    }
+
+    fn push(&mut self, at: DateTime<Utc>, v: T) {
+        self.0.last_mut().expect("a run").push((at, v));
+    }
+}
+
+/// The samples of each key.
 #[derive(Debug, Default)]
 struct Samples {
-    /// Successful deployments (their end).
-    deployments: Vec<DateTime<Utc>>,
-    /// (end of the deployment, lead time).
-    leads: Vec<(DateTime<Utc>, f64)>,
-    /// (end of the deployment, whether it was a failed change).
-    changes: Vec<(DateTime<Utc>, bool)>,
-    /// (start of the failure, time to restore).
-    restores: Vec<(DateTime<Utc>, f64)>,
+    /// Successful deployments (at their end).
+    deployments: Runs<()>,
+    /// Lead times (at the end of their deployment).
+    leads: Runs<f64>,
+    /// Whether each deployment was a failed change (at its end).
+    changes: Runs<bool>,
+    /// Times to restore (at the start of their failure).
+    restores: Runs<f64>,
 }
 
 impl Samples {
@@ -166,51 +245,50 @@ impl Samples {
                 .map_or(deps.len(), |n| i + n);
             let after = input.after.iter().find(|a| (&a.service, &a.environment) == pair);
             let group = &deps[i..end];
+            s.deployments.next_run();
+            s.leads.next_run();
+            s.changes.next_run();
+            s.restores.next_run();
             for (k, d) in group.iter().enumerate() {
-                let next = group.get(k + 1);
-                let rolled_back = match next {
-                    Some(n) => n.kind == "rollback",
+                let rolled_back = match group.get(k + 1) {
+                    Some(n) => n.rollback,
                     None => after.is_some_and(|a| a.kind == "rollback"),
                 };
-                if d.succeeded() {
-                    s.deployments.push(d.finished_at);
-                    s.leads
-                        .extend(d.lead_seconds.iter().map(|&l| (d.finished_at, l.max(0.0))));
+                if d.succeeded {
+                    s.deployments.push(d.finished_at, ());
+                    for l in d.leads.iter() {
+                        s.leads.push(d.finished_at, l.max(0.0));
+                    }
                 }
-                let failed_itself = counts(ChangeFailureCause::FailedDeployment) && d.failed();
-                let rolled = counts(ChangeFailureCause::Rollback) && rolled_back && d.succeeded();
+                let failed_itself = counts(ChangeFailureCause::FailedDeployment) && d.failed;
+                let rolled = counts(ChangeFailureCause::Rollback) && rolled_back && d.succeeded;
                 let incident = counts(ChangeFailureCause::Incident) && linked.contains(&d.id);
-                s.changes
-                    .push((d.finished_at, failed_itself || rolled || incident));
+                s.changes.push(d.finished_at, failed_itself || rolled || incident);
                 // Restored by the next success: from the first of a run of failures, or from a
                 // deployment that was rolled back.
-                let starts_failure = failed_itself && !(k > 0 && group[k - 1].failed());
+                let starts_failure = failed_itself && !(k > 0 && group[k - 1].failed);
                 if starts_failure || rolled {
                     let restored = group[k + 1..]
                         .iter()
-                        .find(|n| n.succeeded())
+                        .find(|n| n.succeeded)
                         .map(|n| n.finished_at)
                         .or_else(|| after.and_then(|a| a.success_at));
                     if let Some(at) = restored {
-                        s.restores.push((d.finished_at, secs(at - d.finished_at)));
+                        s.restores.push(d.finished_at, secs(at - d.finished_at));
                     }
                 }
             }
             i = end;
         }
         if counts(ChangeFailureCause::Incident) {
-            s.restores.extend(
-                input
-                    .incidents
-                    .iter()
-                    .filter_map(|i| Some((i.started_at, secs(i.resolved_at? - i.started_at)))),
-            );
+            let mut incidents: Vec<(DateTime<Utc>, f64)> = input
+                .incidents
+                .iter()
+                .filter_map(|i| Some((i.started_at, secs(i.resolved_at? - i.started_at))))
+                .collect();
+            incidents.sort_by_key(|x| x.0);
+            s.restores.0.push(incidents);
         }
-        // In time order, so that a period's samples are found by binary search.
-        s.deployments.sort_unstable();
-        s.leads.sort_unstable_by_key(|x| x.0);
-        s.changes.sort_unstable_by_key(|x| x.0);
-        s.restores.sort_unstable_by_key(|x| x.0);
         s
     }
 }
@@ -298,16 +376,6 @@ impl Window {
     }
 }
 
-/// The samples in `[from, to)` of samples in time order.
-fn in_range<T: Copy>(
-    samples: &[(DateTime<Utc>, T)],
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> impl Iterator<Item = T> + '_ {
-    let start = samples.partition_point(|(at, _)| *at < from);
-    let end = samples.partition_point(|(at, _)| *at < to).max(start);
-    samples[start..end].iter().map(|(_, v)| *v)
-}
 impl Samples {
     /// The value, p95 and sample count of `kind` over `[from, to)`.
     fn figure(
@@ -318,17 +386,13 @@ impl Samples {
     ) -> (Option<f64>, Option<f64>, i64) {
         match kind {
             KeyKind::DeploymentFrequency => {
-                let n = self
-                    .deployments
-                    .partition_point(|&t| t < to)
-                    .saturating_sub(self.deployments.partition_point(|&t| t < from))
-                    as i64;
+                let n = self.deployments.count(from, to) as i64;
                 let days = secs(to - from) / DAY;
                 (Some(n as f64 / days), None, n)
             }
             KeyKind::ChangeFailureRate => {
                 let (mut n, mut failed) = (0, 0);
-                for f in in_range(&self.changes, from, to) {
+                for f in self.changes.in_range(from, to) {
                     n += 1;
                     failed += i64::from(f);
                 }
@@ -340,9 +404,9 @@ impl Samples {
                 } else {
                     &self.restores
                 };
-                let mut v: Vec<f64> = in_range(all, from, to).collect();
-                v.sort_by(f64::total_cmp);
-                (percentile(&v, 0.5), percentile(&v, 0.95), v.len() as i64)
+                let mut v: Vec<f64> = all.in_range(from, to).collect();
+                let (p50, p95) = (percentile_of(&mut v, 0.5), percentile_of(&mut v, 0.95));
+                (p50, p95, v.len() as i64)
             }
         }
     }
@@ -424,10 +488,11 @@ mod tests {
             id,
             service: "api".into(),
             environment: "production".into(),
-            kind: kind.into(),
-            status: status.into(),
+            succeeded: matches!(status, "success" | "inactive"),
+            failed: matches!(status, "failure" | "error"),
+            rollback: kind == "rollback",
             finished_at: t(h),
-            lead_seconds: leads.to_vec(),
+            leads: Leads::pack(leads),
         }
     }
 
@@ -458,14 +523,6 @@ mod tests {
         ] {
             assert_eq!(Band::of(kind, value), band, "{kind:?} {value}");
         }
-    }
-
-    #[test]
-    fn percentiles_interpolate_between_ranks() {
-        assert_eq!(percentile(&[], 0.5), None);
-        assert_eq!(percentile(&[4.0], 0.95), Some(4.0));
-        assert_eq!(percentile(&[1.0, 2.0, 3.0, 10.0], 0.5), Some(2.5));
-        assert_eq!(percentile(&[0.0, 10.0], 0.95), Some(9.5));
     }
 
     #[test]

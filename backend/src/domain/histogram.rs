@@ -39,6 +39,21 @@ pub fn percentile(sorted: &[f64], q: f64) -> Option<f64> {
     Some(sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo as f64))
 }
 
+/// The same quantile as [`percentile`] of values in any order (which it reorders), found by
+/// selection in linear time rather than by sorting.
+pub fn percentile_of(values: &mut [f64], q: f64) -> Option<f64> {
+    let last = values.len().checked_sub(1)?;
+    let rank = q * last as f64;
+    let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
+    let (_, &mut at_lo, above) = values.select_nth_unstable_by(lo, f64::total_cmp);
+    let at_hi = if hi == lo {
+        at_lo
+    } else {
+        above.iter().copied().min_by(f64::total_cmp)?
+    };
+    Some(at_lo + (at_hi - at_lo) * (rank - lo as f64))
+}
+
 /// Estimates the `q` quantile (0..=1) of the counted durations; `None` when nothing was counted.
 pub fn quantile(hist: &[i64], q: f64) -> Option<f64> {
     let total: i64 = hist.iter().sum();
@@ -65,6 +80,28 @@ pub fn quantile(hist: &[i64], q: f64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percentiles_interpolate_between_ranks() {
+        assert_eq!(percentile(&[], 0.5), None);
+        assert_eq!(percentile(&[4.0], 0.95), Some(4.0));
+        assert_eq!(percentile(&[1.0, 2.0, 3.0, 10.0], 0.5), Some(2.5));
+        assert_eq!(percentile(&[0.0, 10.0], 0.95), Some(9.5));
+    }
+
+    #[test]
+    fn a_percentile_by_selection_is_the_percentile_of_the_sorted_values() {
+        assert_eq!(percentile_of(&mut [], 0.5), None);
+        for q in [0.0, 0.5, 0.95, 1.0] {
+            for n in [1usize, 2, 3, 10, 101] {
+                // A scrambled order, with repeats.
+                let mut v: Vec<f64> = (0..n).map(|i| ((i * 37) % 11) as f64 * 1.5).collect();
+                let mut sorted = v.clone();
+                sorted.sort_by(f64::total_cmp);
+                assert_eq!(percentile_of(&mut v, q), percentile(&sorted, q), "q {q}, n {n}");
+            }
+        }
+    }
 
     #[test]
     fn buckets_grow_by_a_quarter_power_of_two() {
