@@ -359,7 +359,6 @@ async fn link_walked(
 /// Records an incident (opened, or updated), linked to the deployment it names, or the one it
 /// follows.
 pub async fn record_incident(conn: &mut PgConnection, ev: &IncidentEvent) -> sqlx::Result<Recorded> {
-    let named = ev.deployment.as_ref().map(|k| k.external_id.as_str());
     let environment: Option<String> = match &ev.environment {
         Some(id) => Some(
             sqlx::query_scalar(
@@ -403,7 +402,7 @@ pub async fn record_incident(conn: &mut PgConnection, ev: &IncidentEvent) -> sql
     .bind(&ev.external_id)
     .bind(&ev.service)
     .bind(&environment)
-    .bind(named)
+    .bind(&ev.deployment)
     .bind(&ev.artifact)
     .bind(&ev.title)
     .bind(&ev.url)

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::{CommitEvent, DeploymentEvent, DeploymentKey, DeploymentKind, DeploymentStatus, IncidentEvent};
+use super::{CommitEvent, DeploymentEvent, DeploymentKind, DeploymentStatus, IncidentEvent};
 use crate::domain::field_error::{in_plain_words, FieldError};
 use crate::domain::limits::{self, MAX_JSON_DEPTH, MAX_NAME, MAX_TEXT, MAX_URL};
 use crate::ingest::generic::Error;
@@ -300,12 +300,7 @@ pub fn incident(value: Value, path: &str) -> Result<IncidentEvent, Error> {
         external_id,
         service,
         environment: f.optional("environment", i.environment, MAX_NAME),
-        deployment: f
-            .optional("deployment", i.deployment, MAX_NAME)
-            .map(|external_id| DeploymentKey {
-                source: SOURCE.into(),
-                external_id,
-            }),
+        deployment: f.optional("deployment", i.deployment, MAX_NAME),
         artifact: f.optional("artifact", i.artifact, MAX_URL),
         title: f.optional("title", i.title, MAX_TEXT),
         url: f.optional("url", i.url, MAX_URL),
@@ -379,7 +374,7 @@ mod tests {
             "",
         )
         .unwrap();
-        assert_eq!(i.deployment.unwrap().external_id, "d1");
+        assert_eq!(i.deployment.as_deref(), Some("d1"));
         let e = incident(
             json!({"id": "INC-2", "service": "api", "resolved_at": "2026-12-01T09:00:00Z",
                    "started_at": "2026-12-01T10:00:00Z"}),

@@ -188,13 +188,6 @@ fn pushed_commits(payload: &serde_json::Value) -> Vec<CommitEvent> {
         .unwrap_or_default()
 }
 
-/// The deployment an incident names: by the id it has at its source.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DeploymentKey {
-    pub source: String,
-    pub external_id: String,
-}
-
 /// An incident in production, opened or resolved.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IncidentEvent {
@@ -202,8 +195,9 @@ pub struct IncidentEvent {
     pub external_id: String,
     pub service: String,
     pub environment: Option<String>,
-    /// The deployment it names, if any; else the artifact it names, if any.
-    pub deployment: Option<DeploymentKey>,
+    /// The deployment it names, if any, by the id that deployment has at the incident's own
+    /// source; else the artifact it names, if any.
+    pub deployment: Option<String>,
     pub artifact: Option<String>,
     pub title: Option<String>,
     pub url: Option<String>,

@@ -24,7 +24,7 @@ use sqlx::PgPool;
 
 use crate::db::deployments as store;
 use crate::delivery::{
-    CommitEvent, DeploymentEvent, DeploymentKey, DeploymentKind, DeploymentStatus, IncidentEvent, PushEvent,
+    CommitEvent, DeploymentEvent, DeploymentKind, DeploymentStatus, IncidentEvent, PushEvent,
 };
 
 /// The source the demo's deployments and incidents are recorded under (the generic API's).
@@ -331,10 +331,7 @@ impl Days<'_> {
             external_id: id,
             service: self.team.repo.into(),
             environment: Some("production".into()),
-            deployment: deployment.map(|d| DeploymentKey {
-                source: SOURCE.into(),
-                external_id: d.into(),
-            }),
+            deployment: deployment.map(Into::into),
             artifact: None,
             title: Some(title.into()),
             started_at: started,
