@@ -86,7 +86,9 @@ pub fn parse(
 }
 
 /// A service deployed (upgraded, rolled back, removed): one deployment, done when the event was
-/// sent; the event's own id identifies it.
+/// sent; the event's own id identifies it. The spec gives it no link to the pipeline run that
+/// made it: `content.pipelineRun` or `customData.pipelineRun` (`{id, source}`, the source
+/// defaulting to `context.source`) names it, as for test case runs.
 fn service(
     ev: &Value,
     content: &Value,
@@ -98,6 +100,14 @@ fn service(
     let environment = text(content, "environment/id").ok_or("the event names no environment")?;
     let id = text(ev, "context/id").ok_or("the event has no context.id")?;
     let source = text(ev, "context/source").unwrap_or_default();
+    let run_id = [Some(content), at(ev, "customData")]
+        .into_iter()
+        .flatten()
+        .find_map(|v| {
+            let run = text(v, "pipelineRun/id")?;
+            let from = text(v, "pipelineRun/source").unwrap_or_else(|| source.clone());
+            Some(crate::ingest::cdevents::run_id(&from, &run))
+        });
     Ok(Batch {
         deployments: vec![DeploymentEvent {
             source: SOURCE.into(),
@@ -108,7 +118,7 @@ fn service(
             sha: None,
             git_ref: None,
             creator: None,
-            run_id: None,
+            run_id,
             artifact: cut(text(content, "artifactId"), MAX_URL),
             kind,
             status: DeploymentStatus::Success,
@@ -276,6 +286,15 @@ mod tests {
             (DeploymentStatus::Success, DeploymentKind::Deploy, ts().unwrap())
         );
         assert!(d.artifact.as_deref().unwrap().starts_with("pkg:oci/myapp"));
+        assert_eq!(d.run_id, None);
+        // The pipeline run that made it, when named.
+        let mut ev = deployed(ty);
+        ev["customData"] = json!({"pipelineRun": {"id": "build-7"}});
+        let b = parse(ty, &ev, ts(), now()).unwrap().unwrap();
+        assert_eq!(
+            b.deployments[0].run_id.as_deref(),
+            Some("cdevents:/event/source/123:build-7")
+        );
         let ty = "dev.cdevents.service.rolledback.0.2.0";
         assert_eq!(
             parse(ty, &deployed(ty), ts(), now())

@@ -512,7 +512,7 @@ fn link(content: &Value) -> Option<String> {
 }
 
 /// The id that a pipeline run's events give it, and that its task runs refer to.
-fn run_id(source: &str, id: &str) -> String {
+pub(crate) fn run_id(source: &str, id: &str) -> String {
     capped(format!("cdevents:{source}:{id}"))
 }
 
