@@ -36,6 +36,9 @@ export CICD_SECRET_KEY=api-fuzz-secret-key-0123456789abcdef0123456789
 export CICD_STATIC_DIR=$root/frontend/dist
 export CICD_ENVIRONMENT=api-fuzz
 export CICD_GITHUB_POLL_INTERVAL=0
+# Generated integration URLs must not make the backend resolve names: only one host is allowed,
+# and it is not resolved.
+export CICD_OUTBOUND_HOSTS=hooks.slack.com CICD_OUTBOUND_ALLOW=hooks.slack.com
 # schemathesis sends thousands of requests without a token from one address, and checks that each
 # gets its 401: the failed-authentication limit (tested by backend/tests/api/security.rs) would
 # answer most of them 429 instead, as documented, but then the 401s go untested. Off for this run.

@@ -86,7 +86,8 @@ pub struct Config {
 impl Config {
     /// A configuration for tests that run the app in-process: the declared defaults where they fit,
     /// nothing read from the environment, no token, secret or key (a test adds the ones it needs
-    /// with `..Config::for_tests()`), no rate limit, and no background retention.
+    /// with `..Config::for_tests()`), no rate limit, outbound calls to loopback allowed, and no
+    /// background retention.
     pub fn for_tests() -> Self {
         Config {
             db: DbConfig {
@@ -98,7 +99,14 @@ impl Config {
             },
             webhooks: WebhookConfig::default(),
             github: GithubConfig::default(),
-            security: SecurityConfig::unlimited(),
+            // Integrations may call loopback, where the tests' fake receivers listen, and Slack's
+            // name, which is then never resolved to be checked.
+            security: SecurityConfig {
+                outbound_allow: ["127.0.0.0/8", "::1", "hooks.slack.com"]
+                    .map(|a| a.parse().expect("an allow-list entry"))
+                    .into(),
+                ..SecurityConfig::unlimited()
+            },
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             environment: "test".into(),
             admin_token: None,
@@ -241,6 +249,15 @@ pub struct SecurityConfig {
     /// browser (CORS). Empty: no cross-origin access.
     #[arg(long, env = "CICD_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
+    /// Non-public addresses and hosts that URLs supplied by users and namespaces (Slack and
+    /// webhook integrations) may reach anyway: CIDRs, addresses and host names (`*.` for
+    /// subdomains), comma-separated, e.g. `10.20.0.0/16,hooks.internal.example`.
+    #[arg(long, env = "CICD_OUTBOUND_ALLOW", value_delimiter = ',')]
+    pub outbound_allow: Vec<crate::outbound::Allowed>,
+    /// When set, the only host names such URLs may name (comma list, `*.` for subdomains), e.g.
+    /// `hooks.slack.com`.
+    #[arg(long, env = "CICD_OUTBOUND_HOSTS", value_delimiter = ',')]
+    pub outbound_hosts: Vec<String>,
 }
 
 impl Default for SecurityConfig {
@@ -251,6 +268,8 @@ impl Default for SecurityConfig {
             rate_limit_auth_failures: 30,
             trusted_proxies: Vec::new(),
             cors_origins: Vec::new(),
+            outbound_allow: Vec::new(),
+            outbound_hosts: Vec::new(),
         }
     }
 }

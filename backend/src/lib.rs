@@ -17,6 +17,7 @@ pub mod http;
 pub mod ingest;
 pub mod insight;
 pub mod live;
+pub mod outbound;
 pub mod retention;
 pub mod signatures;
 pub mod telemetry;
@@ -64,6 +65,11 @@ pub fn state(pool: PgPool, config: &Config) -> anyhow::Result<AppState> {
         chrono::TimeDelta::hours(config.stale_job_hours.into()),
     ));
     let run_folder = fold::RunFolder::new(pool.clone());
+    let guard = Arc::new(outbound::Guard::new(
+        config.security.outbound_allow.clone(),
+        config.security.outbound_hosts.clone(),
+        Arc::new(outbound::SystemLookup),
+    ));
     // Connections with a session of their own (LISTEN), apart from a transaction pooler.
     let sessions = match config.db.direct() {
         Some(url) => db::lazy_pool(url.expose_secret(), 4)?,
@@ -96,10 +102,12 @@ pub fn state(pool: PgPool, config: &Config) -> anyhow::Result<AppState> {
             secret_box: secret_box.clone(),
             env_slack: config.slack_webhook_url.clone(),
             // Redirects are not followed: a followed 301 would turn the POST into a GET.
-            client: reqwest::Client::builder()
+            client: guard.client(reqwest::Client::builder().timeout(std::time::Duration::from_secs(10)))?,
+            trusted: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(10))
                 .redirect(reqwest::redirect::Policy::none())
                 .build()?,
+            guard,
             metrics: metrics.clone(),
             backoff_base: std::time::Duration::from_secs(2),
         }),

@@ -39,6 +39,8 @@ export async function backend(): Promise<Backend> {
     DATABASE_URL: db,
     CICD_ADMIN_TOKEN: ADMIN_TOKEN,
     CICD_SECRET_KEY: SECRET_KEY,
+    // Integrations may name loopback and Slack (never resolved, never called).
+    CICD_OUTBOUND_ALLOW: "127.0.0.0/8,::1,hooks.slack.com",
     CICD_STATIC_DIR: resolve(import.meta.dirname, "../dist"),
     CICD_ENVIRONMENT: "e2e",
     CICD_ALERT_TICK: "1",

@@ -368,6 +368,19 @@ def test_backend_probes_and_config(helm):
     assert cors == "https://a.example.com,https://b.example.com"
     # An address without its prefix length is not a CIDR the backend accepts.
     assert "trustedProxies" in render_fails(helm, *MINIMAL, "--set", "backend.trustedProxies={10.0.0.1}")
+    # The outbound allow-list and host restriction: unset by default, joined when given.
+    assert "CICD_OUTBOUND_ALLOW" not in cm and "CICD_OUTBOUND_HOSTS" not in cm
+    guarded = one(
+        render(
+            helm, *MINIMAL,
+            "--set", "backend.outbound.allow={10.20.0.0/16,*.hooks.internal.example}",
+            "--set", "backend.outbound.hosts={hooks.slack.com}",
+        ),
+        "ConfigMap", "cicd-ci-cd-monitor",
+    )["data"]
+    assert guarded["CICD_OUTBOUND_ALLOW"] == "10.20.0.0/16,*.hooks.internal.example"
+    assert guarded["CICD_OUTBOUND_HOSTS"] == "hooks.slack.com"
+    assert "outbound" in render_fails(helm, *MINIMAL, "--set", "backend.outbound.hosts={https://hooks.slack.com}")
 
 
 def test_hpa_targets_cpu_and_memory_and_owns_the_replica_count(helm):

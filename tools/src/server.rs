@@ -120,6 +120,8 @@ fn spawn(database_url: &str, port: u16, env: &[(String, String)]) -> anyhow::Res
         .env("DATABASE_URL", database_url)
         .env("CICD_LISTEN", format!("127.0.0.1:{port}"))
         .env("CICD_ADMIN_TOKEN", ADMIN)
+        // The fake receivers listen on loopback.
+        .env("CICD_OUTBOUND_ALLOW", "127.0.0.0/8,::1")
         .env(
             "RUST_LOG",
             std::env::var("BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),

@@ -14,6 +14,7 @@ use crate::crypto::SecretBox;
 use crate::db::integrations::{self as db, IntegrationRow, NewIntegration};
 use crate::domain::owner::{K8sRef, Owner, Ownership};
 use crate::domain::FieldError;
+use crate::outbound::Guard;
 
 /// The secrets an integration keeps sealed.
 #[derive(Debug, Serialize, Deserialize)]
@@ -207,6 +208,8 @@ pub struct Integrations<'a> {
     pub pool: &'a PgPool,
     /// Seals and opens secrets; without it (no `CICD_SECRET_KEY`) nothing can be stored.
     pub secret_box: Option<&'a SecretBox>,
+    /// Which URLs may be called ([`crate::outbound`]).
+    pub guard: &'a Guard,
 }
 
 impl Integrations<'_> {
@@ -271,10 +274,15 @@ impl Integrations<'_> {
         spec: &IntegrationSpec,
     ) -> Result<IntegrationRow> {
         let (clear, secrets) = prepare(name, spec)?;
-        let sealed = self
-            .secret_box
-            .ok_or(Error::NoSecretKey)?
-            .seal(&serde_json::to_vec(&secrets).map_err(anyhow::Error::from)?);
+        let secret_box = self.secret_box.ok_or(Error::NoSecretKey)?;
+        if let Err(why) = self.guard.check_url(&secrets.url).await {
+            let field = match spec.kind {
+                IntegrationType::Slack => "spec.slack.webhookUrl",
+                IntegrationType::Webhook => "spec.webhook.url",
+            };
+            return Err(Error::Invalid(vec![FieldError::new(field, why.0)]));
+        }
+        let sealed = secret_box.seal(&serde_json::to_vec(&secrets).map_err(anyhow::Error::from)?);
         let new = Prepared {
             name: name.trim().to_owned(),
             kind: kind_of(spec),

@@ -32,6 +32,14 @@ pub enum Target {
     },
 }
 
+impl Target {
+    pub fn url(&self) -> &str {
+        match self {
+            Target::Slack { url } | Target::Webhook { url, .. } => secrecy::ExposeSecret::expose_secret(url),
+        }
+    }
+}
+
 /// What an attempt to deliver came to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Delivery {

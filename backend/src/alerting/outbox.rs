@@ -16,12 +16,13 @@ use sqlx::PgPool;
 
 use super::deliver;
 use super::integrations::Secrets;
-use super::{Delivery, NoticeKind, Target};
+use super::{Delivery, Notice, NoticeKind, Target};
 use crate::crypto::SecretBox;
 use crate::db;
 use crate::db::integrations::IntegrationRow;
 use crate::db::notifications::Pending;
 use crate::domain::owner::Owner;
+use crate::outbound::Guard;
 use crate::telemetry::Metrics;
 
 /// Attempts before a notification is given up.
@@ -36,7 +37,11 @@ pub struct Outbox {
     pub secret_box: Option<SecretBox>,
     /// `SLACK_WEBHOOK_URL`: the URL of the integration whose source is `env`.
     pub env_slack: Option<SecretString>,
+    /// Calls the URLs that users and namespaces supply, through [`Outbox::guard`].
     pub client: reqwest::Client,
+    /// Calls what the deployment's own configuration names (`SLACK_WEBHOOK_URL`).
+    pub trusted: reqwest::Client,
+    pub guard: Arc<Guard>,
     pub metrics: Arc<Metrics>,
     /// First backoff after a retryable failure (doubles per attempt).
     pub backoff_base: Duration,
@@ -62,6 +67,19 @@ impl Outbox {
                 hmac_secret: secrets.hmac_secret.map(Into::into),
             },
         })
+    }
+
+    /// Sends `notice` to integration `i` at `target`: what the configuration names as it is, what
+    /// users and namespaces supply through the guard (a literal address checked first; a name's
+    /// addresses as it is resolved).
+    pub async fn send(&self, i: &IntegrationRow, target: &Target, notice: &Notice) -> Delivery {
+        if i.source == Owner::Env {
+            return deliver::send(&self.trusted, target, notice).await;
+        }
+        if let Err(why) = self.guard.check_literal(target.url()) {
+            return Delivery::Permanent { reason: why.0 };
+        }
+        deliver::send(&self.client, target, notice).await
     }
 
     /// Delivers until the process ends, woken by `NOTIFY cicd_outbox` or every second.
@@ -105,7 +123,7 @@ impl Outbox {
         let Pending { id, notice, attempts } =
             db::notifications::oldest_pending(&mut tx, integration.id).await?;
         let result = match self.target(&integration) {
-            Some(t) => deliver::send(&self.client, &t, &notice.0).await,
+            Some(t) => self.send(&integration, &t, &notice.0).await,
             None => Delivery::Retry {
                 after: Some(Duration::from_secs(60)),
                 reason: "the integration's secrets cannot be opened (is CICD_SECRET_KEY set and unchanged?)"

@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::extract::{Json as JsonBody, Path, Query};
 use super::{AdminAuth, AppState, ReadAuth};
-use crate::alerting::{deliver, Delivery, Notice, NoticeKind};
+use crate::alerting::{Delivery, Notice, NoticeKind};
 use crate::db::audit::{self, Action};
 use crate::db::incidents::{self, Incident};
 use crate::db::integrations;
@@ -290,7 +290,7 @@ async fn test(
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let result = match state.outbox.target(&row) {
-            Some(t) => deliver::send(&state.outbox.client, &t, &notice).await,
+            Some(t) => state.outbox.send(&row, &t, &notice).await,
             None => Delivery::Permanent {
                 reason: "the integration's secrets cannot be opened".into(),
             },

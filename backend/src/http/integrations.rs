@@ -110,6 +110,7 @@ fn integrations(state: &AppState) -> Integrations<'_> {
     Integrations {
         pool: &state.pool,
         secret_box: state.secret_box.as_ref(),
+        guard: &state.outbox.guard,
     }
 }
 

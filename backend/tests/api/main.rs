@@ -21,6 +21,7 @@ mod jobs;
 mod limits;
 mod logs;
 mod metrics;
+mod outbound;
 mod partitions;
 mod retention;
 mod rollups;

@@ -240,6 +240,12 @@ CICD_TRUSTED_PROXIES: {{ join "," . | quote }}
 {{- with $b.corsOrigins }}
 CICD_CORS_ORIGINS: {{ join "," . | quote }}
 {{- end }}
+{{- with $b.outbound.allow }}
+CICD_OUTBOUND_ALLOW: {{ join "," . | quote }}
+{{- end }}
+{{- with $b.outbound.hosts }}
+CICD_OUTBOUND_HOSTS: {{ join "," . | quote }}
+{{- end }}
 CICD_RATE_LIMIT_INGEST: {{ $b.rateLimit.ingest | quote }}
 CICD_RATE_LIMIT_INGEST_BURST: {{ $b.rateLimit.ingestBurst | quote }}
 CICD_RATE_LIMIT_AUTH_FAILURES: {{ $b.rateLimit.authFailures | quote }}

@@ -307,6 +307,19 @@ async fn the_operator_syncs_resources_into_the_backend_as_its_service_account() 
     );
     let (_, message) = until_ready(&admin, "alertrule", &ns, "scoped-backlog", "False", "InvalidSpec").await;
     assert!(message.contains("spec.match"), "{message}");
+    // An Integration whose URL points at the cloud's metadata service is refused by the backend's
+    // outbound guard, and says why (nothing is called: the address is only compared).
+    admin.apply(&secret(
+        &ns,
+        "metadata-hook",
+        "http://169.254.169.254/latest/meta-data/",
+    ));
+    admin.apply(&slack(&ns, "metadata", "metadata-hook"));
+    let (_, message) = until_ready(&admin, "integration", &ns, "metadata", "False", "InvalidSpec").await;
+    assert!(
+        message.contains("spec.slack.webhookUrl") && message.contains("link-local"),
+        "{message}"
+    );
     // The test conditions too: FlakyTest with its default window filled in, TestFailureRate with a
     // glob; one naming a test and also a `match`, or a glob that does not compile, is refused by
     // the backend, naming the field.

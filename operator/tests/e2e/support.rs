@@ -273,6 +273,8 @@ impl Backend {
             .env("CICD_LISTEN", format!("127.0.0.1:{port}"))
             .env("CICD_ADMIN_TOKEN", &admin)
             .env("CICD_SECRET_KEY", "e2e-secret-key-0123456789abcdef0123456789")
+            // The Integrations name Slack: allowed without resolving the name.
+            .env("CICD_OUTBOUND_ALLOW", "hooks.slack.com")
             .env("CICD_PUBLIC_READ", "false")
             .env("CICD_STATIC_DIR", dir.join("no-dashboard"))
             .env("CICD_GITHUB_POLL_INTERVAL", "0")
