@@ -234,19 +234,24 @@ impl Guard {
         if self.host_listed(&name) {
             return Ok(());
         }
+        for ip in self.addresses(&name).await? {
+            self.admit(ip)
+                .map_err(|Refused(why)| Refused(format!("{name} resolves to {why}")))?;
+        }
+        Ok(())
+    }
+
+    /// The addresses `name` resolves to: at least one.
+    async fn addresses(&self, name: &str) -> Result<Vec<IpAddr>, Refused> {
         let addresses = self
             .lookup
-            .lookup(&name)
+            .lookup(name)
             .await
             .map_err(|e| Refused(format!("{name} does not resolve: {e}")))?;
         if addresses.is_empty() {
             return Err(Refused(format!("{name} resolves to no address")));
         }
-        for ip in addresses {
-            self.admit(ip)
-                .map_err(|Refused(why)| Refused(format!("{name} resolves to {why}")))?;
-        }
-        Ok(())
+        Ok(addresses)
     }
 
     /// Checks a URL just before it is called: the host restriction, and a literal address (a
@@ -261,29 +266,18 @@ impl Guard {
     /// The addresses of `name` that may be connected to; an error when none may.
     async fn resolve_admitted(&self, name: &str) -> Result<Vec<IpAddr>, Refused> {
         let name = name.to_ascii_lowercase();
-        let addresses = self
-            .lookup
-            .lookup(&name)
-            .await
-            .map_err(|e| Refused(format!("{name} does not resolve: {e}")))?;
+        let addresses = self.addresses(&name).await?;
         if self.host_listed(&name) {
             return Ok(addresses);
         }
-        let mut refused = None;
-        let admitted: Vec<IpAddr> = addresses
-            .into_iter()
-            .filter(|ip| match self.admit(*ip) {
-                Ok(()) => true,
-                Err(why) => {
-                    refused.get_or_insert(why);
-                    false
-                }
-            })
-            .collect();
-        match (admitted.is_empty(), refused) {
-            (true, Some(Refused(why))) => Err(Refused(format!("{name} resolves to {why}"))),
-            (true, None) => Err(Refused(format!("{name} resolves to no address"))),
-            (false, _) => Ok(admitted),
+        let (admitted, refused): (Vec<IpAddr>, Vec<IpAddr>) =
+            addresses.into_iter().partition(|ip| self.admit(*ip).is_ok());
+        match (admitted.is_empty(), refused.first()) {
+            (true, Some(ip)) => {
+                let Refused(why) = self.admit(*ip).expect_err("refused");
+                Err(Refused(format!("{name} resolves to {why}")))
+            }
+            _ => Ok(admitted),
         }
     }
 
