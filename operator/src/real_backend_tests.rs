@@ -18,7 +18,12 @@ const ADMIN: &str = "operator-test-admin";
 
 fn config() -> Config {
     Config {
-        security: SecurityConfig::default(),
+        // Rate limits as deployed; integration URLs as in the backend's tests (Slack's name is
+        // allowed without being resolved).
+        security: SecurityConfig {
+            outbound_allow: Config::for_tests().security.outbound_allow,
+            ..SecurityConfig::default()
+        },
         secret_key: Some("0123456789abcdef0123456789abcdef-test-key".into()),
         admin_token: Some(ADMIN.into()),
         public_read: false,
