@@ -224,10 +224,7 @@ pub async fn record_push(conn: &mut PgConnection, push: &PushEvent) -> sqlx::Res
     .bind(&push.after)
     .fetch_all(&mut *conn)
     .await?;
-    for id in deployed {
-        relink_around(conn, id).await?;
-    }
-    Ok(())
+    relink_all(conn, deployed).await
 }
 
 /// Links the commits of deployment `id` and of the next successful deployment of its service to
@@ -466,10 +463,7 @@ pub async fn record_environment(conn: &mut PgConnection, ev: &EnvironmentEvent) 
         .bind(&name)
         .execute(&mut *conn)
         .await?;
-    for id in sorted(renamed) {
-        relink_around(conn, id).await?;
-    }
-    Ok(())
+    relink_all(conn, renamed).await
 }
 
 /// Records an artifact, and gives the deployments that named it and no commit the commit it was
@@ -504,15 +498,17 @@ pub async fn record_artifact(conn: &mut PgConnection, ev: &ArtifactEvent) -> sql
     .bind(&repo)
     .fetch_all(&mut *conn)
     .await?;
-    for id in sorted(built) {
+    relink_all(conn, built).await
+}
+
+/// [`relink_around`] each of deployments `ids`, in id order (so that concurrent writers lock
+/// alike).
+async fn relink_all(conn: &mut PgConnection, mut ids: Vec<i64>) -> sqlx::Result<()> {
+    ids.sort_unstable();
+    for id in ids {
         relink_around(conn, id).await?;
     }
     Ok(())
-}
-
-fn sorted(mut ids: Vec<i64>) -> Vec<i64> {
-    ids.sort_unstable();
-    ids
 }
 
 /// What recording a [`Batch`] did, item by item in its order.
