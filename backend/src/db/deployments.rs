@@ -41,13 +41,6 @@ pub struct Recorded {
 /// Records one status of a deployment (in the caller's transaction): its key, the status, the
 /// deployment's folded state, the commits it lists; then links its commits and incidents.
 pub async fn record(conn: &mut PgConnection, ev: &DeploymentEvent) -> sqlx::Result<Recorded> {
-    let environment: Option<String> =
-        sqlx::query_scalar("select name from environments where source = $1 and external_id = $2")
-            .bind(&ev.source)
-            .bind(&ev.environment)
-            .fetch_optional(&mut *conn)
-            .await?;
-    let environment = environment.as_ref().unwrap_or(&ev.environment);
     // The commit its artifact was built from, when it names no commit.
     let built: Option<(Option<String>, String)> = match (&ev.sha, &ev.artifact) {
         (None, Some(artifact)) => {
@@ -91,7 +84,8 @@ pub async fn record(conn: &mut PgConnection, ev: &DeploymentEvent) -> sqlx::Resu
     .execute(&mut *conn)
     .await?;
     // Fields an event does not carry keep what earlier ones said; the status, its time and the
-    // creation time are folded from the whole history.
+    // creation time are folded from the whole history. An environment its source announced is
+    // recorded under its name.
     sqlx::query(&format!(
         "with h as (select status, at, {STAGE} as stage from deployment_statuses where deployment_id = $1), \
              latest as (select status from h order by at desc, stage desc limit 1), \
@@ -99,8 +93,10 @@ pub async fn record(conn: &mut PgConnection, ev: &DeploymentEvent) -> sqlx::Resu
                  max(at) filter (where stage = 2) as finished_at, min(at) as first_at from h) \
          insert into deployments as d (id, source, external_id, repo, service, environment, sha, ref, \
              creator, run_id, artifact, kind, status, created_at, finished_at, url, description) \
-         select $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, f.status, \
-             least($13, f.first_at), f.finished_at, $14, $15 from folded f \
+         select $1, $2, $3, $4, $5, \
+             coalesce((select name from environments where source = $2 and external_id = $6), $6), \
+             $7, $8, $9, $10, $11, $12, f.status, least($13, f.first_at), f.finished_at, $14, $15 \
+         from folded f \
          on conflict (id) do update set \
              repo = coalesce(excluded.repo, d.repo), service = excluded.service, \
              environment = excluded.environment, sha = coalesce(excluded.sha, d.sha), \
@@ -116,7 +112,7 @@ pub async fn record(conn: &mut PgConnection, ev: &DeploymentEvent) -> sqlx::Resu
     .bind(&ev.external_id)
     .bind(&repo)
     .bind(&ev.service)
-    .bind(environment)
+    .bind(&ev.environment)
     .bind(sha)
     .bind(&ev.git_ref)
     .bind(&ev.creator)
